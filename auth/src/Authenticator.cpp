@@ -1,0 +1,5 @@
+#include "switchboard/auth/Authenticator.h"
+
+namespace switchboard::auth {
+Authenticator::~Authenticator() = default;
+}

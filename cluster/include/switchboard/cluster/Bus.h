@@ -1,0 +1,32 @@
+#pragma once
+// The bus carries published messages to every node that has subscribers in the room.
+// Embedded default: InProcessBus. Cluster: a Redis pub/sub implementation.
+#include <functional>
+#include <string>
+
+#include "switchboard/protocol/Payload.h"
+
+namespace switchboard::cluster {
+
+class Bus {
+ public:
+  // Called for every message of a room this node subscribes to, with the push bytes
+  // serialized once by the publishing node. May run on any thread.
+  using DeliverHandler = std::function<void(const std::string& room, const protocol::Payload& push)>;
+  // Called exactly once per publish: true when the bus accepted the message (it will reach
+  // every subscribed node), false when it could not (the client gets "unavailable").
+  using PublishHandler = std::function<void(bool accepted)>;
+
+  virtual ~Bus();
+
+  // Set once, before the first publish or subscribe.
+  virtual void set_deliver_handler(DeliverHandler handler) = 0;
+  // Publishes `push` to `room` on every node. `done` may be called inline.
+  virtual void publish(const std::string& room, protocol::Payload push, PublishHandler done) = 0;
+  // This node starts (stops) wanting the room's messages. Callers serialize these per room.
+  // Never blocks and never calls the deliver handler inline.
+  virtual void subscribe(const std::string& room) = 0;
+  virtual void unsubscribe(const std::string& room) = 0;
+};
+
+}  // namespace switchboard::cluster

@@ -1,0 +1,5 @@
+#include "switchboard/cluster/Bus.h"
+
+namespace switchboard::cluster {
+Bus::~Bus() = default;
+}

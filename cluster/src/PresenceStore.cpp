@@ -1,0 +1,5 @@
+#include "switchboard/cluster/PresenceStore.h"
+
+namespace switchboard::cluster {
+PresenceStore::~PresenceStore() = default;
+}

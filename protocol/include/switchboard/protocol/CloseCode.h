@@ -1,0 +1,15 @@
+#pragma once
+// WebSocket close codes Switchboard sends. Documented in protocol/PROTOCOL.md.
+#include <cstdint>
+
+namespace switchboard::protocol::close_code {
+
+inline constexpr std::uint16_t normal = 1000;
+inline constexpr std::uint16_t going_away = 1001;      // node shutting down
+inline constexpr std::uint16_t invalid_payload = 1007; // text frame is not UTF-8 (sent by Beast)
+inline constexpr std::uint16_t too_big = 1009;         // frame larger than --max-message-size (sent by Beast)
+inline constexpr std::uint16_t internal_error = 1011;
+inline constexpr std::uint16_t token_expired = 4001;
+inline constexpr std::uint16_t slow_consumer = 4008;
+
+}  // namespace switchboard::protocol::close_code

@@ -1,0 +1,33 @@
+#pragma once
+// Serializers for every frame the node sends. Each builds its text once.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchboard/protocol/ErrorCode.h"
+#include "switchboard/protocol/Payload.h"
+
+namespace switchboard::protocol {
+
+struct PresenceMember {
+  std::string user;
+  nlohmann::json info = nlohmann::json::object();
+  int conns = 0;
+};
+
+enum class PresenceEventType { join, leave };
+
+// {"id":<id>,"ok":true}
+std::string ok_reply(const nlohmann::json& id);
+// {"id":<id>,"ok":true,"users":[{"user":…,"info":…,"conns":N},…]}
+std::string presence_reply(const nlohmann::json& id, const std::vector<PresenceMember>& users);
+// {"id":<id>,"error":{"code":"…","message":"…"}}; "id" is left out when null.
+std::string error_reply(const nlohmann::json& id, ErrorCode code, std::string_view message);
+// {"type":"message","room":…,"data":…,"from":…}
+Payload message_push(std::string_view room, const nlohmann::json& data, std::string_view from);
+// {"type":"join"|"leave","room":…,"user":…,"info":…}
+Payload presence_event(PresenceEventType type, std::string_view room, std::string_view user,
+                       const nlohmann::json& info);
+
+}  // namespace switchboard::protocol

@@ -1,0 +1,87 @@
+#include "switchboard/protocol/Messages.h"
+
+namespace switchboard::protocol {
+
+namespace {
+using nlohmann::json;
+
+// Appends one JSON value. Text that is not UTF-8 (it can come from configuration
+// or tokens; frames are validated by the WebSocket layer) is replaced, not thrown on.
+void append(std::string& out, const json& value) {
+  out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+void append_string(std::string& out, std::string_view s) { append(out, json(s)); }
+
+// Frames are written field by field so that "type" or "id" comes first and the
+// value is serialized straight into the frame, with no intermediate object.
+void append_id(std::string& out, const json& id) {
+  out += "{\"id\":";
+  append(out, id);
+}
+}  // namespace
+
+std::string ok_reply(const json& id) {
+  std::string out;
+  append_id(out, id);
+  out += ",\"ok\":true}";
+  return out;
+}
+
+std::string presence_reply(const json& id, const std::vector<PresenceMember>& users) {
+  std::string out;
+  append_id(out, id);
+  out += ",\"ok\":true,\"users\":[";
+  for (std::size_t i = 0; i < users.size(); ++i) {
+    if (i) out += ',';
+    out += "{\"user\":";
+    append_string(out, users[i].user);
+    out += ",\"info\":";
+    append(out, users[i].info);
+    out += ",\"conns\":";
+    out += std::to_string(users[i].conns);
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+std::string error_reply(const json& id, ErrorCode code, std::string_view message) {
+  std::string out;
+  if (id.is_null()) {
+    out += "{\"error\":{\"code\":\"";
+  } else {
+    append_id(out, id);
+    out += ",\"error\":{\"code\":\"";
+  }
+  out += to_string(code);
+  out += "\",\"message\":";
+  append_string(out, message);
+  out += "}}";
+  return out;
+}
+
+Payload message_push(std::string_view room, const json& data, std::string_view from) {
+  std::string out = "{\"type\":\"message\",\"room\":";
+  append_string(out, room);
+  out += ",\"data\":";
+  append(out, data);
+  out += ",\"from\":";
+  append_string(out, from);
+  out += '}';
+  return make_payload(std::move(out));
+}
+
+Payload presence_event(PresenceEventType type, std::string_view room, std::string_view user,
+                       const json& info) {
+  std::string out = type == PresenceEventType::join ? "{\"type\":\"join\",\"room\":"
+                                                    : "{\"type\":\"leave\",\"room\":";
+  append_string(out, room);
+  out += ",\"user\":";
+  append_string(out, user);
+  out += ",\"info\":";
+  append(out, info);
+  out += '}';
+  return make_payload(std::move(out));
+}
+
+}  // namespace switchboard::protocol

@@ -1,0 +1,56 @@
+#pragma once
+// Carries out client requests (subscribe, publish, presence, …) against the room registry,
+// the bus and the presence store, and delivers what the bus and the store send back.
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/PresenceStore.h"
+#include "switchboard/protocol/Request.h"
+#include "switchboard/server/Config.h"
+#include "switchboard/server/Connection.h"
+#include "switchboard/server/Metrics.h"
+#include "switchboard/server/RoomRegistry.h"
+
+namespace switchboard::server {
+
+class Broker {
+ public:
+  Broker(const Config& config, cluster::Bus& bus, cluster::PresenceStore& presence, Metrics& metrics);
+  ~Broker();
+
+  // A connection finished its WebSocket handshake.
+  void open(const std::shared_ptr<Connection>& conn);
+  // One text frame from `conn`; runs on the connection's strand.
+  void handle(const std::shared_ptr<Connection>& conn, std::string_view text);
+  // Replies with an error (also for frames the broker never sees, e.g. binary ones).
+  void reply_error(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code,
+                   std::string_view message);
+  // The connection is gone: leaves every room. Called once per opened connection.
+  void close(Connection& conn);
+
+  // Asks every open connection to close with `code`; returns how many were asked.
+  std::size_t shutdown_all(std::uint16_t code, const std::string& reason);
+  std::size_t connection_count() const;
+  const RoomRegistry& registry() const { return registry_; }
+
+ private:
+  void subscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  void unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  void publish(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  void presence(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  void reply_ok(Connection& conn, const nlohmann::json& id);
+
+  const Config& config_;
+  cluster::Bus& bus_;
+  cluster::PresenceStore& presence_;
+  Metrics& metrics_;
+  RoomRegistry registry_;
+
+  mutable std::mutex connections_mutex_;
+  std::unordered_map<cluster::ConnectionId, std::weak_ptr<Connection>> connections_;
+};
+
+}  // namespace switchboard::server

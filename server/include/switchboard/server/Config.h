@@ -1,0 +1,48 @@
+#pragma once
+// Node configuration: from flags, SWITCHBOARD_* environment variables and an optional
+// JSON file (--config). Flags win over the environment, the environment over the file.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace switchboard::server {
+
+struct Config {
+  std::string bind = "0.0.0.0";
+  std::uint16_t port = 8080;          // HTTP + ws; 0 picks a free port
+  std::uint16_t tls_port = 8443;      // https + wss, only when tls_cert is set; 0 picks a free port
+  std::string tls_cert;               // PEM certificate chain file
+  std::string tls_key;                // PEM private key file
+  unsigned threads = 0;               // 0: one per core
+  bool allow_anonymous = false;
+  std::string static_dir;             // web-client/ files served at /
+  std::size_t max_message_size = 64 * 1024;
+  std::size_t max_rooms = 100;        // per connection
+  std::size_t max_queue_bytes = 1024 * 1024;  // per connection outbound queue
+  std::chrono::seconds idle_timeout{60};
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::milliseconds close_timeout{5000};  // a closing connection that does not read is cut after this
+  double publish_rate = 100;          // publishes per second per connection; 0 = unlimited
+  double publish_burst = 200;
+  std::string log_level = "info";
+
+  bool tls_enabled() const { return !tls_cert.empty(); }
+};
+
+// The outcome of reading the command line: a config to run, or text to print and an exit code.
+struct ConfigResult {
+  std::optional<Config> config;
+  std::string message;  // help text or error
+  int exit_code = 0;
+};
+
+// Reads flags (argv), the environment (`environ`-style NAME=VALUE strings) and --config.
+ConfigResult load_config(int argc, const char* const argv[], const std::vector<std::string>& environment);
+
+// Checks a loaded config for combinations the node cannot run with. Empty when fine.
+std::string validate(const Config& config);
+
+}  // namespace switchboard::server

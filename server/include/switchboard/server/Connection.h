@@ -1,0 +1,40 @@
+#pragma once
+// What the broker and the room registry know of a WebSocket connection.
+#include <memory>
+#include <string>
+
+#include "switchboard/auth/Identity.h"
+#include "switchboard/cluster/ConnectionId.h"
+#include "switchboard/protocol/Payload.h"
+#include "switchboard/server/TokenBucket.h"
+
+namespace switchboard::server {
+
+class Connection {
+ public:
+  Connection(cluster::ConnectionId id, auth::Identity identity, TokenBucket publish_bucket)
+      : id_(id), identity_(std::move(identity)), publish_bucket_(publish_bucket) {}
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  cluster::ConnectionId id() const { return id_; }
+  const auth::Identity& identity() const { return identity_; }
+
+  // Thread-safe: queues a shared frame; it is written after everything queued before.
+  virtual void deliver(protocol::Payload frame) = 0;
+  // Only on the connection's own strand (while it handles a request): queues a reply now.
+  virtual void reply(std::string text) = 0;
+  // Thread-safe: closes the connection with a WebSocket close code.
+  virtual void shutdown(std::uint16_t code, std::string reason) = 0;
+
+  // Touched only on the connection's strand.
+  TokenBucket& publish_bucket() { return publish_bucket_; }
+
+ private:
+  cluster::ConnectionId id_;
+  auth::Identity identity_;
+  TokenBucket publish_bucket_;
+};
+
+}  // namespace switchboard::server

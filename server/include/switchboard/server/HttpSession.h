@@ -1,0 +1,49 @@
+#pragma once
+// One HTTP connection, plain or TLS: reads requests with size limits and a deadline, answers
+// them through HttpRoutes, and hands /ws upgrades that pass the authenticator to a WebSocketSession.
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <memory>
+#include <optional>
+
+#include "switchboard/server/HttpRoutes.h"
+#include "switchboard/server/SessionContext.h"
+
+namespace switchboard::server {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+
+template <class Stream>
+class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  HttpSession(Stream&& stream, SessionContext& ctx);
+  void run();
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  void start();
+  void on_tls_handshake(beast::error_code ec);
+  void do_read();
+  void on_read(beast::error_code ec, std::size_t bytes);
+  void upgrade();
+  void send(Response response);
+  void on_write(bool keep_alive, beast::error_code ec, std::size_t bytes);
+  void do_eof();
+
+  Stream stream_;
+  SessionContext& ctx_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<Response> response_;  // kept alive while it is written
+};
+
+using PlainHttpSession = HttpSession<beast::tcp_stream>;
+using TlsHttpSession = HttpSession<beast::ssl_stream<beast::tcp_stream>>;
+
+extern template class HttpSession<beast::tcp_stream>;
+extern template class HttpSession<beast::ssl_stream<beast::tcp_stream>>;
+
+}  // namespace switchboard::server

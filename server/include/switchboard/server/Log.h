@@ -1,0 +1,18 @@
+#pragma once
+// Minimal leveled logging to stderr, one line per call. Never log tokens or message bodies.
+#include <string_view>
+
+namespace switchboard::server::log {
+
+enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
+
+void set_level(std::string_view level);
+bool enabled(Level level);
+void write(Level level, std::string_view text);
+
+inline void debug(std::string_view t) { if (enabled(Level::debug)) write(Level::debug, t); }
+inline void info(std::string_view t) { if (enabled(Level::info)) write(Level::info, t); }
+inline void warn(std::string_view t) { if (enabled(Level::warn)) write(Level::warn, t); }
+inline void error(std::string_view t) { if (enabled(Level::error)) write(Level::error, t); }
+
+}  // namespace switchboard::server::log

@@ -1,0 +1,48 @@
+#pragma once
+// The node's counters and gauges, rendered in Prometheus text format at GET /metrics.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "switchboard/protocol/ErrorCode.h"
+
+namespace switchboard::server {
+
+class Metrics {
+ public:
+  using Counter = std::atomic<std::uint64_t>;
+
+  Counter connections_opened{0};
+  std::atomic<std::int64_t> connections_current{0};
+  Counter http_requests{0};
+  Counter frames_received{0};
+  Counter bytes_received{0};
+  Counter messages_published{0};
+  Counter deliveries{0};         // frames queued to connections for delivery (messages and presence events)
+  Counter frames_sent{0};
+  Counter bytes_sent{0};
+  Counter slow_consumers{0};     // connections closed with 4008
+  Counter deliveries_dropped_slow_consumer{0};
+
+  void count_error(protocol::ErrorCode code);
+  void count_close(std::uint16_t code);               // close codes the node sent
+  void count_handshake_rejected(const std::string& reason);
+
+  std::uint64_t errors(protocol::ErrorCode code) const;
+  std::uint64_t closes(std::uint16_t code) const;
+  std::uint64_t handshakes_rejected(const std::string& reason) const;
+
+  // Gauges read at render time from the room registry.
+  std::string render(std::size_t rooms, std::size_t subscriptions) const;
+
+ private:
+  std::array<Counter, protocol::kErrorCodeCount> errors_{};
+  mutable std::mutex mutex_;
+  std::map<std::uint16_t, std::uint64_t> closes_;
+  std::map<std::string, std::uint64_t> rejected_;
+};
+
+}  // namespace switchboard::server

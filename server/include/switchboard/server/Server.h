@@ -1,0 +1,66 @@
+#pragma once
+// A Switchboard node: I/O threads, listeners (plain and TLS), the broker and its seams.
+// main() builds one from the configuration; tests build one in-process on free ports.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "switchboard/auth/Authenticator.h"
+#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/PresenceStore.h"
+#include "switchboard/server/Broker.h"
+#include "switchboard/server/Config.h"
+#include "switchboard/server/HttpRoutes.h"
+#include "switchboard/server/Metrics.h"
+#include "switchboard/server/SessionContext.h"
+
+namespace switchboard::server {
+
+class Listener;
+
+class Server {
+ public:
+  Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Bus> bus,
+         std::unique_ptr<cluster::PresenceStore> presence);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds the listeners and starts the I/O threads. Throws when a port or the TLS files fail.
+  void start();
+  std::uint16_t port() const;
+  std::uint16_t tls_port() const;  // 0 without TLS
+
+  // Stops accepting, closes every WebSocket with 1001 "going away", waits up to `grace` for
+  // them to finish, then stops the threads. Idempotent; not from an I/O thread.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
+  // Blocks until SIGINT or SIGTERM; returns the signal number.
+  int wait_for_signal();
+
+  const Config& config() const { return config_; }
+  Metrics& metrics() { return metrics_; }
+  const Broker& broker() const { return *broker_; }
+
+ private:
+  boost::asio::io_context ioc_;  // declared first: destroyed last, after everything bound to it
+  std::optional<boost::asio::ssl::context> tls_;
+  Config config_;
+  Metrics metrics_;
+  std::unique_ptr<auth::Authenticator> authenticator_;
+  std::unique_ptr<cluster::Bus> bus_;
+  std::unique_ptr<cluster::PresenceStore> presence_;
+  std::unique_ptr<Broker> broker_;
+  std::unique_ptr<HttpRoutes> routes_;
+  std::unique_ptr<SessionContext> ctx_;
+  std::shared_ptr<Listener> plain_listener_;
+  std::shared_ptr<Listener> tls_listener_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<std::thread> threads_;
+  bool stopped_ = false;
+};
+
+}  // namespace switchboard::server

@@ -1,0 +1,22 @@
+#pragma once
+#include <chrono>
+
+namespace switchboard::server {
+
+// A token bucket: `burst` tokens at most, refilled at `rate` per second. rate 0 = unlimited.
+// Not thread-safe: each connection owns one and touches it on its own strand.
+class TokenBucket {
+ public:
+  using Clock = std::chrono::steady_clock;
+  TokenBucket(double rate, double burst, Clock::time_point now = Clock::now());
+  // Takes one token if there is one.
+  bool try_take(Clock::time_point now = Clock::now());
+
+ private:
+  double rate_;
+  double burst_;
+  double tokens_;
+  Clock::time_point last_;
+};
+
+}  // namespace switchboard::server

@@ -1,0 +1,144 @@
+#include "switchboard/server/Broker.h"
+
+#include <exception>
+#include <variant>
+
+#include "switchboard/protocol/Messages.h"
+#include "switchboard/server/Log.h"
+
+namespace switchboard::server {
+
+using protocol::ErrorCode;
+using protocol::Op;
+
+Broker::Broker(const Config& config, cluster::Bus& bus, cluster::PresenceStore& presence, Metrics& metrics)
+    : config_(config), bus_(bus), presence_(presence), metrics_(metrics), registry_(bus) {
+  bus_.set_deliver_handler([this](const std::string& room, const protocol::Payload& push) {
+    metrics_.deliveries += registry_.deliver(room, push);
+  });
+  presence_.set_event_handler([this](const std::string& room, const protocol::Payload& event) {
+    metrics_.deliveries += registry_.deliver_presence(room, event);
+  });
+}
+
+Broker::~Broker() {
+  bus_.set_deliver_handler(nullptr);
+  presence_.set_event_handler(nullptr);
+}
+
+void Broker::open(const std::shared_ptr<Connection>& conn) {
+  {
+    std::lock_guard lock(connections_mutex_);
+    connections_.emplace(conn->id(), conn);
+  }
+  ++metrics_.connections_opened;
+  ++metrics_.connections_current;
+}
+
+void Broker::close(Connection& conn) {
+  for (const auto& room : registry_.remove_all(conn.id())) presence_.leave(room, conn.id());
+  {
+    std::lock_guard lock(connections_mutex_);
+    connections_.erase(conn.id());
+  }
+  --metrics_.connections_current;
+}
+
+std::size_t Broker::shutdown_all(std::uint16_t code, const std::string& reason) {
+  std::vector<std::shared_ptr<Connection>> open;
+  {
+    std::lock_guard lock(connections_mutex_);
+    for (auto& [id, weak] : connections_)
+      if (auto conn = weak.lock()) open.push_back(std::move(conn));
+  }
+  for (auto& conn : open) conn->shutdown(code, reason);
+  return open.size();
+}
+
+std::size_t Broker::connection_count() const {
+  std::lock_guard lock(connections_mutex_);
+  return connections_.size();
+}
+
+void Broker::reply_ok(Connection& conn, const nlohmann::json& id) {
+  if (!id.is_null()) conn.reply(protocol::ok_reply(id));
+}
+
+void Broker::reply_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+  metrics_.count_error(code);
+  conn.reply(protocol::error_reply(id, code, message));
+}
+
+void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view text) {
+  auto parsed = protocol::parse_request(text);
+  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
+    reply_error(*conn, err->id, err->code, err->message);
+    return;
+  }
+  auto& req = std::get<protocol::Request>(parsed);
+  try {
+    switch (req.op) {
+      case Op::subscribe: return subscribe(conn, req);
+      case Op::unsubscribe: return unsubscribe(conn, req);
+      case Op::publish: return publish(conn, req);
+      case Op::presence: return presence(conn, req);
+      case Op::ping: return reply_ok(*conn, req.id);
+    }
+  } catch (const std::exception& e) {
+    log::error(std::string("request failed: ") + e.what());
+    reply_error(*conn, req.id, ErrorCode::internal, "internal error");
+  }
+}
+
+void Broker::subscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  switch (registry_.add(conn, req.room, req.presence, config_.max_rooms)) {
+    case RoomRegistry::AddResult::too_many_rooms:
+      return reply_error(*conn, req.id, ErrorCode::too_many_rooms,
+                         "this connection is in " + std::to_string(config_.max_rooms) + " rooms already");
+    case RoomRegistry::AddResult::updated:
+      return reply_ok(*conn, req.id);
+    case RoomRegistry::AddResult::added:
+      // The reply is queued before the join event, which reaches this connection through its strand.
+      reply_ok(*conn, req.id);
+      presence_.join(req.room, conn->id(), conn->identity().user, conn->identity().info);
+      return;
+  }
+}
+
+void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  if (!registry_.remove(conn->id(), req.room))
+    return reply_error(*conn, req.id, ErrorCode::not_subscribed, "not subscribed to " + req.room);
+  presence_.leave(req.room, conn->id());
+  reply_ok(*conn, req.id);
+}
+
+void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  if (!conn->publish_bucket().try_take())
+    return reply_error(*conn, req.id, ErrorCode::rate_limited, "publishing too fast; slow down");
+  ++metrics_.messages_published;
+  auto push = protocol::message_push(req.room, req.data, conn->identity().user);
+  bus_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id)](bool accepted) {
+    // May run on any thread: answer through the connection's queue.
+    if (accepted) {
+      if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::ok_reply(id)));
+    } else {
+      metrics_.count_error(ErrorCode::unavailable);
+      conn->deliver(protocol::make_payload(
+          protocol::error_reply(id, ErrorCode::unavailable, "message not accepted; retry later")));
+    }
+  });
+}
+
+void Broker::presence(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  presence_.list(req.room, [this, conn, id = std::move(req.id)](auto members) {
+    if (members) {
+      if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::presence_reply(id, *members)));
+    } else {
+      metrics_.count_error(ErrorCode::unavailable);
+      conn->deliver(protocol::make_payload(
+          protocol::error_reply(id, ErrorCode::unavailable, "presence is unavailable; retry later")));
+    }
+  });
+}
+
+}  // namespace switchboard::server

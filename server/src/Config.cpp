@@ -1,0 +1,139 @@
+#include "switchboard/server/Config.h"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace switchboard::server {
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* kEnvPrefix = "SWITCHBOARD_";
+
+po::options_description describe(Config& c) {
+  po::options_description d("Switchboard options (flag, or SWITCHBOARD_<NAME> environment variable, or key in --config)");
+  // clang-format off
+  d.add_options()
+    ("help,h", "print this help and exit")
+    ("config", po::value<std::string>(), "JSON file of options, keys as the flag names, e.g. {\"port\": 9000}")
+    ("bind", po::value(&c.bind)->default_value(c.bind), "address to listen on")
+    ("port", po::value(&c.port)->default_value(c.port), "HTTP and ws:// port (0 picks a free one)")
+    ("tls-port", po::value(&c.tls_port)->default_value(c.tls_port), "https and wss:// port, used when --tls-cert is set")
+    ("tls-cert", po::value(&c.tls_cert), "PEM certificate chain file; enables TLS")
+    ("tls-key", po::value(&c.tls_key), "PEM private key file")
+    ("threads", po::value(&c.threads)->default_value(c.threads), "I/O threads (0: one per core)")
+    ("allow-anonymous", po::value(&c.allow_anonymous)->implicit_value(true)->default_value(false),
+        "accept connections without credentials, each with a generated user id")
+    ("static-dir", po::value(&c.static_dir), "directory of web-client files served at / (default: the build's web-client/)")
+    ("max-message-size", po::value(&c.max_message_size)->default_value(c.max_message_size),
+        "largest accepted frame in bytes; larger closes with 1009")
+    ("max-rooms", po::value(&c.max_rooms)->default_value(c.max_rooms), "rooms one connection may join")
+    ("max-queue-bytes", po::value(&c.max_queue_bytes)->default_value(c.max_queue_bytes),
+        "outbound bytes queued per connection before it is closed as a slow consumer (4008)")
+    ("idle-timeout", po::value<long>()->default_value(c.idle_timeout.count()),
+        "seconds of silence before the node pings, and again before it closes")
+    ("handshake-timeout", po::value<long>()->default_value(c.handshake_timeout.count()),
+        "seconds allowed for the TLS, HTTP and WebSocket handshakes")
+    ("close-timeout-ms", po::value<long>()->default_value(c.close_timeout.count()),
+        "milliseconds a closing connection gets to take its close frame before it is cut")
+    ("publish-rate", po::value(&c.publish_rate)->default_value(c.publish_rate, "100"),
+        "publishes per second per connection (0: unlimited)")
+    ("publish-burst", po::value(&c.publish_burst)->default_value(c.publish_burst, "200"),
+        "publishes a connection may make at once before the rate applies")
+    ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug, info, warn or error");
+  // clang-format on
+  return d;
+}
+
+// SWITCHBOARD_MAX_ROOMS → max-rooms, for the options that exist; other variables are ignored.
+std::string env_to_option(const po::options_description& d, const std::string& env_name) {
+  if (env_name.rfind(kEnvPrefix, 0) != 0) return {};
+  std::string name = env_name.substr(std::string(kEnvPrefix).size());
+  for (char& ch : name) ch = ch == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (name == "help" || name == "config") return name == "config" ? name : std::string{};
+  return d.find_nothrow(name, false) ? name : std::string{};
+}
+
+po::parsed_options parse_environment(const po::options_description& d, const std::vector<std::string>& env) {
+  po::parsed_options parsed(&d);
+  for (const auto& entry : env) {
+    auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = env_to_option(d, entry.substr(0, eq));
+    if (!name.empty()) parsed.options.emplace_back(name, std::vector<std::string>{entry.substr(eq + 1)});
+  }
+  return parsed;
+}
+
+po::parsed_options parse_config_file(const po::options_description& d, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read config file " + path);
+  nlohmann::json doc = nlohmann::json::parse(in, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    throw std::runtime_error("config file " + path + " is not a JSON object");
+  po::parsed_options parsed(&d);
+  for (const auto& [key, value] : doc.items()) {
+    if (key == "help" || key == "config" || !d.find_nothrow(key, false))
+      throw std::runtime_error("config file " + path + ": unknown option \"" + key + "\"");
+    std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+    parsed.options.emplace_back(key, std::vector<std::string>{text});
+  }
+  return parsed;
+}
+
+}  // namespace
+
+ConfigResult load_config(int argc, const char* const argv[], const std::vector<std::string>& environment) {
+  ConfigResult result;
+  Config config;
+  auto desc = describe(config);
+  try {
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("help")) {
+      std::ostringstream out;
+      out << "Usage: switchboard [options]\n\n" << desc;
+      result.message = out.str();
+      return result;
+    }
+    po::store(parse_environment(desc, environment), vm);
+    if (vm.count("config")) po::store(parse_config_file(desc, vm["config"].as<std::string>()), vm);
+    po::notify(vm);
+    config.idle_timeout = std::chrono::seconds(vm["idle-timeout"].as<long>());
+    config.handshake_timeout = std::chrono::seconds(vm["handshake-timeout"].as<long>());
+    config.close_timeout = std::chrono::milliseconds(vm["close-timeout-ms"].as<long>());
+  } catch (const std::exception& e) {
+    result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
+    result.exit_code = 2;
+    return result;
+  }
+  if (auto problem = validate(config); !problem.empty()) {
+    result.message = "switchboard: " + problem + "\n";
+    result.exit_code = 2;
+    return result;
+  }
+  result.config = std::move(config);
+  return result;
+}
+
+std::string validate(const Config& c) {
+  if (!c.allow_anonymous)
+    return "no way to authenticate clients is configured. Pass --allow-anonymous (or set "
+           "SWITCHBOARD_ALLOW_ANONYMOUS=true) to accept connections without credentials.";
+  if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
+  if (c.max_message_size < 256) return "--max-message-size must be at least 256 bytes";
+  if (c.max_rooms == 0) return "--max-rooms must be at least 1";
+  if (c.max_queue_bytes < c.max_message_size)
+    return "--max-queue-bytes must be at least --max-message-size";
+  if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0)
+    return "timeouts must be positive";
+  if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
+    return "--log-level is one of debug, info, warn, error";
+  return {};
+}
+
+}  // namespace switchboard::server

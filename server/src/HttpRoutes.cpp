@@ -1,0 +1,95 @@
+#include "switchboard/server/HttpRoutes.h"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace switchboard::server {
+
+namespace {
+
+constexpr std::uintmax_t kMaxStaticFileBytes = 8 * 1024 * 1024;
+
+std::string_view mime_type(const std::filesystem::path& path) {
+  auto ext = path.extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json" || ext == ".map") return "application/json";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".txt" || ext == ".md" || ext == ".ts") return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+Response make_response(const Request& req, http::status status, std::string_view content_type, std::string body) {
+  Response res{status, req.version()};
+  res.set(http::field::server, "switchboard");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays that of GET
+  return res;
+}
+
+}  // namespace
+
+HttpRoutes::HttpRoutes(const std::filesystem::path& static_dir, const Metrics& metrics,
+                       const RoomRegistry& registry)
+    : metrics_(metrics), registry_(registry) {
+  std::error_code ec;
+  static_dir_ = std::filesystem::canonical(static_dir, ec);
+  if (ec) static_dir_.clear();
+}
+
+Response HttpRoutes::json_error(const Request& req, http::status status, std::string_view code,
+                                std::string_view message) {
+  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+  return make_response(req, status, "application/json", body.dump());
+}
+
+Response HttpRoutes::handle(const Request& req) const {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET and HEAD");
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  if (path == "/healthz") return make_response(req, http::status::ok, "application/json", R"({"status":"ok"})");
+  if (path == "/metrics")
+    return make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                         metrics_.render(registry_.room_count(), registry_.subscription_count()));
+  if (path == "/ws")
+    return json_error(req, http::status::upgrade_required, "upgrade_required",
+                      "GET /ws with a WebSocket upgrade");
+  return static_file(req, path == "/" ? "/demo/index.html" : path);
+}
+
+Response HttpRoutes::static_file(const Request& req, std::string_view path) const {
+  auto not_found = [&] { return json_error(req, http::status::not_found, "not_found", "no such path"); };
+  if (static_dir_.empty() || path.size() < 2 || path.front() != '/') return not_found();
+  // Only plain relative paths: no "..", no hidden files, no backslashes or NULs.
+  std::filesystem::path relative(std::string(path.substr(1)));
+  for (const auto& part : relative) {
+    auto s = part.string();
+    if (s.empty() || s.front() == '.' || s.find_first_of(std::string_view("\\\0", 2)) != std::string::npos)
+      return not_found();
+  }
+  std::error_code ec;
+  auto file = std::filesystem::canonical(static_dir_ / relative, ec);
+  if (ec || !std::filesystem::is_regular_file(file, ec)) return not_found();
+  auto [root_end, file_it] = std::mismatch(static_dir_.begin(), static_dir_.end(), file.begin(), file.end());
+  if (root_end != static_dir_.end()) return not_found();  // a link out of the directory
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec || size > kMaxStaticFileBytes) return not_found();
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream body;
+  body << in.rdbuf();
+  return make_response(req, http::status::ok, mime_type(file), body.str());
+}
+
+}  // namespace switchboard::server

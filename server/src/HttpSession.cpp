@@ -1,0 +1,125 @@
+#include "switchboard/server/HttpSession.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "switchboard/server/Log.h"
+#include "switchboard/server/WebSocketSession.h"
+
+namespace switchboard::server {
+
+namespace {
+constexpr std::uint32_t kHeaderLimit = 8 * 1024;
+constexpr std::uint64_t kBodyLimit = 64 * 1024;
+}  // namespace
+
+template <class Stream>
+HttpSession<Stream>::HttpSession(Stream&& stream, SessionContext& ctx) : stream_(std::move(stream)), ctx_(ctx) {}
+
+template <class Stream>
+void HttpSession<Stream>::run() {
+  // Run on the connection's strand from the start.
+  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::start, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::start() {
+  beast::get_lowest_layer(stream_).expires_after(ctx_.config.handshake_timeout);
+  if constexpr (kTls) {
+    stream_.async_handshake(net::ssl::stream_base::server,
+                            beast::bind_front_handler(&HttpSession::on_tls_handshake, this->shared_from_this()));
+  } else {
+    do_read();
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_tls_handshake(beast::error_code ec) {
+  if (ec) return log::debug("TLS handshake failed: " + ec.message());
+  do_read();
+}
+
+template <class Stream>
+void HttpSession<Stream>::do_read() {
+  parser_.emplace();
+  parser_->header_limit(kHeaderLimit);
+  parser_->body_limit(kBodyLimit);
+  beast::get_lowest_layer(stream_).expires_after(ctx_.config.handshake_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
+  if (ec == http::error::end_of_stream) return do_eof();
+  if (ec) {
+    if (ec == http::error::header_limit || ec == http::error::body_limit) {
+      Request req;  // the request could not be read whole: answer on its behalf
+      req.version(11);
+      return send(HttpRoutes::json_error(req, http::status::payload_too_large, "too_large", "request too large"));
+    }
+    return;  // timeout, reset, garbage: nothing to answer
+  }
+  ++ctx_.metrics.http_requests;
+  const Request& req = parser_->get();
+  std::string_view target = req.target();
+  if (websocket::is_upgrade(req)) {
+    if (target.substr(0, target.find('?')) != "/ws")
+      return send(HttpRoutes::json_error(req, http::status::not_found, "not_found", "WebSocket endpoint is /ws"));
+    return upgrade();
+  }
+  send(ctx_.routes.handle(req));
+}
+
+template <class Stream>
+void HttpSession<Stream>::upgrade() {
+  const Request& req = parser_->get();
+  beast::error_code ec;
+  auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+  std::string remote_address = ec ? std::string() : remote.address().to_string();
+  auth::AuthRequest auth_request{req.target(), req[http::field::authorization], req[http::field::origin],
+                                 remote_address};
+  auto result = ctx_.authenticator.authenticate(auth_request);
+  if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
+    ctx_.metrics.count_handshake_rejected(rejection->code);
+    auto res = HttpRoutes::json_error(req, static_cast<http::status>(rejection->http_status), rejection->code,
+                                      rejection->message);
+    res.keep_alive(false);
+    return send(std::move(res));
+  }
+  auto id = ctx_.next_connection_id++;
+  std::make_shared<WebSocketSession<Stream>>(std::move(stream_), ctx_, id, std::get<auth::Identity>(std::move(result)))
+      ->run(parser_->release());
+}
+
+template <class Stream>
+void HttpSession<Stream>::send(Response response) {
+  response_ = std::make_shared<Response>(std::move(response));
+  bool keep_alive = response_->keep_alive();
+  http::async_write(stream_, *response_,
+                    beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(), keep_alive));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+  response_.reset();
+  if (ec) return;
+  if (!keep_alive) return do_eof();
+  do_read();
+}
+
+template <class Stream>
+void HttpSession<Stream>::do_eof() {
+  if constexpr (kTls) {
+    beast::get_lowest_layer(stream_).expires_after(ctx_.config.handshake_timeout);
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+  } else {
+    beast::error_code ec;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  }
+}
+
+template class HttpSession<beast::tcp_stream>;
+template class HttpSession<beast::ssl_stream<beast::tcp_stream>>;
+
+}  // namespace switchboard::server

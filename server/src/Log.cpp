@@ -1,0 +1,44 @@
+#include "switchboard/server/Log.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+namespace switchboard::server::log {
+
+namespace {
+std::atomic<int> g_level{static_cast<int>(Level::info)};
+constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
+}  // namespace
+
+void set_level(std::string_view level) {
+  for (int i = 0; i < 4; ++i)
+    if (level == kNames[i]) g_level = i;
+}
+
+bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
+
+void write(Level level, std::string_view text) {
+  auto now = std::chrono::system_clock::now();
+  std::time_t t = std::chrono::system_clock::to_time_t(now);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string line;
+  line.reserve(text.size() + 48);
+  line += stamp;
+  line += '.';
+  line += std::to_string(1000 + ms).substr(1);
+  line += "Z ";
+  line += kNames[static_cast<int>(level)];
+  line += ' ';
+  line += text;
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), stderr);  // one call per line keeps lines whole across threads
+}
+
+}  // namespace switchboard::server::log

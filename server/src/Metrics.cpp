@@ -1,0 +1,87 @@
+#include "switchboard/server/Metrics.h"
+
+#include <sstream>
+
+namespace switchboard::server {
+
+void Metrics::count_error(protocol::ErrorCode code) { ++errors_[static_cast<std::size_t>(code)]; }
+
+void Metrics::count_close(std::uint16_t code) {
+  std::lock_guard lock(mutex_);
+  ++closes_[code];
+}
+
+void Metrics::count_handshake_rejected(const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  ++rejected_[reason];
+}
+
+std::uint64_t Metrics::errors(protocol::ErrorCode code) const {
+  return errors_[static_cast<std::size_t>(code)].load();
+}
+
+std::uint64_t Metrics::closes(std::uint16_t code) const {
+  std::lock_guard lock(mutex_);
+  auto it = closes_.find(code);
+  return it == closes_.end() ? 0 : it->second;
+}
+
+std::uint64_t Metrics::handshakes_rejected(const std::string& reason) const {
+  std::lock_guard lock(mutex_);
+  auto it = rejected_.find(reason);
+  return it == rejected_.end() ? 0 : it->second;
+}
+
+namespace {
+void family(std::ostringstream& out, const char* name, const char* type, const char* help) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
+}
+template <class T>
+void sample(std::ostringstream& out, const char* name, T value) {
+  out << name << ' ' << value << '\n';
+}
+}  // namespace
+
+std::string Metrics::render(std::size_t rooms, std::size_t subscriptions) const {
+  std::ostringstream out;
+  family(out, "switchboard_connections", "gauge", "Open WebSocket connections.");
+  sample(out, "switchboard_connections", connections_current.load());
+  family(out, "switchboard_connections_opened_total", "counter", "WebSocket connections accepted.");
+  sample(out, "switchboard_connections_opened_total", connections_opened.load());
+  family(out, "switchboard_rooms", "gauge", "Rooms with at least one local subscriber.");
+  sample(out, "switchboard_rooms", rooms);
+  family(out, "switchboard_subscriptions", "gauge", "Local room subscriptions.");
+  sample(out, "switchboard_subscriptions", subscriptions);
+  family(out, "switchboard_http_requests_total", "counter", "HTTP requests read, upgrades included.");
+  sample(out, "switchboard_http_requests_total", http_requests.load());
+  family(out, "switchboard_frames_received_total", "counter", "WebSocket messages received from clients.");
+  sample(out, "switchboard_frames_received_total", frames_received.load());
+  family(out, "switchboard_received_bytes_total", "counter", "Payload bytes received from clients.");
+  sample(out, "switchboard_received_bytes_total", bytes_received.load());
+  family(out, "switchboard_messages_published_total", "counter", "Messages accepted for publishing.");
+  sample(out, "switchboard_messages_published_total", messages_published.load());
+  family(out, "switchboard_deliveries_total", "counter", "Messages and events queued to local connections.");
+  sample(out, "switchboard_deliveries_total", deliveries.load());
+  family(out, "switchboard_frames_sent_total", "counter", "WebSocket messages written to clients.");
+  sample(out, "switchboard_frames_sent_total", frames_sent.load());
+  family(out, "switchboard_sent_bytes_total", "counter", "Payload bytes written to clients.");
+  sample(out, "switchboard_sent_bytes_total", bytes_sent.load());
+  family(out, "switchboard_slow_consumers_total", "counter", "Connections closed because they read too slowly.");
+  sample(out, "switchboard_slow_consumers_total", slow_consumers.load());
+  family(out, "switchboard_deliveries_dropped_total", "counter", "Deliveries dropped, by reason.");
+  out << "switchboard_deliveries_dropped_total{reason=\"slow_consumer\"} "
+      << deliveries_dropped_slow_consumer.load() << '\n';
+  family(out, "switchboard_request_errors_total", "counter", "Error replies sent, by code.");
+  for (auto code : protocol::all_error_codes())
+    out << "switchboard_request_errors_total{code=\"" << protocol::to_string(code) << "\"} " << errors(code)
+        << '\n';
+  std::lock_guard lock(mutex_);
+  family(out, "switchboard_closes_total", "counter", "WebSocket close codes sent by the node.");
+  for (auto [code, n] : closes_) out << "switchboard_closes_total{code=\"" << code << "\"} " << n << '\n';
+  family(out, "switchboard_handshakes_rejected_total", "counter", "Upgrade requests refused, by reason.");
+  for (const auto& [reason, n] : rejected_)
+    out << "switchboard_handshakes_rejected_total{reason=\"" << reason << "\"} " << n << '\n';
+  return out.str();
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,111 @@
+#include "switchboard/server/RoomRegistry.h"
+
+#include <mutex>
+
+namespace switchboard::server {
+
+RoomRegistry::AddResult RoomRegistry::add(const std::shared_ptr<Connection>& conn, const std::string& room,
+                                          bool presence, std::size_t max_rooms) {
+  std::unique_lock lock(mutex_);
+  Memberships& mine = memberships_[conn->id()];
+  if (auto it = mine.find(room); it != mine.end()) {
+    rooms_[room].subscribers[it->second].presence = presence;
+    return AddResult::updated;
+  }
+  if (mine.size() >= max_rooms) {
+    if (mine.empty()) memberships_.erase(conn->id());
+    return AddResult::too_many_rooms;
+  }
+  auto [room_it, created] = rooms_.try_emplace(room);
+  // Called under the lock so that a room's bus subscribe and unsubscribe stay in order.
+  if (created) bus_.subscribe(room);
+  auto& subs = room_it->second.subscribers;
+  mine.emplace(room, subs.size());
+  subs.push_back({conn, presence});
+  ++subscriptions_;
+  return AddResult::added;
+}
+
+void RoomRegistry::erase_subscriber(const std::string& room_name, std::size_t index) {
+  auto room_it = rooms_.find(room_name);
+  auto& subs = room_it->second.subscribers;
+  if (index + 1 != subs.size()) {
+    subs[index] = std::move(subs.back());
+    memberships_[subs[index].conn->id()][room_name] = index;
+  }
+  subs.pop_back();
+  --subscriptions_;
+  if (subs.empty()) {
+    rooms_.erase(room_it);
+    bus_.unsubscribe(room_name);
+  }
+}
+
+bool RoomRegistry::remove(cluster::ConnectionId conn, const std::string& room) {
+  std::unique_lock lock(mutex_);
+  auto mine = memberships_.find(conn);
+  if (mine == memberships_.end()) return false;
+  auto it = mine->second.find(room);
+  if (it == mine->second.end()) return false;
+  std::size_t index = it->second;
+  mine->second.erase(it);
+  if (mine->second.empty()) memberships_.erase(mine);
+  erase_subscriber(room, index);
+  return true;
+}
+
+std::vector<std::string> RoomRegistry::remove_all(cluster::ConnectionId conn) {
+  std::unique_lock lock(mutex_);
+  std::vector<std::string> rooms;
+  auto mine = memberships_.find(conn);
+  if (mine == memberships_.end()) return rooms;
+  Memberships memberships = std::move(mine->second);
+  memberships_.erase(mine);
+  rooms.reserve(memberships.size());
+  for (auto& [room, index] : memberships) {
+    erase_subscriber(room, index);
+    rooms.push_back(room);
+  }
+  return rooms;
+}
+
+std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Payload& frame) {
+  std::shared_lock lock(mutex_);
+  auto it = rooms_.find(room);
+  if (it == rooms_.end()) return 0;
+  // Connection::deliver only posts to the connection's strand: nothing here writes to a socket.
+  for (const auto& sub : it->second.subscribers) sub.conn->deliver(frame);
+  return it->second.subscribers.size();
+}
+
+std::size_t RoomRegistry::deliver_presence(const std::string& room, const protocol::Payload& frame) {
+  std::shared_lock lock(mutex_);
+  auto it = rooms_.find(room);
+  if (it == rooms_.end()) return 0;
+  std::size_t n = 0;
+  for (const auto& sub : it->second.subscribers)
+    if (sub.presence) {
+      sub.conn->deliver(frame);
+      ++n;
+    }
+  return n;
+}
+
+std::size_t RoomRegistry::room_count() const {
+  std::shared_lock lock(mutex_);
+  return rooms_.size();
+}
+
+std::size_t RoomRegistry::subscription_count() const {
+  std::shared_lock lock(mutex_);
+  return subscriptions_;
+}
+
+void RoomRegistry::clear() {
+  std::unique_lock lock(mutex_);
+  rooms_.clear();
+  memberships_.clear();
+  subscriptions_ = 0;
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,85 @@
+#include "switchboard/server/Server.h"
+
+#include <boost/asio/signal_set.hpp>
+#include <future>
+
+#include "switchboard/protocol/CloseCode.h"
+#include "switchboard/server/Listener.h"
+#include "switchboard/server/Log.h"
+
+#ifndef SWITCHBOARD_DEFAULT_STATIC_DIR
+#define SWITCHBOARD_DEFAULT_STATIC_DIR "web-client"
+#endif
+
+namespace switchboard::server {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Bus> bus,
+               std::unique_ptr<cluster::PresenceStore> presence)
+    : config_(std::move(config)),
+      authenticator_(std::move(authenticator)),
+      bus_(std::move(bus)),
+      presence_(std::move(presence)) {
+  if (config_.static_dir.empty()) config_.static_dir = SWITCHBOARD_DEFAULT_STATIC_DIR;
+  if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
+  broker_ = std::make_unique<Broker>(config_, *bus_, *presence_, metrics_);
+  routes_ = std::make_unique<HttpRoutes>(config_.static_dir, metrics_, broker_->registry());
+  ctx_.reset(new SessionContext{config_, metrics_, *broker_, *authenticator_, *routes_});
+}
+
+Server::~Server() {
+  stop(std::chrono::milliseconds(0));
+}
+
+void Server::start() {
+  auto address = net::ip::make_address(config_.bind);
+  plain_listener_ = std::make_shared<Listener>(ioc_, tcp::endpoint(address, config_.port), nullptr, *ctx_);
+  if (config_.tls_enabled()) {
+    tls_.emplace(net::ssl::context::tls_server);
+    tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+    tls_->use_certificate_chain_file(config_.tls_cert);
+    tls_->use_private_key_file(config_.tls_key, net::ssl::context::pem);
+    tls_listener_ = std::make_shared<Listener>(ioc_, tcp::endpoint(address, config_.tls_port), &*tls_, *ctx_);
+  }
+  work_.emplace(ioc_.get_executor());
+  plain_listener_->run();
+  if (tls_listener_) tls_listener_->run();
+  threads_.reserve(config_.threads);
+  for (unsigned i = 0; i < config_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  log::info("listening on http://" + config_.bind + ":" + std::to_string(port()) +
+            (tls_listener_ ? " and https://" + config_.bind + ":" + std::to_string(tls_port()) : std::string()) +
+            " with " + std::to_string(config_.threads) + " threads");
+}
+
+std::uint16_t Server::port() const { return plain_listener_ ? plain_listener_->port() : 0; }
+std::uint16_t Server::tls_port() const { return tls_listener_ ? tls_listener_->port() : 0; }
+
+void Server::stop(std::chrono::milliseconds grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (plain_listener_) plain_listener_->stop();
+  if (tls_listener_) tls_listener_->stop();
+  if (!threads_.empty()) {
+    broker_->shutdown_all(protocol::close_code::going_away, "going away");
+    auto deadline = std::chrono::steady_clock::now() + grace;
+    while (broker_->connection_count() > 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ioc_.stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  work_.reset();
+  // Sessions still registered are released with the broker, before the io_context that owns their sockets.
+}
+
+int Server::wait_for_signal() {
+  net::signal_set signals(ioc_, SIGINT, SIGTERM);
+  std::promise<int> caught;
+  signals.async_wait([&caught](const boost::system::error_code& ec, int signal) { caught.set_value(ec ? 0 : signal); });
+  return caught.get_future().get();
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,20 @@
+#include "switchboard/server/TokenBucket.h"
+
+#include <algorithm>
+
+namespace switchboard::server {
+
+TokenBucket::TokenBucket(double rate, double burst, Clock::time_point now)
+    : rate_(rate), burst_(burst), tokens_(burst), last_(now) {}
+
+bool TokenBucket::try_take(Clock::time_point now) {
+  if (rate_ <= 0) return true;
+  std::chrono::duration<double> elapsed = now - last_;
+  last_ = now;
+  tokens_ = std::min(burst_, tokens_ + elapsed.count() * rate_);
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+}  // namespace switchboard::server

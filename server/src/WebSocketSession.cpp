@@ -1,0 +1,176 @@
+#include "switchboard/server/WebSocketSession.h"
+
+#include "switchboard/protocol/CloseCode.h"
+#include "switchboard/protocol/ErrorCode.h"
+#include "switchboard/server/Log.h"
+
+namespace switchboard::server {
+
+namespace close_code = protocol::close_code;
+
+template <class NextLayer>
+WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id,
+                                              auth::Identity identity)
+    : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst)),
+      ws_(std::move(stream)),
+      ctx_(ctx) {}
+
+template <class NextLayer>
+WebSocketSession<NextLayer>::~WebSocketSession() = default;
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::run(http::request<http::string_body> request) {
+  const Config& c = ctx_.config;
+  // The WebSocket's own timeouts replace the TCP stream's from here on.
+  beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout timeout{};
+  timeout.handshake_timeout = c.handshake_timeout;
+  // Beast pings after half the idle timeout and closes when the other half passes silently.
+  timeout.idle_timeout = c.idle_timeout;
+  timeout.keep_alive_pings = true;
+  ws_.set_option(timeout);
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "switchboard"); }));
+  ws_.read_message_max(c.max_message_size);
+  ws_.auto_fragment(false);
+  ws_.async_accept(request, beast::bind_front_handler(&WebSocketSession::on_accept, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_accept(beast::error_code ec) {
+  if (ec) {
+    log::debug("websocket accept failed: " + ec.message());
+    return;
+  }
+  opened_ = true;
+  ctx_.broker.open(this->shared_from_this());
+  do_read();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::do_read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&WebSocketSession::on_read, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t bytes) {
+  if (ec) {
+    // Beast has already sent the close frame for frames it refuses.
+    if (ec == websocket::error::message_too_big) ctx_.metrics.count_close(close_code::too_big);
+    else if (ec == websocket::error::bad_frame_payload) ctx_.metrics.count_close(close_code::invalid_payload);
+    return finish();
+  }
+  ++ctx_.metrics.frames_received;
+  ctx_.metrics.bytes_received += bytes;
+  if (!closing_) {
+    if (!ws_.got_text()) {
+      ctx_.broker.reply_error(*this, nullptr, protocol::ErrorCode::bad_request,
+                              "binary frames are not supported; send JSON text frames");
+    } else {
+      auto data = buffer_.cdata();
+      ctx_.broker.handle(this->shared_from_this(),
+                         std::string_view(static_cast<const char*>(data.data()), data.size()));
+    }
+  }
+  buffer_.consume(buffer_.size());
+  // A large frame grew the buffer; give the memory back rather than keep it per idle connection.
+  if (buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
+  do_read();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::deliver(protocol::Payload frame) {
+  net::post(ws_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
+    self->enqueue(std::move(frame));
+  });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::reply(std::string text) {
+  enqueue(protocol::make_payload(std::move(text)));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::shutdown(std::uint16_t code, std::string reason) {
+  net::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
+    self->begin_close(code, std::move(reason));
+  });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
+  if (closing_ || finished_) return;
+  queued_bytes_ += frame->size();
+  queue_.push_back(std::move(frame));
+  if (queued_bytes_ > ctx_.config.max_queue_bytes) {
+    ++ctx_.metrics.slow_consumers;
+    log::info("closing connection " + std::to_string(id()) + " (" + identity().user +
+              "): slow consumer, " + std::to_string(queued_bytes_) + " bytes queued");
+    return begin_close(close_code::slow_consumer, "slow consumer");
+  }
+  if (!writing_) do_write();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::do_write() {
+  writing_ = true;
+  ws_.text(true);
+  ws_.async_write(net::buffer(*queue_.front()),
+                  beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t bytes) {
+  writing_ = false;
+  if (ec) return;  // the pending read fails too and finishes the session
+  ++ctx_.metrics.frames_sent;
+  ctx_.metrics.bytes_sent += bytes;
+  queued_bytes_ -= queue_.front()->size();
+  queue_.pop_front();
+  if (closing_) return do_close();
+  if (!queue_.empty()) do_write();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string reason) {
+  if (closing_ || finished_) return;
+  closing_ = true;
+  close_reason_.code = code;
+  close_reason_.reason = reason;
+  // Drop what is not yet on the wire; the frame being written, if any, finishes first.
+  std::size_t keep = writing_ ? 1 : 0;
+  if (code == close_code::slow_consumer)
+    ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - keep;
+  queue_.resize(keep);
+  queued_bytes_ = keep ? queue_.front()->size() : 0;
+  // A peer that does not read never takes the close frame: cut the connection after a bound.
+  close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), ctx_.config.close_timeout);
+  close_timer_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) beast::get_lowest_layer(self->ws_).close();
+  });
+  if (!writing_) do_close();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::do_close() {
+  ctx_.metrics.count_close(close_reason_.code);
+  ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code) {
+    // The pending read completes with the peer's close frame (or an error) and finishes the session.
+  });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (close_timer_) close_timer_->cancel();
+  queue_.clear();
+  queued_bytes_ = 0;
+  if (opened_) ctx_.broker.close(*this);
+}
+
+template class WebSocketSession<beast::tcp_stream>;
+template class WebSocketSession<beast::ssl_stream<beast::tcp_stream>>;
+
+}  // namespace switchboard::server

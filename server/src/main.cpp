@@ -1,0 +1,42 @@
+// The switchboard executable: reads the configuration, builds the node's parts and runs it.
+#include <iostream>
+
+#include "switchboard/auth/AnonymousAuthenticator.h"
+#include "switchboard/cluster/InProcessBus.h"
+#include "switchboard/cluster/InProcessPresenceStore.h"
+#include "switchboard/server/Config.h"
+#include "switchboard/server/Log.h"
+#include "switchboard/server/Server.h"
+
+extern char** environ;
+
+int main(int argc, char* argv[]) {
+  using namespace switchboard;
+  std::vector<std::string> environment;
+  for (char** e = environ; *e; ++e) environment.emplace_back(*e);
+
+  auto loaded = server::load_config(argc, argv, environment);
+  if (!loaded.config) {
+    (loaded.exit_code == 0 ? std::cout : std::cerr) << loaded.message;
+    return loaded.exit_code;
+  }
+  server::Config config = std::move(*loaded.config);
+  server::log::set_level(config.log_level);
+
+  // The only place that chooses implementations. Without a cluster configured, the node
+  // runs alone on the embedded bus and presence store.
+  std::unique_ptr<auth::Authenticator> authenticator = std::make_unique<auth::AnonymousAuthenticator>();
+  server::log::warn("anonymous connections are allowed (--allow-anonymous): every client gets a generated user id");
+  try {
+    server::Server node(std::move(config), std::move(authenticator), std::make_unique<cluster::InProcessBus>(),
+                        std::make_unique<cluster::InProcessPresenceStore>());
+    node.start();
+    int signal = node.wait_for_signal();
+    server::log::info("signal " + std::to_string(signal) + " received, shutting down");
+    node.stop();
+  } catch (const std::exception& e) {
+    server::log::error(std::string("cannot run: ") + e.what());
+    return 1;
+  }
+  return 0;
+}
