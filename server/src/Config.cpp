@@ -34,7 +34,7 @@ po::options_description describe(Config& c) {
     ("max-queue-bytes", po::value(&c.max_queue_bytes)->default_value(c.max_queue_bytes),
         "outbound bytes queued per connection before it is closed as a slow consumer (4008)")
     ("idle-timeout", po::value<long>()->default_value(c.idle_timeout.count()),
-        "seconds of silence before the node pings, and again before it closes")
+        "seconds a connection may stay silent: the node pings it after half, and drops it after all of it")
     ("handshake-timeout", po::value<long>()->default_value(c.handshake_timeout.count()),
         "seconds allowed for the TLS, HTTP and WebSocket handshakes")
     ("close-timeout-ms", po::value<long>()->default_value(c.close_timeout.count()),

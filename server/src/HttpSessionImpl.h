@@ -1,3 +1,6 @@
+#pragma once
+// Definitions of the HttpSession template. Each stream type is instantiated in its own
+// source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
 #include "switchboard/server/HttpSession.h"
 
 #include <boost/asio/dispatch.hpp>
@@ -118,8 +121,5 @@ void HttpSession<Stream>::do_eof() {
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
   }
 }
-
-template class HttpSession<beast::tcp_stream>;
-template class HttpSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace switchboard::server

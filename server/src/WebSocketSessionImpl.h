@@ -1,3 +1,6 @@
+#pragma once
+// Definitions of the WebSocketSession template. Each stream type is instantiated in its own
+// source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
 #include "switchboard/server/WebSocketSession.h"
 
 #include "switchboard/protocol/CloseCode.h"
@@ -169,8 +172,5 @@ void WebSocketSession<NextLayer>::finish() {
   queued_bytes_ = 0;
   if (opened_) ctx_.broker.close(*this);
 }
-
-template class WebSocketSession<beast::tcp_stream>;
-template class WebSocketSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace switchboard::server

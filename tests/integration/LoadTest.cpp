@@ -1,0 +1,104 @@
+// Slow readers and many connections: the node stays bounded and keeps serving everyone else.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include "TestNode.h"
+#include "WsClient.h"
+
+using namespace switchboard;
+using namespace switchboard::test;
+using nlohmann::json;
+
+TEST(Load, SlowConsumerIsClosedWith4008AndOthersAreServed) {
+  auto config = TestNode::default_config();
+  config.max_queue_bytes = 256 * 1024;
+  config.close_timeout = std::chrono::seconds(60);  // the slow reader gets to read its close frame
+  TestNode node(config);
+
+  WsClient::Options small_window;
+  small_window.rcvbuf = 4096;
+  small_window.deadline = std::chrono::seconds(30);
+  WsClient slow(node.port(), small_window), fast(node.port()), pub(node.port());
+  slow.request({{"op", "subscribe"}, {"room", "firehose"}});
+  fast.request({{"op", "subscribe"}, {"room", "firehose"}});
+  slow.pause_reading();
+
+  // 600 × 16 KiB ≈ 9.6 MiB: more than the slow reader's kernel buffers and queue can hold.
+  const std::string payload(16 * 1024, 'x');
+  constexpr int kMessages = 600;
+  for (int i = 0; i < kMessages; ++i) {
+    pub.send_json({{"op", "publish"}, {"room", "firehose"}, {"data", {{"i", i}, {"p", payload}}}});
+    ASSERT_EQ(fast.read_json()["data"]["i"], i);  // the fast reader keeps up and misses nothing
+  }
+  ASSERT_TRUE(eventually([&] { return node.metrics().slow_consumers.load() == 1; }, std::chrono::seconds(10)));
+
+  CloseInfo info = slow.read_until_closed();
+  EXPECT_TRUE(info.closed);
+  EXPECT_EQ(info.code, 4008);
+  EXPECT_EQ(info.reason, "slow consumer");
+  EXPECT_GT(node.metrics().deliveries_dropped_slow_consumer.load(), 0u);
+  EXPECT_EQ(node.metrics().closes(4008), 1u);
+
+  pub.send_json({{"op", "publish"}, {"room", "firehose"}, {"data", {{"i", kMessages}}}});
+  EXPECT_EQ(fast.read_json()["data"]["i"], kMessages);
+  EXPECT_TRUE(eventually([&] { return node.broker().registry().subscription_count() == 1; }));
+}
+
+TEST(Load, AReaderThatNeverReadsIsCutAfterTheCloseTimeout) {
+  auto config = TestNode::default_config();
+  config.max_queue_bytes = 64 * 1024;
+  config.close_timeout = std::chrono::milliseconds(200);
+  TestNode node(config);
+  WsClient::Options small_window;
+  small_window.rcvbuf = 4096;
+  WsClient slow(node.port(), small_window), pub(node.port());
+  slow.request({{"op", "subscribe"}, {"room", "r"}});
+  const std::string payload(32 * 1024, 'x');
+  for (int i = 0; i < 300 && node.metrics().slow_consumers.load() == 0; ++i)
+    pub.request({{"op", "publish"}, {"room", "r"}, {"data", payload}});
+  ASSERT_EQ(node.metrics().slow_consumers.load(), 1u);
+  // Without ever reading, the connection is gone from the node within the close timeout.
+  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 1; }, std::chrono::seconds(10)));
+}
+
+TEST(Load, AThousandConnectionsInOneRoom) {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+  ASSERT_GE(limit.rlim_cur, 6000u) << "need file descriptors for 1,000 clients and their node";
+
+  TestNode node;
+  constexpr int kClients = 1000;
+  std::vector<std::unique_ptr<WsClient>> clients;
+  clients.reserve(kClients);
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<WsClient>(node.port()));
+    clients.back()->send_json({{"op", "subscribe"}, {"room", "big"}});
+    clients.back()->send_json({{"op", "subscribe"}, {"room", "small:" + std::to_string(i % 10)}});
+  }
+  // Requests on one connection are handled in order: a ping reply means its subscribes are done.
+  for (auto& c : clients) ASSERT_EQ(c->request({{"op", "ping"}})["ok"], true);
+  EXPECT_EQ(node.broker().connection_count(), static_cast<std::size_t>(kClients));
+  EXPECT_EQ(node.broker().registry().room_count(), 11u);
+
+  WsClient pub(node.port());
+  pub.request({{"op", "publish"}, {"room", "big"}, {"data", "to all"}});
+  pub.request({{"op", "publish"}, {"room", "small:3"}, {"data", "to some"}});
+  int got_small = 0;
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_EQ(clients[i]->read_json()["data"], "to all");
+    if (i % 10 == 3) {
+      ASSERT_EQ(clients[i]->read_json()["data"], "to some");
+      ++got_small;
+    }
+  }
+  EXPECT_EQ(got_small, kClients / 10);
+  for (int i = 0; i < kClients; ++i) {
+    if (i % 2) clients[i]->close();
+    else clients[i]->drop();
+  }
+  clients.clear();
+  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 1; }, std::chrono::seconds(20)));
+  EXPECT_EQ(node.broker().registry().room_count(), 0u);
+}

@@ -1,0 +1,58 @@
+#pragma once
+// A real Switchboard node inside the test process, on 127.0.0.1 and free ports.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <thread>
+
+#include "switchboard/auth/AnonymousAuthenticator.h"
+#include "switchboard/cluster/InProcessBus.h"
+#include "switchboard/cluster/InProcessPresenceStore.h"
+#include "switchboard/server/Server.h"
+
+namespace switchboard::test {
+
+class TestNode {
+ public:
+  static server::Config default_config() {
+    server::Config c;
+    c.bind = "127.0.0.1";
+    c.port = 0;
+    c.tls_port = 0;
+    c.allow_anonymous = true;
+    c.threads = 2;
+    c.static_dir = SWITCHBOARD_SOURCE_DIR "/web-client";
+    c.publish_rate = 0;
+    c.log_level = "warn";
+    return c;
+  }
+
+  explicit TestNode(server::Config config = default_config())
+      : server_(std::move(config), std::make_unique<auth::AnonymousAuthenticator>(),
+                std::make_unique<cluster::InProcessBus>(), std::make_unique<cluster::InProcessPresenceStore>()) {
+    server_.start();
+  }
+
+  std::uint16_t port() const { return server_.port(); }
+  std::uint16_t tls_port() const { return server_.tls_port(); }
+  server::Server& server() { return server_; }
+  server::Metrics& metrics() { return server_.metrics(); }
+  const server::Broker& broker() const { return server_.broker(); }
+
+ private:
+  server::Server server_;
+};
+
+// Waits for a condition the node reaches asynchronously (a connection cleaned up, a counter
+// moved), checking it after each short yield, for at most `deadline`. Returns whether it held.
+inline bool eventually(const std::function<bool()>& condition,
+                       std::chrono::milliseconds deadline = std::chrono::seconds(5)) {
+  auto until = std::chrono::steady_clock::now() + deadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace switchboard::test

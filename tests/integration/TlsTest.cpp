@@ -1,0 +1,69 @@
+// wss:// and https:// with a certificate made for the test.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "TestCert.h"
+#include "TestNode.h"
+#include "WsClient.h"
+
+using namespace switchboard::test;
+using nlohmann::json;
+
+namespace {
+TestNode make_tls_node(const std::string& dir) {
+  auto cert = make_test_cert(dir);
+  auto config = TestNode::default_config();
+  config.tls_cert = cert.cert_path;
+  config.tls_key = cert.key_path;
+  return TestNode(config);
+}
+std::string temp_dir() {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("switchboard-tls-" + std::to_string(::getpid()) + "-" +
+              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+}  // namespace
+
+TEST(Tls, WssCarriesTheSameProtocol) {
+  auto dir = temp_dir();
+  {
+    TestNode node = make_tls_node(dir);
+    ASSERT_NE(node.tls_port(), 0);
+    WsClient::Options tls;
+    tls.tls = true;
+    WsClient secure(node.tls_port(), tls);
+    WsClient plain(node.port());
+    EXPECT_EQ(secure.request({{"op", "subscribe"}, {"room", "s"}})["ok"], true);
+    EXPECT_EQ(plain.request({{"op", "subscribe"}, {"room", "s"}})["ok"], true);
+    plain.send_json({{"op", "publish"}, {"room", "s"}, {"data", "across"}});
+    EXPECT_EQ(secure.read_json()["data"], "across");
+    EXPECT_EQ(plain.read_json()["data"], "across");
+    secure.send_json({{"op", "publish"}, {"room", "s"}, {"data", "back"}});
+    EXPECT_EQ(plain.read_json()["data"], "back");
+    EXPECT_EQ(http_get(node.tls_port(), "/healthz", /*tls=*/true).status, 200);
+    auto closed = secure.close();
+    EXPECT_TRUE(closed.closed);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Tls, PlainTextOnTheTlsPortIsDropped) {
+  auto dir = temp_dir();
+  {
+    TestNode node = make_tls_node(dir);
+    EXPECT_THROW(http_get(node.tls_port(), "/healthz", /*tls=*/false, std::chrono::milliseconds(2000)),
+                 std::runtime_error);
+    EXPECT_EQ(http_get(node.port(), "/healthz").status, 200);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Tls, MissingCertificateFailsToStart) {
+  auto config = TestNode::default_config();
+  config.tls_cert = "/nonexistent/cert.pem";
+  config.tls_key = "/nonexistent/key.pem";
+  EXPECT_ANY_THROW(TestNode node(config));
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""Interoperability: Debian's python3-websockets (a client no one here wrote) against the real
+switchboard executable. Starts the node on a free loopback port, talks the protocol, and stops
+it with SIGTERM, expecting close 1001 and exit status 0."""
+import asyncio
+import json
+import re
+import subprocess
+import sys
+
+import websockets
+
+BIN = sys.argv[1]
+TIMEOUT = 10
+
+
+def start_node():
+    node = subprocess.Popen(
+        [BIN, "--allow-anonymous", "--bind", "127.0.0.1", "--port", "0", "--threads", "2",
+         "--max-message-size", "4096"],
+        stderr=subprocess.PIPE, text=True)
+    for line in node.stderr:
+        m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            return node, int(m.group(1))
+    raise SystemExit("node exited before listening: status %s" % node.wait())
+
+
+async def recv_json(ws):
+    return json.loads(await asyncio.wait_for(ws.recv(), TIMEOUT))
+
+
+async def session(port):
+    url = "ws://127.0.0.1:%d/ws" % port
+    async with websockets.connect(url) as alice, websockets.connect(url) as bob:
+        await alice.send(json.dumps({"op": "subscribe", "id": 1, "room": "chat:lobby", "presence": True}))
+        assert await recv_json(alice) == {"id": 1, "ok": True}
+        me = await recv_json(alice)
+        assert me["type"] == "join" and me["user"].startswith("anon-"), me
+
+        await bob.send(json.dumps({"op": "subscribe", "id": 1, "room": "chat:lobby"}))
+        assert await recv_json(bob) == {"id": 1, "ok": True}
+        bob_join = await recv_json(alice)
+        assert bob_join["type"] == "join", bob_join
+
+        await bob.send(json.dumps({"op": "publish", "id": 2, "room": "chat:lobby", "data": {"text": "héllo ✓"}}))
+        frames = [await recv_json(bob), await recv_json(bob)]
+        assert {"id": 2, "ok": True} in frames, frames
+        message = await recv_json(alice)
+        assert message == {"type": "message", "room": "chat:lobby", "data": {"text": "héllo ✓"},
+                           "from": bob_join["user"]}, message
+
+        await alice.send(json.dumps({"op": "presence", "id": 3, "room": "chat:lobby"}))
+        reply = await recv_json(alice)
+        assert sorted(u["user"] for u in reply["users"]) == sorted([me["user"], bob_join["user"]]), reply
+
+        await alice.send("nonsense")
+        assert (await recv_json(alice))["error"]["code"] == "bad_json"
+
+        pong = await alice.ping(b"are you there")
+        await asyncio.wait_for(pong, TIMEOUT)
+
+        # Oversize: the node closes bob with 1009 and alice sees bob leave.
+        await bob.send("x" * 5000)
+        try:
+            await asyncio.wait_for(bob.recv(), TIMEOUT)
+            raise AssertionError("expected a close")
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 1009, closed
+        leave = await recv_json(alice)
+        assert leave["type"] == "leave" and leave["user"] == bob_join["user"], leave
+        return alice
+
+
+async def shutdown(port, node):
+    url = "ws://127.0.0.1:%d/ws" % port
+    async with websockets.connect(url) as ws:
+        await ws.send(json.dumps({"op": "ping", "id": 1}))
+        assert await recv_json(ws) == {"id": 1, "ok": True}
+        node.terminate()
+        try:
+            await asyncio.wait_for(ws.recv(), TIMEOUT)
+            raise AssertionError("expected a close")
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None and closed.rcvd.code == 1001, closed
+
+
+def main():
+    node, port = start_node()
+    try:
+        asyncio.run(session(port))
+        asyncio.run(shutdown(port, node))
+        status = node.wait(timeout=TIMEOUT)
+        assert status == 0, "node exited with %s" % status
+    finally:
+        if node.poll() is None:
+            node.kill()
+            node.wait()
+    print("1 passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "switchboard/server/Config.h"
+
+using switchboard::server::ConfigResult;
+using switchboard::server::load_config;
+
+namespace {
+
+ConfigResult load(std::vector<const char*> args, std::vector<std::string> env = {}) {
+  args.insert(args.begin(), "switchboard");
+  return load_config(static_cast<int>(args.size()), args.data(), env);
+}
+
+std::string write_temp(const std::string& text) {
+  char name[] = "/tmp/switchboard-config-XXXXXX";
+  int fd = mkstemp(name);
+  EXPECT_GE(fd, 0);
+  close(fd);
+  std::ofstream(name) << text;
+  return name;
+}
+
+}  // namespace
+
+TEST(Config, DefaultsWithAnonymous) {
+  auto r = load({"--allow-anonymous"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->port, 8080);
+  EXPECT_EQ(r.config->bind, "0.0.0.0");
+  EXPECT_EQ(r.config->max_message_size, 64u * 1024);
+  EXPECT_EQ(r.config->max_rooms, 100u);
+  EXPECT_EQ(r.config->max_queue_bytes, 1024u * 1024);
+  EXPECT_FALSE(r.config->tls_enabled());
+}
+
+TEST(Config, RefusesToStartWithoutAnyAuthentication) {
+  auto r = load({});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.message.find("--allow-anonymous"), std::string::npos);
+}
+
+TEST(Config, HelpListsEveryOption) {
+  auto r = load({"--help"});
+  EXPECT_FALSE(r.config);
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* opt : {"--bind", "--port", "--tls-port", "--tls-cert", "--tls-key", "--threads",
+                          "--allow-anonymous", "--max-message-size", "--max-rooms", "--max-queue-bytes",
+                          "--idle-timeout", "--handshake-timeout", "--publish-rate", "--config"})
+    EXPECT_NE(r.message.find(opt), std::string::npos) << opt;
+}
+
+TEST(Config, FlagsWinOverEnvironmentWhichWinsOverFile) {
+  auto file = write_temp(R"({"port": 7001, "max-rooms": 7, "bind": "127.0.0.2", "allow-anonymous": true})");
+  auto r = load({"--config", file.c_str(), "--port", "7003"},
+                {"SWITCHBOARD_PORT=7002", "SWITCHBOARD_MAX_ROOMS=8", "PATH=/usr/bin"});
+  std::remove(file.c_str());
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->port, 7003);           // flag
+  EXPECT_EQ(r.config->max_rooms, 8u);        // environment
+  EXPECT_EQ(r.config->bind, "127.0.0.2");    // file
+  EXPECT_TRUE(r.config->allow_anonymous);    // file, boolean
+}
+
+TEST(Config, ConfigFileNamedByEnvironment) {
+  auto file = write_temp(R"({"allow-anonymous": true, "idle-timeout": 5})");
+  auto r = load({}, {"SWITCHBOARD_CONFIG=" + file});
+  std::remove(file.c_str());
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->idle_timeout, std::chrono::seconds(5));
+}
+
+TEST(Config, BadInputIsAClearError) {
+  EXPECT_EQ(load({"--allow-anonymous", "--port", "http"}).exit_code, 2);
+  EXPECT_EQ(load({"--allow-anonymous", "--no-such-flag"}).exit_code, 2);
+  EXPECT_EQ(load({"--allow-anonymous", "--tls-cert", "a.pem"}).exit_code, 2);  // key missing
+  EXPECT_EQ(load({"--allow-anonymous", "--config", "/nonexistent/switchboard.json"}).exit_code, 2);
+  auto file = write_temp(R"({"allow-anonymous": true, "prot": 1})");
+  auto r = load({"--config", file.c_str()});
+  std::remove(file.c_str());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.message.find("prot"), std::string::npos);
+}
+
+TEST(Config, AnonymousFromEnvironment) {
+  auto r = load({}, {"SWITCHBOARD_ALLOW_ANONYMOUS=true"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_TRUE(r.config->allow_anonymous);
+}
