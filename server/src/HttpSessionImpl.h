@@ -59,7 +59,9 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::header_limit || ec == http::error::body_limit) {
       Request req;  // the request could not be read whole: answer on its behalf
       req.version(11);
-      return send(HttpRoutes::json_error(req, http::status::payload_too_large, "too_large", "request too large"));
+      auto res = HttpRoutes::json_error(req, http::status::payload_too_large, "too_large", "request too large");
+      res.keep_alive(false);  // the rest of the request is still on the wire: close after answering
+      return send(std::move(res));
     }
     return;  // timeout, reset, garbage: nothing to answer
   }

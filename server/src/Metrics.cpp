@@ -36,38 +36,37 @@ namespace {
 void family(std::ostringstream& out, const char* name, const char* type, const char* help) {
   out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
 }
+// A metric family with one unlabelled sample.
 template <class T>
-void sample(std::ostringstream& out, const char* name, T value) {
+void single(std::ostringstream& out, const char* name, const char* type, const char* help, T value) {
+  family(out, name, type, help);
   out << name << ' ' << value << '\n';
 }
 }  // namespace
 
 std::string Metrics::render(std::size_t rooms, std::size_t subscriptions) const {
   std::ostringstream out;
-  family(out, "switchboard_connections", "gauge", "Open WebSocket connections.");
-  sample(out, "switchboard_connections", connections_current.load());
-  family(out, "switchboard_connections_opened_total", "counter", "WebSocket connections accepted.");
-  sample(out, "switchboard_connections_opened_total", connections_opened.load());
-  family(out, "switchboard_rooms", "gauge", "Rooms with at least one local subscriber.");
-  sample(out, "switchboard_rooms", rooms);
-  family(out, "switchboard_subscriptions", "gauge", "Local room subscriptions.");
-  sample(out, "switchboard_subscriptions", subscriptions);
-  family(out, "switchboard_http_requests_total", "counter", "HTTP requests read, upgrades included.");
-  sample(out, "switchboard_http_requests_total", http_requests.load());
-  family(out, "switchboard_frames_received_total", "counter", "WebSocket messages received from clients.");
-  sample(out, "switchboard_frames_received_total", frames_received.load());
-  family(out, "switchboard_received_bytes_total", "counter", "Payload bytes received from clients.");
-  sample(out, "switchboard_received_bytes_total", bytes_received.load());
-  family(out, "switchboard_messages_published_total", "counter", "Messages accepted for publishing.");
-  sample(out, "switchboard_messages_published_total", messages_published.load());
-  family(out, "switchboard_deliveries_total", "counter", "Messages and events queued to local connections.");
-  sample(out, "switchboard_deliveries_total", deliveries.load());
-  family(out, "switchboard_frames_sent_total", "counter", "WebSocket messages written to clients.");
-  sample(out, "switchboard_frames_sent_total", frames_sent.load());
-  family(out, "switchboard_sent_bytes_total", "counter", "Payload bytes written to clients.");
-  sample(out, "switchboard_sent_bytes_total", bytes_sent.load());
-  family(out, "switchboard_slow_consumers_total", "counter", "Connections closed because they read too slowly.");
-  sample(out, "switchboard_slow_consumers_total", slow_consumers.load());
+  single(out, "switchboard_connections", "gauge", "Open WebSocket connections.", connections_current.load());
+  single(out, "switchboard_connections_opened_total", "counter", "WebSocket connections accepted.",
+         connections_opened.load());
+  single(out, "switchboard_rooms", "gauge", "Rooms with at least one local subscriber.", rooms);
+  single(out, "switchboard_subscriptions", "gauge", "Local room subscriptions.", subscriptions);
+  single(out, "switchboard_http_requests_total", "counter", "HTTP requests read, upgrades included.",
+         http_requests.load());
+  single(out, "switchboard_frames_received_total", "counter", "WebSocket messages received from clients.",
+         frames_received.load());
+  single(out, "switchboard_received_bytes_total", "counter", "Payload bytes received from clients.",
+         bytes_received.load());
+  single(out, "switchboard_messages_published_total", "counter", "Messages accepted for publishing.",
+         messages_published.load());
+  single(out, "switchboard_deliveries_total", "counter", "Messages and events queued to local connections.",
+         deliveries.load());
+  single(out, "switchboard_frames_sent_total", "counter", "WebSocket messages written to clients.",
+         frames_sent.load());
+  single(out, "switchboard_sent_bytes_total", "counter", "Payload bytes written to clients.",
+         bytes_sent.load());
+  single(out, "switchboard_slow_consumers_total", "counter",
+         "Connections closed because they read too slowly.", slow_consumers.load());
   family(out, "switchboard_deliveries_dropped_total", "counter", "Deliveries dropped, by reason.");
   out << "switchboard_deliveries_dropped_total{reason=\"slow_consumer\"} "
       << deliveries_dropped_slow_consumer.load() << '\n';
