@@ -27,12 +27,20 @@ Broker::~Broker() {
 }
 
 void Broker::open(const std::shared_ptr<Connection>& conn) {
+  bool stopping;
+  std::uint16_t code;
+  std::string reason;
   {
     std::lock_guard lock(connections_mutex_);
     connections_.emplace(conn->id(), conn);
+    stopping = stopping_;
+    code = stop_code_;
+    reason = stop_reason_;
   }
   ++metrics_.connections_opened;
   ++metrics_.connections_current;
+  // A handshake that finished while the node shuts down is closed like the others.
+  if (stopping) conn->shutdown(code, reason);
 }
 
 void Broker::close(Connection& conn) {
@@ -44,15 +52,28 @@ void Broker::close(Connection& conn) {
   --metrics_.connections_current;
 }
 
-std::size_t Broker::shutdown_all(std::uint16_t code, const std::string& reason) {
+std::vector<std::shared_ptr<Connection>> Broker::open_connections() const {
   std::vector<std::shared_ptr<Connection>> open;
+  std::lock_guard lock(connections_mutex_);
+  for (const auto& [id, weak] : connections_)
+    if (auto conn = weak.lock()) open.push_back(std::move(conn));
+  return open;
+}
+
+std::size_t Broker::shutdown_all(std::uint16_t code, const std::string& reason) {
   {
     std::lock_guard lock(connections_mutex_);
-    for (auto& [id, weak] : connections_)
-      if (auto conn = weak.lock()) open.push_back(std::move(conn));
+    stopping_ = true;
+    stop_code_ = code;
+    stop_reason_ = reason;
   }
+  auto open = open_connections();
   for (auto& conn : open) conn->shutdown(code, reason);
   return open.size();
+}
+
+void Broker::abort_all() {
+  for (auto& conn : open_connections()) conn->abort();
 }
 
 std::size_t Broker::connection_count() const {
@@ -76,6 +97,8 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
     return;
   }
   auto& req = std::get<protocol::Request>(parsed);
+  if (req.op != Op::publish && !conn->request_bucket().try_take())
+    return reply_error(*conn, req.id, ErrorCode::rate_limited, "too many requests; slow down");
   try {
     switch (req.op) {
       case Op::subscribe: return subscribe(conn, req);
@@ -109,7 +132,9 @@ void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Requ
   if (!registry_.remove(conn->id(), req.room))
     return reply_error(*conn, req.id, ErrorCode::not_subscribed, "not subscribed to " + req.room);
   presence_.leave(req.room, conn->id());
-  reply_ok(*conn, req.id);
+  // Through the connection's queue, behind every message of the room already on its way to it:
+  // once the client reads this reply, no more messages of the room follow.
+  if (!req.id.is_null()) conn->deliver(protocol::make_payload(protocol::ok_reply(req.id)));
 }
 
 void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request& req) {

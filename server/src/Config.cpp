@@ -43,6 +43,10 @@ po::options_description describe(Config& c) {
         "publishes per second per connection (0: unlimited)")
     ("publish-burst", po::value(&c.publish_burst)->default_value(c.publish_burst, "200"),
         "publishes a connection may make at once before the rate applies")
+    ("request-rate", po::value(&c.request_rate)->default_value(c.request_rate, "50"),
+        "other requests (subscribe, unsubscribe, presence, ping) per second per connection (0: unlimited)")
+    ("request-burst", po::value(&c.request_burst)->default_value(c.request_burst, "100"),
+        "other requests a connection may make at once before the rate applies")
     ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug, info, warn or error");
   // clang-format on
   return d;
@@ -126,11 +130,12 @@ std::string validate(const Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
   if (c.max_message_size < 256) return "--max-message-size must be at least 256 bytes";
   if (c.max_rooms == 0) return "--max-rooms must be at least 1";
-  if (c.max_queue_bytes < c.max_message_size)
-    return "--max-queue-bytes must be at least --max-message-size";
+  if (c.max_queue_bytes < 2 * c.max_message_size)
+    return "--max-queue-bytes must be at least twice --max-message-size";
   if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0)
     return "timeouts must be positive";
   if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
+  if (c.request_rate < 0 || c.request_burst < 1) return "--request-rate must be >= 0 and --request-burst >= 1";
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return "--log-level is one of debug, info, warn, error";
   return {};

@@ -64,9 +64,16 @@ void Server::stop(std::chrono::milliseconds grace) {
   if (tls_listener_) tls_listener_->stop();
   if (!threads_.empty()) {
     broker_->shutdown_all(protocol::close_code::going_away, "going away");
-    auto deadline = std::chrono::steady_clock::now() + grace;
-    while (broker_->connection_count() > 0 && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto wait_until_closed = [this](std::chrono::milliseconds limit) {
+      auto deadline = std::chrono::steady_clock::now() + limit;
+      while (broker_->connection_count() > 0 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    };
+    wait_until_closed(grace);
+    // Peers that did not finish the close handshake in time are dropped, so that every
+    // connection still leaves its rooms and presence before the node stops.
+    broker_->abort_all();
+    wait_until_closed(std::chrono::seconds(1));
   }
   ioc_.stop();
   for (auto& t : threads_) t.join();

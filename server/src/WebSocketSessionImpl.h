@@ -14,7 +14,8 @@ namespace close_code = protocol::close_code;
 template <class NextLayer>
 WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id,
                                               auth::Identity identity)
-    : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst)),
+    : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
+                 TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       ws_(std::move(stream)),
       ctx_(ctx) {}
 
@@ -101,11 +102,17 @@ void WebSocketSession<NextLayer>::shutdown(std::uint16_t code, std::string reaso
 }
 
 template <class NextLayer>
+void WebSocketSession<NextLayer>::abort() {
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
+}
+
+template <class NextLayer>
 void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
   if (closing_ || finished_) return;
   queued_bytes_ += frame->size();
   queue_.push_back(std::move(frame));
-  if (queued_bytes_ > ctx_.config.max_queue_bytes) {
+  // A lone frame (say, a large presence reply) always goes out: only a backlog marks a slow reader.
+  if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() > 1) {
     ++ctx_.metrics.slow_consumers;
     log::info("closing connection " + std::to_string(id()) + " (" + identity().user +
               "): slow consumer, " + std::to_string(queued_bytes_) + " bytes queued");

@@ -280,3 +280,64 @@ TEST(Broker, DisconnectsAtAnyMomentLeakNothing) {
   EXPECT_EQ(node.broker().registry().subscription_count(), 0u);
   EXPECT_TRUE(eventually([&] { return node.metrics().connections_current.load() == 0; }));
 }
+
+TEST(Broker, NoMessageOfARoomFollowsItsUnsubscribeReply) {
+  TestNode node;
+  WsClient sub(node.port()), pub(node.port());
+  for (int round = 0; round < 5; ++round) {
+    subscribe(sub, "busy");
+    for (int i = 0; i < 300; ++i) pub.send_json({{"op", "publish"}, {"room", "busy"}, {"data", i}});
+    // Messages read before the reply are fine; none may come after it.
+    EXPECT_EQ(sub.request({{"op", "unsubscribe"}, {"room", "busy"}})["ok"], true);
+    while (sub.backlog_size() > 0) sub.read_json();
+    EXPECT_EQ(sub.request({{"op", "ping"}})["ok"], true);
+    EXPECT_EQ(sub.backlog_size(), 0u) << "a message arrived after the unsubscribe reply";
+    while (sub.backlog_size() > 0) sub.read_json();
+    EXPECT_EQ(pub.request({{"op", "ping"}})["ok"], true);  // the burst is fully handled
+  }
+}
+
+TEST(Broker, OtherRequestsAreRateLimitedToo) {
+  auto config = TestNode::default_config();
+  config.request_rate = 0.001;
+  config.request_burst = 3;
+  TestNode node(config);
+  WsClient a(node.port());
+  EXPECT_EQ(a.request({{"op", "subscribe"}, {"room", "r"}})["ok"], true);
+  EXPECT_EQ(a.request({{"op", "unsubscribe"}, {"room", "r"}})["ok"], true);
+  EXPECT_EQ(a.request({{"op", "ping"}})["ok"], true);
+  EXPECT_EQ(error_code(a.request({{"op", "presence"}, {"room", "r"}})), "rate_limited");
+  // Publishing has its own budget.
+  EXPECT_EQ(a.request({{"op", "publish"}, {"room", "r"}, {"data", 1}})["ok"], true);
+}
+
+TEST(Broker, ALargeReplyIsNotMistakenForASlowReader) {
+  auto config = TestNode::default_config();
+  config.max_queue_bytes = 2048;
+  config.max_message_size = 1024;
+  TestNode node(config);
+  std::vector<std::unique_ptr<WsClient>> members;
+  for (int i = 0; i < 60; ++i) {  // ~60 × 60 bytes of presence list: more than the queue bound
+    members.push_back(std::make_unique<WsClient>(node.port()));
+    subscribe(*members.back(), "crowd");
+  }
+  WsClient asker(node.port());
+  json list = asker.request({{"op", "presence"}, {"room", "crowd"}});
+  EXPECT_EQ(list["users"].size(), 60u);
+  EXPECT_EQ(node.metrics().slow_consumers.load(), 0u);
+}
+
+TEST(Broker, ShutdownReleasesConnectionsThatIgnoreTheCloseFrame) {
+  TestNode node;
+  WsClient deaf(node.port()), listener(node.port());
+  deaf.request({{"op", "subscribe"}, {"room", "r"}});
+  listener.request({{"op", "subscribe"}, {"room", "r"}});
+  deaf.pause_reading();  // never answers the close handshake
+  node.server().stop(std::chrono::milliseconds(300));
+  EXPECT_EQ(node.broker().connection_count(), 0u);
+  EXPECT_EQ(node.broker().registry().subscription_count(), 0u);
+  EXPECT_EQ(node.metrics().connections_current.load(), 0);
+  CloseInfo info = listener.read_until_closed();
+  EXPECT_TRUE(info.closed);
+  EXPECT_EQ(info.code, 1001);
+}

@@ -14,10 +14,12 @@ namespace {
 class RecordingConnection final : public server::Connection {
  public:
   explicit RecordingConnection(cluster::ConnectionId id)
-      : Connection(id, auth::Identity{"user" + std::to_string(id)}, server::TokenBucket(0, 1)) {}
+      : Connection(id, auth::Identity{"user" + std::to_string(id)}, server::TokenBucket(0, 1),
+                   server::TokenBucket(0, 1)) {}
   void deliver(protocol::Payload frame) override { frames.push_back(*frame); }
   void reply(std::string text) override { frames.push_back(std::move(text)); }
   void shutdown(std::uint16_t, std::string) override {}
+  void abort() override {}
   std::vector<std::string> frames;
 };
 

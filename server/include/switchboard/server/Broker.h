@@ -31,8 +31,11 @@ class Broker {
   // The connection is gone: leaves every room. Called once per opened connection.
   void close(Connection& conn);
 
-  // Asks every open connection to close with `code`; returns how many were asked.
+  // Asks every open connection to close with `code`, and every one opened from now on;
+  // returns how many were asked.
   std::size_t shutdown_all(std::uint16_t code, const std::string& reason);
+  // Drops every open connection without a close handshake (the end of a shutdown's grace).
+  void abort_all();
   std::size_t connection_count() const;
   const RoomRegistry& registry() const { return registry_; }
 
@@ -42,6 +45,7 @@ class Broker {
   void publish(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   void presence(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   void reply_ok(Connection& conn, const nlohmann::json& id);
+  std::vector<std::shared_ptr<Connection>> open_connections() const;
 
   const Config& config_;
   cluster::Bus& bus_;
@@ -51,6 +55,9 @@ class Broker {
 
   mutable std::mutex connections_mutex_;
   std::unordered_map<cluster::ConnectionId, std::weak_ptr<Connection>> connections_;
+  bool stopping_ = false;  // guarded by connections_mutex_
+  std::uint16_t stop_code_ = 0;
+  std::string stop_reason_;
 };
 
 }  // namespace switchboard::server

@@ -27,6 +27,8 @@ struct Config {
   std::chrono::milliseconds close_timeout{5000};  // a closing connection that does not read is cut after this
   double publish_rate = 100;          // publishes per second per connection; 0 = unlimited
   double publish_burst = 200;
+  double request_rate = 50;           // other requests (subscribe, unsubscribe, presence, ping) per second
+  double request_burst = 100;
   std::string log_level = "info";
 
   bool tls_enabled() const { return !tls_cert.empty(); }

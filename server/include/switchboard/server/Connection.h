@@ -12,8 +12,12 @@ namespace switchboard::server {
 
 class Connection {
  public:
-  Connection(cluster::ConnectionId id, auth::Identity identity, TokenBucket publish_bucket)
-      : id_(id), identity_(std::move(identity)), publish_bucket_(publish_bucket) {}
+  Connection(cluster::ConnectionId id, auth::Identity identity, TokenBucket publish_bucket,
+             TokenBucket request_bucket)
+      : id_(id),
+        identity_(std::move(identity)),
+        publish_bucket_(publish_bucket),
+        request_bucket_(request_bucket) {}
   virtual ~Connection() = default;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -27,14 +31,18 @@ class Connection {
   virtual void reply(std::string text) = 0;
   // Thread-safe: closes the connection with a WebSocket close code.
   virtual void shutdown(std::uint16_t code, std::string reason) = 0;
+  // Thread-safe: drops the connection at once, without a close handshake.
+  virtual void abort() = 0;
 
   // Touched only on the connection's strand.
   TokenBucket& publish_bucket() { return publish_bucket_; }
+  TokenBucket& request_bucket() { return request_bucket_; }
 
  private:
   cluster::ConnectionId id_;
   auth::Identity identity_;
   TokenBucket publish_bucket_;
+  TokenBucket request_bucket_;
 };
 
 }  // namespace switchboard::server

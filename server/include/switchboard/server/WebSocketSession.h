@@ -32,6 +32,7 @@ class WebSocketSession final : public Connection,
   void deliver(protocol::Payload frame) override;
   void reply(std::string text) override;
   void shutdown(std::uint16_t code, std::string reason) override;
+  void abort() override;
 
  private:
   void on_accept(beast::error_code ec);
