@@ -27,6 +27,12 @@ po::options_description describe(Config& c) {
     ("threads", po::value(&c.threads)->default_value(c.threads), "I/O threads (0: one per core)")
     ("allow-anonymous", po::value(&c.allow_anonymous)->implicit_value(true)->default_value(false),
         "accept connections without credentials, each with a generated user id")
+    ("jwt-secret", po::value(&c.jwt_secret), "HMAC secret verifying HS256/384/512 tokens (prefer the environment variable)")
+    ("jwt-public-key", po::value(&c.jwt_public_key), "PEM file of a public key verifying RS/PS/ES/EdDSA tokens")
+    ("jwks", po::value(&c.jwks), "JWKS file of verification keys, chosen by the token's kid")
+    ("jwt-issuer", po::value(&c.jwt_issuer), "required iss claim")
+    ("jwt-audience", po::value(&c.jwt_audience), "required aud claim")
+    ("jwt-leeway", po::value<long>()->default_value(c.jwt_leeway.count()), "seconds of clock skew allowed on exp and nbf")
     ("static-dir", po::value(&c.static_dir), "directory of web-client files served at / (default: the build's web-client/)")
     ("max-message-size", po::value(&c.max_message_size)->default_value(c.max_message_size),
         "largest accepted frame in bytes; larger closes with 1009")
@@ -109,6 +115,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.idle_timeout = std::chrono::seconds(vm["idle-timeout"].as<long>());
     config.handshake_timeout = std::chrono::seconds(vm["handshake-timeout"].as<long>());
     config.close_timeout = std::chrono::milliseconds(vm["close-timeout-ms"].as<long>());
+    config.jwt_leeway = std::chrono::seconds(vm["jwt-leeway"].as<long>());
   } catch (const std::exception& e) {
     result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
     result.exit_code = 2;
@@ -124,9 +131,10 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
 }
 
 std::string validate(const Config& c) {
-  if (!c.allow_anonymous)
-    return "no way to authenticate clients is configured. Pass --allow-anonymous (or set "
-           "SWITCHBOARD_ALLOW_ANONYMOUS=true) to accept connections without credentials.";
+  if (!c.allow_anonymous && !c.jwt_enabled())
+    return "no way to authenticate clients is configured. Give JWT keys (--jwt-secret, --jwt-public-key "
+           "or --jwks), or pass --allow-anonymous to accept connections without credentials.";
+  if (c.jwt_leeway.count() < 0) return "--jwt-leeway must be >= 0";
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
   if (c.max_message_size < 256) return "--max-message-size must be at least 256 bytes";
   if (c.max_rooms == 0) return "--max-rooms must be at least 1";

@@ -27,9 +27,10 @@ class TestNode {
     return c;
   }
 
-  explicit TestNode(server::Config config = default_config())
-      : server_(std::move(config), std::make_unique<auth::AnonymousAuthenticator>(),
-                std::make_unique<cluster::InProcessBus>(), std::make_unique<cluster::InProcessPresenceStore>()) {
+  explicit TestNode(server::Config config = default_config(),
+                    std::unique_ptr<auth::Authenticator> authenticator = std::make_unique<auth::AnonymousAuthenticator>())
+      : server_(std::move(config), std::move(authenticator), std::make_unique<cluster::InProcessBus>(),
+                std::make_unique<cluster::InProcessPresenceStore>()) {
     server_.start();
   }
 

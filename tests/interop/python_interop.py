@@ -8,16 +8,21 @@ import re
 import subprocess
 import sys
 
+import time
+
+import jwt
 import websockets
 
 BIN = sys.argv[1]
 TIMEOUT = 10
 
 
-def start_node():
+SECRET = "interop-secret-0123456789abcdef"
+
+
+def start_node(*args):
     node = subprocess.Popen(
-        [BIN, "--allow-anonymous", "--bind", "127.0.0.1", "--port", "0", "--threads", "2",
-         "--max-message-size", "4096"],
+        [BIN, "--bind", "127.0.0.1", "--port", "0", "--threads", "2", "--max-message-size", "4096", *args],
         stderr=subprocess.PIPE, text=True)
     for line in node.stderr:
         m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
@@ -85,8 +90,34 @@ async def shutdown(port, node):
             assert closed.rcvd is not None and closed.rcvd.code == 1001, closed
 
 
+async def jwt_session(port):
+    """Tokens minted by PyJWT (Debian's python3-jwt) are accepted; a missing one is a 401."""
+    url = "ws://127.0.0.1:%d/ws" % port
+    token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60, "info": {"name": "Alice"}},
+                       SECRET, algorithm="HS256")
+    async with websockets.connect(url + "?token=" + token) as ws:
+        await ws.send(json.dumps({"op": "subscribe", "id": 1, "room": "r", "presence": True}))
+        assert await recv_json(ws) == {"id": 1, "ok": True}
+        assert await recv_json(ws) == {"type": "join", "room": "r", "user": "alice", "info": {"name": "Alice"}}
+    async with websockets.connect(url, extra_headers={"Authorization": "Bearer " + token}) as ws:
+        await ws.send(json.dumps({"op": "ping", "id": 1}))
+        assert await recv_json(ws) == {"id": 1, "ok": True}
+    try:
+        async with websockets.connect(url):
+            raise AssertionError("a handshake without a token was accepted")
+    except websockets.InvalidStatusCode as refused:
+        assert refused.status_code == 401, refused
+
+
 def main():
-    node, port = start_node()
+    node, port = start_node("--jwt-secret", SECRET)
+    try:
+        asyncio.run(jwt_session(port))
+    finally:
+        node.terminate()
+        node.wait(timeout=TIMEOUT)
+
+    node, port = start_node("--allow-anonymous")
     try:
         asyncio.run(session(port))
         asyncio.run(shutdown(port, node))

@@ -91,3 +91,12 @@ TEST(Config, AnonymousFromEnvironment) {
   ASSERT_TRUE(r.config) << r.message;
   EXPECT_TRUE(r.config->allow_anonymous);
 }
+
+TEST(Config, JwtKeysAloneAreEnoughToStart) {
+  auto r = load({}, {"SWITCHBOARD_JWT_SECRET=s3cret", "SWITCHBOARD_JWT_AUDIENCE=chat"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_TRUE(r.config->jwt_enabled());
+  EXPECT_FALSE(r.config->allow_anonymous);
+  EXPECT_EQ(r.config->jwt_audience, "chat");
+  EXPECT_EQ(r.config->jwt_leeway, std::chrono::seconds(30));
+}

@@ -18,6 +18,12 @@ struct Config {
   std::string tls_key;                // PEM private key file
   unsigned threads = 0;               // 0: one per core
   bool allow_anonymous = false;
+  std::string jwt_secret;             // HMAC secret for HS256/384/512 tokens
+  std::string jwt_public_key;         // PEM file of a public key (RSA, EC, Ed25519)
+  std::string jwks;                   // JWKS file (keys selected by kid)
+  std::string jwt_issuer;             // required "iss" when set
+  std::string jwt_audience;           // required "aud" member when set
+  std::chrono::seconds jwt_leeway{30};
   std::string static_dir;             // web-client/ files served at /
   std::size_t max_message_size = 64 * 1024;
   std::size_t max_rooms = 100;        // per connection
@@ -32,6 +38,7 @@ struct Config {
   std::string log_level = "info";
 
   bool tls_enabled() const { return !tls_cert.empty(); }
+  bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }
 };
 
 // The outcome of reading the command line: a config to run, or text to print and an exit code.

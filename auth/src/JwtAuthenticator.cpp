@@ -1,0 +1,78 @@
+#include "switchboard/auth/JwtAuthenticator.h"
+
+#include <cctype>
+
+namespace switchboard::auth {
+
+namespace {
+
+bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (std::size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
+  return true;
+}
+
+// Value of `name` in the query of `target`, undecoded: a JWT is base64url and dots, which
+// need no percent-encoding.
+std::string_view query_parameter(std::string_view target, std::string_view name) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return {};
+  std::string_view query = target.substr(q + 1);
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    if (pair.size() > name.size() && pair.substr(0, name.size()) == name && pair[name.size()] == '=')
+      return pair.substr(name.size() + 1);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return {};
+}
+
+std::string_view message_for(JwtError error) {
+  switch (error) {
+    case JwtError::missing_token: return "a token is required: Authorization: Bearer <jwt> or ?token=<jwt>";
+    case JwtError::bad_token: return "the token is malformed or lacks a required claim";
+    case JwtError::expired: return "the token has expired";
+    case JwtError::not_yet_valid: return "the token is not valid yet";
+    case JwtError::bad_signature: return "the token's signature does not verify";
+    case JwtError::bad_audience: return "the token is not meant for this service (aud)";
+    case JwtError::bad_issuer: return "the token comes from an unexpected issuer (iss)";
+    case JwtError::unknown_key: return "the token names a key this node does not know (kid)";
+    case JwtError::alg_not_allowed: return "the token's algorithm is not allowed for its key";
+  }
+  return "the token was refused";
+}
+
+}  // namespace
+
+JwtAuthenticator::JwtAuthenticator(JwtKeySet keys, JwtOptions options, std::unique_ptr<Authenticator> fallback)
+    : keys_(std::move(keys)), options_(std::move(options)), fallback_(std::move(fallback)) {}
+
+std::string_view JwtAuthenticator::find_token(const AuthRequest& request) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (starts_with_ignoring_case(request.authorization, kBearer)) {
+    std::string_view token = request.authorization.substr(kBearer.size());
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    return token;
+  }
+  return query_parameter(request.target, "token");
+}
+
+AuthResult JwtAuthenticator::authenticate(const AuthRequest& request) {
+  std::string_view token = find_token(request);
+  if (token.empty() && fallback_) return fallback_->authenticate(request);
+  auto result = verify_jwt(token, keys_, options_);
+  if (auto* error = std::get_if<JwtError>(&result))
+    return AuthRejection{401, std::string(to_string(*error)), std::string(message_for(*error))};
+  auto& claims = std::get<JwtClaims>(result);
+  Identity identity;
+  identity.user = std::move(claims.subject);
+  if (auto it = claims.payload.find("info"); it != claims.payload.end() && it->is_object())
+    identity.info = std::move(*it);
+  return identity;
+}
+
+}  // namespace switchboard::auth
