@@ -33,6 +33,9 @@ po::options_description describe(Config& c) {
     ("jwt-issuer", po::value(&c.jwt_issuer), "required iss claim")
     ("jwt-audience", po::value(&c.jwt_audience), "required aud claim")
     ("jwt-leeway", po::value<long>()->default_value(c.jwt_leeway.count()), "seconds of clock skew allowed on exp and nbf")
+    ("allowed-origins", po::value(&c.allowed_origins),
+        "browser origins allowed to connect besides the node's own, comma-separated: "
+        "https://app.example.com, https://*.example.com, or * for any")
     ("static-dir", po::value(&c.static_dir), "directory of web-client files served at / (default: the build's web-client/)")
     ("max-message-size", po::value(&c.max_message_size)->default_value(c.max_message_size),
         "largest accepted frame in bytes; larger closes with 1009")

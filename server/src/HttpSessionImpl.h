@@ -79,6 +79,13 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
 template <class Stream>
 void HttpSession<Stream>::upgrade() {
   const Request& req = parser_->get();
+  if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) {
+    ctx_.metrics.count_handshake_rejected("origin_not_allowed");
+    auto res = HttpRoutes::json_error(req, http::status::forbidden, "origin_not_allowed",
+                                      "this origin may not connect; see --allowed-origins");
+    res.keep_alive(false);
+    return send(std::move(res));
+  }
   beast::error_code ec;
   auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
   std::string remote_address = ec ? std::string() : remote.address().to_string();

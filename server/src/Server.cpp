@@ -26,7 +26,8 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
   broker_ = std::make_unique<Broker>(config_, *bus_, *presence_, metrics_);
   routes_ = std::make_unique<HttpRoutes>(config_.static_dir, metrics_, broker_->registry());
-  ctx_.reset(new SessionContext{config_, metrics_, *broker_, *authenticator_, *routes_});
+  ctx_.reset(new SessionContext{config_, metrics_, *broker_, *authenticator_, *routes_,
+                                auth::OriginPolicy(config_.allowed_origins)});
 }
 
 Server::~Server() {

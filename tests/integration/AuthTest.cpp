@@ -114,3 +114,21 @@ TEST(Auth, AnonymousFallbackOnlyForClientsWithoutAToken) {
   dave.request({{"op", "subscribe"}, {"room", "r"}});
   EXPECT_EQ(anonymous.read_json()["user"], "dave");
 }
+
+TEST(Auth, BrowserOriginsAreChecked) {
+  auto config = TestNode::default_config();
+  config.allowed_origins = "https://app.example.com";
+  TestNode node(config);
+  auto with_origin = [&](const std::string& origin) {
+    WsClient::Options o;
+    o.headers["Origin"] = origin;
+    return WsClient::try_handshake(node.port(), o);
+  };
+  auto refused = with_origin("https://evil.example");
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(rejection_code(refused), "origin_not_allowed");
+  EXPECT_EQ(with_origin("https://app.example.com").status, 101);
+  EXPECT_EQ(with_origin("http://127.0.0.1:" + std::to_string(node.port())).status, 101);  // the node's own page
+  EXPECT_EQ(WsClient::try_handshake(node.port()).status, 101);  // no Origin: not a browser
+  EXPECT_EQ(node.metrics().handshakes_rejected("origin_not_allowed"), 1u);
+}

@@ -24,6 +24,7 @@ struct Config {
   std::string jwt_issuer;             // required "iss" when set
   std::string jwt_audience;           // required "aud" member when set
   std::chrono::seconds jwt_leeway{30};
+  std::string allowed_origins;        // browser origins besides the node's own; see auth::OriginPolicy
   std::string static_dir;             // web-client/ files served at /
   std::size_t max_message_size = 64 * 1024;
   std::size_t max_rooms = 100;        // per connection

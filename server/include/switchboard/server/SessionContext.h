@@ -3,6 +3,7 @@
 #include <atomic>
 
 #include "switchboard/auth/Authenticator.h"
+#include "switchboard/auth/OriginPolicy.h"
 #include "switchboard/cluster/ConnectionId.h"
 #include "switchboard/server/Broker.h"
 #include "switchboard/server/Config.h"
@@ -17,6 +18,7 @@ struct SessionContext {
   Broker& broker;
   auth::Authenticator& authenticator;
   HttpRoutes& routes;
+  auth::OriginPolicy origins;
   std::atomic<cluster::ConnectionId> next_connection_id{1};
 };
 
