@@ -27,20 +27,18 @@ Broker::~Broker() {
 }
 
 void Broker::open(const std::shared_ptr<Connection>& conn) {
-  bool stopping;
-  std::uint16_t code;
-  std::string reason;
+  std::uint16_t stop_code;
+  std::string stop_reason;
   {
     std::lock_guard lock(connections_mutex_);
     connections_.emplace(conn->id(), conn);
-    stopping = stopping_;
-    code = stop_code_;
-    reason = stop_reason_;
+    stop_code = stop_code_;
+    if (stop_code) stop_reason = stop_reason_;
   }
   ++metrics_.connections_opened;
   ++metrics_.connections_current;
   // A handshake that finished while the node shuts down is closed like the others.
-  if (stopping) conn->shutdown(code, reason);
+  if (stop_code) conn->shutdown(stop_code, std::move(stop_reason));
 }
 
 void Broker::close(Connection& conn) {
@@ -63,7 +61,6 @@ std::vector<std::shared_ptr<Connection>> Broker::open_connections() const {
 std::size_t Broker::shutdown_all(std::uint16_t code, const std::string& reason) {
   {
     std::lock_guard lock(connections_mutex_);
-    stopping_ = true;
     stop_code_ = code;
     stop_reason_ = reason;
   }
@@ -88,6 +85,15 @@ void Broker::reply_ok(Connection& conn, const nlohmann::json& id) {
 void Broker::reply_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
   metrics_.count_error(code);
   conn.reply(protocol::error_reply(id, code, message));
+}
+
+void Broker::queue_ok(Connection& conn, const nlohmann::json& id) {
+  if (!id.is_null()) conn.deliver(protocol::make_payload(protocol::ok_reply(id)));
+}
+
+void Broker::queue_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+  metrics_.count_error(code);
+  conn.deliver(protocol::make_payload(protocol::error_reply(id, code, message)));
 }
 
 void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view text) {
@@ -134,7 +140,7 @@ void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Requ
   presence_.leave(req.room, conn->id());
   // Through the connection's queue, behind every message of the room already on its way to it:
   // once the client reads this reply, no more messages of the room follow.
-  if (!req.id.is_null()) conn->deliver(protocol::make_payload(protocol::ok_reply(req.id)));
+  queue_ok(*conn, req.id);
 }
 
 void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
@@ -144,13 +150,8 @@ void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request&
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);
   bus_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id)](bool accepted) {
     // May run on any thread: answer through the connection's queue.
-    if (accepted) {
-      if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::ok_reply(id)));
-    } else {
-      metrics_.count_error(ErrorCode::unavailable);
-      conn->deliver(protocol::make_payload(
-          protocol::error_reply(id, ErrorCode::unavailable, "message not accepted; retry later")));
-    }
+    if (accepted) queue_ok(*conn, id);
+    else queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
   });
 }
 
@@ -159,9 +160,7 @@ void Broker::presence(const std::shared_ptr<Connection>& conn, protocol::Request
     if (members) {
       if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::presence_reply(id, *members)));
     } else {
-      metrics_.count_error(ErrorCode::unavailable);
-      conn->deliver(protocol::make_payload(
-          protocol::error_reply(id, ErrorCode::unavailable, "presence is unavailable; retry later")));
+      queue_error(*conn, id, ErrorCode::unavailable, "presence is unavailable; retry later");
     }
   });
 }

@@ -57,11 +57,9 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream) return do_eof();
   if (ec) {
     if (ec == http::error::header_limit || ec == http::error::body_limit) {
-      Request req;  // the request could not be read whole: answer on its behalf
-      req.version(11);
-      auto res = HttpRoutes::json_error(req, http::status::payload_too_large, "too_large", "request too large");
-      res.keep_alive(false);  // the rest of the request is still on the wire: close after answering
-      return send(std::move(res));
+      Request req;  // the request could not be read whole: answer on its behalf, and close,
+      req.version(11);  // for the rest of it is still on the wire
+      return refuse(req, http::status::payload_too_large, "too_large", "request too large");
     }
     return;  // timeout, reset, garbage: nothing to answer
   }
@@ -81,10 +79,8 @@ void HttpSession<Stream>::upgrade() {
   const Request& req = parser_->get();
   if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) {
     ctx_.metrics.count_handshake_rejected("origin_not_allowed");
-    auto res = HttpRoutes::json_error(req, http::status::forbidden, "origin_not_allowed",
-                                      "this origin may not connect; see --allowed-origins");
-    res.keep_alive(false);
-    return send(std::move(res));
+    return refuse(req, http::status::forbidden, "origin_not_allowed",
+                  "this origin may not connect; see --allowed-origins");
   }
   beast::error_code ec;
   auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
@@ -94,10 +90,7 @@ void HttpSession<Stream>::upgrade() {
   auto result = ctx_.authenticator.authenticate(auth_request);
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
     ctx_.metrics.count_handshake_rejected(rejection->code);
-    auto res = HttpRoutes::json_error(req, static_cast<http::status>(rejection->http_status), rejection->code,
-                                      rejection->message);
-    res.keep_alive(false);
-    return send(std::move(res));
+    return refuse(req, static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
   }
   auto id = ctx_.next_connection_id++;
   std::make_shared<WebSocketSession<Stream>>(std::move(stream_), ctx_, id, std::get<auth::Identity>(std::move(result)))
@@ -110,6 +103,14 @@ void HttpSession<Stream>::send(Response response) {
   bool keep_alive = response_->keep_alive();
   http::async_write(stream_, *response_,
                     beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(), keep_alive));
+}
+
+template <class Stream>
+void HttpSession<Stream>::refuse(const Request& req, http::status status, std::string_view code,
+                                 std::string_view message) {
+  auto res = HttpRoutes::json_error(req, status, code, message);
+  res.keep_alive(false);
+  send(std::move(res));
 }
 
 template <class Stream>

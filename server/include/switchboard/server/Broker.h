@@ -45,6 +45,10 @@ class Broker {
   void publish(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   void presence(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   void reply_ok(Connection& conn, const nlohmann::json& id);
+  // Like reply_ok and reply_error, but through the connection's queue (thread-safe), behind
+  // every frame already on its way to it.
+  void queue_ok(Connection& conn, const nlohmann::json& id);
+  void queue_error(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code, std::string_view message);
   std::vector<std::shared_ptr<Connection>> open_connections() const;
 
   const Config& config_;
@@ -55,8 +59,7 @@ class Broker {
 
   mutable std::mutex connections_mutex_;
   std::unordered_map<cluster::ConnectionId, std::weak_ptr<Connection>> connections_;
-  bool stopping_ = false;  // guarded by connections_mutex_
-  std::uint16_t stop_code_ = 0;
+  std::uint16_t stop_code_ = 0;  // non-zero once the node is shutting down; guarded by connections_mutex_
   std::string stop_reason_;
 };
 

@@ -30,6 +30,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void on_read(beast::error_code ec, std::size_t bytes);
   void upgrade();
   void send(Response response);
+  // Answers with a JSON error and closes the connection after it.
+  void refuse(const Request& req, http::status status, std::string_view code, std::string_view message);
   void on_write(bool keep_alive, beast::error_code ec, std::size_t bytes);
   void do_eof();
 
