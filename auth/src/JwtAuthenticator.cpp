@@ -51,27 +51,62 @@ std::string_view message_for(JwtError error) {
 JwtAuthenticator::JwtAuthenticator(JwtKeySet keys, JwtOptions options, std::unique_ptr<Authenticator> fallback)
     : keys_(std::move(keys)), options_(std::move(options)), fallback_(std::move(fallback)) {}
 
-std::string_view JwtAuthenticator::find_token(const AuthRequest& request) {
+void JwtAuthenticator::set_default_rooms(const nlohmann::json& rooms) {
+  if (!rooms.is_null()) RoomPermissions::parse(rooms, "");  // throws when malformed
+  default_rooms_ = rooms;
+}
+
+std::string_view JwtAuthenticator::bearer_token(std::string_view authorization) {
   constexpr std::string_view kBearer = "Bearer ";
-  if (starts_with_ignoring_case(request.authorization, kBearer)) {
-    std::string_view token = request.authorization.substr(kBearer.size());
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    return token;
-  }
+  if (!starts_with_ignoring_case(authorization, kBearer)) return {};
+  std::string_view token = authorization.substr(kBearer.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  return token;
+}
+
+std::string_view JwtAuthenticator::find_token(const AuthRequest& request) {
+  if (auto token = bearer_token(request.authorization); !token.empty()) return token;
   return query_parameter(request.target, "token");
+}
+
+JwtKeySet JwtAuthenticator::keys() const {
+  std::lock_guard lock(keys_mutex_);
+  return keys_;
+}
+
+void JwtAuthenticator::reload() {
+  if (!loader_) return;
+  JwtKeySet fresh = loader_();  // throws: the old keys stay
+  std::lock_guard lock(keys_mutex_);
+  keys_ = std::move(fresh);
 }
 
 AuthResult JwtAuthenticator::authenticate(const AuthRequest& request) {
   std::string_view token = find_token(request);
   if (token.empty() && fallback_) return fallback_->authenticate(request);
-  auto result = verify_jwt(token, keys_, options_);
+  return verify_token(token);
+}
+
+AuthResult JwtAuthenticator::verify_token(std::string_view token) {
+  auto result = verify_jwt(token, keys(), options_);
   if (auto* error = std::get_if<JwtError>(&result))
     return AuthRejection{401, std::string(to_string(*error)), std::string(message_for(*error))};
   auto& claims = std::get<JwtClaims>(result);
   Identity identity;
   identity.user = std::move(claims.subject);
+  identity.expires_at = claims.expires_at;
   if (auto it = claims.payload.find("info"); it != claims.payload.end() && it->is_object())
     identity.info = std::move(*it);
+  try {
+    if (auto it = claims.payload.find("rooms"); it != claims.payload.end()) {
+      identity.permissions = RoomPermissions::parse(*it, identity.user);
+      if (!default_rooms_.is_null())
+        identity.permissions.merge(RoomPermissions::parse(default_rooms_, identity.user));
+    }
+  } catch (const std::invalid_argument& e) {
+    return AuthRejection{401, "bad_token", std::string("the token's ") + e.what()};
+  }
   return identity;
 }
 

@@ -11,6 +11,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::not_subscribed: return "not_subscribed";
     case ErrorCode::too_many_rooms: return "too_many_rooms";
     case ErrorCode::forbidden: return "forbidden";
+    case ErrorCode::bad_token: return "bad_token";
     case ErrorCode::rate_limited: return "rate_limited";
     case ErrorCode::unavailable: return "unavailable";
     case ErrorCode::internal: return "internal";
@@ -22,8 +23,8 @@ const std::array<ErrorCode, kErrorCodeCount>& all_error_codes() {
   static const std::array<ErrorCode, kErrorCodeCount> codes = {
       ErrorCode::bad_json,       ErrorCode::bad_request, ErrorCode::unknown_op,
       ErrorCode::bad_room,       ErrorCode::not_subscribed, ErrorCode::too_many_rooms,
-      ErrorCode::forbidden,      ErrorCode::rate_limited, ErrorCode::unavailable,
-      ErrorCode::internal};
+      ErrorCode::forbidden,      ErrorCode::bad_token,    ErrorCode::rate_limited,
+      ErrorCode::unavailable,    ErrorCode::internal};
   return codes;
 }
 

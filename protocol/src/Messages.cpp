@@ -71,6 +71,21 @@ Payload message_push(std::string_view room, const json& data, std::string_view f
   return make_payload(std::move(out));
 }
 
+Payload refresh_push(std::int64_t exp) {
+  return make_payload("{\"type\":\"refresh\",\"exp\":" + std::to_string(exp) + "}");
+}
+
+Payload unsubscribed_push(std::string_view room, ErrorCode code, std::string_view message) {
+  std::string out = "{\"type\":\"unsubscribed\",\"room\":";
+  append_string(out, room);
+  out += ",\"code\":\"";
+  out += to_string(code);
+  out += "\",\"message\":";
+  append_string(out, message);
+  out += '}';
+  return make_payload(std::move(out));
+}
+
 Payload presence_event(PresenceEventType type, std::string_view room, std::string_view user,
                        const json& info) {
   std::string out = type == PresenceEventType::join ? "{\"type\":\"join\",\"room\":"

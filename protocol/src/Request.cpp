@@ -44,11 +44,12 @@ bool parse_op(const std::string& name, Op& op) {
   else if (name == "publish") op = Op::publish;
   else if (name == "presence") op = Op::presence;
   else if (name == "ping") op = Op::ping;
+  else if (name == "refresh") op = Op::refresh;
   else return false;
   return true;
 }
 
-bool op_takes_room(Op op) { return op != Op::ping; }
+bool op_takes_room(Op op) { return op != Op::ping && op != Op::refresh; }
 
 }  // namespace
 
@@ -97,7 +98,39 @@ ParseResult parse_request(std::string_view text) {
     if (data_it == doc.end()) return error(ErrorCode::bad_request, "publish needs data", req.id);
     req.data = std::move(*data_it);
   }
+
+  if (req.op == Op::refresh) {
+    auto token_it = doc.find("token");
+    if (token_it == doc.end() || !token_it->is_string() || token_it->get_ref<const std::string&>().empty())
+      return error(ErrorCode::bad_request, "refresh needs token, a non-empty string", req.id);
+    req.token = std::move(token_it->get_ref<std::string&>());
+  }
   return req;
+}
+
+std::variant<PublishBody, RequestError> parse_publish_body(std::string_view text) {
+  if (nesting_depth(text) > kMaxNestingDepth)
+    return error(ErrorCode::bad_request, "body nests deeper than 64 levels");
+  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return error(ErrorCode::bad_json, "body is not valid JSON");
+  if (!doc.is_object()) return error(ErrorCode::bad_request, R"(the body is a JSON object {"room":…,"data":…})");
+  PublishBody body;
+  auto room_it = doc.find("room");
+  if (room_it == doc.end() || !room_it->is_string())
+    return error(ErrorCode::bad_request, "room is required and must be a string");
+  body.room = std::move(room_it->get_ref<std::string&>());
+  if (!is_valid_room_name(body.room))
+    return error(ErrorCode::bad_room, "room names are 1-200 bytes of letters, digits and : _ - . @ /");
+  auto data_it = doc.find("data");
+  if (data_it == doc.end()) return error(ErrorCode::bad_request, "publish needs data");
+  body.data = std::move(*data_it);
+  if (auto from_it = doc.find("from"); from_it != doc.end()) {
+    if (!from_it->is_string() || from_it->get_ref<const std::string&>().empty() ||
+        from_it->get_ref<const std::string&>().size() > kMaxRoomNameBytes)
+      return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
+    body.from = std::move(from_it->get_ref<std::string&>());
+  }
+  return body;
 }
 
 }  // namespace switchboard::protocol

@@ -11,8 +11,9 @@ namespace switchboard::server {
 using protocol::ErrorCode;
 using protocol::Op;
 
-Broker::Broker(const Config& config, cluster::Bus& bus, cluster::PresenceStore& presence, Metrics& metrics)
-    : config_(config), bus_(bus), presence_(presence), metrics_(metrics), registry_(bus) {
+Broker::Broker(const Config& config, auth::Authenticator& authenticator, cluster::Bus& bus,
+               cluster::PresenceStore& presence, Metrics& metrics)
+    : config_(config), authenticator_(authenticator), bus_(bus), presence_(presence), metrics_(metrics), registry_(bus) {
   bus_.set_deliver_handler([this](const std::string& room, const protocol::Payload& push) {
     metrics_.deliveries += registry_.deliver(room, push);
   });
@@ -37,6 +38,7 @@ void Broker::open(const std::shared_ptr<Connection>& conn) {
   }
   ++metrics_.connections_opened;
   ++metrics_.connections_current;
+  conn->watch_token_expiry();
   // A handshake that finished while the node shuts down is closed like the others.
   if (stop_code) conn->shutdown(stop_code, std::move(stop_reason));
 }
@@ -112,6 +114,7 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
       case Op::publish: return publish(conn, req);
       case Op::presence: return presence(conn, req);
       case Op::ping: return reply_ok(*conn, req.id);
+      case Op::refresh: return refresh(conn, req);
     }
   } catch (const std::exception& e) {
     log::error(std::string("request failed: ") + e.what());
@@ -119,7 +122,17 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
   }
 }
 
+bool Broker::check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room) {
+  if (conn.identity().permissions.allows(action, room)) return true;
+  static constexpr std::string_view kWhat[] = {"subscribe to", "publish to", "see presence in"};
+  reply_error(conn, id, ErrorCode::forbidden,
+              std::string("not allowed to ") + std::string(kWhat[static_cast<int>(action)]) + " " + room);
+  return false;
+}
+
 void Broker::subscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  if (!check(*conn, req.id, auth::RoomAction::subscribe, req.room)) return;
+  if (req.presence && !check(*conn, req.id, auth::RoomAction::presence, req.room)) return;
   switch (registry_.add(conn, req.room, req.presence, config_.max_rooms)) {
     case RoomRegistry::AddResult::too_many_rooms:
       return reply_error(*conn, req.id, ErrorCode::too_many_rooms,
@@ -144,6 +157,7 @@ void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Requ
 }
 
 void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  if (!check(*conn, req.id, auth::RoomAction::publish, req.room)) return;
   if (!conn->publish_bucket().try_take())
     return reply_error(*conn, req.id, ErrorCode::rate_limited, "publishing too fast; slow down");
   ++metrics_.messages_published;
@@ -156,6 +170,7 @@ void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request&
 }
 
 void Broker::presence(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  if (!check(*conn, req.id, auth::RoomAction::presence, req.room)) return;
   presence_.list(req.room, [this, conn, id = std::move(req.id)](auto members) {
     if (members) {
       if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::presence_reply(id, *members)));
@@ -163,6 +178,38 @@ void Broker::presence(const std::shared_ptr<Connection>& conn, protocol::Request
       queue_error(*conn, id, ErrorCode::unavailable, "presence is unavailable; retry later");
     }
   });
+}
+
+void Broker::refresh(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  auto result = authenticator_.verify_token(req.token);
+  if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
+    return reply_error(*conn, req.id, ErrorCode::bad_token, rejection->code + ": " + rejection->message);
+  auto& fresh = std::get<auth::Identity>(result);
+  if (fresh.user != conn->identity().user)
+    return reply_error(*conn, req.id, ErrorCode::forbidden, "the new token is for another user");
+  conn->renew(std::move(fresh.permissions), fresh.expires_at);
+  // Subscriptions the new token no longer allows end here, each with a push saying so.
+  const auto& permissions = conn->identity().permissions;
+  for (const auto& sub : registry_.subscriptions_of(conn->id())) {
+    bool allowed = permissions.allows(auth::RoomAction::subscribe, sub.room) &&
+                   (!sub.presence || permissions.allows(auth::RoomAction::presence, sub.room));
+    if (allowed || !registry_.remove(conn->id(), sub.room)) continue;
+    presence_.leave(sub.room, conn->id());
+    metrics_.count_error(ErrorCode::forbidden);
+    conn->deliver(protocol::unsubscribed_push(sub.room, ErrorCode::forbidden,
+                                              "the refreshed token no longer allows this subscription"));
+  }
+  queue_ok(*conn, req.id);
+}
+
+void Broker::publish_from_backend(const std::string& room, const nlohmann::json& data, std::string_view from,
+                                  std::function<void(bool)> done) {
+  ++metrics_.messages_published;
+  bus_.publish(room, protocol::message_push(room, data, from), std::move(done));
+}
+
+void Broker::presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done) {
+  presence_.list(room, std::move(done));
 }
 
 }  // namespace switchboard::server

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "switchboard/auth/RoomPermissions.h"
+
 namespace switchboard::server {
 
 namespace po = boost::program_options;
@@ -33,6 +35,17 @@ po::options_description describe(Config& c) {
     ("jwt-issuer", po::value(&c.jwt_issuer), "required iss claim")
     ("jwt-audience", po::value(&c.jwt_audience), "required aud claim")
     ("jwt-leeway", po::value<long>()->default_value(c.jwt_leeway.count()), "seconds of clock skew allowed on exp and nbf")
+    ("jwt-max-token-bytes", po::value(&c.jwt_max_token_bytes)->default_value(c.jwt_max_token_bytes),
+        "largest token accepted, in bytes")
+    ("default-rooms", po::value(&c.default_rooms),
+        "JSON rooms grant every token gets besides its own rooms claim, e.g. {\"sub\":[\"public:*\"]}")
+    ("anonymous-rooms", po::value(&c.anonymous_rooms),
+        "JSON rooms grant of anonymous connections (default: every room)")
+    ("api-keys", po::value(&c.api_keys),
+        "comma-separated keys that backends present as Authorization: Bearer <key> to the HTTP API "
+        "(prefer the environment variable)")
+    ("dev", po::value(&c.dev)->implicit_value(true)->default_value(false),
+        "development mode: GET /dev/token?user=NAME mints a token for anyone. Never in production")
     ("allowed-origins", po::value(&c.allowed_origins),
         "browser origins allowed to connect besides the node's own, comma-separated: "
         "https://app.example.com, https://*.example.com, or * for any")
@@ -108,7 +121,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     po::store(po::parse_command_line(argc, argv, desc), vm);
     if (vm.count("help")) {
       std::ostringstream out;
-      out << "Usage: switchboard [options]\n\n" << desc;
+      out << "Usage: switchboard [options]\n       switchboard gentoken --user NAME [--ttl 1h] [--rooms JSON] [--info JSON]\n\n" << desc;
       result.message = out.str();
       return result;
     }
@@ -133,11 +146,47 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
   return result;
 }
 
+std::vector<std::string> Config::api_key_list() const {
+  std::vector<std::string> keys;
+  std::string_view rest = api_keys;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string_view key = rest.substr(0, comma);
+    while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+    while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+    if (!key.empty()) keys.emplace_back(key);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return keys;
+}
+
+namespace {
+// Empty when `text` is empty or a well-formed rooms grant, else what is wrong.
+std::string check_rooms_option(const char* name, const std::string& text) {
+  if (text.empty()) return {};
+  auto doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded()) return std::string("--") + name + " is not valid JSON";
+  try {
+    auth::RoomPermissions::parse(doc, "");
+  } catch (const std::invalid_argument& e) {
+    return std::string("--") + name + ": " + e.what();
+  }
+  return {};
+}
+}  // namespace
+
 std::string validate(const Config& c) {
-  if (!c.allow_anonymous && !c.jwt_enabled())
+  if (!c.allow_anonymous && !c.jwt_enabled() && !c.dev)
     return "no way to authenticate clients is configured. Give JWT keys (--jwt-secret, --jwt-public-key "
            "or --jwks), or pass --allow-anonymous to accept connections without credentials.";
   if (c.jwt_leeway.count() < 0) return "--jwt-leeway must be >= 0";
+  if (c.jwt_max_token_bytes < 256 || c.jwt_max_token_bytes > 64 * 1024)
+    return "--jwt-max-token-bytes must be between 256 and 65536";
+  if (auto problem = check_rooms_option("default-rooms", c.default_rooms); !problem.empty()) return problem;
+  if (auto problem = check_rooms_option("anonymous-rooms", c.anonymous_rooms); !problem.empty()) return problem;
+  for (const auto& key : c.api_key_list())
+    if (key.size() < 16) return "--api-keys: every key must be at least 16 characters long";
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
   if (c.max_message_size < 256) return "--max-message-size must be at least 256 bytes";
   if (c.max_rooms == 0) return "--max-rooms must be at least 1";

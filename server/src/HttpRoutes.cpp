@@ -1,8 +1,13 @@
 #include "switchboard/server/HttpRoutes.h"
 
+#include <algorithm>
+#include <boost/url/parse.hpp>
+#include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "switchboard/auth/JwtSigner.h"
 
 namespace switchboard::server {
 
@@ -23,7 +28,13 @@ std::string_view mime_type(const std::filesystem::path& path) {
   return "application/octet-stream";
 }
 
-Response make_response(const Request& req, http::status status, std::string_view content_type, std::string body) {
+constexpr std::chrono::seconds kDevTokenTtl{15 * 60};
+constexpr std::size_t kMaxDevUserBytes = 64;
+
+}  // namespace
+
+Response HttpRoutes::make_response(const Request& req, http::status status, std::string_view content_type,
+                                   std::string body) {
   Response res{status, req.version()};
   res.set(http::field::server, "switchboard");
   res.set(http::field::content_type, content_type);
@@ -35,14 +46,38 @@ Response make_response(const Request& req, http::status status, std::string_view
   return res;
 }
 
-}  // namespace
-
-HttpRoutes::HttpRoutes(const std::filesystem::path& static_dir, const Metrics& metrics,
-                       const RoomRegistry& registry)
-    : metrics_(metrics), registry_(registry) {
+HttpRoutes::HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry)
+    : config_(config), metrics_(metrics), registry_(registry) {
   std::error_code ec;
-  static_dir_ = std::filesystem::canonical(static_dir, ec);
+  static_dir_ = std::filesystem::canonical(config.static_dir, ec);
   if (ec) static_dir_.clear();
+}
+
+std::optional<std::string> HttpRoutes::query_parameter(std::string_view target, std::string_view name) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  auto params = url->params();  // percent-decoded, '+' as space
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  return (*it).has_value ? (*it).value : std::string();
+}
+
+Response HttpRoutes::dev_token(const Request& req) const {
+  auto user = query_parameter(req.target(), "user");
+  if (!user || user->empty() || user->size() > kMaxDevUserBytes ||
+      std::any_of(user->begin(), user->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return json_error(req, http::status::bad_request, "bad_request",
+                      "GET /dev/token?user=NAME, NAME 1-64 bytes without control characters");
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  nlohmann::json claims = {{"sub", *user}, {"iat", now.count()}, {"exp", (now + kDevTokenTtl).count()},
+                           {"info", {{"name", *user}}}};
+  if (!config_.jwt_issuer.empty()) claims["iss"] = config_.jwt_issuer;
+  if (!config_.jwt_audience.empty()) claims["aud"] = config_.jwt_audience;
+  nlohmann::json body = {{"token", auth::sign_hs256(config_.jwt_secret, claims)},
+                         {"user", *user},
+                         {"expires_in", kDevTokenTtl.count()}};
+  return make_response(req, http::status::ok, "application/json",
+                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 Response HttpRoutes::json_error(const Request& req, http::status status, std::string_view code,
@@ -63,6 +98,7 @@ Response HttpRoutes::handle(const Request& req) const {
   if (path == "/metrics")
     return make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
                          metrics_.render(registry_.room_count(), registry_.subscription_count()));
+  if (path == "/dev/token" && config_.dev) return dev_token(req);
   if (path == "/ws")
     return json_error(req, http::status::upgrade_required, "upgrade_required",
                       "GET /ws with a WebSocket upgrade");

@@ -12,8 +12,11 @@
 namespace switchboard::server {
 
 namespace {
-constexpr std::uint32_t kHeaderLimit = 8 * 1024;
-constexpr std::uint64_t kBodyLimit = 64 * 1024;
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr std::size_t kLingerBytes = 8 * 1024 * 1024;
+// Headers get 8 KiB besides room for the largest token accepted (in the target or the
+// Authorization header), so that an oversize token is answered 401 bad_token, not 413.
+constexpr std::uint32_t kHeaderBytes = 8 * 1024;
 }  // namespace
 
 template <class Stream>
@@ -45,8 +48,8 @@ void HttpSession<Stream>::on_tls_handshake(beast::error_code ec) {
 template <class Stream>
 void HttpSession<Stream>::do_read() {
   parser_.emplace();
-  parser_->header_limit(kHeaderLimit);
-  parser_->body_limit(kBodyLimit);
+  parser_->header_limit(kHeaderBytes + static_cast<std::uint32_t>(ctx_.config.jwt_max_token_bytes));
+  parser_->body_limit(ctx_.config.max_message_size);  // the HTTP API's bodies are messages
   beast::get_lowest_layer(stream_).expires_after(ctx_.config.handshake_timeout);
   http::async_read(stream_, buffer_, *parser_,
                    beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
@@ -70,6 +73,13 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
     if (target.substr(0, target.find('?')) != "/ws")
       return send(HttpRoutes::json_error(req, http::status::not_found, "not_found", "WebSocket endpoint is /ws"));
     return upgrade();
+  }
+  if (HttpApi::handles(target)) {
+    // Answered when the broker is done, possibly on another thread: back to this strand to write.
+    return ctx_.api.handle(req, [self = this->shared_from_this()](Response res) {
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    });
   }
   send(ctx_.routes.handle(req));
 }
@@ -129,6 +139,22 @@ void HttpSession<Stream>::do_eof() {
   } else {
     beast::error_code ec;
     stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    // Lingering close: closing with unread request bytes (the rest of a refused request) would
+    // make the kernel send a reset, which can destroy the answer before the client reads it.
+    // Read and drop what still comes, for a bounded time and amount, until the client closes.
+    beast::get_lowest_layer(stream_).expires_after(kLingerTime);
+    linger(0);
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::linger(std::size_t drained) {
+  if constexpr (!kTls) {
+    if (!linger_buffer_) linger_buffer_ = std::make_unique<std::array<char, 16 * 1024>>();
+    stream_.async_read_some(net::buffer(*linger_buffer_),
+                            [self = this->shared_from_this(), drained](beast::error_code ec, std::size_t n) {
+                              if (!ec && drained + n < kLingerBytes) self->linger(drained + n);
+                            });
   }
 }
 

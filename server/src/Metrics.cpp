@@ -16,6 +16,17 @@ void Metrics::count_handshake_rejected(const std::string& reason) {
   ++rejected_[reason];
 }
 
+void Metrics::count_api_request(std::string_view endpoint, unsigned status) {
+  std::lock_guard lock(mutex_);
+  ++api_[{std::string(endpoint), status}];
+}
+
+std::uint64_t Metrics::api_requests(std::string_view endpoint, unsigned status) const {
+  std::lock_guard lock(mutex_);
+  auto it = api_.find(std::pair<std::string, unsigned>(endpoint, status));
+  return it == api_.end() ? 0 : it->second;
+}
+
 std::uint64_t Metrics::errors(protocol::ErrorCode code) const {
   return errors_[static_cast<std::size_t>(code)].load();
 }
@@ -80,6 +91,10 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions) const 
   family(out, "switchboard_handshakes_rejected_total", "counter", "Upgrade requests refused, by reason.");
   for (const auto& [reason, n] : rejected_)
     out << "switchboard_handshakes_rejected_total{reason=\"" << reason << "\"} " << n << '\n';
+  family(out, "switchboard_api_requests_total", "counter", "HTTP API requests answered, by endpoint and status.");
+  for (const auto& [key, n] : api_)
+    out << "switchboard_api_requests_total{endpoint=\"" << key.first << "\",status=\"" << key.second << "\"} " << n
+        << '\n';
   return out.str();
 }
 

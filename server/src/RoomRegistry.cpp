@@ -54,6 +54,17 @@ bool RoomRegistry::remove(cluster::ConnectionId conn, const std::string& room) {
   return true;
 }
 
+std::vector<RoomRegistry::Subscription> RoomRegistry::subscriptions_of(cluster::ConnectionId conn) const {
+  std::shared_lock lock(mutex_);
+  std::vector<Subscription> out;
+  auto mine = memberships_.find(conn);
+  if (mine == memberships_.end()) return out;
+  out.reserve(mine->second.size());
+  for (const auto& [room, index] : mine->second)
+    out.push_back({room, rooms_.at(room).subscribers[index].presence});
+  return out;
+}
+
 std::vector<std::string> RoomRegistry::remove_all(cluster::ConnectionId conn) {
   std::unique_lock lock(mutex_);
   std::vector<std::string> rooms;

@@ -24,9 +24,10 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
       presence_(std::move(presence)) {
   if (config_.static_dir.empty()) config_.static_dir = SWITCHBOARD_DEFAULT_STATIC_DIR;
   if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
-  broker_ = std::make_unique<Broker>(config_, *bus_, *presence_, metrics_);
-  routes_ = std::make_unique<HttpRoutes>(config_.static_dir, metrics_, broker_->registry());
-  ctx_.reset(new SessionContext{config_, metrics_, *broker_, *authenticator_, *routes_,
+  broker_ = std::make_unique<Broker>(config_, *authenticator_, *bus_, *presence_, metrics_);
+  routes_ = std::make_unique<HttpRoutes>(config_, metrics_, broker_->registry());
+  api_ = std::make_unique<HttpApi>(config_, *authenticator_, *broker_, metrics_);
+  ctx_.reset(new SessionContext{config_, metrics_, *broker_, *authenticator_, *routes_, *api_,
                                 auth::OriginPolicy(config_.allowed_origins)});
 }
 
@@ -84,10 +85,29 @@ void Server::stop(std::chrono::milliseconds grace) {
 }
 
 int Server::wait_for_signal() {
-  net::signal_set signals(ioc_, SIGINT, SIGTERM);
+  net::signal_set signals(ioc_, SIGINT, SIGTERM, SIGHUP);
   std::promise<int> caught;
-  signals.async_wait([&caught](const boost::system::error_code& ec, int signal) { caught.set_value(ec ? 0 : signal); });
+  std::function<void(const boost::system::error_code&, int)> on_signal;
+  on_signal = [&](const boost::system::error_code& ec, int signal) {
+    if (!ec && signal == SIGHUP) {
+      log::info("SIGHUP received, reloading keys");
+      reload();
+      return signals.async_wait(on_signal);
+    }
+    caught.set_value(ec ? 0 : signal);
+  };
+  signals.async_wait(on_signal);
   return caught.get_future().get();
+}
+
+bool Server::reload() {
+  try {
+    authenticator_->reload();
+    return true;
+  } catch (const std::exception& e) {
+    log::error(std::string("reload failed, the old keys stay in use: ") + e.what());
+    return false;
+  }
 }
 
 }  // namespace switchboard::server

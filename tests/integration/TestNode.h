@@ -8,6 +8,7 @@
 #include "switchboard/auth/AnonymousAuthenticator.h"
 #include "switchboard/cluster/InProcessBus.h"
 #include "switchboard/cluster/InProcessPresenceStore.h"
+#include "switchboard/server/Authentication.h"
 #include "switchboard/server/Server.h"
 
 namespace switchboard::test {
@@ -27,8 +28,10 @@ class TestNode {
     return c;
   }
 
-  explicit TestNode(server::Config config = default_config(),
-                    std::unique_ptr<auth::Authenticator> authenticator = std::make_unique<auth::AnonymousAuthenticator>())
+  // A node whose authenticator comes from `config`, as the executable's does.
+  explicit TestNode(server::Config config = default_config()) : TestNode(prepared(std::move(config))) {}
+
+  TestNode(server::Config config, std::unique_ptr<auth::Authenticator> authenticator)
       : server_(std::move(config), std::move(authenticator), std::make_unique<cluster::InProcessBus>(),
                 std::make_unique<cluster::InProcessPresenceStore>()) {
     server_.start();
@@ -41,6 +44,17 @@ class TestNode {
   const server::Broker& broker() const { return server_.broker(); }
 
  private:
+  struct Prepared {
+    server::Config config;
+    std::unique_ptr<auth::Authenticator> authenticator;
+  };
+  static Prepared prepared(server::Config config) {
+    server::apply_dev_mode(config);
+    auto authenticator = server::make_authenticator(config);
+    return {std::move(config), std::move(authenticator)};
+  }
+  explicit TestNode(Prepared p) : TestNode(std::move(p.config), std::move(p.authenticator)) {}
+
   server::Server server_;
 };
 

@@ -1,6 +1,7 @@
 #pragma once
-// HS256 tokens for integration tests, signed with OpenSSL's HMAC. (The verifier itself is also
-// checked against PyJWT's tokens in jwt_test.)
+// HS256 tokens for integration tests, signed by the node's own signer (auth::sign_hs256). The
+// verifier is checked against PyJWT's tokens in jwt_test, and the signer against PyJWT in the
+// interop test.
 #include <nlohmann/json.hpp>
 #include <string>
 

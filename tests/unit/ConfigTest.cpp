@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "switchboard/server/Config.h"
 
 using switchboard::server::ConfigResult;
@@ -50,7 +52,8 @@ TEST(Config, HelpListsEveryOption) {
   EXPECT_EQ(r.exit_code, 0);
   for (const char* opt : {"--bind", "--port", "--tls-port", "--tls-cert", "--tls-key", "--threads",
                           "--allow-anonymous", "--max-message-size", "--max-rooms", "--max-queue-bytes",
-                          "--idle-timeout", "--handshake-timeout", "--publish-rate", "--config"})
+                          "--idle-timeout", "--handshake-timeout", "--publish-rate", "--config", "--dev",
+                          "--api-keys", "--default-rooms", "--anonymous-rooms", "--jwt-max-token-bytes"})
     EXPECT_NE(r.message.find(opt), std::string::npos) << opt;
 }
 
@@ -99,4 +102,28 @@ TEST(Config, JwtKeysAloneAreEnoughToStart) {
   EXPECT_FALSE(r.config->allow_anonymous);
   EXPECT_EQ(r.config->jwt_audience, "chat");
   EXPECT_EQ(r.config->jwt_leeway, std::chrono::seconds(30));
+}
+
+TEST(Config, RoomGrantsApiKeysAndDevMode) {
+  auto file = write_temp(R"({"dev": true, "default-rooms": {"sub": ["public:*"]}, "jwt-max-token-bytes": 4096})");
+  auto r = load({"--config", file.c_str(), "--anonymous-rooms", R"({"sub":["lobby"]})"},
+                {"SWITCHBOARD_API_KEYS=backend-key-0123456789, second-key-0123456789 ,"});
+  std::remove(file.c_str());
+  ASSERT_TRUE(r.config) << r.message;  // --dev alone is a way to authenticate
+  EXPECT_TRUE(r.config->dev);
+  EXPECT_EQ(nlohmann::json::parse(r.config->default_rooms), nlohmann::json::parse(R"({"sub":["public:*"]})"));
+  EXPECT_EQ(r.config->anonymous_rooms, R"({"sub":["lobby"]})");
+  EXPECT_EQ(r.config->jwt_max_token_bytes, 4096u);
+  EXPECT_EQ(r.config->api_key_list(), (std::vector<std::string>{"backend-key-0123456789", "second-key-0123456789"}));
+}
+
+TEST(Config, BadRoomGrantsAndShortApiKeysAreRefused) {
+  auto bad_json = load({"--allow-anonymous", "--default-rooms", "{sub"});
+  EXPECT_EQ(bad_json.exit_code, 2);
+  EXPECT_NE(bad_json.message.find("--default-rooms"), std::string::npos);
+  auto bad_shape = load({"--allow-anonymous", "--anonymous-rooms", R"({"sub":"x"})"});
+  EXPECT_EQ(bad_shape.exit_code, 2);
+  EXPECT_NE(bad_shape.message.find("--anonymous-rooms"), std::string::npos);
+  EXPECT_EQ(load({"--allow-anonymous", "--api-keys", "short"}).exit_code, 2);
+  EXPECT_EQ(load({"--allow-anonymous", "--jwt-max-token-bytes", "10"}).exit_code, 2);
 }

@@ -573,6 +573,7 @@ TEST(ErrorCodes, WireNames) {
   EXPECT_EQ(sp::to_string(ErrorCode::not_subscribed), "not_subscribed");
   EXPECT_EQ(sp::to_string(ErrorCode::too_many_rooms), "too_many_rooms");
   EXPECT_EQ(sp::to_string(ErrorCode::forbidden), "forbidden");
+  EXPECT_EQ(sp::to_string(ErrorCode::bad_token), "bad_token");
   EXPECT_EQ(sp::to_string(ErrorCode::rate_limited), "rate_limited");
   EXPECT_EQ(sp::to_string(ErrorCode::unavailable), "unavailable");
   EXPECT_EQ(sp::to_string(ErrorCode::internal), "internal");
@@ -581,4 +582,54 @@ TEST(ErrorCodes, WireNames) {
 TEST(ErrorCodes, AllCodesInDeclarationOrder) {
   const auto& codes = sp::all_error_codes();
   for (std::size_t i = 0; i < codes.size(); ++i) EXPECT_EQ(static_cast<std::size_t>(codes[i]), i);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Token refresh, pushes, and the HTTP publish body
+// ---------------------------------------------------------------------------------------------
+
+TEST(ParseRequest, Refresh) {
+  sp::Request r = ok(R"({"op":"refresh","id":6,"token":"a.b.c","room":"ignored $"})");
+  EXPECT_EQ(r.op, Op::refresh);
+  EXPECT_EQ(r.token, "a.b.c");
+  for (const char* bad : {R"({"op":"refresh","id":1})", R"({"op":"refresh","id":1,"token":""})",
+                          R"({"op":"refresh","id":1,"token":7})"}) {
+    auto e = fail(bad);
+    EXPECT_EQ(e.code, ErrorCode::bad_request) << bad;
+    EXPECT_EQ(e.id, json(1));
+  }
+}
+
+TEST(Messages, RefreshAndUnsubscribedPushes) {
+  EXPECT_EQ(*sp::refresh_push(1790000000), R"({"type":"refresh","exp":1790000000})");
+  EXPECT_EQ(json::parse(*sp::unsubscribed_push("a:b", ErrorCode::forbidden, "no \"longer\"")),
+            (json{{"type", "unsubscribed"}, {"room", "a:b"}, {"code", "forbidden"}, {"message", "no \"longer\""}}));
+}
+
+TEST(PublishBody, ValidBodies) {
+  auto r = sp::parse_publish_body(R"({"room":"chat:a","data":{"x":[1,2]}})");
+  ASSERT_TRUE(std::holds_alternative<sp::PublishBody>(r));
+  auto& body = std::get<sp::PublishBody>(r);
+  EXPECT_EQ(body.room, "chat:a");
+  EXPECT_EQ(body.data, json::parse(R"({"x":[1,2]})"));
+  EXPECT_FALSE(body.from);
+  auto with_from = std::get<sp::PublishBody>(sp::parse_publish_body(R"({"room":"r","data":null,"from":"ci"})"));
+  EXPECT_EQ(with_from.from, "ci");
+  EXPECT_TRUE(with_from.data.is_null());
+}
+
+TEST(PublishBody, InvalidBodies) {
+  auto code = [](const std::string& text) {
+    auto r = sp::parse_publish_body(text);
+    return std::holds_alternative<sp::RequestError>(r) ? std::get<sp::RequestError>(r).code : ErrorCode::internal;
+  };
+  EXPECT_EQ(code("nope"), ErrorCode::bad_json);
+  EXPECT_EQ(code("[]"), ErrorCode::bad_request);
+  EXPECT_EQ(code(R"({"data":1})"), ErrorCode::bad_request);
+  EXPECT_EQ(code(R"({"room":1,"data":1})"), ErrorCode::bad_request);
+  EXPECT_EQ(code(R"({"room":"a b","data":1})"), ErrorCode::bad_room);
+  EXPECT_EQ(code(R"({"room":"r"})"), ErrorCode::bad_request);
+  EXPECT_EQ(code(R"({"room":"r","data":1,"from":5})"), ErrorCode::bad_request);
+  EXPECT_EQ(code(R"({"room":"r","data":1,"from":")" + std::string(201, 'x') + "\"}"), ErrorCode::bad_request);
+  EXPECT_EQ(code(std::string(65, '[') + std::string(65, ']')), ErrorCode::bad_request);
 }

@@ -10,16 +10,23 @@ using server::RoomRegistry;
 
 namespace {
 
+auth::Identity identity_for(cluster::ConnectionId id) {
+  auth::Identity identity;
+  identity.user = "user" + std::to_string(id);
+  return identity;
+}
+
 // A connection that records what it is given instead of writing to a socket.
 class RecordingConnection final : public server::Connection {
  public:
   explicit RecordingConnection(cluster::ConnectionId id)
-      : Connection(id, auth::Identity{"user" + std::to_string(id)}, server::TokenBucket(0, 1),
+      : Connection(id, identity_for(id), server::TokenBucket(0, 1),
                    server::TokenBucket(0, 1)) {}
   void deliver(protocol::Payload frame) override { frames.push_back(*frame); }
   void reply(std::string text) override { frames.push_back(std::move(text)); }
   void shutdown(std::uint16_t, std::string) override {}
   void abort() override {}
+  void watch_token_expiry() override {}
   std::vector<std::string> frames;
 };
 

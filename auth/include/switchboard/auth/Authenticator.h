@@ -30,6 +30,13 @@ class Authenticator {
   virtual ~Authenticator();
   // Called on an I/O thread for every upgrade request: must not block.
   virtual AuthResult authenticate(const AuthRequest& request) = 0;
+  // Verifies a token presented outside a handshake: a live connection's refresh, or a backend's
+  // call to the HTTP API. Never falls back to anonymous. This default refuses every token
+  // (a node without token verification).
+  virtual AuthResult verify_token(std::string_view token);
+  // Re-reads key material from its files (SIGHUP). Throws std::exception when the new material
+  // is unusable; the old keys then stay in use. This default does nothing.
+  virtual void reload();
 };
 
 }  // namespace switchboard::auth

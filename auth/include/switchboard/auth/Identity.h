@@ -1,13 +1,22 @@
 #pragma once
-#include <nlohmann/json.hpp>
+#include <chrono>
+#include <optional>
 #include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "switchboard/auth/RoomPermissions.h"
 
 namespace switchboard::auth {
 
-// Who a connection is, decided once at the handshake.
+// Who a connection is and what it may do, decided at the handshake (and renewed by a refresh).
 struct Identity {
-  std::string user;                                    // the user id: "from" of messages, presence key
-  nlohmann::json info = nlohmann::json::object();      // shown to others in presence
+  std::string user;                                // the user id: "from" of messages, presence key
+  nlohmann::json info = nlohmann::json::object();  // shown to others in presence
+  RoomPermissions permissions = RoomPermissions::unrestricted();
+  // The token's "exp": the connection must refresh its token before then. Empty without a token
+  // (anonymous) or for a token without "exp".
+  std::optional<std::chrono::system_clock::time_point> expires_at;
 };
 
 }  // namespace switchboard::auth

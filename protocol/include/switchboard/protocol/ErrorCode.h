@@ -16,12 +16,13 @@ enum class ErrorCode {
   not_subscribed,  // unsubscribe from a room the connection is not in
   too_many_rooms,  // the per-connection room limit is reached
   forbidden,       // the identity may not do this in this room
+  bad_token,       // a refresh token was refused (the message says why)
   rate_limited,    // the per-connection publish rate is exceeded
   unavailable,     // the node cannot take the request right now; retry later
   internal,        // a bug on our side; the connection stays open
 };
 
-inline constexpr std::size_t kErrorCodeCount = 10;
+inline constexpr std::size_t kErrorCodeCount = 11;
 
 // The wire name of a code, e.g. "bad_json".
 std::string_view to_string(ErrorCode code);

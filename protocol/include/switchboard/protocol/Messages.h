@@ -1,5 +1,6 @@
 #pragma once
 // Serializers for every frame the node sends. Each builds its text once.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@ std::string presence_reply(const nlohmann::json& id, const std::vector<PresenceM
 std::string error_reply(const nlohmann::json& id, ErrorCode code, std::string_view message);
 // {"type":"message","room":…,"data":…,"from":…}
 Payload message_push(std::string_view room, const nlohmann::json& data, std::string_view from);
+// {"type":"refresh","exp":<unix seconds>}: the connection's token expires at exp; send a new one.
+Payload refresh_push(std::int64_t exp);
+// {"type":"unsubscribed","room":…,"code":"…","message":"…"}: the node ended a subscription.
+Payload unsubscribed_push(std::string_view room, ErrorCode code, std::string_view message);
 // {"type":"join"|"leave","room":…,"user":…,"info":…}
 Payload presence_event(PresenceEventType type, std::string_view room, std::string_view user,
                        const nlohmann::json& info);

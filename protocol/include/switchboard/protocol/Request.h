@@ -1,6 +1,7 @@
 #pragma once
 // A client request: one JSON object per text frame, parsed and validated.
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -10,7 +11,7 @@
 
 namespace switchboard::protocol {
 
-enum class Op { subscribe, unsubscribe, publish, presence, ping };
+enum class Op { subscribe, unsubscribe, publish, presence, ping, refresh };
 
 struct Request {
   Op op = Op::ping;
@@ -18,6 +19,7 @@ struct Request {
   std::string room;       // subscribe, unsubscribe, publish, presence
   bool presence = false;  // subscribe: also receive join/leave events
   nlohmann::json data;    // publish: any JSON value
+  std::string token;      // refresh: the new JWT
 };
 
 struct RequestError {
@@ -30,5 +32,15 @@ using ParseResult = std::variant<Request, RequestError>;
 
 // Parses and validates one text frame. Never throws.
 ParseResult parse_request(std::string_view text);
+
+// The body of an HTTP publish (POST /api/publish): {"room":…,"data":…,"from":…}.
+struct PublishBody {
+  std::string room;
+  nlohmann::json data;
+  std::optional<std::string> from;  // 1-200 bytes when present
+};
+
+// Parses and validates an HTTP publish body, with the same limits as a frame. Never throws.
+std::variant<PublishBody, RequestError> parse_publish_body(std::string_view text);
 
 }  // namespace switchboard::protocol

@@ -1,11 +1,13 @@
 #pragma once
 // Carries out client requests (subscribe, publish, presence, …) against the room registry,
 // the bus and the presence store, and delivers what the bus and the store send back.
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
 
+#include "switchboard/auth/Authenticator.h"
 #include "switchboard/cluster/Bus.h"
 #include "switchboard/cluster/PresenceStore.h"
 #include "switchboard/protocol/Request.h"
@@ -18,7 +20,8 @@ namespace switchboard::server {
 
 class Broker {
  public:
-  Broker(const Config& config, cluster::Bus& bus, cluster::PresenceStore& presence, Metrics& metrics);
+  Broker(const Config& config, auth::Authenticator& authenticator, cluster::Bus& bus,
+         cluster::PresenceStore& presence, Metrics& metrics);
   ~Broker();
 
   // A connection finished its WebSocket handshake.
@@ -30,6 +33,13 @@ class Broker {
                    std::string_view message);
   // The connection is gone: leaves every room. Called once per opened connection.
   void close(Connection& conn);
+
+  // A message from a backend (the HTTP API) rather than a connection: `done(accepted)` is
+  // called once, on any thread, when the bus has taken it (or could not).
+  void publish_from_backend(const std::string& room, const nlohmann::json& data, std::string_view from,
+                            std::function<void(bool)> done);
+  // The presence list of `room`, for the HTTP API: `done` is called once, on any thread.
+  void presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done);
 
   // Asks every open connection to close with `code`, and every one opened from now on;
   // returns how many were asked.
@@ -44,6 +54,9 @@ class Broker {
   void unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   void publish(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   void presence(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  void refresh(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  // Replies forbidden and returns false unless the connection may do `action` in `room`.
+  bool check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room);
   void reply_ok(Connection& conn, const nlohmann::json& id);
   // Like reply_ok and reply_error, but through the connection's queue (thread-safe), behind
   // every frame already on its way to it.
@@ -52,6 +65,7 @@ class Broker {
   std::vector<std::shared_ptr<Connection>> open_connections() const;
 
   const Config& config_;
+  auth::Authenticator& authenticator_;
   cluster::Bus& bus_;
   cluster::PresenceStore& presence_;
   Metrics& metrics_;

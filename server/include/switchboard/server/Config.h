@@ -24,6 +24,11 @@ struct Config {
   std::string jwt_issuer;             // required "iss" when set
   std::string jwt_audience;           // required "aud" member when set
   std::chrono::seconds jwt_leeway{30};
+  std::size_t jwt_max_token_bytes = 8192;
+  std::string default_rooms;          // JSON grants every token gets besides its own "rooms"
+  std::string anonymous_rooms;        // JSON grants of anonymous connections; empty: every room
+  std::string api_keys;               // comma-separated keys for the HTTP API (backends)
+  bool dev = false;                   // GET /dev/token mints tokens for anyone: local development only
   std::string allowed_origins;        // browser origins besides the node's own; see auth::OriginPolicy
   std::string static_dir;             // web-client/ files served at /
   std::size_t max_message_size = 64 * 1024;
@@ -40,6 +45,8 @@ struct Config {
 
   bool tls_enabled() const { return !tls_cert.empty(); }
   bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }
+  // The API keys, split and trimmed.
+  std::vector<std::string> api_key_list() const;
 };
 
 // The outcome of reading the command line: a config to run, or text to print and an exit code.

@@ -1,6 +1,8 @@
 #pragma once
 // What the broker and the room registry know of a WebSocket connection.
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "switchboard/auth/Identity.h"
@@ -23,7 +25,15 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   cluster::ConnectionId id() const { return id_; }
+  // Read and renewed only on the connection's strand.
   const auth::Identity& identity() const { return identity_; }
+  // Only on the connection's strand: a refreshed token's permissions and expiry replace the
+  // old ones (user and presence info stay those of the handshake), and the expiry watch restarts.
+  void renew(auth::RoomPermissions permissions, std::optional<std::chrono::system_clock::time_point> expires_at) {
+    identity_.permissions = std::move(permissions);
+    identity_.expires_at = expires_at;
+    watch_token_expiry();
+  }
 
   // Thread-safe: queues a shared frame; it is written after everything queued before.
   virtual void deliver(protocol::Payload frame) = 0;
@@ -33,6 +43,9 @@ class Connection {
   virtual void shutdown(std::uint16_t code, std::string reason) = 0;
   // Thread-safe: drops the connection at once, without a close handshake.
   virtual void abort() = 0;
+  // Only on the connection's strand: from identity().expires_at, schedules the refresh push
+  // and, if no new token comes, the close with 4001 (replacing what was scheduled before).
+  virtual void watch_token_expiry() = 0;
 
   // Touched only on the connection's strand.
   TokenBucket& publish_bucket() { return publish_bucket_; }

@@ -1,10 +1,13 @@
 #pragma once
-// Answers the node's plain HTTP requests: /healthz, /metrics and the web-client's static files.
-// Upgrades to WebSocket at /ws are handled by HttpSession before this is consulted.
+// Answers the node's plain HTTP requests: /healthz, /metrics, /dev/token (dev mode only) and the
+// web-client's static files. Upgrades to WebSocket at /ws and the /api/ endpoints are handled by
+// HttpSession and HttpApi before this is consulted.
 #include <boost/beast/http.hpp>
 #include <filesystem>
+#include <optional>
 #include <string>
 
+#include "switchboard/server/Config.h"
 #include "switchboard/server/Metrics.h"
 #include "switchboard/server/RoomRegistry.h"
 
@@ -16,17 +19,25 @@ using Response = http::response<http::string_body>;
 
 class HttpRoutes {
  public:
-  HttpRoutes(const std::filesystem::path& static_dir, const Metrics& metrics, const RoomRegistry& registry);
+  HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry);
 
   Response handle(const Request& req) const;
 
   // {"error":{"code":…,"message":…}} with `status`.
   static Response json_error(const Request& req, http::status status, std::string_view code,
                              std::string_view message);
+  // A response with `body` and the node's usual headers.
+  static Response make_response(const Request& req, http::status status, std::string_view content_type,
+                                std::string body);
+  // The percent-decoded value of query parameter `name` of `target`; nullopt when absent or
+  // when the target is not a valid origin-form.
+  static std::optional<std::string> query_parameter(std::string_view target, std::string_view name);
 
  private:
   Response static_file(const Request& req, std::string_view path) const;
+  Response dev_token(const Request& req) const;
 
+  const Config& config_;
   std::filesystem::path static_dir_;  // canonical, or empty when the directory does not exist
   const Metrics& metrics_;
   const RoomRegistry& registry_;

@@ -4,6 +4,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <array>
 #include <memory>
 #include <optional>
 
@@ -34,12 +35,14 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void refuse(const Request& req, http::status status, std::string_view code, std::string_view message);
   void on_write(bool keep_alive, beast::error_code ec, std::size_t bytes);
   void do_eof();
+  void linger(std::size_t drained);
 
   Stream stream_;
   SessionContext& ctx_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;  // kept alive while it is written
+  std::unique_ptr<std::array<char, 16 * 1024>> linger_buffer_;  // only while lingering
 };
 
 using PlainHttpSession = HttpSession<beast::tcp_stream>;

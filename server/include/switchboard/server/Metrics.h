@@ -6,6 +6,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 
 #include "switchboard/protocol/ErrorCode.h"
 
@@ -30,10 +32,12 @@ class Metrics {
   void count_error(protocol::ErrorCode code);
   void count_close(std::uint16_t code);               // close codes the node sent
   void count_handshake_rejected(const std::string& reason);
+  void count_api_request(std::string_view endpoint, unsigned status);  // HTTP API answers
 
   std::uint64_t errors(protocol::ErrorCode code) const;
   std::uint64_t closes(std::uint16_t code) const;
   std::uint64_t handshakes_rejected(const std::string& reason) const;
+  std::uint64_t api_requests(std::string_view endpoint, unsigned status) const;
 
   // Gauges read at render time from the room registry.
   std::string render(std::size_t rooms, std::size_t subscriptions) const;
@@ -43,6 +47,7 @@ class Metrics {
   mutable std::mutex mutex_;
   std::map<std::uint16_t, std::uint64_t> closes_;
   std::map<std::string, std::uint64_t> rejected_;
+  std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> api_;
 };
 
 }  // namespace switchboard::server

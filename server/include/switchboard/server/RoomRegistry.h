@@ -27,6 +27,13 @@ class RoomRegistry {
   // Unsubscribes `conn` from every room and returns those rooms.
   std::vector<std::string> remove_all(cluster::ConnectionId conn);
 
+  struct Subscription {
+    std::string room;
+    bool presence = false;
+  };
+  // The rooms `conn` is subscribed to, with their presence flags.
+  std::vector<Subscription> subscriptions_of(cluster::ConnectionId conn) const;
+
   // Queues `frame` to every subscriber of `room` (or, for presence events, only to those that
   // asked for them). Returns how many connections it was queued to.
   std::size_t deliver(const std::string& room, const protocol::Payload& frame);

@@ -14,6 +14,7 @@
 #include "switchboard/cluster/PresenceStore.h"
 #include "switchboard/server/Broker.h"
 #include "switchboard/server/Config.h"
+#include "switchboard/server/HttpApi.h"
 #include "switchboard/server/HttpRoutes.h"
 #include "switchboard/server/Metrics.h"
 #include "switchboard/server/SessionContext.h"
@@ -38,8 +39,11 @@ class Server {
   // Stops accepting, closes every WebSocket with 1001 "going away", waits up to `grace` for
   // them to finish, then stops the threads. Idempotent; not from an I/O thread.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
-  // Blocks until SIGINT or SIGTERM; returns the signal number.
+  // Blocks until SIGINT or SIGTERM; returns the signal number. SIGHUP meanwhile reloads.
   int wait_for_signal();
+  // Re-reads the authenticator's key files (what SIGHUP does). False, with the error logged,
+  // when the new keys are unusable: the old ones then stay in use.
+  bool reload();
 
   const Config& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
@@ -55,6 +59,7 @@ class Server {
   std::unique_ptr<cluster::PresenceStore> presence_;
   std::unique_ptr<Broker> broker_;
   std::unique_ptr<HttpRoutes> routes_;
+  std::unique_ptr<HttpApi> api_;
   std::unique_ptr<SessionContext> ctx_;
   std::shared_ptr<Listener> plain_listener_;
   std::shared_ptr<Listener> tls_listener_;

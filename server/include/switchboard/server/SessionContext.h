@@ -7,6 +7,7 @@
 #include "switchboard/cluster/ConnectionId.h"
 #include "switchboard/server/Broker.h"
 #include "switchboard/server/Config.h"
+#include "switchboard/server/HttpApi.h"
 #include "switchboard/server/HttpRoutes.h"
 #include "switchboard/server/Metrics.h"
 
@@ -18,6 +19,7 @@ struct SessionContext {
   Broker& broker;
   auth::Authenticator& authenticator;
   HttpRoutes& routes;
+  HttpApi& api;
   auth::OriginPolicy origins;
   std::atomic<cluster::ConnectionId> next_connection_id{1};
 };

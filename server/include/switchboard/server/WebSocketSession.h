@@ -33,6 +33,7 @@ class WebSocketSession final : public Connection,
   void reply(std::string text) override;
   void shutdown(std::uint16_t code, std::string reason) override;
   void abort() override;
+  void watch_token_expiry() override;
 
  private:
   void on_accept(beast::error_code ec);
@@ -44,6 +45,8 @@ class WebSocketSession final : public Connection,
   void begin_close(std::uint16_t code, std::string reason);
   void do_close();
   void finish();
+  void arm_token_timer(std::chrono::system_clock::time_point at);
+  void on_token_timer(unsigned generation, beast::error_code ec);
 
   websocket::stream<NextLayer> ws_;
   SessionContext& ctx_;
@@ -56,6 +59,9 @@ class WebSocketSession final : public Connection,
   bool finished_ = false;  // broker told the connection is gone
   websocket::close_reason close_reason_;
   std::unique_ptr<net::steady_timer> close_timer_;  // only for connections being closed
+  std::unique_ptr<net::steady_timer> token_timer_;  // only for connections with an expiring token
+  unsigned token_generation_ = 0;                   // bumped by each watch: older waits are stale
+  bool refresh_pushed_ = false;                     // this token's refresh push went out
 };
 
 using PlainWebSocketSession = WebSocketSession<beast::tcp_stream>;

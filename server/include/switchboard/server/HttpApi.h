@@ -1,0 +1,49 @@
+#pragma once
+// The HTTP API for backends: POST /api/publish and GET /api/presence. Documented in
+// protocol/PROTOCOL.md ("HTTP API").
+//
+// A caller presents `Authorization: Bearer <key>`: one of the node's API keys (--api-keys),
+// which may do everything and may name the sender ("from"), or a JWT, which may do what its
+// rooms grant allows, as its "sub".
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "switchboard/auth/Authenticator.h"
+#include "switchboard/server/Broker.h"
+#include "switchboard/server/Config.h"
+#include "switchboard/server/HttpRoutes.h"
+#include "switchboard/server/Metrics.h"
+
+namespace switchboard::server {
+
+class HttpApi {
+ public:
+  // Called once with the answer, on any thread.
+  using Respond = std::function<void(Response)>;
+
+  HttpApi(const Config& config, auth::Authenticator& authenticator, Broker& broker, Metrics& metrics);
+
+  static bool handles(std::string_view path) { return path.rfind("/api/", 0) == 0; }
+  void handle(const Request& req, Respond respond);
+
+ private:
+  struct Caller {
+    bool backend = false;  // an API key: every room, may set "from"
+    auth::Identity identity;
+  };
+  // The caller, or the 401 to answer.
+  std::variant<Caller, Response> authenticate(const Request& req);
+  void publish(const Request& req, const Caller& caller, Respond respond);
+  void presence(const Request& req, const Caller& caller, Respond respond);
+  Response answer(const Request& req, std::string_view endpoint, http::status status, std::string_view code,
+                  std::string_view message);
+
+  const Config& config_;
+  auth::Authenticator& authenticator_;
+  Broker& broker_;
+  Metrics& metrics_;
+  std::vector<std::string> api_keys_;
+};
+
+}  // namespace switchboard::server

@@ -1,0 +1,133 @@
+#include "switchboard/server/HttpApi.h"
+
+#include <openssl/crypto.h>
+
+#include "switchboard/auth/JwtAuthenticator.h"
+#include "switchboard/protocol/RoomName.h"
+
+namespace switchboard::server {
+
+namespace {
+
+constexpr std::string_view kDefaultFrom = "server";
+
+bool equal_in_constant_time(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+HttpApi::HttpApi(const Config& config, auth::Authenticator& authenticator, Broker& broker, Metrics& metrics)
+    : config_(config),
+      authenticator_(authenticator),
+      broker_(broker),
+      metrics_(metrics),
+      api_keys_(config.api_key_list()) {}
+
+Response HttpApi::answer(const Request& req, std::string_view endpoint, http::status status, std::string_view code,
+                         std::string_view message) {
+  metrics_.count_api_request(endpoint, static_cast<unsigned>(status));
+  auto res = HttpRoutes::json_error(req, status, code, message);
+  if (status == http::status::unauthorized) res.set(http::field::www_authenticate, "Bearer");
+  return res;
+}
+
+std::variant<HttpApi::Caller, Response> HttpApi::authenticate(const Request& req) {
+  std::string_view endpoint = req.target().substr(5, req.target().find('?') - 5);
+  std::string_view token = auth::JwtAuthenticator::bearer_token(req[http::field::authorization]);
+  if (token.empty())
+    return answer(req, endpoint, http::status::unauthorized, "missing_token",
+                  "Authorization: Bearer <API key or JWT> is required");
+  Caller caller;
+  for (const auto& key : api_keys_) {
+    if (equal_in_constant_time(token, key)) {
+      caller.backend = true;
+      caller.identity.user = kDefaultFrom;
+      return caller;
+    }
+  }
+  // Not an API key: perhaps a JWT, which may do what its rooms grant allows.
+  auto result = authenticator_.verify_token(token);
+  if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
+    return answer(req, endpoint, http::status::unauthorized, rejection->code,
+                  "neither an API key nor a valid token (" + rejection->message + ")");
+  caller.identity = std::get<auth::Identity>(std::move(result));
+  return caller;
+}
+
+void HttpApi::handle(const Request& req, Respond respond) {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  std::string_view endpoint = path.substr(5);
+  http::verb method = endpoint == "publish" ? http::verb::post : http::verb::get;
+  if (endpoint != "publish" && endpoint != "presence")
+    return respond(answer(req, "unknown", http::status::not_found, "not_found",
+                          "the API has POST /api/publish and GET /api/presence"));
+  if (req.method() != method) {
+    auto res = answer(req, endpoint, http::status::method_not_allowed, "method_not_allowed",
+                      std::string("use ") + std::string(http::to_string(method)) + " " + std::string(path));
+    res.set(http::field::allow, http::to_string(method));
+    return respond(std::move(res));
+  }
+  auto caller = authenticate(req);
+  if (auto* refused = std::get_if<Response>(&caller)) return respond(std::move(*refused));
+  if (endpoint == "publish") return publish(req, std::get<Caller>(caller), std::move(respond));
+  presence(req, std::get<Caller>(caller), std::move(respond));
+}
+
+void HttpApi::publish(const Request& req, const Caller& caller, Respond respond) {
+  auto parsed = protocol::parse_publish_body(req.body());
+  if (auto* err = std::get_if<protocol::RequestError>(&parsed))
+    return respond(answer(req, "publish", http::status::bad_request, protocol::to_string(err->code), err->message));
+  auto& body = std::get<protocol::PublishBody>(parsed);
+  if (body.from && !caller.backend)
+    return respond(answer(req, "publish", http::status::forbidden, "forbidden",
+                          "only API keys may set from; a token publishes as its sub"));
+  if (!caller.identity.permissions.allows(auth::RoomAction::publish, body.room))
+    return respond(answer(req, "publish", http::status::forbidden, "forbidden", "not allowed to publish to " + body.room));
+  std::string from = body.from ? *body.from : caller.identity.user;
+  // The answer is built when the bus has taken the message: keep what it needs.
+  auto version = req.version();
+  auto keep_alive = req.keep_alive();
+  broker_.publish_from_backend(body.room, body.data, from,
+                               [this, version, keep_alive, respond = std::move(respond)](bool accepted) {
+                                 Request shape;
+                                 shape.version(version);
+                                 shape.keep_alive(keep_alive);
+                                 if (!accepted)
+                                   return respond(answer(shape, "publish", http::status::service_unavailable,
+                                                         "unavailable", "message not accepted; retry later"));
+                                 metrics_.count_api_request("publish", 200);
+                                 respond(HttpRoutes::make_response(shape, http::status::ok, "application/json",
+                                                                   R"({"ok":true})"));
+                               });
+}
+
+void HttpApi::presence(const Request& req, const Caller& caller, Respond respond) {
+  auto room = HttpRoutes::query_parameter(req.target(), "room");
+  if (!room) return respond(answer(req, "presence", http::status::bad_request, "bad_request", "GET /api/presence?room=NAME"));
+  if (!protocol::is_valid_room_name(*room))
+    return respond(answer(req, "presence", http::status::bad_request, "bad_room",
+                          "room names are 1-200 bytes of letters, digits and : _ - . @ /"));
+  if (!caller.identity.permissions.allows(auth::RoomAction::presence, *room))
+    return respond(answer(req, "presence", http::status::forbidden, "forbidden", "not allowed to see presence in " + *room));
+  auto version = req.version();
+  auto keep_alive = req.keep_alive();
+  broker_.presence_for_backend(*room, [this, version, keep_alive, room = *room,
+                                       respond = std::move(respond)](auto members) {
+    Request shape;
+    shape.version(version);
+    shape.keep_alive(keep_alive);
+    if (!members)
+      return respond(answer(shape, "presence", http::status::service_unavailable, "unavailable",
+                            "presence is unavailable; retry later"));
+    nlohmann::json users = nlohmann::json::array();
+    for (const auto& m : *members) users.push_back({{"user", m.user}, {"info", m.info}, {"conns", m.conns}});
+    nlohmann::json body = {{"ok", true}, {"room", room}, {"users", std::move(users)}};
+    metrics_.count_api_request("presence", 200);
+    respond(HttpRoutes::make_response(shape, http::status::ok, "application/json",
+                                      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+  });
+}
+
+}  // namespace switchboard::server
