@@ -18,7 +18,8 @@ TEST(Http, HealthzAnswers200) {
 TEST(Http, UnknownPathsAre404WithJsonBody) {
   TestNode node;
   for (const char* path : {"/nope", "/../CMakeLists.txt", "/demo/../../CMakeLists.txt", "/%2e%2e/README.md",
-                           "/.git/config", "/demo/"}) {
+                           "/.git/config", "/demo/", "/package.json", "/test/unit.test.js",
+                           "/node_modules/ws/package.json", "/README.md"}) {
     auto r = http_get(node.port(), path);
     EXPECT_EQ(r.status, 404) << path;
     EXPECT_EQ(json::parse(r.body)["error"]["code"], "not_found") << path;
@@ -31,6 +32,14 @@ TEST(Http, ServesTheDemoPage) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.header("content-type").find("text/html"), std::string::npos);
   EXPECT_NE(r.body.find("<html"), std::string::npos);
+}
+
+TEST(Http, ServesTheClientModule) {
+  TestNode node;
+  auto r = http_get(node.port(), "/switchboard.js");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_NE(r.header("content-type").find("text/javascript"), std::string::npos);
+  EXPECT_EQ(http_get(node.port(), "/demo/app.js").status, 200);
 }
 
 TEST(Http, WrongMethodAndPlainGetOfWs) {

@@ -1,15 +1,17 @@
-// Switchboard demo chat. Plain ES module, no dependencies.
+// Switchboard demo chat, built on the SDK (/switchboard.js). Plain ES module, no dependencies.
 // Message data shapes published to the room:
-//   {kind:"hello",  name, cid[, reply:true]}  announce the display name (cid finds our own user id)
-//   {kind:"chat",   name, text}
-//   {kind:"typing", name}
+//   {kind:"hello",  name, cid[, reply:true]}  announce the display name
+//   {kind:"chat",   name, text, cid, mid}      mid: the sender's id for this message
+//   {kind:"typing", name, cid}
+// cid is random per page: a message carrying ours is our own, which tells us our user id when
+// the node made it up (anonymous connections).
+import { Switchboard } from '/switchboard.js';
 
 const ROOM_RE = /^[A-Za-z0-9:_\-.@/]{1,200}$/;
-const REQUEST_TIMEOUT_MS = 10000;
-const PING_EVERY_MS = 25000;
 const TYPING_SEND_MS = 2000;
 const TYPING_EXPIRE_MS = 4000;
 const MAX_LINES = 500;
+const OFFLINE_QUEUE = 50;
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -24,30 +26,43 @@ const store = {
   set(k, v) { try { localStorage.setItem(k, v); } catch { /* storage unavailable */ } },
 };
 
-let ws = null, nextId = 1;
-const pending = new Map();  // request id -> {resolve, timer}
-let attempt = 0, retryTimer = 0, countdownTimer = 0, pingTimer = 0;
-let room = null;            // the room the person wants to be in
-let subscribed = false;     // subscribed to `room` on the current socket
+const randomHex = () => Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+const cid = randomHex();      // this page
 let myName = '';
-let selfId = null;          // our user id, learned from the echo of our hello
-let cid = '';               // random per connection, carried in our hellos
-const names = new Map();    // user id -> display name
-const online = new Map();   // user id -> {info, conns}
-const typers = new Map();   // user id -> expiry timer
-let lastTypingSent = 0, helloReplyTimer = 0, toastTimer = 0;
+let tokenUser = null;         // the user id of our dev token, when the node hands them out
+let room = null;              // the Room we are in (or rejoining)
+let subscribed = false;       // `room` is subscribed on the current connection
+let selfId = null;            // our user id on the current connection
+let everConnected = false;
+const names = new Map();      // user id -> display name
+const online = new Map();     // user id -> {info, conns}
+const typers = new Map();     // user id -> expiry timer
+const outbox = new Map();     // mid -> <li> of our message until the node echoes it
+let nextMid = 1, lastTypingSent = 0, helloReplyTimer = 0, toastTimer = 0, countdownTimer = 0;
 
 const cleanName = (v) => (typeof v === 'string' ? v.replace(/\s+/g, ' ').trim().slice(0, 32) : '');
-const shortId = (u) => (typeof u !== 'string' ? '?' : u.startsWith('anon-') ? u.slice(0, 9) : u.slice(0, 12));
+const shortId = (u) => (typeof u !== 'string' ? '?' : u.startsWith('anon-') ? u.slice(0, 9) : u.slice(0, 24));
 const displayName = (u) => names.get(u) || shortId(u);
-const randomHex = () => Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, '0')).join('');
+
+// Tokens: a node started with --dev hands them out at /dev/token; otherwise (404) we connect
+// anonymously, which a node started with --allow-anonymous accepts.
+async function getToken() {
+  const res = await fetch(`/dev/token?user=${encodeURIComponent(myName)}`, { cache: 'no-store' });
+  if (res.status === 404) { tokenUser = null; return null; }
+  if (!res.ok) throw new Error(`/dev/token answered ${res.status}`);
+  const body = await res.json();
+  tokenUser = typeof body.user === 'string' ? body.user : null;
+  return body.token;
+}
+
+const client = new Switchboard('/ws', { getToken, offlineQueue: { max: OFFLINE_QUEUE } });
 
 function h(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
     if (k === 'class') node.className = v;
     else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('data-')) node.setAttribute(k, v);
+    else if (k.startsWith('data-') || k.startsWith('aria-')) node.setAttribute(k, v);
     else node[k] = v;
   }
   node.append(...children);
@@ -56,172 +71,121 @@ function h(tag, props = {}, ...children) {
 
 const who = (user) => h('span', { class: 'who', 'data-user': user, text: displayName(user) });
 
-const setConn = (state, text) => { ui.conn.dataset.state = state; ui.conn.textContent = text; };
+function setConn(state, text) {
+  clearInterval(countdownTimer);
+  countdownTimer = 0;
+  ui.conn.dataset.state = state;
+  ui.conn.textContent = text;
+  ui.conn.title = text;
+  document.body.dataset.conn = state;
+}
 
 function showError(err, prefix = '') {
   const code = err?.code || 'error';
-  const text = err?.message ? `${err.message} (${code})` : code;
+  const text = err?.message && err.message !== code ? `${err.message} (${code})` : code;
   ui.toast.textContent = prefix ? `${prefix}: ${text}` : text;
   ui.toast.dataset.code = code;
   ui.toast.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { ui.toast.hidden = true; }, 4000);
+  toastTimer = setTimeout(() => { ui.toast.hidden = true; }, 5000);
 }
 
-function connect() {
-  clearTimeout(retryTimer); clearInterval(countdownTimer);
-  retryTimer = countdownTimer = 0;
-  setConn('connecting', 'Connecting…');
-  let sock;
-  try {
-    sock = new WebSocket(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`);
-  } catch { scheduleReconnect(); return; }
-  ws = sock;
-  sock.onopen = () => {
-    if (sock !== ws) return;
-    attempt = 0;
-    cid = randomHex();
-    setConn('connected', 'Connected');
-    pingTimer = setInterval(() => {
-      request('ping').then((rep) => { if (rep.error?.code === 'timeout') lost(sock); });
-    }, PING_EVERY_MS);
-    if (room) subscribe();
-  };
-  sock.onmessage = (e) => { if (sock === ws) onFrame(e.data); };
-  sock.onclose = () => lost(sock);
-  sock.onerror = () => { /* a close event follows */ };
-}
+// ---- the connection ----
 
-function lost(sock) {
-  if (sock !== ws) return;
-  ws = null;
-  try { sock.close(); } catch { /* already closed */ }
-  clearInterval(pingTimer);
-  for (const [id, p] of pending) { clearTimeout(p.timer); p.resolve({ id, error: { code: 'disconnected' } }); }
-  pending.clear();
+client.on('connecting', () => setConn('connecting', everConnected ? 'Reconnecting…' : 'Connecting…'));
+
+client.on('connected', () => {
+  everConnected = true;
+  selfId = tokenUser;
+  setConn('connected', tokenUser ? `Connected as ${tokenUser}` : 'Connected');
+  updateComposer();
+});
+
+client.on('disconnected', ({ code, willReconnect }) => {
   if (subscribed) addSystem('Connection lost');
   subscribed = false;
   selfId = null;
   resetRoomState();
   updateComposer();
-  scheduleReconnect();
-}
+  if (!willReconnect) setConn('offline', code === 4001 ? 'Session expired' : 'Not connected');
+});
 
-function scheduleReconnect() {
-  // Exponential backoff with jitter: 0.5 s … 10 s.
-  const base = Math.min(10000, 500 * 2 ** attempt);
-  const delay = Math.max(500, base * (0.5 + Math.random() * 0.5));
-  attempt++;
+client.on('reconnecting', ({ delay }) => {
   const until = Date.now() + delay;
-  const tick = () => setConn('reconnecting', `Reconnecting in ${Math.max(1, Math.ceil((until - Date.now()) / 1000))} s…`);
+  const tick = () => {
+    ui.conn.textContent = `Reconnecting in ${Math.max(1, Math.ceil((until - Date.now()) / 1000))} s…`;
+  };
+  setConn('reconnecting', '');
   tick();
-  clearInterval(countdownTimer);
   countdownTimer = setInterval(tick, 250);
-  retryTimer = setTimeout(connect, delay);
-}
+  updateComposer();
+});
 
-function send(obj) {
-  if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-  ws.send(JSON.stringify(obj));
-  return true;
-}
+client.on('error', (err) => {
+  // While the node is away, failing token fetches are part of reconnecting, not news.
+  if (err.code === 'token_error' && client.state !== 'connected') return;
+  showError(err);
+});
 
-// Resolves with the reply (ok or error); never rejects.
-function request(op, fields = {}) {
-  const id = nextId++;
-  if (!send({ op, id, ...fields })) {
-    return Promise.resolve({ id, error: { code: 'disconnected', message: 'Not connected' } });
-  }
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      pending.delete(id);
-      resolve({ id, error: { code: 'timeout', message: 'No reply from the server' } });
-    }, REQUEST_TIMEOUT_MS);
-    pending.set(id, { resolve, timer });
-  });
-}
+// ---- the room ----
 
-function onFrame(text) {
-  let m;
-  try { m = JSON.parse(text); } catch { return; }
-  if (!m || typeof m !== 'object') return;
-  if (m.id != null && pending.has(m.id)) {
-    const p = pending.get(m.id);
-    pending.delete(m.id);
-    clearTimeout(p.timer);
-    p.resolve(m);
-    return;
-  }
-  if (m.error) { showError(m.error); return; }
-  if (!room || m.room !== room) return;
-  if (m.type === 'message') onMessage(m.from, m.data);
-  else if (m.type === 'join') onJoin(m.user, m.info);
-  else if (m.type === 'leave') onLeave(m.user);
-}
-
-function subscribe() {
-  const r = room, sock = ws;
-  request('subscribe', { room: r, presence: true }).then((rep) => {
-    if (ws !== sock) return;
-    if (room !== r) {  // left or switched while the request was in flight
-      if (!rep.error) request('unsubscribe', { room: r });
-      return;
-    }
-    if (rep.error) {
-      const code = rep.error.code;
-      if (code === 'disconnected') return;  // resubscribes after reconnect
-      showError(rep.error, `Could not join ${r}`);
-      if (['unavailable', 'rate_limited', 'timeout'].includes(code)) {
-        setTimeout(() => { if (ws === sock && room === r && !subscribed) subscribe(); }, 2000 + Math.random() * 2000);
-      } else {
-        room = null;
-        updateComposer();
-      }
-      return;
-    }
+function joinRoom(name) {
+  const r = client.subscribe(name, { presence: true });
+  room = r;
+  r.on('subscribed', ({ resubscribed }) => {
+    if (room !== r) return;
     subscribed = true;
-    addSystem(`You joined ${r}`);
+    addSystem(resubscribed ? `Reconnected to ${r.name}` : `You joined ${r.name}`);
     updateComposer();
     refreshPresence();
     sayHello(false);
   });
+  r.on('message', ({ from, data }) => { if (room === r) onMessage(from, data); });
+  r.on('join', ({ user, info }) => { if (room === r) onJoin(user, info); });
+  r.on('leave', ({ user }) => { if (room === r) onLeave(user); });
+  r.on('error', (err) => showError(err, `${r.name}`));
+  r.on('unsubscribed', ({ code, message }) => {
+    if (room !== r) return;
+    // Ended by the node (e.g. forbidden after a token refresh) or refused at subscribe.
+    if (code) showError({ code, message }, `Left ${r.name}`);
+    room = null;
+    subscribed = false;
+    resetRoomState();
+    updateComposer();
+  });
+  updateComposer();
+  if (client.state === 'disconnected') client.connect();
 }
 
 function leaveRoom() {
   if (!room) return;
   const r = room;
-  if (subscribed) {
-    request('unsubscribe', { room: r }).then((rep) => {
-      if (rep.error && rep.error.code !== 'disconnected') showError(rep.error);
-    });
-    addSystem(`You left ${r}`);
-  }
   room = null;
+  if (subscribed) addSystem(`You left ${r.name}`);
   subscribed = false;
+  r.unsubscribe().catch((err) => showError(err));
   resetRoomState();
   updateComposer();
 }
 
 function refreshPresence() {
   const r = room;
-  request('presence', { room: r }).then((rep) => {
+  r.presence().then((users) => {
     if (room !== r || !subscribed) return;
-    if (rep.error) { if (rep.error.code !== 'disconnected') showError(rep.error); return; }
     online.clear();
-    for (const u of rep.users || []) online.set(u.user, { info: u.info || {}, conns: u.conns || 1 });
+    for (const u of users) online.set(u.user, { info: u.info || {}, conns: u.conns || 1 });
     renderPresence();
-  });
+  }, (err) => { if (err.code !== 'disconnected') showError(err); });
 }
 
-function publish(data, quiet = false) {
-  return request('publish', { room, data }).then((rep) => {
-    if (rep.error && !quiet) showError(rep.error);
-    return rep;
-  });
+// Publishes quietly: failures of hellos and typing notices do not matter.
+function publishQuiet(data) {
+  if (!room || !subscribed) return;
+  room.publish(data).catch(() => {});
 }
 
 function sayHello(reply) {
-  publish(reply ? { kind: 'hello', name: myName, cid, reply: true } : { kind: 'hello', name: myName, cid }, true);
+  publishQuiet(reply ? { kind: 'hello', name: myName, cid, reply: true } : { kind: 'hello', name: myName, cid });
 }
 
 // Others' names are only learned from their messages, so answer a newcomer's hello once
@@ -232,6 +196,30 @@ function scheduleHelloReply() {
     helloReplyTimer = 0;
     if (subscribed) sayHello(true);
   }, 300 + Math.random() * 1200);
+}
+
+function sendChat(text) {
+  const mid = `${cid}-${nextMid++}`;
+  const li = addChat(selfId, myName, text, { own: true, state: 'sending' });
+  outbox.set(mid, li);
+  room.publish({ kind: 'chat', name: myName, text, cid, mid }).then(
+    () => { if (li.dataset.state === 'sending') markSent(li, 'sent'); },
+    (err) => {
+      outbox.delete(mid);
+      markSent(li, 'failed');
+      li.append(h('button', {
+        type: 'button', class: 'retry', text: 'Retry', 'data-testid': 'retry-button',
+        onclick: () => { li.remove(); if (room) sendChat(text); },
+      }));
+      showError(err, 'Not sent');
+    },
+  );
+}
+
+function markSent(li, state) {
+  li.dataset.state = state;
+  const status = li.querySelector('.status');
+  if (status) status.textContent = state === 'failed' ? 'not sent' : state === 'sending' ? 'sending…' : '';
 }
 
 function resetRoomState() {
@@ -257,6 +245,7 @@ function setSelf(user) {
   selfId = user;
   // "You joined" is already shown; drop the line for our own join event.
   for (const li of ui.messages.querySelectorAll(`li[data-kind="join"][data-user="${CSS.escape(user)}"]`)) li.remove();
+  clearTyper(user);
   renderPresence();
 }
 
@@ -265,19 +254,28 @@ function onMessage(from, data) {
     addChat(from, displayName(from), typeof data === 'string' ? data : JSON.stringify(data));
     return;
   }
-  if (data.kind === 'hello' && cid && data.cid === cid) setSelf(from);
+  const mine = typeof data.cid === 'string' && data.cid === cid;
+  if (mine) setSelf(from);
   const name = cleanName(data.name);
   if (['hello', 'chat', 'typing'].includes(data.kind)) learnName(from, name);
   switch (data.kind) {
-    case 'chat':
+    case 'chat': {
       clearTyper(from);
-      addChat(from, name || displayName(from), String(data.text ?? ''));
+      const li = mine ? outbox.get(data.mid) : undefined;
+      if (li) { // our own message, echoed by the node: delivered
+        outbox.delete(data.mid);
+        li.dataset.user = from;
+        markSent(li, 'delivered');
+      } else {
+        addChat(from, name || displayName(from), String(data.text ?? ''), { own: mine });
+      }
       break;
+    }
     case 'typing':
-      if (from !== selfId) setTyper(from);
+      if (!mine && from !== selfId) setTyper(from);
       break;
     case 'hello':
-      if (from !== selfId && !data.reply) scheduleHelloReply();
+      if (!mine && !data.reply) scheduleHelloReply();
       break;
     default:
       addChat(from, displayName(from), JSON.stringify(data));
@@ -313,6 +311,8 @@ function clearTyper(user) {
   renderTyping();
 }
 
+// ---- rendering ----
+
 function append(li) {
   const list = ui.messages;
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 48;
@@ -326,11 +326,13 @@ function timeEl() {
   return h('time', { dateTime: now.toISOString(), text: now.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }) });
 }
 
-function addChat(from, name, text) {
-  const own = from != null && from === selfId;
-  append(h('li', { class: own ? 'msg own' : 'msg', 'data-testid': 'message', 'data-kind': 'chat', 'data-user': from ?? '' },
-    h('div', { class: 'meta' }, h('span', { class: 'name', text: name }), timeEl()),
-    h('p', { class: 'text', text })));
+function addChat(from, name, text, { own = false, state = '' } = {}) {
+  const li = h('li', { class: own ? 'msg own' : 'msg', 'data-testid': 'message', 'data-kind': 'chat', 'data-user': from ?? '' },
+    h('div', { class: 'meta' }, h('span', { class: 'name', text: name }), timeEl(), h('span', { class: 'status' })),
+    h('p', { class: 'text', text }));
+  if (state) markSent(li, state);
+  append(li);
+  return li;
 }
 
 function addEvent(user, kind, verb) {
@@ -364,11 +366,17 @@ function renderTyping() {
 }
 
 function updateComposer() {
-  ui.send.disabled = !subscribed;
-  ui.msg.placeholder = subscribed ? `Message ${room}` : room ? 'Joining…' : 'Join a room to chat';
+  // While reconnecting, messages wait in the client's offline queue and go out once back.
+  ui.send.disabled = !room;
+  ui.msg.placeholder =
+    !room ? 'Join a room to chat' :
+    subscribed ? `Message ${room.name}` :
+    client.state === 'connected' || client.state === 'connecting' ? 'Joining…' : 'Offline: sent when back';
   ui.leave.hidden = !room;
   document.body.dataset.joined = String(subscribed);
 }
+
+// ---- the forms ----
 
 function check(input, ok, message) {
   input.setCustomValidity(ok ? '' : message);
@@ -384,23 +392,25 @@ ui.join.addEventListener('submit', (e) => {
   if (!validateName()) { ui.name.reportValidity(); return; }
   if (!validateRoom()) { ui.room.reportValidity(); return; }
   const name = cleanName(ui.name.value), r = ui.room.value.trim();
-  const renamed = name !== myName;
+  const renamed = myName !== '' && name !== myName;
   myName = name;
   ui.name.value = name;
   store.set('switchboard.name', name);
   store.set('switchboard.room', r);
-  if (room === r) {
-    if (subscribed && renamed) sayHello(true);  // others learn the new name without answering
+  if (renamed && tokenUser !== null) {
+    // Our user id is our name: a new token, so a new connection (rooms are resubscribed).
+    client.disconnect();
+    client.connect();
+  }
+  if (room?.name === r) {
+    if (subscribed && renamed) sayHello(true); // others learn the new name without answering
     ui.msg.focus();
     return;
   }
   leaveRoom();
   ui.messages.replaceChildren();
-  room = r;
   history.replaceState(null, '', `#${r}`);
-  updateComposer();
-  if (ws?.readyState === WebSocket.OPEN) subscribe();
-  else if (!ws) connect();
+  joinRoom(r);
   ui.msg.focus();
 });
 
@@ -413,20 +423,18 @@ ui.composer.addEventListener('submit', (e) => {
   e.preventDefault();
   const text = ui.msg.value.trim();
   if (!text) return;
-  if (!subscribed) { showError({ code: 'offline', message: room ? 'Not connected yet' : 'Join a room first' }); return; }
+  if (!room) { showError({ code: 'no_room', message: 'Join a room first' }); return; }
   ui.msg.value = '';
   lastTypingSent = 0;
-  publish({ kind: 'chat', name: myName, text }).then((rep) => {
-    if (rep.error && !ui.msg.value) ui.msg.value = text;  // give the text back to retry
-  });
+  sendChat(text);
 });
 
 ui.msg.addEventListener('input', () => {
-  if (!subscribed || !ui.msg.value.trim()) return;
+  if (!subscribed || client.state !== 'connected' || !ui.msg.value.trim()) return;
   const now = Date.now();
   if (now - lastTypingSent < TYPING_SEND_MS) return;
   lastTypingSent = now;
-  publish({ kind: 'typing', name: myName }, true);
+  publishQuiet({ kind: 'typing', name: myName, cid });
 });
 
 ui.peopleToggle.addEventListener('click', () => {
@@ -434,7 +442,7 @@ ui.peopleToggle.addEventListener('click', () => {
   ui.peopleToggle.setAttribute('aria-expanded', String(open));
 });
 
-window.addEventListener('online', () => { if (!ws) { attempt = 0; connect(); } });
+// ---- start ----
 
 let hashRoom = '';
 try { hashRoom = decodeURIComponent(location.hash.slice(1)); } catch { /* malformed hash */ }
@@ -443,5 +451,8 @@ ui.room.value = ROOM_RE.test(hashRoom) ? hashRoom : store.get('switchboard.room'
 validateRoom();
 updateComposer();
 renderPresence();
+setConn('offline', 'Not connected');
 (ui.name.value ? ui.room : ui.name).focus();
-connect();
+// A returning visitor connects at once (their name gives their token); a new one on joining.
+myName = cleanName(ui.name.value);
+if (myName) client.connect();

@@ -1,6 +1,6 @@
 #pragma once
 // Answers the node's plain HTTP requests: /healthz, /metrics, /dev/token (dev mode only) and the
-// web-client's static files. Upgrades to WebSocket at /ws and the /api/ endpoints are handled by
+// web client's files (demo/ and the switchboard.js module). Upgrades to WebSocket at /ws and the /api/ endpoints are handled by
 // HttpSession and HttpApi before this is consulted.
 #include <boost/beast/http.hpp>
 #include <filesystem>

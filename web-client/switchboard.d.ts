@@ -1,0 +1,190 @@
+// Types of switchboard.js, the Switchboard client (browsers and Node >= 18).
+// The wire protocol is protocol/PROTOCOL.md; usage is in README.md beside this file.
+
+/** JSON as the node carries it: `data` of a publish may be any JSON value. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Error codes of the protocol (PROTOCOL.md "Error codes") and of the client. */
+export type ErrorCode =
+  // the node's
+  | 'bad_json'
+  | 'bad_request'
+  | 'unknown_op'
+  | 'bad_room'
+  | 'not_subscribed'
+  | 'too_many_rooms'
+  | 'forbidden'
+  | 'bad_token'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal'
+  // the client's
+  | 'timeout'        // no reply within requestTimeout
+  | 'disconnected'   // not connected (and no offline queue), or the connection was lost before the reply
+  | 'queue_full'     // pushed out of the offline queue by newer publishes
+  | 'token_error'    // getToken() threw, timed out, or gave no token for a refresh
+  | 'connect_error'  // the WebSocket constructor threw (e.g. a malformed URL)
+  | (string & {});
+
+export class SwitchboardError extends Error {
+  constructor(code: ErrorCode, message?: string, details?: { room?: string; op?: string; cause?: unknown });
+  readonly name: 'SwitchboardError';
+  /** What programs should look at: a protocol error code or one of the client's own. */
+  readonly code: ErrorCode;
+  /** The room of the request that failed, if it had one. */
+  readonly room?: string;
+  /** The op of the request that failed (`publish`, `subscribe`, `presence`, `refresh`, …). */
+  readonly op?: string;
+}
+
+/** The WebSocket constructor to use: the browser's, or `ws`'s in Node. */
+export interface WebSocketConstructor {
+  new (url: string): WebSocketLike;
+}
+
+/** The part of the standard WebSocket the client uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  /** Used when present (the `ws` package) to drop a dead connection at once. */
+  terminate?(): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+export type TokenSource = () => string | null | undefined | Promise<string | null | undefined>;
+
+export interface SwitchboardOptions {
+  /** A JWT sent with every connection as `?token=` (browsers cannot set headers on a WebSocket). */
+  token?: string;
+  /**
+   * Called for a fresh JWT before every (re)connect and when the node pushes a refresh;
+   * may be async. `null`/`undefined`: connect without a token (anonymous). Wins over `token`.
+   */
+  getToken?: TokenSource;
+  /** The WebSocket constructor. Default: `globalThis.WebSocket` (in Node: pass `ws`'s). */
+  WebSocket?: WebSocketConstructor;
+  /** Floor of the reconnect delay in ms (default 500). */
+  minReconnectDelay?: number;
+  /** Ceiling of the reconnect delay in ms (default 30000). */
+  maxReconnectDelay?: number;
+  /** A ping is sent after this many ms without receiving anything (default 20000; 0: no heartbeat). */
+  heartbeatInterval?: number;
+  /** The connection is declared dead when nothing arrives this many ms after a ping (default 10000). */
+  heartbeatTimeout?: number;
+  /** How long a request waits for its reply, and getToken() and the handshake may take, in ms (default 10000). */
+  requestTimeout?: number;
+  /** Keep up to `max` publishes made while disconnected and send them after the reconnect (default: off). */
+  offlineQueue?: { max: number };
+}
+
+export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
+
+export interface PresenceUser {
+  /** The user id (JWT `sub`, or `anon-…`). */
+  user: string;
+  /** The user's public information (the token's `info` claim; `{}` for anonymous users). */
+  info: { [key: string]: Json };
+  /** How many of the user's connections are in the room. */
+  conns: number;
+}
+
+export interface MessageEvent<T = Json> {
+  room: string;
+  data: T;
+  /** The publisher's user id. */
+  from: string;
+}
+
+export interface PresenceEvent {
+  room: string;
+  user: string;
+  info: { [key: string]: Json };
+}
+
+export interface SubscribedEvent {
+  room: string;
+  /** true when this is a resubscribe after a reconnect: refetch presence, messages may have been missed. */
+  resubscribed: boolean;
+}
+
+export interface UnsubscribedEvent {
+  room: string;
+  /** Set when the node or a failed subscribe ended the room (e.g. `forbidden`); absent after `unsubscribe()`. */
+  code?: ErrorCode;
+  message?: string;
+}
+
+export interface RoomEvents<T = Json> {
+  message: (event: MessageEvent<T>) => void;
+  join: (event: PresenceEvent) => void;
+  leave: (event: PresenceEvent) => void;
+  subscribed: (event: SubscribedEvent) => void;
+  unsubscribed: (event: UnsubscribedEvent) => void;
+  error: (error: SwitchboardError) => void;
+}
+
+export interface ClientEvents {
+  connecting: (event: { attempt: number }) => void;
+  connected: (event: { reconnected: boolean }) => void;
+  disconnected: (event: { code: number; reason: string; willReconnect: boolean }) => void;
+  reconnecting: (event: { delay: number; attempt: number }) => void;
+  error: (error: SwitchboardError | Error) => void;
+}
+
+declare class Emitter<Events extends { [E in keyof Events]: (...args: any[]) => void }> {
+  /** Adds a listener; returns a function that removes it. */
+  on<E extends keyof Events>(event: E, listener: Events[E]): () => void;
+  /** Adds a listener called at most once; returns a function that removes it. */
+  once<E extends keyof Events>(event: E, listener: Events[E]): () => void;
+  off<E extends keyof Events>(event: E, listener: Events[E]): void;
+}
+
+export class Room<T = Json> extends Emitter<RoomEvents<T>> {
+  private constructor();
+  readonly name: string;
+  readonly client: Switchboard;
+  /** Whether this subscription receives join/leave events. */
+  readonly presenceEvents: boolean;
+  /** `subscribing` (until the node's ok, and again while reconnecting), `subscribed`, or `unsubscribed` (for good). */
+  readonly state: 'subscribing' | 'subscribed' | 'unsubscribed';
+  /** Resolves when the node accepted the message. */
+  publish(data: T): Promise<void>;
+  /** The users present in the room, sorted by user id. */
+  presence(): Promise<PresenceUser[]>;
+  /** Leaves the room for good; resolves when the node confirmed (at once when not connected). */
+  unsubscribe(): Promise<void>;
+}
+
+export class Switchboard extends Emitter<ClientEvents> {
+  /** `url`: the node's WebSocket endpoint, e.g. `wss://host/ws`; in a browser also `/ws`. */
+  constructor(url: string | URL, options?: SwitchboardOptions);
+  readonly state: ConnectionState;
+  /** The rooms subscribed or being subscribed. */
+  readonly rooms: Room[];
+  /** Publishes waiting in the offline queue. */
+  readonly queued: number;
+  /** Starts connecting, and reconnecting until disconnect(). */
+  connect(): this;
+  /** Closes (1000) and stops reconnecting; pending requests and queued publishes reject with `disconnected`. Rooms are kept for a later connect(). */
+  disconnect(): void;
+  /** Subscribes now or as soon as connected, and again after every reconnect. Same name: same Room (presence flag updated). */
+  subscribe<T = Json>(room: string, options?: { presence?: boolean }): Room<T>;
+  /** Publishes to any room, subscribed or not. */
+  publish(room: string, data: Json): Promise<void>;
+  /** The users present in any room. */
+  presence(room: string): Promise<PresenceUser[]>;
+  /** An application-level round trip; resolves with its duration in ms. */
+  ping(): Promise<number>;
+}
+
+/** The delay in ms before reconnect attempt `attempt` (0-based): uniform in [min, min(max, min·2^(attempt+1))]. */
+export function backoffDelay(attempt: number, min: number, max: number, random?: () => number): number;
+
+/** The URL the client opens: `url` resolved (http→ws, https→wss), no fragment, `token=` set in the query. */
+export function connectionUrl(url: string | URL, token?: string | null): string;
+
+export default Switchboard;

@@ -1,0 +1,183 @@
+// Tokens against a real node that verifies JWTs: the token in the query, getToken before every
+// connect, refused handshakes, and (when the node has them) refresh, 4001, permissions and
+// the dev token endpoint.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { Switchboard } from '../switchboard.js';
+import { SwitchboardNode, signJwt, next, record, inbox, within, nodeSupports } from './support/helpers.js';
+
+const SECRET = 'test-secret-for-the-web-client-suite';
+const FAST = { WebSocket, minReconnectDelay: 20, maxReconnectDelay: 200, requestTimeout: 3000 };
+const nowSec = () => Math.floor(Date.now() / 1000);
+const token = (sub, extra = {}) => signJwt({ sub, exp: nowSec() + 600, ...extra }, SECRET);
+
+// Refresh, 4001, room permissions and --dev land on the node together.
+const hasRefresh = nodeSupports('--dev');
+const skipRefresh = hasRefresh ? false : 'this node has no token refresh / permissions / --dev yet';
+
+let node;
+const clients = new Set();
+const open = (options, url = node.wsUrl) => {
+  const c = new Switchboard(url, { ...FAST, ...options });
+  clients.add(c);
+  return c;
+};
+const connected = async (client) => {
+  const ready = next(client, 'connected');
+  client.connect();
+  await ready;
+  return client;
+};
+const subscribed = async (client, name, options) => {
+  const room = client.subscribe(name, options);
+  await next(room, 'subscribed');
+  return room;
+};
+
+before(async () => {
+  node = await SwitchboardNode.start({
+    anonymous: false, env: { SWITCHBOARD_JWT_SECRET: SECRET }, args: ['--jwt-leeway', '0'],
+  });
+});
+after(async () => { await node?.stop(); });
+afterEach(() => {
+  for (const c of clients) c.disconnect();
+  clients.clear();
+});
+
+test('a static token travels in the query, next to the parameters already there', { timeout: 10000 }, async () => {
+  const c = await connected(open({ token: token('alice', { info: { name: 'Alice' } }) }, `${node.wsUrl}?client=test`));
+  const room = c.subscribe('chat:tokens', { presence: true });
+  const join = await next(room, 'join');
+  assert.deepEqual(join, { room: 'chat:tokens', user: 'alice', info: { name: 'Alice' } });
+  const box = inbox(room);
+  await room.publish('hi');
+  assert.equal((await box.waitFor(1))[0].from, 'alice');
+});
+
+test('getToken is called before every connect, and its token is used', { timeout: 15000 }, async () => {
+  const own = await SwitchboardNode.start({ anonymous: false, env: { SWITCHBOARD_JWT_SECRET: SECRET } });
+  let current = own;
+  try {
+    let n = 0;
+    const c = open({ getToken: async () => token(`bob-${++n}`) }, own.wsUrl);
+    await connected(c);
+    const room = c.subscribe('chat:gettoken', { presence: true });
+    assert.equal((await next(room, 'join')).user, 'bob-1');
+
+    const rejoined = next(room, 'join', { timeout: 10000, predicate: (j) => j.user !== 'bob-1' });
+    await own.stop();
+    current = await SwitchboardNode.start({ port: own.port, anonymous: false, env: { SWITCHBOARD_JWT_SECRET: SECRET } });
+    const { user } = await rejoined;
+    assert.match(user, /^bob-\d+$/);
+    assert.equal(user, `bob-${n}`, 'the connection uses the token of the latest getToken call');
+    assert.ok(n >= 2);
+  } finally {
+    await current.stop();
+    await own.stop();
+  }
+});
+
+test('a refused handshake (expired static token) backs off until disconnect()', { timeout: 10000 }, async () => {
+  const expired = signJwt({ sub: 'carol', exp: nowSec() - 3600 }, SECRET);
+  const c = open({ token: expired, minReconnectDelay: 10, maxReconnectDelay: 40 });
+  const log = record(c, ['connected', 'reconnecting']);
+  const third = next(c, 'reconnecting', { predicate: (r) => r.attempt === 3 });
+  c.connect();
+  await third;
+  c.disconnect();
+  assert.ok(log.every(([e]) => e === 'reconnecting'), 'never connected');
+  for (const [, { attempt, delay }] of log) assert.ok(delay >= 10 && delay <= Math.min(40, 10 * 2 ** (attempt + 1)));
+  assert.equal(c.state, 'disconnected');
+});
+
+test('getToken answering null connects without a token (anonymous node)', { timeout: 10000 }, async () => {
+  const anon = await SwitchboardNode.start();
+  try {
+    const c = await connected(open({ getToken: () => null }, anon.wsUrl));
+    const room = c.subscribe('chat:anon', { presence: true });
+    assert.match((await next(room, 'join')).user, /^anon-/);
+  } finally {
+    await anon.stop();
+  }
+});
+
+test('refresh: getToken answers the node\'s refresh push and the connection outlives the first token', { timeout: 15000, skip: skipRefresh }, async () => {
+  // The node asks for a new token halfway to a short-lived token's exp, and closes with 4001 at exp.
+  let calls = 0;
+  let refreshAsked;
+  const asked = new Promise((resolve) => { refreshAsked = resolve; });
+  const firstExp = nowSec() + 3;
+  const c = open({
+    getToken: () => {
+      if (++calls === 1) return signJwt({ sub: 'dave', exp: firstExp }, SECRET);
+      refreshAsked();
+      return token('dave');
+    },
+  });
+  const log = record(c, ['connected', 'disconnected', 'error']);
+  await connected(c);
+  const room = await subscribed(c, 'chat:refresh');
+  await within(5000, asked, 'the refresh push');
+  // Past the first token's exp: still the same connection, still subscribed.
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExp * 1000 - Date.now() + 1200)));
+  assert.deepEqual(log.map(([e]) => e), ['connected']);
+  const box = inbox(room);
+  await room.publish('after the first exp');
+  assert.equal((await box.waitFor(1))[0].from, 'dave');
+});
+
+test('a static token that expires ends the connection for good (4001)', { timeout: 10000, skip: skipRefresh }, async () => {
+  const c = open({ token: signJwt({ sub: 'erin', exp: nowSec() + 2 }, SECRET) });
+  const log = record(c, ['disconnected', 'reconnecting']);
+  await connected(c);
+  const closed = await next(c, 'disconnected', { timeout: 6000 });
+  assert.equal(closed.code, 4001);
+  assert.equal(closed.willReconnect, false);
+  assert.equal(c.state, 'disconnected');
+  await assert.rejects(next(c, 'reconnecting', { timeout: 300 }));
+  assert.deepEqual(log.map(([e]) => e), ['disconnected']);
+});
+
+test('permissions: forbidden rejects, and a refresh that narrows them ends the subscription', { timeout: 15000, skip: skipRefresh }, async () => {
+  const wide = { sub: ['chat:*'], pub: ['chat:*'], presence: ['chat:*'] };
+  const narrow = { sub: ['chat:a'], pub: ['chat:a'], presence: [] };
+  let calls = 0;
+  const c = open({
+    getToken: () => signJwt({ sub: 'frank', exp: nowSec() + (++calls === 1 ? 3 : 600), rooms: calls === 1 ? wide : narrow }, SECRET),
+  });
+  await connected(c);
+  const a = await subscribed(c, 'chat:a');
+  const b = await subscribed(c, 'chat:b');
+  await assert.rejects(c.publish('news:x', 1), { code: 'forbidden' });
+  await assert.rejects(c.presence('news:x'), { code: 'forbidden' });
+  const news = c.subscribe('news:x');
+  assert.equal((await next(news, 'error')).code, 'forbidden');
+  assert.equal(c.state, 'connected');
+
+  const ended = await next(b, 'unsubscribed', { timeout: 6000 }); // after the refresh with `narrow`
+  assert.equal(ended.code, 'forbidden');
+  assert.equal(b.state, 'unsubscribed');
+  assert.deepEqual(c.rooms.map((r) => r.name), ['chat:a'], 'an ended room is not resubscribed');
+  assert.equal(a.state, 'subscribed');
+  await assert.rejects(c.publish('chat:b', 1), { code: 'forbidden' });
+});
+
+test('the dev token endpoint gives tokens the client can use', { timeout: 10000, skip: skipRefresh }, async () => {
+  const dev = await SwitchboardNode.start({ anonymous: false, args: ['--dev'] });
+  try {
+    const res = await fetch(`${dev.httpUrl}/dev/token?user=gina`);
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.user, 'gina');
+    assert.equal(typeof body.token, 'string');
+    const c = await connected(open({
+      getToken: async () => (await (await fetch(`${dev.httpUrl}/dev/token?user=gina`)).json()).token,
+    }, dev.wsUrl));
+    const room = c.subscribe('chat:dev', { presence: true });
+    assert.equal((await next(room, 'join')).user, 'gina');
+  } finally {
+    await dev.stop();
+  }
+});

@@ -1,0 +1,308 @@
+// The SDK against a real node (anonymous): requests and acks, error codes, presence, restarts,
+// the heartbeat, the offline queue.
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { Switchboard, SwitchboardError } from '../switchboard.js';
+import { SwitchboardNode, startProxy, next, record, inbox, within } from './support/helpers.js';
+
+const FAST = { WebSocket, minReconnectDelay: 20, maxReconnectDelay: 200, requestTimeout: 3000 };
+
+let node;
+const clients = new Set();
+const open = (url, options = {}) => {
+  const c = new Switchboard(url ?? node.wsUrl, { ...FAST, ...options });
+  clients.add(c);
+  return c;
+};
+const connected = async (client) => {
+  const ready = next(client, 'connected');
+  client.connect();
+  await ready;
+  return client;
+};
+
+before(async () => { node = await SwitchboardNode.start(); });
+after(async () => { await node?.stop(); });
+afterEach(() => {
+  for (const c of clients) c.disconnect();
+  clients.clear();
+});
+
+test('publish resolves on the ack and the subscriber receives the message', { timeout: 10000 }, async () => {
+  const a = await connected(open());
+  const b = await connected(open());
+  const roomA = a.subscribe('chat:acks');
+  const roomB = b.subscribe('chat:acks');
+  await Promise.all([next(roomA, 'subscribed'), next(roomB, 'subscribed')]);
+  assert.equal(roomA.state, 'subscribed');
+  const got = inbox(roomB);
+  const mine = inbox(roomA);
+
+  const result = await roomA.publish({ kind: 'chat', text: 'hello', n: 2.50 });
+  assert.equal(result, undefined);
+  const [m] = await got.waitFor(1);
+  assert.deepEqual(m.data, { kind: 'chat', n: 2.5, text: 'hello' });
+  assert.equal(m.room, 'chat:acks');
+  assert.match(m.from, /^anon-[0-9a-f]{16}$/);
+  const [own] = await mine.waitFor(1);
+  assert.equal(own.from, m.from, 'the publisher receives its own message with its user id');
+
+  // Publishing does not need a subscription, and any JSON value is data.
+  await b.publish('chat:acks', null);
+  await b.publish('elsewhere:nobody', [1, 'two']);
+  assert.deepEqual((await got.waitFor(2))[1].data, null);
+  assert.ok(await a.ping() >= 0);
+});
+
+test('protocol errors reject with their code and the connection stays', { timeout: 10000 }, async () => {
+  const c = await connected(open());
+  const room = c.subscribe('chat:errors');
+  await next(room, 'subscribed');
+
+  await assert.rejects(c.publish('chat lobby', { text: 'x' }), (err) => {
+    assert.ok(err instanceof SwitchboardError);
+    assert.equal(err.code, 'bad_room');
+    assert.equal(err.room, 'chat lobby');
+    assert.equal(err.op, 'publish');
+    assert.ok(err.message.length > 0);
+    return true;
+  });
+  await assert.rejects(c.publish('chat:errors', undefined), { code: 'bad_request' }); // data is required
+  await assert.rejects(c.presence('bad#room'), { code: 'bad_room' });
+
+  // A bad room to subscribe to ends that room: error, then unsubscribed; it is not retried.
+  const bad = c.subscribe('no spaces allowed');
+  const events = record(bad, ['error', 'unsubscribed', 'subscribed']);
+  await next(bad, 'unsubscribed');
+  assert.deepEqual(events.map(([e]) => e), ['error', 'unsubscribed']);
+  assert.equal(events[0][1].code, 'bad_room');
+  assert.equal(events[1][1].code, 'bad_room');
+  assert.equal(bad.state, 'unsubscribed');
+  assert.deepEqual(c.rooms.map((r) => r.name), ['chat:errors']);
+
+  // Still connected and subscribed: our own message arrives.
+  const box = inbox(room);
+  await room.publish('still here');
+  assert.equal((await box.waitFor(1))[0].data, 'still here');
+  assert.equal(c.state, 'connected');
+});
+
+test('an error the node could not match to a request is a client error event', { timeout: 10000 }, async () => {
+  const sockets = [];
+  class Spy extends WebSocket {
+    constructor(url) { super(url); sockets.push(this); }
+  }
+  const c = await connected(open(undefined, { WebSocket: Spy }));
+  const error = next(c, 'error');
+  sockets.at(-1).send('hello?'); // not JSON: bad_json, which never has an id
+  const err = await error;
+  assert.equal(err.code, 'bad_json');
+  assert.equal(c.state, 'connected');
+  await c.ping();
+});
+
+test('publishing while disconnected rejects at once', { timeout: 5000 }, async () => {
+  const c = open();
+  await assert.rejects(c.publish('chat:x', 1), { code: 'disconnected' });
+  await assert.rejects(c.subscribe('chat:x').publish(1), { code: 'disconnected' });
+  await assert.rejects(c.presence('chat:x'), { code: 'disconnected' });
+  // In flight when disconnect() is called.
+  await connected(c);
+  const pending = c.publish('chat:x', 2);
+  c.disconnect();
+  await assert.rejects(pending, { code: 'disconnected' });
+  assert.equal(c.state, 'disconnected');
+});
+
+test('presence: the list, join and leave events, per user', { timeout: 10000 }, async () => {
+  const watcher = await connected(open());
+  const room = watcher.subscribe('chat:presence', { presence: true });
+  const [, selfJoin] = await Promise.all([next(room, 'subscribed'), next(room, 'join')]);
+  const me = selfJoin.user;
+  assert.match(me, /^anon-/);
+  assert.deepEqual(selfJoin.info, {});
+
+  const other = await connected(open());
+  const joined = next(room, 'join');
+  const otherRoom = other.subscribe('chat:presence'); // presence flag off: it is present, gets no events
+  const [joinEvent] = await Promise.all([joined, next(otherRoom, 'subscribed')]);
+  assert.equal(joinEvent.room, 'chat:presence');
+
+  const users = await room.presence();
+  assert.deepEqual(users.map((u) => u.user), [me, joinEvent.user].sort());
+  for (const u of users) { assert.equal(u.conns, 1); assert.deepEqual(u.info, {}); }
+  assert.deepEqual(await other.presence('chat:presence'), users);
+
+  const left = next(room, 'leave');
+  await otherRoom.unsubscribe();
+  assert.equal((await left).user, joinEvent.user);
+  assert.deepEqual((await room.presence()).map((u) => u.user), [me]);
+
+  // Disconnecting leaves too.
+  const third = await connected(open());
+  const joined3 = next(room, 'join');
+  third.subscribe('chat:presence');
+  const { user: thirdUser } = await joined3;
+  const left3 = next(room, 'leave');
+  third.disconnect();
+  assert.equal((await left3).user, thirdUser);
+});
+
+test('after a node restart every room is resubscribed, with its presence flag', { timeout: 20000 }, async () => {
+  const own = await SwitchboardNode.start();
+  let current = own;
+  try {
+    const c = open(own.wsUrl);
+    const log = record(c, ['connecting', 'connected', 'disconnected', 'reconnecting']);
+    await connected(c);
+    const lobby = c.subscribe('chat:restart', { presence: true });
+    const news = c.subscribe('news:restart');
+    await Promise.all([next(lobby, 'subscribed'), next(news, 'subscribed'), next(lobby, 'join')]);
+
+    const disconnected = next(c, 'disconnected');
+    const resubscribed = Promise.all([
+      next(lobby, 'subscribed', { timeout: 15000 }),
+      next(news, 'subscribed', { timeout: 15000 }),
+    ]);
+    const selfJoin = next(lobby, 'join', { timeout: 15000 });
+    const { code } = await own.stop();
+    assert.equal(code, 0, 'the node exits 0 on SIGTERM');
+    const closed = await disconnected;
+    assert.equal(closed.code, 1001, 'the node closes with 1001 going away');
+    assert.equal(closed.willReconnect, true);
+
+    current = await SwitchboardNode.start({ port: own.port });
+    const [a, b] = await resubscribed;
+    assert.equal(a.resubscribed, true);
+    assert.equal(b.resubscribed, true);
+    await selfJoin; // presence:true was sent again: our own join arrives
+    assert.equal(c.state, 'connected');
+    assert.ok(log.some(([e]) => e === 'reconnecting'));
+    assert.deepEqual(log.filter(([e]) => e === 'connected').map(([, x]) => x.reconnected), [false, true]);
+
+    // Both rooms deliver again, through the new node.
+    const other = await connected(open(current.wsUrl));
+    const box = inbox(news);
+    await other.publish('news:restart', { n: 1 });
+    assert.deepEqual((await box.waitFor(1))[0].data, { n: 1 });
+    const users = await lobby.presence();
+    assert.equal(users.length, 1);
+  } finally {
+    await current.stop();
+    await own.stop();
+  }
+});
+
+test('the heartbeat detects a dead connection and reconnects', { timeout: 15000 }, async () => {
+  const proxy = await startProxy(node.port);
+  try {
+    const c = open(`ws://127.0.0.1:${proxy.port}/ws`, { heartbeatInterval: 150, heartbeatTimeout: 300 });
+    await connected(c);
+    const room = c.subscribe('chat:heartbeat');
+    await next(room, 'subscribed');
+    // Idle but alive: the pings are answered, nothing is dropped.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(c.state, 'connected');
+
+    const started = performance.now();
+    const dead = next(c, 'disconnected', { timeout: 5000 });
+    const resubscribed = next(room, 'subscribed', { timeout: 10000 });
+    proxy.freeze(); // the network goes silent; no close, no error
+    const closed = await dead;
+    const took = performance.now() - started;
+    assert.equal(closed.reason, 'heartbeat timeout');
+    assert.equal(closed.code, 1006);
+    assert.ok(took >= 300 && took < 2000, `declared dead after ${Math.round(took)} ms`);
+    assert.equal((await resubscribed).resubscribed, true);
+    assert.equal(c.state, 'connected');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('a request without a reply times out', { timeout: 10000 }, async () => {
+  const proxy = await startProxy(node.port);
+  try {
+    const c = await connected(open(`ws://127.0.0.1:${proxy.port}/ws`, { heartbeatInterval: 0, requestTimeout: 300 }));
+    proxy.freeze();
+    await assert.rejects(c.publish('chat:timeout', 1), { code: 'timeout', op: 'publish' });
+    await assert.rejects(c.presence('chat:timeout'), { code: 'timeout' });
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('the offline queue keeps the newest publishes and sends them after the resubscribe', { timeout: 20000 }, async () => {
+  const own = await SwitchboardNode.start();
+  let current = own;
+  try {
+    const c = open(own.wsUrl, { offlineQueue: { max: 2 } });
+    await connected(c);
+    const room = c.subscribe('chat:queue');
+    await next(room, 'subscribed');
+    const box = inbox(room);
+
+    const reconnecting = next(c, 'reconnecting');
+    await own.stop();
+    await reconnecting;
+    assert.notEqual(c.state, 'connected');
+    const p1 = room.publish({ n: 1 });
+    const p2 = room.publish({ n: 2 });
+    const p3 = room.publish({ n: 3 });
+    await assert.rejects(p1, { code: 'queue_full' });
+    assert.equal(c.queued, 2);
+
+    current = await SwitchboardNode.start({ port: own.port });
+    await within(10000, Promise.all([p2, p3]), 'queued publishes');
+    // Sent after the resubscribe: the client receives its own queued messages, in order.
+    const got = await box.waitFor(2);
+    assert.deepEqual(got.map((m) => m.data.n), [2, 3]);
+    assert.equal(c.queued, 0);
+
+    // disconnect() rejects what is still queued.
+    c.disconnect();
+    const p4 = room.publish({ n: 4 });
+    await assert.rejects(p4, { code: 'disconnected' }); // not started: no queueing
+    c.connect();
+    const stopped = next(c, 'reconnecting', { timeout: 10000 });
+    await current.stop();
+    await stopped;
+    const p5 = room.publish({ n: 5 });
+    c.disconnect();
+    await assert.rejects(p5, { code: 'disconnected' });
+  } finally {
+    await current.stop();
+    await own.stop();
+  }
+});
+
+test('subscribing again updates the presence flag; unsubscribe stops delivery', { timeout: 10000 }, async () => {
+  const c = await connected(open());
+  const room = c.subscribe('chat:flags');
+  await next(room, 'subscribed');
+  assert.equal(c.subscribe('chat:flags'), room, 'the same name gives the same room');
+  const join = next(room, 'join');
+  assert.equal(c.subscribe('chat:flags', { presence: true }), room);
+  assert.equal(room.presenceEvents, true);
+  await next(room, 'subscribed');
+  // Our own join is not sent again (we were present already); another user's is.
+  const other = await connected(open());
+  other.subscribe('chat:flags');
+  assert.match((await join).user, /^anon-/);
+
+  const unsub = next(room, 'unsubscribed');
+  await room.unsubscribe();
+  assert.deepEqual(await unsub, { room: 'chat:flags' });
+  assert.equal(room.state, 'unsubscribed');
+  assert.deepEqual(c.rooms, []);
+  let delivered = 0;
+  room.on('message', () => delivered++);
+  const probe = c.subscribe('chat:flags-probe');
+  await next(probe, 'subscribed');
+  const probeBox = inbox(probe);
+  await other.publish('chat:flags', 'after unsubscribe');
+  await other.publish('chat:flags-probe', 'marker');
+  await probeBox.waitFor(1); // the node handles one publisher's frames in order
+  assert.equal(delivered, 0);
+});

@@ -1,0 +1,167 @@
+// Test fixtures: real Switchboard nodes on loopback, a TCP proxy that can play a dead network,
+// JWTs, and bounded waits for events. Nothing here imitates the node.
+import { spawn, execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const webClientDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const nodeBin = path.resolve(webClientDir, process.env.SWITCHBOARD_BIN || '../build/server/switchboard');
+
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) {
+    try { child.kill('SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+let helpText;
+/** Whether the node executable lists `flag` in its --help (features landing on the C++ side). */
+export function nodeSupports(flag) {
+  helpText ??= execFileSync(nodeBin, ['--help'], { encoding: 'utf8', timeout: 10000 });
+  return new RegExp(`(^|\\s)${flag.replace(/[-]/g, '\\-')}\\b`, 'm').test(helpText);
+}
+
+/** A running `switchboard` process. */
+export class SwitchboardNode {
+  /**
+   * Starts a node on 127.0.0.1 and resolves once it logged its port.
+   * @param {{port?: number, anonymous?: boolean, args?: string[], env?: object}} [options]
+   */
+  static async start({ port = 0, anonymous = true, args = [], env = {} } = {}) {
+    const argv = ['--bind', '127.0.0.1', '--port', String(port), '--log-level', 'info',
+      '--static-dir', webClientDir, '--threads', '2', ...(anonymous ? ['--allow-anonymous'] : []), ...args];
+    const child = spawn(nodeBin, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+    running.add(child);
+    const node = new SwitchboardNode(child);
+    try {
+      node.port = await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`node did not start in 10 s:\n${node.log}`)), 10000);
+        child.stderr.setEncoding('utf8');
+        child.stderr.on('data', (chunk) => {
+          node.log += chunk;
+          const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(node.log);
+          if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+        });
+        child.once('exit', (code, signal) => {
+          clearTimeout(timer);
+          reject(new Error(`node exited (${code ?? signal}) before listening:\n${node.log}`));
+        });
+        child.once('error', (err) => { clearTimeout(timer); reject(err); });
+      });
+    } catch (err) {
+      running.delete(child);
+      child.kill('SIGKILL');
+      throw err;
+    }
+    return node;
+  }
+
+  constructor(child) {
+    this.child = child;
+    this.port = 0;
+    this.log = '';
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    }));
+  }
+
+  get wsUrl() { return `ws://127.0.0.1:${this.port}/ws`; }
+  get httpUrl() { return `http://127.0.0.1:${this.port}`; }
+
+  /** SIGTERM (the node closes its connections with 1001 and exits 0); SIGKILL after 10 s. */
+  async stop() {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.exited;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10000);
+    const result = await this.exited;
+    clearTimeout(timer);
+    return result;
+  }
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of a node. freeze() makes the connections open now silent
+ * in both directions (bytes are swallowed, sockets stay open): a dead network, as a laptop
+ * lid or a NAT timeout makes one. Connections opened later pass.
+ */
+export async function startProxy(targetPort) {
+  const pairs = new Set();
+  const server = net.createServer((client) => {
+    const pair = { client, upstream: net.connect(targetPort, '127.0.0.1'), frozen: false };
+    pairs.add(pair);
+    pair.client.on('data', (d) => { if (!pair.frozen) pair.upstream.write(d); });
+    pair.upstream.on('data', (d) => { if (!pair.frozen) pair.client.write(d); });
+    const end = () => { pair.client.destroy(); pair.upstream.destroy(); pairs.delete(pair); };
+    for (const s of [pair.client, pair.upstream]) { s.on('error', end); s.on('close', end); }
+  });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
+  return {
+    port: server.address().port,
+    get connections() { return pairs.size; },
+    freeze() { for (const p of pairs) p.frozen = true; },
+    close() {
+      for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
+      pairs.clear();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** An HS256 JWT. */
+export function signJwt(claims, secret) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const input = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+/**
+ * Resolves with the first argument of the next `event` of `emitter` for which `predicate`
+ * holds; rejects after `timeout` ms.
+ */
+export function next(emitter, event, { timeout = 5000, predicate = () => true } = {}) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error(`no ${event} event within ${timeout} ms`)); }, timeout);
+    const off = emitter.on(event, (arg) => {
+      if (!predicate(arg)) return;
+      clearTimeout(timer);
+      off();
+      resolve(arg);
+    });
+  });
+}
+
+/** Records every event of the given names, in order, as [name, arg]. */
+export function record(emitter, events) {
+  const log = [];
+  for (const e of events) emitter.on(e, (arg) => log.push([e, arg]));
+  return log;
+}
+
+/** Rejects if `promise` does not settle within `ms`. */
+export function within(ms, promise, what = 'operation') {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms); }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Collects the `message` events of a room and lets a test wait for the n-th. */
+export function inbox(room) {
+  const items = [];
+  const waiters = [];
+  room.on('message', (m) => {
+    items.push(m);
+    for (const w of [...waiters]) if (items.length >= w.n) { waiters.splice(waiters.indexOf(w), 1); w.resolve(items.slice()); }
+  });
+  return {
+    items,
+    waitFor(n, timeout = 5000) {
+      if (items.length >= n) return Promise.resolve(items.slice());
+      return within(timeout, new Promise((resolve) => waiters.push({ n, resolve })), `message #${n} of ${room.name}`);
+    },
+  };
+}
