@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "switchboard/auth/RoomPermissions.h"
+#include "switchboard/cluster/RedisAddress.h"
 
 namespace switchboard::server {
 
@@ -44,6 +45,10 @@ po::options_description describe(Config& c) {
     ("api-keys", po::value(&c.api_keys),
         "comma-separated keys that backends present as Authorization: Bearer <key> to the HTTP API "
         "(prefer the environment variable)")
+    ("redis", po::value(&c.redis),
+        "redis://[:password@]host[:port][/db]: join the cluster that shares this Redis (default: run alone)")
+    ("redis-prefix", po::value(&c.redis_prefix)->default_value(c.redis_prefix),
+        "prefix of the cluster's Redis channels and keys (clusters sharing one Redis need different ones)")
     ("dev", po::value(&c.dev)->implicit_value(true)->default_value(false),
         "development mode: GET /dev/token?user=NAME mints a token for anyone. Never in production")
     ("allowed-origins", po::value(&c.allowed_origins),
@@ -185,6 +190,14 @@ std::string validate(const Config& c) {
     return "--jwt-max-token-bytes must be between 256 and 65536";
   if (auto problem = check_rooms_option("default-rooms", c.default_rooms); !problem.empty()) return problem;
   if (auto problem = check_rooms_option("anonymous-rooms", c.anonymous_rooms); !problem.empty()) return problem;
+  if (!c.redis.empty()) {
+    try {
+      cluster::RedisAddress::parse(c.redis);
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+  }
+  if (c.redis_prefix.empty()) return "--redis-prefix must not be empty";
   for (const auto& key : c.api_key_list())
     if (key.size() < 16) return "--api-keys: every key must be at least 16 characters long";
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";

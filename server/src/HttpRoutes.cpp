@@ -46,8 +46,9 @@ Response HttpRoutes::make_response(const Request& req, http::status status, std:
   return res;
 }
 
-HttpRoutes::HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry)
-    : config_(config), metrics_(metrics), registry_(registry) {
+HttpRoutes::HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry,
+                       const cluster::Bus& bus)
+    : config_(config), metrics_(metrics), registry_(registry), bus_(bus) {
   std::error_code ec;
   static_dir_ = std::filesystem::canonical(config.static_dir, ec);
   if (ec) static_dir_.clear();
@@ -95,6 +96,11 @@ Response HttpRoutes::handle(const Request& req) const {
     return res;
   }
   if (path == "/healthz") return make_response(req, http::status::ok, "application/json", R"({"status":"ok"})");
+  if (path == "/readyz") {
+    // Ready when the node can carry messages: always alone, only with Redis in a cluster.
+    if (bus_.ready()) return make_response(req, http::status::ok, "application/json", R"({"status":"ready"})");
+    return json_error(req, http::status::service_unavailable, "unavailable", "the cluster bus (Redis) is unreachable");
+  }
   if (path == "/metrics")
     return make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
                          metrics_.render(registry_.room_count(), registry_.subscription_count()));

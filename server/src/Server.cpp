@@ -25,7 +25,7 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   if (config_.static_dir.empty()) config_.static_dir = SWITCHBOARD_DEFAULT_STATIC_DIR;
   if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
   broker_ = std::make_unique<Broker>(config_, *authenticator_, *bus_, *presence_, metrics_);
-  routes_ = std::make_unique<HttpRoutes>(config_, metrics_, broker_->registry());
+  routes_ = std::make_unique<HttpRoutes>(config_, metrics_, broker_->registry(), *bus_);
   api_ = std::make_unique<HttpApi>(config_, *authenticator_, *broker_, metrics_);
   ctx_.reset(new SessionContext{config_, metrics_, *broker_, *authenticator_, *routes_, *api_,
                                 auth::OriginPolicy(config_.allowed_origins)});
@@ -47,6 +47,7 @@ void Server::start() {
     tls_listener_ = std::make_shared<Listener>(ioc_, tcp::endpoint(address, config_.tls_port), &*tls_, *ctx_);
   }
   work_.emplace(ioc_.get_executor());
+  bus_->start(ioc_);
   plain_listener_->run();
   if (tls_listener_) tls_listener_->run();
   threads_.reserve(config_.threads);
@@ -76,6 +77,7 @@ void Server::stop(std::chrono::milliseconds grace) {
     // connection still leaves its rooms and presence before the node stops.
     broker_->abort_all();
     wait_until_closed(std::chrono::seconds(1));
+    bus_->stop();  // while the event loop still runs
   }
   ioc_.stop();
   for (auto& t : threads_) t.join();

@@ -3,9 +3,8 @@
 #include <cstring>
 #include <iostream>
 
-#include "switchboard/cluster/InProcessBus.h"
-#include "switchboard/cluster/InProcessPresenceStore.h"
 #include "switchboard/server/Authentication.h"
+#include "switchboard/server/Components.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/Log.h"
 #include "switchboard/server/Server.h"
@@ -32,10 +31,10 @@ int main(int argc, char* argv[]) {
   try {
     server::apply_dev_mode(config);
     auto authenticator = server::make_authenticator(config);
-    // The only place that chooses the bus and presence store. Without a cluster configured,
-    // the node runs alone on the embedded ones.
-    server::Server node(std::move(config), std::move(authenticator), std::make_unique<cluster::InProcessBus>(),
-                        std::make_unique<cluster::InProcessPresenceStore>());
+    // Without a cluster configured, the node runs alone on the embedded bus and presence store.
+    auto bus = server::make_bus(config);
+    auto presence = server::make_presence_store(config);
+    server::Server node(std::move(config), std::move(authenticator), std::move(bus), std::move(presence));
     node.start();
     int signal = node.wait_for_signal();
     server::log::info("signal " + std::to_string(signal) + " received, shutting down");

@@ -6,9 +6,8 @@
 #include <thread>
 
 #include "switchboard/auth/AnonymousAuthenticator.h"
-#include "switchboard/cluster/InProcessBus.h"
-#include "switchboard/cluster/InProcessPresenceStore.h"
 #include "switchboard/server/Authentication.h"
+#include "switchboard/server/Components.h"
 #include "switchboard/server/Server.h"
 
 namespace switchboard::test {
@@ -32,8 +31,7 @@ class TestNode {
   explicit TestNode(server::Config config = default_config()) : TestNode(prepared(std::move(config))) {}
 
   TestNode(server::Config config, std::unique_ptr<auth::Authenticator> authenticator)
-      : server_(std::move(config), std::move(authenticator), std::make_unique<cluster::InProcessBus>(),
-                std::make_unique<cluster::InProcessPresenceStore>()) {
+      : server_(config, std::move(authenticator), server::make_bus(config), server::make_presence_store(config)) {
     server_.start();
   }
 

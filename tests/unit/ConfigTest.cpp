@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "switchboard/cluster/RedisAddress.h"
 #include "switchboard/server/Config.h"
 
 using switchboard::server::ConfigResult;
@@ -53,7 +54,8 @@ TEST(Config, HelpListsEveryOption) {
   for (const char* opt : {"--bind", "--port", "--tls-port", "--tls-cert", "--tls-key", "--threads",
                           "--allow-anonymous", "--max-message-size", "--max-rooms", "--max-queue-bytes",
                           "--idle-timeout", "--handshake-timeout", "--publish-rate", "--config", "--dev",
-                          "--api-keys", "--default-rooms", "--anonymous-rooms", "--jwt-max-token-bytes"})
+                          "--api-keys", "--default-rooms", "--anonymous-rooms", "--jwt-max-token-bytes", "--redis",
+                          "--redis-prefix"})
     EXPECT_NE(r.message.find(opt), std::string::npos) << opt;
 }
 
@@ -126,4 +128,26 @@ TEST(Config, BadRoomGrantsAndShortApiKeysAreRefused) {
   EXPECT_NE(bad_shape.message.find("--anonymous-rooms"), std::string::npos);
   EXPECT_EQ(load({"--allow-anonymous", "--api-keys", "short"}).exit_code, 2);
   EXPECT_EQ(load({"--allow-anonymous", "--jwt-max-token-bytes", "10"}).exit_code, 2);
+}
+
+TEST(Config, RedisUrl) {
+  auto r = load({"--allow-anonymous", "--redis", "redis://:s3cret@10.0.0.5:6380/2", "--redis-prefix", "eu:"});
+  ASSERT_TRUE(r.config) << r.message;
+  auto a = switchboard::cluster::RedisAddress::parse(r.config->redis);
+  EXPECT_EQ(a.host, "10.0.0.5");
+  EXPECT_EQ(a.port, 6380);
+  EXPECT_EQ(a.password, "s3cret");
+  EXPECT_EQ(a.db, 2);
+  EXPECT_EQ(a.describe(), "redis://:***@10.0.0.5:6380/2");  // no password in logs
+  EXPECT_EQ(r.config->redis_prefix, "eu:");
+  auto plain = switchboard::cluster::RedisAddress::parse("redis://localhost");
+  EXPECT_EQ(plain.host, "localhost");
+  EXPECT_EQ(plain.port, 6379);
+  EXPECT_EQ(plain.db, 0);
+  EXPECT_EQ(switchboard::cluster::RedisAddress::parse("redis://[::1]:7000").host, "::1");
+  for (const char* bad : {"localhost:6379", "http://localhost", "redis://", "redis://h/x", "redis://h:0"}) {
+    auto refused = load({"--allow-anonymous", "--redis", bad});
+    EXPECT_EQ(refused.exit_code, 2) << bad;
+    EXPECT_NE(refused.message.find("--redis"), std::string::npos) << bad;
+  }
 }

@@ -6,6 +6,10 @@
 
 #include "switchboard/protocol/Payload.h"
 
+namespace boost::asio {
+class io_context;
+}
+
 namespace switchboard::cluster {
 
 class Bus {
@@ -27,6 +31,13 @@ class Bus {
   // Never blocks and never calls the deliver handler inline.
   virtual void subscribe(const std::string& room) = 0;
   virtual void unsubscribe(const std::string& room) = 0;
+
+  // Connects (a cluster bus) once the node's event loop runs, and disconnects before it stops.
+  virtual void start(boost::asio::io_context& ioc) { (void)ioc; }
+  virtual void stop() {}
+  // Whether the bus can carry messages now: false while a cluster bus cannot reach its backend
+  // (GET /readyz answers 503 then).
+  virtual bool ready() const { return true; }
 };
 
 }  // namespace switchboard::cluster

@@ -29,6 +29,8 @@ struct Config {
   std::string anonymous_rooms;        // JSON grants of anonymous connections; empty: every room
   std::string api_keys;               // comma-separated keys for the HTTP API (backends)
   bool dev = false;                   // GET /dev/token mints tokens for anyone: local development only
+  std::string redis;                  // redis://[:password@]host:port[/db]: run as part of a cluster
+  std::string redis_prefix = "switchboard:";  // of every Redis key and channel of this cluster
   std::string allowed_origins;        // browser origins besides the node's own; see auth::OriginPolicy
   std::string static_dir;             // web-client/ files served at /
   std::size_t max_message_size = 64 * 1024;

@@ -1,5 +1,5 @@
 #pragma once
-// Answers the node's plain HTTP requests: /healthz, /metrics, /dev/token (dev mode only) and the
+// Answers the node's plain HTTP requests: /healthz, /readyz, /metrics, /dev/token (dev mode only) and the
 // web client's files (demo/ and the switchboard.js module). Upgrades to WebSocket at /ws and the /api/ endpoints are handled by
 // HttpSession and HttpApi before this is consulted.
 #include <boost/beast/http.hpp>
@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "switchboard/cluster/Bus.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/Metrics.h"
 #include "switchboard/server/RoomRegistry.h"
@@ -19,7 +20,7 @@ using Response = http::response<http::string_body>;
 
 class HttpRoutes {
  public:
-  HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry);
+  HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry, const cluster::Bus& bus);
 
   Response handle(const Request& req) const;
 
@@ -41,6 +42,7 @@ class HttpRoutes {
   std::filesystem::path static_dir_;  // canonical, or empty when the directory does not exist
   const Metrics& metrics_;
   const RoomRegistry& registry_;
+  const cluster::Bus& bus_;
 };
 
 }  // namespace switchboard::server

@@ -1,0 +1,68 @@
+#pragma once
+// The bus of a cluster: Redis pub/sub, one channel per room ("<prefix>room:<name>").
+//
+// A node subscribes to a room's channel when its first local subscriber joins and unsubscribes
+// when the last one leaves (the room registry tells it). A publish is one PUBLISH on the command
+// connection; its handler says true once Redis has answered it, false when Redis is unreachable.
+// Every message, the publishing node's own included, comes back through the subscriber
+// connection: each node receives it once and delivers it once to each local subscriber.
+//
+// Order: publishes from one connection go through one Redis connection in order, and Redis
+// delivers a channel's messages to each subscriber in order.
+//
+// Threading: all Redis work runs on one strand of the node's io_context; publish, subscribe and
+// unsubscribe may be called from any thread and never block.
+#include <boost/asio/io_context.hpp>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/RedisAddress.h"
+#include "switchboard/cluster/RedisConnection.h"
+
+namespace switchboard::cluster {
+
+class RedisBus final : public Bus {
+ public:
+  RedisBus(RedisAddress address, std::string prefix, RedisConnection::Timing timing = {});
+  ~RedisBus() override;
+
+  void set_deliver_handler(DeliverHandler handler) override;
+  void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
+  void subscribe(const std::string& room) override;
+  void unsubscribe(const std::string& room) override;
+  void start(boost::asio::io_context& ioc) override;
+  void stop() override;
+  bool ready() const override;
+
+ private:
+  // Per room: what the node wants, and what the subscriber connection has been told. At most
+  // one SUBSCRIBE or UNSUBSCRIBE of a channel is in flight; the next one waits for its answer
+  // (hiredis keeps one callback per channel, and an UNSUBSCRIBE's answer removes it).
+  struct Channel {
+    bool wanted = false;
+    bool subscribed = false;  // confirmed by Redis
+    bool in_flight = false;
+  };
+
+  void sync(const std::string& room);
+  void on_push(redisReply* reply);
+  void on_subscriber_state(bool up);
+  std::string channel_of(const std::string& room) const { return prefix_ + "room:" + room; }
+
+  RedisAddress address_;
+  std::string prefix_;
+  RedisConnection::Timing timing_;
+  DeliverHandler deliver_;
+  std::optional<RedisConnection::Strand> strand_;  // from start()
+  std::unique_ptr<RedisConnection> commands_;
+  std::unique_ptr<RedisConnection> subscriber_;
+  std::unordered_map<std::string, Channel> channels_;  // on the strand
+  std::atomic<bool> commands_up_{false};
+  std::atomic<bool> subscriber_up_{false};
+};
+
+}  // namespace switchboard::cluster

@@ -1,0 +1,97 @@
+#pragma once
+// One connection to Redis through hiredis's asynchronous API, driven by the node's Asio event
+// loop: the socket hiredis opens is watched with an asio::posix::stream_descriptor, and every
+// hiredis call runs on this connection's strand. It connects, reconnects with capped exponential
+// backoff and full jitter, and says when it goes up or down.
+//
+// Everything but the constructor and destructor must be called on the strand.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "switchboard/cluster/RedisAddress.h"
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace switchboard::cluster {
+
+class RedisConnection {
+ public:
+  using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
+  // A command's reply, or nullptr when the connection was lost before it came.
+  using ReplyHandler = std::function<void(redisReply* reply)>;
+  // Every reply on a subscribed connection: subscribe/unsubscribe confirmations and messages;
+  // nullptr once per subscribed channel when the connection is lost.
+  using PushHandler = std::function<void(redisReply* reply)>;
+  // true when the connection is up (after AUTH/SELECT were sent), false when it went down.
+  using StateHandler = std::function<void(bool up)>;
+
+  struct Timing {
+    std::chrono::milliseconds connect_timeout{2000};
+    std::chrono::milliseconds backoff_min{50};
+    std::chrono::milliseconds backoff_max{2000};
+  };
+
+  RedisConnection(Strand strand, RedisAddress address, std::string name, Timing timing);
+  RedisConnection(Strand strand, RedisAddress address, std::string name)
+      : RedisConnection(std::move(strand), std::move(address), std::move(name), Timing{}) {}
+  // Frees the hiredis context: pending handlers get nullptr. Call stop() on the strand first
+  // while the event loop runs; destroying after the loop stopped is fine too.
+  ~RedisConnection();
+  RedisConnection(const RedisConnection&) = delete;
+  RedisConnection& operator=(const RedisConnection&) = delete;
+
+  void start(StateHandler on_state, PushHandler on_push = nullptr);
+  // Disconnects for good: pending handlers get nullptr, no reconnect.
+  void stop();
+  // Drops the connection now (pending handlers get nullptr) and reconnects after the backoff.
+  void reset(std::string_view why);
+  bool up() const { return up_; }
+  const Strand& strand() const { return strand_; }
+
+  // Sends a command given as its arguments (binary-safe). Returns false, without calling
+  // `done`, when the connection is not up; otherwise `done` is called exactly once.
+  bool command(const std::vector<std::string_view>& args, ReplyHandler done);
+  // SUBSCRIBE / UNSUBSCRIBE one channel; replies go to the push handler.
+  bool subscribe(std::string_view channel);
+  bool unsubscribe(std::string_view channel);
+
+ private:
+  struct Watcher;
+  static void on_connect(const redisAsyncContext* ac, int status);
+  static void on_disconnect(const redisAsyncContext* ac, int status);
+  static void on_reply(redisAsyncContext* ac, void* reply, void* privdata);
+  static void on_push(redisAsyncContext* ac, void* reply, void* privdata);
+
+  void connect();
+  void connected();
+  void lost(std::string_view why);
+  void schedule_reconnect();
+  bool send(const std::vector<std::string_view>& args, void (*callback)(redisAsyncContext*, void*, void*),
+            void* privdata);
+  bool send_checked(const std::vector<std::string_view>& args, ReplyHandler done);
+
+  Strand strand_;
+  RedisAddress address_;
+  std::string name_;
+  Timing timing_;
+  StateHandler on_state_;
+  PushHandler on_push_;
+  redisAsyncContext* ac_ = nullptr;
+  std::shared_ptr<Watcher> watcher_;
+  boost::asio::steady_timer timer_;  // connect timeout, then reconnect backoff
+  std::mt19937 random_{std::random_device{}()};
+  unsigned failures_ = 0;  // consecutive failed attempts, for the backoff
+  bool up_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace switchboard::cluster

@@ -1,0 +1,249 @@
+#include "switchboard/cluster/RedisConnection.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <iostream>
+
+namespace switchboard::cluster {
+
+namespace net = boost::asio;
+
+namespace {
+void log_line(std::string_view name, std::string_view what) {
+  // The cluster module has no logger of its own: one line on stderr, like the node's log.
+  std::cerr << "redis " << name << ": " << what << '\n';
+}
+}  // namespace
+
+// hiredis's event hooks on Asio: it asks for readiness to read or write, and we call
+// redisAsyncHandleRead/Write when the socket is ready, re-arming while it still wants to.
+// hiredis owns the socket: the descriptor is released, never closed, when hiredis cleans up.
+struct RedisConnection::Watcher : std::enable_shared_from_this<Watcher> {
+  Watcher(const Strand& strand, redisAsyncContext* context) : descriptor(strand, context->c.fd), ac(context) {}
+
+  net::posix::stream_descriptor descriptor;
+  redisAsyncContext* ac;  // null once hiredis has cleaned up
+  bool want_read = false, want_write = false;
+  bool read_armed = false, write_armed = false;
+
+  void arm(bool read) {
+    bool& armed = read ? read_armed : write_armed;
+    if (armed || !ac) return;
+    armed = true;
+    descriptor.async_wait(read ? net::posix::stream_descriptor::wait_read : net::posix::stream_descriptor::wait_write,
+                          [self = shared_from_this(), read](boost::system::error_code ec) {
+                            (read ? self->read_armed : self->write_armed) = false;
+                            if (ec || !self->ac || !(read ? self->want_read : self->want_write)) return;
+                            // May free the context (cleanup then clears ac): hold on to self meanwhile.
+                            if (read) redisAsyncHandleRead(self->ac);
+                            else redisAsyncHandleWrite(self->ac);
+                            if (self->ac && (read ? self->want_read : self->want_write)) self->arm(read);
+                          });
+  }
+
+  static Watcher* of(void* data) { return static_cast<Watcher*>(data); }
+  static void add_read(void* data) {
+    of(data)->want_read = true;
+    of(data)->arm(true);
+  }
+  static void del_read(void* data) { of(data)->want_read = false; }
+  static void add_write(void* data) {
+    of(data)->want_write = true;
+    of(data)->arm(false);
+  }
+  static void del_write(void* data) { of(data)->want_write = false; }
+  static void cleanup(void* data) {
+    Watcher* w = of(data);
+    w->ac = nullptr;
+    w->want_read = w->want_write = false;
+    boost::system::error_code ec;
+    w->descriptor.cancel(ec);
+    w->descriptor.release();
+  }
+};
+
+RedisConnection::RedisConnection(Strand strand, RedisAddress address, std::string name, Timing timing)
+    : strand_(std::move(strand)),
+      address_(std::move(address)),
+      name_(std::move(name)),
+      timing_(timing),
+      timer_(strand_) {}
+
+RedisConnection::~RedisConnection() {
+  stopped_ = true;
+  on_state_ = nullptr;
+  if (ac_) {
+    redisAsyncContext* ac = ac_;
+    ac_ = nullptr;
+    redisAsyncFree(ac);  // runs the pending handlers with nullptr
+  }
+}
+
+void RedisConnection::start(StateHandler on_state, PushHandler on_push) {
+  on_state_ = std::move(on_state);
+  on_push_ = std::move(on_push);
+  connect();
+}
+
+void RedisConnection::stop() {
+  stopped_ = true;
+  timer_.cancel();
+  if (!ac_) return;
+  redisAsyncContext* ac = ac_;
+  bool was_connected = ac->c.flags & REDIS_CONNECTED;
+  redisAsyncFree(ac);  // a connected context reports through on_disconnect
+  if (!was_connected) {
+    ac_ = nullptr;
+    watcher_.reset();
+  }
+}
+
+void RedisConnection::reset(std::string_view why) {
+  if (!ac_ || stopped_) return;
+  log_line(name_, std::string("dropping the connection: ") + std::string(why));
+  redisAsyncContext* ac = ac_;
+  bool was_connected = ac->c.flags & REDIS_CONNECTED;
+  redisAsyncFree(ac);
+  if (!was_connected) {
+    ac_ = nullptr;
+    watcher_.reset();
+    ++failures_;
+    schedule_reconnect();
+  }
+}
+
+void RedisConnection::connect() {
+  if (stopped_) return;
+  redisAsyncContext* ac = redisAsyncConnect(address_.host.c_str(), address_.port);
+  if (!ac || ac->err) {
+    log_line(name_, std::string("cannot connect to ") + address_.describe() + ": " + (ac ? ac->errstr : "out of memory"));
+    if (ac) redisAsyncFree(ac);
+    ++failures_;
+    return schedule_reconnect();
+  }
+  ac_ = ac;
+  ac->data = this;
+  watcher_ = std::make_shared<Watcher>(strand_, ac);
+  ac->ev.data = watcher_.get();
+  ac->ev.addRead = &Watcher::add_read;
+  ac->ev.delRead = &Watcher::del_read;
+  ac->ev.addWrite = &Watcher::add_write;
+  ac->ev.delWrite = &Watcher::del_write;
+  ac->ev.cleanup = &Watcher::cleanup;
+  redisAsyncSetConnectCallback(ac, &RedisConnection::on_connect);  // waits for writability
+  redisAsyncSetDisconnectCallback(ac, &RedisConnection::on_disconnect);
+  timer_.expires_after(timing_.connect_timeout);
+  timer_.async_wait([this, ac](boost::system::error_code ec) {
+    if (!ec && ac_ == ac && !up_) reset("connect timed out");
+  });
+}
+
+void RedisConnection::on_connect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  if (status != REDIS_OK) {
+    // hiredis frees the context right after this returns.
+    log_line(self->name_, "cannot connect to " + self->address_.describe() + ": " + ac->errstr);
+    self->ac_ = nullptr;
+    self->watcher_.reset();
+    ++self->failures_;
+    return self->schedule_reconnect();
+  }
+  self->connected();
+}
+
+void RedisConnection::connected() {
+  timer_.cancel();
+  auto refuse = [this](std::string what) {
+    return [this, what](redisReply* reply) {
+      if (reply && reply->type == REDIS_REPLY_ERROR) {
+        log_line(name_, what + " refused: " + std::string(reply->str, reply->len));
+        reset(what + " refused");
+      }
+    };
+  };
+  // Sent ahead of everything else on this connection, so they apply to every later command.
+  if (!address_.password.empty()) send_checked({"AUTH", address_.password}, refuse("AUTH"));
+  if (address_.db != 0) send_checked({"SELECT", std::to_string(address_.db)}, refuse("SELECT"));
+  if (failures_ > 0) log_line(name_, "connected to " + address_.describe());
+  failures_ = 0;
+  up_ = true;
+  if (on_state_) on_state_(true);
+}
+
+void RedisConnection::on_disconnect(const redisAsyncContext* ac, int status) {
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  self->lost(status == REDIS_OK ? "closed" : ac->errstr);
+}
+
+void RedisConnection::lost(std::string_view why) {
+  ac_ = nullptr;
+  watcher_.reset();
+  bool was_up = up_;
+  up_ = false;
+  if (stopped_) return;
+  log_line(name_, std::string("connection lost: ") + std::string(why));
+  ++failures_;
+  if (was_up && on_state_) on_state_(false);
+  schedule_reconnect();
+}
+
+void RedisConnection::schedule_reconnect() {
+  if (stopped_) return;
+  // Capped exponential backoff with full jitter: a random delay up to min(max, min * 2^failures).
+  auto ceiling = timing_.backoff_min.count() << std::min(failures_, 16u);
+  ceiling = std::min<long long>(ceiling, timing_.backoff_max.count());
+  auto delay = std::uniform_int_distribution<long long>(timing_.backoff_min.count() / 2, ceiling)(random_);
+  timer_.expires_after(std::chrono::milliseconds(delay));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec && !ac_) connect();
+  });
+}
+
+bool RedisConnection::send(const std::vector<std::string_view>& args, void (*callback)(redisAsyncContext*, void*, void*),
+                           void* privdata) {
+  if (!ac_ || !(ac_->c.flags & REDIS_CONNECTED)) return false;
+  std::vector<const char*> argv;
+  std::vector<std::size_t> argvlen;
+  argv.reserve(args.size());
+  argvlen.reserve(args.size());
+  for (auto a : args) {
+    argv.push_back(a.data());
+    argvlen.push_back(a.size());
+  }
+  return redisAsyncCommandArgv(ac_, callback, privdata, static_cast<int>(args.size()), argv.data(), argvlen.data()) ==
+         REDIS_OK;
+}
+
+bool RedisConnection::send_checked(const std::vector<std::string_view>& args, ReplyHandler done) {
+  auto* handler = new ReplyHandler(std::move(done));
+  if (send(args, &RedisConnection::on_reply, handler)) return true;
+  delete handler;
+  return false;
+}
+
+bool RedisConnection::command(const std::vector<std::string_view>& args, ReplyHandler done) {
+  if (!up_) return false;
+  return send_checked(args, std::move(done));
+}
+
+void RedisConnection::on_reply(redisAsyncContext*, void* reply, void* privdata) {
+  std::unique_ptr<ReplyHandler> handler(static_cast<ReplyHandler*>(privdata));
+  (*handler)(static_cast<redisReply*>(reply));
+}
+
+bool RedisConnection::subscribe(std::string_view channel) {
+  return up_ && send({"SUBSCRIBE", channel}, &RedisConnection::on_push, nullptr);
+}
+
+bool RedisConnection::unsubscribe(std::string_view channel) {
+  return up_ && send({"UNSUBSCRIBE", channel}, &RedisConnection::on_push, nullptr);
+}
+
+void RedisConnection::on_push(redisAsyncContext* ac, void* reply, void*) {
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  if (reply && self->on_push_) self->on_push_(static_cast<redisReply*>(reply));
+}
+
+}  // namespace switchboard::cluster

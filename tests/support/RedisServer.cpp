@@ -1,0 +1,107 @@
+#include "RedisServer.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <vector>
+
+namespace switchboard::test {
+
+namespace {
+
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("cannot find a free port");
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+RedisServer::RedisServer() : port_(free_port()) { start(); }
+
+RedisServer::~RedisServer() { stop(); }
+
+void RedisServer::start() {
+  if (pid_ > 0) return;
+  int out[2];
+  if (::pipe(out) != 0) throw std::runtime_error("pipe failed");
+  std::string port = std::to_string(port_);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl("/usr/bin/redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--loglevel", "notice",
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  // Wait for "Ready to accept connections" (or the process to die), at most 10 s.
+  std::string seen;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    std::array<char, 4096> buf;
+    auto n = ::read(out[0], buf.data(), buf.size());
+    if (n <= 0) break;
+    seen.append(buf.data(), static_cast<std::size_t>(n));
+    ready = seen.find("Ready to accept connections") != std::string::npos;
+  }
+  output_ = out[0];  // kept open: redis-server's few later lines fit in the pipe
+  if (!ready) {
+    stop();
+    throw std::runtime_error("redis-server did not start on port " + port + ": " + seen);
+  }
+}
+
+void RedisServer::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  // Its stdout reaches EOF when it exits; after 5 s it is killed.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  bool exited = false;
+  while (!exited && output_ >= 0 && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{output_, POLLIN, 0};
+    if (::poll(&p, 1, 100) <= 0) continue;
+    std::array<char, 4096> buf;
+    exited = ::read(output_, buf.data(), buf.size()) <= 0;
+  }
+  if (!exited) ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  if (output_ >= 0) ::close(output_);
+  output_ = -1;
+  pid_ = -1;
+}
+
+std::string RedisServer::cli(const std::string& args) const {
+  std::string command = "/usr/bin/redis-cli -h 127.0.0.1 -p " + std::to_string(port_) + " " + args;
+  std::string out;
+  if (FILE* f = ::popen(command.c_str(), "r")) {
+    std::array<char, 4096> buf;
+    while (auto n = std::fread(buf.data(), 1, buf.size(), f)) out.append(buf.data(), n);
+    ::pclose(f);
+  }
+  return out;
+}
+
+}  // namespace switchboard::test
