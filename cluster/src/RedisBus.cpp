@@ -26,7 +26,11 @@ void RedisBus::start(net::io_context& ioc) {
   commands_ = std::make_unique<RedisConnection>(*strand_, address_, "commands", timing_);
   subscriber_ = std::make_unique<RedisConnection>(*strand_, address_, "subscriber", timing_);
   net::post(*strand_, [this] {
-    commands_->start([this](bool up) { commands_up_ = up; });
+    commands_->start([this](bool up) {
+      commands_up_ = up;
+      if (up)
+        for (auto& hook : commands_up_hooks_) hook();
+    });
     subscriber_->start([this](bool up) { on_subscriber_state(up); },
                        [this](redisReply* reply) { on_push(reply); });
   });
@@ -49,7 +53,11 @@ bool RedisBus::ready() const { return commands_up_ && subscriber_up_; }
 void RedisBus::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
   if (!commands_up_) return done(false);
   net::post(*strand_, [this, channel = channel_of(room), push = std::move(push), done = std::move(done)]() mutable {
-    bool sent = commands_->command({"PUBLISH", channel, *push}, [done](redisReply* reply) {
+    std::string framed;
+    framed.reserve(push->size() + 1);
+    framed += 'm';
+    framed += *push;
+    bool sent = commands_->command({"PUBLISH", channel, framed}, [done](redisReply* reply) {
       done(reply != nullptr && reply->type == REDIS_REPLY_INTEGER);
     });
     if (!sent) done(false);
@@ -72,6 +80,22 @@ void RedisBus::unsubscribe(const std::string& room) {
   });
 }
 
+void RedisBus::when_subscribed(const std::string& room, SubscribedHandler done) {
+  net::post(*strand_, [this, room, done = std::move(done)]() mutable {
+    auto it = channels_.find(room);
+    if (it == channels_.end() || !it->second.wanted) return done(false);  // unsubscribed meanwhile
+    if (it->second.subscribed) return done(true);
+    if (!subscriber_->up()) return done(false);
+    it->second.waiters.push_back(std::move(done));
+  });
+}
+
+void RedisBus::notify(Channel& ch, bool subscribed) {
+  auto waiters = std::move(ch.waiters);
+  ch.waiters.clear();
+  for (auto& done : waiters) done(subscribed);
+}
+
 // Brings the subscriber connection in line with what the node wants for `room`.
 void RedisBus::sync(const std::string& room) {
   auto it = channels_.find(room);
@@ -79,7 +103,11 @@ void RedisBus::sync(const std::string& room) {
   Channel& ch = it->second;
   if (ch.in_flight || !subscriber_->up()) return;
   if (ch.wanted == ch.subscribed) {
-    if (!ch.wanted) channels_.erase(it);
+    if (ch.wanted) notify(ch, true);
+    else {
+      notify(ch, false);
+      channels_.erase(it);
+    }
     return;
   }
   std::string channel = channel_of(room);
@@ -97,8 +125,11 @@ void RedisBus::on_push(redisReply* reply) {
   if (channel.substr(0, room_prefix.size()) != room_prefix) return;
   std::string room(channel.substr(room_prefix.size()));
   if (kind == "message") {
-    if (reply->element[2]->type != REDIS_REPLY_STRING || !deliver_) return;
-    deliver_(room, protocol::make_payload(std::string(reply->element[2]->str, reply->element[2]->len)));
+    const redisReply* body = reply->element[2];
+    if (body->type != REDIS_REPLY_STRING || body->len < 1) return;
+    auto frame = protocol::make_payload(std::string(body->str + 1, body->len - 1));
+    if (body->str[0] == 'm' && deliver_) deliver_(room, frame);
+    else if (body->str[0] == 'p' && on_presence_event_) on_presence_event_(room, frame);
     return;
   }
   auto it = channels_.find(room);
@@ -112,8 +143,12 @@ void RedisBus::on_push(redisReply* reply) {
 void RedisBus::on_subscriber_state(bool up) {
   subscriber_up_ = up;
   if (!up) {
-    // Redis forgot this connection's subscriptions with it: start over on the next one.
-    for (auto& [room, ch] : channels_) ch.subscribed = ch.in_flight = false;
+    // Redis forgot this connection's subscriptions with it: start over on the next one. Who
+    // waits for a subscription now hears that it failed.
+    for (auto& [room, ch] : channels_) {
+      ch.subscribed = ch.in_flight = false;
+      notify(ch, false);
+    }
     return;
   }
   std::vector<std::string> rooms;

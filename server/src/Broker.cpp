@@ -140,9 +140,23 @@ void Broker::subscribe(const std::shared_ptr<Connection>& conn, protocol::Reques
     case RoomRegistry::AddResult::updated:
       return reply_ok(*conn, req.id);
     case RoomRegistry::AddResult::added:
-      // The reply is queued before the join event, which reaches this connection through its strand.
-      reply_ok(*conn, req.id);
-      presence_.join(req.room, conn->id(), conn->identity().user, conn->identity().info);
+      // The reply waits until the bus delivers the room's messages to this node (at once on a
+      // single node; once Redis confirms in a cluster): from the reply on, nothing is missed.
+      bus_.when_subscribed(req.room, [this, conn, id = std::move(req.id), room = req.room](bool subscribed) {
+        // Back on the connection's strand, where its requests and its close are handled.
+        conn->post([this, conn, id, room, subscribed] {
+          if (!subscribed) {
+            registry_.remove(conn->id(), room);
+            return reply_error(*conn, id, ErrorCode::unavailable, "cannot subscribe right now; retry later");
+          }
+          if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
+          // Joined before the reply, so that a presence request made after it counts this
+          // connection (on a cluster node too: its Redis commands go out in order). The join event
+          // reaches this connection through its queue, after the reply queued here at once.
+          presence_.join(room, conn->id(), conn->identity().user, conn->identity().info);
+          reply_ok(*conn, id);
+        });
+      });
       return;
   }
 }

@@ -3,20 +3,24 @@
 #include "switchboard/cluster/InProcessBus.h"
 #include "switchboard/cluster/InProcessPresenceStore.h"
 #include "switchboard/cluster/RedisBus.h"
+#include "switchboard/cluster/RedisPresenceStore.h"
 #include "switchboard/server/Log.h"
 
 namespace switchboard::server {
 
-std::unique_ptr<cluster::Bus> make_bus(const Config& config) {
-  if (config.redis.empty()) return std::make_unique<cluster::InProcessBus>();
+ClusterParts make_cluster_parts(const Config& config) {
+  ClusterParts parts;
+  if (config.redis.empty()) {
+    parts.bus = std::make_unique<cluster::InProcessBus>();
+    parts.presence = std::make_unique<cluster::InProcessPresenceStore>();
+    return parts;
+  }
   auto address = cluster::RedisAddress::parse(config.redis);
-  log::info("cluster bus: Redis pub/sub at " + address.describe() + ", prefix \"" + config.redis_prefix + "\"");
-  return std::make_unique<cluster::RedisBus>(std::move(address), config.redis_prefix);
-}
-
-std::unique_ptr<cluster::PresenceStore> make_presence_store(const Config&) {
-  // Presence stays per node until the Redis presence store lands.
-  return std::make_unique<cluster::InProcessPresenceStore>();
+  log::info("cluster: Redis at " + address.describe() + ", prefix \"" + config.redis_prefix + "\"");
+  auto bus = std::make_unique<cluster::RedisBus>(std::move(address), config.redis_prefix);
+  parts.presence = std::make_unique<cluster::RedisPresenceStore>(*bus, config.node_timeout);
+  parts.bus = std::move(bus);
+  return parts;
 }
 
 }  // namespace switchboard::server

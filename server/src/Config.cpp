@@ -49,6 +49,9 @@ po::options_description describe(Config& c) {
         "redis://[:password@]host[:port][/db]: join the cluster that shares this Redis (default: run alone)")
     ("redis-prefix", po::value(&c.redis_prefix)->default_value(c.redis_prefix),
         "prefix of the cluster's Redis channels and keys (clusters sharing one Redis need different ones)")
+    ("node-timeout-ms", po::value<long>()->default_value(c.node_timeout.count()),
+        "in a cluster: milliseconds after which a node that stopped its heartbeat (crashed) is presumed dead "
+        "and its users leave presence (within this plus a third of it)")
     ("dev", po::value(&c.dev)->implicit_value(true)->default_value(false),
         "development mode: GET /dev/token?user=NAME mints a token for anyone. Never in production")
     ("allowed-origins", po::value(&c.allowed_origins),
@@ -137,6 +140,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.handshake_timeout = std::chrono::seconds(vm["handshake-timeout"].as<long>());
     config.close_timeout = std::chrono::milliseconds(vm["close-timeout-ms"].as<long>());
     config.jwt_leeway = std::chrono::seconds(vm["jwt-leeway"].as<long>());
+    config.node_timeout = std::chrono::milliseconds(vm["node-timeout-ms"].as<long>());
   } catch (const std::exception& e) {
     result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
     result.exit_code = 2;
@@ -198,6 +202,7 @@ std::string validate(const Config& c) {
     }
   }
   if (c.redis_prefix.empty()) return "--redis-prefix must not be empty";
+  if (c.node_timeout.count() < 300) return "--node-timeout-ms must be at least 300";
   for (const auto& key : c.api_key_list())
     if (key.size() < 16) return "--api-keys: every key must be at least 16 characters long";
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";

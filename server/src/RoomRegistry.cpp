@@ -54,6 +54,12 @@ bool RoomRegistry::remove(cluster::ConnectionId conn, const std::string& room) {
   return true;
 }
 
+bool RoomRegistry::contains(cluster::ConnectionId conn, const std::string& room) const {
+  std::shared_lock lock(mutex_);
+  auto mine = memberships_.find(conn);
+  return mine != memberships_.end() && mine->second.count(room) > 0;
+}
+
 std::vector<RoomRegistry::Subscription> RoomRegistry::subscriptions_of(cluster::ConnectionId conn) const {
   std::shared_lock lock(mutex_);
   std::vector<Subscription> out;

@@ -48,6 +48,7 @@ void Server::start() {
   }
   work_.emplace(ioc_.get_executor());
   bus_->start(ioc_);
+  presence_->start();
   plain_listener_->run();
   if (tls_listener_) tls_listener_->run();
   threads_.reserve(config_.threads);
@@ -77,7 +78,8 @@ void Server::stop(std::chrono::milliseconds grace) {
     // connection still leaves its rooms and presence before the node stops.
     broker_->abort_all();
     wait_until_closed(std::chrono::seconds(1));
-    bus_->stop();  // while the event loop still runs
+    presence_->stop();  // while the event loop still runs
+    bus_->stop();
   }
   ioc_.stop();
   for (auto& t : threads_) t.join();

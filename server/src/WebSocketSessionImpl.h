@@ -103,6 +103,13 @@ void WebSocketSession<NextLayer>::shutdown(std::uint16_t code, std::string reaso
 }
 
 template <class NextLayer>
+void WebSocketSession<NextLayer>::post(std::function<void()> fn) {
+  net::post(ws_.get_executor(), [self = this->shared_from_this(), fn = std::move(fn)] {
+    if (!self->finished_) fn();
+  });
+}
+
+template <class NextLayer>
 void WebSocketSession<NextLayer>::abort() {
   net::post(ws_.get_executor(), [self = this->shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
 }

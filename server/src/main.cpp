@@ -32,9 +32,8 @@ int main(int argc, char* argv[]) {
     server::apply_dev_mode(config);
     auto authenticator = server::make_authenticator(config);
     // Without a cluster configured, the node runs alone on the embedded bus and presence store.
-    auto bus = server::make_bus(config);
-    auto presence = server::make_presence_store(config);
-    server::Server node(std::move(config), std::move(authenticator), std::move(bus), std::move(presence));
+    auto parts = server::make_cluster_parts(config);
+    server::Server node(std::move(config), std::move(authenticator), std::move(parts.bus), std::move(parts.presence));
     node.start();
     int signal = node.wait_for_signal();
     server::log::info("signal " + std::to_string(signal) + " received, shutting down");

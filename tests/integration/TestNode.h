@@ -31,7 +31,9 @@ class TestNode {
   explicit TestNode(server::Config config = default_config()) : TestNode(prepared(std::move(config))) {}
 
   TestNode(server::Config config, std::unique_ptr<auth::Authenticator> authenticator)
-      : server_(config, std::move(authenticator), server::make_bus(config), server::make_presence_store(config)) {
+      : TestNode(config, std::move(authenticator), server::make_cluster_parts(config)) {}
+  TestNode(const server::Config& config, std::unique_ptr<auth::Authenticator> authenticator, server::ClusterParts parts)
+      : server_(config, std::move(authenticator), std::move(parts.bus), std::move(parts.presence)) {
     server_.start();
   }
 

@@ -27,6 +27,7 @@ class RecordingConnection final : public server::Connection {
   void shutdown(std::uint16_t, std::string) override {}
   void abort() override {}
   void watch_token_expiry() override {}
+  void post(std::function<void()> fn) override { fn(); }
   std::vector<std::string> frames;
 };
 

@@ -20,6 +20,9 @@ class Bus {
   // Called exactly once per publish: true when the bus accepted the message (it will reach
   // every subscribed node), false when it could not (the client gets "unavailable").
   using PublishHandler = std::function<void(bool accepted)>;
+  // Called once: true when the node receives the room's messages from now on, false when the
+  // bus cannot subscribe now (the client gets "unavailable").
+  using SubscribedHandler = std::function<void(bool subscribed)>;
 
   virtual ~Bus();
 
@@ -31,6 +34,13 @@ class Bus {
   // Never blocks and never calls the deliver handler inline.
   virtual void subscribe(const std::string& room) = 0;
   virtual void unsubscribe(const std::string& room) = 0;
+  // Calls `done` once the subscription asked for with subscribe() is in effect (at once when it
+  // already is): from then on every message published to the room reaches this node. May run
+  // `done` inline or on another thread.
+  virtual void when_subscribed(const std::string& room, SubscribedHandler done) {
+    (void)room;
+    done(true);
+  }
 
   // Connects (a cluster bus) once the node's event loop runs, and disconnects before it stops.
   virtual void start(boost::asio::io_context& ioc) { (void)ioc; }

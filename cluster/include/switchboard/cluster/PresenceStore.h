@@ -31,6 +31,10 @@ class PresenceStore {
   // Removes a connection from a room; unknown connections are ignored.
   virtual void leave(const std::string& room, ConnectionId conn) = 0;
   virtual void list(const std::string& room, ListHandler done) = 0;
+
+  // After the bus started, and before it stops (a cluster store's heartbeat).
+  virtual void start() {}
+  virtual void stop() {}
 };
 
 }  // namespace switchboard::cluster

@@ -1,5 +1,7 @@
 #pragma once
 // The bus of a cluster: Redis pub/sub, one channel per room ("<prefix>room:<name>").
+// What crosses a room's channel is one kind byte and the frame: 'm' for a message, 'p' for a
+// presence event (published by RedisPresenceStore's scripts).
 //
 // A node subscribes to a room's channel when its first local subscriber joins and unsubscribes
 // when the last one leaves (the room registry tells it). A publish is one PUBLISH on the command
@@ -18,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "switchboard/cluster/Bus.h"
 #include "switchboard/cluster/RedisAddress.h"
@@ -34,9 +37,20 @@ class RedisBus final : public Bus {
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
   void subscribe(const std::string& room) override;
   void unsubscribe(const std::string& room) override;
+  void when_subscribed(const std::string& room, SubscribedHandler done) override;
   void start(boost::asio::io_context& ioc) override;
   void stop() override;
   bool ready() const override;
+
+  // For RedisPresenceStore, which shares this bus's connections and strand.
+  using PresenceEventHandler = std::function<void(const std::string& room, const protocol::Payload& event)>;
+  void set_presence_event_handler(PresenceEventHandler handler) { on_presence_event_ = std::move(handler); }
+  // Called on the strand each time the command connection comes up.
+  void on_commands_up(std::function<void()> hook) { commands_up_hooks_.push_back(std::move(hook)); }
+  RedisConnection& commands() { return *commands_; }
+  const RedisConnection::Strand& strand() const { return *strand_; }
+  const std::string& prefix() const { return prefix_; }
+  std::string channel_of(const std::string& room) const { return prefix_ + "room:" + room; }
 
  private:
   // Per room: what the node wants, and what the subscriber connection has been told. At most
@@ -46,17 +60,20 @@ class RedisBus final : public Bus {
     bool wanted = false;
     bool subscribed = false;  // confirmed by Redis
     bool in_flight = false;
+    std::vector<SubscribedHandler> waiters;  // when_subscribed() calls waiting for the confirmation
   };
+  static void notify(Channel& ch, bool subscribed);
 
   void sync(const std::string& room);
   void on_push(redisReply* reply);
   void on_subscriber_state(bool up);
-  std::string channel_of(const std::string& room) const { return prefix_ + "room:" + room; }
 
   RedisAddress address_;
   std::string prefix_;
   RedisConnection::Timing timing_;
   DeliverHandler deliver_;
+  PresenceEventHandler on_presence_event_;
+  std::vector<std::function<void()>> commands_up_hooks_;
   std::optional<RedisConnection::Strand> strand_;  // from start()
   std::unique_ptr<RedisConnection> commands_;
   std::unique_ptr<RedisConnection> subscriber_;

@@ -9,7 +9,11 @@
 
 namespace switchboard::server {
 
-std::unique_ptr<cluster::Bus> make_bus(const Config& config);
-std::unique_ptr<cluster::PresenceStore> make_presence_store(const Config& config);
+struct ClusterParts {
+  std::unique_ptr<cluster::Bus> bus;
+  std::unique_ptr<cluster::PresenceStore> presence;  // may use the bus: destroy it first
+};
+
+ClusterParts make_cluster_parts(const Config& config);
 
 }  // namespace switchboard::server

@@ -31,6 +31,7 @@ struct Config {
   bool dev = false;                   // GET /dev/token mints tokens for anyone: local development only
   std::string redis;                  // redis://[:password@]host:port[/db]: run as part of a cluster
   std::string redis_prefix = "switchboard:";  // of every Redis key and channel of this cluster
+  std::chrono::milliseconds node_timeout{6000};  // a silent node's users leave presence after this
   std::string allowed_origins;        // browser origins besides the node's own; see auth::OriginPolicy
   std::string static_dir;             // web-client/ files served at /
   std::size_t max_message_size = 64 * 1024;

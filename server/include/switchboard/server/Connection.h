@@ -1,6 +1,7 @@
 #pragma once
 // What the broker and the room registry know of a WebSocket connection.
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,6 +40,8 @@ class Connection {
   virtual void deliver(protocol::Payload frame) = 0;
   // Only on the connection's own strand (while it handles a request): queues a reply now.
   virtual void reply(std::string text) = 0;
+  // Thread-safe: runs `fn` on the connection's strand, after what is already queued there.
+  virtual void post(std::function<void()> fn) = 0;
   // Thread-safe: closes the connection with a WebSocket close code.
   virtual void shutdown(std::uint16_t code, std::string reason) = 0;
   // Thread-safe: drops the connection at once, without a close handshake.

@@ -27,6 +27,8 @@ class RoomRegistry {
   // Unsubscribes `conn` from every room and returns those rooms.
   std::vector<std::string> remove_all(cluster::ConnectionId conn);
 
+  bool contains(cluster::ConnectionId conn, const std::string& room) const;
+
   struct Subscription {
     std::string room;
     bool presence = false;

@@ -33,6 +33,7 @@ class WebSocketSession final : public Connection,
   void reply(std::string text) override;
   void shutdown(std::uint16_t code, std::string reason) override;
   void abort() override;
+  void post(std::function<void()> fn) override;
   void watch_token_expiry() override;
 
  private:

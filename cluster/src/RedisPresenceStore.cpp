@@ -1,0 +1,231 @@
+#include "switchboard/cluster/RedisPresenceStore.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/rand.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
+
+namespace switchboard::cluster {
+
+namespace net = boost::asio;
+
+namespace {
+
+// Removes one connection; when it was its user's last, publishes the leave event.
+constexpr const char* kLeaveFunction = R"lua(
+local function leave(conns, users, info, channel, field, room_json)
+  local user = redis.call('HGET', conns, field)
+  if not user then return 0 end
+  redis.call('HDEL', conns, field)
+  if redis.call('HINCRBY', users, user, -1) <= 0 then
+    redis.call('HDEL', users, user)
+    local i = redis.call('HGET', info, user) or '{}'
+    redis.call('HDEL', info, user)
+    redis.call('PUBLISH', channel,
+      'p{"type":"leave","room":' .. room_json .. ',"user":' .. cjson.encode(user) .. ',"info":' .. i .. '}')
+  end
+  return 1
+end
+)lua";
+
+// KEYS: conns users info node-conns channel nodes alive
+// ARGV: field user info-json member join-event node-id alive-ttl-ms
+constexpr const char* kJoinScript = R"lua(
+redis.call('SET', KEYS[7], '1', 'PX', ARGV[7])
+redis.call('SADD', KEYS[6], ARGV[6])
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('SADD', KEYS[4], ARGV[4])
+if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+  redis.call('PUBLISH', KEYS[5], ARGV[5])
+end
+return 1
+)lua";
+
+// KEYS: conns users info node-conns channel    ARGV: field member room-json
+constexpr const char* kLeaveScript = R"lua(
+local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], ARGV[3])
+redis.call('SREM', KEYS[4], ARGV[2])
+return r
+)lua";
+
+// KEYS: nodes    ARGV: prefix own-node-id
+constexpr const char* kReapScript = R"lua(
+local reaped = 0
+for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if node ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'node:' .. node .. ':alive') == 0 then
+    local set = ARGV[1] .. 'node:' .. node .. ':conns'
+    for _, member in ipairs(redis.call('SMEMBERS', set)) do
+      local nl = string.find(member, '\n', 1, true)
+      local room = string.sub(member, 1, nl - 1)
+      local field = string.sub(member, nl + 1)
+      local base = ARGV[1] .. 'presence:' .. room
+      reaped = reaped + leave(base .. ':conns', base .. ':users', base .. ':info', ARGV[1] .. 'room:' .. room,
+                              field, cjson.encode(room))
+    end
+    redis.call('DEL', set)
+    redis.call('SREM', KEYS[1], node)
+  end
+end
+return reaped
+)lua";
+
+// KEYS: users info
+constexpr const char* kListScript = R"lua(
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+)lua";
+
+std::string random_node_id() {
+  unsigned char bytes[8];
+  RAND_bytes(bytes, sizeof bytes);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id;
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xf];
+  }
+  return id;
+}
+
+std::string str(const redisReply* r) { return r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : std::string(); }
+
+}  // namespace
+
+RedisPresenceStore::RedisPresenceStore(RedisBus& bus, std::chrono::milliseconds node_timeout)
+    : bus_(bus), node_timeout_(node_timeout), node_id_(random_node_id()) {}
+
+RedisPresenceStore::~RedisPresenceStore() = default;
+
+std::string RedisPresenceStore::key(const std::string& room, const char* what) const {
+  return bus_.prefix() + "presence:" + room + ":" + what;
+}
+
+void RedisPresenceStore::set_event_handler(EventHandler handler) {
+  on_event_ = std::move(handler);
+  bus_.set_presence_event_handler([this](const std::string& room, const protocol::Payload& event) {
+    if (on_event_) on_event_(room, event);
+  });
+}
+
+void RedisPresenceStore::start() {
+  net::post(bus_.strand(), [this] {
+    timer_ = std::make_unique<net::steady_timer>(bus_.strand());
+    bus_.on_commands_up([this] { resync(); });
+    if (bus_.commands().up()) resync();
+    heartbeat();
+  });
+}
+
+void RedisPresenceStore::stop() {
+  auto flushed = std::make_shared<std::promise<void>>();
+  auto done = flushed->get_future();
+  net::post(bus_.strand(), [this, flushed] {
+    stopped_ = true;
+    if (timer_) timer_->cancel();
+    auto& redis = bus_.commands();
+    std::string prefix = bus_.prefix();
+    redis.command({"DEL", prefix + "node:" + node_id_ + ":alive"}, [](redisReply*) {});
+    // Answered after every command sent before it (the leaves of the closing connections):
+    // once it comes back, Redis has them all.
+    if (!redis.command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
+  });
+  done.wait_for(std::chrono::seconds(2));
+}
+
+void RedisPresenceStore::heartbeat() {
+  if (stopped_) return;
+  auto& redis = bus_.commands();
+  if (redis.up()) {
+    std::string prefix = bus_.prefix();
+    redis.command({"SET", prefix + "node:" + node_id_ + ":alive", "1", "PX", std::to_string(node_timeout_.count())},
+                  [](redisReply*) {});
+    redis.command({"SADD", prefix + "nodes", node_id_}, [](redisReply*) {});
+    redis.command({"EVAL", std::string(kLeaveFunction) + kReapScript, "1", prefix + "nodes", prefix, node_id_},
+                  [](redisReply*) {});
+  }
+  timer_->expires_after(node_timeout_ / 3);
+  timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) heartbeat();
+  });
+}
+
+void RedisPresenceStore::resync() {
+  if (stopped_) return;
+  for (const auto& [k, entry] : local_) send_join(k.first, k.second, entry);
+  for (const auto& k : unconfirmed_leaves_) send_leave(k.first, k.second);
+}
+
+void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, const Entry& entry) {
+  std::string prefix = bus_.prefix();
+  std::string f = field(conn);
+  std::string event = "p" + *protocol::presence_event(protocol::PresenceEventType::join, room, entry.user,
+                                                      nlohmann::json::parse(entry.info));
+  bus_.commands().command({"EVAL", kJoinScript, "7", key(room, "conns"), key(room, "users"), key(room, "info"),
+                           prefix + "node:" + node_id_ + ":conns", bus_.channel_of(room), prefix + "nodes",
+                           prefix + "node:" + node_id_ + ":alive", f, entry.user, entry.info, room + "\n" + f, event,
+                           node_id_, std::to_string(node_timeout_.count())},
+                          [](redisReply*) {});  // lost with the connection: resync() sends it again
+}
+
+void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn) {
+  std::string f = field(conn);
+  Key k{room, conn};
+  bus_.commands().command({"EVAL", std::string(kLeaveFunction) + kLeaveScript, "5", key(room, "conns"),
+                           key(room, "users"), key(room, "info"), bus_.prefix() + "node:" + node_id_ + ":conns",
+                           bus_.channel_of(room), f, room + "\n" + f, nlohmann::json(room).dump()},
+                          [this, k](redisReply* reply) {
+                            if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
+                          });
+}
+
+void RedisPresenceStore::join(const std::string& room, ConnectionId conn, const std::string& user,
+                              const nlohmann::json& info) {
+  net::post(bus_.strand(), [this, room, conn, user, info = info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)] {
+    Key k{room, conn};
+    auto [it, added] = local_.emplace(k, Entry{user, info});
+    if (!added) return;
+    unconfirmed_leaves_.erase(k);
+    if (bus_.commands().up()) send_join(room, conn, it->second);
+  });
+}
+
+void RedisPresenceStore::leave(const std::string& room, ConnectionId conn) {
+  net::post(bus_.strand(), [this, room, conn] {
+    Key k{room, conn};
+    if (local_.erase(k) == 0) return;
+    unconfirmed_leaves_.insert(k);
+    if (bus_.commands().up()) send_leave(room, conn);
+  });
+}
+
+void RedisPresenceStore::list(const std::string& room, ListHandler done) {
+  net::post(bus_.strand(), [this, room, done = std::move(done)]() mutable {
+    bool sent = bus_.commands().command(
+        {"EVAL", kListScript, "2", key(room, "users"), key(room, "info")}, [done](redisReply* reply) {
+          if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return done(std::nullopt);
+          const redisReply* counts = reply->element[0];
+          const redisReply* infos = reply->element[1];
+          std::map<std::string, protocol::PresenceMember> members;  // sorted by user id
+          for (std::size_t i = 0; i + 1 < counts->elements; i += 2) {
+            auto& m = members[str(counts->element[i])];
+            m.user = str(counts->element[i]);
+            m.conns = std::atoi(str(counts->element[i + 1]).c_str());
+          }
+          for (std::size_t i = 0; i + 1 < infos->elements; i += 2) {
+            auto it = members.find(str(infos->element[i]));
+            if (it == members.end()) continue;
+            auto parsed = nlohmann::json::parse(str(infos->element[i + 1]), nullptr, false);
+            if (parsed.is_object()) it->second.info = std::move(parsed);
+          }
+          std::vector<protocol::PresenceMember> out;
+          out.reserve(members.size());
+          for (auto& [user, m] : members)
+            if (m.conns > 0) out.push_back(std::move(m));
+          done(std::move(out));
+        });
+    if (!sent) done(std::nullopt);
+  });
+}
+
+}  // namespace switchboard::cluster
