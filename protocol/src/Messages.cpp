@@ -18,6 +18,13 @@ void append_id(std::string& out, const json& id) {
   out += "{\"id\":";
   append(out, id);
 }
+// "code":"…","message":"…" of an error or an unsubscribed push.
+void append_code_and_message(std::string& out, ErrorCode code, std::string_view message) {
+  out += "\"code\":\"";
+  out += to_string(code);
+  out += "\",\"message\":";
+  append_string(out, message);
+}
 }  // namespace
 
 std::string ok_reply(const json& id) {
@@ -48,14 +55,12 @@ std::string presence_reply(const json& id, const std::vector<PresenceMember>& us
 std::string error_reply(const json& id, ErrorCode code, std::string_view message) {
   std::string out;
   if (id.is_null()) {
-    out += "{\"error\":{\"code\":\"";
+    out += "{\"error\":{";
   } else {
     append_id(out, id);
-    out += ",\"error\":{\"code\":\"";
+    out += ",\"error\":{";
   }
-  out += to_string(code);
-  out += "\",\"message\":";
-  append_string(out, message);
+  append_code_and_message(out, code, message);
   out += "}}";
   return out;
 }
@@ -78,10 +83,8 @@ Payload refresh_push(std::int64_t exp) {
 Payload unsubscribed_push(std::string_view room, ErrorCode code, std::string_view message) {
   std::string out = "{\"type\":\"unsubscribed\",\"room\":";
   append_string(out, room);
-  out += ",\"code\":\"";
-  out += to_string(code);
-  out += "\",\"message\":";
-  append_string(out, message);
+  out += ',';
+  append_code_and_message(out, code, message);
   out += '}';
   return make_payload(std::move(out));
 }

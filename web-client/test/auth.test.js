@@ -5,16 +5,13 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Switchboard } from '../switchboard.js';
-import { SwitchboardNode, signJwt, next, record, inbox, within, nodeSupports } from './support/helpers.js';
+import { SwitchboardNode, signJwt, next, record, inbox, within, connected } from './support/helpers.js';
 
 const SECRET = 'test-secret-for-the-web-client-suite';
 const FAST = { WebSocket, minReconnectDelay: 20, maxReconnectDelay: 200, requestTimeout: 3000 };
 const nowSec = () => Math.floor(Date.now() / 1000);
 const token = (sub, extra = {}) => signJwt({ sub, exp: nowSec() + 600, ...extra }, SECRET);
 
-// Refresh, 4001, room permissions and --dev land on the node together.
-const hasRefresh = nodeSupports('--dev');
-const skipRefresh = hasRefresh ? false : 'this node has no token refresh / permissions / --dev yet';
 
 let node;
 const clients = new Set();
@@ -22,12 +19,6 @@ const open = (options, url = node.wsUrl) => {
   const c = new Switchboard(url, { ...FAST, ...options });
   clients.add(c);
   return c;
-};
-const connected = async (client) => {
-  const ready = next(client, 'connected');
-  client.connect();
-  await ready;
-  return client;
 };
 const subscribed = async (client, name, options) => {
   const room = client.subscribe(name, options);
@@ -103,7 +94,7 @@ test('getToken answering null connects without a token (anonymous node)', { time
   }
 });
 
-test('refresh: getToken answers the node\'s refresh push and the connection outlives the first token', { timeout: 15000, skip: skipRefresh }, async () => {
+test('refresh: getToken answers the node\'s refresh push and the connection outlives the first token', { timeout: 15000 }, async () => {
   // The node asks for a new token halfway to a short-lived token's exp, and closes with 4001 at exp.
   let calls = 0;
   let refreshAsked;
@@ -128,7 +119,7 @@ test('refresh: getToken answers the node\'s refresh push and the connection outl
   assert.equal((await box.waitFor(1))[0].from, 'dave');
 });
 
-test('a static token that expires ends the connection for good (4001)', { timeout: 10000, skip: skipRefresh }, async () => {
+test('a static token that expires ends the connection for good (4001)', { timeout: 10000 }, async () => {
   const c = open({ token: signJwt({ sub: 'erin', exp: nowSec() + 2 }, SECRET) });
   const log = record(c, ['disconnected', 'reconnecting']);
   await connected(c);
@@ -140,7 +131,7 @@ test('a static token that expires ends the connection for good (4001)', { timeou
   assert.deepEqual(log.map(([e]) => e), ['disconnected']);
 });
 
-test('permissions: forbidden rejects, and a refresh that narrows them ends the subscription', { timeout: 15000, skip: skipRefresh }, async () => {
+test('permissions: forbidden rejects, and a refresh that narrows them ends the subscription', { timeout: 15000 }, async () => {
   const wide = { sub: ['chat:*'], pub: ['chat:*'], presence: ['chat:*'] };
   const narrow = { sub: ['chat:a'], pub: ['chat:a'], presence: [] };
   let calls = 0;
@@ -164,7 +155,7 @@ test('permissions: forbidden rejects, and a refresh that narrows them ends the s
   await assert.rejects(c.publish('chat:b', 1), { code: 'forbidden' });
 });
 
-test('the dev token endpoint gives tokens the client can use', { timeout: 10000, skip: skipRefresh }, async () => {
+test('the dev token endpoint gives tokens the client can use', { timeout: 10000 }, async () => {
   const dev = await SwitchboardNode.start({ anonymous: false, args: ['--dev'] });
   try {
     const res = await fetch(`${dev.httpUrl}/dev/token?user=gina`);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { SwitchboardNode, webClientDir, nodeSupports } from './support/helpers.js';
+import { SwitchboardNode, webClientDir } from './support/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -187,7 +187,7 @@ test('the chat fits a phone-sized screen', { timeout: 30000 }, async () => {
   assert.deepEqual(pageErrors.map(String), []);
 });
 
-test('with a --dev node the page fetches tokens: user ids are the names', { timeout: 30000, skip: nodeSupports('--dev') ? false : 'this node has no --dev yet' }, async () => {
+test('with a --dev node the page fetches tokens: user ids are the names', { timeout: 30000 }, async () => {
   const dev = await SwitchboardNode.start({ anonymous: false, args: ['--dev'] });
   try {
     const room = `chat:dev-${process.pid}`;

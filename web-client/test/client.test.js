@@ -4,7 +4,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Switchboard, SwitchboardError } from '../switchboard.js';
-import { SwitchboardNode, startProxy, next, record, inbox, within } from './support/helpers.js';
+import { SwitchboardNode, startProxy, next, record, inbox, within, connected } from './support/helpers.js';
 
 const FAST = { WebSocket, minReconnectDelay: 20, maxReconnectDelay: 200, requestTimeout: 3000 };
 
@@ -14,12 +14,6 @@ const open = (url, options = {}) => {
   const c = new Switchboard(url ?? node.wsUrl, { ...FAST, ...options });
   clients.add(c);
   return c;
-};
-const connected = async (client) => {
-  const ready = next(client, 'connected');
-  client.connect();
-  await ready;
-  return client;
 };
 
 before(async () => { node = await SwitchboardNode.start(); });

@@ -1,6 +1,6 @@
 // Test fixtures: real Switchboard nodes on loopback, a TCP proxy that can play a dead network,
 // JWTs, and bounded waits for events. Nothing here imitates the node.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
@@ -15,13 +15,6 @@ process.on('exit', () => {
     try { child.kill('SIGKILL'); } catch { /* gone */ }
   }
 });
-
-let helpText;
-/** Whether the node executable lists `flag` in its --help (features landing on the C++ side). */
-export function nodeSupports(flag) {
-  helpText ??= execFileSync(nodeBin, ['--help'], { encoding: 'utf8', timeout: 10000 });
-  return new RegExp(`(^|\\s)${flag.replace(/[-]/g, '\\-')}\\b`, 'm').test(helpText);
-}
 
 /** A running `switchboard` process. */
 export class SwitchboardNode {
@@ -164,4 +157,12 @@ export function inbox(room) {
       return within(timeout, new Promise((resolve) => waiters.push({ n, resolve })), `message #${n} of ${room.name}`);
     },
   };
+}
+
+/** Connects `client` and resolves with it once it is connected. */
+export async function connected(client) {
+  const ready = next(client, 'connected');
+  client.connect();
+  await ready;
+  return client;
 }
