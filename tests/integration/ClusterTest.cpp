@@ -52,7 +52,9 @@ TEST(Cluster, MessagesReachEverySubscriberOnEveryNodeExactlyOnceInOrder) {
       json m = subscribers[i].read_until([](const json& j) { return j.value("type", "") == "message"; });
       ASSERT_EQ(m["data"], n) << "subscriber " << i;  // each once, in publish order
     }
-    if (i != 0) EXPECT_TRUE(subscribers[i].quiet_for(std::chrono::milliseconds(50))) << "a duplicate on " << i;
+    if (i != 0) {
+      EXPECT_TRUE(subscribers[i].quiet_for(std::chrono::milliseconds(50))) << "a duplicate on " << i;
+    }
   }
   // Every publish is acknowledged: most acks came between the publisher's messages, the rest follow.
   std::size_t acks = 0;

@@ -1,0 +1,633 @@
+#!/usr/bin/python3
+"""A cluster of real processes: redis-server, three switchboard executables sharing it, and
+HAProxy in front of them with deploy/haproxy.cfg (its ports, servers and check interval
+rewritten for the test), driven by Debian's python3-websockets with tokens from PyJWT.
+
+- messages: subscribers on every node receive each message of two publishers on two nodes
+  exactly once, in order per publisher;
+- HAProxy: the WebSocket handshake's 101 sets the SBNODE cookie, reconnects that send it back
+  land on the same node (even when leastconn would pick another), and when that node stops
+  (SIGTERM: close 1001, exit 0) the reconnect lands on another node and works; back on its port,
+  the node gets its cookie's clients again;
+- a node killed with SIGKILL: its users leave the presence of the others within
+  --node-timeout-ms plus a third, users on other nodes stay;
+- Redis stopped and restarted on its port: publishes get `unavailable`, /readyz goes 503 and
+  back to 200, and a subscription made before the outage carries messages again after it;
+- deploy/local-cluster starts a working cluster behind HAProxy and stops it all on SIGTERM.
+
+Every port is a free loopback port picked here; every process is stopped in a finally block,
+killed if it does not stop in time. Usage: cluster_interop.py path/to/switchboard"""
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import jwt
+import websockets
+
+BIN = os.path.abspath(sys.argv[1])
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TEMPLATE = os.path.join(ROOT, "deploy", "haproxy.cfg")
+LOCAL_CLUSTER = os.path.join(ROOT, "deploy", "local-cluster")
+TIMEOUT = 10          # seconds for any single step
+NODE_TIMEOUT_MS = 900  # --node-timeout-ms: a SIGKILLed node's users leave within 1.2 s
+LEAVE_BOUND = 3.0     # what the test allows for it
+SECRET = "cluster-interop-secret-0123456789"
+NODE_ENV = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+NODE_ENV["SWITCHBOARD_JWT_SECRET"] = SECRET
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def deadline_loop(what, timeout=TIMEOUT, step=0.02):
+    """Yields until the caller breaks out; fails with `what` once `timeout` has passed."""
+    end = time.monotonic() + timeout
+    while True:
+        yield
+        if time.monotonic() > end:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+        time.sleep(step)
+
+
+def http_get(url):
+    """(status, body); status None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as res:
+            return res.status, res.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, ConnectionError, socket.timeout):
+        return None, ""
+
+
+def token(user):
+    return jwt.encode({"sub": user, "exp": int(time.time()) + 600, "info": {"name": user}}, SECRET, algorithm="HS256")
+
+
+class Process:
+    """A started process whose output is read by a thread (so that it never blocks on a full
+    pipe) and kept for the failure report."""
+    everyone = []
+
+    def __init__(self, name, argv, env=None, new_session=False):
+        self.name = name
+        self.new_session = new_session  # then its children are in its process group
+        self.lines = []
+        self.eof = False
+        self.seen = threading.Condition()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, env=env, start_new_session=new_session)
+        Process.everyone.append(self)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            with self.seen:
+                self.lines.append(line.rstrip("\n"))
+                self.seen.notify_all()
+        with self.seen:
+            self.eof = True
+            self.seen.notify_all()
+
+    def wait_for_line(self, pattern, timeout=TIMEOUT):
+        end = time.monotonic() + timeout
+        with self.seen:
+            while True:
+                for line in self.lines:
+                    m = re.search(pattern, line)
+                    if m:
+                        return m
+                if self.eof:
+                    raise AssertionError("%s exited (status %s) before printing %r"
+                                         % (self.name, self.proc.wait(), pattern))
+                left = end - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("%s did not print %r within %ss" % (self.name, pattern, timeout))
+                self.seen.wait(min(left, 0.1))
+
+    def stop(self, sig=signal.SIGTERM, timeout=TIMEOUT):
+        """Sends `sig` to the process and waits; kills it (and its group) on timeout. Returns
+        the exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                raise AssertionError("%s did not stop within %ss of signal %d" % (self.name, timeout, sig))
+        return self.proc.returncode
+
+    def wait(self, timeout=TIMEOUT):
+        """Waits for the process to exit by itself (after a signal already sent); kills it on
+        timeout. Returns the exit status."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError("%s did not exit within %ss" % (self.name, timeout))
+
+    def kill(self):
+        try:
+            if self.new_session:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the children too
+            else:
+                self.proc.kill()
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+
+    @classmethod
+    def stop_everyone(cls):
+        for p in reversed(cls.everyone):
+            try:
+                p.stop(signal.SIGTERM, timeout=5)
+            except AssertionError as e:
+                print(e, file=sys.stderr)
+            if p.new_session:
+                p.kill()  # leftovers in its group
+
+    @classmethod
+    def dump_logs(cls):
+        for p in cls.everyone:
+            print("---- %s (pid %d, status %s)" % (p.name, p.proc.pid, p.proc.returncode), file=sys.stderr)
+            for line in p.lines[-40:]:
+                print("  " + line, file=sys.stderr)
+
+
+class Redis:
+    def __init__(self, workdir):
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc = None
+        self.start()
+
+    def start(self):
+        self.proc = Process("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+                                      "--appendonly", "no", "--dir", self.workdir])
+        for _ in deadline_loop("redis-server on port %d" % self.port):
+            if self.ping():
+                break
+            assert self.proc.proc.poll() is None, "redis-server exited: %s" % self.proc.lines[-5:]
+
+    def ping(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d" % self.port
+
+
+class Node:
+    def __init__(self, name, redis, port=0):
+        self.name = name  # also its HAProxy server name and cookie value
+        self.redis = redis
+        self.port = port
+        self.start()
+
+    def start(self):
+        self.proc = Process(self.name, [BIN, "--bind", "127.0.0.1", "--port", str(self.port), "--threads", "2",
+                                        "--redis", self.redis.url, "--node-timeout-ms", str(NODE_TIMEOUT_MS)],
+                            env=NODE_ENV)
+        self.port = int(self.proc.wait_for_line(r"listening on http://127\.0\.0\.1:(\d+)").group(1))
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def ws(self, user):
+        return "ws://127.0.0.1:%d/ws?token=%s" % (self.port, token(user))
+
+    def readyz(self):
+        return http_get(self.url("/readyz"))[0]
+
+    def wait_ready(self, want=200):
+        for _ in deadline_loop("%s /readyz %d" % (self.name, want)):
+            if self.readyz() == want:
+                return
+
+    def opened(self):
+        """WebSocket connections accepted so far; None when the node does not answer."""
+        status, body = http_get(self.url("/metrics"))
+        if status is None:
+            return None
+        assert status == 200, "%s /metrics: %s" % (self.name, status)
+        return int(re.search(r"^switchboard_connections_opened_total (\d+)$", body, re.M).group(1))
+
+
+def haproxy_config(port, nodes, check="inter 200ms fall 1 rise 1"):
+    """deploy/haproxy.cfg with the test's bind address, servers and check interval."""
+    with open(TEMPLATE) as f:
+        template = f.read()
+    out, servers_done = [], False
+    for line in template.splitlines():
+        if re.match(r"\s*bind\s", line):
+            line = "    bind 127.0.0.1:%d" % port
+        elif re.match(r"\s*default-server\s", line):
+            line = "    default-server check " + check
+        elif re.match(r"\s*server\s", line):
+            if servers_done:
+                continue
+            servers_done = True
+            line = "\n".join("    server %s 127.0.0.1:%d cookie %s" % (n.name, n.port, n.name) for n in nodes)
+        out.append(line)
+    assert servers_done, "no server lines in " + TEMPLATE
+    return "\n".join(out) + "\n"
+
+
+class HAProxy:
+    def __init__(self, workdir, nodes):
+        self.port = free_port()
+        path = os.path.join(workdir, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(haproxy_config(self.port, nodes))
+        check = subprocess.run(["haproxy", "-c", "-q", "-f", path], capture_output=True, text=True, timeout=TIMEOUT)
+        assert check.returncode == 0, "haproxy -c: " + check.stdout + check.stderr
+        self.proc = Process("haproxy", ["haproxy", "-db", "-f", path])
+        for _ in deadline_loop("HAProxy on port %d" % self.port):
+            if http_get("http://127.0.0.1:%d/healthz" % self.port)[0] == 200:
+                break
+            assert self.proc.proc.poll() is None, "haproxy exited: %s" % self.proc.lines[-5:]
+
+    def ws(self, user):
+        return "ws://127.0.0.1:%d/ws?token=%s" % (self.port, token(user))
+
+
+# ---- WebSocket helpers
+
+async def recv_json(ws, timeout=TIMEOUT):
+    return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+
+
+async def request(ws, **req):
+    """Sends a request with an id and returns its reply; pushes met meanwhile are returned too."""
+    await ws.send(json.dumps(req))
+    pushes = []
+    while True:
+        frame = await recv_json(ws)
+        if frame.get("id") == req["id"]:
+            return frame, pushes
+        pushes.append(frame)
+
+
+async def ok(ws, **req):
+    reply, pushes = await request(ws, **req)
+    assert reply.get("ok") is True, (req, reply)
+    return reply, pushes
+
+
+async def expect_closed(ws, code):
+    try:
+        frame = await asyncio.wait_for(ws.recv(), TIMEOUT)
+        raise AssertionError("expected close %s, got %s" % (code, frame))
+    except websockets.ConnectionClosed as closed:
+        got = closed.rcvd.code if closed.rcvd else 1006
+        assert got == code, "closed with %s, expected %s" % (got, code)
+
+
+def opened_counts(nodes):
+    return [n.opened() for n in nodes]
+
+
+def served_by(nodes, before):
+    """The one node that accepted one WebSocket since `before` (opened_counts). The node counts
+    a connection once its side of the handshake is done, which may be just after the client's."""
+    for _ in deadline_loop("a node to count the connection (from %s)" % before, step=0.005):
+        after = opened_counts(nodes)
+        grew = [n for n, b, a in zip(nodes, before, after) if a is not None and a != b]
+        if grew:
+            break
+    assert len(grew) == 1 and after[nodes.index(grew[0])] == before[nodes.index(grew[0])] + 1, \
+        "expected one node to accept the connection: %s -> %s" % (before, after)
+    return grew[0]
+
+
+def cookie_of(ws):
+    """The SBNODE value of the handshake response's Set-Cookie, or None."""
+    for value in ws.response_headers.get_all("Set-Cookie"):
+        m = re.match(r"SBNODE=([^;]*)", value)
+        if m:
+            return m.group(1)
+    return None
+
+
+# ---- b. messages across nodes
+
+async def check_messages(nodes):
+    room, count = "fanout", 100
+    subs = [await websockets.connect(n.ws("sub-%s" % n.name)) for n in nodes]
+    pubs = {"pub-a": await websockets.connect(nodes[0].ws("pub-a")),
+            "pub-b": await websockets.connect(nodes[1].ws("pub-b"))}
+    try:
+        for ws in subs:
+            await ok(ws, op="subscribe", id=1, room=room)
+
+        async def publish(user, ws):
+            for n in range(count):
+                await ws.send(json.dumps({"op": "publish", "id": n, "room": room, "data": {"n": n}}))
+            acks = set()
+            while len(acks) < count:
+                frame = await recv_json(ws)
+                assert frame.get("ok") is True, frame
+                acks.add(frame["id"])
+            assert acks == set(range(count))
+
+        async def collect(ws):
+            got = {"pub-a": [], "pub-b": []}
+            while sum(map(len, got.values())) < 2 * count:
+                frame = await recv_json(ws)
+                assert frame["type"] == "message" and frame["room"] == room, frame
+                got[frame["from"]].append(frame["data"]["n"])
+            return got
+
+        results = await asyncio.gather(*(collect(ws) for ws in subs), *(publish(u, ws) for u, ws in pubs.items()))
+        for node, got in zip(nodes, results[:len(subs)]):
+            for user, seq in got.items():
+                assert seq == list(range(count)), "%s got from %s: %s" % (node.name, user, seq)
+        # Nothing more: a ping's reply comes after any message already on its way (one connection, one order).
+        for ws in subs:
+            reply, pushes = await request(ws, op="ping", id="after")
+            assert pushes == [], "extra frames after the messages: %s" % pushes[:3]
+    finally:
+        for ws in [*subs, *pubs.values()]:
+            await ws.close()
+    print("messages: 2 publishers x %d messages reached subscribers on %d nodes once, in order" % (count, len(nodes)))
+
+
+# ---- a. HAProxy: sticky sessions and failover
+
+async def check_haproxy(nodes, haproxy):
+    before = opened_counts(nodes)
+    first = await websockets.connect(haproxy.ws("sticky"))
+    home = served_by(nodes, before)
+    assert cookie_of(first) == home.name, "Set-Cookie %r, served by %s" % (first.response_headers.get_all("Set-Cookie"), home.name)
+    cookie = {"Cookie": "SBNODE=" + home.name}
+    others = []
+    try:
+        # Without the cookie, leastconn sends a second client elsewhere...
+        before = opened_counts(nodes)
+        others.append(await websockets.connect(haproxy.ws("other")))
+        assert served_by(nodes, before) is not home, "leastconn sent a second client to the busy node"
+        # ...but reconnects with it stick to their node, busy or not.
+        for i in range(3):
+            before = opened_counts(nodes)
+            async with websockets.connect(haproxy.ws("sticky"), extra_headers=cookie) as again:
+                assert served_by(nodes, before) is home, "reconnect %d left %s" % (i, home.name)
+                assert cookie_of(again) is None, "a valid cookie was set again"
+                await ok(again, op="ping", id=1)
+
+        # The node stops: its client is told 1001, and its reconnect lands on another node.
+        await ok(first, op="subscribe", id=1, room="failover")
+        home.proc.proc.send_signal(signal.SIGTERM)
+        await expect_closed(first, 1001)
+        before = opened_counts(nodes)
+        started = time.monotonic()
+        moved = await websockets.connect(haproxy.ws("sticky"), extra_headers=cookie)
+        reconnect_time = time.monotonic() - started
+        others.append(moved)
+        new_home = served_by(nodes, before)
+        assert new_home is not home and cookie_of(moved) == new_home.name, (new_home.name, cookie_of(moved))
+        status = home.proc.wait()
+        assert status == 0, "%s exited with %s after SIGTERM" % (home.name, status)
+        # Subscribe + publish + receive there, with a publisher on the third node.
+        third = next(n for n in nodes if n is not home and n is not new_home)
+        await ok(moved, op="subscribe", id=2, room="failover")
+        async with websockets.connect(third.ws("announcer")) as announcer:
+            await ok(announcer, op="publish", id=1, room="failover", data="from " + third.name)
+            _, pushes = await ok(moved, op="publish", id=3, room="failover", data="mine")
+            frames = pushes + [await recv_json(moved) for _ in range(2 - len(pushes))]
+            # (Two publishers: in either order.)
+            assert sorted(frames, key=lambda f: f["from"]) == [
+                {"type": "message", "room": "failover", "data": "from " + third.name, "from": "announcer"},
+                {"type": "message", "room": "failover", "data": "mine", "from": "sticky"}], frames
+
+        # Back on its port, the node gets its cookie's clients again once HAProxy's check sees it.
+        home.start()
+        home.wait_ready()
+        for _ in deadline_loop("HAProxy to send SBNODE=%s to it again" % home.name):
+            before = opened_counts(nodes)
+            async with websockets.connect(haproxy.ws("sticky"), extra_headers=cookie):
+                if served_by(nodes, before) is home:
+                    break
+    finally:
+        await first.close()
+        for ws in others:
+            await ws.close()
+    print("haproxy: reconnects stuck to %s; after its SIGTERM the client moved to %s in %.3fs and works; "
+          "back, it gets its clients again" % (home.name, new_home.name, reconnect_time))
+
+
+# ---- c. a node killed with SIGKILL
+
+async def check_node_killed(nodes):
+    room = "presence:kill"
+    watcher_node, other, victim = nodes
+    watcher = await websockets.connect(watcher_node.ws("watcher"))
+    conns = []
+    try:
+        _, pushes = await ok(watcher, op="subscribe", id=1, room=room, presence=True)
+        events = pushes + [await recv_json(watcher)]
+        assert events == [{"type": "join", "room": room, "user": "watcher", "info": {"name": "watcher"}}], events
+
+        async def join(node, user, expect_event=True):
+            ws = await websockets.connect(node.ws(user))
+            conns.append(ws)
+            await ok(ws, op="subscribe", id=1, room=room)
+            if expect_event:
+                event = await recv_json(watcher)
+                assert event == {"type": "join", "room": room, "user": user, "info": {"name": user}}, event
+            return ws
+
+        await join(victim, "only-victim-1")
+        await join(victim, "only-victim-2")
+        await join(other, "elsewhere")
+        await join(other, "both")
+        await join(victim, "both", expect_event=False)  # already present: no event
+        reply, pushes = await ok(watcher, op="presence", id=2, room=room)
+        assert pushes == [], pushes
+        assert {u["user"]: u["conns"] for u in reply["users"]} == {
+            "both": 2, "elsewhere": 1, "only-victim-1": 1, "only-victim-2": 1, "watcher": 1}, reply
+
+        killed = time.monotonic()
+        assert victim.proc.stop(signal.SIGKILL) == -signal.SIGKILL
+        left = {}
+        while len(left) < 2:
+            remaining = killed + LEAVE_BOUND - time.monotonic()
+            try:
+                event = await recv_json(watcher, timeout=max(remaining, 0.001))
+            except asyncio.TimeoutError:
+                raise AssertionError("after %.1fs only these left: %s" % (LEAVE_BOUND, sorted(left)))
+            assert event["type"] == "leave" and event["user"] in ("only-victim-1", "only-victim-2"), event
+            assert event["user"] not in left, "two leave events for %s" % event["user"]
+            left[event["user"]] = time.monotonic() - killed
+        expected = {"both": 1, "elsewhere": 1, "watcher": 1}
+        for _ in deadline_loop("the presence of %s to be %s" % (room, expected)):
+            reply, pushes = await ok(watcher, op="presence", id="p", room=room)
+            assert pushes == [], "unexpected events: %s" % pushes
+            if {u["user"]: u["conns"] for u in reply["users"]} == expected:
+                break
+    finally:
+        for ws in [watcher, *conns]:
+            await ws.close()
+    print("SIGKILL: its users left within %.3fs (bound %.1fs), the others stayed"
+          % (max(left.values()), NODE_TIMEOUT_MS * 4 / 3 / 1000))
+
+
+# ---- d. Redis stopped and restarted
+
+async def check_redis_outage(nodes, redis, haproxy):
+    room = "outage"
+    a, b = nodes
+    sub = await websockets.connect(a.ws("subscriber"))
+    watcher = await websockets.connect(b.ws("watcher"))
+    pub = await websockets.connect(b.ws("publisher"))
+    via_lb = await websockets.connect(haproxy.ws("via-lb"))
+    lb_healthz = "http://127.0.0.1:%d/healthz" % haproxy.port
+    try:
+        for ws in (sub, watcher, via_lb):
+            await ok(ws, op="subscribe", id=1, room=room)
+        await ok(pub, op="publish", id=1, room=room, data="before")
+        for ws in (sub, via_lb):
+            assert await recv_json(ws) == {"type": "message", "room": room, "data": "before", "from": "publisher"}
+
+        assert redis.proc.stop(signal.SIGTERM) == 0
+        for node in nodes:
+            node.wait_ready(503)
+            assert http_get(node.url("/healthz"))[0] == 200
+        # HAProxy's checks of /readyz take every node out: it answers new requests itself.
+        for _ in deadline_loop("HAProxy to answer 503 with every node unready"):
+            if http_get(lb_healthz)[0] == 503:
+                break
+        reply, _ = await request(pub, op="publish", id=2, room=room, data="during")
+        assert reply.get("error", {}).get("code") == "unavailable", reply
+        reply, _ = await request(watcher, op="subscribe", id=2, room="outage:new")
+        assert reply.get("error", {}).get("code") == "unavailable", reply
+
+        redis.start()  # the same port
+        for node in nodes:
+            node.wait_ready(200)
+        for _ in deadline_loop("HAProxy to take the nodes back"):
+            if http_get(lb_healthz)[0] == 200:
+                break
+        # Nobody did anything: the subscriptions made before the outage carry messages again
+        # (the one through HAProxy too: its tunnel was left open), and the message refused
+        # during the outage never shows up.
+        await ok(pub, op="publish", id=3, room=room, data="after")
+        for ws in (sub, via_lb):
+            got = await recv_json(ws)
+            assert got == {"type": "message", "room": room, "data": "after", "from": "publisher"}, got
+            _, pushes = await ok(ws, op="ping", id=2)
+            assert pushes == [], "after the outage: %s" % pushes
+        # The nodes registered their connections again.
+        expected = ["subscriber", "via-lb", "watcher"]
+        for _ in deadline_loop("presence of %s to be %s again" % (room, expected)):
+            reply, _ = await request(pub, op="presence", id="p", room=room)
+            if reply.get("ok") and [u["user"] for u in reply["users"]] == expected:
+                break
+    finally:
+        for ws in (sub, watcher, pub, via_lb):
+            await ws.close()
+    print("redis outage: publishes unavailable, /readyz 503 then 200 (and HAProxy with it), "
+          "subscriptions back by themselves")
+
+
+# ---- deploy/local-cluster
+
+def free_consecutive_ports(count):
+    for _ in range(100):
+        base = free_port()
+        if base + count > 65535:
+            continue
+        socks = []
+        try:
+            for p in range(base, base + count):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no %d consecutive free ports" % count)
+
+
+async def cluster_session(port):
+    status, body = http_get("http://127.0.0.1:%d/dev/token?user=tester" % port)
+    assert status == 200, (status, body)
+    url = "ws://127.0.0.1:%d/ws?token=%s" % (port, json.loads(body)["token"])
+    # As the demo page in a browser would: its Origin is HAProxy's address, which the node
+    # sees as its own (HAProxy passes the Host header on).
+    async with websockets.connect(url, origin="http://127.0.0.1:%d" % port) as ws:
+        assert cookie_of(ws) is not None, "no SBNODE cookie through local-cluster's HAProxy"
+        await ok(ws, op="subscribe", id=1, room="local")
+        _, pushes = await ok(ws, op="publish", id=2, room="local", data="hi")
+        frame = pushes[0] if pushes else await recv_json(ws)
+        assert frame == {"type": "message", "room": "local", "data": "hi", "from": "tester"}, frame
+
+
+def check_local_cluster(workdir):
+    port, redis_port, node_port = free_port(), free_port(), free_consecutive_ports(2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env["SWITCHBOARD_BIN"] = BIN
+    script = Process("local-cluster", [LOCAL_CLUSTER, "-n", "2", "--port", str(port), "--node-port", str(node_port),
+                                       "--redis-port", str(redis_port), "--check-interval", "200ms",
+                                       "--dir", os.path.join(workdir, "local-cluster"), "--", "--dev", "--threads", "1"],
+                     env=env, new_session=True)
+    script.wait_for_line(r"local-cluster: ready at http://127\.0\.0\.1:%d/" % port, timeout=30)
+    asyncio.run(cluster_session(port))
+    assert script.stop(signal.SIGTERM) == 0, "local-cluster exited with %s" % script.proc.returncode
+    for p in (port, redis_port, node_port, node_port + 1):
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", p)) != 0, "port %d still answers after local-cluster stopped" % p
+    print("local-cluster: ready, a session through its HAProxy, everything stopped on SIGTERM")
+
+
+def main():
+    started = time.monotonic()
+    # Stopped from outside (a test runner's timeout): still clean up in the finally blocks.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("cluster_interop: terminated"))
+    passed = False
+    with tempfile.TemporaryDirectory(prefix="switchboard-cluster-test.") as workdir:
+        try:
+            redis = Redis(workdir)
+            nodes = [Node("node%d" % i, redis) for i in (1, 2, 3)]
+            for node in nodes:
+                node.wait_ready()
+            haproxy = HAProxy(workdir, nodes)
+            asyncio.run(check_messages(nodes))
+            asyncio.run(check_haproxy(nodes, haproxy))
+            asyncio.run(check_node_killed(nodes))
+            asyncio.run(check_redis_outage([n for n in nodes if n.proc.proc.poll() is None], redis, haproxy))
+            haproxy.proc.stop()
+            for node in nodes:
+                if node.proc.proc.poll() is None:
+                    assert node.proc.stop() == 0, "%s did not exit 0 on SIGTERM" % node.name
+            check_local_cluster(workdir)
+            passed = True
+        finally:
+            Process.stop_everyone()
+            if not passed:
+                Process.dump_logs()
+    print("5 passed, 0 failed (%.1fs)" % (time.monotonic() - started))
+
+
+if __name__ == "__main__":
+    main()
