@@ -68,11 +68,7 @@ std::unique_ptr<auth::Authenticator> make_authenticator(const Config& config) {
   log::info("JWT authentication on, " + std::to_string(keys.size()) + " key(s)");
   auto jwt = std::make_unique<auth::JwtAuthenticator>(std::move(keys), options, std::move(anonymous));
   jwt->set_default_rooms(rooms_option(config.default_rooms));
-  jwt->set_key_loader([config] {
-    auto keys = load_keys(config);
-    log::info("JWT keys reloaded, " + std::to_string(keys.size()) + " key(s)");
-    return keys;
-  });
+  jwt->set_key_loader([config] { return load_keys(config); });
   return jwt;
 }
 

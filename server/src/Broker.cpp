@@ -50,6 +50,7 @@ void Broker::close(Connection& conn) {
     connections_.erase(conn.id());
   }
   --metrics_.connections_current;
+  connections_closed_.notify_all();
 }
 
 std::vector<std::shared_ptr<Connection>> Broker::open_connections() const {
@@ -73,6 +74,11 @@ std::size_t Broker::shutdown_all(std::uint16_t code, const std::string& reason) 
 
 void Broker::abort_all() {
   for (auto& conn : open_connections()) conn->abort();
+}
+
+bool Broker::wait_until_no_connections(std::chrono::milliseconds limit) const {
+  std::unique_lock lock(connections_mutex_);
+  return connections_closed_.wait_for(lock, limit, [this] { return connections_.empty(); });
 }
 
 std::size_t Broker::connection_count() const {

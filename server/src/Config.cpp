@@ -69,6 +69,9 @@ po::options_description describe(Config& c) {
         "seconds allowed for the TLS, HTTP and WebSocket handshakes")
     ("close-timeout-ms", po::value<long>()->default_value(c.close_timeout.count()),
         "milliseconds a closing connection gets to take its close frame before it is cut")
+    ("drain-delay-ms", po::value<long>()->default_value(c.drain_delay.count()),
+        "on SIGTERM, milliseconds the node keeps serving its connections with /readyz at 503 and new "
+        "WebSockets refused, so that a load balancer stops sending clients, before it closes them with 1001")
     ("publish-rate", po::value(&c.publish_rate)->default_value(c.publish_rate, "100"),
         "publishes per second per connection (0: unlimited)")
     ("publish-burst", po::value(&c.publish_burst)->default_value(c.publish_burst, "200"),
@@ -141,6 +144,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.close_timeout = std::chrono::milliseconds(vm["close-timeout-ms"].as<long>());
     config.jwt_leeway = std::chrono::seconds(vm["jwt-leeway"].as<long>());
     config.node_timeout = std::chrono::milliseconds(vm["node-timeout-ms"].as<long>());
+    config.drain_delay = std::chrono::milliseconds(vm["drain-delay-ms"].as<long>());
   } catch (const std::exception& e) {
     result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
     result.exit_code = 2;
@@ -202,6 +206,8 @@ std::string validate(const Config& c) {
     }
   }
   if (c.redis_prefix.empty()) return "--redis-prefix must not be empty";
+  if (c.drain_delay.count() < 0 || c.drain_delay > std::chrono::minutes(10))
+    return "--drain-delay-ms must be between 0 and 600000";
   if (c.node_timeout.count() < 300) return "--node-timeout-ms must be at least 300";
   for (const auto& key : c.api_key_list())
     if (key.size() < 16) return "--api-keys: every key must be at least 16 characters long";

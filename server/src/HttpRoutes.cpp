@@ -98,6 +98,8 @@ Response HttpRoutes::handle(const Request& req) const {
   if (path == "/healthz") return make_response(req, http::status::ok, "application/json", R"({"status":"ok"})");
   if (path == "/readyz") {
     // Ready when the node can carry messages: always alone, only with Redis in a cluster.
+    if (draining_)
+      return json_error(req, http::status::service_unavailable, "draining", "the node is shutting down");
     if (bus_.ready()) return make_response(req, http::status::ok, "application/json", R"({"status":"ready"})");
     return json_error(req, http::status::service_unavailable, "unavailable", "the cluster bus (Redis) is unreachable");
   }

@@ -87,6 +87,10 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
 template <class Stream>
 void HttpSession<Stream>::upgrade() {
   const Request& req = parser_->get();
+  if (ctx_.routes.draining()) {
+    ctx_.metrics.count_handshake_rejected("draining");
+    return refuse(req, http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+  }
   if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) {
     ctx_.metrics.count_handshake_rejected("origin_not_allowed");
     return refuse(req, http::status::forbidden, "origin_not_allowed",

@@ -61,23 +61,23 @@ void Server::start() {
 std::uint16_t Server::port() const { return plain_listener_ ? plain_listener_->port() : 0; }
 std::uint16_t Server::tls_port() const { return tls_listener_ ? tls_listener_->port() : 0; }
 
-void Server::stop(std::chrono::milliseconds grace) {
+void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds drain_delay) {
   if (stopped_) return;
   stopped_ = true;
+  routes_->set_draining();
+  if (!threads_.empty() && drain_delay.count() > 0) {
+    log::info("draining for " + std::to_string(drain_delay.count()) + " ms: /readyz answers 503");
+    std::this_thread::sleep_for(drain_delay);  // the node serves on meanwhile, on its I/O threads
+  }
   if (plain_listener_) plain_listener_->stop();
   if (tls_listener_) tls_listener_->stop();
   if (!threads_.empty()) {
     broker_->shutdown_all(protocol::close_code::going_away, "going away");
-    auto wait_until_closed = [this](std::chrono::milliseconds limit) {
-      auto deadline = std::chrono::steady_clock::now() + limit;
-      while (broker_->connection_count() > 0 && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    };
-    wait_until_closed(grace);
+    broker_->wait_until_no_connections(grace);
     // Peers that did not finish the close handshake in time are dropped, so that every
     // connection still leaves its rooms and presence before the node stops.
     broker_->abort_all();
-    wait_until_closed(std::chrono::seconds(1));
+    broker_->wait_until_no_connections(std::chrono::seconds(1));
     presence_->stop();  // while the event loop still runs
     bus_->stop();
   }
@@ -107,6 +107,7 @@ int Server::wait_for_signal() {
 bool Server::reload() {
   try {
     authenticator_->reload();
+    log::info("JWT keys reloaded");  // logged once the new keys are in use
     return true;
   } catch (const std::exception& e) {
     log::error(std::string("reload failed, the old keys stay in use: ") + e.what());

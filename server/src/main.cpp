@@ -1,5 +1,6 @@
 // The switchboard executable: reads the configuration, builds the node's parts and runs it.
 // `switchboard gentoken …` mints a token instead (see TokenCommand.h).
+#include <csignal>
 #include <cstring>
 #include <iostream>
 
@@ -37,7 +38,8 @@ int main(int argc, char* argv[]) {
     node.start();
     int signal = node.wait_for_signal();
     server::log::info("signal " + std::to_string(signal) + " received, shutting down");
-    node.stop();
+    // SIGTERM (an orchestrator, a rolling restart) drains first; Ctrl-C stops at once.
+    node.stop(std::chrono::seconds(2), signal == SIGTERM ? node.config().drain_delay : std::chrono::milliseconds(0));
   } catch (const std::exception& e) {
     server::log::error(std::string("cannot run: ") + e.what());
     return 1;

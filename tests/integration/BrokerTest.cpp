@@ -1,6 +1,8 @@
 // Rooms, publishing, presence and the request/response protocol, over real WebSockets.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "TestNode.h"
 #include "WsClient.h"
 
@@ -340,4 +342,25 @@ TEST(Broker, ShutdownReleasesConnectionsThatIgnoreTheCloseFrame) {
   CloseInfo info = listener.read_until_closed();
   EXPECT_TRUE(info.closed);
   EXPECT_EQ(info.code, 1001);
+}
+
+TEST(Broker, DrainRefusesNewcomersAndServesTheConnectedUntilTheirGoingAway) {
+  TestNode node;
+  WsClient stayer(node.port());
+  stayer.set_deadline(std::chrono::seconds(10));
+  stayer.request({{"op", "subscribe"}, {"room", "r"}});
+  // Long enough for the checks below, which each take milliseconds.
+  std::thread stopping([&] { node.server().stop(std::chrono::seconds(2), std::chrono::milliseconds(1500)); });
+  ASSERT_TRUE(eventually([&] { return http_get(node.port(), "/readyz").status == 503; }));
+  auto refused = WsClient::try_handshake(node.port());
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(json::parse(refused.body)["error"]["code"], "draining");
+  EXPECT_EQ(http_get(node.port(), "/healthz").status, 200);
+  EXPECT_EQ(stayer.request({{"op", "publish"}, {"room", "r"}, {"data", "still here"}})["ok"], true);
+  EXPECT_EQ(stayer.read_json()["data"], "still here");
+  CloseInfo info = stayer.read_until_closed();  // then the node closes it
+  stopping.join();
+  EXPECT_TRUE(info.closed);
+  EXPECT_EQ(info.code, 1001);
+  EXPECT_EQ(node.metrics().handshakes_rejected("draining"), 1u);
 }

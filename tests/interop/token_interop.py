@@ -29,7 +29,7 @@ API_KEY = "interop-api-key-0123456789abcdef"
 
 def start_node(*args, env=None):
     node = subprocess.Popen(
-        [BIN, "--bind", "127.0.0.1", "--port", "0", "--threads", "2", *args],
+        [BIN, "--bind", "127.0.0.1", "--port", "0", "--threads", "2", "--drain-delay-ms", "0", *args],
         stderr=subprocess.PIPE, text=True, env=env)
     for line in node.stderr:
         m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)

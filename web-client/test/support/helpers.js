@@ -24,7 +24,7 @@ export class SwitchboardNode {
    */
   static async start({ port = 0, anonymous = true, args = [], env = {} } = {}) {
     const argv = ['--bind', '127.0.0.1', '--port', String(port), '--log-level', 'info',
-      '--static-dir', webClientDir, '--threads', '2', ...(anonymous ? ['--allow-anonymous'] : []), ...args];
+      '--static-dir', webClientDir, '--threads', '2', '--drain-delay-ms', '0', ...(anonymous ? ['--allow-anonymous'] : []), ...args];
     const child = spawn(nodeBin, argv, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     running.add(child);
     const node = new SwitchboardNode(child);

@@ -1,6 +1,8 @@
 #pragma once
 // Carries out client requests (subscribe, publish, presence, …) against the room registry,
 // the bus and the presence store, and delivers what the bus and the store send back.
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -47,6 +49,8 @@ class Broker {
   // Drops every open connection without a close handshake (the end of a shutdown's grace).
   void abort_all();
   std::size_t connection_count() const;
+  // Blocks until every connection is closed or `limit` passes; returns whether none is left.
+  bool wait_until_no_connections(std::chrono::milliseconds limit) const;
   const RoomRegistry& registry() const { return registry_; }
 
  private:
@@ -72,6 +76,7 @@ class Broker {
   RoomRegistry registry_;
 
   mutable std::mutex connections_mutex_;
+  mutable std::condition_variable connections_closed_;
   std::unordered_map<cluster::ConnectionId, std::weak_ptr<Connection>> connections_;
   std::uint16_t stop_code_ = 0;  // non-zero once the node is shutting down; guarded by connections_mutex_
   std::string stop_reason_;

@@ -3,6 +3,7 @@
 // web client's files (demo/ and the switchboard.js module). Upgrades to WebSocket at /ws and the /api/ endpoints are handled by
 // HttpSession and HttpApi before this is consulted.
 #include <boost/beast/http.hpp>
+#include <atomic>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -24,6 +25,10 @@ class HttpRoutes {
 
   Response handle(const Request& req) const;
 
+  // A draining node answers /readyz with 503 and refuses new WebSockets.
+  void set_draining() { draining_ = true; }
+  bool draining() const { return draining_; }
+
   // {"error":{"code":…,"message":…}} with `status`.
   static Response json_error(const Request& req, http::status status, std::string_view code,
                              std::string_view message);
@@ -43,6 +48,7 @@ class HttpRoutes {
   const Metrics& metrics_;
   const RoomRegistry& registry_;
   const cluster::Bus& bus_;
+  std::atomic<bool> draining_{false};
 };
 
 }  // namespace switchboard::server

@@ -36,9 +36,11 @@ class Server {
   std::uint16_t port() const;
   std::uint16_t tls_port() const;  // 0 without TLS
 
-  // Stops accepting, closes every WebSocket with 1001 "going away", waits up to `grace` for
-  // them to finish, then stops the threads. Idempotent; not from an I/O thread.
-  void stop(std::chrono::milliseconds grace = std::chrono::seconds(2));
+  // Drains for `drain_delay` (/readyz 503, new WebSockets refused, open ones still served),
+  // then stops accepting, closes every WebSocket with 1001 "going away", waits up to `grace`
+  // for them to finish, and stops the threads. Idempotent; not from an I/O thread.
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds(2),
+            std::chrono::milliseconds drain_delay = std::chrono::milliseconds(0));
   // Blocks until SIGINT or SIGTERM; returns the signal number. SIGHUP meanwhile reloads.
   int wait_for_signal();
   // Re-reads the authenticator's key files (what SIGHUP does). False, with the error logged,
