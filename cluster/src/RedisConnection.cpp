@@ -69,7 +69,8 @@ RedisConnection::RedisConnection(Strand strand, RedisAddress address, std::strin
       address_(std::move(address)),
       name_(std::move(name)),
       timing_(timing),
-      timer_(strand_) {}
+      timer_(strand_),
+      watchdog_(strand_) {}
 
 RedisConnection::~RedisConnection() {
   stopped_ = true;
@@ -90,6 +91,7 @@ void RedisConnection::start(StateHandler on_state, PushHandler on_push) {
 void RedisConnection::stop() {
   stopped_ = true;
   timer_.cancel();
+  watchdog_.cancel();
   if (!ac_) return;
   redisAsyncContext* ac = ac_;
   bool was_connected = ac->c.flags & REDIS_CONNECTED;
@@ -167,8 +169,12 @@ void RedisConnection::connected() {
   if (!address_.password.empty()) send_checked({"AUTH", address_.password}, refuse("AUTH"));
   if (address_.db != 0) send_checked({"SELECT", std::to_string(address_.db)}, refuse("SELECT"));
   if (failures_ > 0) log_line(name_, "connected to " + address_.describe());
+  redisEnableKeepAlive(&ac_->c);  // a peer gone without a reset is noticed by TCP too
   failures_ = 0;
+  unanswered_ = 0;
+  last_reply_ = std::chrono::steady_clock::now();
   up_ = true;
+  watch_replies();
   if (on_state_) on_state_(true);
 }
 
@@ -177,7 +183,18 @@ void RedisConnection::on_disconnect(const redisAsyncContext* ac, int status) {
   self->lost(status == REDIS_OK ? "closed" : ac->errstr);
 }
 
+void RedisConnection::watch_replies() {
+  watchdog_.expires_after(timing_.reply_timeout / 3);
+  watchdog_.async_wait([this, ac = ac_](boost::system::error_code ec) {
+    if (ec || ac_ != ac || !up_) return;
+    if (unanswered_ > 0 && std::chrono::steady_clock::now() - last_reply_ > timing_.reply_timeout)
+      return reset("no reply for " + std::to_string(timing_.reply_timeout.count()) + " ms");
+    watch_replies();
+  });
+}
+
 void RedisConnection::lost(std::string_view why) {
+  watchdog_.cancel();
   ac_ = nullptr;
   watcher_.reset();
   bool was_up = up_;
@@ -218,7 +235,10 @@ bool RedisConnection::send(const std::vector<std::string_view>& args, void (*cal
 
 bool RedisConnection::send_checked(const std::vector<std::string_view>& args, ReplyHandler done) {
   auto* handler = new ReplyHandler(std::move(done));
-  if (send(args, &RedisConnection::on_reply, handler)) return true;
+  if (send(args, &RedisConnection::on_reply, handler)) {
+    if (unanswered_++ == 0) last_reply_ = std::chrono::steady_clock::now();  // the wait starts now
+    return true;
+  }
   delete handler;
   return false;
 }
@@ -228,8 +248,13 @@ bool RedisConnection::command(const std::vector<std::string_view>& args, ReplyHa
   return send_checked(args, std::move(done));
 }
 
-void RedisConnection::on_reply(redisAsyncContext*, void* reply, void* privdata) {
+void RedisConnection::on_reply(redisAsyncContext* ac, void* reply, void* privdata) {
   std::unique_ptr<ReplyHandler> handler(static_cast<ReplyHandler*>(privdata));
+  auto* self = static_cast<RedisConnection*>(ac->data);
+  if (reply && self) {
+    self->last_reply_ = std::chrono::steady_clock::now();
+    if (self->unanswered_ > 0) --self->unanswered_;
+  }
   (*handler)(static_cast<redisReply*>(reply));
 }
 
@@ -243,6 +268,7 @@ bool RedisConnection::unsubscribe(std::string_view channel) {
 
 void RedisConnection::on_push(redisAsyncContext* ac, void* reply, void*) {
   auto* self = static_cast<RedisConnection*>(ac->data);
+  if (reply) self->last_reply_ = std::chrono::steady_clock::now();
   if (reply && self->on_push_) self->on_push_(static_cast<redisReply*>(reply));
 }
 

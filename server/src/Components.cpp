@@ -17,7 +17,9 @@ ClusterParts make_cluster_parts(const Config& config) {
   }
   auto address = cluster::RedisAddress::parse(config.redis);
   log::info("cluster: Redis at " + address.describe() + ", prefix \"" + config.redis_prefix + "\"");
-  auto bus = std::make_unique<cluster::RedisBus>(std::move(address), config.redis_prefix);
+  cluster::RedisConnection::Timing timing;
+  timing.reply_timeout = std::max<std::chrono::milliseconds>(config.node_timeout / 2, std::chrono::milliseconds(200));
+  auto bus = std::make_unique<cluster::RedisBus>(std::move(address), config.redis_prefix, timing);
   parts.presence = std::make_unique<cluster::RedisPresenceStore>(*bus, config.node_timeout);
   parts.bus = std::move(bus);
   return parts;

@@ -184,3 +184,22 @@ TEST(ClusterPresence, ADeadNodesUsersAreReapedAndRedisRestartRestoresPresence) {
     return r.contains("users") && r["users"].size() == 1 && r["users"][0]["user"] == me;
   }));
 }
+
+TEST(Cluster, AHangingRedisIsNoticedAndSurvived) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.node_timeout = std::chrono::milliseconds(600);  // replies are awaited for half of it
+  TestNode node(config);
+  wait_ready(node);
+  WsClient alice(node.port());
+  subscribe(alice, "r");
+
+  redis.pause();  // connections stay open, nothing is answered
+  ASSERT_TRUE(eventually([&] { return http_get(node.port(), "/readyz").status == 503; }));
+  EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "r"}, {"data", "lost?"}})["error"]["code"], "unavailable");
+
+  redis.resume();
+  wait_ready(node);
+  EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "r"}, {"data", "back"}})["ok"], true);
+  EXPECT_EQ(alice.read_json()["data"], "back");
+}

@@ -75,6 +75,7 @@ void RedisServer::start() {
 
 void RedisServer::stop() {
   if (pid_ <= 0) return;
+  ::kill(pid_, SIGCONT);  // in case it was paused
   ::kill(pid_, SIGTERM);
   // Its stdout reaches EOF when it exits; after 5 s it is killed.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -91,6 +92,14 @@ void RedisServer::stop() {
   if (output_ >= 0) ::close(output_);
   output_ = -1;
   pid_ = -1;
+}
+
+void RedisServer::pause() {
+  if (pid_ > 0) ::kill(pid_, SIGSTOP);
+}
+
+void RedisServer::resume() {
+  if (pid_ > 0) ::kill(pid_, SIGCONT);
 }
 
 std::string RedisServer::cli(const std::string& args) const {

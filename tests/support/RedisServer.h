@@ -17,6 +17,9 @@ class RedisServer {
 
   void start();
   void stop();
+  // SIGSTOP / SIGCONT: a Redis that hangs, with its connections open.
+  void pause();
+  void resume();
   bool running() const { return pid_ > 0; }
   std::uint16_t port() const { return port_; }
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }

@@ -38,6 +38,9 @@ class RedisConnection {
     std::chrono::milliseconds connect_timeout{2000};
     std::chrono::milliseconds backoff_min{50};
     std::chrono::milliseconds backoff_max{2000};
+    // A command left unanswered this long means Redis hangs (or the network dropped without a
+    // reset): the connection is dropped and made again.
+    std::chrono::milliseconds reply_timeout{3000};
   };
 
   RedisConnection(Strand strand, RedisAddress address, std::string name, Timing timing);
@@ -75,6 +78,7 @@ class RedisConnection {
   void connected();
   void lost(std::string_view why);
   void schedule_reconnect();
+  void watch_replies();
   bool send(const std::vector<std::string_view>& args, void (*callback)(redisAsyncContext*, void*, void*),
             void* privdata);
   bool send_checked(const std::vector<std::string_view>& args, ReplyHandler done);
@@ -88,6 +92,9 @@ class RedisConnection {
   redisAsyncContext* ac_ = nullptr;
   std::shared_ptr<Watcher> watcher_;
   boost::asio::steady_timer timer_;  // connect timeout, then reconnect backoff
+  boost::asio::steady_timer watchdog_;  // unanswered commands, while connected
+  std::size_t unanswered_ = 0;
+  std::chrono::steady_clock::time_point last_reply_;
   std::mt19937 random_{std::random_device{}()};
   unsigned failures_ = 0;  // consecutive failed attempts, for the backoff
   bool up_ = false;
