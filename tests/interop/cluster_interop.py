@@ -7,8 +7,9 @@ rewritten for the test), driven by Debian's python3-websockets with tokens from 
   exactly once, in order per publisher;
 - HAProxy: the WebSocket handshake's 101 sets the SBNODE cookie, reconnects that send it back
   land on the same node (even when leastconn would pick another), and when that node stops
-  (SIGTERM: close 1001, exit 0) the reconnect lands on another node and works; back on its port,
-  the node gets its cookie's clients again;
+  (SIGTERM: new clients with its cookie go elsewhere at once, its clients get close 1001, it
+  exits 0) the reconnect lands on another node and works; back on its port, the node gets its
+  cookie's clients again;
 - a node killed with SIGKILL: its users leave the presence of the others within
   --node-timeout-ms plus a third, users on other nodes stay;
 - Redis stopped and restarted on its port: publishes get `unavailable`, /readyz goes 503 and
@@ -40,6 +41,7 @@ TEMPLATE = os.path.join(ROOT, "deploy", "haproxy.cfg")
 LOCAL_CLUSTER = os.path.join(ROOT, "deploy", "local-cluster")
 TIMEOUT = 10          # seconds for any single step
 NODE_TIMEOUT_MS = 900  # --node-timeout-ms: a SIGKILLed node's users leave within 1.2 s
+DRAIN_MS = 500        # --drain-delay-ms: on SIGTERM, /readyz 503 this long before close 1001
 LEAVE_BOUND = 3.0     # what the test allows for it
 SECRET = "cluster-interop-secret-0123456789"
 NODE_ENV = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
@@ -204,7 +206,8 @@ class Node:
 
     def start(self):
         self.proc = Process(self.name, [BIN, "--bind", "127.0.0.1", "--port", str(self.port), "--threads", "2",
-                                        "--redis", self.redis.url, "--node-timeout-ms", str(NODE_TIMEOUT_MS)],
+                                        "--redis", self.redis.url, "--node-timeout-ms", str(NODE_TIMEOUT_MS),
+                                        "--drain-delay-ms", str(DRAIN_MS)],
                             env=NODE_ENV)
         self.port = int(self.proc.wait_for_line(r"listening on http://127\.0\.0\.1:(\d+)").group(1))
 
@@ -392,9 +395,18 @@ async def check_haproxy(nodes, haproxy):
                 assert cookie_of(again) is None, "a valid cookie was set again"
                 await ok(again, op="ping", id=1)
 
-        # The node stops: its client is told 1001, and its reconnect lands on another node.
+        # The node stops. As soon as it says so (/readyz 503 while it drains), HAProxy sends new
+        # clients elsewhere, even with its cookie, whether its checks have seen it or not.
         await ok(first, op="subscribe", id=1, room="failover")
         home.proc.proc.send_signal(signal.SIGTERM)
+        for _ in deadline_loop("%s to stop being ready" % home.name, step=0.005):
+            if home.readyz() != 200:
+                break
+        before = opened_counts(nodes)
+        async with websockets.connect(haproxy.ws("newcomer"), extra_headers=cookie) as newcomer:
+            elsewhere = served_by(nodes, before)
+            assert elsewhere is not home and cookie_of(newcomer) == elsewhere.name, (elsewhere.name, cookie_of(newcomer))
+        # Its own clients are told 1001, and their reconnect lands on another node.
         await expect_closed(first, 1001)
         before = opened_counts(nodes)
         started = time.monotonic()
@@ -617,9 +629,11 @@ def main():
             asyncio.run(check_node_killed(nodes))
             asyncio.run(check_redis_outage([n for n in nodes if n.proc.proc.poll() is None], redis, haproxy))
             haproxy.proc.stop()
-            for node in nodes:
-                if node.proc.proc.poll() is None:
-                    assert node.proc.stop() == 0, "%s did not exit 0 on SIGTERM" % node.name
+            running = [n for n in nodes if n.proc.proc.poll() is None]
+            for node in running:
+                node.proc.proc.send_signal(signal.SIGTERM)
+            for node in running:
+                assert node.proc.wait() == 0, "%s did not exit 0 on SIGTERM" % node.name
             check_local_cluster(workdir)
             passed = True
         finally:
