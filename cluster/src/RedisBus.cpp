@@ -48,7 +48,12 @@ void RedisBus::stop() {
   done.get_future().wait();
 }
 
-bool RedisBus::ready() const { return commands_up_ && subscriber_up_; }
+bool RedisBus::ready() const { return commands_up_ && subscriber_up_ && resubscribed_; }
+
+// Counts down the rooms to subscribe again after the subscriber connection came up.
+void RedisBus::confirmed_one() {
+  if (unconfirmed_ > 0 && --unconfirmed_ == 0) resubscribed_ = true;
+}
 
 void RedisBus::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
   if (!commands_up_) return done(false);
@@ -102,6 +107,10 @@ void RedisBus::sync(const std::string& room) {
   if (it == channels_.end()) return;
   Channel& ch = it->second;
   if (ch.in_flight || !subscriber_->up()) return;
+  if (!ch.wanted && ch.resubscribing) {  // no longer needed: not awaited for readiness
+    ch.resubscribing = false;
+    confirmed_one();
+  }
   if (ch.wanted == ch.subscribed) {
     if (ch.wanted) notify(ch, true);
     else {
@@ -135,6 +144,10 @@ void RedisBus::on_push(redisReply* reply) {
   auto it = channels_.find(room);
   if (it == channels_.end()) return;
   it->second.in_flight = false;
+  if (kind == "subscribe" && !it->second.subscribed && it->second.resubscribing) {
+    it->second.resubscribing = false;
+    confirmed_one();
+  }
   if (kind == "subscribe") it->second.subscribed = true;
   else if (kind == "unsubscribe") it->second.subscribed = false;
   sync(room);
@@ -146,14 +159,23 @@ void RedisBus::on_subscriber_state(bool up) {
     // Redis forgot this connection's subscriptions with it: start over on the next one. Who
     // waits for a subscription now hears that it failed.
     for (auto& [room, ch] : channels_) {
-      ch.subscribed = ch.in_flight = false;
+      ch.subscribed = ch.in_flight = ch.resubscribing = false;
       notify(ch, false);
     }
+    unconfirmed_ = 0;
+    resubscribed_ = false;
     return;
   }
+  // Not ready until every room the node had is subscribed again.
   std::vector<std::string> rooms;
   rooms.reserve(channels_.size());
-  for (const auto& [room, ch] : channels_) rooms.push_back(room);
+  unconfirmed_ = 0;
+  for (auto& [room, ch] : channels_) {
+    rooms.push_back(room);
+    ch.resubscribing = ch.wanted;
+    if (ch.wanted) ++unconfirmed_;
+  }
+  resubscribed_ = unconfirmed_ == 0;
   for (const auto& room : rooms) sync(room);
 }
 

@@ -43,10 +43,17 @@ end
 return 1
 )lua";
 
-// KEYS: conns users info node-conns channel    ARGV: field member room-json
+// KEYS: conns users info node-conns channel    ARGV: field member room-json [user info-json]
+// With the user (a leave replayed after an outage): when Redis no longer knows the connection
+// (it restarted empty) and counts no connection of the user, the leave is announced all the same,
+// for subscribers that saw the user join before the restart.
 constexpr const char* kLeaveScript = R"lua(
 local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], ARGV[3])
 redis.call('SREM', KEYS[4], ARGV[2])
+if r == 0 and ARGV[4] and ARGV[4] ~= '' and not redis.call('HGET', KEYS[2], ARGV[4]) then
+  redis.call('PUBLISH', KEYS[5],
+    'p{"type":"leave","room":' .. ARGV[3] .. ',"user":' .. cjson.encode(ARGV[4]) .. ',"info":' .. ARGV[5] .. '}')
+end
 return r
 )lua";
 
@@ -153,7 +160,7 @@ void RedisPresenceStore::heartbeat() {
 void RedisPresenceStore::resync() {
   if (stopped_) return;
   for (const auto& [k, entry] : local_) send_join(k.first, k.second, entry);
-  for (const auto& k : unconfirmed_leaves_) send_leave(k.first, k.second);
+  for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, &entry);
 }
 
 void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, const Entry& entry) {
@@ -168,15 +175,21 @@ void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, c
                           [](redisReply*) {});  // lost with the connection: resync() sends it again
 }
 
-void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn) {
+void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, const Entry* replayed) {
+  static const std::string script = std::string(kLeaveFunction) + kLeaveScript;
   std::string f = field(conn);
-  Key k{room, conn};
-  bus_.commands().command({"EVAL", std::string(kLeaveFunction) + kLeaveScript, "5", key(room, "conns"),
-                           key(room, "users"), key(room, "info"), bus_.prefix() + "node:" + node_id_ + ":conns",
-                           bus_.channel_of(room), f, room + "\n" + f, nlohmann::json(room).dump()},
-                          [this, k](redisReply* reply) {
-                            if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
-                          });
+  std::vector<std::string> owned{key(room, "conns"), key(room, "users"), key(room, "info"),
+                                 bus_.prefix() + "node:" + node_id_ + ":conns", bus_.channel_of(room), f,
+                                 room + "\n" + f, nlohmann::json(room).dump()};
+  if (replayed) {
+    owned.push_back(replayed->user);
+    owned.push_back(replayed->info);
+  }
+  std::vector<std::string_view> args{"EVAL", script, "5"};
+  args.insert(args.end(), owned.begin(), owned.end());
+  bus_.commands().command(args, [this, k = Key{room, conn}](redisReply* reply) {
+    if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
+  });
 }
 
 void RedisPresenceStore::join(const std::string& room, ConnectionId conn, const std::string& user,
@@ -193,9 +206,11 @@ void RedisPresenceStore::join(const std::string& room, ConnectionId conn, const 
 void RedisPresenceStore::leave(const std::string& room, ConnectionId conn) {
   net::post(bus_.strand(), [this, room, conn] {
     Key k{room, conn};
-    if (local_.erase(k) == 0) return;
-    unconfirmed_leaves_.insert(k);
-    if (bus_.commands().up()) send_leave(room, conn);
+    auto it = local_.find(k);
+    if (it == local_.end()) return;
+    unconfirmed_leaves_[k] = std::move(it->second);
+    local_.erase(it);
+    if (bus_.commands().up()) send_leave(room, conn, nullptr);
   });
 }
 

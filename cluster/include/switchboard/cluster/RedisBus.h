@@ -60,6 +60,7 @@ class RedisBus final : public Bus {
     bool wanted = false;
     bool subscribed = false;  // confirmed by Redis
     bool in_flight = false;
+    bool resubscribing = false;  // counted in unconfirmed_
     std::vector<SubscribedHandler> waiters;  // when_subscribed() calls waiting for the confirmation
   };
   static void notify(Channel& ch, bool subscribed);
@@ -80,6 +81,9 @@ class RedisBus final : public Bus {
   std::unordered_map<std::string, Channel> channels_;  // on the strand
   std::atomic<bool> commands_up_{false};
   std::atomic<bool> subscriber_up_{false};
+  std::atomic<bool> resubscribed_{true};  // every wanted room confirmed since the subscriber came up
+  std::size_t unconfirmed_ = 0;           // wanted rooms not yet confirmed since then (on the strand)
+  void confirmed_one();
 };
 
 }  // namespace switchboard::cluster

@@ -53,7 +53,8 @@ class RedisPresenceStore final : public PresenceStore {
   using Key = std::pair<std::string, ConnectionId>;  // room, connection
 
   void send_join(const std::string& room, ConnectionId conn, const Entry& entry);
-  void send_leave(const std::string& room, ConnectionId conn);
+  // `replayed`: a leave sent again after an outage, with the user it was for.
+  void send_leave(const std::string& room, ConnectionId conn, const Entry* replayed);
   void heartbeat();
   void resync();
   std::string field(ConnectionId conn) const { return node_id_ + "/" + std::to_string(conn); }
@@ -65,7 +66,7 @@ class RedisPresenceStore final : public PresenceStore {
   EventHandler on_event_;
   // On the bus's strand: this node's connections in rooms, and leaves Redis has not confirmed.
   std::map<Key, Entry> local_;
-  std::set<Key> unconfirmed_leaves_;
+  std::map<Key, Entry> unconfirmed_leaves_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
   bool stopped_ = false;
 };
