@@ -471,10 +471,13 @@ async def check_node_killed(nodes):
         await join(other, "elsewhere")
         await join(other, "both")
         await join(victim, "both", expect_event=False)  # already present: no event
-        reply, pushes = await ok(watcher, op="presence", id=2, room=room)
-        assert pushes == [], pushes
-        assert {u["user"]: u["conns"] for u in reply["users"]} == {
-            "both": 2, "elsewhere": 1, "only-victim-1": 1, "only-victim-2": 1, "watcher": 1}, reply
+        # Another node's join reaches Redis a moment after that node's ok: wait for the list.
+        before = {"both": 2, "elsewhere": 1, "only-victim-1": 1, "only-victim-2": 1, "watcher": 1}
+        for _ in deadline_loop("the presence of %s to be %s" % (room, before)):
+            reply, pushes = await ok(watcher, op="presence", id=2, room=room)
+            assert pushes == [], pushes
+            if {u["user"]: u["conns"] for u in reply["users"]} == before:
+                break
 
         killed = time.monotonic()
         assert victim.proc.stop(signal.SIGKILL) == -signal.SIGKILL
