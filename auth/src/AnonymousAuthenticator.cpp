@@ -1,9 +1,5 @@
 #include "switchboard/auth/AnonymousAuthenticator.h"
 
-#include <openssl/rand.h>
-
-#include <array>
-
 namespace switchboard::auth {
 
 AnonymousAuthenticator::AnonymousAuthenticator(nlohmann::json rooms) : rooms_(std::move(rooms)) {
@@ -11,16 +7,10 @@ AnonymousAuthenticator::AnonymousAuthenticator(nlohmann::json rooms) : rooms_(st
 }
 
 AuthResult AnonymousAuthenticator::authenticate(const AuthRequest&) {
-  std::array<unsigned char, 8> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
-    return AuthRejection{503, "unavailable", "could not generate a user id"};
-  static constexpr char kHex[] = "0123456789abcdef";
+  std::string suffix = random_hex(8);
+  if (suffix.empty()) return AuthRejection{503, "unavailable", "could not generate a user id"};
   Identity id;
-  id.user = "anon-";
-  for (unsigned char b : bytes) {
-    id.user += kHex[b >> 4];
-    id.user += kHex[b & 0xf];
-  }
+  id.user = "anon-" + suffix;
   if (!rooms_.is_null()) id.permissions = RoomPermissions::parse(rooms_, id.user);
   return id;
 }

@@ -208,7 +208,7 @@ void RedisConnection::lost(std::string_view why) {
 
 void RedisConnection::schedule_reconnect() {
   if (stopped_) return;
-  // Capped exponential backoff with full jitter: a random delay up to min(max, min * 2^failures).
+  // Capped exponential backoff with jitter: a random delay between min/2 and min(max, min * 2^failures).
   auto ceiling = timing_.backoff_min.count() << std::min(failures_, 16u);
   ceiling = std::min<long long>(ceiling, timing_.backoff_max.count());
   auto delay = std::uniform_int_distribution<long long>(timing_.backoff_min.count() / 2, ceiling)(random_);

@@ -1,8 +1,5 @@
 #include "switchboard/server/Authentication.h"
 
-#include <openssl/rand.h>
-
-#include <array>
 #include <fstream>
 #include <sstream>
 
@@ -41,14 +38,8 @@ void apply_dev_mode(Config& config) {
   log::warn("DEVELOPMENT MODE (--dev): GET /dev/token mints a token for any user name that asks. "
             "Never run a reachable node like this.");
   if (!config.jwt_secret.empty()) return;
-  std::array<unsigned char, 32> bytes{};
-  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
-    throw std::runtime_error("could not generate a development secret");
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char b : bytes) {
-    config.jwt_secret += kHex[b >> 4];
-    config.jwt_secret += kHex[b & 0xf];
-  }
+  config.jwt_secret = auth::random_hex(32);
+  if (config.jwt_secret.empty()) throw std::runtime_error("could not generate a development secret");
 }
 
 std::unique_ptr<auth::Authenticator> make_authenticator(const Config& config) {

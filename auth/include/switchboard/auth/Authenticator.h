@@ -39,4 +39,8 @@ class Authenticator {
   virtual void reload();
 };
 
+// `bytes` random bytes from OpenSSL's generator, as lowercase hex (user ids, secrets).
+// Empty when the generator fails.
+std::string random_hex(std::size_t bytes);
+
 }  // namespace switchboard::auth
