@@ -97,6 +97,19 @@ export interface MessageEvent<T = Json> {
   data: T;
   /** The publisher's user id. */
   from: string;
+  /** The message's number in the room: 1, 2, 3, … */
+  offset: number;
+}
+
+/** Where a room's stream stands: the offset of a message, and the epoch (name) of the room's history. */
+export interface Position {
+  offset: number;
+  epoch: string;
+}
+
+export interface History<T = Json> {
+  messages: MessageEvent<T>[];
+  position: Position;
 }
 
 export interface PresenceEvent {
@@ -107,8 +120,12 @@ export interface PresenceEvent {
 
 export interface SubscribedEvent {
   room: string;
-  /** true when this is a resubscribe after a reconnect: refetch presence, messages may have been missed. */
+  /** true when this is a resubscribe after a reconnect (or a gap): refetch presence. */
   resubscribed: boolean;
+  /** With a known position: true when the node replays every message missed since (they follow); false when its history did not reach back — reload the room. undefined on a first subscribe. */
+  recovered?: boolean;
+  /** The room's position after the reply. */
+  position: Position | null;
 }
 
 export interface UnsubscribedEvent {
@@ -151,10 +168,14 @@ export class Room<T = Json> extends Emitter<RoomEvents<T>> {
   readonly presenceEvents: boolean;
   /** `subscribing` (until the node's ok, and again while reconnecting), `subscribed`, or `unsubscribed` (for good). */
   readonly state: 'subscribing' | 'subscribed' | 'unsubscribed';
+  /** The last message received (or the subscribe reply's position); sent on every resubscribe to recover missed messages. */
+  readonly position: Position | null;
   /** Resolves when the node accepted the message. */
   publish(data: T): Promise<void>;
   /** The users present in the room, sorted by user id. */
   presence(): Promise<PresenceUser[]>;
+  /** The room's latest messages kept by the node, oldest first. */
+  history(options?: { limit?: number }): Promise<History<T>>;
   /** Leaves the room for good; resolves when the node confirmed (at once when not connected). */
   unsubscribe(): Promise<void>;
 }
@@ -172,11 +193,13 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** Closes (1000) and stops reconnecting; pending requests and queued publishes reject with `disconnected`. Rooms are kept for a later connect(). */
   disconnect(): void;
   /** Subscribes now or as soon as connected, and again after every reconnect. Same name: same Room (presence flag updated). */
-  subscribe<T = Json>(room: string, options?: { presence?: boolean }): Room<T>;
+  subscribe<T = Json>(room: string, options?: { presence?: boolean; since?: Position }): Room<T>;
   /** Publishes to any room, subscribed or not. */
   publish(room: string, data: Json): Promise<void>;
   /** The users present in any room. */
   presence(room: string): Promise<PresenceUser[]>;
+  /** The latest messages of any room (with the right to subscribe to it), oldest first. */
+  history<T = Json>(room: string, options?: { limit?: number }): Promise<History<T>>;
   /** An application-level round trip; resolves with its duration in ms. */
   ping(): Promise<number>;
 }

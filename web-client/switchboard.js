@@ -176,9 +176,14 @@ class Emitter {
 
 /**
  * A room the client is subscribed to, or is subscribing to. Made by `client.subscribe()`.
- * Events: `message` ({room, data, from}), `join` / `leave` ({room, user, info}; with
- * `presence: true`), `subscribed` ({room, resubscribed}), `unsubscribed` ({room, code?, message?}),
- * `error` (SwitchboardError).
+ * Events: `message` ({room, data, from, offset}), `join` / `leave` ({room, user, info}; with
+ * `presence: true`), `subscribed` ({room, resubscribed, recovered, position}), `unsubscribed`
+ * ({room, code?, message?}), `error` (SwitchboardError).
+ *
+ * The room keeps its position (the offset and epoch of the last message received). Every
+ * resubscribe — after a reconnect, or after a gap in the offsets — sends it, and the node
+ * replays what was missed: `subscribed` then says `recovered: true`. `recovered: false` means
+ * the node's history did not reach back: reload what the room shows (e.g. with `history()`).
  */
 export class Room extends Emitter {
   #client;
@@ -195,6 +200,8 @@ export class Room extends Emitter {
     this.presenceEvents = presence;
     /** `subscribing` (until the node's ok, and again while reconnecting), `subscribed`, or `unsubscribed` (for good). @type {'subscribing' | 'subscribed' | 'unsubscribed'} */
     this.state = 'subscribing';
+    /** Where the room's stream stands for this client: the last message received, or the subscribe reply's position. null before the first reply. @type {{offset: number, epoch: string} | null} */
+    this.position = null;
   }
 
   /** The client this room belongs to. */
@@ -212,6 +219,13 @@ export class Room extends Emitter {
    * @returns {Promise<Array<{user: string, info: object, conns: number}>>}
    */
   presence() { return this.#client.presence(this.name); }
+
+  /**
+   * The room's latest messages kept by the node, oldest first (each as a `message` event).
+   * @param {{limit?: number}} [options] limit: 1-1000, default 100
+   * @returns {Promise<{messages: Array<{room: string, data: unknown, from: string, offset: number}>, position: {offset: number, epoch: string}}>}
+   */
+  history(options) { return this.#client.history(this.name, options); }
 
   /**
    * Leaves the room: no event of it is delivered from now on, and it is not resubscribed.
@@ -362,7 +376,9 @@ export class Switchboard extends Emitter {
    * reconnects. Subscribing again to the same name returns the same Room and updates its
    * presence flag.
    * @param {string} name
-   * @param {{presence?: boolean}} [options] presence: receive join/leave events
+   * @param {{presence?: boolean, since?: {offset: number, epoch: string}}} [options] presence: receive
+   *   join/leave events; since: a position saved earlier (e.g. `room.position` kept across page
+   *   loads), to receive the messages published after it first
    * @returns {Room}
    */
   subscribe(name, options = {}) {
@@ -377,6 +393,10 @@ export class Switchboard extends Emitter {
         unsubscribe: (r) => this.#unsubscribe(r),
         unhandledError: (err) => this.emit('error', err),
       });
+      const since = options?.since;
+      if (since && Number.isSafeInteger(since.offset) && since.offset >= 0 && typeof since.epoch === 'string') {
+        room.position = { offset: since.offset, epoch: since.epoch };
+      }
       this.#rooms.set(name, room);
     }
     if (this.#isOpen()) this.#sendSubscribe(room);
@@ -417,6 +437,23 @@ export class Switchboard extends Emitter {
   presence(room) {
     if (!this.#isOpen()) return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'presence' }));
     return this.#request('presence', { room }).then((reply) => (Array.isArray(reply.users) ? reply.users : []));
+  }
+
+  /**
+   * The latest messages of a room (subscribed or not) kept by the node, oldest first.
+   * @param {string} room
+   * @param {{limit?: number}} [options] limit: 1-1000, default 100
+   * @returns {Promise<{messages: Array<{room: string, data: unknown, from: string, offset: number}>, position: {offset: number, epoch: string}}>}
+   */
+  history(room, options = {}) {
+    if (!this.#isOpen()) return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'history' }));
+    const fields = { room };
+    if (options?.limit !== undefined) fields.limit = options.limit;
+    return this.#request('history', fields).then((reply) => ({
+      messages: (Array.isArray(reply.messages) ? reply.messages : [])
+        .map((m) => ({ room: m.room, data: m.data, from: m.from, offset: m.offset })),
+      position: { offset: reply.offset, epoch: reply.epoch },
+    }));
   }
 
   /**
@@ -591,7 +628,9 @@ export class Switchboard extends Emitter {
     return true;
   }
 
-  #request(op, fields, timeout = this.#requestTimeout) {
+  // `onOk`, when given, runs as soon as the ok reply is read, before any later frame is handled
+  // (a promise's then() may run only after several frames that came in one read).
+  #request(op, fields, timeout = this.#requestTimeout, onOk = null) {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       let sent;
@@ -609,7 +648,7 @@ export class Switchboard extends Emitter {
         this.#pending.delete(id);
         reject(new SwitchboardError('timeout', `no reply to ${op} within ${timeout} ms`, { room: fields.room, op }));
       }, timeout);
-      this.#pending.set(id, { resolve, reject, timer, op, room: fields.room });
+      this.#pending.set(id, { resolve, reject, timer, op, room: fields.room, onOk });
     });
   }
 
@@ -631,7 +670,10 @@ export class Switchboard extends Emitter {
         this.#pending.delete(m.id);
         clearTimeout(p.timer);
         if (m.error) p.reject(new SwitchboardError(m.error.code ?? 'internal', m.error.message, { room: p.room, op: p.op }));
-        else p.resolve(m);
+        else {
+          p.onOk?.(m);
+          p.resolve(m);
+        }
         return;
       }
       if (m.error) this.emit('error', new SwitchboardError(m.error.code ?? 'internal', m.error.message));
@@ -644,7 +686,16 @@ export class Switchboard extends Emitter {
     switch (m.type) {
       case 'message': {
         const room = this.#rooms.get(m.room);
-        room?._emit('message', { room: m.room, data: m.data, from: m.from });
+        if (!room || room.state !== 'subscribed') break; // a resubscribe will replay it
+        if (typeof m.offset === 'number' && room.position) {
+          if (m.offset <= room.position.offset && m.offset !== 1) break; // already had it
+          if (m.offset !== room.position.offset + 1) { // a gap: messages were lost on the way
+            this.#recover(room);
+            break;
+          }
+        }
+        if (typeof m.offset === 'number') room.position = { offset: m.offset, epoch: room.position?.epoch ?? '' };
+        room._emit('message', { room: m.room, data: m.data, from: m.from, offset: m.offset });
         break;
       }
       case 'join':
@@ -695,14 +746,24 @@ export class Switchboard extends Emitter {
     this.#subscribeSeq.set(room, seq);
     const current = () => this.#rooms.get(room.name) === room && this.#subscribeSeq.get(room) === seq;
     const ws = this.#ws;
-    return this.#request('subscribe', { room: room.name, presence: room.presenceEvents }).then(
-      () => {
-        if (!current()) return;
-        const resubscribed = this.#everSubscribed.has(room);
-        this.#everSubscribed.add(room);
-        room.state = 'subscribed';
-        room._emit('subscribed', { room: room.name, resubscribed });
-      },
+    const fields = { room: room.name, presence: room.presenceEvents };
+    if (room.position && room.position.epoch) fields.since = { offset: room.position.offset, epoch: room.position.epoch };
+    // Handled as soon as the reply is read: the recovered messages come right behind it.
+    const onOk = (reply) => {
+      if (!current()) return;
+      const resubscribed = this.#everSubscribed.has(room);
+      this.#everSubscribed.add(room);
+      const recovered = fields.since ? reply.recovered === true : undefined;
+      // Recovered: the missed messages follow and move the position on. Otherwise carry on
+      // from the room's position now.
+      if (!recovered && typeof reply.offset === 'number' && typeof reply.epoch === 'string') {
+        room.position = { offset: reply.offset, epoch: reply.epoch };
+      }
+      room.state = 'subscribed';
+      room._emit('subscribed', { room: room.name, resubscribed, recovered, position: room.position });
+    };
+    return this.#request('subscribe', fields, this.#requestTimeout, onOk).then(
+      () => {},
       (err) => {
         if (!current() || err.code === 'disconnected') return; // resubscribed after the reconnect
         if (RETRYABLE.has(err.code)) {
@@ -715,6 +776,20 @@ export class Switchboard extends Emitter {
         this.#endRoom(room, { room: room.name, code: err.code, message: err.message });
       },
     );
+  }
+
+  // Offsets jumped: subscribe again from the last position received, which replays the gap (or
+  // says it cannot). Until the reply, the room's messages are ignored: the replay brings them.
+  async #recover(room) {
+    if (room.state !== 'subscribed' || !this.#isOpen()) return;
+    room.state = 'subscribing';
+    const ws = this.#ws;
+    try {
+      await this.#request('unsubscribe', { room: room.name });
+    } catch (err) {
+      if (err.code === 'disconnected') return; // the reconnect resubscribes
+    }
+    if (this.#rooms.get(room.name) === room && this.#ws === ws && this.#isOpen()) this.#sendSubscribe(room);
   }
 
   #endRoom(room, info) {

@@ -1,17 +1,67 @@
 #include "switchboard/cluster/InProcessBus.h"
 
+#include <boost/asio/post.hpp>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+
 namespace switchboard::cluster {
+
+namespace {
+constexpr std::chrono::seconds kSweepEvery{5};
+}
+
+InProcessBus::InProcessBus(HistoryPolicy policy) : history_(std::move(policy)) {}
+
+
+InProcessBus::~InProcessBus() = default;
 
 void InProcessBus::set_deliver_handler(DeliverHandler handler) { deliver_ = std::move(handler); }
 
 void InProcessBus::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
-  if (deliver_) deliver_(room, push);
-  done(true);
+  std::uint64_t offset = history_.append(room, push, [&](const protocol::Payload& numbered, std::uint64_t n, std::string_view epoch) {
+    if (deliver_) deliver_(room, numbered, n, epoch);
+  });
+  done(offset);
 }
 
-// The node's room registry already knows which rooms have local subscribers,
-// and a single node has no one else to tell.
-void InProcessBus::subscribe(const std::string&) {}
-void InProcessBus::unsubscribe(const std::string&) {}
+void InProcessBus::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+                           HistoryHandler done) {
+  done(history_.read(room, after, limit));
+}
+
+// The node's room registry already knows which rooms have local subscribers, and a single node
+// has no one else to tell; the history keeps those rooms' numbering.
+void InProcessBus::subscribe(const std::string& room) { history_.retain(room, true); }
+void InProcessBus::unsubscribe(const std::string& room) { history_.retain(room, false); }
+
+struct InProcessBus::Sweeper {
+  // On a strand of its own: stop() cancels it from another thread.
+  Sweeper(boost::asio::io_context& ioc, InProcessHistory& history)
+      : timer(boost::asio::make_strand(ioc)), history(history) {}
+  void schedule() {
+    timer.expires_after(kSweepEvery);
+    timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopped) return;
+      history.sweep();
+      schedule();
+    });
+  }
+  boost::asio::steady_timer timer;
+  InProcessHistory& history;
+  std::atomic<bool> stopped{false};
+};
+
+void InProcessBus::start(boost::asio::io_context& ioc) {
+  sweeper_ = std::make_unique<Sweeper>(ioc, history_);
+  boost::asio::post(sweeper_->timer.get_executor(), [s = sweeper_.get()] { s->schedule(); });
+}
+
+void InProcessBus::stop() {
+  if (!sweeper_) return;
+  sweeper_->stopped = true;
+  boost::asio::post(sweeper_->timer.get_executor(), [s = sweeper_.get()] { s->timer.cancel(); });
+}
 
 }  // namespace switchboard::cluster

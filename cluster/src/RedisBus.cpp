@@ -2,16 +2,113 @@
 
 #include <hiredis/hiredis.h>
 
+#include <openssl/sha.h>
+
+#include <algorithm>
 #include <boost/asio/post.hpp>
+#include <charconv>
 #include <cstring>
 #include <future>
+
+#include "switchboard/cluster/RandomId.h"
 
 namespace switchboard::cluster {
 
 namespace net = boost::asio;
 
-RedisBus::RedisBus(RedisAddress address, std::string prefix, RedisConnection::Timing timing)
-    : address_(std::move(address)), prefix_(std::move(prefix)), timing_(timing) {}
+namespace {
+
+// KEYS: the room's history hash, its stream. ARGV: channel, push (without offset), history size,
+// history ttl (ms), a new epoch in case the room has none, the hash's ttl (ms).
+// A room without an epoch has lost its history (or never had one): its stream goes too, so that
+// offsets start again at 1 under the new epoch. Returns the message's offset.
+constexpr const char* kPublishScript = R"lua(
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
+local push = string.sub(ARGV[2], 1, -2) .. ',"offset":' .. offset .. '}'
+if tonumber(ARGV[3]) > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], offset .. '-0', 'p', push)
+  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[6])
+redis.call('PUBLISH', ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
+return offset
+)lua";
+
+// KEYS: the room's history hash, its stream. ARGV: a new epoch in case the room has none, the
+// hash's ttl (ms), the offset to read after ('' for the latest messages), how many at most.
+// Returns {epoch, latest offset, entries oldest first}.
+constexpr const char* kHistoryScript = R"lua(
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local offset = tonumber(redis.call('HGET', KEYS[1], 'offset'))
+local limit = tonumber(ARGV[4])
+local entries = {}
+if limit > 0 then
+  if ARGV[3] == '' then
+    local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', limit)
+    for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
+  else
+    entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[3]) + 1) .. '-0', '+', 'COUNT', limit)
+  end
+end
+return {epoch, offset, entries}
+)lua";
+
+std::string sha1_hex(std::string_view text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+  return out;
+}
+
+const std::string& publish_sha() {
+  static const std::string sha = sha1_hex(kPublishScript);
+  return sha;
+}
+const std::string& history_sha() {
+  static const std::string sha = sha1_hex(kHistoryScript);
+  return sha;
+}
+
+std::optional<std::uint64_t> parse_offset(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// How long a room's numbering outlives its latest message or read.
+std::chrono::milliseconds numbering_ttl(std::chrono::seconds ttl) {
+  return std::max<std::chrono::milliseconds>(2 * ttl, std::chrono::hours(1));
+}
+
+}  // namespace
+
+RedisBus::RedisBus(RedisAddress address, std::string prefix, RedisConnection::Timing timing, HistoryPolicy history)
+    : address_(std::move(address)),
+      prefix_(std::move(prefix)),
+      timing_(timing),
+      history_(std::move(history)),
+      epoch_seed_(random_id()) {}
+
+// Unique to this node and call: used only when a room has no epoch in Redis yet.
+std::string RedisBus::new_epoch() { return epoch_seed_ + "." + std::to_string(++epochs_made_); }
 
 RedisBus::~RedisBus() {
   // The event loop has stopped by now: nothing else touches the connections.
@@ -27,6 +124,7 @@ void RedisBus::start(net::io_context& ioc) {
   subscriber_ = std::make_unique<RedisConnection>(*strand_, address_, "subscriber", timing_);
   net::post(*strand_, [this] {
     commands_->start([this](bool up) {
+      if (up) load_scripts();  // ahead of every command that runs them
       commands_up_ = up;
       if (up)
         for (auto& hook : commands_up_hooks_) hook();
@@ -55,17 +153,82 @@ void RedisBus::confirmed_one() {
   if (unconfirmed_ > 0 && --unconfirmed_ == 0) resubscribed_ = true;
 }
 
+void RedisBus::load_scripts() {
+  for (const char* script : {kPublishScript, kHistoryScript})
+    commands_->command({"SCRIPT", "LOAD", script}, [](redisReply*) {});
+}
+
 void RedisBus::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
-  if (!commands_up_) return done(false);
-  net::post(*strand_, [this, channel = channel_of(room), push = std::move(push), done = std::move(done)]() mutable {
-    std::string framed;
-    framed.reserve(push->size() + 1);
-    framed += 'm';
-    framed += *push;
-    bool sent = commands_->command({"PUBLISH", channel, framed}, [done](redisReply* reply) {
-      done(reply != nullptr && reply->type == REDIS_REPLY_INTEGER);
-    });
-    if (!sent) done(false);
+  if (!commands_up_) return done(std::nullopt);
+  net::post(*strand_, [this, room, push = std::move(push), done = std::move(done)]() mutable {
+    const HistoryLimits& limits = history_.limits_for(room);
+    std::string channel = channel_of(room), hash = key_of("history:", room), stream = key_of("stream:", room);
+    std::string size = std::to_string(limits.size);
+    std::string ttl = std::to_string(std::chrono::milliseconds(limits.ttl).count());
+    std::string epoch = new_epoch();
+    std::string hash_ttl = std::to_string(numbering_ttl(limits.ttl).count());
+    bool sent = commands_->command(
+        {"EVALSHA", publish_sha(), "2", hash, stream, channel, *push, size, ttl, epoch, hash_ttl},
+        [this, done](redisReply* reply) {
+          if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
+            return done(static_cast<std::uint64_t>(reply->integer));
+          // NOSCRIPT: Redis lost its scripts (SCRIPT FLUSH); load them again for the retry.
+          if (reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT"))
+            load_scripts();
+          done(std::nullopt);
+        });
+    if (!sent) done(std::nullopt);
+  });
+}
+
+void RedisBus::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+                       HistoryHandler done) {
+  if (!commands_up_) return done(History{});
+  net::post(*strand_, [this, room, after, limit, done = std::move(done)]() mutable {
+    const HistoryLimits& limits = history_.limits_for(room);
+    std::size_t count = std::min(limit, limits.size);
+    std::string hash = key_of("history:", room), stream = key_of("stream:", room);
+    std::string epoch = new_epoch();
+    std::string hash_ttl = std::to_string(numbering_ttl(limits.ttl).count());
+    std::string after_text = after ? std::to_string(*after) : std::string();
+    std::string count_text = std::to_string(count);
+    bool sent = commands_->command(
+        {"EVALSHA", history_sha(), "2", hash, stream, epoch, hash_ttl, after_text, count_text},
+        [this, after, count, done](redisReply* reply) {
+          History history;
+          if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+              reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_INTEGER ||
+              reply->element[2]->type != REDIS_REPLY_ARRAY) {
+            if (reply && reply->type == REDIS_REPLY_ERROR &&
+                std::string_view(reply->str, reply->len).starts_with("NOSCRIPT"))
+              load_scripts();
+            return done(std::move(history));
+          }
+          history.available = true;
+          history.position.epoch.assign(reply->element[0]->str, reply->element[0]->len);
+          history.position.offset = static_cast<std::uint64_t>(reply->element[1]->integer);
+          const redisReply* entries = reply->element[2];
+          for (std::size_t i = 0; i < entries->elements; ++i) {
+            // [id, [field, value]]
+            const redisReply* e = entries->element[i];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+                e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2)
+              continue;
+            std::string_view id(e->element[0]->str, e->element[0]->len);
+            auto offset = parse_offset(id.substr(0, id.find('-')));
+            const redisReply* value = e->element[1]->element[1];
+            if (!offset || value->type != REDIS_REPLY_STRING) continue;
+            history.messages.push_back({*offset, protocol::make_payload(std::string(value->str, value->len))});
+          }
+          auto top = history.position.offset;
+          if (after) {
+            const auto& m = history.messages;
+            history.complete = *after == top || (*after < top && top - *after <= count && m.size() == top - *after &&
+                                                 m.front().offset == *after + 1 && m.back().offset == top);
+          }
+          done(std::move(history));
+        });
+    if (!sent) done(History{});
   });
 }
 
@@ -136,9 +299,17 @@ void RedisBus::on_push(redisReply* reply) {
   if (kind == "message") {
     const redisReply* body = reply->element[2];
     if (body->type != REDIS_REPLY_STRING || body->len < 1) return;
-    auto frame = protocol::make_payload(std::string(body->str + 1, body->len - 1));
-    if (body->str[0] == 'm' && deliver_) deliver_(room, frame);
-    else if (body->str[0] == 'p' && on_presence_event_) on_presence_event_(room, frame);
+    std::string_view text(body->str, body->len);
+    if (text[0] == 'm') {  // m<offset>:<epoch>:<push>
+      auto colon = text.find(':');
+      auto second = colon == std::string_view::npos ? colon : text.find(':', colon + 1);
+      auto offset = second == std::string_view::npos ? std::nullopt : parse_offset(text.substr(1, colon - 1));
+      if (offset && deliver_)
+        deliver_(room, protocol::make_payload(std::string(text.substr(second + 1))), *offset,
+                 text.substr(colon + 1, second - colon - 1));
+    } else if (text[0] == 'p' && on_presence_event_) {
+      on_presence_event_(room, protocol::make_payload(std::string(text.substr(1))));
+    }
     return;
   }
   auto it = channels_.find(room);

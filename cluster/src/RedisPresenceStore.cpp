@@ -1,7 +1,8 @@
 #include "switchboard/cluster/RedisPresenceStore.h"
 
+#include "switchboard/cluster/RandomId.h"
+
 #include <hiredis/hiredis.h>
-#include <openssl/rand.h>
 
 #include <boost/asio/post.hpp>
 #include <future>
@@ -83,24 +84,12 @@ constexpr const char* kListScript = R"lua(
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 )lua";
 
-std::string random_node_id() {
-  unsigned char bytes[8];
-  RAND_bytes(bytes, sizeof bytes);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id;
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 0xf];
-  }
-  return id;
-}
-
 std::string str(const redisReply* r) { return r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : std::string(); }
 
 }  // namespace
 
 RedisPresenceStore::RedisPresenceStore(RedisBus& bus, std::chrono::milliseconds node_timeout)
-    : bus_(bus), node_timeout_(node_timeout), node_id_(random_node_id()) {}
+    : bus_(bus), node_timeout_(node_timeout), node_id_(random_id()) {}
 
 RedisPresenceStore::~RedisPresenceStore() = default;
 

@@ -34,6 +34,51 @@ std::string ok_reply(const json& id) {
   return out;
 }
 
+namespace {
+void append_position(std::string& out, const StreamPosition& position) {
+  out += ",\"offset\":";
+  out += std::to_string(position.offset);
+  out += ",\"epoch\":";
+  append_string(out, position.epoch);
+}
+}  // namespace
+
+std::string subscribe_reply(const json& id, const StreamPosition& position, std::optional<bool> recovered) {
+  std::string out;
+  append_id(out, id);
+  out += ",\"ok\":true";
+  append_position(out, position);
+  if (recovered) out += *recovered ? ",\"recovered\":true}" : ",\"recovered\":false}";
+  else out += '}';
+  return out;
+}
+
+std::string publish_reply(const json& id, std::uint64_t offset) {
+  std::string out;
+  append_id(out, id);
+  out += ",\"ok\":true,\"offset\":";
+  out += std::to_string(offset);
+  out += '}';
+  return out;
+}
+
+std::string history_reply(const json& id, const StreamPosition& position, const std::vector<Payload>& messages) {
+  std::string out;
+  std::size_t bytes = 64 + position.epoch.size();
+  for (const auto& m : messages) bytes += m->size() + 1;
+  out.reserve(bytes);
+  append_id(out, id);
+  out += ",\"ok\":true";
+  append_position(out, position);
+  out += ",\"messages\":[";
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (i) out += ',';
+    out += *messages[i];  // each already a serialized message push
+  }
+  out += "]}";
+  return out;
+}
+
 std::string presence_reply(const json& id, const std::vector<PresenceMember>& users) {
   std::string out;
   append_id(out, id);
@@ -74,6 +119,17 @@ Payload message_push(std::string_view room, const json& data, std::string_view f
   append_string(out, from);
   out += '}';
   return make_payload(std::move(out));
+}
+
+std::string with_offset(std::string_view push, std::uint64_t offset) {
+  // A message push always ends with the closing brace of its object.
+  std::string out;
+  out.reserve(push.size() + 32);
+  out.append(push.substr(0, push.size() - 1));
+  out += ",\"offset\":";
+  out += std::to_string(offset);
+  out += '}';
+  return out;
 }
 
 Payload refresh_push(std::int64_t exp) {

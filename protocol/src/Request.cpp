@@ -45,6 +45,7 @@ bool parse_op(const std::string& name, Op& op) {
   else if (name == "presence") op = Op::presence;
   else if (name == "ping") op = Op::ping;
   else if (name == "refresh") op = Op::refresh;
+  else if (name == "history") op = Op::history;
   else return false;
   return true;
 }
@@ -90,6 +91,23 @@ ParseResult parse_request(std::string_view text) {
     if (auto it = doc.find("presence"); it != doc.end()) {
       if (!it->is_boolean()) return error(ErrorCode::bad_request, "presence must be a boolean", req.id);
       req.presence = it->get<bool>();
+    }
+    if (auto it = doc.find("since"); it != doc.end()) {
+      auto offset = it->is_object() ? it->find("offset") : it->end();
+      auto epoch = it->is_object() ? it->find("epoch") : it->end();
+      if (!it->is_object() || offset == it->end() || !offset->is_number_unsigned() || epoch == it->end() ||
+          !epoch->is_string() || epoch->get_ref<const std::string&>().size() > kMaxEpochBytes)
+        return error(ErrorCode::bad_request,
+                     R"(since must be {"offset":<integer >= 0>,"epoch":<string of at most 64 bytes>})", req.id);
+      req.since = StreamPosition{offset->get<std::uint64_t>(), epoch->get<std::string>()};
+    }
+  }
+
+  if (req.op == Op::history) {
+    if (auto it = doc.find("limit"); it != doc.end()) {
+      if (!it->is_number_unsigned() || it->get<std::uint64_t>() < 1 || it->get<std::uint64_t>() > kMaxHistoryLimit)
+        return error(ErrorCode::bad_request, "limit must be an integer from 1 to 1000", req.id);
+      req.limit = it->get<std::size_t>();
     }
   }
 

@@ -1,8 +1,10 @@
 #include "switchboard/server/Broker.h"
 
 #include <exception>
+#include <limits>
 #include <variant>
 
+#include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/server/Log.h"
 
@@ -13,10 +15,16 @@ using protocol::Op;
 
 Broker::Broker(const Config& config, auth::Authenticator& authenticator, cluster::Bus& bus,
                cluster::PresenceStore& presence, Metrics& metrics)
-    : config_(config), authenticator_(authenticator), bus_(bus), presence_(presence), metrics_(metrics), registry_(bus) {
-  bus_.set_deliver_handler([this](const std::string& room, const protocol::Payload& push) {
-    metrics_.deliveries += registry_.deliver(room, push);
-  });
+    : config_(config),
+      authenticator_(authenticator),
+      bus_(bus),
+      presence_(presence),
+      metrics_(metrics),
+      registry_(bus, config.max_queue_bytes) {
+  bus_.set_deliver_handler(
+      [this](const std::string& room, const protocol::Payload& push, std::uint64_t offset, std::string_view epoch) {
+        metrics_.deliveries += registry_.deliver(room, push, offset, epoch);
+      });
   presence_.set_event_handler([this](const std::string& room, const protocol::Payload& event) {
     metrics_.deliveries += registry_.deliver_presence(room, event);
   });
@@ -121,6 +129,7 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
       case Op::presence: return presence(conn, req);
       case Op::ping: return reply_ok(*conn, req.id);
       case Op::refresh: return refresh(conn, req);
+      case Op::history: return history(conn, req);
     }
   } catch (const std::exception& e) {
     log::error(std::string("request failed: ") + e.what());
@@ -148,23 +157,61 @@ void Broker::subscribe(const std::shared_ptr<Connection>& conn, protocol::Reques
     case RoomRegistry::AddResult::added:
       // The reply waits until the bus delivers the room's messages to this node (at once on a
       // single node; once Redis confirms in a cluster): from the reply on, nothing is missed.
-      bus_.when_subscribed(req.room, [this, conn, id = std::move(req.id), room = req.room](bool subscribed) {
+      bus_.when_subscribed(req.room, [this, conn, id = std::move(req.id), room = req.room,
+                                      since = std::move(req.since)](bool subscribed) mutable {
         // Back on the connection's strand, where its requests and its close are handled.
-        conn->post([this, conn, id, room, subscribed] {
+        conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
+                    subscribed]() mutable {
           if (!subscribed) {
             registry_.remove(conn->id(), room);
             return reply_error(*conn, id, ErrorCode::unavailable, "cannot subscribe right now; retry later");
           }
-          if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
-          // Joined before the reply, so that a presence request made after it counts this
-          // connection (on a cluster node too: its Redis commands go out in order). The join event
-          // reaches this connection through its queue, after the reply queued here at once.
-          presence_.join(room, conn->id(), conn->identity().user, conn->identity().info);
-          reply_ok(*conn, id);
+          answer_subscribe(conn, std::move(id), std::move(room), std::move(since));
         });
       });
       return;
   }
+}
+
+void Broker::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::string room,
+                              std::optional<protocol::StreamPosition> since) {
+  if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
+  // Read now that the room's messages reach this node: every later one arrives held, every
+  // earlier one is in the history (or gone from it, and then the reply says so).
+  std::optional<std::uint64_t> after;
+  if (since) after = since->offset;
+  std::size_t limit = since ? std::numeric_limits<std::size_t>::max() : 0;
+  bus_.history(room, after, limit, [this, conn, id = std::move(id), room, since](cluster::Bus::History history) mutable {
+    conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
+                history = std::move(history)] {
+      if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
+      if (!history.available) {
+        registry_.remove(conn->id(), room);
+        return reply_error(*conn, id, ErrorCode::unavailable, "cannot subscribe right now; retry later");
+      }
+      // Joined before the reply, so that a presence request made after it counts this
+      // connection (on a cluster node too: its Redis commands go out in order). The join event
+      // reaches this connection through its queue, after the reply queued here at once.
+      presence_.join(room, conn->id(), conn->identity().user, conn->identity().info);
+      std::optional<bool> recovered;
+      protocol::StreamPosition from = history.position;
+      static const std::vector<cluster::Bus::Entry> kNone;
+      const auto* replay = &kNone;
+      if (since) {
+        recovered = since->epoch == history.position.epoch && history.complete;
+        ++(*recovered ? metrics_.recoveries_succeeded : metrics_.recoveries_failed);
+        if (*recovered) {
+          from.offset = since->offset;
+          replay = &history.messages;
+        }
+      }
+      if (!id.is_null()) conn->reply(protocol::subscribe_reply(id, history.position, recovered));
+      if (registry_.release(conn, room, from, *replay) == RoomRegistry::ReleaseResult::overflowed) {
+        ++metrics_.slow_consumers;
+        conn->shutdown(protocol::close_code::slow_consumer, "slow consumer");
+      }
+    });
+  });
 }
 
 void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
@@ -182,10 +229,10 @@ void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request&
     return reply_error(*conn, req.id, ErrorCode::rate_limited, "publishing too fast; slow down");
   ++metrics_.messages_published;
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);
-  bus_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id)](bool accepted) {
+  bus_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id)](std::optional<std::uint64_t> offset) {
     // May run on any thread: answer through the connection's queue.
-    if (accepted) queue_ok(*conn, id);
-    else queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
+    if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
+    if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::publish_reply(id, *offset)));
   });
 }
 
@@ -222,8 +269,21 @@ void Broker::refresh(const std::shared_ptr<Connection>& conn, protocol::Request&
   queue_ok(*conn, req.id);
 }
 
+void Broker::history(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+  if (!check(*conn, req.id, auth::RoomAction::subscribe, req.room)) return;
+  bus_.history(req.room, std::nullopt, req.limit, [this, conn, id = std::move(req.id)](cluster::Bus::History history) {
+    if (!history.available)
+      return queue_error(*conn, id, ErrorCode::unavailable, "history is unavailable; retry later");
+    if (id.is_null()) return;
+    std::vector<protocol::Payload> messages;
+    messages.reserve(history.messages.size());
+    for (auto& entry : history.messages) messages.push_back(std::move(entry.push));
+    conn->deliver(protocol::make_payload(protocol::history_reply(id, history.position, messages)));
+  });
+}
+
 void Broker::publish_from_backend(const std::string& room, const nlohmann::json& data, std::string_view from,
-                                  std::function<void(bool)> done) {
+                                  cluster::Bus::PublishHandler done) {
   ++metrics_.messages_published;
   bus_.publish(room, protocol::message_push(room, data, from), std::move(done));
 }

@@ -11,7 +11,7 @@ namespace switchboard::server {
 ClusterParts make_cluster_parts(const Config& config) {
   ClusterParts parts;
   if (config.redis.empty()) {
-    parts.bus = std::make_unique<cluster::InProcessBus>();
+    parts.bus = std::make_unique<cluster::InProcessBus>(config.history_policy());
     parts.presence = std::make_unique<cluster::InProcessPresenceStore>();
     return parts;
   }
@@ -19,7 +19,8 @@ ClusterParts make_cluster_parts(const Config& config) {
   log::info("cluster: Redis at " + address.describe() + ", prefix \"" + config.redis_prefix + "\"");
   cluster::RedisConnection::Timing timing;
   timing.reply_timeout = std::max<std::chrono::milliseconds>(config.node_timeout / 2, std::chrono::milliseconds(200));
-  auto bus = std::make_unique<cluster::RedisBus>(std::move(address), config.redis_prefix, timing);
+  auto bus = std::make_unique<cluster::RedisBus>(std::move(address), config.redis_prefix, timing,
+                                                  config.history_policy());
   parts.presence = std::make_unique<cluster::RedisPresenceStore>(*bus, config.node_timeout);
   parts.bus = std::move(bus);
   return parts;

@@ -52,6 +52,13 @@ po::options_description describe(Config& c) {
     ("node-timeout-ms", po::value<long>()->default_value(c.node_timeout.count()),
         "in a cluster: milliseconds after which a node that stopped its heartbeat (crashed) is presumed dead "
         "and its users leave presence (within this plus a third of it)")
+    ("history-size", po::value(&c.history_size)->default_value(c.history_size),
+        "messages kept per room, so that a client that reconnects gets those it missed (0: none)")
+    ("history-ttl", po::value<long>()->default_value(c.history_ttl.count()),
+        "seconds a room's messages are kept for recovery")
+    ("history-rules", po::value(&c.history_rules),
+        "JSON history limits per room-name prefix, longest prefix first, e.g. "
+        "{\"chat:\":{\"size\":1000,\"ttl\":3600},\"typing:\":{\"size\":0}}")
     ("dev", po::value(&c.dev)->implicit_value(true)->default_value(false),
         "development mode: GET /dev/token?user=NAME mints a token for anyone. Never in production")
     ("allowed-origins", po::value(&c.allowed_origins),
@@ -145,6 +152,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.jwt_leeway = std::chrono::seconds(vm["jwt-leeway"].as<long>());
     config.node_timeout = std::chrono::milliseconds(vm["node-timeout-ms"].as<long>());
     config.drain_delay = std::chrono::milliseconds(vm["drain-delay-ms"].as<long>());
+    config.history_ttl = std::chrono::seconds(vm["history-ttl"].as<long>());
   } catch (const std::exception& e) {
     result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
     result.exit_code = 2;
@@ -172,6 +180,10 @@ std::vector<std::string> Config::api_key_list() const {
     rest.remove_prefix(comma + 1);
   }
   return keys;
+}
+
+cluster::HistoryPolicy Config::history_policy() const {
+  return cluster::HistoryPolicy::parse({history_size, history_ttl}, history_rules);
 }
 
 namespace {
@@ -204,6 +216,11 @@ std::string validate(const Config& c) {
     } catch (const std::invalid_argument& e) {
       return e.what();
     }
+  }
+  try {
+    c.history_policy();
+  } catch (const std::invalid_argument& e) {
+    return std::string("--history-rules: ") + e.what();
   }
   if (c.redis_prefix.empty()) return "--redis-prefix must not be empty";
   if (c.drain_delay.count() < 0 || c.drain_delay > std::chrono::minutes(10))

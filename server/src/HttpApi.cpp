@@ -90,16 +90,17 @@ void HttpApi::publish(const Request& req, const Caller& caller, Respond respond)
   auto version = req.version();
   auto keep_alive = req.keep_alive();
   broker_.publish_from_backend(body.room, body.data, from,
-                               [this, version, keep_alive, respond = std::move(respond)](bool accepted) {
+                               [this, version, keep_alive, respond = std::move(respond)](std::optional<std::uint64_t> offset) {
                                  Request shape;
                                  shape.version(version);
                                  shape.keep_alive(keep_alive);
-                                 if (!accepted)
+                                 if (!offset)
                                    return respond(answer(shape, "publish", http::status::service_unavailable,
                                                          "unavailable", "message not accepted; retry later"));
                                  metrics_.count_api_request("publish", 200);
-                                 respond(HttpRoutes::make_response(shape, http::status::ok, "application/json",
-                                                                   R"({"ok":true})"));
+                                 respond(HttpRoutes::make_response(
+                                     shape, http::status::ok, "application/json",
+                                     R"({"ok":true,"offset":)" + std::to_string(*offset) + "}"));
                                });
 }
 

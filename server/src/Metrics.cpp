@@ -78,6 +78,10 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions) const 
          bytes_sent.load());
   single(out, "switchboard_slow_consumers_total", "counter",
          "Connections closed because they read too slowly.", slow_consumers.load());
+  family(out, "switchboard_recoveries_total", "counter",
+         "Subscribes that asked to recover missed messages, by whether the history reached back.");
+  out << "switchboard_recoveries_total{result=\"recovered\"} " << recoveries_succeeded.load() << '\n';
+  out << "switchboard_recoveries_total{result=\"not_recovered\"} " << recoveries_failed.load() << '\n';
   family(out, "switchboard_deliveries_dropped_total", "counter", "Deliveries dropped, by reason.");
   out << "switchboard_deliveries_dropped_total{reason=\"slow_consumer\"} "
       << deliveries_dropped_slow_consumer.load() << '\n';

@@ -21,7 +21,7 @@ RoomRegistry::AddResult RoomRegistry::add(const std::shared_ptr<Connection>& con
   if (created) bus_.subscribe(room);
   auto& subs = room_it->second.subscribers;
   mine.emplace(room, subs.size());
-  subs.push_back({conn, presence});
+  subs.push_back({conn, presence, std::make_shared<Held>()});
   ++subscriptions_;
   return AddResult::added;
 }
@@ -86,13 +86,73 @@ std::vector<std::string> RoomRegistry::remove_all(cluster::ConnectionId conn) {
   return rooms;
 }
 
-std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Payload& frame) {
+std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Payload& frame, std::uint64_t offset,
+                                  std::string_view epoch) {
   std::shared_lock lock(mutex_);
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
   // Connection::deliver only posts to the connection's strand: nothing here writes to a socket.
-  for (const auto& sub : it->second.subscribers) sub.conn->deliver(frame);
+  for (auto& sub : it->second.subscribers) {
+    if (!sub.held) {
+      sub.conn->deliver(frame);
+      continue;
+    }
+    std::unique_lock held_lock(sub.held->mutex);
+    Held& held = *sub.held;
+    if (held.released) {
+      if (epoch == held.floor.epoch && offset <= held.floor.offset) continue;  // queued by release()
+      // Past the floor: no older message can follow. Only this room's deliveries touch its
+      // subscribers under the shared lock, and they never overlap (the bus says so).
+      held_lock.unlock();
+      sub.held.reset();
+      sub.conn->deliver(frame);
+      continue;
+    }
+    if (held.overflowed) continue;
+    if (held.bytes + frame->size() > held_limit_) {
+      held.overflowed = true;
+      held.messages.clear();
+      continue;
+    }
+    held.bytes += frame->size();
+    held.messages.push_back({offset, frame});
+  }
   return it->second.subscribers.size();
+}
+
+RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connection>& conn, const std::string& room,
+                                                  const protocol::StreamPosition& after,
+                                                  const std::vector<cluster::Bus::Entry>& recovered) {
+  // Exclusive: no delivery to the room runs meanwhile, so nothing lands between the held
+  // messages queued here and the first one delivered directly after.
+  std::unique_lock lock(mutex_);
+  auto mine = memberships_.find(conn->id());
+  if (mine == memberships_.end()) return ReleaseResult::gone;
+  auto it = mine->second.find(room);
+  if (it == mine->second.end()) return ReleaseResult::gone;
+  Subscriber& sub = rooms_.at(room).subscribers[it->second];
+  if (!sub.held || sub.held->released) return ReleaseResult::released;
+  Held& held = *sub.held;
+  std::lock_guard held_lock(held.mutex);
+  if (held.overflowed) {
+    sub.held.reset();
+    return ReleaseResult::overflowed;
+  }
+  std::uint64_t last = after.offset;
+  for (const auto& entry : recovered) {
+    if (entry.offset <= last) continue;
+    conn->deliver(entry.push);
+    last = entry.offset;
+  }
+  for (const auto& entry : held.messages) {
+    if (entry.offset <= last) continue;
+    conn->deliver(entry.push);
+    last = entry.offset;
+  }
+  held.messages = {};
+  held.released = true;
+  held.floor = {last, after.epoch};
+  return ReleaseResult::released;
 }
 
 std::size_t RoomRegistry::deliver_presence(const std::string& room, const protocol::Payload& frame) {

@@ -35,13 +35,14 @@ TEST(Broker, PublishReachesEverySubscriberAndOnlyThem) {
   ASSERT_EQ(subscribe(b, "chat:lobby")["ok"], true);
   ASSERT_EQ(subscribe(outsider, "chat:other")["ok"], true);
   json reply = c.request({{"op", "publish"}, {"room", "chat:lobby"}, {"data", {{"text", "hello"}, {"n", 1}}}});
-  EXPECT_EQ(reply, (json{{"id", reply["id"]}, {"ok", true}}));
+  EXPECT_EQ(reply, (json{{"id", reply["id"]}, {"ok", true}, {"offset", 1}}));
   for (WsClient* s : {&a, &b}) {
     json m = s->read_json();
     EXPECT_EQ(m["type"], "message");
     EXPECT_EQ(m["room"], "chat:lobby");
     EXPECT_EQ(m["data"], (json{{"text", "hello"}, {"n", 1}}));
     EXPECT_TRUE(m["from"].get<std::string>().starts_with("anon-"));
+    EXPECT_EQ(m["offset"], 1);
   }
   EXPECT_TRUE(outsider.quiet_for(std::chrono::milliseconds(100)));
 }

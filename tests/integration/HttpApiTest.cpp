@@ -53,9 +53,9 @@ TEST(HttpApi, PublishWithAnApiKeyReachesWebSocketSubscribers) {
 
   auto r = post_publish(node.port(), kApiKey, R"({"room":"alerts:ops","data":{"level":"high"}})");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(json::parse(r.body), (json{{"ok", true}}));
+  EXPECT_EQ(json::parse(r.body), (json{{"ok", true}, {"offset", 1}}));
   EXPECT_EQ(alice.read_json(),
-            (json{{"type", "message"}, {"room", "alerts:ops"}, {"data", {{"level", "high"}}}, {"from", "server"}}));
+            (json{{"type", "message"}, {"room", "alerts:ops"}, {"data", {{"level", "high"}}}, {"from", "server"}, {"offset", 1}}));
 
   // An API key may name the sender; the second key works as well.
   r = post_publish(node.port(), "second-key-0123456789abcdef", R"({"room":"alerts:ops","data":1,"from":"billing"})");

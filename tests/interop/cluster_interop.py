@@ -426,8 +426,12 @@ async def check_haproxy(nodes, haproxy):
             frames = pushes + [await recv_json(moved) for _ in range(2 - len(pushes))]
             # (Two publishers: in either order.)
             assert sorted(frames, key=lambda f: f["from"]) == [
-                {"type": "message", "room": "failover", "data": "from " + third.name, "from": "announcer"},
-                {"type": "message", "room": "failover", "data": "mine", "from": "sticky"}], frames
+                {"type": "message", "room": "failover", "data": "from " + third.name, "from": "announcer",
+                 "offset": frames[0]["offset"] if frames[0]["from"] == "announcer" else frames[1]["offset"]},
+                {"type": "message", "room": "failover", "data": "mine", "from": "sticky",
+                 "offset": frames[0]["offset"] if frames[0]["from"] == "sticky" else frames[1]["offset"]}], frames
+            # Numbered by the room in the order they reached every node.
+            assert [f["offset"] for f in frames] == [1, 2], frames
 
         # Back on its port, the node gets its cookie's clients again once HAProxy's check sees it.
         home.start()
@@ -519,7 +523,8 @@ async def check_redis_outage(nodes, redis, haproxy):
             await ok(ws, op="subscribe", id=1, room=room)
         await ok(pub, op="publish", id=1, room=room, data="before")
         for ws in (sub, via_lb):
-            assert await recv_json(ws) == {"type": "message", "room": room, "data": "before", "from": "publisher"}
+            assert await recv_json(ws) == {"type": "message", "room": room, "data": "before", "from": "publisher",
+                                           "offset": 1}
 
         assert redis.proc.stop(signal.SIGTERM) == 0
         for node in nodes:
@@ -546,7 +551,9 @@ async def check_redis_outage(nodes, redis, haproxy):
         await ok(pub, op="publish", id=3, room=room, data="after")
         for ws in (sub, via_lb):
             got = await recv_json(ws)
-            assert got == {"type": "message", "room": room, "data": "after", "from": "publisher"}, got
+            # Redis came back empty: the room's history is gone, and its numbering starts again
+            # (under another epoch).
+            assert got == {"type": "message", "room": room, "data": "after", "from": "publisher", "offset": 1}, got
             _, pushes = await ok(ws, op="ping", id=2)
             assert pushes == [], "after the outage: %s" % pushes
         # The nodes registered their connections again.
@@ -595,7 +602,7 @@ async def cluster_session(port):
         await ok(ws, op="subscribe", id=1, room="local")
         _, pushes = await ok(ws, op="publish", id=2, room="local", data="hi")
         frame = pushes[0] if pushes else await recv_json(ws)
-        assert frame == {"type": "message", "room": "local", "data": "hi", "from": "tester"}, frame
+        assert frame == {"type": "message", "room": "local", "data": "hi", "from": "tester", "offset": 1}, frame
 
 
 def check_local_cluster(workdir):

@@ -39,21 +39,23 @@ async def session(port):
     url = "ws://127.0.0.1:%d/ws" % port
     async with websockets.connect(url) as alice, websockets.connect(url) as bob:
         await alice.send(json.dumps({"op": "subscribe", "id": 1, "room": "chat:lobby", "presence": True}))
-        assert await recv_json(alice) == {"id": 1, "ok": True}
+        reply = await recv_json(alice)
+        assert reply == {"id": 1, "ok": True, "offset": 0, "epoch": reply.get("epoch")}, reply
+        assert isinstance(reply["epoch"], str) and reply["epoch"], reply
         me = await recv_json(alice)
         assert me["type"] == "join" and me["user"].startswith("anon-"), me
 
         await bob.send(json.dumps({"op": "subscribe", "id": 1, "room": "chat:lobby"}))
-        assert await recv_json(bob) == {"id": 1, "ok": True}
+        assert await recv_json(bob) == {"id": 1, "ok": True, "offset": 0, "epoch": reply["epoch"]}
         bob_join = await recv_json(alice)
         assert bob_join["type"] == "join", bob_join
 
         await bob.send(json.dumps({"op": "publish", "id": 2, "room": "chat:lobby", "data": {"text": "héllo ✓"}}))
         frames = [await recv_json(bob), await recv_json(bob)]
-        assert {"id": 2, "ok": True} in frames, frames
+        assert {"id": 2, "ok": True, "offset": 1} in frames, frames
         message = await recv_json(alice)
         assert message == {"type": "message", "room": "chat:lobby", "data": {"text": "héllo ✓"},
-                           "from": bob_join["user"]}, message
+                           "from": bob_join["user"], "offset": 1}, message
 
         await alice.send(json.dumps({"op": "presence", "id": 3, "room": "chat:lobby"}))
         reply = await recv_json(alice)
@@ -97,7 +99,8 @@ async def jwt_session(port):
                        SECRET, algorithm="HS256")
     async with websockets.connect(url + "?token=" + token) as ws:
         await ws.send(json.dumps({"op": "subscribe", "id": 1, "room": "r", "presence": True}))
-        assert await recv_json(ws) == {"id": 1, "ok": True}
+        reply = await recv_json(ws)
+        assert reply["id"] == 1 and reply["ok"] is True and reply["offset"] == 0, reply
         assert await recv_json(ws) == {"type": "join", "room": "r", "user": "alice", "info": {"name": "Alice"}}
     async with websockets.connect(url, extra_headers={"Authorization": "Bearer " + token}) as ws:
         await ws.send(json.dumps({"op": "ping", "id": 1}))

@@ -98,7 +98,8 @@ async def gentoken_session(port, token):
     url = "ws://127.0.0.1:%d/ws?token=%s" % (port, token)
     async with websockets.connect(url) as ws:
         await ws.send(json.dumps({"op": "subscribe", "id": 1, "room": "chat:lobby"}))
-        assert await recv_json(ws) == {"id": 1, "ok": True}
+        reply = await recv_json(ws)
+        assert reply["id"] == 1 and reply["ok"] is True and reply["offset"] == 0, reply
         await ws.send(json.dumps({"op": "subscribe", "id": 2, "room": "staff"}))
         assert (await recv_json(ws))["error"]["code"] == "forbidden"
         # A backend publishes over HTTP with an API key.
@@ -107,9 +108,9 @@ async def gentoken_session(port, token):
                                      headers={"Authorization": "Bearer " + API_KEY,
                                               "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=TIMEOUT) as res:
-            assert res.status == 200 and json.load(res) == {"ok": True}
+            assert res.status == 200 and json.load(res) == {"ok": True, "offset": 1}
         assert await recv_json(ws) == {"type": "message", "room": "chat:lobby",
-                                       "data": {"text": "deploy done"}, "from": "server"}
+                                       "data": {"text": "deploy done"}, "from": "server", "offset": 1}
         req.headers["Authorization"] = "Bearer wrong-key-0123456789abcdef"
         try:
             urllib.request.urlopen(req, timeout=TIMEOUT)

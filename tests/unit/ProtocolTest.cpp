@@ -633,3 +633,46 @@ TEST(PublishBody, InvalidBodies) {
   EXPECT_EQ(code(R"({"room":"r","data":1,"from":")" + std::string(201, 'x') + "\"}"), ErrorCode::bad_request);
   EXPECT_EQ(code(std::string(65, '[') + std::string(65, ']')), ErrorCode::bad_request);
 }
+
+// ---------------------------------------------------------------------------------------------
+// History and positions
+// ---------------------------------------------------------------------------------------------
+
+TEST(ParseRequest, SubscribeSince) {
+  sp::Request r = ok(R"({"op":"subscribe","room":"r","since":{"offset":41,"epoch":"abc"}})");
+  ASSERT_TRUE(r.since.has_value());
+  EXPECT_EQ(r.since->offset, 41u);
+  EXPECT_EQ(r.since->epoch, "abc");
+  EXPECT_FALSE(ok(R"({"op":"subscribe","room":"r"})").since.has_value());
+  for (const char* bad : {R"("x")", "null", "{}", R"({"offset":1})", R"({"epoch":"e"})", R"({"offset":-1,"epoch":"e"})",
+                          R"({"offset":1.0,"epoch":"e"})", R"({"offset":"1","epoch":"e"})", R"({"offset":1,"epoch":2})"}) {
+    auto err = fail(std::string(R"({"op":"subscribe","id":3,"room":"r","since":)") + bad + "}");
+    EXPECT_EQ(err.code, ErrorCode::bad_request) << bad;
+    EXPECT_EQ(err.id, json(3));
+  }
+  EXPECT_EQ(fail(R"({"op":"subscribe","room":"r","since":{"offset":1,"epoch":")" + std::string(65, 'e') + "\"}}").code,
+            ErrorCode::bad_request);
+}
+
+TEST(ParseRequest, History) {
+  sp::Request r = ok(R"({"op":"history","id":1,"room":"r"})");
+  EXPECT_EQ(r.op, Op::history);
+  EXPECT_EQ(r.limit, sp::kDefaultHistoryLimit);
+  EXPECT_EQ(ok(R"({"op":"history","room":"r","limit":1000})").limit, 1000u);
+  for (const char* bad : {"0", "1001", "-5", "2.5", R"("10")", "null"})
+    EXPECT_EQ(fail(std::string(R"({"op":"history","room":"r","limit":)") + bad + "}").code, ErrorCode::bad_request) << bad;
+  EXPECT_EQ(fail(R"({"op":"history"})").code, ErrorCode::bad_request);  // room required
+}
+
+TEST(Serialize, PositionsInReplies) {
+  EXPECT_EQ(sp::subscribe_reply(1, {41, "ep"}, std::nullopt), R"({"id":1,"ok":true,"offset":41,"epoch":"ep"})");
+  EXPECT_EQ(sp::subscribe_reply("a", {0, "ep"}, true), R"({"id":"a","ok":true,"offset":0,"epoch":"ep","recovered":true})");
+  EXPECT_EQ(sp::subscribe_reply(2, {3, "ep"}, false), R"({"id":2,"ok":true,"offset":3,"epoch":"ep","recovered":false})");
+  EXPECT_EQ(sp::publish_reply(7, 42), R"({"id":7,"ok":true,"offset":42})");
+  auto push = sp::message_push("r", json{{"t", 1}}, "bob");
+  std::string numbered = sp::with_offset(*push, 42);
+  EXPECT_EQ(numbered, R"({"type":"message","room":"r","data":{"t":1},"from":"bob","offset":42})");
+  EXPECT_EQ(sp::history_reply(3, {42, "ep"}, {sp::make_payload(numbered)}),
+            R"({"id":3,"ok":true,"offset":42,"epoch":"ep","messages":[)" + numbered + "]}");
+  EXPECT_EQ(sp::history_reply(4, {0, "ep"}, {}), R"({"id":4,"ok":true,"offset":0,"epoch":"ep","messages":[]})");
+}

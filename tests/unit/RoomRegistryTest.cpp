@@ -38,6 +38,10 @@ class CountingBus final : public cluster::Bus {
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override {
     inner.publish(room, std::move(push), std::move(done));
   }
+  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+               HistoryHandler done) override {
+    inner.history(room, after, limit, std::move(done));
+  }
   void subscribe(const std::string& room) override { events.push_back("+" + room); }
   void unsubscribe(const std::string& room) override { events.push_back("-" + room); }
   cluster::InProcessBus inner;
@@ -46,18 +50,32 @@ class CountingBus final : public cluster::Bus {
 
 struct RoomRegistryTest : ::testing::Test {
   CountingBus bus;
-  RoomRegistry registry{bus};
+  RoomRegistry registry{bus, 64};
   std::shared_ptr<RecordingConnection> conn(cluster::ConnectionId id) {
     return std::make_shared<RecordingConnection>(id);
   }
+  // Adds and releases at once, as a subscribe answered with nothing to recover.
+  RoomRegistry::AddResult add(const std::shared_ptr<RecordingConnection>& c, const std::string& room, bool presence,
+                              std::size_t max_rooms) {
+    auto result = registry.add(c, room, presence, max_rooms);
+    if (result == RoomRegistry::AddResult::added) registry.release(c, room, {0, "e"}, {});
+    return result;
+  }
+  std::size_t deliver(const std::string& room, const std::string& text, std::uint64_t offset = 1) {
+    return registry.deliver(room, protocol::make_payload(text), offset, "e");
+  }
 };
+
+cluster::Bus::Entry entry(std::uint64_t offset, const std::string& text) {
+  return {offset, protocol::make_payload(text)};
+}
 
 }  // namespace
 
 TEST_F(RoomRegistryTest, FirstSubscriberSubscribesTheBusAndLastUnsubscribes) {
   auto a = conn(1), b = conn(2);
-  EXPECT_EQ(registry.add(a, "r", false, 10), RoomRegistry::AddResult::added);
-  EXPECT_EQ(registry.add(b, "r", false, 10), RoomRegistry::AddResult::added);
+  EXPECT_EQ(add(a, "r", false, 10), RoomRegistry::AddResult::added);
+  EXPECT_EQ(add(b, "r", false, 10), RoomRegistry::AddResult::added);
   EXPECT_EQ(bus.events, std::vector<std::string>{"+r"});
   EXPECT_TRUE(registry.remove(1, "r"));
   EXPECT_EQ(bus.events, std::vector<std::string>{"+r"});
@@ -69,42 +87,41 @@ TEST_F(RoomRegistryTest, FirstSubscriberSubscribesTheBusAndLastUnsubscribes) {
 
 TEST_F(RoomRegistryTest, DeliversOneSharedFrameToEverySubscriberOnly) {
   auto a = conn(1), b = conn(2), c = conn(3);
-  registry.add(a, "r", false, 10);
-  registry.add(b, "r", true, 10);
-  registry.add(c, "other", false, 10);
-  auto frame = protocol::make_payload("hello");
-  EXPECT_EQ(registry.deliver("r", frame), 2u);
+  add(a, "r", false, 10);
+  add(b, "r", true, 10);
+  add(c, "other", false, 10);
+  EXPECT_EQ(deliver("r", "hello"), 2u);
   EXPECT_EQ(a->frames, std::vector<std::string>{"hello"});
   EXPECT_EQ(b->frames, std::vector<std::string>{"hello"});
   EXPECT_TRUE(c->frames.empty());
-  EXPECT_EQ(registry.deliver("nobody", frame), 0u);
+  EXPECT_EQ(deliver("nobody", "hello"), 0u);
 }
 
 TEST_F(RoomRegistryTest, PresenceEventsGoOnlyToWatchers) {
   auto a = conn(1), b = conn(2);
-  registry.add(a, "r", false, 10);
-  registry.add(b, "r", true, 10);
+  add(a, "r", false, 10);
+  add(b, "r", true, 10);
   EXPECT_EQ(registry.deliver_presence("r", protocol::make_payload("join")), 1u);
   EXPECT_TRUE(a->frames.empty());
   EXPECT_EQ(b->frames.size(), 1u);
   // Subscribing again updates the flag.
-  EXPECT_EQ(registry.add(a, "r", true, 10), RoomRegistry::AddResult::updated);
+  EXPECT_EQ(add(a, "r", true, 10), RoomRegistry::AddResult::updated);
   EXPECT_EQ(registry.deliver_presence("r", protocol::make_payload("leave")), 2u);
 }
 
 TEST_F(RoomRegistryTest, RoomLimitPerConnection) {
   auto a = conn(1);
-  EXPECT_EQ(registry.add(a, "r1", false, 2), RoomRegistry::AddResult::added);
-  EXPECT_EQ(registry.add(a, "r2", false, 2), RoomRegistry::AddResult::added);
-  EXPECT_EQ(registry.add(a, "r3", false, 2), RoomRegistry::AddResult::too_many_rooms);
-  EXPECT_EQ(registry.add(a, "r1", false, 2), RoomRegistry::AddResult::updated);
+  EXPECT_EQ(add(a, "r1", false, 2), RoomRegistry::AddResult::added);
+  EXPECT_EQ(add(a, "r2", false, 2), RoomRegistry::AddResult::added);
+  EXPECT_EQ(add(a, "r3", false, 2), RoomRegistry::AddResult::too_many_rooms);
+  EXPECT_EQ(add(a, "r1", false, 2), RoomRegistry::AddResult::updated);
   EXPECT_EQ(registry.room_count(), 2u);
 }
 
 TEST_F(RoomRegistryTest, RemoveUnknownIsFalse) {
   auto a = conn(1);
   EXPECT_FALSE(registry.remove(1, "r"));
-  registry.add(a, "r", false, 10);
+  add(a, "r", false, 10);
   EXPECT_FALSE(registry.remove(1, "other"));
   EXPECT_FALSE(registry.remove(2, "r"));
 }
@@ -113,8 +130,8 @@ TEST_F(RoomRegistryTest, RemoveAllLeavesEveryRoomAndKeepsOthersIndexed) {
   std::vector<std::shared_ptr<RecordingConnection>> conns;
   for (cluster::ConnectionId id = 1; id <= 5; ++id) {
     conns.push_back(conn(id));
-    registry.add(conns.back(), "r", false, 10);
-    registry.add(conns.back(), "s" + std::to_string(id % 2), false, 10);
+    add(conns.back(), "r", false, 10);
+    add(conns.back(), "s" + std::to_string(id % 2), false, 10);
   }
   auto rooms = registry.remove_all(2);
   std::sort(rooms.begin(), rooms.end());
@@ -123,10 +140,67 @@ TEST_F(RoomRegistryTest, RemoveAllLeavesEveryRoomAndKeepsOthersIndexed) {
   // Swapped-in subscribers are still found by their index.
   EXPECT_TRUE(registry.remove(5, "r"));
   EXPECT_TRUE(registry.remove(1, "r"));
-  EXPECT_EQ(registry.deliver("r", protocol::make_payload("x")), 2u);
+  EXPECT_EQ(deliver("r", "x"), 2u);
   EXPECT_EQ(conns[2]->frames.size(), 1u);
   EXPECT_EQ(conns[3]->frames.size(), 1u);
   EXPECT_TRUE(registry.remove_all(99).empty());
+}
+
+TEST_F(RoomRegistryTest, NewSubscriptionHoldsMessagesUntilReleased) {
+  auto a = conn(1), b = conn(2);
+  add(b, "r", false, 10);
+  EXPECT_EQ(registry.add(a, "r", false, 10), RoomRegistry::AddResult::added);
+  deliver("r", "m3", 3);
+  deliver("r", "m4", 4);
+  EXPECT_TRUE(a->frames.empty());
+  EXPECT_EQ(b->frames, (std::vector<std::string>{"m3", "m4"}));
+  // Recovered 2 and 3 from history after position 1; the held 3 is not sent twice.
+  EXPECT_EQ(registry.release(a, "r", {1, "e"}, {entry(1, "m1"), entry(2, "m2"), entry(3, "m3")}),
+            RoomRegistry::ReleaseResult::released);
+  EXPECT_EQ(a->frames, (std::vector<std::string>{"m2", "m3", "m4"}));
+  // A message the node still receives after reading it from history is not sent again …
+  deliver("r", "m4", 4);
+  EXPECT_EQ(a->frames.size(), 3u);
+  // … and the next one goes straight through, as do later ones.
+  deliver("r", "m5", 5);
+  deliver("r", "m6", 6);
+  EXPECT_EQ(a->frames, (std::vector<std::string>{"m2", "m3", "m4", "m5", "m6"}));
+  EXPECT_EQ(registry.release(a, "r", {1, "e"}, {}), RoomRegistry::ReleaseResult::released);
+  EXPECT_EQ(a->frames.size(), 5u);
+}
+
+TEST_F(RoomRegistryTest, WithoutRecoveryOnlyMessagesAfterThePositionFollowTheReply) {
+  auto a = conn(1);
+  registry.add(a, "r", false, 10);
+  deliver("r", "m7", 7);
+  deliver("r", "m8", 8);
+  registry.release(a, "r", {7, "e"}, {});
+  EXPECT_EQ(a->frames, (std::vector<std::string>{"m8"}));
+}
+
+TEST_F(RoomRegistryTest, AnotherEpochPassesTheFloor) {
+  auto a = conn(1);
+  registry.add(a, "r", false, 10);
+  registry.release(a, "r", {9, "e"}, {});
+  // The room's history was lost and numbering started again: nothing is taken for a repeat.
+  registry.deliver("r", protocol::make_payload("new1"), 1, "f");
+  EXPECT_EQ(a->frames, (std::vector<std::string>{"new1"}));
+}
+
+TEST_F(RoomRegistryTest, HeldMessagesBeyondTheLimitOverflow) {
+  auto a = conn(1);
+  registry.add(a, "r", false, 10);
+  for (std::uint64_t i = 1; i <= 10; ++i) deliver("r", std::string(10, 'x'), i);  // 100 bytes > 64
+  EXPECT_EQ(registry.release(a, "r", {0, "e"}, {}), RoomRegistry::ReleaseResult::overflowed);
+  EXPECT_TRUE(a->frames.empty());
+  // Still subscribed (the broker closes the connection), and delivered to directly.
+  deliver("r", "m11", 11);
+  EXPECT_EQ(a->frames, (std::vector<std::string>{"m11"}));
+}
+
+TEST_F(RoomRegistryTest, ReleaseOfAnUnknownSubscriptionIsGone) {
+  auto a = conn(1);
+  EXPECT_EQ(registry.release(a, "r", {0, "e"}, {}), RoomRegistry::ReleaseResult::gone);
 }
 
 TEST(TokenBucket, BurstThenRate) {

@@ -78,11 +78,14 @@ export class SwitchboardNode {
 /**
  * A TCP proxy on 127.0.0.1 in front of a node. freeze() makes the connections open now silent
  * in both directions (bytes are swallowed, sockets stay open): a dead network, as a laptop
- * lid or a NAT timeout makes one. Connections opened later pass.
+ * lid or a NAT timeout makes one. Connections opened later pass. down() and up() cut the
+ * network and bring it back.
  */
 export async function startProxy(targetPort) {
   const pairs = new Set();
+  let refusing = false;
   const server = net.createServer((client) => {
+    if (refusing) { client.destroy(); return; }
     const pair = { client, upstream: net.connect(targetPort, '127.0.0.1'), frozen: false };
     pairs.add(pair);
     pair.client.on('data', (d) => { if (!pair.frozen) pair.upstream.write(d); });
@@ -95,6 +98,13 @@ export async function startProxy(targetPort) {
     port: server.address().port,
     get connections() { return pairs.size; },
     freeze() { for (const p of pairs) p.frozen = true; },
+    /** The network goes down: open connections are cut and new ones refused until up(). */
+    down() {
+      refusing = true;
+      for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
+      pairs.clear();
+    },
+    up() { refusing = false; },
     close() {
       for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
       pairs.clear();

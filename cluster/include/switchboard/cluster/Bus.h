@@ -1,10 +1,19 @@
 #pragma once
 // The bus carries published messages to every node that has subscribers in the room.
 // Embedded default: InProcessBus. Cluster: a Redis pub/sub implementation.
+//
+// It also numbers them: each message of a room gets the room's next offset, in the order every
+// node delivers them, and the bus keeps the room's recent messages (its history, bounded by a
+// HistoryPolicy) so that a client that missed some can read them again.
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "switchboard/protocol/Payload.h"
+#include "switchboard/protocol/StreamPosition.h"
 
 namespace boost::asio {
 class io_context;
@@ -15,11 +24,26 @@ namespace switchboard::cluster {
 class Bus {
  public:
   // Called for every message of a room this node subscribes to, with the push bytes
-  // serialized once by the publishing node. May run on any thread.
-  using DeliverHandler = std::function<void(const std::string& room, const protocol::Payload& push)>;
-  // Called exactly once per publish: true when the bus accepted the message (it will reach
-  // every subscribed node), false when it could not (the client gets "unavailable").
-  using PublishHandler = std::function<void(bool accepted)>;
+  // serialized once (its "offset" included), the offset and the room's epoch. For one room,
+  // calls come in offset order and never overlap. May run on any thread.
+  using DeliverHandler = std::function<void(const std::string& room, const protocol::Payload& push,
+                                            std::uint64_t offset, std::string_view epoch)>;
+  // Called exactly once per publish: the message's offset when the bus accepted it (it will
+  // reach every subscribed node), nullopt when it could not (the client gets "unavailable").
+  using PublishHandler = std::function<void(std::optional<std::uint64_t> offset)>;
+
+  struct Entry {
+    std::uint64_t offset = 0;
+    protocol::Payload push;
+  };
+  struct History {
+    bool available = false;  // false: the bus cannot read the room's history now
+    protocol::StreamPosition position;  // the room's latest offset, and its epoch
+    std::vector<Entry> messages;  // oldest first
+    // With `after`: `messages` holds every message after it, up to position.offset.
+    bool complete = false;
+  };
+  using HistoryHandler = std::function<void(History)>;
   // Called once: true when the node receives the room's messages from now on, false when the
   // bus cannot subscribe now (the client gets "unavailable").
   using SubscribedHandler = std::function<void(bool subscribed)>;
@@ -28,8 +52,13 @@ class Bus {
 
   // Set once, before the first publish or subscribe.
   virtual void set_deliver_handler(DeliverHandler handler) = 0;
-  // Publishes `push` to `room` on every node. `done` may be called inline.
+  // Numbers `push` (a message push without its offset), keeps it in the room's history and
+  // publishes it to `room` on every node. `done` may be called inline.
   virtual void publish(const std::string& room, protocol::Payload push, PublishHandler done) = 0;
+  // Reads the room's position and messages: with `after`, those after that offset (at most
+  // `limit`); without, the latest `limit`. `done` may run inline or on another thread.
+  virtual void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+                       HistoryHandler done) = 0;
   // This node starts (stops) wanting the room's messages. Callers serialize these per room.
   // Never blocks and never calls the deliver handler inline.
   virtual void subscribe(const std::string& room) = 0;

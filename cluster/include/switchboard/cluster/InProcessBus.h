@@ -1,18 +1,36 @@
 #pragma once
+#include <memory>
+
 #include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/InProcessHistory.h"
 
 namespace switchboard::cluster {
 
-// The embedded bus of a single node: a publish is delivered locally before it is acknowledged.
+// The embedded bus of a single node: a publish is numbered, kept in the room's history and
+// delivered locally before it is acknowledged.
 class InProcessBus final : public Bus {
  public:
+  explicit InProcessBus(HistoryPolicy policy = {});
+  ~InProcessBus() override;
+
   void set_deliver_handler(DeliverHandler handler) override;
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
+  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+               HistoryHandler done) override;
   void subscribe(const std::string& room) override;
   void unsubscribe(const std::string& room) override;
+  // Sweeps expired history every few seconds while the event loop runs.
+  void start(boost::asio::io_context& ioc) override;
+  void stop() override;
+
+  std::size_t history_room_count() const { return history_.room_count(); }
 
  private:
+  struct Sweeper;  // the timer, kept out of this header
+
   DeliverHandler deliver_;
+  InProcessHistory history_;
+  std::unique_ptr<Sweeper> sweeper_;
 };
 
 }  // namespace switchboard::cluster

@@ -1,7 +1,14 @@
 #pragma once
 // The bus of a cluster: Redis pub/sub, one channel per room ("<prefix>room:<name>").
-// What crosses a room's channel is one kind byte and the frame: 'm' for a message, 'p' for a
-// presence event (published by RedisPresenceStore's scripts).
+// What crosses a room's channel is one kind byte and the frame: 'm' for a message (then
+// "<offset>:<epoch>:" before the frame), 'p' for a presence event (published by
+// RedisPresenceStore's scripts).
+//
+// History: a publish runs one Lua script that takes the room's next offset (a hash
+// "<prefix>history:<room>" with the epoch and the latest offset), splices it into the push,
+// appends the push to the room's stream "<prefix>stream:<room>" (XADD with the offset as the
+// entry id, MAXLEN ~ the room's history size), sets both keys' time to live and PUBLISHes it —
+// atomically, so that offsets follow the order in which every node receives the messages.
 //
 // A node subscribes to a room's channel when its first local subscriber joins and unsubscribes
 // when the last one leaves (the room registry tells it). A publish is one PUBLISH on the command
@@ -23,6 +30,7 @@
 #include <vector>
 
 #include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/HistoryPolicy.h"
 #include "switchboard/cluster/RedisAddress.h"
 #include "switchboard/cluster/RedisConnection.h"
 
@@ -30,11 +38,14 @@ namespace switchboard::cluster {
 
 class RedisBus final : public Bus {
  public:
-  RedisBus(RedisAddress address, std::string prefix, RedisConnection::Timing timing = {});
+  RedisBus(RedisAddress address, std::string prefix, RedisConnection::Timing timing = {},
+           HistoryPolicy history = {});
   ~RedisBus() override;
 
   void set_deliver_handler(DeliverHandler handler) override;
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
+  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+               HistoryHandler done) override;
   void subscribe(const std::string& room) override;
   void unsubscribe(const std::string& room) override;
   void when_subscribed(const std::string& room, SubscribedHandler done) override;
@@ -66,12 +77,18 @@ class RedisBus final : public Bus {
   static void notify(Channel& ch, bool subscribed);
 
   void sync(const std::string& room);
+  void load_scripts();
+  std::string new_epoch();
+  std::string key_of(const char* what, const std::string& room) const { return prefix_ + what + room; }
   void on_push(redisReply* reply);
   void on_subscriber_state(bool up);
 
   RedisAddress address_;
   std::string prefix_;
   RedisConnection::Timing timing_;
+  HistoryPolicy history_;
+  std::string epoch_seed_;
+  std::uint64_t epochs_made_ = 0;  // on the strand
   DeliverHandler deliver_;
   PresenceEventHandler on_presence_event_;
   std::vector<std::function<void()>> commands_up_hooks_;

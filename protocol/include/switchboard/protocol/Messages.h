@@ -2,12 +2,14 @@
 // Serializers for every frame the node sends. Each builds its text once.
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/Payload.h"
+#include "switchboard/protocol/StreamPosition.h"
 
 namespace switchboard::protocol {
 
@@ -21,12 +23,21 @@ enum class PresenceEventType { join, leave };
 
 // {"id":<id>,"ok":true}
 std::string ok_reply(const nlohmann::json& id);
+// {"id":<id>,"ok":true,"offset":N,"epoch":"…"}, plus "recovered":true|false when the subscribe
+// asked to recover from a position.
+std::string subscribe_reply(const nlohmann::json& id, const StreamPosition& position, std::optional<bool> recovered);
+// {"id":<id>,"ok":true,"offset":N}: the publish was accepted as the room's message N.
+std::string publish_reply(const nlohmann::json& id, std::uint64_t offset);
+// {"id":<id>,"ok":true,"offset":N,"epoch":"…","messages":[<message push>,…]}, oldest first.
+std::string history_reply(const nlohmann::json& id, const StreamPosition& position, const std::vector<Payload>& messages);
 // {"id":<id>,"ok":true,"users":[{"user":…,"info":…,"conns":N},…]}
 std::string presence_reply(const nlohmann::json& id, const std::vector<PresenceMember>& users);
 // {"id":<id>,"error":{"code":"…","message":"…"}}; "id" is left out when null.
 std::string error_reply(const nlohmann::json& id, ErrorCode code, std::string_view message);
-// {"type":"message","room":…,"data":…,"from":…}
+// {"type":"message","room":…,"data":…,"from":…}: a message before the bus numbered it.
 Payload message_push(std::string_view room, const nlohmann::json& data, std::string_view from);
+// The push with its offset: {"type":"message",…,"from":…,"offset":N}. What subscribers receive.
+std::string with_offset(std::string_view push, std::uint64_t offset);
 // {"type":"refresh","exp":<unix seconds>}: the connection's token expires at exp; send a new one.
 Payload refresh_push(std::int64_t exp);
 // {"type":"unsubscribed","room":…,"code":"…","message":"…"}: the node ended a subscription.

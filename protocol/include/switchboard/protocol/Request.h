@@ -8,16 +8,23 @@
 
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/RoomName.h"
+#include "switchboard/protocol/StreamPosition.h"
 
 namespace switchboard::protocol {
 
-enum class Op { subscribe, unsubscribe, publish, presence, ping, refresh };
+enum class Op { subscribe, unsubscribe, publish, presence, ping, refresh, history };
+
+// Messages a history request returns at most, and by default.
+inline constexpr std::size_t kMaxHistoryLimit = 1000;
+inline constexpr std::size_t kDefaultHistoryLimit = 100;
 
 struct Request {
   Op op = Op::ping;
   nlohmann::json id;      // null when the request has no id (then success is silent)
-  std::string room;       // subscribe, unsubscribe, publish, presence
+  std::string room;       // subscribe, unsubscribe, publish, presence, history
   bool presence = false;  // subscribe: also receive join/leave events
+  std::optional<StreamPosition> since;  // subscribe: recover the messages after this position
+  std::size_t limit = kDefaultHistoryLimit;  // history: at most this many of the latest messages
   nlohmann::json data;    // publish: any JSON value
   std::string token;      // refresh: the new JWT
 };

@@ -36,10 +36,10 @@ class Broker {
   // The connection is gone: leaves every room. Called once per opened connection.
   void close(Connection& conn);
 
-  // A message from a backend (the HTTP API) rather than a connection: `done(accepted)` is
-  // called once, on any thread, when the bus has taken it (or could not).
+  // A message from a backend (the HTTP API) rather than a connection: `done(offset)` is
+  // called once, on any thread, when the bus has taken it (nullopt when it could not).
   void publish_from_backend(const std::string& room, const nlohmann::json& data, std::string_view from,
-                            std::function<void(bool)> done);
+                            cluster::Bus::PublishHandler done);
   // The presence list of `room`, for the HTTP API: `done` is called once, on any thread.
   void presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done);
 
@@ -59,6 +59,11 @@ class Broker {
   void publish(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   void presence(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   void refresh(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  void history(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  // The second half of a new subscription, once the bus delivers the room to this node: reads
+  // the room's position (and, with `since`, the messages after it), replies, and releases it.
+  void answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::string room,
+                        std::optional<protocol::StreamPosition> since);
   // Replies forbidden and returns false unless the connection may do `action` in `room`.
   bool check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room);
   void reply_ok(Connection& conn, const nlohmann::json& id);

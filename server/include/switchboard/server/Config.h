@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "switchboard/cluster/HistoryPolicy.h"
+
 namespace switchboard::server {
 
 struct Config {
@@ -32,6 +34,9 @@ struct Config {
   std::string redis;                  // redis://[:password@]host:port[/db]: run as part of a cluster
   std::string redis_prefix = "switchboard:";  // of every Redis key and channel of this cluster
   std::chrono::milliseconds node_timeout{6000};  // a silent node's users leave presence after this
+  std::size_t history_size = 100;     // messages kept per room for recovery and the history op
+  std::chrono::seconds history_ttl{300};  // how long they are kept
+  std::string history_rules;          // JSON: per room-name prefix {"size":N,"ttl":seconds}
   std::string allowed_origins;        // browser origins besides the node's own; see auth::OriginPolicy
   std::string static_dir;             // web-client/ files served at /
   std::size_t max_message_size = 64 * 1024;
@@ -51,6 +56,8 @@ struct Config {
   bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }
   // The API keys, split and trimmed.
   std::vector<std::string> api_key_list() const;
+  // --history-size, --history-ttl and --history-rules as a policy. Throws std::invalid_argument.
+  cluster::HistoryPolicy history_policy() const;
 };
 
 // The outcome of reading the command line: a config to run, or text to print and an exit code.

@@ -28,6 +28,8 @@ class Metrics {
   Counter bytes_sent{0};
   Counter slow_consumers{0};     // connections closed with 4008
   Counter deliveries_dropped_slow_consumer{0};
+  Counter recoveries_succeeded{0};  // subscribes with "since" answered "recovered":true
+  Counter recoveries_failed{0};     // … answered "recovered":false
 
   void count_error(protocol::ErrorCode code);
   void count_close(std::uint16_t code);               // close codes the node sent

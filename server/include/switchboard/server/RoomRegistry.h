@@ -2,7 +2,14 @@
 // The node's two-way index of local subscriptions: room → connections and connection → rooms.
 // The first local subscriber of a room subscribes the node to it on the bus, the last one
 // to leave unsubscribes it; an empty room is forgotten.
+//
+// A new subscription starts *held*: the room's messages that arrive for it are kept aside until
+// release(), which queues first the messages recovered from history and then the held ones
+// that come after them, by offset — so that the connection gets every message after its
+// position once, in order, whatever raced with its subscribe.
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <unordered_map>
@@ -17,9 +24,10 @@ class RoomRegistry {
  public:
   enum class AddResult { added, updated, too_many_rooms };
 
-  explicit RoomRegistry(cluster::Bus& bus) : bus_(bus) {}
+  // `held_limit`: bytes of messages a held subscription keeps before it overflows.
+  explicit RoomRegistry(cluster::Bus& bus, std::size_t held_limit = 1024 * 1024) : bus_(bus), held_limit_(held_limit) {}
 
-  // Subscribes `conn` to `room`; a second add only updates the presence flag.
+  // Subscribes `conn` to `room`, held; a second add only updates the presence flag.
   AddResult add(const std::shared_ptr<Connection>& conn, const std::string& room, bool presence,
                 std::size_t max_rooms);
   // Unsubscribes; false when `conn` was not subscribed to `room`.
@@ -29,6 +37,14 @@ class RoomRegistry {
 
   bool contains(cluster::ConnectionId conn, const std::string& room) const;
 
+  enum class ReleaseResult { released, overflowed, gone };
+  // Ends the hold of a new subscription: queues `recovered`, then the held messages with an
+  // offset after both `after` and the last recovered one, and from then on delivers directly.
+  // `overflowed` when more than the held limit arrived meanwhile (the held messages are
+  // dropped: the caller closes the connection as a slow consumer); `gone` when not subscribed.
+  ReleaseResult release(const std::shared_ptr<Connection>& conn, const std::string& room,
+                        const protocol::StreamPosition& after, const std::vector<cluster::Bus::Entry>& recovered);
+
   struct Subscription {
     std::string room;
     bool presence = false;
@@ -36,9 +52,11 @@ class RoomRegistry {
   // The rooms `conn` is subscribed to, with their presence flags.
   std::vector<Subscription> subscriptions_of(cluster::ConnectionId conn) const;
 
-  // Queues `frame` to every subscriber of `room` (or, for presence events, only to those that
-  // asked for them). Returns how many connections it was queued to.
-  std::size_t deliver(const std::string& room, const protocol::Payload& frame);
+  // Queues the room's message `frame` (number `offset`) to every subscriber of `room`, or holds
+  // it for those being subscribed. Returns how many connections it was queued or held for.
+  std::size_t deliver(const std::string& room, const protocol::Payload& frame, std::uint64_t offset,
+                      std::string_view epoch);
+  // Queues a presence event to the subscribers that asked for them.
   std::size_t deliver_presence(const std::string& room, const protocol::Payload& frame);
 
   std::size_t room_count() const;
@@ -47,9 +65,23 @@ class RoomRegistry {
   void clear();
 
  private:
+  // Messages kept for a subscription being answered; filled under the registry's shared lock
+  // by concurrent deliveries, hence its own lock. After release() it only holds the floor:
+  // messages up to it were queued by release(), and one may still come directly (in a cluster,
+  // history is read on another Redis connection than messages arrive on); the first message
+  // past the floor ends it.
+  struct Held {
+    std::mutex mutex;
+    std::vector<cluster::Bus::Entry> messages;
+    std::size_t bytes = 0;
+    bool overflowed = false;
+    bool released = false;
+    protocol::StreamPosition floor;
+  };
   struct Subscriber {
     std::shared_ptr<Connection> conn;
     bool presence = false;
+    std::shared_ptr<Held> held;  // until release()
   };
   struct Room {
     std::vector<Subscriber> subscribers;  // unordered; removal swaps with the last
@@ -60,6 +92,7 @@ class RoomRegistry {
   void erase_subscriber(const std::string& room_name, std::size_t index);
 
   cluster::Bus& bus_;
+  std::size_t held_limit_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, Room> rooms_;
   std::unordered_map<cluster::ConnectionId, Memberships> memberships_;

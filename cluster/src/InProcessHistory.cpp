@@ -1,0 +1,87 @@
+#include "switchboard/cluster/InProcessHistory.h"
+
+#include "switchboard/cluster/RandomId.h"
+
+namespace switchboard::cluster {
+
+std::shared_ptr<InProcessHistory::Log> InProcessHistory::log_of(const std::string& room) {
+  {
+    std::shared_lock lock(mutex_);
+    if (auto it = logs_.find(room); it != logs_.end()) return it->second;
+  }
+  std::unique_lock lock(mutex_);
+  auto& log = logs_[room];
+  if (!log) {
+    log = std::make_shared<Log>();
+    log->epoch = random_id();
+    log->limits = policy_.limits_for(room);
+    log->last_used = Clock::now();
+  }
+  return log;
+}
+
+void InProcessHistory::trim(Log& log, Clock::time_point now) {
+  while (log.entries.size() > log.limits.size) log.entries.pop_front();
+  while (!log.entries.empty() && now - log.entries.front().at >= log.limits.ttl) log.entries.pop_front();
+}
+
+Bus::History InProcessHistory::read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit) {
+  std::shared_ptr<Log> log = log_of(room);
+  std::lock_guard lock(log->mutex);
+  auto now = Clock::now();
+  trim(*log, now);
+  log->last_used = now;
+  Bus::History history;
+  history.available = true;
+  history.position = {log->offset, log->epoch};
+  const auto& entries = log->entries;
+  std::size_t first = 0;  // index of the first message to return
+  if (after) {
+    if (*after >= log->offset) {
+      history.complete = *after == log->offset;
+      return history;
+    }
+    std::uint64_t oldest = entries.empty() ? log->offset + 1 : entries.front().offset;
+    // Entries are consecutive offsets ending at log->offset.
+    first = *after + 1 >= oldest ? static_cast<std::size_t>(*after + 1 - oldest) : 0;
+    history.complete = *after + 1 >= oldest && log->offset - *after <= limit;
+  } else if (entries.size() > limit) {
+    first = entries.size() - limit;
+  }
+  for (std::size_t i = first; i < entries.size() && history.messages.size() < limit; ++i)
+    history.messages.push_back({entries[i].offset, entries[i].push});
+  return history;
+}
+
+void InProcessHistory::retain(const std::string& room, bool subscribed) {
+  if (subscribed) {
+    log_of(room)->subscribed = true;
+    return;
+  }
+  std::shared_lock lock(mutex_);
+  if (auto it = logs_.find(room); it != logs_.end()) it->second->subscribed = false;
+}
+
+void InProcessHistory::sweep() {
+  auto now = Clock::now();
+  std::unique_lock lock(mutex_);
+  for (auto it = logs_.begin(); it != logs_.end();) {
+    Log& log = *it->second;
+    std::unique_lock log_lock(log.mutex, std::try_to_lock);
+    if (!log_lock) {  // busy publishing: certainly in use
+      ++it;
+      continue;
+    }
+    trim(log, now);
+    bool forget = log.entries.empty() && !log.subscribed && now - log.last_used >= log.limits.ttl;
+    log_lock.unlock();
+    it = forget ? logs_.erase(it) : std::next(it);
+  }
+}
+
+std::size_t InProcessHistory::room_count() const {
+  std::shared_lock lock(mutex_);
+  return logs_.size();
+}
+
+}  // namespace switchboard::cluster

@@ -1,0 +1,121 @@
+// The embedded history: numbering, trimming by size and age, reads after a position, and the
+// per-prefix policy.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "switchboard/cluster/HistoryPolicy.h"
+#include "switchboard/cluster/InProcessHistory.h"
+
+using namespace switchboard;
+using cluster::HistoryLimits;
+using cluster::HistoryPolicy;
+using cluster::InProcessHistory;
+
+namespace {
+
+std::uint64_t append(InProcessHistory& h, const std::string& room, const std::string& text) {
+  return h.append(room, protocol::make_payload(R"({"type":"message","room":")" + room + R"(","data":")" + text + "\"}"),
+                  [](const protocol::Payload&, std::uint64_t, std::string_view) {});
+}
+
+std::vector<std::uint64_t> offsets(const cluster::Bus::History& h) {
+  std::vector<std::uint64_t> out;
+  for (const auto& e : h.messages) out.push_back(e.offset);
+  return out;
+}
+
+}  // namespace
+
+TEST(InProcessHistory, NumbersEachRoomFromOneAndDeliversTheNumberedPush) {
+  InProcessHistory h;
+  std::string delivered;
+  std::uint64_t delivered_offset = 0;
+  std::string epoch;
+  auto offset = h.append("r", protocol::make_payload(R"({"type":"message","data":1})"),
+                         [&](const protocol::Payload& p, std::uint64_t n, std::string_view e) {
+                           delivered = *p;
+                           delivered_offset = n;
+                           epoch = e;
+                         });
+  EXPECT_EQ(offset, 1u);
+  EXPECT_EQ(delivered_offset, 1u);
+  EXPECT_EQ(delivered, R"({"type":"message","data":1,"offset":1})");
+  EXPECT_EQ(append(h, "r", "b"), 2u);
+  EXPECT_EQ(append(h, "other", "x"), 1u);
+  auto read = h.read("r", std::nullopt, 10);
+  EXPECT_TRUE(read.available);
+  EXPECT_EQ(read.position.offset, 2u);
+  EXPECT_EQ(read.position.epoch, epoch);
+  EXPECT_EQ(offsets(read), (std::vector<std::uint64_t>{1, 2}));
+  EXPECT_NE(h.read("other", std::nullopt, 0).position.epoch, epoch);  // each room its own
+}
+
+TEST(InProcessHistory, ReadsAfterAPositionAndSaysWhetherTheyAreComplete) {
+  InProcessHistory h(HistoryPolicy({5, std::chrono::seconds(300)}));
+  for (int i = 0; i < 8; ++i) append(h, "r", "m");  // keeps 4..8
+  auto after5 = h.read("r", 5, 100);
+  EXPECT_TRUE(after5.complete);
+  EXPECT_EQ(offsets(after5), (std::vector<std::uint64_t>{6, 7, 8}));
+  auto after3 = h.read("r", 3, 100);
+  EXPECT_TRUE(after3.complete);  // 4 is the oldest kept: nothing missing
+  auto after2 = h.read("r", 2, 100);
+  EXPECT_FALSE(after2.complete);  // 3 is gone
+  auto limited = h.read("r", 5, 2);
+  EXPECT_FALSE(limited.complete);  // more than the limit
+  EXPECT_EQ(offsets(limited), (std::vector<std::uint64_t>{6, 7}));
+  auto current = h.read("r", 8, 100);
+  EXPECT_TRUE(current.complete);
+  EXPECT_TRUE(current.messages.empty());
+  EXPECT_FALSE(h.read("r", 9, 100).complete);  // ahead of the room: not from this epoch
+  EXPECT_EQ(offsets(h.read("r", std::nullopt, 2)), (std::vector<std::uint64_t>{7, 8}));
+}
+
+TEST(InProcessHistory, SizeZeroNumbersButKeepsNothing) {
+  InProcessHistory h(HistoryPolicy({100, std::chrono::seconds(300)}, {{"typing:", {0, std::chrono::seconds(300)}}}));
+  append(h, "typing:r", "a");
+  append(h, "typing:r", "b");
+  auto read = h.read("typing:r", 0, 100);
+  EXPECT_EQ(read.position.offset, 2u);
+  EXPECT_TRUE(read.messages.empty());
+  EXPECT_FALSE(read.complete);
+  EXPECT_TRUE(h.read("typing:r", 2, 100).complete);
+}
+
+TEST(InProcessHistory, MessagesExpireAndUnusedRoomsAreForgotten) {
+  InProcessHistory h(HistoryPolicy({100, std::chrono::seconds(1)}));
+  append(h, "r", "a");
+  auto epoch = h.read("r", std::nullopt, 0).position.epoch;
+  h.retain("kept", true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the policy's smallest ttl is 1 s
+  auto read = h.read("r", 0, 100);
+  EXPECT_TRUE(read.messages.empty());
+  EXPECT_FALSE(read.complete);
+  EXPECT_EQ(read.position.epoch, epoch);  // read just now: still in use
+  EXPECT_EQ(h.room_count(), 2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  h.sweep();
+  EXPECT_EQ(h.room_count(), 1u);  // "r" is forgotten, "kept" has a subscriber
+  EXPECT_NE(h.read("r", std::nullopt, 0).position.epoch, epoch);
+  h.retain("kept", false);
+}
+
+TEST(HistoryPolicy, LongestPrefixWins) {
+  auto policy = HistoryPolicy::parse({100, std::chrono::seconds(300)},
+                                     R"({"chat:":{"size":1000},"chat:vip:":{"size":5000,"ttl":60},"typing:":{"size":0}})");
+  EXPECT_EQ(policy.limits_for("chat:lobby").size, 1000u);
+  EXPECT_EQ(policy.limits_for("chat:lobby").ttl, std::chrono::seconds(300));
+  EXPECT_EQ(policy.limits_for("chat:vip:x").size, 5000u);
+  EXPECT_EQ(policy.limits_for("chat:vip:x").ttl, std::chrono::seconds(60));
+  EXPECT_EQ(policy.limits_for("typing:r").size, 0u);
+  EXPECT_EQ(policy.limits_for("news").size, 100u);
+  EXPECT_EQ(policy.longest_ttl(), std::chrono::seconds(300));
+}
+
+TEST(HistoryPolicy, RejectsMalformedRules) {
+  HistoryLimits d;
+  for (const char* bad : {"[]", "nonsense", R"({"a":5})", R"({"a":{"size":-1}})", R"({"a":{"size":"5"}})",
+                          R"({"a":{"bogus":1}})", R"({"a":{"ttl":0}})", R"({"a":{"size":100001}})"})
+    EXPECT_THROW(HistoryPolicy::parse(d, bad), std::invalid_argument) << bad;
+  EXPECT_NO_THROW(HistoryPolicy::parse(d, ""));
+}
