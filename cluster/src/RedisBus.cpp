@@ -124,6 +124,8 @@ void RedisBus::start(net::io_context& ioc) {
   subscriber_ = std::make_unique<RedisConnection>(*strand_, address_, "subscriber", timing_);
   net::post(*strand_, [this] {
     commands_->start([this](bool up) {
+      if (up && commands_connected_before_) ++reconnects_;
+      if (up) commands_connected_before_ = true;
       if (up) load_scripts();  // ahead of every command that runs them
       commands_up_ = up;
       if (up)
@@ -147,6 +149,14 @@ void RedisBus::stop() {
 }
 
 bool RedisBus::ready() const { return commands_up_ && subscriber_up_ && resubscribed_; }
+
+RedisBus::Stats RedisBus::stats() const {
+  Stats s;
+  s.clustered = true;
+  s.connected = ready();
+  s.reconnects = reconnects_.load();
+  return s;
+}
 
 // Counts down the rooms to subscribe again after the subscriber connection came up.
 void RedisBus::confirmed_one() {
@@ -326,6 +336,8 @@ void RedisBus::on_push(redisReply* reply) {
 
 void RedisBus::on_subscriber_state(bool up) {
   subscriber_up_ = up;
+  if (up && subscriber_connected_before_) ++reconnects_;
+  if (up) subscriber_connected_before_ = true;
   if (!up) {
     // Redis forgot this connection's subscriptions with it: start over on the next one. Who
     // waits for a subscription now hears that it failed.

@@ -229,9 +229,11 @@ void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request&
     return reply_error(*conn, req.id, ErrorCode::rate_limited, "publishing too fast; slow down");
   ++metrics_.messages_published;
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);
-  bus_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id)](std::optional<std::uint64_t> offset) {
+  bus_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id), started = std::chrono::steady_clock::now()](
+                                              std::optional<std::uint64_t> offset) {
     // May run on any thread: answer through the connection's queue.
     if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
+    metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::publish_reply(id, *offset)));
   });
 }

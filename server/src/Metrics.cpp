@@ -55,8 +55,14 @@ void single(std::ostringstream& out, const char* name, const char* type, const c
 }
 }  // namespace
 
-std::string Metrics::render(std::size_t rooms, std::size_t subscriptions) const {
+std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const cluster::Bus::Stats& bus) const {
   std::ostringstream out;
+  if (bus.clustered) {
+    single(out, "switchboard_redis_up", "gauge",
+           "1 while the node's connections to Redis are up and its rooms subscribed, else 0.", bus.connected ? 1 : 0);
+    single(out, "switchboard_redis_reconnects_total", "counter",
+           "Connections to Redis made again after one was lost or failed.", bus.reconnects);
+  }
   single(out, "switchboard_connections", "gauge", "Open WebSocket connections.", connections_current.load());
   single(out, "switchboard_connections_opened_total", "counter", "WebSocket connections accepted.",
          connections_opened.load());
@@ -85,6 +91,11 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions) const 
   family(out, "switchboard_deliveries_dropped_total", "counter", "Deliveries dropped, by reason.");
   out << "switchboard_deliveries_dropped_total{reason=\"slow_consumer\"} "
       << deliveries_dropped_slow_consumer.load() << '\n';
+  write_queue_bytes.render(out, "switchboard_write_queue_bytes", "Bytes queued to a connection as each frame is queued.");
+  delivery_seconds.render(out, "switchboard_delivery_seconds",
+                          "Seconds from a frame being queued to a connection to its socket taking it.");
+  publish_seconds.render(out, "switchboard_publish_seconds",
+                         "Seconds from a publish request to the bus accepting it (in a cluster, Redis).");
   family(out, "switchboard_request_errors_total", "counter", "Error replies sent, by code.");
   for (auto code : protocol::all_error_codes())
     out << "switchboard_request_errors_total{code=\"" << protocol::to_string(code) << "\"} " << errors(code)

@@ -156,7 +156,8 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
   if (closing_ || finished_) return;
   queued_bytes_ += frame->size();
-  queue_.push_back(std::move(frame));
+  queue_.push_back({std::move(frame), std::chrono::steady_clock::now()});
+  ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
   // A lone frame (say, a large presence reply) always goes out: only a backlog marks a slow reader.
   if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() > 1) {
     ++ctx_.metrics.slow_consumers;
@@ -171,7 +172,7 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::do_write() {
   writing_ = true;
   ws_.text(true);
-  ws_.async_write(net::buffer(*queue_.front()),
+  ws_.async_write(net::buffer(*queue_.front().frame),
                   beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
 }
 
@@ -181,7 +182,10 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   if (ec) return;  // the pending read fails too and finishes the session
   ++ctx_.metrics.frames_sent;
   ctx_.metrics.bytes_sent += bytes;
-  queued_bytes_ -= queue_.front()->size();
+  const Queued& sent = queue_.front();
+  ctx_.metrics.delivery_seconds.observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent.at).count());
+  queued_bytes_ -= sent.frame->size();
   queue_.pop_front();
   if (closing_) return do_close();
   if (!queue_.empty()) do_write();
@@ -198,7 +202,7 @@ void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string re
   if (code == close_code::slow_consumer)
     ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - keep;
   queue_.resize(keep);
-  queued_bytes_ = keep ? queue_.front()->size() : 0;
+  queued_bytes_ = keep ? queue_.front().frame->size() : 0;
   // A peer that does not read never takes the close frame: cut the connection after a bound.
   close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), ctx_.config.close_timeout);
   close_timer_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import subprocess
+import urllib.request
 import sys
 
 import time
@@ -112,6 +113,19 @@ async def jwt_session(port):
         assert refused.status_code == 401, refused
 
 
+def check_metrics(port):
+    """/metrics passes Prometheus's own linter, and counts what the session did."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=TIMEOUT) as res:
+        body = res.read()
+    lint = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=TIMEOUT)
+    assert lint.returncode == 0, "promtool check metrics: %s%s" % (lint.stdout.decode(), lint.stderr.decode())
+    text = body.decode()
+    for needle in ("switchboard_messages_published_total 1\n", 'switchboard_request_errors_total{code="bad_json"} 1\n',
+                   'switchboard_closes_total{code="1009"} 1\n', "switchboard_publish_seconds_count 1\n",
+                   "# TYPE switchboard_delivery_seconds histogram\n", "# TYPE switchboard_write_queue_bytes histogram\n"):
+        assert needle in text, "%r not in /metrics:\n%s" % (needle, text)
+
+
 def main():
     node, port = start_node("--jwt-secret", SECRET)
     try:
@@ -123,6 +137,7 @@ def main():
     node, port = start_node("--allow-anonymous")
     try:
         asyncio.run(session(port))
+        check_metrics(port)
         asyncio.run(shutdown(port, node))
         status = node.wait(timeout=TIMEOUT)
         assert status == 0, "node exited with %s" % status

@@ -77,6 +77,13 @@ class Bus {
   // Whether the bus can carry messages now: false while a cluster bus cannot reach its backend
   // (GET /readyz answers 503 then).
   virtual bool ready() const { return true; }
+
+  struct Stats {
+    bool clustered = false;   // a cluster bus (Redis); the rest means nothing otherwise
+    bool connected = false;   // ready()
+    std::uint64_t reconnects = 0;  // connections to the backend made again after one was lost
+  };
+  virtual Stats stats() const { return {}; }
 };
 
 }  // namespace switchboard::cluster

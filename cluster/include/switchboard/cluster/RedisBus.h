@@ -52,6 +52,7 @@ class RedisBus final : public Bus {
   void start(boost::asio::io_context& ioc) override;
   void stop() override;
   bool ready() const override;
+  Stats stats() const override;
 
   // For RedisPresenceStore, which shares this bus's connections and strand.
   using PresenceEventHandler = std::function<void(const std::string& room, const protocol::Payload& event)>;
@@ -99,6 +100,9 @@ class RedisBus final : public Bus {
   std::atomic<bool> commands_up_{false};
   std::atomic<bool> subscriber_up_{false};
   std::atomic<bool> resubscribed_{true};  // every wanted room confirmed since the subscriber came up
+  std::atomic<std::uint64_t> reconnects_{0};
+  bool commands_connected_before_ = false;    // on the strand
+  bool subscriber_connected_before_ = false;  // on the strand
   std::size_t unconfirmed_ = 0;           // wanted rooms not yet confirmed since then (on the strand)
   void confirmed_one();
 };

@@ -9,7 +9,9 @@
 #include <string_view>
 #include <utility>
 
+#include "switchboard/cluster/Bus.h"
 #include "switchboard/protocol/ErrorCode.h"
+#include "switchboard/server/Histogram.h"
 
 namespace switchboard::server {
 
@@ -31,6 +33,13 @@ class Metrics {
   Counter recoveries_succeeded{0};  // subscribes with "since" answered "recovered":true
   Counter recoveries_failed{0};     // … answered "recovered":false
 
+  // Bytes queued to a connection, observed as each frame is queued.
+  Histogram write_queue_bytes{{256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304}};
+  // Seconds from a frame being queued to a connection to the socket taking it.
+  Histogram delivery_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+  // Seconds from a publish request to the bus accepting it (in a cluster: Redis's answer).
+  Histogram publish_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+
   void count_error(protocol::ErrorCode code);
   void count_close(std::uint16_t code);               // close codes the node sent
   void count_handshake_rejected(const std::string& reason);
@@ -41,8 +50,8 @@ class Metrics {
   std::uint64_t handshakes_rejected(const std::string& reason) const;
   std::uint64_t api_requests(std::string_view endpoint, unsigned status) const;
 
-  // Gauges read at render time from the room registry.
-  std::string render(std::size_t rooms, std::size_t subscriptions) const;
+  // Gauges read at render time from the room registry, and the bus's connection state.
+  std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Bus::Stats& bus) const;
 
  private:
   std::array<Counter, protocol::kErrorCodeCount> errors_{};

@@ -52,7 +52,11 @@ class WebSocketSession final : public Connection,
   websocket::stream<NextLayer> ws_;
   SessionContext& ctx_;
   beast::flat_buffer buffer_;
-  std::deque<protocol::Payload> queue_;  // front is in flight while writing_
+  struct Queued {
+    protocol::Payload frame;
+    std::chrono::steady_clock::time_point at;  // when it was queued, for the delivery latency
+  };
+  std::deque<Queued> queue_;  // front is in flight while writing_
   std::size_t queued_bytes_ = 0;
   bool writing_ = false;
   bool opened_ = false;    // handshake done, broker knows the connection
