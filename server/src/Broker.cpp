@@ -119,8 +119,10 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
     return;
   }
   auto& req = std::get<protocol::Request>(parsed);
-  if (req.op != Op::publish && !conn->request_bucket().try_take())
-    return reply_error(*conn, req.id, ErrorCode::rate_limited, "too many requests; slow down");
+  if (req.op != Op::publish) {
+    if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, "too many requests; slow down");
+    conn->rate_limit_strikes() = 0;
+  }
   try {
     switch (req.op) {
       case Op::subscribe: return subscribe(conn, req);
@@ -134,6 +136,16 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
   } catch (const std::exception& e) {
     log::error(std::string("request failed: ") + e.what());
     reply_error(*conn, req.id, ErrorCode::internal, "internal error");
+  }
+}
+
+void Broker::rate_limited(Connection& conn, const nlohmann::json& id, std::string_view message) {
+  reply_error(conn, id, ErrorCode::rate_limited, message);
+  // A client that keeps sending through its errors is flooding, not just bursting.
+  if (config_.rate_limit_strikes > 0 && ++conn.rate_limit_strikes() == config_.rate_limit_strikes) {
+    log::info("closing connection " + std::to_string(conn.id()) + " (" + conn.identity().user + "): " +
+              std::to_string(config_.rate_limit_strikes) + " requests refused in a row");
+    conn.shutdown(protocol::close_code::too_many_requests, "too many requests");
   }
 }
 
@@ -225,8 +237,8 @@ void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Requ
 
 void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
   if (!check(*conn, req.id, auth::RoomAction::publish, req.room)) return;
-  if (!conn->publish_bucket().try_take())
-    return reply_error(*conn, req.id, ErrorCode::rate_limited, "publishing too fast; slow down");
+  if (!conn->publish_bucket().try_take()) return rate_limited(*conn, req.id, "publishing too fast; slow down");
+  conn->rate_limit_strikes() = 0;
   ++metrics_.messages_published;
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);
   bus_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id), started = std::chrono::steady_clock::now()](

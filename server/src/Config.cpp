@@ -87,6 +87,18 @@ po::options_description describe(Config& c) {
         "other requests (subscribe, unsubscribe, presence, ping) per second per connection (0: unlimited)")
     ("request-burst", po::value(&c.request_burst)->default_value(c.request_burst, "100"),
         "other requests a connection may make at once before the rate applies")
+    ("rate-limit-strikes", po::value(&c.rate_limit_strikes)->default_value(c.rate_limit_strikes),
+        "requests refused with rate_limited in a row before the connection is closed with 4029 (0: never)")
+    ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections),
+        "WebSocket connections at once; more are refused with 503 at the handshake "
+        "(0: the open-file limit less a reserve of 64)")
+    ("handshake-rate-per-ip", po::value(&c.handshake_rate_per_ip)->default_value(c.handshake_rate_per_ip, "0"),
+        "WebSocket handshakes per second from one client address, beyond the burst refused with 429 (0: no limit)")
+    ("handshake-burst-per-ip", po::value(&c.handshake_burst_per_ip)->default_value(c.handshake_burst_per_ip, "20"),
+        "handshakes one client address may make at once before the rate applies")
+    ("trust-forwarded-for", po::value(&c.trust_forwarded_for)->implicit_value(true)->default_value(false),
+        "behind a proxy that sets X-Forwarded-For (HAProxy's option forwardfor): take the client address "
+        "from its last entry, for the per-address handshake limit and the logs")
     ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug, info, warn or error");
   // clang-format on
   return d;
@@ -236,6 +248,8 @@ std::string validate(const Config& c) {
   if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0)
     return "timeouts must be positive";
   if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
+  if (c.handshake_rate_per_ip < 0 || c.handshake_burst_per_ip < 1)
+    return "--handshake-rate-per-ip must be >= 0 and --handshake-burst-per-ip >= 1";
   if (c.request_rate < 0 || c.request_burst < 1) return "--request-rate must be >= 0 and --request-burst >= 1";
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return "--log-level is one of debug, info, warn, error";

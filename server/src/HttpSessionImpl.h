@@ -91,24 +91,53 @@ void HttpSession<Stream>::upgrade() {
     ctx_.metrics.count_handshake_rejected("draining");
     return refuse(req, http::status::service_unavailable, "draining", "the node is shutting down; connect again");
   }
+  std::string remote_address = client_address(req);
+  if (!ctx_.handshakes.allow(remote_address)) {
+    ctx_.metrics.count_handshake_rejected("rate_limited");
+    return refuse(req, http::status::too_many_requests, "rate_limited",
+                  "too many connections from this address; retry later");
+  }
   if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) {
     ctx_.metrics.count_handshake_rejected("origin_not_allowed");
     return refuse(req, http::status::forbidden, "origin_not_allowed",
                   "this origin may not connect; see --allowed-origins");
   }
-  beast::error_code ec;
-  auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
-  std::string remote_address = ec ? std::string() : remote.address().to_string();
+  // A place among the node's connections, given back by the session when it ends.
+  if (ctx_.websockets.fetch_add(1) >= ctx_.max_connections) {
+    --ctx_.websockets;
+    ctx_.metrics.count_handshake_rejected("too_many_connections");
+    return refuse(req, http::status::service_unavailable, "too_many_connections",
+                  "the node is full; connect again, maybe to another node");
+  }
   auth::AuthRequest auth_request{req.target(), req[http::field::authorization], req[http::field::origin],
                                  remote_address};
   auto result = ctx_.authenticator.authenticate(auth_request);
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
+    --ctx_.websockets;
     ctx_.metrics.count_handshake_rejected(rejection->code);
     return refuse(req, static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
   }
   auto id = ctx_.next_connection_id++;
   std::make_shared<WebSocketSession<Stream>>(std::move(stream_), ctx_, id, std::get<auth::Identity>(std::move(result)))
       ->run(parser_->release());
+}
+
+template <class Stream>
+std::string HttpSession<Stream>::client_address(const Request& req) {
+  if (ctx_.config.trust_forwarded_for) {
+    // The proxy in front appends the address it saw — to the list, or as a header line of its
+    // own (HAProxy): the last entry of the last line is the one it vouches for.
+    std::string_view forwarded;
+    for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) forwarded = it->value();
+    auto comma = forwarded.rfind(',');
+    std::string_view last = comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
+    while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+    while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
+    if (!last.empty()) return std::string(last);
+  }
+  beast::error_code ec;
+  auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+  return ec ? std::string() : remote.address().to_string();
 }
 
 template <class Stream>

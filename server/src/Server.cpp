@@ -1,5 +1,7 @@
 #include "switchboard/server/Server.h"
 
+#include <sys/resource.h>
+
 #include <boost/asio/signal_set.hpp>
 #include <future>
 
@@ -27,8 +29,19 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   broker_ = std::make_unique<Broker>(config_, *authenticator_, *bus_, *presence_, metrics_);
   routes_ = std::make_unique<HttpRoutes>(config_, metrics_, broker_->registry(), *bus_);
   api_ = std::make_unique<HttpApi>(config_, *authenticator_, *broker_, metrics_);
+  std::size_t max_connections = config_.max_connections;
+  if (max_connections == 0) {
+    // Each WebSocket holds one descriptor; keep some for listeners, Redis, files and logs.
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    max_connections = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > 1000064
+                          ? 1000000
+                          : std::max<std::size_t>(1, static_cast<std::size_t>(limit.rlim_cur) - std::min<std::size_t>(64, limit.rlim_cur / 2));
+  }
   ctx_.reset(new SessionContext{config_, metrics_, *broker_, *authenticator_, *routes_, *api_,
-                                auth::OriginPolicy(config_.allowed_origins)});
+                                auth::OriginPolicy(config_.allowed_origins),
+                                HandshakeLimiter(config_.handshake_rate_per_ip, config_.handshake_burst_per_ip),
+                                max_connections});
 }
 
 Server::~Server() {

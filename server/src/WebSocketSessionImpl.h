@@ -21,7 +21,9 @@ WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext
       ctx_(ctx) {}
 
 template <class NextLayer>
-WebSocketSession<NextLayer>::~WebSocketSession() = default;
+WebSocketSession<NextLayer>::~WebSocketSession() {
+  --ctx_.websockets;  // taken by the HTTP session that accepted the upgrade
+}
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::run(http::request<http::string_body> request) {

@@ -11,5 +11,6 @@ inline constexpr std::uint16_t too_big = 1009;         // frame larger than --ma
 inline constexpr std::uint16_t internal_error = 1011;
 inline constexpr std::uint16_t token_expired = 4001;
 inline constexpr std::uint16_t slow_consumer = 4008;
+inline constexpr std::uint16_t too_many_requests = 4029;  // kept on sending after rate_limited errors
 
 }  // namespace switchboard::protocol::close_code

@@ -64,6 +64,8 @@ class Broker {
   // the room's position (and, with `since`, the messages after it), replies, and releases it.
   void answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::string room,
                         std::optional<protocol::StreamPosition> since);
+  // Replies rate_limited; the connection is closed with 4029 after too many in a row.
+  void rate_limited(Connection& conn, const nlohmann::json& id, std::string_view message);
   // Replies forbidden and returns false unless the connection may do `action` in `room`.
   bool check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room);
   void reply_ok(Connection& conn, const nlohmann::json& id);

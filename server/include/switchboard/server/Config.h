@@ -50,6 +50,11 @@ struct Config {
   double publish_burst = 200;
   double request_rate = 50;           // other requests (subscribe, unsubscribe, presence, ping) per second
   double request_burst = 100;
+  unsigned rate_limit_strikes = 100;  // consecutive rate_limited refusals before close 4029
+  std::size_t max_connections = 0;    // WebSockets at once; 0: the open-file limit less a reserve
+  double handshake_rate_per_ip = 0;   // WebSocket handshakes per second per client address; 0: no limit
+  double handshake_burst_per_ip = 20;
+  bool trust_forwarded_for = false;   // the client address is the last X-Forwarded-For entry (behind a proxy)
   std::string log_level = "info";
 
   bool tls_enabled() const { return !tls_cert.empty(); }

@@ -53,12 +53,15 @@ class Connection {
   // Touched only on the connection's strand.
   TokenBucket& publish_bucket() { return publish_bucket_; }
   TokenBucket& request_bucket() { return request_bucket_; }
+  // Requests refused with rate_limited in a row (on the strand).
+  unsigned& rate_limit_strikes() { return rate_limit_strikes_; }
 
  private:
   cluster::ConnectionId id_;
   auth::Identity identity_;
   TokenBucket publish_bucket_;
   TokenBucket request_bucket_;
+  unsigned rate_limit_strikes_ = 0;
 };
 
 }  // namespace switchboard::server

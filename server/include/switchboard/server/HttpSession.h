@@ -30,6 +30,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void do_read();
   void on_read(beast::error_code ec, std::size_t bytes);
   void upgrade();
+  // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
+  std::string client_address(const Request& req);
   void send(Response response);
   // Answers with a JSON error and closes the connection after it.
   void refuse(const Request& req, http::status status, std::string_view code, std::string_view message);

@@ -7,6 +7,7 @@
 #include "switchboard/cluster/ConnectionId.h"
 #include "switchboard/server/Broker.h"
 #include "switchboard/server/Config.h"
+#include "switchboard/server/HandshakeLimiter.h"
 #include "switchboard/server/HttpApi.h"
 #include "switchboard/server/HttpRoutes.h"
 #include "switchboard/server/Metrics.h"
@@ -21,6 +22,9 @@ struct SessionContext {
   HttpRoutes& routes;
   HttpApi& api;
   auth::OriginPolicy origins;
+  HandshakeLimiter handshakes;
+  std::size_t max_connections;                // WebSockets at once (resolved: never 0)
+  std::atomic<std::size_t> websockets{0};     // accepted upgrades whose session still exists
   std::atomic<cluster::ConnectionId> next_connection_id{1};
 };
 

@@ -1,0 +1,35 @@
+#pragma once
+// WebSocket handshakes per client address: a token bucket per address, so that one address that
+// reconnects in a loop (a broken client, or an attack) cannot take the node's handshake capacity
+// from everyone else. Thread-safe. Addresses idle for a minute are forgotten once the table grows.
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "switchboard/server/TokenBucket.h"
+
+namespace switchboard::server {
+
+class HandshakeLimiter {
+ public:
+  // rate 0: no limit.
+  HandshakeLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
+
+  // Whether a handshake from `address` may proceed now (and counts it).
+  bool allow(const std::string& address, TokenBucket::Clock::time_point now = TokenBucket::Clock::now());
+  std::size_t tracked() const;
+
+ private:
+  struct Entry {
+    TokenBucket bucket;
+    TokenBucket::Clock::time_point last;
+  };
+
+  double rate_;
+  double burst_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, Entry> addresses_;
+};
+
+}  // namespace switchboard::server

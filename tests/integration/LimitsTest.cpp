@@ -1,0 +1,115 @@
+// Node-wide limits against floods: connections at once, handshakes per client address, and
+// connections that keep sending through their rate_limited errors.
+#include <gtest/gtest.h>
+
+#include "TestNode.h"
+#include "WsClient.h"
+
+using namespace switchboard;
+using namespace switchboard::test;
+using nlohmann::json;
+
+namespace {
+
+HttpResponse handshake(std::uint16_t port, std::map<std::string, std::string> headers = {}) {
+  WsClient::Options opts;
+  opts.headers = std::move(headers);
+  return WsClient::try_handshake(port, opts);
+}
+
+std::string error_code(const HttpResponse& r) {
+  return json::parse(r.body, nullptr, false).value("/error/code"_json_pointer, std::string());
+}
+
+}  // namespace
+
+TEST(Limits, ConnectionsBeyondTheMaximumAreRefusedWith503) {
+  auto config = TestNode::default_config();
+  config.max_connections = 3;
+  TestNode node(config);
+  std::vector<WsClient> clients;
+  for (int i = 0; i < 3; ++i) clients.emplace_back(node.port());
+  auto refused = handshake(node.port());
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_EQ(error_code(refused), "too_many_connections");
+  EXPECT_EQ(node.metrics().handshakes_rejected("too_many_connections"), 1u);
+  // Plain HTTP is not a WebSocket: it still works.
+  EXPECT_EQ(http_get(node.port(), "/healthz").status, 200);
+  // A place freed is a place taken again.
+  clients.back().close();
+  clients.pop_back();
+  EXPECT_TRUE(eventually([&] { return handshake(node.port()).status == 101; }));
+  // Refused handshakes (bad credentials) do not keep places.
+  auto jwt_config = TestNode::default_config();
+  jwt_config.allow_anonymous = false;
+  jwt_config.jwt_secret = "limits-test-secret-0123456789abcdef";
+  jwt_config.max_connections = 1;
+  TestNode strict(jwt_config);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(handshake(strict.port()).status, 401);
+  EXPECT_EQ(handshake(strict.port(), {{"Authorization", "Bearer nonsense"}}).status, 401);
+  EXPECT_EQ(strict.metrics().handshakes_rejected("too_many_connections"), 0u);
+}
+
+TEST(Limits, HandshakesPerAddressAreRateLimited) {
+  auto config = TestNode::default_config();
+  config.handshake_rate_per_ip = 0.001;  // nothing refills during the test
+  config.handshake_burst_per_ip = 2;
+  TestNode node(config);
+  EXPECT_EQ(handshake(node.port()).status, 101);
+  EXPECT_EQ(handshake(node.port()).status, 101);
+  auto refused = handshake(node.port());
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(error_code(refused), "rate_limited");
+  EXPECT_EQ(node.metrics().handshakes_rejected("rate_limited"), 1u);
+  // Without --trust-forwarded-for, a client cannot pick its address.
+  EXPECT_EQ(handshake(node.port(), {{"X-Forwarded-For", "203.0.113.9"}}).status, 429);
+}
+
+TEST(Limits, BehindAProxyTheForwardedAddressCounts) {
+  auto config = TestNode::default_config();
+  config.handshake_rate_per_ip = 0.001;
+  config.handshake_burst_per_ip = 1;
+  config.trust_forwarded_for = true;
+  TestNode node(config);
+  // Everyone comes from the proxy's address (here 127.0.0.1); the proxy says who they are.
+  EXPECT_EQ(handshake(node.port(), {{"X-Forwarded-For", "203.0.113.1"}}).status, 101);
+  EXPECT_EQ(handshake(node.port(), {{"X-Forwarded-For", "203.0.113.2"}}).status, 101);
+  EXPECT_EQ(handshake(node.port(), {{"X-Forwarded-For", "203.0.113.1"}}).status, 429);
+  // The last entry is the proxy's own observation; earlier ones are what the client claimed.
+  EXPECT_EQ(handshake(node.port(), {{"X-Forwarded-For", "198.51.100.7, 203.0.113.2"}}).status, 429);
+  EXPECT_EQ(handshake(node.port(), {{"X-Forwarded-For", "203.0.113.2, 203.0.113.3"}}).status, 101);
+}
+
+TEST(Limits, AConnectionThatKeepsSendingThroughRateLimitedIsClosedWith4029) {
+  auto config = TestNode::default_config();
+  config.publish_rate = 0.001;
+  config.publish_burst = 1;
+  config.rate_limit_strikes = 5;
+  TestNode node(config);
+  WsClient flooder(node.port()), bystander(node.port());
+  for (int i = 0; i < 10; ++i) flooder.try_send_text(R"({"op":"publish","room":"r","data":1})");
+  auto closed = flooder.read_until_closed();
+  ASSERT_TRUE(closed.closed);
+  EXPECT_EQ(closed.code, 4029);
+  EXPECT_GE(node.metrics().errors(protocol::ErrorCode::rate_limited), 5u);
+  EXPECT_EQ(node.metrics().closes(4029), 1u);
+  // Others are not touched.
+  EXPECT_EQ(bystander.request({{"op", "ping"}})["ok"], true);
+}
+
+TEST(Limits, AcceptedRequestsInBetweenResetTheCount) {
+  auto config = TestNode::default_config();
+  config.request_rate = 0.001;
+  config.request_burst = 1;
+  config.rate_limit_strikes = 3;
+  TestNode node(config);
+  WsClient c(node.port());
+  EXPECT_EQ(c.request({{"op", "ping"}})["ok"], true);  // takes the one token
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(c.request({{"op", "ping"}})["error"]["code"], "rate_limited");
+  // Publishes have their own bucket (unlimited here): accepted, they end the streak.
+  EXPECT_EQ(c.request({{"op", "publish"}, {"room", "r"}, {"data", 1}})["ok"], true);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(c.request({{"op", "ping"}})["error"]["code"], "rate_limited");
+  EXPECT_TRUE(c.is_open());
+  EXPECT_EQ(c.request({{"op", "ping"}})["error"]["code"], "rate_limited");
+  EXPECT_EQ(c.read_until_closed().code, 4029);
+}
