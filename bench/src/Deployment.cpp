@@ -1,0 +1,133 @@
+#include "Deployment.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <sstream>
+
+namespace switchboard::bench {
+
+namespace {
+
+std::string default_node_path() {
+  // ../server/switchboard relative to this executable (<build>/bench/switchboard-bench).
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "switchboard";
+  return (self.parent_path().parent_path() / "server" / "switchboard").string();
+}
+
+std::vector<std::string> split(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> words;
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
+}
+
+}  // namespace
+
+Deployment::Deployment(Options& options)
+    : executable_(options.text("node", default_node_path())),
+      wrapper_(split(options.text("node-wrapper", ""))),
+      extra_args_(options.all("node-arg")),
+      cpu_(static_cast<int>(options.integer("node-cpu", 0))),
+      threads_(static_cast<int>(options.integer("node-threads", 1))),
+      redis_executable_(options.text("redis-server", "redis-server")),
+      log_dir_(options.text("log-dir", "/tmp/switchboard-bench-" + std::to_string(getpid()))) {
+  std::filesystem::create_directories(log_dir_);
+}
+
+Deployment::~Deployment() { stop(); }
+
+void Deployment::start(int nodes) {
+  std::string redis_url;
+  if (nodes > 1) {
+    redis_ = std::make_unique<RedisProcess>(redis_executable_, cpu_, log_dir_ + "/redis.log");
+    redis_->start();
+    redis_url = redis_->url();
+  }
+  for (int i = 0; i < nodes; ++i) {
+    NodeSettings s{executable_,
+                   wrapper_,
+                   extra_args_,
+                   cpu_,
+                   threads_,
+                   redis_url,
+                   log_dir_ + "/node-" + std::to_string(i) + ".log"};
+    nodes_.push_back(std::make_unique<NodeProcess>(std::move(s)));
+    nodes_.back()->start(wrapper_.empty() ? std::chrono::seconds(30) : std::chrono::seconds(120));
+  }
+}
+
+nlohmann::ordered_json Deployment::stop() {
+  nlohmann::ordered_json ended = nlohmann::ordered_json::array();
+  for (auto& n : nodes_) {
+    ended.push_back(n->stop(wrapper_.empty() ? std::chrono::seconds(10) : std::chrono::seconds(120)));
+  }
+  if (redis_) redis_->stop();
+  return ended;
+}
+
+boost::asio::ip::tcp::endpoint Deployment::endpoint(std::size_t i) const {
+  return {boost::asio::ip::make_address("127.0.0.1"), nodes_[i]->port()};
+}
+
+ProcStats Deployment::stats() const {
+  ProcStats total;
+  for (const auto& n : nodes_) {
+    auto s = n->stats();
+    total.cpu_us += s.cpu_us;
+    total.rss_kib += s.rss_kib;
+  }
+  return total;
+}
+
+ProcStats Deployment::redis_stats() const { return redis_ ? redis_->stats() : ProcStats{}; }
+
+bool Deployment::alive() {
+  for (auto& n : nodes_)
+    if (!n->alive()) return false;
+  return true;
+}
+
+double Deployment::metric(const std::string& name) const {
+  double sum = 0;
+  for (const auto& n : nodes_) {
+    auto m = n->metrics();
+    if (auto it = m.find(name); it != m.end()) sum += it->second;
+  }
+  return sum;
+}
+
+nlohmann::ordered_json Deployment::metrics_report() const {
+  std::map<std::string, double> sum;
+  for (const auto& n : nodes_)
+    for (const auto& [name, value] : n->metrics()) sum[name] += value;
+  auto get = [&](const std::string& name) { return sum.count(name) ? sum[name] : 0.0; };
+  nlohmann::ordered_json report{{"deliveries", get("switchboard_deliveries_total")},
+                                {"frames_sent", get("switchboard_frames_sent_total")},
+                                {"messages_published", get("switchboard_messages_published_total")},
+                                {"slow_consumers", get("switchboard_slow_consumers_total")}};
+  // Anything that went wrong: error replies, dropped deliveries, close codes other than 1000.
+  for (const auto& [name, value] : sum) {
+    if (value == 0) continue;
+    if (name.rfind("switchboard_request_errors_total", 0) == 0 ||
+        name.rfind("switchboard_deliveries_dropped_total", 0) == 0 ||
+        name.rfind("switchboard_handshakes_rejected_total", 0) == 0 ||
+        (name.rfind("switchboard_closes_total", 0) == 0 && name.find("\"1000\"") == std::string::npos))
+      report[name] = value;
+  }
+  return report;
+}
+
+nlohmann::ordered_json Deployment::describe() const {
+  nlohmann::ordered_json d{{"nodes", nodes_.size()}, {"node_cpu", cpu_}, {"node_threads", threads_}};
+  if (redis_) d["redis_cpu"] = cpu_;
+  if (!wrapper_.empty()) d["wrapper"] = wrapper_;
+  nlohmann::ordered_json logs = nlohmann::ordered_json::array();
+  for (const auto& n : nodes_) logs.push_back(n->log_problems());
+  d["logs"] = logs;
+  return d;
+}
+
+}  // namespace switchboard::bench

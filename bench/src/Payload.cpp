@@ -1,0 +1,82 @@
+#include "Payload.h"
+
+#include <charconv>
+#include <chrono>
+
+namespace switchboard::bench {
+
+namespace {
+
+constexpr std::string_view kMessagePrefix = R"({"type":"message","room":")";
+constexpr std::string_view kDataPrefix = R"(","data":{"a":)";
+constexpr std::string_view kTimeKey = R"(,"b":)";
+constexpr std::string_view kReplyPrefix = R"({"id":)";
+
+// Parses the integer at `pos`; returns the position after it, or npos.
+std::size_t parse_int(std::string_view s, std::size_t pos, std::int64_t& out) {
+  auto [end, ec] = std::from_chars(s.data() + pos, s.data() + s.size(), out);
+  if (ec != std::errc()) return std::string_view::npos;
+  return static_cast<std::size_t>(end - s.data());
+}
+
+}  // namespace
+
+FrameKind classify(std::string_view frame) {
+  if (frame.starts_with(kMessagePrefix)) return FrameKind::message;
+  if (frame.starts_with(kReplyPrefix)) return FrameKind::reply;
+  return FrameKind::other;
+}
+
+std::optional<Delivery> parse_delivery(std::string_view frame) {
+  if (!frame.starts_with(kMessagePrefix)) return std::nullopt;
+  // Room names cannot hold a quote, so the first one after the prefix ends the room.
+  auto room_end = frame.find('"', kMessagePrefix.size());
+  if (room_end == std::string_view::npos || frame.compare(room_end, kDataPrefix.size(), kDataPrefix) != 0)
+    return std::nullopt;
+  Delivery d;
+  d.room = frame.substr(kMessagePrefix.size(), room_end - kMessagePrefix.size());
+  auto pos = parse_int(frame, room_end + kDataPrefix.size(), d.seq);
+  if (pos == std::string_view::npos || frame.compare(pos, kTimeKey.size(), kTimeKey) != 0)
+    return std::nullopt;
+  if (parse_int(frame, pos + kTimeKey.size(), d.sent_ns) == std::string_view::npos) return std::nullopt;
+  return d;
+}
+
+std::optional<Reply> parse_reply(std::string_view frame) {
+  if (!frame.starts_with(kReplyPrefix)) return std::nullopt;
+  auto comma = frame.find(',', kReplyPrefix.size());
+  if (comma == std::string_view::npos) return std::nullopt;
+  Reply r;
+  r.id = frame.substr(kReplyPrefix.size(), comma - kReplyPrefix.size());
+  r.ok = frame.compare(comma, 10, R"(,"ok":true)") == 0;
+  return r;
+}
+
+std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t sent_ns,
+                          std::size_t payload_bytes) {
+  std::string data = R"({"a":)" + std::to_string(seq) + R"(,"b":)" + std::to_string(sent_ns) + R"(,"p":")";
+  const std::size_t closing = 2;  // "}
+  if (data.size() + closing < payload_bytes) data.append(payload_bytes - data.size() - closing, 'x');
+  data += "\"}";
+  std::string frame = R"({"op":"publish","id":)" + std::to_string(seq) + R"(,"room":")";
+  frame.append(room);
+  frame += R"(","data":)";
+  frame += data;
+  frame += '}';
+  return frame;
+}
+
+std::string subscribe_frame(std::string_view room) {
+  std::string frame = R"({"op":"subscribe","id":"s","room":")";
+  frame.append(room);
+  frame += "\"}";
+  return frame;
+}
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace switchboard::bench

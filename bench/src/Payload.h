@@ -1,0 +1,45 @@
+// The frames the load generator sends, and cheap parsing of what the node sends back: a string
+// search for fixed prefixes instead of a JSON parser on the delivery path.
+//
+// A benchmark message's data is {"a":<seq>,"b":<send time, steady_clock ns>,"p":"xx…"}: the node
+// re-serializes data with its keys sorted, so "a" and "b" stay first and are found at fixed
+// places, and "p" pads it to the requested payload size.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace switchboard::bench {
+
+enum class FrameKind { message, reply, other };
+
+struct Delivery {
+  std::string_view room;
+  std::int64_t seq = 0;
+  std::int64_t sent_ns = 0;
+};
+
+struct Reply {
+  std::string_view id;  // the id as written: a number, or a string with its quotes
+  bool ok = false;
+};
+
+FrameKind classify(std::string_view frame);
+// A {"type":"message",…} push carrying benchmark data; nullopt for anything else.
+std::optional<Delivery> parse_delivery(std::string_view frame);
+// A {"id":…,"ok":true} or {"id":…,"error":…} reply; nullopt for anything else.
+std::optional<Reply> parse_reply(std::string_view frame);
+
+// {"op":"publish","id":<seq>,"room":…,"data":…}, whose data is `payload_bytes` long when that is
+// more than the unpadded data.
+std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t sent_ns,
+                          std::size_t payload_bytes);
+// {"op":"subscribe","id":"s","room":…}; its reply has the id "s" (with quotes).
+std::string subscribe_frame(std::string_view room);
+// steady_clock now, in nanoseconds: what goes into "b".
+std::int64_t now_ns();
+
+}  // namespace switchboard::bench

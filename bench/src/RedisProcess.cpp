@@ -1,0 +1,97 @@
+#include "RedisProcess.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "FreePort.h"
+
+namespace switchboard::bench {
+
+namespace net = boost::asio;
+
+RedisProcess::RedisProcess(std::string executable, int cpu, std::string log_path)
+    : executable_(std::move(executable)), cpu_(cpu), log_path_(std::move(log_path)) {}
+
+RedisProcess::~RedisProcess() { stop(); }
+
+void RedisProcess::start() {
+  port_ = free_port();
+  std::vector<std::string> args{executable_, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                "--save",    "",       "--appendonly",        "no",     "--daemonize",
+                                "no"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log < 0) throw std::runtime_error("cannot write " + log_path_);
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    if (cpu_ >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu_, &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
+    dup2(log, STDOUT_FILENO);
+    dup2(log, STDERR_FILENO);
+    close_range(3, ~0U, 0);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  close(log);
+  for (int i = 0; i < 200; ++i) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      stopped_ = true;
+      throw std::runtime_error("redis-server exited at start, see " + log_path_);
+    }
+    if (answers_ping()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  throw std::runtime_error("redis-server does not answer PING, see " + log_path_);
+}
+
+bool RedisProcess::answers_ping() const {
+  try {
+    net::io_context ioc;
+    net::ip::tcp::socket socket(ioc);
+    socket.connect({net::ip::make_address("127.0.0.1"), port_});
+    net::write(socket, net::buffer(std::string("PING\r\n")));
+    char reply[7];
+    net::read(socket, net::buffer(reply));
+    return std::string(reply, 7) == "+PONG\r\n";
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::string RedisProcess::stop() {
+  if (pid_ <= 0 || stopped_) return "";
+  stopped_ = true;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 250; ++i) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_)
+      return WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status)) : "signal";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(pid_, SIGKILL);
+  waitpid(pid_, &status, 0);
+  return "killed";
+}
+
+}  // namespace switchboard::bench

@@ -1,0 +1,39 @@
+// A throw-away redis-server for the cluster workload: 127.0.0.1 only, no persistence.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "ProcStats.h"
+
+namespace switchboard::bench {
+
+class RedisProcess {
+ public:
+  RedisProcess(std::string executable, int cpu, std::string log_path);
+  ~RedisProcess();
+  RedisProcess(const RedisProcess&) = delete;
+  RedisProcess& operator=(const RedisProcess&) = delete;
+
+  // Starts it on a free port and waits until it answers PING; throws on failure.
+  void start();
+  std::string stop();
+
+  std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+  pid_t pid() const { return pid_; }
+  ProcStats stats() const { return ProcStats::of(pid_); }
+
+ private:
+  bool answers_ping() const;
+
+  std::string executable_;
+  int cpu_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace switchboard::bench

@@ -1,0 +1,98 @@
+// switchboard-bench: the load generator. Starts the node(s) under test itself, pinned to CPU 0,
+// runs the client on CPU 1, and prints one JSON line per run. See bench/README.md.
+#include <ctime>
+#include <iostream>
+#include <string>
+
+#include "ChurnWorkload.h"
+#include "ClusterWorkload.h"
+#include "ConnectionsWorkload.h"
+#include "FanoutWorkload.h"
+#include "Host.h"
+#include "IdleWorkload.h"
+#include "LatencyWorkload.h"
+#include "Options.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: switchboard-bench <workload> [--flag value …]
+
+Workloads (defaults in brackets):
+  idle         --connections 5000 --rooms 500 --quiet-ms 3000
+  fanout       --subscribers 1000 --messages 500 --payload 64 --window 100
+  latency      --subscribers 200 --rooms 10 --publishers 10 --rate 1000 --seconds 10 --warmup 1
+  connections  --connections 19000 --rooms 190 --messages-per-room 3
+  cluster      --nodes 2 --fanout-subscribers 1000 --fanout-messages 500 --latency-subscribers 200
+               --rooms 10 --rate 1000 --seconds 10 [--fanout-only | --latency-only]
+  churn        --rate 1000 --seconds 10 --rounds 2 --max-in-flight 1000
+
+Common flags:
+  --node PATH           the switchboard executable [../server/switchboard next to this binary]
+  --node-cpu N          CPU the node(s) and redis-server are pinned to [0]; -1: not pinned
+  --client-cpu N        CPU this process is pinned to [1]; -1: not pinned
+  --node-threads N      the node's --threads [1]
+  --node-arg ARG        one more argument for the node (repeatable)
+  --node-wrapper "CMD"  run the node under CMD, e.g. "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out"
+  --redis-server PATH   for cluster [redis-server]
+  --log-dir DIR         where the node and Redis logs go [/tmp/switchboard-bench-<pid>]
+)";
+
+std::string utc_now() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char* argv[]) {
+  using namespace switchboard::bench;
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string workload = argv[1];
+  try {
+    Options options(argc, argv, 2);
+    const auto client_cpu = static_cast<int>(options.integer("client-cpu", 1));
+    nlohmann::ordered_json client{{"cpu", client_cpu},
+                                  {"pinned", client_cpu >= 0 && Host::pin_to_cpu(client_cpu)}};
+    client["fd_limit"] = Host::raise_fd_limit();
+    const std::string started = utc_now();
+
+    std::vector<nlohmann::ordered_json> results;
+    if (workload == "idle")
+      results.push_back(IdleWorkload::run(options));
+    else if (workload == "fanout")
+      results.push_back(FanoutWorkload::run(options));
+    else if (workload == "latency")
+      results.push_back(LatencyWorkload::run(options));
+    else if (workload == "connections")
+      results.push_back(ConnectionsWorkload::run(options));
+    else if (workload == "churn")
+      results.push_back(ChurnWorkload::run(options));
+    else if (workload == "cluster")
+      results = ClusterWorkload::run(options);
+    else {
+      std::cerr << "unknown workload " << workload << "\n\n" << kUsage;
+      return 2;
+    }
+
+    for (auto& result : results) {
+      nlohmann::ordered_json line{{"workload", result.value("workload", workload)}, {"date", started}};
+      line["params"] = options.used();
+      for (auto& [key, value] : result.items())
+        if (key != "workload") line[key] = value;
+      line["client"] = client;
+      line["host"] = Host::describe();
+      std::cout << line.dump() << std::endl;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "switchboard-bench " << workload << ": " << e.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
