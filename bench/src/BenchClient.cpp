@@ -81,6 +81,17 @@ void BenchClient::close() {
   if (!writing_) do_close();
 }
 
+void BenchClient::abort(bool reset) {
+  if (state_ != State::open && state_ != State::closing) return;
+  auto& socket = ws_.next_layer();
+  beast::error_code ignored;
+  if (reset)
+    socket.set_option(net::socket_base::linger(true, 0), ignored);
+  else
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
 void BenchClient::do_close() {
   state_ = State::closing;
   // The pending read ends with websocket::error::closed once the node's close frame arrives.

@@ -35,6 +35,10 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   void send(std::string frame) { send(std::make_shared<const std::string>(std::move(frame))); }
   // A close handshake (1000) once the queued frames are written.
   void close();
+  // Drops the TCP connection without a close frame: with `reset`, SO_LINGER 0 makes close()
+  // send an RST; otherwise shutdown and close (a FIN, or an RST if unread data is pending).
+  // The pending read then ends with operation_aborted.
+  void abort(bool reset);
 
   State state() const { return state_; }
   std::size_t index() const { return index_; }

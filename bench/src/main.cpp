@@ -12,6 +12,7 @@
 #include "IdleWorkload.h"
 #include "LatencyWorkload.h"
 #include "Options.h"
+#include "SoakWorkload.h"
 
 namespace {
 
@@ -25,6 +26,11 @@ Workloads (defaults in brackets):
   cluster      --nodes 2 --fanout-subscribers 1000 --fanout-messages 500 --latency-subscribers 200
                --rooms 10 --rate 1000 --seconds 10 [--fanout-only | --latency-only]
   churn        --rate 1000 --seconds 10 --rounds 2 --max-in-flight 1000
+  soak         --connections 10000 --warmup-connections 1000 --rate 200 --max-in-flight 100
+               --drop-fraction 0.2 --hold-ms 1000 --witnesses 20 --rooms 4 --publish-rate 200
+               --payload 64 --quiet-ms 1000 --settle-ms 10000
+               (exit status 3 when lost/duplicated/reordered messages, leaked fds, a dead node or an
+               incomplete run: see "problems")
 
 Common flags:
   --node PATH           the switchboard executable [../server/switchboard next to this binary]
@@ -74,6 +80,8 @@ int main(int argc, char* argv[]) {
       results.push_back(ConnectionsWorkload::run(options));
     else if (workload == "churn")
       results.push_back(ChurnWorkload::run(options));
+    else if (workload == "soak")
+      results.push_back(SoakWorkload::run(options));
     else if (workload == "cluster")
       results = ClusterWorkload::run(options);
     else {
@@ -81,7 +89,9 @@ int main(int argc, char* argv[]) {
       return 2;
     }
 
+    int status = 0;
     for (auto& result : results) {
+      if (result.contains("passed") && !result["passed"].get<bool>()) status = 3;
       nlohmann::ordered_json line{{"workload", result.value("workload", workload)}, {"date", started}};
       line["params"] = options.used();
       for (auto& [key, value] : result.items())
@@ -90,6 +100,7 @@ int main(int argc, char* argv[]) {
       line["host"] = Host::describe();
       std::cout << line.dump() << std::endl;
     }
+    if (status != 0) return status;
   } catch (const std::exception& e) {
     std::cerr << "switchboard-bench " << workload << ": " << e.what() << '\n';
     return 1;
