@@ -1,5 +1,7 @@
 #include "switchboard/cluster/RedisConnection.h"
 
+#include "switchboard/cluster/ClusterLog.h"
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -11,9 +13,8 @@ namespace switchboard::cluster {
 namespace net = boost::asio;
 
 namespace {
-void log_line(std::string_view name, std::string_view what) {
-  // The cluster module has no logger of its own: one line on stderr, like the node's log.
-  std::cerr << "redis " << name << ": " << what << '\n';
+void log_line(std::string_view name, std::string_view what, LogSeverity severity = LogSeverity::warn) {
+  log(severity, "redis " + std::string(name) + ": " + std::string(what));
 }
 }  // namespace
 
@@ -168,7 +169,7 @@ void RedisConnection::connected() {
   // Sent ahead of everything else on this connection, so they apply to every later command.
   if (!address_.password.empty()) send_checked({"AUTH", address_.password}, refuse("AUTH"));
   if (address_.db != 0) send_checked({"SELECT", std::to_string(address_.db)}, refuse("SELECT"));
-  if (failures_ > 0) log_line(name_, "connected to " + address_.describe());
+  if (failures_ > 0) log_line(name_, "connected to " + address_.describe(), LogSeverity::info);
   redisEnableKeepAlive(&ac_->c);  // a peer gone without a reset is noticed by TCP too
   failures_ = 0;
   unanswered_ = 0;

@@ -99,7 +99,9 @@ po::options_description describe(Config& c) {
     ("trust-forwarded-for", po::value(&c.trust_forwarded_for)->implicit_value(true)->default_value(false),
         "behind a proxy that sets X-Forwarded-For (HAProxy's option forwardfor): take the client address "
         "from its last entry, for the per-address handshake limit and the logs")
-    ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug, info, warn or error");
+    ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug, info, warn or error")
+    ("log-format", po::value(&c.log_format)->default_value(c.log_format),
+        "text, or json: one object per line {\"ts\",\"level\",\"msg\"} for log collectors");
   // clang-format on
   return d;
 }
@@ -253,6 +255,7 @@ std::string validate(const Config& c) {
   if (c.request_rate < 0 || c.request_burst < 1) return "--request-rate must be >= 0 and --request-burst >= 1";
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return "--log-level is one of debug, info, warn, error";
+  if (c.log_format != "text" && c.log_format != "json") return "--log-format is text or json";
   return {};
 }
 

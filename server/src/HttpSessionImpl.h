@@ -103,8 +103,8 @@ void HttpSession<Stream>::upgrade() {
                   "this origin may not connect; see --allowed-origins");
   }
   // A place among the node's connections, given back by the session when it ends.
-  if (ctx_.websockets.fetch_add(1) >= ctx_.max_connections) {
-    --ctx_.websockets;
+  if (ctx_.websockets->fetch_add(1) >= ctx_.max_connections) {
+    --*ctx_.websockets;
     ctx_.metrics.count_handshake_rejected("too_many_connections");
     return refuse(req, http::status::service_unavailable, "too_many_connections",
                   "the node is full; connect again, maybe to another node");
@@ -113,7 +113,7 @@ void HttpSession<Stream>::upgrade() {
                                  remote_address};
   auto result = ctx_.authenticator.authenticate(auth_request);
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
-    --ctx_.websockets;
+    --*ctx_.websockets;
     ctx_.metrics.count_handshake_rejected(rejection->code);
     return refuse(req, static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
   }

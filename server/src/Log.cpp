@@ -4,12 +4,14 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace switchboard::server::log {
 
 namespace {
 std::atomic<int> g_level{static_cast<int>(Level::info)};
+std::atomic<bool> g_json{false};
 constexpr const char* kNames[] = {"debug", "info", "warn", "error"};
 }  // namespace
 
@@ -17,6 +19,8 @@ void set_level(std::string_view level) {
   for (int i = 0; i < 4; ++i)
     if (level == kNames[i]) g_level = i;
 }
+
+void set_format(std::string_view format) { g_json = format == "json"; }
 
 bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
@@ -28,15 +32,19 @@ void write(Level level, std::string_view text) {
   gmtime_r(&t, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::string when = std::string(stamp) + '.' + std::to_string(1000 + ms).substr(1) + 'Z';
   std::string line;
-  line.reserve(text.size() + 48);
-  line += stamp;
-  line += '.';
-  line += std::to_string(1000 + ms).substr(1);
-  line += "Z ";
-  line += kNames[static_cast<int>(level)];
-  line += ' ';
-  line += text;
+  if (g_json.load(std::memory_order_relaxed)) {
+    nlohmann::json entry = {{"ts", when}, {"level", kNames[static_cast<int>(level)]}, {"msg", text}};
+    line = entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    line.reserve(text.size() + 48);
+    line += when;
+    line += ' ';
+    line += kNames[static_cast<int>(level)];
+    line += ' ';
+    line += text;
+  }
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), stderr);  // one call per line keeps lines whole across threads
 }

@@ -2,6 +2,8 @@
 
 #include <sys/resource.h>
 
+#include "switchboard/cluster/ClusterLog.h"
+
 #include <boost/asio/signal_set.hpp>
 #include <future>
 
@@ -24,6 +26,10 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
       authenticator_(std::move(authenticator)),
       bus_(std::move(bus)),
       presence_(std::move(presence)) {
+  cluster::set_log_handler([](cluster::LogSeverity severity, std::string_view text) {
+    if (severity == cluster::LogSeverity::warn) log::warn(text);
+    else log::info(text);
+  });
   if (config_.static_dir.empty()) config_.static_dir = SWITCHBOARD_DEFAULT_STATIC_DIR;
   if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
   broker_ = std::make_unique<Broker>(config_, *authenticator_, *bus_, *presence_, metrics_);

@@ -18,11 +18,12 @@ WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext
     : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       ws_(std::move(stream)),
-      ctx_(ctx) {}
+      ctx_(ctx),
+      websockets_(ctx.websockets) {}
 
 template <class NextLayer>
 WebSocketSession<NextLayer>::~WebSocketSession() {
-  --ctx_.websockets;  // taken by the HTTP session that accepted the upgrade
+  --*websockets_;  // taken by the HTTP session that accepted the upgrade
 }
 
 template <class NextLayer>

@@ -28,6 +28,7 @@ int main(int argc, char* argv[]) {
   }
   server::Config config = std::move(*loaded.config);
   server::log::set_level(config.log_level);
+  server::log::set_format(config.log_format);
 
   try {
     server::apply_dev_mode(config);

@@ -25,7 +25,9 @@ def start_node(*args):
     node = subprocess.Popen(
         [BIN, "--bind", "127.0.0.1", "--port", "0", "--threads", "2", "--max-message-size", "4096", *args],
         stderr=subprocess.PIPE, text=True)
+    node.log_lines = []
     for line in node.stderr:
+        node.log_lines.append(line)
         m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
         if m:
             return node, int(m.group(1))
@@ -93,8 +95,12 @@ async def shutdown(port, node):
             assert closed.rcvd is not None and closed.rcvd.code == 1001, closed
 
 
+SECRET_BODY = "a message body that must not reach the log"
+
+
 async def jwt_session(port):
-    """Tokens minted by PyJWT (Debian's python3-jwt) are accepted; a missing one is a 401."""
+    """Tokens minted by PyJWT (Debian's python3-jwt) are accepted; a missing one is a 401.
+    Returns the token, which must not appear in the node's log."""
     url = "ws://127.0.0.1:%d/ws" % port
     token = jwt.encode({"sub": "alice", "exp": int(time.time()) + 60, "info": {"name": "Alice"}},
                        SECRET, algorithm="HS256")
@@ -103,6 +109,10 @@ async def jwt_session(port):
         reply = await recv_json(ws)
         assert reply["id"] == 1 and reply["ok"] is True and reply["offset"] == 0, reply
         assert await recv_json(ws) == {"type": "join", "room": "r", "user": "alice", "info": {"name": "Alice"}}
+        await ws.send(json.dumps({"op": "publish", "id": 2, "room": "r", "data": SECRET_BODY}))
+        await recv_json(ws)
+        await recv_json(ws)
+        await ws.send("not json " + token)  # a bad frame: its error is logged at most, not its text
     async with websockets.connect(url, extra_headers={"Authorization": "Bearer " + token}) as ws:
         await ws.send(json.dumps({"op": "ping", "id": 1}))
         assert await recv_json(ws) == {"id": 1, "ok": True}
@@ -111,6 +121,21 @@ async def jwt_session(port):
             raise AssertionError("a handshake without a token was accepted")
     except websockets.InvalidStatusCode as refused:
         assert refused.status_code == 401, refused
+    return token
+
+
+def check_json_log(lines, token):
+    """--log-format json: every line is one JSON object with ts, level and msg; neither the token
+    nor a message body is in it, even at debug level."""
+    assert len(lines) >= 3, lines
+    for line in lines:
+        entry = json.loads(line)
+        assert set(entry) == {"ts", "level", "msg"}, entry
+        assert entry["level"] in ("debug", "info", "warn", "error"), entry
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$", entry["ts"]), entry
+    text = "".join(lines)
+    assert token not in text and token.split(".")[2] not in text, "the token is in the log"
+    assert SECRET_BODY not in text, "a message body is in the log"
 
 
 def check_metrics(port):
@@ -127,12 +152,13 @@ def check_metrics(port):
 
 
 def main():
-    node, port = start_node("--jwt-secret", SECRET)
+    node, port = start_node("--jwt-secret", SECRET, "--log-format", "json", "--log-level", "debug")
     try:
-        asyncio.run(jwt_session(port))
+        token = asyncio.run(jwt_session(port))
     finally:
         node.terminate()
         node.wait(timeout=TIMEOUT)
+    check_json_log(node.log_lines + node.stderr.readlines(), token)
 
     node, port = start_node("--allow-anonymous")
     try:

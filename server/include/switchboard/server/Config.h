@@ -56,6 +56,7 @@ struct Config {
   double handshake_burst_per_ip = 20;
   bool trust_forwarded_for = false;   // the client address is the last X-Forwarded-For entry (behind a proxy)
   std::string log_level = "info";
+  std::string log_format = "text";    // or "json": one JSON object per line
 
   bool tls_enabled() const { return !tls_cert.empty(); }
   bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }

@@ -1,5 +1,6 @@
 #pragma once
-// Minimal leveled logging to stderr, one line per call. Never log tokens or message bodies.
+// Leveled logging to stderr, one line per call: plain text, or one JSON object per line
+// ({"ts":…,"level":…,"msg":…}) for log collectors. Never log tokens or message bodies.
 #include <string_view>
 
 namespace switchboard::server::log {
@@ -7,6 +8,8 @@ namespace switchboard::server::log {
 enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 
 void set_level(std::string_view level);
+// "text" (the default) or "json".
+void set_format(std::string_view format);
 bool enabled(Level level);
 void write(Level level, std::string_view text);
 

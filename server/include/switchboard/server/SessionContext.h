@@ -1,6 +1,7 @@
 #pragma once
 // What every HTTP and WebSocket session of a node shares.
 #include <atomic>
+#include <memory>
 
 #include "switchboard/auth/Authenticator.h"
 #include "switchboard/auth/OriginPolicy.h"
@@ -24,7 +25,9 @@ struct SessionContext {
   auth::OriginPolicy origins;
   HandshakeLimiter handshakes;
   std::size_t max_connections;                // WebSockets at once (resolved: never 0)
-  std::atomic<std::size_t> websockets{0};     // accepted upgrades whose session still exists
+  // Accepted upgrades whose session still exists. Shared: a session destroyed with the event
+  // loop, after the node's context, still gives its place back.
+  std::shared_ptr<std::atomic<std::size_t>> websockets = std::make_shared<std::atomic<std::size_t>>(0);
   std::atomic<cluster::ConnectionId> next_connection_id{1};
 };
 

@@ -51,6 +51,7 @@ class WebSocketSession final : public Connection,
 
   websocket::stream<NextLayer> ws_;
   SessionContext& ctx_;
+  std::shared_ptr<std::atomic<std::size_t>> websockets_;  // the node's count, given back on destruction
   beast::flat_buffer buffer_;
   struct Queued {
     protocol::Payload frame;
