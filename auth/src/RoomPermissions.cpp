@@ -31,7 +31,8 @@ RoomPermissions RoomPermissions::parse(const nlohmann::json& grants, std::string
     throw std::invalid_argument(R"(rooms must be an object like {"sub":["chat:*"],"pub":[…],"presence":[…]})");
   RoomPermissions p;
   for (const auto& [key, patterns] : grants.items()) {
-    auto action = std::find_if(kActions.begin(), kActions.end(), [&](RoomAction a) { return to_string(a) == key; });
+    const std::string& name = key;  // clang 14 cannot capture a structured binding
+    auto action = std::find_if(kActions.begin(), kActions.end(), [&](RoomAction a) { return to_string(a) == name; });
     if (action == kActions.end())
       throw std::invalid_argument("rooms: unknown action \"" + key + "\" (sub, pub or presence)");
     if (!patterns.is_array()) throw std::invalid_argument("rooms." + key + " must be an array of patterns");

@@ -33,9 +33,11 @@ TEST(Floods, AMessageFragmentedPastTheSizeLimitIsClosedWith1009) {
   TestNode node(config);
   WsClient flooder(node.port()), bystander(node.port());
   std::string piece(1000, 'a');
-  // Each fragment is small; together they pass 4 KiB: the node does not wait for the end.
-  flooder.send_raw_bytes(WsClient::encode_frame(1, piece, /*fin=*/false));
-  for (int i = 0; i < 10; ++i) flooder.send_raw_bytes(WsClient::encode_frame(0, piece, false));
+  // Each fragment is small; together they pass 4 KiB: the node does not wait for the end. Sent
+  // in one write, so that none is refused by a node that has already closed.
+  std::string fragments = WsClient::encode_frame(1, piece, /*fin=*/false);
+  for (int i = 0; i < 10; ++i) fragments += WsClient::encode_frame(0, piece, false);
+  flooder.send_raw_bytes(fragments);
   auto closed = flooder.read_until_closed();
   ASSERT_TRUE(closed.closed) << closed.reason;
   EXPECT_EQ(closed.code, 1009);
