@@ -68,13 +68,7 @@ return {epoch, offset, entries}
 std::string sha1_hex(std::string_view text) {
   unsigned char digest[SHA_DIGEST_LENGTH];
   SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
-  return out;
+  return to_hex({digest, sizeof digest});
 }
 
 const std::string& publish_sha() {
@@ -168,6 +162,12 @@ void RedisBus::load_scripts() {
     commands_->command({"SCRIPT", "LOAD", script}, [](redisReply*) {});
 }
 
+// NOSCRIPT: Redis lost its scripts (SCRIPT FLUSH); load them again for the client's retry.
+void RedisBus::reload_scripts_if_lost(const redisReply* reply) {
+  if (reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT"))
+    load_scripts();
+}
+
 void RedisBus::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
   if (!commands_up_) return done(std::nullopt);
   net::post(*strand_, [this, room, push = std::move(push), done = std::move(done)]() mutable {
@@ -182,9 +182,7 @@ void RedisBus::publish(const std::string& room, protocol::Payload push, PublishH
         [this, done](redisReply* reply) {
           if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
             return done(static_cast<std::uint64_t>(reply->integer));
-          // NOSCRIPT: Redis lost its scripts (SCRIPT FLUSH); load them again for the retry.
-          if (reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT"))
-            load_scripts();
+          reload_scripts_if_lost(reply);
           done(std::nullopt);
         });
     if (!sent) done(std::nullopt);
@@ -209,9 +207,7 @@ void RedisBus::history(const std::string& room, std::optional<std::uint64_t> aft
           if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
               reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_INTEGER ||
               reply->element[2]->type != REDIS_REPLY_ARRAY) {
-            if (reply && reply->type == REDIS_REPLY_ERROR &&
-                std::string_view(reply->str, reply->len).starts_with("NOSCRIPT"))
-              load_scripts();
+            reload_scripts_if_lost(reply);
             return done(std::move(history));
           }
           history.available = true;

@@ -79,6 +79,7 @@ class RedisBus final : public Bus {
 
   void sync(const std::string& room);
   void load_scripts();
+  void reload_scripts_if_lost(const redisReply* reply);
   std::string new_epoch();
   std::string key_of(const char* what, const std::string& room) const { return prefix_ + what + room; }
   void on_push(redisReply* reply);
