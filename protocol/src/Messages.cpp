@@ -67,8 +67,12 @@ std::string history_reply(const json& id, const StreamPosition& position, const 
   std::size_t bytes = 64 + position.epoch.size();
   for (const auto& m : messages) bytes += m->size() + 1;
   out.reserve(bytes);
-  append_id(out, id);
-  out += ",\"ok\":true";
+  if (id.is_null()) {
+    out += "{\"ok\":true";
+  } else {
+    append_id(out, id);
+    out += ",\"ok\":true";
+  }
   append_position(out, position);
   out += ",\"messages\":[";
   for (std::size_t i = 0; i < messages.size(); ++i) {
@@ -141,6 +145,22 @@ Payload unsubscribed_push(std::string_view room, ErrorCode code, std::string_vie
   append_string(out, room);
   out += ',';
   append_code_and_message(out, code, message);
+  out += '}';
+  return make_payload(std::move(out));
+}
+
+Payload subscribed_push(std::string_view room, const StreamPosition& position, std::optional<bool> recovered) {
+  std::string out = "{\"type\":\"subscribed\",\"room\":";
+  append_string(out, room);
+  append_position(out, position);
+  if (recovered) out += *recovered ? ",\"recovered\":true" : ",\"recovered\":false";
+  out += '}';
+  return make_payload(std::move(out));
+}
+
+Payload close_push(std::uint16_t code, std::string_view reason) {
+  std::string out = "{\"type\":\"close\",\"code\":" + std::to_string(code) + ",\"reason\":";
+  append_string(out, reason);
   out += '}';
   return make_payload(std::move(out));
 }

@@ -125,6 +125,10 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
     if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, "too many requests; slow down");
     conn->rate_limit_strikes() = 0;
   }
+  execute(conn, req);
+}
+
+void Broker::execute(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
   try {
     switch (req.op) {
       case Op::subscribe: return subscribe(conn, req);
@@ -302,6 +306,10 @@ void Broker::publish_from_backend(const std::string& room, const nlohmann::json&
                                   cluster::Bus::PublishHandler done) {
   ++metrics_.messages_published;
   bus_.publish(room, protocol::message_push(room, data, from), std::move(done));
+}
+
+void Broker::history_for_backend(const std::string& room, std::size_t limit, cluster::Bus::HistoryHandler done) {
+  bus_.history(room, std::nullopt, limit, std::move(done));
 }
 
 void Broker::presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done) {

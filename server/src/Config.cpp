@@ -72,6 +72,9 @@ po::options_description describe(Config& c) {
         "outbound bytes queued per connection before it is closed as a slow consumer (4008)")
     ("idle-timeout", po::value<long>()->default_value(c.idle_timeout.count()),
         "seconds a connection may stay silent: the node pings it after half, and drops it after all of it")
+    ("sse-keepalive", po::value<long>()->default_value(c.sse_keepalive.count()),
+        "seconds between keep-alive comments on a quiet /sse stream; a stream whose write has not "
+        "finished by the next one is cut (4008)")
     ("handshake-timeout", po::value<long>()->default_value(c.handshake_timeout.count()),
         "seconds allowed for the TLS, HTTP and WebSocket handshakes")
     ("close-timeout-ms", po::value<long>()->default_value(c.close_timeout.count()),
@@ -162,6 +165,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     po::notify(vm);
     config.idle_timeout = std::chrono::seconds(vm["idle-timeout"].as<long>());
     config.handshake_timeout = std::chrono::seconds(vm["handshake-timeout"].as<long>());
+    config.sse_keepalive = std::chrono::seconds(vm["sse-keepalive"].as<long>());
     config.close_timeout = std::chrono::milliseconds(vm["close-timeout-ms"].as<long>());
     config.jwt_leeway = std::chrono::seconds(vm["jwt-leeway"].as<long>());
     config.node_timeout = std::chrono::milliseconds(vm["node-timeout-ms"].as<long>());
@@ -247,7 +251,8 @@ std::string validate(const Config& c) {
   if (c.max_rooms == 0) return "--max-rooms must be at least 1";
   if (c.max_queue_bytes < 2 * c.max_message_size)
     return "--max-queue-bytes must be at least twice --max-message-size";
-  if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0)
+  if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0 ||
+      c.sse_keepalive.count() <= 0)
     return "timeouts must be positive";
   if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
   if (c.handshake_rate_per_ip < 0 || c.handshake_burst_per_ip < 1)

@@ -2,7 +2,11 @@
 
 #include <openssl/crypto.h>
 
+#include <charconv>
+
 #include "switchboard/auth/JwtAuthenticator.h"
+#include "switchboard/protocol/Messages.h"
+#include "switchboard/protocol/Request.h"
 #include "switchboard/protocol/RoomName.h"
 
 namespace switchboard::server {
@@ -35,10 +39,20 @@ Response HttpApi::answer(const Request& req, std::string_view endpoint, http::st
 std::variant<HttpApi::Caller, Response> HttpApi::authenticate(const Request& req) {
   std::string_view endpoint = req.target().substr(5, req.target().find('?') - 5);
   std::string_view token = auth::JwtAuthenticator::bearer_token(req[http::field::authorization]);
-  if (token.empty())
+  Caller caller;
+  if (token.empty()) {
+    // A node that lets anonymous clients connect lets them use the API too (say, a browser on a
+    // Server-Sent Events stream): as a new anonymous user each time, with the anonymous grant.
+    if (config_.allow_anonymous) {
+      auto result = authenticator_.authenticate(auth::AuthRequest{"/api", "", req[http::field::origin], ""});
+      if (auto* identity = std::get_if<auth::Identity>(&result)) {
+        caller.identity = std::move(*identity);
+        return caller;
+      }
+    }
     return answer(req, endpoint, http::status::unauthorized, "missing_token",
                   "Authorization: Bearer <API key or JWT> is required");
-  Caller caller;
+  }
   for (const auto& key : api_keys_) {
     if (equal_in_constant_time(token, key)) {
       caller.backend = true;
@@ -60,9 +74,9 @@ void HttpApi::handle(const Request& req, Respond respond) {
   std::string_view path = target.substr(0, target.find('?'));
   std::string_view endpoint = path.substr(5);
   http::verb method = endpoint == "publish" ? http::verb::post : http::verb::get;
-  if (endpoint != "publish" && endpoint != "presence")
+  if (endpoint != "publish" && endpoint != "presence" && endpoint != "history")
     return respond(answer(req, "unknown", http::status::not_found, "not_found",
-                          "the API has POST /api/publish and GET /api/presence"));
+                          "the API has POST /api/publish, GET /api/presence and GET /api/history"));
   if (req.method() != method) {
     auto res = answer(req, endpoint, http::status::method_not_allowed, "method_not_allowed",
                       std::string("use ") + std::string(http::to_string(method)) + " " + std::string(path));
@@ -72,6 +86,7 @@ void HttpApi::handle(const Request& req, Respond respond) {
   auto caller = authenticate(req);
   if (auto* refused = std::get_if<Response>(&caller)) return respond(std::move(*refused));
   if (endpoint == "publish") return publish(req, std::get<Caller>(caller), std::move(respond));
+  if (endpoint == "history") return history(req, std::get<Caller>(caller), std::move(respond));
   presence(req, std::get<Caller>(caller), std::move(respond));
 }
 
@@ -104,12 +119,57 @@ void HttpApi::publish(const Request& req, const Caller& caller, Respond respond)
                                });
 }
 
-void HttpApi::presence(const Request& req, const Caller& caller, Respond respond) {
+std::optional<std::string> HttpApi::room_parameter(const Request& req, std::string_view endpoint, Respond& respond) {
   auto room = HttpRoutes::query_parameter(req.target(), "room");
-  if (!room) return respond(answer(req, "presence", http::status::bad_request, "bad_request", "GET /api/presence?room=NAME"));
-  if (!protocol::is_valid_room_name(*room))
-    return respond(answer(req, "presence", http::status::bad_request, "bad_room",
-                          "room names are 1-200 bytes of letters, digits and : _ - . @ /"));
+  if (!room) {
+    respond(answer(req, endpoint, http::status::bad_request, "bad_request",
+                   "GET /api/" + std::string(endpoint) + "?room=NAME"));
+    return std::nullopt;
+  }
+  if (!protocol::is_valid_room_name(*room)) {
+    respond(answer(req, endpoint, http::status::bad_request, "bad_room",
+                   "room names are 1-200 bytes of letters, digits and : _ - . @ /"));
+    return std::nullopt;
+  }
+  return room;
+}
+
+void HttpApi::history(const Request& req, const Caller& caller, Respond respond) {
+  auto room = room_parameter(req, "history", respond);
+  if (!room) return;
+  std::size_t limit = protocol::kDefaultHistoryLimit;
+  if (auto text = HttpRoutes::query_parameter(req.target(), "limit")) {
+    std::size_t value = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), value);
+    if (ec != std::errc() || end != text->data() + text->size() || value < 1 || value > protocol::kMaxHistoryLimit)
+      return respond(answer(req, "history", http::status::bad_request, "bad_request",
+                            "limit is an integer from 1 to " + std::to_string(protocol::kMaxHistoryLimit)));
+    limit = value;
+  }
+  // Reading a room's history is part of being subscribed to it.
+  if (!caller.identity.permissions.allows(auth::RoomAction::subscribe, *room))
+    return respond(answer(req, "history", http::status::forbidden, "forbidden", "not allowed to subscribe to " + *room));
+  auto version = req.version();
+  auto keep_alive = req.keep_alive();
+  broker_.history_for_backend(*room, limit, [this, version, keep_alive, respond = std::move(respond)](cluster::Bus::History history) {
+    Request shape;
+    shape.version(version);
+    shape.keep_alive(keep_alive);
+    if (!history.available)
+      return respond(answer(shape, "history", http::status::service_unavailable, "unavailable",
+                            "history is unavailable; retry later"));
+    std::vector<protocol::Payload> messages;
+    messages.reserve(history.messages.size());
+    for (auto& entry : history.messages) messages.push_back(std::move(entry.push));
+    metrics_.count_api_request("history", 200);
+    respond(HttpRoutes::make_response(shape, http::status::ok, "application/json",
+                                      protocol::history_reply(nullptr, history.position, messages)));
+  });
+}
+
+void HttpApi::presence(const Request& req, const Caller& caller, Respond respond) {
+  auto room = room_parameter(req, "presence", respond);
+  if (!room) return;
   if (!caller.identity.permissions.allows(auth::RoomAction::presence, *room))
     return respond(answer(req, "presence", http::status::forbidden, "forbidden", "not allowed to see presence in " + *room));
   auto version = req.version();

@@ -7,6 +7,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "switchboard/server/Log.h"
+#include "switchboard/server/SseSession.h"
 #include "switchboard/server/WebSocketSession.h"
 
 namespace switchboard::server {
@@ -74,6 +75,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
       return send(HttpRoutes::json_error(req, http::status::not_found, "not_found", "WebSocket endpoint is /ws"));
     return upgrade();
   }
+  if (req.method() == http::verb::get && target.substr(0, target.find('?')) == "/sse") return open_stream();
   if (HttpApi::handles(target)) {
     // Answered when the broker is done, possibly on another thread: back to this strand to write.
     return ctx_.api.handle(req, [self = this->shared_from_this()](Response res) {
@@ -85,41 +87,61 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
 }
 
 template <class Stream>
-void HttpSession<Stream>::upgrade() {
-  const Request& req = parser_->get();
+std::optional<auth::Identity> HttpSession<Stream>::admit(const Request& req) {
   if (ctx_.routes.draining()) {
     ctx_.metrics.count_handshake_rejected("draining");
-    return refuse(req, http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+    refuse(req, http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+    return std::nullopt;
   }
   std::string remote_address = client_address(req);
   if (!ctx_.handshakes.allow(remote_address)) {
     ctx_.metrics.count_handshake_rejected("rate_limited");
-    return refuse(req, http::status::too_many_requests, "rate_limited",
-                  "too many connections from this address; retry later");
+    refuse(req, http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
+    return std::nullopt;
   }
   if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) {
     ctx_.metrics.count_handshake_rejected("origin_not_allowed");
-    return refuse(req, http::status::forbidden, "origin_not_allowed",
-                  "this origin may not connect; see --allowed-origins");
+    refuse(req, http::status::forbidden, "origin_not_allowed", "this origin may not connect; see --allowed-origins");
+    return std::nullopt;
   }
   // A place among the node's connections, given back by the session when it ends.
-  if (ctx_.websockets->fetch_add(1) >= ctx_.max_connections) {
-    --*ctx_.websockets;
+  if (ctx_.connections->fetch_add(1) >= ctx_.max_connections) {
+    --*ctx_.connections;
     ctx_.metrics.count_handshake_rejected("too_many_connections");
-    return refuse(req, http::status::service_unavailable, "too_many_connections",
-                  "the node is full; connect again, maybe to another node");
+    refuse(req, http::status::service_unavailable, "too_many_connections",
+           "the node is full; connect again, maybe to another node");
+    return std::nullopt;
   }
   auth::AuthRequest auth_request{req.target(), req[http::field::authorization], req[http::field::origin],
                                  remote_address};
   auto result = ctx_.authenticator.authenticate(auth_request);
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
-    --*ctx_.websockets;
+    --*ctx_.connections;
     ctx_.metrics.count_handshake_rejected(rejection->code);
-    return refuse(req, static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
+    refuse(req, static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
+    return std::nullopt;
   }
+  return std::get<auth::Identity>(std::move(result));
+}
+
+template <class Stream>
+void HttpSession<Stream>::upgrade() {
+  auto identity = admit(parser_->get());
+  if (!identity) return;
   auto id = ctx_.next_connection_id++;
-  std::make_shared<WebSocketSession<Stream>>(std::move(stream_), ctx_, id, std::get<auth::Identity>(std::move(result)))
-      ->run(parser_->release());
+  std::make_shared<WebSocketSession<Stream>>(std::move(stream_), ctx_, id, std::move(*identity))->run(parser_->release());
+}
+
+template <class Stream>
+void HttpSession<Stream>::open_stream() {
+  const Request& req = parser_->get();
+  auto sse = SseRequest::parse(req.target(), req["Last-Event-ID"], ctx_.config.max_rooms);
+  if (auto* error = std::get_if<std::string>(&sse)) return refuse(req, http::status::bad_request, "bad_request", *error);
+  auto identity = admit(req);
+  if (!identity) return;
+  auto id = ctx_.next_connection_id++;
+  std::make_shared<SseSession<Stream>>(std::move(stream_), ctx_, id, std::move(*identity))
+      ->run(req, std::get<SseRequest>(std::move(sse)));
 }
 
 template <class Stream>

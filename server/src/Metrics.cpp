@@ -63,9 +63,11 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
     single(out, "switchboard_redis_reconnects_total", "counter",
            "Connections to Redis made again after one was lost or failed.", bus.reconnects);
   }
-  single(out, "switchboard_connections", "gauge", "Open WebSocket connections.", connections_current.load());
-  single(out, "switchboard_connections_opened_total", "counter", "WebSocket connections accepted.",
-         connections_opened.load());
+  single(out, "switchboard_connections", "gauge", "Open connections: WebSockets and Server-Sent Events streams.", connections_current.load());
+  single(out, "switchboard_connections_opened_total", "counter",
+         "Connections accepted: WebSockets and Server-Sent Events streams.", connections_opened.load());
+  single(out, "switchboard_sse_streams_opened_total", "counter", "Server-Sent Events streams (GET /sse) accepted.",
+         sse_streams_opened.load());
   single(out, "switchboard_rooms", "gauge", "Rooms with at least one local subscriber.", rooms);
   single(out, "switchboard_subscriptions", "gauge", "Local room subscriptions.", subscriptions);
   single(out, "switchboard_http_requests_total", "counter", "HTTP requests read, upgrades included.",

@@ -94,7 +94,7 @@ std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Paylo
   // Connection::deliver only posts to the connection's strand: nothing here writes to a socket.
   for (auto& sub : it->second.subscribers) {
     if (!sub.held) {
-      sub.conn->deliver(frame);
+      sub.conn->deliver_message(frame, room, offset, epoch);
       continue;
     }
     std::unique_lock held_lock(sub.held->mutex);
@@ -105,7 +105,7 @@ std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Paylo
       // subscribers under the shared lock, and they never overlap (the bus says so).
       held_lock.unlock();
       sub.held.reset();
-      sub.conn->deliver(frame);
+      sub.conn->deliver_message(frame, room, offset, epoch);
       continue;
     }
     if (held.overflowed) continue;
@@ -141,12 +141,12 @@ RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connecti
   std::uint64_t last = after.offset;
   for (const auto& entry : recovered) {
     if (entry.offset <= last) continue;
-    conn->deliver(entry.push);
+    conn->deliver_message(entry.push, room, entry.offset, after.epoch);
     last = entry.offset;
   }
   for (const auto& entry : held.messages) {
     if (entry.offset <= last) continue;
-    conn->deliver(entry.push);
+    conn->deliver_message(entry.push, room, entry.offset, after.epoch);
     last = entry.offset;
   }
   held.messages = {};

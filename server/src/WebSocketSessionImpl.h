@@ -19,11 +19,11 @@ WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       ws_(std::move(stream)),
       ctx_(ctx),
-      websockets_(ctx.websockets) {}
+      connections_(ctx.connections) {}
 
 template <class NextLayer>
 WebSocketSession<NextLayer>::~WebSocketSession() {
-  --*websockets_;  // taken by the HTTP session that accepted the upgrade
+  --*connections_;  // taken by the HTTP session that accepted the upgrade
 }
 
 template <class NextLayer>
@@ -119,40 +119,16 @@ void WebSocketSession<NextLayer>::abort() {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::watch_token_expiry() {
-  ++token_generation_;
-  refresh_pushed_ = false;
-  const auto& expires_at = identity().expires_at;
-  if (!expires_at) {
-    if (token_timer_) token_timer_->cancel();
-    return;
-  }
-  if (!token_timer_) token_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor());
-  // Ask for a new token a minute before "exp", or halfway there for shorter-lived tokens.
-  auto remaining = std::max(*expires_at - std::chrono::system_clock::now(), std::chrono::system_clock::duration{});
-  arm_token_timer(*expires_at - std::min<std::chrono::system_clock::duration>(std::chrono::minutes(1), remaining / 2));
-}
-
-template <class NextLayer>
-void WebSocketSession<NextLayer>::arm_token_timer(std::chrono::system_clock::time_point at) {
-  auto delay = std::max(at - std::chrono::system_clock::now(), std::chrono::system_clock::duration{});
-  token_timer_->expires_after(std::chrono::duration_cast<net::steady_timer::duration>(delay));
-  token_timer_->async_wait(beast::bind_front_handler(&WebSocketSession::on_token_timer, this->shared_from_this(),
-                                                     token_generation_));
-}
-
-template <class NextLayer>
-void WebSocketSession<NextLayer>::on_token_timer(unsigned generation, beast::error_code ec) {
-  if (ec || generation != token_generation_ || closing_ || finished_) return;
-  const auto expires_at = *identity().expires_at;
-  if (!refresh_pushed_) {
-    refresh_pushed_ = true;
-    auto exp = std::chrono::duration_cast<std::chrono::seconds>(expires_at.time_since_epoch()).count();
-    enqueue(protocol::refresh_push(exp));
-    // The same leeway as at the handshake: a token is good until exp + leeway.
-    return arm_token_timer(expires_at + ctx_.config.jwt_leeway);
-  }
-  log::info("closing connection " + std::to_string(id()) + " (" + identity().user + "): token expired");
-  begin_close(close_code::token_expired, "token expired");
+  token_watch_.start(
+      ws_.get_executor(), identity().expires_at, ctx_.config.jwt_leeway, this->shared_from_this(),
+      {[this](std::int64_t exp) {
+         if (!closing_ && !finished_) enqueue(protocol::refresh_push(exp));
+       },
+       [this] {
+         if (closing_ || finished_) return;
+         log::info("closing connection " + std::to_string(id()) + " (" + identity().user + "): token expired");
+         begin_close(close_code::token_expired, "token expired");
+       }});
 }
 
 template <class NextLayer>
@@ -228,7 +204,7 @@ void WebSocketSession<NextLayer>::finish() {
   if (finished_) return;
   finished_ = true;
   if (close_timer_) close_timer_->cancel();
-  if (token_timer_) token_timer_->cancel();
+  token_watch_.cancel();
   queue_.clear();
   queued_bytes_ = 0;
   if (opened_) ctx_.broker.close(*this);

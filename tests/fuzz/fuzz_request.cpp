@@ -1,11 +1,15 @@
 // Any frame a client sends goes through parse_request; any body a backend posts through
-// parse_publish_body. Neither may crash, leak or hit undefined behaviour, and what they accept
-// must serialize back.
+// parse_publish_body; any Last-Event-ID a Server-Sent Events client sends through
+// parse_event_id. None may crash, leak or hit undefined behaviour, and what they accept must
+// serialize back (an event id to one that reads the same).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 #include <variant>
 
+#include <cstdlib>
+
+#include "switchboard/protocol/EventId.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/Request.h"
 
@@ -26,5 +30,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)sp::error_reply(err.id, err.code, err.message);
   }
   (void)sp::parse_publish_body(text);
+  if (auto positions = sp::parse_event_id(text)) {
+    auto again = sp::parse_event_id(sp::format_event_id(*positions));
+    if (!again || again->size() != positions->size()) std::abort();
+    for (std::size_t i = 0; i < again->size(); ++i)
+      if ((*again)[i].first != (*positions)[i].first || (*again)[i].second.offset != (*positions)[i].second.offset ||
+          (*again)[i].second.epoch != (*positions)[i].second.epoch)
+        std::abort();
+  }
   return 0;
 }

@@ -68,7 +68,9 @@ TEST(HttpApi, PublishWithAnApiKeyReachesWebSocketSubscribers) {
 }
 
 TEST(HttpApi, CallersWithoutAValidKeyOrTokenGet401) {
-  TestNode node(api_config());
+  auto config = api_config();
+  config.allow_anonymous = false;
+  TestNode node(config);
   const std::string body = R"({"room":"r","data":1})";
   auto missing = post_publish(node.port(), "", body);
   EXPECT_EQ(missing.status, 401);
@@ -80,9 +82,23 @@ TEST(HttpApi, CallersWithoutAValidKeyOrTokenGet401) {
   auto forged = post_publish(node.port(), mint_hs256("not-the-secret", {{"sub", "x"}, {"exp", unix_time(60)}}), body);
   EXPECT_EQ(forged.status, 401);
   EXPECT_EQ(code_of(forged), "bad_signature");
-  // Anonymous connections are allowed on this node, but never on the API.
   EXPECT_EQ(get_presence(node.port(), "", "room=r").status, 401);
   EXPECT_EQ(node.metrics().api_requests("publish", 401), 3u);
+}
+
+TEST(HttpApi, ANodeThatAllowsAnonymousClientsLetsThemUseTheApiWithTheAnonymousGrant) {
+  auto config = api_config();
+  config.anonymous_rooms = R"({"sub":["public:*"],"pub":["public:*"],"presence":["public:*"]})";
+  TestNode node(config);
+  WsClient watcher(node.port());
+  watcher.request({{"op", "subscribe"}, {"room", "public:news"}});
+  auto r = post_publish(node.port(), "", R"({"room":"public:news","data":1})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  json push = watcher.read_json();
+  EXPECT_EQ(push["from"].get<std::string>().rfind("anon-", 0), 0u) << push;  // a new anonymous user
+  EXPECT_EQ(code_of(post_publish(node.port(), "", R"({"room":"private:x","data":1})")), "forbidden");
+  EXPECT_EQ(code_of(post_publish(node.port(), "", R"({"room":"public:news","data":1,"from":"boss"})")), "forbidden");
+  EXPECT_EQ(get_presence(node.port(), "", "room=public:news").status, 200);
 }
 
 TEST(HttpApi, TokensMayDoWhatTheirRoomsAllow) {
@@ -147,6 +163,32 @@ TEST(HttpApi, PresenceListsTheRoom) {
                                        {"users", {{{"user", "alice"}, {"info", {{"name", "Alice"}}}, {"conns", 1}}}}}));
   EXPECT_EQ(code_of(get_presence(node.port(), kApiKey, "room=no%20spaces")), "bad_room");
   EXPECT_EQ(code_of(get_presence(node.port(), kApiKey, "other=1")), "bad_request");
+}
+
+TEST(HttpApi, HistoryReadsTheLatestMessagesOfARoomTheCallerMaySubscribeTo) {
+  TestNode node(api_config());
+  for (int i = 1; i <= 3; ++i)
+    ASSERT_EQ(post_publish(node.port(), kApiKey, R"({"room":"news","data":)" + std::to_string(i) + "}").status, 200);
+  auto get = [&](const std::string& bearer, const std::string& query) {
+    return http_request(node.port(), "GET", "/api/history?" + query, {{"Authorization", "Bearer " + bearer}});
+  };
+  auto r = get(kApiKey, "room=news&limit=2");
+  ASSERT_EQ(r.status, 200) << r.body;
+  json body = json::parse(r.body);
+  EXPECT_EQ(body["ok"], true);
+  EXPECT_EQ(body["offset"], 3);
+  EXPECT_TRUE(body["epoch"].is_string());
+  ASSERT_EQ(body["messages"].size(), 2u);
+  EXPECT_EQ(body["messages"][0], (json{{"type", "message"}, {"room", "news"}, {"data", 2}, {"from", "server"}, {"offset", 2}}));
+  EXPECT_EQ(json::parse(get(kApiKey, "room=news").body)["messages"].size(), 3u);  // 100 by default
+  // A token reads the rooms it may subscribe to.
+  std::string reader = token("rita", {{"rooms", {{"sub", {"news"}}}}});
+  EXPECT_EQ(get(reader, "room=news").status, 200);
+  EXPECT_EQ(code_of(get(reader, "room=secret")), "forbidden");
+  for (std::string bad : {"room=news&limit=0", "room=news&limit=1001", "room=news&limit=x", "limit=3"})
+    EXPECT_EQ(code_of(get(kApiKey, bad)), "bad_request") << bad;
+  EXPECT_EQ(code_of(get(kApiKey, "room=a%20b")), "bad_room");
+  EXPECT_EQ(node.metrics().api_requests("history", 200), 3u);
 }
 
 TEST(DevMode, TokenEndpointExistsOnlyInDevMode) {

@@ -19,6 +19,7 @@ rewritten for the test), driven by Debian's python3-websockets with tokens from 
 Every port is a free loopback port picked here; every process is stopped in a finally block,
 killed if it does not stop in time. Usage: cluster_interop.py path/to/switchboard"""
 import asyncio
+import http.client
 import json
 import os
 import re
@@ -373,6 +374,70 @@ async def check_messages(nodes):
     print("messages: 2 publishers x %d messages reached subscribers on %d nodes once, in order" % (count, len(nodes)))
 
 
+# ---- Server-Sent Events through HAProxy
+
+def check_sse(nodes, haproxy):
+    """A Server-Sent Events stream opened through HAProxy gets what is published (over the HTTP
+    API) on every node, and resumes with Last-Event-ID on another node."""
+    room = "sse-room"
+
+    def publish(node, n):
+        req = urllib.request.Request(node.url("/api/publish"), method="POST",
+                                     data=json.dumps({"room": room, "data": n}).encode(),
+                                     headers={"Authorization": "Bearer " + token("sse-writer"),
+                                              "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=TIMEOUT) as res:
+            return json.load(res)["offset"]
+
+    def open_stream(port, last_id=None):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT)
+        headers = {"Authorization": "Bearer " + token("sse-reader")}
+        if last_id:
+            headers["Last-Event-ID"] = last_id
+        conn.request("GET", "/sse?rooms=" + room, headers=headers)
+        res = conn.getresponse()
+        assert res.status == 200, res.status
+        assert res.getheader("Content-Type").startswith("text/event-stream")
+        return conn, res
+
+    def next_event(res):
+        """(id, data as JSON) of the next event with data; comments are skipped."""
+        ident, data = None, None
+        while True:
+            line = res.readline().decode()
+            assert line, "the stream ended"
+            line = line.rstrip("\r\n")
+            if line == "":
+                if data is not None:
+                    return ident, json.loads(data)
+                continue
+            if line.startswith("id: "):
+                ident = line[4:]
+            elif line.startswith("data: "):
+                data = line[6:]
+
+    conn, res = open_stream(haproxy.port)
+    _, subscribed = next_event(res)
+    assert subscribed["type"] == "subscribed", subscribed
+    for n, node in enumerate(nodes):
+        publish(node, n)
+    last_id = None
+    for n in range(len(nodes)):
+        last_id, event = next_event(res)
+        assert event["type"] == "message" and event["data"] == n, event
+    conn.close()
+    for n in range(len(nodes), len(nodes) + 5):
+        publish(nodes[n % len(nodes)], n)
+    conn, res = open_stream(nodes[-1].port, last_id)
+    _, resumed = next_event(res)
+    assert resumed["type"] == "subscribed" and resumed["recovered"] is True, resumed
+    got = [next_event(res)[1]["data"] for _ in range(5)]
+    assert got == list(range(len(nodes), len(nodes) + 5)), got
+    conn.close()
+    print("sse: a stream through HAProxy got messages published on %d nodes; resumed on another node "
+          "with Last-Event-ID, 5 missed messages in order" % len(nodes))
+
+
 # ---- a. HAProxy: sticky sessions and failover
 
 async def check_haproxy(nodes, haproxy):
@@ -645,6 +710,7 @@ def main():
                 node.wait_ready()
             haproxy = HAProxy(workdir, nodes)
             asyncio.run(check_messages(nodes))
+            check_sse(nodes, haproxy)
             asyncio.run(check_haproxy(nodes, haproxy))
             asyncio.run(check_node_killed(nodes))
             asyncio.run(check_redis_outage([n for n in nodes if n.proc.proc.poll() is None], redis, haproxy))
@@ -660,7 +726,7 @@ def main():
             Process.stop_everyone()
             if not passed:
                 Process.dump_logs()
-    print("5 passed, 0 failed (%.1fs)" % (time.monotonic() - started))
+    print("6 passed, 0 failed (%.1fs)" % (time.monotonic() - started))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "switchboard/protocol/ErrorCode.h"
+#include "switchboard/protocol/EventId.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/Request.h"
 #include "switchboard/protocol/RoomName.h"
@@ -675,4 +676,33 @@ TEST(Serialize, PositionsInReplies) {
   EXPECT_EQ(sp::history_reply(3, {42, "ep"}, {sp::make_payload(numbered)}),
             R"({"id":3,"ok":true,"offset":42,"epoch":"ep","messages":[)" + numbered + "]}");
   EXPECT_EQ(sp::history_reply(4, {0, "ep"}, {}), R"({"id":4,"ok":true,"offset":0,"epoch":"ep","messages":[]})");
+}
+
+TEST(Serialize, ServerSentEventsPushes) {
+  EXPECT_EQ(*sp::subscribed_push("r", {3, "ep"}, std::nullopt), R"({"type":"subscribed","room":"r","offset":3,"epoch":"ep"})");
+  EXPECT_EQ(*sp::subscribed_push("r", {3, "ep"}, true),
+            R"({"type":"subscribed","room":"r","offset":3,"epoch":"ep","recovered":true})");
+  EXPECT_EQ(*sp::close_push(4001, "token expired"), R"({"type":"close","code":4001,"reason":"token expired"})");
+  EXPECT_EQ(sp::history_reply(nullptr, {1, "ep"}, {}), R"({"ok":true,"offset":1,"epoch":"ep","messages":[]})");
+}
+
+TEST(EventId, FormatsEveryRoomWithAPositionAndParsesItBack) {
+  sp::RoomPositions positions = {{"chat:lobby", {42, "9f2c.3"}}, {"not-yet", {0, ""}}, {"a/b", {0, "e"}}};
+  std::string id = sp::format_event_id(positions);
+  EXPECT_EQ(id, "chat:lobby=42.9f2c.3,a/b=0.e");
+  auto parsed = sp::parse_event_id(id);
+  ASSERT_TRUE(parsed);
+  ASSERT_EQ(parsed->size(), 2u);
+  EXPECT_EQ((*parsed)[0].first, "chat:lobby");
+  EXPECT_EQ((*parsed)[0].second.offset, 42u);
+  EXPECT_EQ((*parsed)[0].second.epoch, "9f2c.3");
+  EXPECT_EQ((*parsed)[1].first, "a/b");
+  EXPECT_EQ(sp::format_event_id({}), "");
+  EXPECT_TRUE(sp::parse_event_id("") && sp::parse_event_id("")->empty());
+}
+
+TEST(EventId, RefusesWhatItDoesNotWrite) {
+  for (std::string bad : std::vector<std::string>{"a", "a=", "a=1", "a=1.", "a=x.e", "=1.e", "a b=1.e", "a=1.e,", ",a=1.e", "a=1.e,a=2.e",
+                          "a=-1.e", "a=1.e f", "a=99999999999999999999.e", "a=1." + std::string(65, 'e')})
+    EXPECT_FALSE(sp::parse_event_id(bad)) << bad;
 }

@@ -28,7 +28,8 @@ std::string ok_reply(const nlohmann::json& id);
 std::string subscribe_reply(const nlohmann::json& id, const StreamPosition& position, std::optional<bool> recovered);
 // {"id":<id>,"ok":true,"offset":N}: the publish was accepted as the room's message N.
 std::string publish_reply(const nlohmann::json& id, std::uint64_t offset);
-// {"id":<id>,"ok":true,"offset":N,"epoch":"…","messages":[<message push>,…]}, oldest first.
+// {"id":<id>,"ok":true,"offset":N,"epoch":"…","messages":[<message push>,…]}, oldest first;
+// without "id" when it is null (the HTTP API's answer).
 std::string history_reply(const nlohmann::json& id, const StreamPosition& position, const std::vector<Payload>& messages);
 // {"id":<id>,"ok":true,"users":[{"user":…,"info":…,"conns":N},…]}
 std::string presence_reply(const nlohmann::json& id, const std::vector<PresenceMember>& users);
@@ -42,6 +43,12 @@ std::string with_offset(std::string_view push, std::uint64_t offset);
 Payload refresh_push(std::int64_t exp);
 // {"type":"unsubscribed","room":…,"code":"…","message":"…"}: the node ended a subscription.
 Payload unsubscribed_push(std::string_view room, ErrorCode code, std::string_view message);
+// Server-Sent Events only (a /sse stream has no replies nor close frames):
+// {"type":"subscribed","room":…,"offset":N,"epoch":"…"} (+ "recovered"): the stream is
+// subscribed to the room, which stands at that position — what a subscribe reply says.
+Payload subscribed_push(std::string_view room, const StreamPosition& position, std::optional<bool> recovered);
+// {"type":"close","code":N,"reason":"…"}: the node ends the stream, with a close code's meaning.
+Payload close_push(std::uint16_t code, std::string_view reason);
 // {"type":"join"|"leave","room":…,"user":…,"info":…}
 Payload presence_event(PresenceEventType type, std::string_view room, std::string_view user,
                        const nlohmann::json& info);

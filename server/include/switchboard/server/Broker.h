@@ -30,6 +30,9 @@ class Broker {
   void open(const std::shared_ptr<Connection>& conn);
   // One text frame from `conn`; runs on the connection's strand.
   void handle(const std::shared_ptr<Connection>& conn, std::string_view text);
+  // Carries out a request made by the node on the connection's behalf (an SSE stream's subscribes),
+  // on the connection's strand, without taking from its request rate.
+  void execute(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   // Replies with an error (also for frames the broker never sees, e.g. binary ones).
   void reply_error(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code,
                    std::string_view message);
@@ -40,6 +43,8 @@ class Broker {
   // called once, on any thread, when the bus has taken it (nullopt when it could not).
   void publish_from_backend(const std::string& room, const nlohmann::json& data, std::string_view from,
                             cluster::Bus::PublishHandler done);
+  // The latest `limit` messages of `room`, for the HTTP API: `done` is called once, on any thread.
+  void history_for_backend(const std::string& room, std::size_t limit, cluster::Bus::HistoryHandler done);
   // The presence list of `room`, for the HTTP API: `done` is called once, on any thread.
   void presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done);
 

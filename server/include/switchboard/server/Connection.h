@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "switchboard/auth/Identity.h"
 #include "switchboard/cluster/ConnectionId.h"
@@ -38,6 +39,13 @@ class Connection {
 
   // Thread-safe: queues a shared frame; it is written after everything queued before.
   virtual void deliver(protocol::Payload frame) = 0;
+  // Thread-safe: like deliver, for a message of `room` numbered `offset` in `epoch`. Connections
+  // that keep each room's position (SSE streams, for their event ids) override it.
+  virtual void deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
+                               std::string_view epoch) {
+    (void)room, (void)offset, (void)epoch;
+    deliver(frame);
+  }
   // Only on the connection's own strand (while it handles a request): queues a reply now.
   virtual void reply(std::string text) = 0;
   // Thread-safe: runs `fn` on the connection's strand, after what is already queued there.

@@ -1,5 +1,6 @@
 #pragma once
-// The HTTP API for backends: POST /api/publish and GET /api/presence. Documented in
+// The HTTP API for backends (and for browsers on a Server-Sent Events stream): POST /api/publish,
+// GET /api/presence and GET /api/history. Documented in
 // protocol/PROTOCOL.md ("HTTP API").
 //
 // A caller presents `Authorization: Bearer <key>`: one of the node's API keys (--api-keys),
@@ -36,6 +37,9 @@ class HttpApi {
   std::variant<Caller, Response> authenticate(const Request& req);
   void publish(const Request& req, const Caller& caller, Respond respond);
   void presence(const Request& req, const Caller& caller, Respond respond);
+  void history(const Request& req, const Caller& caller, Respond respond);
+  // The valid ?room= of `req`, or nullopt when `respond` was called with a 400.
+  std::optional<std::string> room_parameter(const Request& req, std::string_view endpoint, Respond& respond);
   Response answer(const Request& req, std::string_view endpoint, http::status status, std::string_view code,
                   std::string_view message);
 

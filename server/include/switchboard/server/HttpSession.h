@@ -1,6 +1,7 @@
 #pragma once
 // One HTTP connection, plain or TLS: reads requests with size limits and a deadline, answers
-// them through HttpRoutes, and hands /ws upgrades that pass the authenticator to a WebSocketSession.
+// them through HttpRoutes or HttpApi, and hands /ws upgrades that pass the authenticator to a
+// WebSocketSession and GET /sse to an SseSession.
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -29,7 +30,12 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void on_tls_handshake(beast::error_code ec);
   void do_read();
   void on_read(beast::error_code ec, std::size_t bytes);
+  // The checks every WebSocket and SSE stream passes (draining, rate, origin, room for one more,
+  // token): the caller's identity, or nullopt when refused (and answered).
+  std::optional<auth::Identity> admit(const Request& req);
   void upgrade();
+  // GET /sse: a Server-Sent Events stream.
+  void open_stream();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
   std::string client_address(const Request& req);
   void send(Response response);

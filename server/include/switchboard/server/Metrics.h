@@ -19,7 +19,8 @@ class Metrics {
  public:
   using Counter = std::atomic<std::uint64_t>;
 
-  Counter connections_opened{0};
+  Counter connections_opened{0};   // WebSockets and SSE streams
+  Counter sse_streams_opened{0};
   std::atomic<std::int64_t> connections_current{0};
   Counter http_requests{0};
   Counter frames_received{0};

@@ -24,10 +24,10 @@ struct SessionContext {
   HttpApi& api;
   auth::OriginPolicy origins;
   HandshakeLimiter handshakes;
-  std::size_t max_connections;                // WebSockets at once (resolved: never 0)
-  // Accepted upgrades whose session still exists. Shared: a session destroyed with the event
-  // loop, after the node's context, still gives its place back.
-  std::shared_ptr<std::atomic<std::size_t>> websockets = std::make_shared<std::atomic<std::size_t>>(0);
+  std::size_t max_connections;                // WebSockets and SSE streams at once (resolved: never 0)
+  // Accepted upgrades and streams whose session still exists. Shared: a session destroyed with
+  // the event loop, after the node's context, still gives its place back.
+  std::shared_ptr<std::atomic<std::size_t>> connections = std::make_shared<std::atomic<std::size_t>>(0);
   std::atomic<cluster::ConnectionId> next_connection_id{1};
 };
 

@@ -11,6 +11,7 @@
 
 #include "switchboard/server/Connection.h"
 #include "switchboard/server/SessionContext.h"
+#include "switchboard/server/TokenWatch.h"
 
 namespace switchboard::server {
 
@@ -46,12 +47,10 @@ class WebSocketSession final : public Connection,
   void begin_close(std::uint16_t code, std::string reason);
   void do_close();
   void finish();
-  void arm_token_timer(std::chrono::system_clock::time_point at);
-  void on_token_timer(unsigned generation, beast::error_code ec);
 
   websocket::stream<NextLayer> ws_;
   SessionContext& ctx_;
-  std::shared_ptr<std::atomic<std::size_t>> websockets_;  // the node's count, given back on destruction
+  std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
   beast::flat_buffer buffer_;
   struct Queued {
     protocol::Payload frame;
@@ -65,9 +64,7 @@ class WebSocketSession final : public Connection,
   bool finished_ = false;  // broker told the connection is gone
   websocket::close_reason close_reason_;
   std::unique_ptr<net::steady_timer> close_timer_;  // only for connections being closed
-  std::unique_ptr<net::steady_timer> token_timer_;  // only for connections with an expiring token
-  unsigned token_generation_ = 0;                   // bumped by each watch: older waits are stale
-  bool refresh_pushed_ = false;                     // this token's refresh push went out
+  TokenWatch token_watch_;
 };
 
 using PlainWebSocketSession = WebSocketSession<beast::tcp_stream>;
