@@ -79,7 +79,19 @@ export interface SwitchboardOptions {
   requestTimeout?: number;
   /** Keep up to `max` publishes made while disconnected and send them after the reconnect (default: off). */
   offlineQueue?: { max: number };
+  /**
+   * What to connect with, in order of preference (default `['websocket', 'sse']`). `sse`: a
+   * Server-Sent Events stream (GET /sse beside the WebSocket path) for messages, and the HTTP
+   * API for requests — for networks whose proxies refuse WebSockets.
+   */
+  transports?: Transport[];
+  /** WebSocket attempts in a row that never open before the next attempt uses `sse` (default 2). */
+  fallbackAfter?: number;
+  /** The fetch function for `sse` (default: globalThis.fetch). */
+  fetch?: typeof fetch;
 }
+
+export type Transport = 'websocket' | 'sse';
 
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
 
@@ -146,7 +158,7 @@ export interface RoomEvents<T = Json> {
 
 export interface ClientEvents {
   connecting: (event: { attempt: number }) => void;
-  connected: (event: { reconnected: boolean }) => void;
+  connected: (event: { reconnected: boolean; transport: Transport }) => void;
   disconnected: (event: { code: number; reason: string; willReconnect: boolean }) => void;
   reconnecting: (event: { delay: number; attempt: number }) => void;
   error: (error: SwitchboardError | Error) => void;
@@ -184,6 +196,8 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** `url`: the node's WebSocket endpoint, e.g. `wss://host/ws`; in a browser also `/ws`. */
   constructor(url: string | URL, options?: SwitchboardOptions);
   readonly state: ConnectionState;
+  /** What the current (or next) connection uses. */
+  readonly transport: Transport;
   /** The rooms subscribed or being subscribed. */
   readonly rooms: Room[];
   /** Publishes waiting in the offline queue. */
@@ -209,5 +223,14 @@ export function backoffDelay(attempt: number, min: number, max: number, random?:
 
 /** The URL the client opens: `url` resolved (http→ws, https→wss), no fragment, `token=` set in the query. */
 export function connectionUrl(url: string | URL, token?: string | null): string;
+
+/** The Server-Sent Events stream and HTTP API base beside a WebSocket URL (`wss://h/ws` → `https://h/sse`, `https://h/api/`). */
+export function sseUrls(url: string | URL): { stream: string; api: string };
+
+/** Splits text/event-stream text, pushed as it arrives, into events with data; comments call `onComment`. */
+export class EventStreamParser {
+  constructor(onEvent: (event: { data: string; id?: string }) => void, onComment?: () => void);
+  push(text: string): void;
+}
 
 export default Switchboard;

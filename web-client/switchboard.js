@@ -245,6 +245,300 @@ export class Room extends Emitter {
 }
 
 /**
+ * The Server-Sent Events endpoints that go with a WebSocket URL: `stream` (GET /sse) and `api`
+ * (the HTTP API's base), both http(s) and beside the WebSocket path: `wss://host/ws` gives
+ * `https://host/sse` and `https://host/api/`. Relative URLs resolve against the page.
+ * @param {string | URL} url
+ * @returns {{stream: string, api: string}}
+ */
+export function sseUrls(url) {
+  const base = globalThis.location?.href;
+  const u = base ? new URL(String(url), base) : new URL(String(url));
+  if (u.protocol === 'ws:') u.protocol = 'http:';
+  else if (u.protocol === 'wss:') u.protocol = 'https:';
+  u.hash = '';
+  u.search = '';
+  const dir = u.pathname.slice(0, u.pathname.lastIndexOf('/') + 1);
+  return { stream: new URL(`${dir}sse`, u).toString(), api: new URL(`${dir}api/`, u).toString() };
+}
+
+/**
+ * Splits a text/event-stream into events as its text arrives (the WHATWG "event stream"
+ * interpretation, without `event:` names and `retry:`, which Switchboard does not send).
+ * `onEvent({data, id})` for each event with data; `onComment()` for each comment (keep-alives).
+ */
+export class EventStreamParser {
+  #buffer = '';
+  #data = null;
+  #id = undefined;
+  #onEvent;
+  #onComment;
+
+  constructor(onEvent, onComment = () => {}) {
+    this.#onEvent = onEvent;
+    this.#onComment = onComment;
+  }
+
+  /** @param {string} text */
+  push(text) {
+    this.#buffer += text;
+    for (;;) {
+      const m = /\r\n|\r|\n/.exec(this.#buffer);
+      // A lone '\r' at the end may be the first half of "\r\n": wait for more.
+      if (!m || (m[0] === '\r' && m.index === this.#buffer.length - 1)) return;
+      const line = this.#buffer.slice(0, m.index);
+      this.#buffer = this.#buffer.slice(m.index + m[0].length);
+      this.#line(line);
+    }
+  }
+
+  #line(line) {
+    if (line === '') {
+      if (this.#data !== null) this.#onEvent({ data: this.#data, id: this.#id });
+      this.#data = null;
+      this.#id = undefined;
+      return;
+    }
+    if (line.startsWith(':')) { this.#onComment(); return; }
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? '' : line.slice(colon + 1);
+    if (value.startsWith(' ')) value = value.slice(1);
+    if (field === 'data') this.#data = this.#data === null ? value : `${this.#data}\n${value}`;
+    else if (field === 'id' && !value.includes('\0')) this.#id = value;
+  }
+}
+
+/**
+ * The fallback transport: looks like a WebSocket to the client (readyState, send, close and
+ * the on* handlers) and speaks HTTP underneath. Messages come on a Server-Sent Events stream
+ * (GET /sse, read with fetch so that the token goes in a header), which is opened again with
+ * Last-Event-ID whenever the rooms change, so that nothing is lost between two streams.
+ * Requests go to the HTTP API (publish, presence, history); their answers, and the stream's
+ * "subscribed" events, are handed to the client as the replies a WebSocket would carry.
+ */
+class SseSocket {
+  #urls;
+  #token;
+  #fetch;
+  /** @type {Map<string, {presence: boolean, since: {offset: number, epoch: string} | null, replyTo: unknown}>} */
+  #rooms = new Map();
+  #lastEventId = '';
+  #stream = null;       // AbortController of the stream being read
+  #reopening = false;
+  #pings = [];          // ping ids, answered by the next bytes of the stream
+  #closeEvent = null;   // the node's close event, reported when the stream ends
+
+  constructor(url, token, fetchImpl) {
+    this.#urls = sseUrls(url);
+    this.#token = token;
+    this.#fetch = fetchImpl;
+    this.readyState = 0;
+    this.onopen = this.onmessage = this.onclose = this.onerror = null;
+    queueMicrotask(() => this.#open());
+  }
+
+  send(text) {
+    if (this.readyState !== OPEN) throw new Error('not open');
+    const m = JSON.parse(text);
+    const room = m.room;
+    switch (m.op) {
+      case 'subscribe': {
+        const since = m.since && typeof m.since.offset === 'number' && typeof m.since.epoch === 'string' ? m.since : null;
+        this.#rooms.set(room, { presence: Boolean(m.presence), since, replyTo: m.id });
+        this.#reopenSoon();
+        return;
+      }
+      case 'unsubscribe':
+        if (!this.#rooms.delete(room)) {
+          this.#replyLater({ id: m.id, error: { code: 'not_subscribed', message: `not subscribed to ${room}` } });
+          return;
+        }
+        this.#reopenSoon();
+        this.#replyLater({ id: m.id, ok: true }); // the room's events are dropped from now on
+        return;
+      case 'publish':
+        this.#api(m.id, 'publish', { method: 'POST', body: JSON.stringify({ room, data: m.data }) });
+        return;
+      case 'presence':
+        this.#api(m.id, `presence?room=${encodeURIComponent(room)}`);
+        return;
+      case 'history':
+        this.#api(m.id, `history?room=${encodeURIComponent(room)}${m.limit !== undefined ? `&limit=${encodeURIComponent(m.limit)}` : ''}`);
+        return;
+      case 'ping':
+        this.#pings.push(m.id);
+        return;
+      case 'refresh':
+        this.#token = m.token;
+        this.#reopenSoon();
+        this.#replyLater({ id: m.id, ok: true });
+        return;
+      default:
+        this.#replyLater({ id: m.id, error: { code: 'unknown_op', message: `${m.op} is not available over Server-Sent Events` } });
+    }
+  }
+
+  close() { this.#end(null); }
+  terminate() { this.#end(null); }
+
+  #headers() {
+    const headers = {};
+    if (this.#token) headers.Authorization = `Bearer ${this.#token}`;
+    return headers;
+  }
+
+  #reply(obj) {
+    if (this.readyState === OPEN) this.onmessage?.({ data: JSON.stringify(obj) });
+  }
+
+  // A reply known at once still comes after send() returns, as it would over a socket.
+  #replyLater(obj) {
+    queueMicrotask(() => this.#reply(obj));
+  }
+
+  async #api(id, path, init = {}) {
+    let reply;
+    try {
+      const res = await this.#fetch(this.#urls.api + path, {
+        ...init,
+        headers: { ...this.#headers(), ...(init.body ? { 'Content-Type': 'application/json' } : {}) },
+        cache: 'no-store',
+      });
+      const body = await res.json().catch(() => ({}));
+      reply = body && body.error ? { id, error: body.error }
+        : res.ok ? { ...body, id } : { id, error: { code: 'internal', message: `HTTP ${res.status}` } };
+    } catch (err) {
+      reply = { id, error: { code: 'unavailable', message: `the HTTP API did not answer: ${err?.message ?? err}` } };
+    }
+    this.#reply(reply);
+  }
+
+  #reopenSoon() {
+    if (this.#reopening) return;
+    this.#reopening = true;
+    queueMicrotask(() => {
+      this.#reopening = false;
+      if (this.readyState === OPEN) this.#open();
+    });
+  }
+
+  // Where each room resumes: the stream's last event id, and the positions of new subscribes.
+  #resumeFrom() {
+    const at = new Map();
+    for (const entry of this.#lastEventId ? this.#lastEventId.split(',') : []) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) at.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    const out = [];
+    for (const [name, room] of this.#rooms) {
+      if (room.since) out.push(`${name}=${room.since.offset}.${room.since.epoch}`);
+      else if (at.has(name)) out.push(`${name}=${at.get(name)}`);
+    }
+    return out.join(',');
+  }
+
+  async #open() {
+    this.#stream?.abort();
+    const controller = new AbortController();
+    this.#stream = controller;
+    const rooms = [...this.#rooms.keys()];
+    const presence = rooms.filter((name) => this.#rooms.get(name).presence);
+    const query = new URLSearchParams();
+    if (rooms.length) query.set('rooms', rooms.join(','));
+    if (presence.length) query.set('presence', presence.join(','));
+    const headers = { ...this.#headers(), Accept: 'text/event-stream' };
+    const resume = this.#resumeFrom();
+    if (resume) headers['Last-Event-ID'] = resume;
+    let res;
+    try {
+      res = await this.#fetch(`${this.#urls.stream}${rooms.length || presence.length ? `?${query}` : ''}`, {
+        headers, signal: controller.signal, cache: 'no-store',
+      });
+    } catch {
+      if (this.#stream === controller) this.#end({ code: CLOSE_ABNORMAL, reason: 'the stream could not be opened' });
+      return;
+    }
+    if (this.#stream !== controller) { res.body?.cancel().catch(() => {}); return; }
+    if (!res.ok || !res.body) {
+      const body = await res.json().catch(() => ({}));
+      this.#end({ code: CLOSE_ABNORMAL, reason: body?.error?.message ?? `HTTP ${res.status}` });
+      return;
+    }
+    if (this.readyState === 0) {
+      this.readyState = OPEN;
+      this.onopen?.({});
+    }
+    const parser = new EventStreamParser((event) => this.#event(controller, event), () => this.#alive());
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (this.#stream !== controller) return;
+        if (done) break;
+        parser.push(value);
+        this.#alive();
+      }
+    } catch {
+      if (this.#stream !== controller) return;
+    }
+    this.#end(this.#closeEvent ?? { code: CLOSE_ABNORMAL, reason: 'the stream ended' });
+  }
+
+  #alive() {
+    const pings = this.#pings;
+    this.#pings = [];
+    for (const id of pings) this.#reply({ id, ok: true });
+  }
+
+  #event(controller, { data, id }) {
+    if (this.#stream !== controller) return;
+    if (id !== undefined) this.#lastEventId = id;
+    let m;
+    try { m = JSON.parse(data); } catch { return; }
+    if (m === null || typeof m !== 'object') return;
+    const room = typeof m.room === 'string' ? this.#rooms.get(m.room) : undefined;
+    switch (m.type) {
+      case 'subscribed':
+        if (!room) return;
+        room.since = null; // the stream's ids carry the room's position from here on
+        if (room.replyTo !== undefined) {
+          const reply = { id: room.replyTo, ok: true, offset: m.offset, epoch: m.epoch };
+          if (m.recovered !== undefined) reply.recovered = m.recovered;
+          room.replyTo = undefined;
+          this.#reply(reply);
+        }
+        return;
+      case 'unsubscribed':
+        if (!room) return;
+        this.#rooms.delete(m.room);
+        if (room.replyTo !== undefined) this.#reply({ id: room.replyTo, error: { code: m.code, message: m.message } });
+        else this.#reply(m);
+        return;
+      case 'close':
+        this.#closeEvent = { code: m.code, reason: m.reason ?? '' };
+        return;
+      case 'message':
+      case 'join':
+      case 'leave':
+        if (room) this.onmessage?.({ data });
+        return;
+      default:
+        this.onmessage?.({ data }); // refresh, and pushes this client does not know yet
+    }
+  }
+
+  #end(closeEvent) {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    const stream = this.#stream;
+    this.#stream = null;
+    stream?.abort();
+    if (closeEvent) this.onclose?.(closeEvent);
+  }
+}
+
+/**
  * A connection to a Switchboard node that reconnects by itself and keeps its rooms subscribed.
  * Events: `connecting` ({attempt}), `connected` ({reconnected}), `disconnected` ({code, reason,
  * willReconnect}), `reconnecting` ({delay, attempt}), `error` (SwitchboardError).
@@ -260,6 +554,13 @@ export class Switchboard extends Emitter {
   #heartbeatTimeout;
   #requestTimeout;
   #queueMax;
+  #fetch;
+  /** @type {Array<'websocket' | 'sse'>} */
+  #transports;
+  #fallbackAfter;
+  /** @type {'websocket' | 'sse'} */
+  #transport;
+  #wsFailures = 0;      // WebSocket attempts in a row that never opened
 
   /** @type {'disconnected' | 'connecting' | 'connected' | 'reconnecting'} */
   #state = 'disconnected';
@@ -301,6 +602,11 @@ export class Switchboard extends Emitter {
    * @param {number} [options.heartbeatTimeout] ms to wait for any traffic after a ping, default 10000
    * @param {number} [options.requestTimeout] ms for a reply, for getToken and for the handshake, default 10000
    * @param {{max: number}} [options.offlineQueue] keep up to `max` publishes made while disconnected
+   * @param {Array<'websocket' | 'sse'>} [options.transports] what to connect with, in order of preference:
+   *   default `['websocket', 'sse']` (Server-Sent Events plus the HTTP API when WebSockets keep failing)
+   * @param {number} [options.fallbackAfter] WebSocket attempts in a row that never open before the
+   *   next attempt uses Server-Sent Events, default 2
+   * @param {typeof fetch} [options.fetch] the fetch function for Server-Sent Events (default: globalThis.fetch)
    */
   constructor(url, options = {}) {
     super();
@@ -313,8 +619,21 @@ export class Switchboard extends Emitter {
     this.#token = o.token ?? null;
     this.#getToken = o.getToken ?? null;
     this.#WebSocket = o.WebSocket ?? globalThis.WebSocket;
-    if (typeof this.#WebSocket !== 'function') {
-      throw new TypeError('Switchboard: no WebSocket implementation; pass one as the WebSocket option (in Node: the ws package)');
+    this.#fetch = o.fetch ?? globalThis.fetch?.bind(globalThis);
+    const transports = o.transports ?? ['websocket', 'sse'];
+    if (!Array.isArray(transports) || transports.length === 0 || transports.some((t) => t !== 'websocket' && t !== 'sse')) {
+      throw new TypeError("Switchboard: transports is a non-empty array of 'websocket' and 'sse'");
+    }
+    this.#transports = transports.filter((t) => (t === 'websocket' ? typeof this.#WebSocket === 'function' : typeof this.#fetch === 'function'));
+    if (this.#transports.length === 0) {
+      throw new TypeError(transports.includes('websocket')
+        ? 'Switchboard: no WebSocket implementation; pass one as the WebSocket option (in Node: the ws package)'
+        : 'Switchboard: no fetch implementation for Server-Sent Events; pass one as the fetch option');
+    }
+    this.#transport = this.#transports[0];
+    this.#fallbackAfter = o.fallbackAfter ?? 2;
+    if (!Number.isInteger(this.#fallbackAfter) || this.#fallbackAfter < 1) {
+      throw new TypeError('Switchboard: fallbackAfter must be a positive integer');
     }
     this.#minDelay = positive('minReconnectDelay', o.minReconnectDelay, DEFAULTS.minReconnectDelay);
     this.#maxDelay = Math.max(this.#minDelay, positive('maxReconnectDelay', o.maxReconnectDelay, DEFAULTS.maxReconnectDelay));
@@ -328,6 +647,9 @@ export class Switchboard extends Emitter {
 
   /** `disconnected`, `connecting`, `connected` or `reconnecting` (waiting to retry). */
   get state() { return this.#state; }
+
+  /** What the current (or next) connection uses: `websocket`, or `sse` (Server-Sent Events and the HTTP API). */
+  get transport() { return this.#transport; }
 
   /** The rooms subscribed or being subscribed. @returns {Room[]} */
   get rooms() { return [...this.#rooms.values()]; }
@@ -504,9 +826,11 @@ export class Switchboard extends Emitter {
     }
     let ws;
     try {
-      ws = new this.#WebSocket(connectionUrl(this.#url, token));
+      ws = this.#transport === 'sse'
+        ? new SseSocket(this.#url, token, this.#fetch)
+        : new this.#WebSocket(connectionUrl(this.#url, token));
     } catch (err) {
-      this.emit('error', new SwitchboardError('connect_error', `cannot open the WebSocket: ${err?.message ?? err}`, { cause: err }));
+      this.emit('error', new SwitchboardError('connect_error', `cannot open the ${this.#transport === 'sse' ? 'stream' : 'WebSocket'}: ${err?.message ?? err}`, { cause: err }));
       this.#scheduleReconnect();
       return;
     }
@@ -526,9 +850,10 @@ export class Switchboard extends Emitter {
     this.#lastReceived = this.#openedAt;
     const reconnected = this.#everConnected;
     this.#everConnected = true;
+    if (this.#transport === 'websocket') this.#wsFailures = 0;
     this.#setState('connected');
     this.#armHeartbeat(ws);
-    this.emit('connected', { reconnected });
+    this.emit('connected', { reconnected, transport: this.#transport });
     if (ws !== this.#ws) return; // a listener called disconnect()
     const subscribes = [...this.#rooms.values()].map((room) => this.#sendSubscribe(room));
     Promise.allSettled(subscribes).then(() => {
@@ -541,6 +866,7 @@ export class Switchboard extends Emitter {
   #onClose(ws, code, reason) {
     if (ws !== this.#ws) return;
     const openFor = this.#state === 'connected' ? now() - this.#openedAt : 0;
+    this.#chooseTransport();
     this.#teardown(ws);
     if (openFor >= STABLE_AFTER_MS) this.#attempt = 0;
     this.#lost(code, reason);
@@ -549,12 +875,27 @@ export class Switchboard extends Emitter {
   // Gives up on a connection that is not answering, without waiting for a close handshake.
   #drop(ws, reason) {
     if (ws !== this.#ws) return;
+    this.#chooseTransport();
     this.#teardown(ws);
     try {
       if (typeof ws.terminate === 'function') ws.terminate(); // the ws package: no close handshake on a dead link
       else ws.close(4000, reason);
     } catch { /* already closed */ }
     this.#lost(CLOSE_ABNORMAL, reason);
+  }
+
+  // The transport of the next attempt, as a connection ends: after WebSocket attempts that keep
+  // failing to open (a proxy that refuses upgrades), Server-Sent Events; after any Server-Sent
+  // Events connection, one WebSocket attempt again, back to Server-Sent Events if it fails.
+  #chooseTransport() {
+    const both = this.#transports.length === 2;
+    if (this.#transport === 'websocket') {
+      if (this.#state === 'connected') return;
+      if (++this.#wsFailures >= this.#fallbackAfter && both) this.#transport = 'sse';
+    } else if (both) {
+      this.#transport = 'websocket';
+      this.#wsFailures = this.#fallbackAfter - 1;
+    }
   }
 
   #lost(code, reason) {

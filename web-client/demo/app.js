@@ -94,10 +94,13 @@ function showError(err, prefix = '') {
 
 client.on('connecting', () => setConn('connecting', everConnected ? 'Reconnecting…' : 'Connecting…'));
 
-client.on('connected', () => {
+client.on('connected', ({ transport }) => {
   everConnected = true;
   selfId = tokenUser;
-  setConn('connected', tokenUser ? `Connected as ${tokenUser}` : 'Connected');
+  // Server-Sent Events: WebSockets did not get through (a proxy on the way refuses them).
+  const via = transport === 'sse' ? ' (via HTTP streaming)' : '';
+  setConn('connected', tokenUser ? `Connected as ${tokenUser}${via}` : `Connected${via}`);
+  ui.conn.dataset.transport = transport;
   updateComposer();
 });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { SwitchboardNode, webClientDir } from './support/helpers.js';
+import { SwitchboardNode, startProxy, webClientDir } from './support/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -210,6 +210,37 @@ test('with a --dev node the page fetches tokens: user ids are the names', { time
     await bob.context().close();
     assert.deepEqual(pageErrors.map(String), []);
   } finally {
+    await dev.stop();
+  }
+});
+
+test('behind a proxy that refuses WebSockets the page falls back to Server-Sent Events', { timeout: 30000 }, async () => {
+  const dev = await SwitchboardNode.start({ anonymous: false, args: ['--dev'] });
+  const proxy = await startProxy(dev.port, { blockWebSockets: true });
+  try {
+    const room = `chat:sse-${process.pid}`;
+    const alice = await openPage({}, `http://127.0.0.1:${proxy.port}`); // the page itself loads through the proxy
+    const bob = await openPage({}, dev.httpUrl);
+    await join(alice, 'Alice', room);
+    await join(bob, 'Bob', room);
+    await alice.locator('[data-testid="conn-state"][data-transport="sse"]').waitFor();
+    await bob.locator('[data-testid="conn-state"][data-transport="websocket"]').waitFor();
+    assert.ok(proxy.upgradesRefused >= 2, `${proxy.upgradesRefused} upgrades refused`);
+    // Presence, messages and typing both ways.
+    await alice.locator('[data-testid="presence-user"][data-user="Bob"]').waitFor();
+    await bob.locator('[data-testid="presence-user"][data-user="Alice"]').waitFor();
+    await say(alice, 'hello over HTTP');
+    await bob.locator('[data-testid="message"][data-user="Alice"]', { hasText: 'hello over HTTP' }).waitFor();
+    await message(alice, 'hello over HTTP').and(alice.locator('[data-state="delivered"]')).waitFor();
+    await byTestId(bob, 'message-input').pressSequentially('Hi Al', { delay: 10 });
+    await byTestId(alice, 'typing-indicator').filter({ hasText: 'Bob is typing…' }).waitFor();
+    await say(bob, 'hello over a WebSocket');
+    await alice.locator('[data-testid="message"][data-user="Bob"]', { hasText: 'hello over a WebSocket' }).waitFor();
+    await alice.context().close();
+    await bob.context().close();
+    assert.deepEqual(pageErrors.map(String), []);
+  } finally {
+    await proxy.close();
     await dev.stop();
   }
 });

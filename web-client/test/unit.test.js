@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
-import { Switchboard, SwitchboardError, backoffDelay, connectionUrl } from '../switchboard.js';
+import { Switchboard, SwitchboardError, backoffDelay, connectionUrl, sseUrls, EventStreamParser } from '../switchboard.js';
 import { next } from './support/helpers.js';
 
 test('backoff: exponential ceiling, full jitter above the floor, capped', () => {
@@ -49,8 +49,15 @@ test('options are checked', () => {
   assert.throws(() => new Switchboard('ws://h/ws', { WebSocket, offlineQueue: { max: 1.5 } }), TypeError);
   assert.throws(() => new Switchboard('ws://h/ws', { WebSocket, getToken: 'x' }), TypeError);
   if (typeof globalThis.WebSocket !== 'function') {
-    assert.throws(() => new Switchboard('ws://h/ws'), /WebSocket/);
+    // No WebSocket here (Node 20): what is left is Server-Sent Events over fetch.
+    assert.throws(() => new Switchboard('ws://h/ws', { transports: ['websocket'] }), /WebSocket/);
+    assert.equal(new Switchboard('ws://h/ws').transport, 'sse');
   }
+  assert.throws(() => new Switchboard('ws://h/ws', { WebSocket, transports: [] }), TypeError);
+  assert.throws(() => new Switchboard('ws://h/ws', { WebSocket, transports: ['longpoll'] }), TypeError);
+  assert.throws(() => new Switchboard('ws://h/ws', { WebSocket, fallbackAfter: 0 }), TypeError);
+  assert.throws(() => new Switchboard('ws://h/ws', { transports: ['sse'], fetch: 'x' }), /fetch/);
+  assert.equal(new Switchboard('ws://h/ws', { WebSocket }).transport, 'websocket');
   const c = new Switchboard('ws://h/ws', { WebSocket, heartbeatInterval: 0 });
   assert.equal(c.state, 'disconnected');
   assert.deepEqual(c.rooms, []);
@@ -106,4 +113,25 @@ test('a failing getToken is reported and retried', { timeout: 5000 }, async () =
   assert.ok(calls >= 2);
   assert.equal(errors[0].code, 'token_error');
   assert.match(errors[0].message, /auth service down/);
+});
+
+test('sseUrls puts the stream and the API beside the WebSocket path', () => {
+  assert.deepEqual(sseUrls('wss://chat.example.com/ws'), { stream: 'https://chat.example.com/sse', api: 'https://chat.example.com/api/' });
+  assert.deepEqual(sseUrls('ws://127.0.0.1:8080/switchboard/ws?token=x#f'),
+    { stream: 'http://127.0.0.1:8080/switchboard/sse', api: 'http://127.0.0.1:8080/switchboard/api/' });
+});
+
+test('EventStreamParser: fields, comments, any line ending, text split anywhere', () => {
+  const events = [];
+  let comments = 0;
+  const parser = new EventStreamParser((e) => events.push(e), () => comments++);
+  const stream = 'id: a=1.e\ndata: {"n":1}\n\n:\n\ndata:two\r\ndata: lines\r\n\r\nid: b=2.e\rdata: x\r\rretry: 5\nevent: ignored\ndata\n\nid\n\n';
+  for (const ch of stream) parser.push(ch); // one character at a time
+  assert.deepEqual(events, [
+    { data: '{"n":1}', id: 'a=1.e' },
+    { data: 'two\nlines', id: undefined },
+    { data: 'x', id: 'b=2.e' },
+    { data: '', id: undefined },
+  ]);
+  assert.equal(comments, 1);
 });

@@ -79,34 +79,60 @@ export class SwitchboardNode {
  * A TCP proxy on 127.0.0.1 in front of a node. freeze() makes the connections open now silent
  * in both directions (bytes are swallowed, sockets stay open): a dead network, as a laptop
  * lid or a NAT timeout makes one. Connections opened later pass. down() and up() cut the
- * network and bring it back.
+ * network and bring it back. With `blockWebSockets`, it answers WebSocket upgrades 403 and
+ * passes every other request, like a proxy that does not allow WebSockets.
  */
-export async function startProxy(targetPort) {
+export async function startProxy(targetPort, { blockWebSockets = false } = {}) {
   const pairs = new Set();
   let refusing = false;
+  let upgradesRefused = 0;
   const server = net.createServer((client) => {
     if (refusing) { client.destroy(); return; }
-    const pair = { client, upstream: net.connect(targetPort, '127.0.0.1'), frozen: false };
+    const pair = { client, upstream: null, frozen: false };
     pairs.add(pair);
-    pair.client.on('data', (d) => { if (!pair.frozen) pair.upstream.write(d); });
-    pair.upstream.on('data', (d) => { if (!pair.frozen) pair.client.write(d); });
-    const end = () => { pair.client.destroy(); pair.upstream.destroy(); pairs.delete(pair); };
-    for (const s of [pair.client, pair.upstream]) { s.on('error', end); s.on('close', end); }
+    const end = () => { pair.client.destroy(); pair.upstream?.destroy(); pairs.delete(pair); };
+    client.on('error', end);
+    client.on('close', end);
+    const connect = (first) => {
+      pair.upstream = net.connect(targetPort, '127.0.0.1');
+      pair.upstream.on('data', (d) => { if (!pair.frozen) pair.client.write(d); });
+      pair.upstream.on('error', end);
+      pair.upstream.on('close', end);
+      if (first.length) pair.upstream.write(first);
+    };
+    if (!blockWebSockets) connect(Buffer.alloc(0));
+    // With blockWebSockets, the request head is read first: an upgrade is refused (as some
+    // corporate proxies do), anything else passes.
+    let head = Buffer.alloc(0);
+    client.on('data', (d) => {
+      if (pair.frozen) return;
+      if (pair.upstream) { pair.upstream.write(d); return; }
+      head = Buffer.concat([head, d]);
+      if (!head.includes('\r\n\r\n')) return;
+      if (/^upgrade:\s*websocket/im.test(head.toString('latin1'))) {
+        upgradesRefused++;
+        client.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+        return;
+      }
+      connect(head);
+    });
   });
   await new Promise((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
   return {
     port: server.address().port,
     get connections() { return pairs.size; },
+    /** WebSocket upgrades refused (with blockWebSockets). */
+    get upgradesRefused() { return upgradesRefused; },
     freeze() { for (const p of pairs) p.frozen = true; },
     /** The network goes down: open connections are cut and new ones refused until up(). */
     down() {
       refusing = true;
-      for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
+      for (const p of pairs) { p.client.destroy(); p.upstream?.destroy(); }
       pairs.clear();
     },
     up() { refusing = false; },
     close() {
-      for (const p of pairs) { p.client.destroy(); p.upstream.destroy(); }
+      for (const p of pairs) { p.client.destroy(); p.upstream?.destroy(); }
       pairs.clear();
       return new Promise((resolve) => server.close(() => resolve()));
     },
