@@ -243,7 +243,10 @@ void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Requ
 
 void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
   if (!check(*conn, req.id, auth::RoomAction::publish, req.room)) return;
-  if (!conn->publish_bucket().try_take()) return rate_limited(*conn, req.id, "publishing too fast; slow down");
+  if (!conn->publish_bucket().try_take()) {
+    ++metrics_.deliveries_dropped_rate_limited;
+    return rate_limited(*conn, req.id, "publishing too fast; slow down");
+  }
   conn->rate_limit_strikes() = 0;
   ++metrics_.messages_published;
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);

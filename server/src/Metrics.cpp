@@ -93,6 +93,8 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
   family(out, "switchboard_deliveries_dropped_total", "counter", "Deliveries dropped, by reason.");
   out << "switchboard_deliveries_dropped_total{reason=\"slow_consumer\"} "
       << deliveries_dropped_slow_consumer.load() << '\n';
+  out << "switchboard_deliveries_dropped_total{reason=\"rate_limited\"} "
+      << deliveries_dropped_rate_limited.load() << '\n';
   write_queue_bytes.render(out, "switchboard_write_queue_bytes", "Bytes queued to a connection as each frame is queued.");
   delivery_seconds.render(out, "switchboard_delivery_seconds",
                           "Seconds from a frame being queued to a connection to its socket taking it.");

@@ -204,6 +204,7 @@ TEST(Broker, EveryClientErrorIsAnsweredAndCounted) {
   EXPECT_EQ(node.metrics().errors(ErrorCode::not_subscribed), 1u);
   EXPECT_EQ(node.metrics().errors(ErrorCode::too_many_rooms), 1u);
   EXPECT_EQ(node.metrics().errors(ErrorCode::rate_limited), 1u);
+  EXPECT_EQ(node.metrics().deliveries_dropped_rate_limited.load(), 1u);  // the refused publish
 }
 
 TEST(Broker, OversizeFrameClosesWith1009AndOthersStay) {

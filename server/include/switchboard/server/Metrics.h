@@ -31,6 +31,7 @@ class Metrics {
   Counter bytes_sent{0};
   Counter slow_consumers{0};     // connections closed with 4008
   Counter deliveries_dropped_slow_consumer{0};
+  Counter deliveries_dropped_rate_limited{0};  // publishes refused rate_limited: messages never delivered
   Counter recoveries_succeeded{0};  // subscribes with "since" answered "recovered":true
   Counter recoveries_failed{0};     // … answered "recovered":false
 
