@@ -41,6 +41,7 @@ void WebSocketSession<NextLayer>::run(http::request<http::string_body> request) 
       [](websocket::response_type& res) { res.set(http::field::server, "switchboard"); }));
   ws_.read_message_max(c.max_message_size);
   ws_.auto_fragment(false);
+  // No permessage-deflate (Beast's default): the session writes its frames uncompressed itself.
   ws_.async_accept(request, beast::bind_front_handler(&WebSocketSession::on_accept, this->shared_from_this()));
 }
 
@@ -81,8 +82,9 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
     }
   }
   buffer_.consume(buffer_.size());
-  // A large frame grew the buffer; give the memory back rather than keep it per idle connection.
-  if (buffer_.capacity() > 16 * 1024) buffer_.shrink_to_fit();
+  // Give the memory back rather than keep a buffer per idle connection: clients send far less
+  // often than they receive.
+  buffer_.shrink_to_fit();
   do_read();
 }
 
@@ -138,7 +140,7 @@ void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
   queue_.push_back({std::move(frame), std::chrono::steady_clock::now()});
   ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
   // A lone frame (say, a large presence reply) always goes out: only a backlog marks a slow reader.
-  if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() > 1) {
+  if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() - head_ > 1) {
     ++ctx_.metrics.slow_consumers;
     log::info("closing connection " + std::to_string(id()) + " (" + identity().user +
               "): slow consumer, " + std::to_string(queued_bytes_) + " bytes queued");
@@ -147,27 +149,77 @@ void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
   if (!writing_) do_write();
 }
 
+namespace detail {
+// The header of an unmasked, unfragmented text frame of `size` bytes (RFC 6455, 5.2); returns
+// its length. Permessage-deflate is never negotiated, so the payload goes as it is.
+inline std::size_t text_frame_header(std::size_t size, unsigned char* out) {
+  out[0] = 0x81;  // FIN, text
+  if (size < 126) {
+    out[1] = static_cast<unsigned char>(size);
+    return 2;
+  }
+  if (size <= 0xFFFF) {
+    out[1] = 126;
+    out[2] = static_cast<unsigned char>(size >> 8);
+    out[3] = static_cast<unsigned char>(size);
+    return 4;
+  }
+  out[1] = 127;
+  for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(size) >> (56 - 8 * i));
+  return 10;
+}
+// Messages per gather write: Asio hands the kernel at most 64 buffers per call, two per message.
+inline constexpr std::size_t kMaxFramesPerWrite = 32;
+}  // namespace detail
+
 template <class NextLayer>
 void WebSocketSession<NextLayer>::do_write() {
   writing_ = true;
-  ws_.text(true);
-  ws_.async_write(net::buffer(*queue_.front().frame),
-                  beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
+  in_flight_ = std::min(queue_.size() - head_, detail::kMaxFramesPerWrite);
+  // The headers first, all of them, so that the buffers below point into storage that stays put.
+  headers_.resize(in_flight_ * 10);
+  write_buffers_.clear();
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < in_flight_; ++i) {
+    const std::string& text = *queue_[head_ + i].frame;
+    std::size_t n = detail::text_frame_header(text.size(), headers_.data() + at);
+    write_buffers_.emplace_back(headers_.data() + at, n);
+    write_buffers_.emplace_back(text.data(), text.size());
+    at += n;
+  }
+  ws_.next_layer().async_write_all(write_buffers_,
+                                   beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
   if (ec) return;  // the pending read fails too and finishes the session
-  ++ctx_.metrics.frames_sent;
+  ctx_.metrics.frames_sent += in_flight_;
   ctx_.metrics.bytes_sent += bytes;
-  const Queued& sent = queue_.front();
-  ctx_.metrics.delivery_seconds.observe(
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - sent.at).count());
-  queued_bytes_ -= sent.frame->size();
-  queue_.pop_front();
+  auto now = std::chrono::steady_clock::now();
+  for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
+    ctx_.metrics.delivery_seconds.observe(std::chrono::duration<double>(now - queue_[i].at).count());
+    queued_bytes_ -= queue_[i].frame->size();
+    queue_[i].frame.reset();
+  }
+  head_ += in_flight_;
+  in_flight_ = 0;
+  if (head_ == queue_.size()) {
+    // All written: start over, and give back what a burst made the buffers grow to.
+    queue_.clear();
+    head_ = 0;
+    if (queue_.capacity() > 64) {
+      queue_.shrink_to_fit();
+      headers_.shrink_to_fit();
+      write_buffers_.shrink_to_fit();
+    }
+  } else if (head_ >= 1024 && head_ * 2 >= queue_.size()) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
   if (closing_) return do_close();
-  if (!queue_.empty()) do_write();
+  if (head_ < queue_.size()) do_write();
 }
 
 template <class NextLayer>
@@ -176,12 +228,13 @@ void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string re
   closing_ = true;
   close_reason_.code = code;
   close_reason_.reason = reason;
-  // Drop what is not yet on the wire; the frame being written, if any, finishes first.
-  std::size_t keep = writing_ ? 1 : 0;
+  // Drop what is not yet on the wire; the frames being written, if any, finish first.
+  std::size_t keep = writing_ ? in_flight_ : 0;
   if (code == close_code::slow_consumer)
-    ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - keep;
-  queue_.resize(keep);
-  queued_bytes_ = keep ? queue_.front().frame->size() : 0;
+    ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - head_ - keep;
+  queue_.resize(head_ + keep);
+  queued_bytes_ = 0;
+  for (std::size_t i = head_; i < queue_.size(); ++i) queued_bytes_ += queue_[i].frame->size();
   // A peer that does not read never takes the close frame: cut the connection after a bound.
   close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), ctx_.config.close_timeout);
   close_timer_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
@@ -205,8 +258,8 @@ void WebSocketSession<NextLayer>::finish() {
   finished_ = true;
   if (close_timer_) close_timer_->cancel();
   token_watch_.cancel();
-  queue_.clear();
-  queued_bytes_ = 0;
+  // Frames being written stay until their write completes (it reads from them).
+  queue_.resize(head_ + (writing_ ? in_flight_ : 0));
   if (opened_) ctx_.broker.close(*this);
 }
 

@@ -157,6 +157,28 @@ TEST(Broker, PingAndSilentSuccessWithoutId) {
   EXPECT_EQ(a.pongs_received(), 1);
 }
 
+TEST(Broker, PongsNeverLandInsideTheGatherWritesOfMessages) {
+  // The node frames messages itself and writes many in one go, while Beast answers pings on the
+  // same socket: every frame must still arrive whole, in order.
+  TestNode node;
+  WsClient sub(node.port()), pub(node.port());
+  subscribe(sub, "burst");
+  constexpr int kMessages = 600, kPings = 60;
+  std::string text(700, 'p');  // several frames per write, some writes of many kilobytes
+  for (int i = 1; i <= kMessages; ++i) {
+    pub.send_json({{"op", "publish"}, {"room", "burst"}, {"data", {{"n", i}, {"pad", text}}}});
+    if (i % (kMessages / kPings) == 0) sub.ping("p" + std::to_string(i));
+  }
+  for (int i = 1; i <= kMessages; ++i) {
+    json m = sub.read_json();
+    ASSERT_EQ(m["data"]["n"], i) << m.dump().substr(0, 200);
+    ASSERT_EQ(m["offset"], i);
+  }
+  EXPECT_EQ(sub.request({{"op", "ping"}})["ok"], true);
+  EXPECT_EQ(sub.pongs_received(), kPings);
+  EXPECT_GE(node.metrics().frames_sent.load(), static_cast<std::uint64_t>(kMessages));
+}
+
 TEST(Broker, EveryClientErrorIsAnsweredAndCounted) {
   auto config = TestNode::default_config();
   config.max_rooms = 2;

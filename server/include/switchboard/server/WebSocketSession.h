@@ -1,15 +1,18 @@
 #pragma once
 // One client WebSocket, plain or TLS. Everything it does runs on its own strand: reads a frame,
-// hands it to the broker, and writes its queue of shared frames one message at a time.
+// hands it to the broker, and writes its queue of shared frames: Beast reads and answers control
+// frames, while the session frames its messages itself (server frames are unmasked: a 2-10 byte
+// header before the shared text) and writes all that is queued in one gather write.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <deque>
 #include <memory>
+#include <vector>
 
 #include "switchboard/server/Connection.h"
+#include "switchboard/server/OrderedWriteStream.h"
 #include "switchboard/server/SessionContext.h"
 #include "switchboard/server/TokenWatch.h"
 
@@ -48,7 +51,7 @@ class WebSocketSession final : public Connection,
   void do_close();
   void finish();
 
-  websocket::stream<NextLayer> ws_;
+  websocket::stream<OrderedWriteStream<NextLayer>> ws_;
   SessionContext& ctx_;
   std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
   beast::flat_buffer buffer_;
@@ -56,8 +59,14 @@ class WebSocketSession final : public Connection,
     protocol::Payload frame;
     std::chrono::steady_clock::time_point at;  // when it was queued, for the delivery latency
   };
-  std::deque<Queued> queue_;  // front is in flight while writing_
+  // Frames from head_ on wait or are being written (the first in_flight_ of them, while
+  // writing_). Empty, a vector holds no memory: idle connections cost nothing here.
+  std::vector<Queued> queue_;
+  std::size_t head_ = 0;
+  std::size_t in_flight_ = 0;
   std::size_t queued_bytes_ = 0;
+  std::vector<unsigned char> headers_;            // frame headers of the write in flight
+  std::vector<net::const_buffer> write_buffers_;  // header, text, header, text, … of that write
   bool writing_ = false;
   bool opened_ = false;    // handshake done, broker knows the connection
   bool closing_ = false;   // a close was decided: no more frames are queued
