@@ -259,6 +259,8 @@ TEST(Sse, ShutdownSendsACloseEventAndEndsTheBody) {
   TestNode node;
   SseClient sse(node.port(), "/sse");  // no rooms: still a stream, with the node's own events
   ASSERT_EQ(sse.status(), 200);
+  // Open as far as the node is concerned (the head may reach the client a moment before).
+  ASSERT_TRUE(eventually([&] { return node.metrics().connections_current.load() == 1; }));
   node.server().stop(std::chrono::milliseconds(500));
   EXPECT_EQ(sse.next_json(), (json{{"type", "close"}, {"code", 1001}, {"reason", "going away"}}));
   EXPECT_TRUE(sse.read_until_end());

@@ -15,6 +15,7 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/role.hpp>
 #include <boost/beast/websocket/teardown.hpp>
+#include <boost/core/span.hpp>
 #include <list>
 #include <optional>
 #include <utility>
@@ -72,6 +73,43 @@ class OrderedWriteStream {
     std::optional<WriteHandler> handler;
   };
 
+  // Held by the write in flight. Should that write be destroyed without completing (its
+  // io_context shut down), the writes waiting behind it go with it: their handlers hold the
+  // session, which holds this stream, and nothing else would ever free either.
+  class Turn {
+   public:
+    explicit Turn(OrderedWriteStream* self) : self_(self) {}
+    Turn(Turn&& other) noexcept : self_(std::exchange(other.self_, nullptr)) {}
+    Turn& operator=(Turn&&) = delete;
+    ~Turn() {
+      if (!self_) return;
+      std::list<Write> doomed = std::move(self_->waiting_);
+      self_->waiting_.clear();
+    }
+    void done() { self_ = nullptr; }
+
+   private:
+    OrderedWriteStream* self_;
+  };
+
+  // The completion of the write in flight; it owns the caller's handler.
+  struct Completion {
+    OrderedWriteStream* self;
+    WriteHandler handler;
+    Turn turn;  // declared last, destroyed first: while `handler` still holds the session
+
+    void operator()(boost::beast::error_code ec, std::size_t bytes) {
+      turn.done();
+      self->busy_ = false;
+      if (!self->waiting_.empty()) {
+        Write next(std::move(self->waiting_.front()));
+        self->waiting_.pop_front();
+        self->start(std::move(next));
+      }
+      std::move(handler)(ec, bytes);
+    }
+  };
+
   void submit(Write write) {
     if (busy_) {
       waiting_.push_back(std::move(write));
@@ -82,25 +120,17 @@ class OrderedWriteStream {
 
   void start(Write write) {
     busy_ = true;
-    current_.emplace(std::move(write));
-    const auto& buffers = current_->borrowed ? *current_->borrowed : current_->owned;
     // Completes on the stream's executor, the strand every caller is on.
-    boost::asio::async_write(stream_, buffers, [this](boost::beast::error_code ec, std::size_t bytes) {
-      WriteHandler handler(std::move(*current_->handler));
-      current_.reset();
-      busy_ = false;
-      if (!waiting_.empty()) {
-        Write next(std::move(waiting_.front()));
-        waiting_.pop_front();
-        start(std::move(next));
-      }
-      std::move(handler)(ec, bytes);
-    });
+    Completion completion{this, WriteHandler(std::move(*write.handler)), Turn(this)};
+    if (write.borrowed)  // a view: Asio keeps a copy of the buffer list, here without allocating
+      boost::asio::async_write(stream_, boost::span<const boost::asio::const_buffer>(*write.borrowed),
+                               std::move(completion));
+    else
+      boost::asio::async_write(stream_, std::move(write.owned), std::move(completion));
   }
 
   Stream stream_;
   bool busy_ = false;
-  std::optional<Write> current_;
   std::list<Write> waiting_;  // at most one each from Beast and the session; no memory when empty
 };
 
