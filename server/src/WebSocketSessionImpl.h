@@ -146,7 +146,41 @@ void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
               "): slow consumer, " + std::to_string(queued_bytes_) + " bytes queued");
     return begin_close(close_code::slow_consumer, "slow consumer");
   }
-  if (!writing_) do_write();
+  if (!writing_ && !flush_scheduled_) schedule_flush();
+}
+
+namespace detail {
+// Turns a flush may wait while the node keeps delivering: a bound on the latency corking adds.
+inline constexpr unsigned kMaxFlushTurns = 8;
+}  // namespace detail
+
+// Corking. A frame queued to an idle connection is not written at once: the flush is posted,
+// and posted again while the node goes on delivering (another publish read, fanned out, more
+// frames for this connection), up to kMaxFlushTurns times. So a stream of messages leaves in
+// gather writes of several frames — one sendmsg for many — rather than one write each, and a
+// quiet node, whose delivery count does not move, flushes on the first turn.
+template <class NextLayer>
+void WebSocketSession<NextLayer>::schedule_flush() {
+  flush_scheduled_ = true;
+  flush_turns_ = 0;
+  flush_seen_ = ctx_.metrics.deliveries.load(std::memory_order_relaxed);
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->on_flush(); });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_flush() {
+  if (closing_ || finished_) {
+    flush_scheduled_ = false;
+    return;
+  }
+  auto seen = ctx_.metrics.deliveries.load(std::memory_order_relaxed);
+  if (seen != flush_seen_ && ++flush_turns_ < detail::kMaxFlushTurns) {
+    flush_seen_ = seen;
+    net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->on_flush(); });
+    return;
+  }
+  flush_scheduled_ = false;
+  if (!writing_ && head_ < queue_.size()) do_write();
 }
 
 namespace detail {

@@ -45,6 +45,9 @@ class WebSocketSession final : public Connection,
   void do_read();
   void on_read(beast::error_code ec, std::size_t bytes);
   void enqueue(protocol::Payload frame);
+  // Writes what is queued once the deliveries under way have had their turn (see on_flush).
+  void schedule_flush();
+  void on_flush();
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
   void begin_close(std::uint16_t code, std::string reason);
@@ -68,6 +71,9 @@ class WebSocketSession final : public Connection,
   std::vector<unsigned char> headers_;            // frame headers of the write in flight
   std::vector<net::const_buffer> write_buffers_;  // header, text, header, text, … of that write
   bool writing_ = false;
+  bool flush_scheduled_ = false;
+  unsigned flush_turns_ = 0;         // times the scheduled flush waited for more deliveries
+  std::uint64_t flush_seen_ = 0;     // the node's delivery count when it last looked
   bool opened_ = false;    // handshake done, broker knows the connection
   bool closing_ = false;   // a close was decided: no more frames are queued
   bool finished_ = false;  // broker told the connection is gone
