@@ -169,7 +169,9 @@ void WebSocketSession<NextLayer>::schedule_flush() {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::on_flush() {
-  if (closing_ || finished_) {
+  // Not open: Beast is closing (the peer's close frame, or a frame it refused) and may have
+  // written its close frame already: no data frame may follow it.
+  if (closing_ || finished_ || !ws_.is_open()) {
     flush_scheduled_ = false;
     return;
   }
@@ -253,7 +255,7 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
     head_ = 0;
   }
   if (closing_) return do_close();
-  if (head_ < queue_.size()) do_write();
+  if (head_ < queue_.size() && ws_.is_open()) do_write();
 }
 
 template <class NextLayer>

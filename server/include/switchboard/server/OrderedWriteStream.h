@@ -17,6 +17,7 @@
 #include <boost/beast/websocket/teardown.hpp>
 #include <boost/core/span.hpp>
 #include <list>
+#include <memory>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -30,7 +31,14 @@ class OrderedWriteStream {
   using next_layer_type = Stream;
   using WriteHandler = boost::asio::any_completion_handler<void(boost::beast::error_code, std::size_t)>;
 
-  explicit OrderedWriteStream(Stream&& stream) : stream_(std::move(stream)) {}
+  explicit OrderedWriteStream(Stream&& stream) : stream_(std::move(stream)), state_(std::make_shared<State>()) {
+    state_->stream = &stream_;
+  }
+  // A write in flight may outlive the stream (Beast's keep-alive ping holds its stream only
+  // weakly): it then finds the stream gone and starts nothing more.
+  ~OrderedWriteStream() { state_->stream = nullptr; }
+  OrderedWriteStream(const OrderedWriteStream&) = delete;
+  OrderedWriteStream& operator=(const OrderedWriteStream&) = delete;
 
   executor_type get_executor() noexcept { return stream_.get_executor(); }
   Stream& next_layer() noexcept { return stream_; }
@@ -49,7 +57,7 @@ class OrderedWriteStream {
           Write write;
           write.owned.assign(boost::asio::buffer_sequence_begin(buffers), boost::asio::buffer_sequence_end(buffers));
           write.handler.emplace(std::move(handler));
-          submit(std::move(write));
+          submit(state_, std::move(write));
         },
         token, buffers);
   }
@@ -61,7 +69,7 @@ class OrderedWriteStream {
     Write write;
     write.borrowed = &buffers;
     write.handler.emplace(std::forward<Handler>(handler));
-    submit(std::move(write));
+    submit(state_, std::move(write));
   }
 
  private:
@@ -73,65 +81,71 @@ class OrderedWriteStream {
     std::optional<WriteHandler> handler;
   };
 
+  struct State {
+    Stream* stream = nullptr;  // null once the OrderedWriteStream is gone
+    bool busy = false;
+    std::list<Write> waiting;  // at most one each from Beast and the session; no memory when empty
+  };
+
   // Held by the write in flight. Should that write be destroyed without completing (its
   // io_context shut down), the writes waiting behind it go with it: their handlers hold the
   // session, which holds this stream, and nothing else would ever free either.
   class Turn {
    public:
-    explicit Turn(OrderedWriteStream* self) : self_(self) {}
-    Turn(Turn&& other) noexcept : self_(std::exchange(other.self_, nullptr)) {}
+    explicit Turn(State* state) : state_(state) {}
+    Turn(Turn&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
     Turn& operator=(Turn&&) = delete;
     ~Turn() {
-      if (!self_) return;
-      std::list<Write> doomed = std::move(self_->waiting_);
-      self_->waiting_.clear();
+      if (!state_) return;
+      std::list<Write> doomed = std::move(state_->waiting);
+      state_->waiting.clear();
     }
-    void done() { self_ = nullptr; }
+    void done() { state_ = nullptr; }
 
    private:
-    OrderedWriteStream* self_;
+    State* state_;
   };
 
-  // The completion of the write in flight; it owns the caller's handler.
+  // The completion of the write in flight; it owns the caller's handler and shares the state.
   struct Completion {
-    OrderedWriteStream* self;
+    std::shared_ptr<State> state;
     WriteHandler handler;
     Turn turn;  // declared last, destroyed first: while `handler` still holds the session
 
     void operator()(boost::beast::error_code ec, std::size_t bytes) {
       turn.done();
-      self->busy_ = false;
-      if (!self->waiting_.empty()) {
-        Write next(std::move(self->waiting_.front()));
-        self->waiting_.pop_front();
-        self->start(std::move(next));
+      state->busy = false;
+      if (!state->waiting.empty()) {
+        Write next(std::move(state->waiting.front()));
+        state->waiting.pop_front();
+        if (state->stream) start(state, std::move(next));
+        // else: the stream is gone; `next` and its handler go with this scope.
       }
       std::move(handler)(ec, bytes);
     }
   };
 
-  void submit(Write write) {
-    if (busy_) {
-      waiting_.push_back(std::move(write));
+  static void submit(const std::shared_ptr<State>& state, Write write) {
+    if (state->busy) {
+      state->waiting.push_back(std::move(write));
       return;
     }
-    start(std::move(write));
+    start(state, std::move(write));
   }
 
-  void start(Write write) {
-    busy_ = true;
+  static void start(const std::shared_ptr<State>& state, Write write) {
+    state->busy = true;
     // Completes on the stream's executor, the strand every caller is on.
-    Completion completion{this, WriteHandler(std::move(*write.handler)), Turn(this)};
+    Completion completion{state, WriteHandler(std::move(*write.handler)), Turn(state.get())};
     if (write.borrowed)  // a view: Asio keeps a copy of the buffer list, here without allocating
-      boost::asio::async_write(stream_, boost::span<const boost::asio::const_buffer>(*write.borrowed),
+      boost::asio::async_write(*state->stream, boost::span<const boost::asio::const_buffer>(*write.borrowed),
                                std::move(completion));
     else
-      boost::asio::async_write(stream_, std::move(write.owned), std::move(completion));
+      boost::asio::async_write(*state->stream, std::move(write.owned), std::move(completion));
   }
 
   Stream stream_;
-  bool busy_ = false;
-  std::list<Write> waiting_;  // at most one each from Beast and the session; no memory when empty
+  std::shared_ptr<State> state_;  // shared with the write in flight, which may outlive this object
 };
 
 // How Beast closes the connection under a WebSocket: as the wrapped stream does.
