@@ -29,6 +29,9 @@ const CLOSE_TOKEN_EXPIRED = 4001;
 // Subscribe failures worth retrying on the same connection; any other code ends the room.
 const RETRYABLE = new Set(['timeout', 'rate_limited', 'unavailable', 'internal']);
 
+// Room names (PROTOCOL.md, "Room names"): 1-200 bytes of letters, digits and : _ - . @ /
+const ROOM_NAME = /^[A-Za-z0-9:_\-.@/]{1,200}$/;
+
 const now = () => (globalThis.performance?.now ? globalThis.performance.now() : Date.now());
 
 /**
@@ -344,6 +347,12 @@ class SseSocket {
     const room = m.room;
     switch (m.op) {
       case 'subscribe': {
+        // The node refuses a whole stream for a bad name: refuse the one subscribe here instead,
+        // as a WebSocket would (and a comma would split the name in the stream's room list).
+        if (typeof room !== 'string' || !ROOM_NAME.test(room)) {
+          this.#replyLater({ id: m.id, error: { code: 'bad_room', message: 'room names are 1-200 bytes of letters, digits and : _ - . @ /' } });
+          return;
+        }
         const since = m.since && typeof m.since.offset === 'number' && typeof m.since.epoch === 'string' ? m.since : null;
         this.#rooms.set(room, { presence: Boolean(m.presence), since, replyTo: m.id });
         this.#reopenSoon();
@@ -469,7 +478,11 @@ class SseSocket {
       this.readyState = OPEN;
       this.onopen?.({});
     }
-    const parser = new EventStreamParser((event) => this.#event(controller, event), () => this.#alive());
+    this.#closeEvent = null;
+    // A keep-alive comment is traffic too: the client's heartbeat sees it as a frame it ignores.
+    const parser = new EventStreamParser((event) => this.#event(controller, event), () => {
+      if (this.#stream === controller) this.onmessage?.({ data: '{"type":"keepalive"}' });
+    });
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     try {
       for (;;) {
@@ -507,6 +520,11 @@ class SseSocket {
           if (m.recovered !== undefined) reply.recovered = m.recovered;
           room.replyTo = undefined;
           this.#reply(reply);
+        } else if (m.recovered === false) {
+          // A room carried over from the previous stream could not be resumed (its history
+          // no longer reaches back): end the connection, so that the client subscribes again
+          // and reports recovered:false, as after any reconnect.
+          this.#end({ code: CLOSE_ABNORMAL, reason: 'a room could not be resumed on the new stream' });
         }
         return;
       case 'unsubscribed':

@@ -73,8 +73,8 @@ po::options_description describe(Config& c) {
     ("idle-timeout", po::value<long>()->default_value(c.idle_timeout.count()),
         "seconds a connection may stay silent: the node pings it after half, and drops it after all of it")
     ("sse-keepalive", po::value<long>()->default_value(c.sse_keepalive.count()),
-        "seconds between keep-alive comments on a quiet /sse stream; a stream whose write has not "
-        "finished by the next one is cut (4008)")
+        "longest silence of a /sse stream (a keep-alive comment fills it); a stream whose write "
+        "stays under way this long is cut (4008)")
     ("handshake-timeout", po::value<long>()->default_value(c.handshake_timeout.count()),
         "seconds allowed for the TLS, HTTP and WebSocket handshakes")
     ("close-timeout-ms", po::value<long>()->default_value(c.close_timeout.count()),

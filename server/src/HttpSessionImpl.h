@@ -135,7 +135,7 @@ void HttpSession<Stream>::upgrade() {
 template <class Stream>
 void HttpSession<Stream>::open_stream() {
   const Request& req = parser_->get();
-  auto sse = SseRequest::parse(req.target(), req["Last-Event-ID"], ctx_.config.max_rooms);
+  auto sse = SseRequest::parse(req.target(), req["Last-Event-ID"]);
   if (auto* error = std::get_if<std::string>(&sse)) return refuse(req, http::status::bad_request, "bad_request", *error);
   auto identity = admit(req);
   if (!identity) return;

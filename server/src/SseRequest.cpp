@@ -24,8 +24,7 @@ std::vector<std::string> split(std::string_view list) {
 
 }  // namespace
 
-std::variant<SseRequest, std::string> SseRequest::parse(std::string_view target, std::string_view last_event_id,
-                                                        std::size_t max_rooms) {
+std::variant<SseRequest, std::string> SseRequest::parse(std::string_view target, std::string_view last_event_id) {
   // No rooms is a stream too: it carries keep-alives and the node's refresh and close events.
   auto rooms = HttpRoutes::query_parameter(target, "rooms").value_or("");
   SseRequest req;
@@ -36,7 +35,6 @@ std::variant<SseRequest, std::string> SseRequest::parse(std::string_view target,
       return "room " + name + " is named twice";
     req.rooms.push_back({std::move(name), false, std::nullopt});
   }
-  if (req.rooms.size() > max_rooms) return "at most " + std::to_string(max_rooms) + " rooms per stream";
   if (auto presence = HttpRoutes::query_parameter(target, "presence"); presence && !presence->empty()) {
     for (const auto& name : split(*presence)) {
       auto it = std::find_if(req.rooms.begin(), req.rooms.end(), [&](const Room& r) { return r.name == name; });

@@ -183,22 +183,24 @@ void SseSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
 
 template <class Stream>
 void SseSession<Stream>::arm_keepalive() {
-  timer_.expires_after(ctx_.config.sse_keepalive);
+  // Ticks at half the interval: a stream is never silent for longer than the interval.
+  timer_.expires_after(std::chrono::duration_cast<std::chrono::milliseconds>(ctx_.config.sse_keepalive) / 2);
   timer_.async_wait(beast::bind_front_handler(&SseSession::on_keepalive, this->shared_from_this()));
 }
 
 template <class Stream>
 void SseSession<Stream>::on_keepalive(beast::error_code ec) {
   if (ec || closing_ || finished_) return;
-  if (writing_ && writes_started_ == write_seen_at_tick_) {
-    // The same write has been under way for a whole tick: the client takes nothing. A close
-    // event could not get through either: cut the stream.
+  if (writing_ && writes_started_ == write_seen_at_tick_ && ++stuck_ticks_ >= 2) {
+    // The same write has been under way for a whole interval (two ticks): the client takes
+    // nothing. A close event could not get through either: cut the stream.
     ++ctx_.metrics.slow_consumers;
     ctx_.metrics.deliveries_dropped_slow_consumer += sending_events_ + pending_events_;
     ctx_.metrics.count_close(protocol::close_code::slow_consumer);
     log::info("cutting SSE stream " + std::to_string(id()) + " (" + identity().user + "): a write is stuck");
     return drop();
   }
+  if (writes_started_ != write_seen_at_tick_ || !writing_) stuck_ticks_ = 0;
   write_seen_at_tick_ = writes_started_;
   if (!wrote_since_tick_ && !writing_) {
     // A comment: clients and proxies see traffic on a quiet stream, and a dead peer shows.

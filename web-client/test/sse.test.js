@@ -62,6 +62,11 @@ test('over Server-Sent Events: subscribe, publish, presence, history, unsubscrib
   assert.deepEqual(history.messages.map((m) => m.data), [{ n: 2 }]);
   assert.equal(history.position.offset, 2);
   await assert.rejects(sse.publish('no spaces', 1), { code: 'bad_room' });
+  // A bad name fails that one subscribe, not the stream (a comma would split it in the URL).
+  const bad = sse.subscribe('a,b');
+  bad.on('error', () => {});
+  assert.equal((await next(bad, 'unsubscribed')).code, 'bad_room');
+  assert.equal(sse.state, 'connected');
   assert.ok(await sse.ping() >= 0, 'a ping is answered by the stream\'s next bytes (a keep-alive)');
 
   // A second room opens the stream again: the first one misses nothing meanwhile.
@@ -148,4 +153,16 @@ test('after a Server-Sent Events connection ends, the next attempt tries WebSock
     await current.stop();
     await own.stop();
   }
+});
+
+test('a quiet stream stays connected: the node\'s keep-alives count as traffic for the heartbeat', { timeout: 15000 }, async () => {
+  // The node sends a keep-alive every second; the heartbeat would ping after 1.5 s of silence
+  // and give up 0.3 s later, sooner than the next keep-alive could answer it.
+  const c = await connected(open(undefined, { transports: ['sse'], heartbeatInterval: 1500, heartbeatTimeout: 300 }));
+  const log = record(c, ['disconnected']);
+  const room = c.subscribe('chat:quiet');
+  await next(room, 'subscribed');
+  await new Promise((resolve) => setTimeout(resolve, 4000)); // silence is what is being tested
+  assert.deepEqual(log, []);
+  assert.equal(c.state, 'connected');
 });

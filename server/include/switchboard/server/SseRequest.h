@@ -21,9 +21,9 @@ struct SseRequest {
   std::vector<Room> rooms;
 
   // The request, or the message of the 400 to answer. `last_event_id`: the header's value
-  // (empty when absent). At most `max_rooms` rooms.
-  static std::variant<SseRequest, std::string> parse(std::string_view target, std::string_view last_event_id,
-                                                     std::size_t max_rooms);
+  // (empty when absent). Rooms past --max-rooms are not refused here: each is answered
+  // `unsubscribed` with too_many_rooms on the stream, as a WebSocket subscribe would be.
+  static std::variant<SseRequest, std::string> parse(std::string_view target, std::string_view last_event_id);
 };
 
 }  // namespace switchboard::server

@@ -86,6 +86,7 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   bool wrote_since_tick_ = false;      // something was written since the last keep-alive tick
   std::uint64_t writes_started_ = 0;   // to tell a write stuck since the last tick
   std::uint64_t write_seen_at_tick_ = 0;
+  unsigned stuck_ticks_ = 0;           // ticks that saw the same write still under way
   std::uint16_t close_code_ = 0;
   std::string close_reason_;
   net::steady_timer timer_;  // keep-alive ticks; while closing, the close deadline
