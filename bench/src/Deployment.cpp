@@ -106,6 +106,7 @@ nlohmann::ordered_json Deployment::metrics_report() const {
   auto get = [&](const std::string& name) { return sum.count(name) ? sum[name] : 0.0; };
   nlohmann::ordered_json report{{"deliveries", get("switchboard_deliveries_total")},
                                 {"frames_sent", get("switchboard_frames_sent_total")},
+                                {"socket_writes", get("switchboard_socket_writes_total")},
                                 {"messages_published", get("switchboard_messages_published_total")},
                                 {"slow_consumers", get("switchboard_slow_consumers_total")}};
   // Anything that went wrong: error replies, dropped deliveries, close codes other than 1000.

@@ -177,7 +177,7 @@ void Broker::subscribe(const std::shared_ptr<Connection>& conn, protocol::Reques
       // single node; once Redis confirms in a cluster): from the reply on, nothing is missed.
       bus_.when_subscribed(req.room, [this, conn, id = std::move(req.id), room = req.room,
                                       since = std::move(req.since)](bool subscribed) mutable {
-        // Back on the connection's strand, where its requests and its close are handled.
+        // Back on the connection's thread, where its requests and its close are handled.
         conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
                     subscribed]() mutable {
           if (!subscribed) {

@@ -25,7 +25,7 @@ HttpSession<Stream>::HttpSession(Stream&& stream, SessionContext& ctx) : stream_
 
 template <class Stream>
 void HttpSession<Stream>::run() {
-  // Run on the connection's strand from the start.
+  // Run on the connection's thread from the start.
   net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::start, this->shared_from_this()));
 }
 
@@ -77,7 +77,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   }
   if (req.method() == http::verb::get && target.substr(0, target.find('?')) == "/sse") return open_stream();
   if (HttpApi::handles(target)) {
-    // Answered when the broker is done, possibly on another thread: back to this strand to write.
+    // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
     return ctx_.api.handle(req, [self = this->shared_from_this()](Response res) {
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->send(std::move(res)); });

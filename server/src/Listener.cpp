@@ -12,8 +12,9 @@ namespace switchboard::server {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-Listener::Listener(net::io_context& ioc, const tcp::endpoint& endpoint, net::ssl::context* tls, SessionContext& ctx)
-    : ioc_(ioc), acceptor_(net::make_strand(ioc)), tls_(tls), ctx_(ctx), retry_timer_(acceptor_.get_executor()) {
+Listener::Listener(std::vector<net::io_context*> iocs, const tcp::endpoint& endpoint, net::ssl::context* tls,
+                   SessionContext& ctx)
+    : iocs_(std::move(iocs)), acceptor_(net::make_strand(*iocs_.front())), tls_(tls), ctx_(ctx), retry_timer_(acceptor_.get_executor()) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -32,8 +33,12 @@ void Listener::stop() {
 }
 
 void Listener::do_accept() {
-  // Each connection gets its own strand: everything it does is serialized without locks.
-  acceptor_.async_accept(net::make_strand(ioc_), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+  // Connections go to the I/O threads in turn. Each thread runs its own io_context, so
+  // everything a connection does is serialized without a strand or a lock.
+  net::io_context& ioc = *iocs_[next_];
+  next_ = (next_ + 1) % iocs_.size();
+  acceptor_.async_accept(net::any_io_executor(ioc.get_executor()),
+                         beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
 }
 
 void Listener::on_accept(boost::system::error_code ec, tcp::socket socket) {

@@ -82,6 +82,8 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
          deliveries.load());
   single(out, "switchboard_frames_sent_total", "counter", "WebSocket messages written to clients.",
          frames_sent.load());
+  single(out, "switchboard_socket_writes_total", "counter",
+         "Writes of messages to client sockets; each carries one or more messages.", socket_writes.load());
   single(out, "switchboard_sent_bytes_total", "counter", "Payload bytes written to clients.",
          bytes_sent.load());
   single(out, "switchboard_slow_consumers_total", "counter",

@@ -91,7 +91,7 @@ std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Paylo
   std::shared_lock lock(mutex_);
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
-  // Connection::deliver only posts to the connection's strand: nothing here writes to a socket.
+  // Connection::deliver queues or posts; nothing here writes to a socket.
   for (auto& sub : it->second.subscribers) {
     if (!sub.held) {
       sub.conn->deliver_message(frame, room, offset, epoch);

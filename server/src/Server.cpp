@@ -32,6 +32,10 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   });
   if (config_.static_dir.empty()) config_.static_dir = SWITCHBOARD_DEFAULT_STATIC_DIR;
   if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < config_.threads; ++i) {
+    iocs_.push_back(std::make_unique<net::io_context>(1));
+    flush_queues_.push_back(std::make_unique<FlushQueue>(*iocs_.back(), metrics_.deliveries));
+  }
   broker_ = std::make_unique<Broker>(config_, *authenticator_, *bus_, *presence_, metrics_);
   routes_ = std::make_unique<HttpRoutes>(config_, metrics_, broker_->registry(), *bus_);
   api_ = std::make_unique<HttpApi>(config_, *authenticator_, *broker_, metrics_);
@@ -56,22 +60,28 @@ Server::~Server() {
 
 void Server::start() {
   auto address = net::ip::make_address(config_.bind);
-  plain_listener_ = std::make_shared<Listener>(ioc_, tcp::endpoint(address, config_.port), nullptr, *ctx_);
+  std::vector<net::io_context*> iocs;
+  for (auto& ioc : iocs_) iocs.push_back(ioc.get());
+  plain_listener_ = std::make_shared<Listener>(iocs, tcp::endpoint(address, config_.port), nullptr, *ctx_);
   if (config_.tls_enabled()) {
     tls_.emplace(net::ssl::context::tls_server);
     tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                       net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
     tls_->use_certificate_chain_file(config_.tls_cert);
     tls_->use_private_key_file(config_.tls_key, net::ssl::context::pem);
-    tls_listener_ = std::make_shared<Listener>(ioc_, tcp::endpoint(address, config_.tls_port), &*tls_, *ctx_);
+    tls_listener_ = std::make_shared<Listener>(iocs, tcp::endpoint(address, config_.tls_port), &*tls_, *ctx_);
   }
-  work_.emplace(ioc_.get_executor());
-  bus_->start(ioc_);
+  for (auto& ioc : iocs_) work_.push_back(net::make_work_guard(*ioc));
+  bus_->start(*iocs_.front());
   presence_->start();
   plain_listener_->run();
   if (tls_listener_) tls_listener_->run();
   threads_.reserve(config_.threads);
-  for (unsigned i = 0; i < config_.threads; ++i) threads_.emplace_back([this] { ioc_.run(); });
+  for (unsigned i = 0; i < config_.threads; ++i)
+    threads_.emplace_back([this, i] {
+      FlushQueue::ThreadBinding binding(*flush_queues_[i]);
+      iocs_[i]->run();
+    });
   log::info("listening on http://" + config_.bind + ":" + std::to_string(port()) +
             (tls_listener_ ? " and https://" + config_.bind + ":" + std::to_string(tls_port()) : std::string()) +
             " with " + std::to_string(config_.threads) + " threads");
@@ -100,15 +110,15 @@ void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds dra
     presence_->stop();  // while the event loop still runs
     bus_->stop();
   }
-  ioc_.stop();
+  for (auto& ioc : iocs_) ioc->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
-  work_.reset();
+  work_.clear();
   // Sessions still registered are released with the broker, before the io_context that owns their sockets.
 }
 
 int Server::wait_for_signal() {
-  net::signal_set signals(ioc_, SIGINT, SIGTERM, SIGHUP);
+  net::signal_set signals(*iocs_.front(), SIGINT, SIGTERM, SIGHUP);
   std::promise<int> caught;
   std::function<void(const boost::system::error_code&, int)> on_signal;
   on_signal = [&](const boost::system::error_code& ec, int signal) {

@@ -17,6 +17,7 @@ SseSession<Stream>::SseSession(Stream&& stream, SessionContext& ctx, cluster::Co
     : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       stream_(std::move(stream)),
+      posts_(stream_.get_executor()),
       ctx_(ctx),
       connections_(ctx.connections),
       timer_(stream_.get_executor()) {}
@@ -112,7 +113,7 @@ void SseSession<Stream>::reply(std::string text) {
 
 template <class Stream>
 void SseSession<Stream>::deliver(protocol::Payload frame) {
-  net::post(stream_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame)] {
+  net::post(posts_, [self = this->shared_from_this(), frame = std::move(frame)] {
     self->enqueue({}, *frame);
   });
 }
@@ -120,7 +121,7 @@ void SseSession<Stream>::deliver(protocol::Payload frame) {
 template <class Stream>
 void SseSession<Stream>::deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
                                          std::string_view epoch) {
-  net::post(stream_.get_executor(), [self = this->shared_from_this(), frame, room, offset, epoch = std::string(epoch)] {
+  net::post(posts_, [self = this->shared_from_this(), frame, room, offset, epoch = std::string(epoch)] {
     for (std::size_t i = 0; i < self->rooms_.size(); ++i) {
       if (self->rooms_[i].name != room) continue;
       if (!self->rooms_[i].active) return;
@@ -172,6 +173,7 @@ void SseSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
   if (ec) return drop();
   ctx_.metrics.frames_sent += sending_events_;
+  ++ctx_.metrics.socket_writes;
   ctx_.metrics.bytes_sent += bytes;
   sending_events_ = 0;
   sending_.clear();
@@ -213,19 +215,19 @@ void SseSession<Stream>::on_keepalive(beast::error_code ec) {
 
 template <class Stream>
 void SseSession<Stream>::shutdown(std::uint16_t code, std::string reason) {
-  net::post(stream_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
+  net::post(posts_, [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
     self->begin_close(code, std::move(reason));
   });
 }
 
 template <class Stream>
 void SseSession<Stream>::abort() {
-  net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->drop(); });
+  net::post(posts_, [self = this->shared_from_this()] { self->drop(); });
 }
 
 template <class Stream>
 void SseSession<Stream>::post(std::function<void()> fn) {
-  net::post(stream_.get_executor(), [self = this->shared_from_this(), fn = std::move(fn)] {
+  net::post(posts_, [self = this->shared_from_this(), fn = std::move(fn)] {
     if (!self->finished_) fn();
   });
 }

@@ -6,6 +6,7 @@
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/Messages.h"
+#include "switchboard/server/FlushQueue.h"
 #include "switchboard/server/Log.h"
 
 namespace switchboard::server {
@@ -18,8 +19,13 @@ WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext
     : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       ws_(std::move(stream)),
+      posts_(ws_.get_executor()),
       ctx_(ctx),
-      connections_(ctx.connections) {}
+      connections_(ctx.connections) {
+  const auto executor = ws_.get_executor();  // held: target() points into it
+  if (const auto* ioc_executor = executor.template target<net::io_context::executor_type>())
+    ioc_ = &ioc_executor->context();
+}
 
 template <class NextLayer>
 WebSocketSession<NextLayer>::~WebSocketSession() {
@@ -77,8 +83,10 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
                               "binary frames are not supported; send JSON text frames");
     } else {
       auto data = buffer_.cdata();
+      in_own_handler_ = true;
       ctx_.broker.handle(this->shared_from_this(),
                          std::string_view(static_cast<const char*>(data.data()), data.size()));
+      in_own_handler_ = false;
     }
   }
   buffer_.consume(buffer_.size());
@@ -90,8 +98,18 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::deliver(protocol::Payload frame) {
-  net::post(ws_.get_executor(), [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
+  // Each I/O thread runs its own io_context, and a connection's handlers all run on its one
+  // thread. A delivery made on that thread — the fan-out of a publish read by another
+  // connection of the thread, or the bus's — is queued at once: no post, no handler per
+  // subscriber. Posted, in order, through the connection's strand: from other threads; while
+  // work posted before waits (it goes first); and from the connection's own handlers, so that
+  // what the broker queues while handling a request stays behind what is already on its way.
+  if (ioc_ && ioc_->get_executor().running_in_this_thread() && !in_own_handler_ && posted_.load(std::memory_order_acquire) == 0)
+    return enqueue(std::move(frame));
+  posted_.fetch_add(1, std::memory_order_release);
+  net::post(posts_, [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
     self->enqueue(std::move(frame));
+    self->posted_.fetch_sub(1, std::memory_order_release);
   });
 }
 
@@ -102,21 +120,29 @@ void WebSocketSession<NextLayer>::reply(std::string text) {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::shutdown(std::uint16_t code, std::string reason) {
-  net::post(ws_.get_executor(), [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
+  posted_.fetch_add(1, std::memory_order_release);
+  net::post(posts_, [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
     self->begin_close(code, std::move(reason));
+    self->posted_.fetch_sub(1, std::memory_order_release);
   });
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::post(std::function<void()> fn) {
-  net::post(ws_.get_executor(), [self = this->shared_from_this(), fn = std::move(fn)] {
-    if (!self->finished_) fn();
+  posted_.fetch_add(1, std::memory_order_release);
+  net::post(posts_, [self = this->shared_from_this(), fn = std::move(fn)] {
+    if (!self->finished_) {
+      self->in_own_handler_ = true;
+      fn();
+      self->in_own_handler_ = false;
+    }
+    self->posted_.fetch_sub(1, std::memory_order_release);
   });
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::abort() {
-  net::post(ws_.get_executor(), [self = this->shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
+  net::post(posts_, [self = this->shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
 }
 
 template <class NextLayer>
@@ -149,39 +175,19 @@ void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
   if (!writing_ && !flush_scheduled_) schedule_flush();
 }
 
-namespace detail {
-// Turns a flush may wait while the node keeps delivering: a bound on the latency corking adds.
-inline constexpr unsigned kMaxFlushTurns = 8;
-}  // namespace detail
-
-// Corking. A frame queued to an idle connection is not written at once: the flush is posted,
-// and posted again while the node goes on delivering (another publish read, fanned out, more
-// frames for this connection), up to kMaxFlushTurns times. So a stream of messages leaves in
-// gather writes of several frames — one sendmsg for many — rather than one write each, and a
-// quiet node, whose delivery count does not move, flushes on the first turn.
 template <class NextLayer>
 void WebSocketSession<NextLayer>::schedule_flush() {
   flush_scheduled_ = true;
-  flush_turns_ = 0;
-  flush_seen_ = ctx_.metrics.deliveries.load(std::memory_order_relaxed);
-  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->on_flush(); });
+  if (auto* queue = FlushQueue::current()) return queue->request(this->shared_from_this());
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
 }
 
 template <class NextLayer>
-void WebSocketSession<NextLayer>::on_flush() {
+void WebSocketSession<NextLayer>::flush() {
+  flush_scheduled_ = false;
   // Not open: Beast is closing (the peer's close frame, or a frame it refused) and may have
   // written its close frame already: no data frame may follow it.
-  if (closing_ || finished_ || !ws_.is_open()) {
-    flush_scheduled_ = false;
-    return;
-  }
-  auto seen = ctx_.metrics.deliveries.load(std::memory_order_relaxed);
-  if (seen != flush_seen_ && ++flush_turns_ < detail::kMaxFlushTurns) {
-    flush_seen_ = seen;
-    net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->on_flush(); });
-    return;
-  }
-  flush_scheduled_ = false;
+  if (closing_ || finished_ || !ws_.is_open()) return;
   if (!writing_ && head_ < queue_.size()) do_write();
 }
 
@@ -232,6 +238,7 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   writing_ = false;
   if (ec) return;  // the pending read fails too and finishes the session
   ctx_.metrics.frames_sent += in_flight_;
+  ++ctx_.metrics.socket_writes;
   ctx_.metrics.bytes_sent += bytes;
   auto now = std::chrono::steady_clock::now();
   for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
@@ -255,7 +262,11 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
     head_ = 0;
   }
   if (closing_) return do_close();
-  if (head_ < queue_.size() && ws_.is_open()) do_write();
+  if (head_ == queue_.size() || !ws_.is_open()) return;
+  // What was queued during this write is corked like the first frame was, unless it already
+  // fills a write: otherwise a loopback write, done at once, would take each frame alone.
+  if (queue_.size() - head_ >= detail::kMaxFramesPerWrite) do_write();
+  else if (!flush_scheduled_) schedule_flush();
 }
 
 template <class NextLayer>

@@ -75,6 +75,68 @@ TEST(Broker, MessagesFromOnePublisherArriveInOrder) {
   EXPECT_EQ(pub.request({{"op", "ping"}})["ok"], true);
 }
 
+// The node runs one io_context per I/O thread (two here) and hands connections to them in turn:
+// these publishers and subscribers sit on both threads, so deliveries are queued directly on
+// the publisher's thread and posted to the other one. Every subscriber still gets the room in
+// offset order with no gap, each publisher's messages in the order it sent them, the
+// publishers too (subscribed to their room, while their replies come in between).
+TEST(Broker, PublishersOnBothIoThreadsKeepTheRoomInOrderForEverySubscriber) {
+  TestNode node;
+  std::vector<std::unique_ptr<WsClient>> subs;
+  for (int i = 0; i < 4; ++i) {
+    subs.push_back(std::make_unique<WsClient>(node.port()));
+    ASSERT_EQ(subscribe(*subs.back(), "busy")["ok"], true);
+  }
+  constexpr int kPerPublisher = 300;
+  constexpr int kTotal = 2 * kPerPublisher;
+  std::vector<std::unique_ptr<WsClient>> pubs;
+  for (int p = 0; p < 2; ++p) {
+    pubs.push_back(std::make_unique<WsClient>(node.port()));
+    ASSERT_EQ(subscribe(*pubs.back(), "busy")["ok"], true);
+  }
+  std::vector<std::string> failures(2);
+  std::vector<std::thread> publishers;
+  for (int p = 0; p < 2; ++p)
+    publishers.emplace_back([&, p] {
+      WsClient& me = *pubs[p];
+      try {
+        for (int i = 0; i < kPerPublisher; ++i)
+          me.send_json({{"op", "publish"}, {"id", 1000 + i}, {"room", "busy"}, {"data", {{"p", p}, {"i", i}}}});
+        std::size_t acked = 0;
+        int messages = 0, next_mine = 0;
+        std::int64_t last = 0;
+        while (messages < kTotal || acked < kPerPublisher) {
+          json m = me.read_json();
+          if (m.contains("ok")) {
+            if (m["ok"] != true) throw std::runtime_error("publish failed: " + m.dump());
+            ++acked;
+            continue;
+          }
+          std::int64_t offset = m["offset"];
+          if (offset != last + 1) throw std::runtime_error("offset " + std::to_string(offset) + " after " + std::to_string(last));
+          last = offset;
+          ++messages;
+          if (m["data"]["p"] != p) continue;
+          if (m["data"]["i"] != next_mine++) throw std::runtime_error("own messages out of order");
+        }
+      } catch (const std::exception& e) {
+        failures[p] = e.what();
+      }
+    });
+  for (auto& t : publishers) t.join();
+  EXPECT_EQ(failures[0], "");
+  EXPECT_EQ(failures[1], "");
+  for (auto& s : subs) {
+    int next[2] = {0, 0};
+    for (int n = 1; n <= kTotal; ++n) {
+      json m = s->read_json();
+      ASSERT_EQ(m["offset"], n);
+      int p = m["data"]["p"];
+      ASSERT_EQ(m["data"]["i"], next[p]++);
+    }
+  }
+}
+
 TEST(Broker, UnsubscribeStopsDeliveryAndTwiceIsNotSubscribed) {
   TestNode node;
   WsClient a(node.port()), pub(node.port());

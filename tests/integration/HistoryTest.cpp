@@ -15,8 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-bool is_message(const json& j) { return j.value("type", "") == "message"; }
-
 // The embedded bus (one node, reached twice), or two nodes sharing a Redis.
 class History : public ::testing::TestWithParam<bool> {
  protected:
@@ -166,7 +164,9 @@ TEST_P(History, WhenTheHistoryDoesNotReachBackNothingOldIsSent) {
   WsClient back(a().port());
   json reply = subscribe(back, "small:room", since);
   ASSERT_EQ(reply["ok"], true);
-  if (!clustered()) EXPECT_EQ(reply["recovered"], false);
+  if (!clustered()) {
+    EXPECT_EQ(reply["recovered"], false);
+  }
   EXPECT_EQ(reply["offset"], 10);
   // Another epoch never recovers.
   WsClient stranger(a().port());

@@ -28,10 +28,10 @@ class Broker {
 
   // A connection finished its WebSocket handshake.
   void open(const std::shared_ptr<Connection>& conn);
-  // One text frame from `conn`; runs on the connection's strand.
+  // One text frame from `conn`; runs on the connection's thread.
   void handle(const std::shared_ptr<Connection>& conn, std::string_view text);
   // Carries out a request made by the node on the connection's behalf (an SSE stream's subscribes),
-  // on the connection's strand, without taking from its request rate.
+  // on the connection's thread, without taking from its request rate.
   void execute(const std::shared_ptr<Connection>& conn, protocol::Request& req);
   // Replies with an error (also for frames the broker never sees, e.g. binary ones).
   void reply_error(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code,

@@ -27,9 +27,9 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   cluster::ConnectionId id() const { return id_; }
-  // Read and renewed only on the connection's strand.
+  // Read and renewed only on the connection's thread.
   const auth::Identity& identity() const { return identity_; }
-  // Only on the connection's strand: a refreshed token's permissions and expiry replace the
+  // Only on the connection's thread: a refreshed token's permissions and expiry replace the
   // old ones (user and presence info stay those of the handshake), and the expiry watch restarts.
   void renew(auth::RoomPermissions permissions, std::optional<std::chrono::system_clock::time_point> expires_at) {
     identity_.permissions = std::move(permissions);
@@ -46,22 +46,24 @@ class Connection {
     (void)room, (void)offset, (void)epoch;
     deliver(frame);
   }
-  // Only on the connection's own strand (while it handles a request): queues a reply now.
+  // On the connection's thread, from its thread's FlushQueue: writes what it has queued.
+  virtual void flush() {}
+  // Only on the connection's own thread (while it handles a request): queues a reply now.
   virtual void reply(std::string text) = 0;
-  // Thread-safe: runs `fn` on the connection's strand, after what is already queued there.
+  // Thread-safe: runs `fn` on the connection's thread, after what is already queued there.
   virtual void post(std::function<void()> fn) = 0;
   // Thread-safe: closes the connection with a WebSocket close code.
   virtual void shutdown(std::uint16_t code, std::string reason) = 0;
   // Thread-safe: drops the connection at once, without a close handshake.
   virtual void abort() = 0;
-  // Only on the connection's strand: from identity().expires_at, schedules the refresh push
+  // Only on the connection's thread: from identity().expires_at, schedules the refresh push
   // and, if no new token comes, the close with 4001 (replacing what was scheduled before).
   virtual void watch_token_expiry() = 0;
 
-  // Touched only on the connection's strand.
+  // Touched only on the connection's thread.
   TokenBucket& publish_bucket() { return publish_bucket_; }
   TokenBucket& request_bucket() { return request_bucket_; }
-  // Requests refused with rate_limited in a row (on the strand).
+  // Requests refused with rate_limited in a row (on its thread).
   unsigned& rate_limit_strikes() { return rate_limit_strikes_; }
 
  private:

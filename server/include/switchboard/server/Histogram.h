@@ -1,6 +1,8 @@
 #pragma once
 // A Prometheus histogram: fixed bucket bounds, counted with relaxed atomics so that any thread
 // may observe without a lock, rendered as <name>_bucket{le=…}, <name>_sum and <name>_count.
+// It is on the delivery path (twice per message written), so an observation is two atomic
+// additions: the sum is kept as a whole number of `resolution` (1 for bytes, 1e-9 for seconds).
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -11,18 +13,19 @@ namespace switchboard::server {
 
 class Histogram {
  public:
-  explicit Histogram(std::vector<double> bounds);
+  Histogram(std::vector<double> bounds, double resolution);
 
   void observe(double value);
   // # HELP, # TYPE and the samples; `labels` (e.g. `kind="x"`) is added to every sample.
   void render(std::ostream& out, const char* name, const char* help) const;
-  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  std::uint64_t count() const;
 
  private:
   std::vector<double> bounds_;  // ascending; an implicit +Inf bucket follows
   std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;  // per bucket, not cumulative
-  std::atomic<std::uint64_t> count_{0};
-  std::atomic<double> sum_{0};
+  double resolution_;
+  double per_unit_;  // 1 / resolution_
+  std::atomic<std::uint64_t> sum_{0};  // in units of resolution_
 };
 
 }  // namespace switchboard::server

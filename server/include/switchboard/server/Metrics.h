@@ -28,6 +28,7 @@ class Metrics {
   Counter messages_published{0};
   Counter deliveries{0};         // frames queued to connections for delivery (messages and presence events)
   Counter frames_sent{0};
+  Counter socket_writes{0};      // writes of frames or events to client sockets: frames_sent / socket_writes is the batching
   Counter bytes_sent{0};
   Counter slow_consumers{0};     // connections closed with 4008
   Counter deliveries_dropped_slow_consumer{0};
@@ -36,11 +37,11 @@ class Metrics {
   Counter recoveries_failed{0};     // … answered "recovered":false
 
   // Bytes queued to a connection, observed as each frame is queued.
-  Histogram write_queue_bytes{{256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304}};
+  Histogram write_queue_bytes{{256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304}, 1};
   // Seconds from a frame being queued to a connection to the socket taking it.
-  Histogram delivery_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+  Histogram delivery_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, 1e-9};
   // Seconds from a publish request to the bus accepting it (in a cluster: Redis's answer).
-  Histogram publish_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}};
+  Histogram publish_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, 1e-9};
 
   void count_error(protocol::ErrorCode code);
   void count_close(std::uint16_t code);               // close codes the node sent

@@ -5,7 +5,7 @@
 // in one gather write — something Beast's one-message-per-write API cannot do. Without this, a
 // pong Beast writes on its own could land in the middle of the session's write.
 //
-// Every operation runs on the stream's strand (the session's), so there is no lock.
+// Every operation runs on the session's thread, so there is no lock.
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -135,7 +135,7 @@ class OrderedWriteStream {
 
   static void start(const std::shared_ptr<State>& state, Write write) {
     state->busy = true;
-    // Completes on the stream's executor, the strand every caller is on.
+    // Completes on the stream's executor, the thread every caller is on.
     Completion completion{state, WriteHandler(std::move(*write.handler)), Turn(state.get())};
     if (write.borrowed)  // a view: Asio keeps a copy of the buffer list, here without allocating
       boost::asio::async_write(*state->stream, boost::span<const boost::asio::const_buffer>(*write.borrowed),

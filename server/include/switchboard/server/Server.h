@@ -14,6 +14,7 @@
 #include "switchboard/cluster/PresenceStore.h"
 #include "switchboard/server/Broker.h"
 #include "switchboard/server/Config.h"
+#include "switchboard/server/FlushQueue.h"
 #include "switchboard/server/HttpApi.h"
 #include "switchboard/server/HttpRoutes.h"
 #include "switchboard/server/Metrics.h"
@@ -52,7 +53,11 @@ class Server {
   const Broker& broker() const { return *broker_; }
 
  private:
-  boost::asio::io_context ioc_;  // declared first: destroyed last, after everything bound to it
+  // One io_context per I/O thread; a connection lives on one of them, all its handlers on
+  // that thread, so it needs no strand. Declared first: destroyed last, after everything bound
+  // to them. The first also runs the listeners, the bus and the signals.
+  std::vector<std::unique_ptr<boost::asio::io_context>> iocs_;
+  std::vector<std::unique_ptr<FlushQueue>> flush_queues_;  // one per io_context
   std::optional<boost::asio::ssl::context> tls_;
   Config config_;
   Metrics metrics_;
@@ -65,7 +70,7 @@ class Server {
   std::unique_ptr<SessionContext> ctx_;
   std::shared_ptr<Listener> plain_listener_;
   std::shared_ptr<Listener> tls_listener_;
-  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
   bool stopped_ = false;
 };

@@ -4,8 +4,9 @@
 // writes their messages as events, each with an id that says where every room stands
 // (protocol::EventId), so that a client reconnecting with Last-Event-ID misses nothing. It reads
 // nothing after the request: clients publish, and ask for history and presence, over the HTTP
-// API. Everything it does runs on its own strand. Documented in PROTOCOL.md ("Server-Sent Events").
+// API. Everything it does runs on its I/O thread. Documented in PROTOCOL.md ("Server-Sent Events").
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -68,6 +69,9 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   void finish();
 
   Stream stream_;
+  // What other threads hand this stream (messages, closes, the broker's work) goes through this
+  // strand, in the order it was handed over; it runs on the stream's I/O thread like the rest.
+  net::strand<net::any_io_executor> posts_;
   SessionContext& ctx_;
   std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
   std::unique_ptr<http::response<http::empty_body>> head_;

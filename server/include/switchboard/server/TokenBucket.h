@@ -4,7 +4,7 @@
 namespace switchboard::server {
 
 // A token bucket: `burst` tokens at most, refilled at `rate` per second. rate 0 = unlimited.
-// Not thread-safe: each connection owns one and touches it on its own strand.
+// Not thread-safe: each connection owns one and touches it on its own thread.
 class TokenBucket {
  public:
   using Clock = std::chrono::steady_clock;

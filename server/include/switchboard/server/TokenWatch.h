@@ -1,7 +1,7 @@
 #pragma once
 // The expiry watch of a connection's token: asks for a new token a minute before "exp" (halfway
 // there for shorter-lived tokens), and gives up on it at "exp" plus the leeway. Used on the
-// connection's strand only; each start() replaces what was scheduled before.
+// connection's thread only; each start() replaces what was scheduled before.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>

@@ -1,9 +1,10 @@
 #pragma once
-// One client WebSocket, plain or TLS. Everything it does runs on its own strand: reads a frame,
+// One client WebSocket, plain or TLS. Everything it does runs on its I/O thread: reads a frame,
 // hands it to the broker, and writes its queue of shared frames: Beast reads and answers control
 // frames, while the session frames its messages itself (server frames are unmasked: a 2-10 byte
 // header before the shared text) and writes all that is queued in one gather write.
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -34,6 +35,7 @@ class WebSocketSession final : public Connection,
   void run(http::request<http::string_body> request);
 
   void deliver(protocol::Payload frame) override;
+  void flush() override;
   void reply(std::string text) override;
   void shutdown(std::uint16_t code, std::string reason) override;
   void abort() override;
@@ -45,9 +47,8 @@ class WebSocketSession final : public Connection,
   void do_read();
   void on_read(beast::error_code ec, std::size_t bytes);
   void enqueue(protocol::Payload frame);
-  // Writes what is queued once the deliveries under way have had their turn (see on_flush).
+  // Writes what is queued once the deliveries under way have had their turn (FlushQueue).
   void schedule_flush();
-  void on_flush();
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
   void begin_close(std::uint16_t code, std::string reason);
@@ -55,6 +56,11 @@ class WebSocketSession final : public Connection,
   void finish();
 
   websocket::stream<OrderedWriteStream<NextLayer>> ws_;
+  // What other threads hand this connection (deliveries, closes, the broker's work) goes through
+  // this strand, in the order it was handed over: posts to an io_context from several threads
+  // keep no order. It runs on the connection's I/O thread like everything else.
+  net::strand<net::any_io_executor> posts_;
+  net::io_context* ioc_ = nullptr;  // the event loop of the connection's thread
   SessionContext& ctx_;
   std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
   beast::flat_buffer buffer_;
@@ -72,8 +78,10 @@ class WebSocketSession final : public Connection,
   std::vector<net::const_buffer> write_buffers_;  // header, text, header, text, … of that write
   bool writing_ = false;
   bool flush_scheduled_ = false;
-  unsigned flush_turns_ = 0;         // times the scheduled flush waited for more deliveries
-  std::uint64_t flush_seen_ = 0;     // the node's delivery count when it last looked
+  bool in_own_handler_ = false;  // running a request of its own or a function posted to it
+  // Work posted to this connection and not yet run: while there is any, deliveries are posted
+  // too, so that they keep their order.
+  std::atomic<std::uint32_t> posted_{0};
   bool opened_ = false;    // handshake done, broker knows the connection
   bool closing_ = false;   // a close was decided: no more frames are queued
   bool finished_ = false;  // broker told the connection is gone

@@ -1,0 +1,65 @@
+#pragma once
+// Corking, for the connections of one I/O thread. A connection with frames to write asks its
+// thread's queue for a flush instead of writing at once; the queue runs the flushes of all its
+// connections together, once the deliveries under way have had their turn: it is posted, and
+// posted again while the node's delivery count keeps moving (another publish read and fanned
+// out), at most kMaxTurns times and for at most kMaxDelay. So a stream of messages leaves in
+// gather writes of several frames — one sendmsg for many — and a message to a thousand
+// connections costs a few posts, not one per connection per turn. A quiet node flushes on the
+// first turn; a busy one holds a frame back for a millisecond at most.
+//
+// One queue per I/O thread, used only on that thread: no lock.
+#include <atomic>
+#include <chrono>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace switchboard::server {
+
+class Connection;
+
+class FlushQueue {
+ public:
+  static constexpr unsigned kMaxTurns = 32;
+  static constexpr std::chrono::microseconds kMaxDelay{4000};
+
+  FlushQueue(boost::asio::io_context& ioc, const std::atomic<std::uint64_t>& deliveries);
+  FlushQueue(const FlushQueue&) = delete;
+  FlushQueue& operator=(const FlushQueue&) = delete;
+
+  // The queue of the I/O thread this runs on; nullptr elsewhere.
+  static FlushQueue* current();
+
+  // Makes this queue the calling thread's current() while it lives: an I/O thread holds one
+  // around io_context::run().
+  class ThreadBinding {
+   public:
+    explicit ThreadBinding(FlushQueue& queue);
+    ~ThreadBinding();
+    ThreadBinding(const ThreadBinding&) = delete;
+    ThreadBinding& operator=(const ThreadBinding&) = delete;
+
+   private:
+    FlushQueue* previous_;
+  };
+
+  // On this queue's thread: calls conn->flush() on a coming turn. The connection asks once per
+  // flush (it keeps a flag); pending connections are held until flushed.
+  void request(std::shared_ptr<Connection> conn);
+
+ private:
+  void run();
+
+  boost::asio::io_context& ioc_;
+  const std::atomic<std::uint64_t>& deliveries_;
+  std::vector<std::shared_ptr<Connection>> pending_;
+  std::vector<std::shared_ptr<Connection>> running_;
+  bool scheduled_ = false;
+  unsigned turns_ = 0;
+  std::uint64_t seen_ = 0;
+  std::chrono::steady_clock::time_point first_;  // when the oldest pending request came
+};
+
+}  // namespace switchboard::server
