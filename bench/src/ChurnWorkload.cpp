@@ -8,6 +8,8 @@
 #include <thread>
 
 #include "BenchClient.h"
+
+#include <boost/beast/websocket/error.hpp>
 #include "ClientFleet.h"
 #include "Deployment.h"
 #include "Payload.h"
