@@ -1,6 +1,7 @@
 #include "switchboard/server/FlushQueue.h"
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 
 #include "switchboard/server/Connection.h"
 
@@ -24,6 +25,7 @@ void FlushQueue::request(std::shared_ptr<Connection> conn) {
   if (scheduled_) return;
   scheduled_ = true;
   turns_ = 0;
+  quiet_ = 0;
   seen_ = deliveries_.load(std::memory_order_relaxed);
   first_ = std::chrono::steady_clock::now();
   boost::asio::post(ioc_, [this] { run(); });
@@ -31,7 +33,8 @@ void FlushQueue::request(std::shared_ptr<Connection> conn) {
 
 void FlushQueue::run() {
   auto seen = deliveries_.load(std::memory_order_relaxed);
-  if (seen != seen_ && ++turns_ < kMaxTurns && std::chrono::steady_clock::now() - first_ < kMaxDelay) {
+  quiet_ = seen == seen_ ? quiet_ + 1 : 0;
+  if (quiet_ < kQuietTurns && ++turns_ < kMaxTurns && std::chrono::steady_clock::now() - first_ < max_delay_) {
     seen_ = seen;
     boost::asio::post(ioc_, [this] { run(); });
     return;
@@ -39,8 +42,13 @@ void FlushQueue::run() {
   scheduled_ = false;
   // Connections that ask again while these flush (a write completing at once) go to the next turn.
   running_.swap(pending_);
+  const auto started = std::chrono::steady_clock::now();
   for (auto& conn : running_) conn->flush();
   running_.clear();
+  // The next cork may last as long as these writes took: a node whose writes take long reads
+  // as long, and writes more frames each time.
+  max_delay_ = std::clamp(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),
+                          kMinDelay, kMaxDelay);
   if (running_.capacity() > 4096) running_.shrink_to_fit();
 }
 

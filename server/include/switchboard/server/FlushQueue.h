@@ -3,10 +3,12 @@
 // thread's queue for a flush instead of writing at once; the queue runs the flushes of all its
 // connections together, once the deliveries under way have had their turn: it is posted, and
 // posted again while the node's delivery count keeps moving (another publish read and fanned
-// out), at most kMaxTurns times and for at most kMaxDelay. So a stream of messages leaves in
-// gather writes of several frames — one sendmsg for many — and a message to a thousand
-// connections costs a few posts, not one per connection per turn. A quiet node flushes on the
-// first turn; a busy one holds a frame back for a millisecond at most.
+// out). It flushes after kQuietTurns turns in a row without a delivery (two: what the event
+// loop's poll finds in one turn runs in the next), or after kMaxTurns, or once the cork has lasted
+// as long as the previous round of writes took, clamped to [kMinDelay, kMaxDelay]. So a stream of
+// messages leaves in gather writes of many frames — one sendmsg for many — and a node whose
+// writes take long reads as long before writing again, so that each write carries more. A quiet
+// node flushes within a few turns (microseconds); a busy one holds a frame back 4–20 ms at most.
 //
 // One queue per I/O thread, used only on that thread: no lock.
 #include <atomic>
@@ -22,8 +24,10 @@ class Connection;
 
 class FlushQueue {
  public:
-  static constexpr unsigned kMaxTurns = 32;
-  static constexpr std::chrono::microseconds kMaxDelay{4000};
+  static constexpr unsigned kMaxTurns = 256;
+  static constexpr unsigned kQuietTurns = 2;
+  static constexpr std::chrono::microseconds kMinDelay{4000};
+  static constexpr std::chrono::microseconds kMaxDelay{20000};
 
   FlushQueue(boost::asio::io_context& ioc, const std::atomic<std::uint64_t>& deliveries);
   FlushQueue(const FlushQueue&) = delete;
@@ -58,6 +62,8 @@ class FlushQueue {
   std::vector<std::shared_ptr<Connection>> running_;
   bool scheduled_ = false;
   unsigned turns_ = 0;
+  unsigned quiet_ = 0;
+  std::chrono::microseconds max_delay_ = kMinDelay;  // how long the coming cork may last  // turns in a row in which the delivery count did not move
   std::uint64_t seen_ = 0;
   std::chrono::steady_clock::time_point first_;  // when the oldest pending request came
 };
