@@ -1,5 +1,7 @@
 #include "switchboard/server/Histogram.h"
 
+#include <stdexcept>
+
 #include <algorithm>
 
 namespace switchboard::server {
@@ -7,13 +9,32 @@ namespace switchboard::server {
 Histogram::Histogram(std::vector<double> bounds, double resolution)
     : bounds_(std::move(bounds)), buckets_(new std::atomic<std::uint64_t>[bounds_.size() + 1]), resolution_(resolution),
       per_unit_(1 / resolution) {
+  if (bounds_.size() + 1 > kMaxBuckets) throw std::invalid_argument("Histogram: too many buckets");
   for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
 }
 
+std::size_t Histogram::bucket_of(double value) const {
+  return static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
+}
+
+std::uint64_t Histogram::units_of(double value) const {
+  return value > 0 ? static_cast<std::uint64_t>(value * per_unit_ + 0.5) : 0;
+}
+
 void Histogram::observe(double value) {
-  auto index = static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), value) - bounds_.begin());
-  buckets_[index].fetch_add(1, std::memory_order_relaxed);
-  if (value > 0) sum_.fetch_add(static_cast<std::uint64_t>(value * per_unit_ + 0.5), std::memory_order_relaxed);
+  buckets_[bucket_of(value)].fetch_add(1, std::memory_order_relaxed);
+  if (auto units = units_of(value)) sum_.fetch_add(units, std::memory_order_relaxed);
+}
+
+void Histogram::Batch::observe(double value) {
+  ++counts_[histogram_.bucket_of(value)];
+  sum_ += histogram_.units_of(value);
+}
+
+Histogram::Batch::~Batch() {
+  for (std::size_t i = 0; i <= histogram_.bounds_.size(); ++i)
+    if (counts_[i]) histogram_.buckets_[i].fetch_add(counts_[i], std::memory_order_relaxed);
+  if (sum_) histogram_.sum_.fetch_add(sum_, std::memory_order_relaxed);
 }
 
 std::uint64_t Histogram::count() const {

@@ -129,7 +129,10 @@ void HttpSession<Stream>::upgrade() {
   auto identity = admit(parser_->get());
   if (!identity) return;
   auto id = ctx_.next_connection_id++;
-  std::make_shared<WebSocketSession<Stream>>(std::move(stream_), ctx_, id, std::move(*identity))->run(parser_->release());
+  using Upgraded = WebSocketStreamOf<Stream>;
+  std::make_shared<WebSocketSession<typename Upgraded::type>>(Upgraded::from(std::move(stream_)), ctx_, id,
+                                                              std::move(*identity))
+      ->run(parser_->release());
 }
 
 template <class Stream>

@@ -97,7 +97,7 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
       << deliveries_dropped_slow_consumer.load() << '\n';
   out << "switchboard_deliveries_dropped_total{reason=\"rate_limited\"} "
       << deliveries_dropped_rate_limited.load() << '\n';
-  write_queue_bytes.render(out, "switchboard_write_queue_bytes", "Bytes queued to a connection as each frame is queued.");
+  write_queue_bytes.render(out, "switchboard_write_queue_bytes", "Bytes queued to a connection as each write to it starts, and as it is closed as a slow consumer.");
   delivery_seconds.render(out, "switchboard_delivery_seconds",
                           "Seconds from a frame being queued to a connection to its socket taking it.");
   publish_seconds.render(out, "switchboard_publish_seconds",

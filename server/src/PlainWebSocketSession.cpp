@@ -1,5 +1,5 @@
 #include "WebSocketSessionImpl.h"
 
 namespace switchboard::server {
-template class WebSocketSession<beast::tcp_stream>;
+template class WebSocketSession<net::ip::tcp::socket>;
 }

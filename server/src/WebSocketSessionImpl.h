@@ -3,6 +3,8 @@
 // source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
 #include "switchboard/server/WebSocketSession.h"
 
+#include <cstring>
+
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/Messages.h"
@@ -36,7 +38,7 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::run(http::request<http::string_body> request) {
   const Config& c = ctx_.config;
   // The WebSocket's own timeouts replace the TCP stream's from here on.
-  beast::get_lowest_layer(ws_).expires_never();
+  if constexpr (requires { beast::get_lowest_layer(ws_).expires_never(); }) beast::get_lowest_layer(ws_).expires_never();
   websocket::stream_base::timeout timeout{};
   timeout.handshake_timeout = c.handshake_timeout;
   // Beast pings after half the idle timeout and closes when the other half passes silently.
@@ -163,10 +165,11 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
   if (closing_ || finished_) return;
   queued_bytes_ += frame->size();
+  if (queue_.empty()) queue_.reserve(8);
   queue_.push_back({std::move(frame), std::chrono::steady_clock::now()});
-  ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
   // A lone frame (say, a large presence reply) always goes out: only a backlog marks a slow reader.
   if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() - head_ > 1) {
+    ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
     ++ctx_.metrics.slow_consumers;
     log::info("closing connection " + std::to_string(id()) + " (" + identity().user +
               "): slow consumer, " + std::to_string(queued_bytes_) + " bytes queued");
@@ -210,25 +213,49 @@ inline std::size_t text_frame_header(std::size_t size, unsigned char* out) {
   for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(size) >> (56 - 8 * i));
   return 10;
 }
-// Messages per gather write: Asio hands the kernel at most 64 buffers per call, two per message.
-inline constexpr std::size_t kMaxFramesPerWrite = 32;
+// What one write takes at most: frames, bytes (a single larger frame still goes alone), and
+// pieces (Asio hands the kernel at most 64 buffers per call). Frames shorter than kCopyBelow are
+// copied into the staged buffer; a longer one is a piece of its own.
+inline constexpr std::size_t kMaxFramesPerWrite = 1024;
+inline constexpr std::size_t kMaxWriteBytes = 64 * 1024;
+inline constexpr std::size_t kMaxPieces = 64;
+inline constexpr std::size_t kCopyBelow = 1024;
+inline constexpr std::size_t kMaxHeader = 10;
 }  // namespace detail
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::do_write() {
   writing_ = true;
-  in_flight_ = std::min(queue_.size() - head_, detail::kMaxFramesPerWrite);
-  // The headers first, all of them, so that the buffers below point into storage that stays put.
-  headers_.resize(in_flight_ * 10);
-  write_buffers_.clear();
-  std::size_t at = 0;
-  for (std::size_t i = 0; i < in_flight_; ++i) {
-    const std::string& text = *queue_[head_ + i].frame;
-    std::size_t n = detail::text_frame_header(text.size(), headers_.data() + at);
-    write_buffers_.emplace_back(headers_.data() + at, n);
-    write_buffers_.emplace_back(text.data(), text.size());
-    at += n;
+  ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
+  // Which frames go, and how much is staged: so that staged_ is sized once and the pieces
+  // below point into storage that stays put.
+  std::size_t frames = 0, bytes = 0, staged = 0, pieces = 1;
+  for (std::size_t i = head_; i < queue_.size() && frames < detail::kMaxFramesPerWrite; ++i) {
+    const std::size_t size = queue_[i].frame->size();
+    const bool copied = size < detail::kCopyBelow;
+    if (frames > 0 && (bytes + size > detail::kMaxWriteBytes || (!copied && pieces + 2 > detail::kMaxPieces))) break;
+    ++frames;
+    bytes += size + detail::kMaxHeader;
+    staged += detail::kMaxHeader + (copied ? size : 0);
+    if (!copied) pieces += 2;
   }
+  in_flight_ = frames;
+  staged_.resize(staged);
+  write_buffers_.clear();
+  std::size_t at = 0, piece = 0;  // the end of what is staged, and where its open piece starts
+  for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
+    const std::string& text = *queue_[i].frame;
+    at += detail::text_frame_header(text.size(), staged_.data() + at);
+    if (text.size() < detail::kCopyBelow) {
+      std::memcpy(staged_.data() + at, text.data(), text.size());
+      at += text.size();
+      continue;
+    }
+    write_buffers_.emplace_back(staged_.data() + piece, at - piece);
+    write_buffers_.emplace_back(text.data(), text.size());
+    piece = at;
+  }
+  if (at > piece) write_buffers_.emplace_back(staged_.data() + piece, at - piece);
   ws_.next_layer().async_write_all(write_buffers_,
                                    beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
 }
@@ -240,32 +267,32 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   ctx_.metrics.frames_sent += in_flight_;
   ++ctx_.metrics.socket_writes;
   ctx_.metrics.bytes_sent += bytes;
-  auto now = std::chrono::steady_clock::now();
-  for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
-    ctx_.metrics.delivery_seconds.observe(std::chrono::duration<double>(now - queue_[i].at).count());
-    queued_bytes_ -= queue_[i].frame->size();
-    queue_[i].frame.reset();
+  {
+    const auto now = std::chrono::steady_clock::now();
+    Histogram::Batch delivery(ctx_.metrics.delivery_seconds);
+    for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
+      delivery.observe(std::chrono::duration<double>(now - queue_[i].at).count());
+      queued_bytes_ -= queue_[i].frame->size();
+      queue_[i].frame.reset();
+    }
   }
   head_ += in_flight_;
   in_flight_ = 0;
   if (head_ == queue_.size()) {
-    // All written: start over, and give back what a burst made the buffers grow to.
-    queue_.clear();
+    // All written: give back what the queue and the write held.
+    std::vector<Queued>().swap(queue_);
+    std::vector<unsigned char>().swap(staged_);
+    std::vector<net::const_buffer>().swap(write_buffers_);
     head_ = 0;
-    if (queue_.capacity() > 64) {
-      queue_.shrink_to_fit();
-      headers_.shrink_to_fit();
-      write_buffers_.shrink_to_fit();
-    }
   } else if (head_ >= 1024 && head_ * 2 >= queue_.size()) {
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
   }
-  if (closing_) return do_close();
+  if (closing_) return write_rest_then_close();
   if (head_ == queue_.size() || !ws_.is_open()) return;
   // What was queued during this write is corked like the first frame was, unless it already
   // fills a write: otherwise a loopback write, done at once, would take each frame alone.
-  if (queue_.size() - head_ >= detail::kMaxFramesPerWrite) do_write();
+  if (queue_.size() - head_ >= detail::kMaxFramesPerWrite || queued_bytes_ >= detail::kMaxWriteBytes) do_write();
   else if (!flush_scheduled_) schedule_flush();
 }
 
@@ -275,11 +302,13 @@ void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string re
   closing_ = true;
   close_reason_.code = code;
   close_reason_.reason = reason;
-  // Drop what is not yet on the wire; the frames being written, if any, finish first.
-  std::size_t keep = writing_ ? in_flight_ : 0;
-  if (code == close_code::slow_consumer)
+  // A slow consumer's backlog is dropped (and counted): only the frames being written finish.
+  // Any other close first writes what was queued before it — the reply that explains it, say.
+  if (code == close_code::slow_consumer) {
+    std::size_t keep = writing_ ? in_flight_ : 0;
     ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - head_ - keep;
-  queue_.resize(head_ + keep);
+    queue_.resize(head_ + keep);
+  }
   queued_bytes_ = 0;
   for (std::size_t i = head_; i < queue_.size(); ++i) queued_bytes_ += queue_[i].frame->size();
   // A peer that does not read never takes the close frame: cut the connection after a bound.
@@ -288,7 +317,14 @@ void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string re
     if (ec) return;
     if (auto self = weak.lock()) beast::get_lowest_layer(self->ws_).close();
   });
-  if (!writing_) do_close();
+  if (!writing_) write_rest_then_close();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::write_rest_then_close() {
+  // Not open: Beast has written its own close frame (or the connection is gone).
+  if (head_ < queue_.size() && ws_.is_open()) return do_write();
+  do_close();
 }
 
 template <class NextLayer>

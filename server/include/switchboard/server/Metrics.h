@@ -36,7 +36,7 @@ class Metrics {
   Counter recoveries_succeeded{0};  // subscribes with "since" answered "recovered":true
   Counter recoveries_failed{0};     // … answered "recovered":false
 
-  // Bytes queued to a connection, observed as each frame is queued.
+  // Bytes queued to a connection, observed as each write to it starts (and at a slow-consumer close).
   Histogram write_queue_bytes{{256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304}, 1};
   // Seconds from a frame being queued to a connection to the socket taking it.
   Histogram delivery_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, 1e-9};

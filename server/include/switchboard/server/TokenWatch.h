@@ -28,12 +28,17 @@ class TokenWatch {
   void arm(std::chrono::system_clock::time_point at, std::shared_ptr<void> owner);
   void on_timer(unsigned generation, std::shared_ptr<void> owner);
 
-  std::unique_ptr<boost::asio::steady_timer> timer_;  // only for connections with an expiring token
-  Handlers handlers_;
-  std::chrono::system_clock::time_point expires_at_;
-  std::chrono::seconds leeway_{};
+  // Only for connections whose token expires: most idle connections keep 16 bytes here.
+  struct State {
+    explicit State(const boost::asio::any_io_executor& executor) : timer(executor) {}
+    boost::asio::steady_timer timer;
+    Handlers handlers;
+    std::chrono::system_clock::time_point expires_at;
+    std::chrono::seconds leeway{};
+    bool refresh_pushed = false;
+  };
+  std::unique_ptr<State> state_;
   unsigned generation_ = 0;  // bumped by each start: older waits are stale
-  bool refresh_pushed_ = false;
 };
 
 }  // namespace switchboard::server

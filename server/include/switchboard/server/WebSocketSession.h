@@ -52,6 +52,7 @@ class WebSocketSession final : public Connection,
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
   void begin_close(std::uint16_t code, std::string reason);
+  void write_rest_then_close();
   void do_close();
   void finish();
 
@@ -74,8 +75,12 @@ class WebSocketSession final : public Connection,
   std::size_t head_ = 0;
   std::size_t in_flight_ = 0;
   std::size_t queued_bytes_ = 0;
-  std::vector<unsigned char> headers_;            // frame headers of the write in flight
-  std::vector<net::const_buffer> write_buffers_;  // header, text, header, text, … of that write
+  // The write in flight: small frames are copied, headers and all, into one staged buffer (a
+  // write of many small messages is then one piece for the kernel, not two per message); a large
+  // frame is written from its shared text, with its header staged. All three are given back
+  // whenever the queue empties: an idle connection keeps no write memory.
+  std::vector<unsigned char> staged_;
+  std::vector<net::const_buffer> write_buffers_;  // pieces of staged_ and large texts, in order
   bool writing_ = false;
   bool flush_scheduled_ = false;
   bool in_own_handler_ = false;  // running a request of its own or a function posted to it
@@ -90,10 +95,24 @@ class WebSocketSession final : public Connection,
   TokenWatch token_watch_;
 };
 
-using PlainWebSocketSession = WebSocketSession<beast::tcp_stream>;
+// The stream a WebSocket runs on, made from the HTTP session's once the upgrade is accepted. A
+// plain connection leaves beast::tcp_stream (its timers, about half a KiB) for the bare socket:
+// from the upgrade on, the WebSocket's own timeouts serve. A TLS one keeps its stream.
+template <class HttpStream>
+struct WebSocketStreamOf {
+  using type = HttpStream;
+  static type from(HttpStream&& stream) { return std::move(stream); }
+};
+template <>
+struct WebSocketStreamOf<beast::tcp_stream> {
+  using type = net::ip::tcp::socket;
+  static type from(beast::tcp_stream&& stream) { return stream.release_socket(); }
+};
+
+using PlainWebSocketSession = WebSocketSession<net::ip::tcp::socket>;
 using TlsWebSocketSession = WebSocketSession<beast::ssl_stream<beast::tcp_stream>>;
 
-extern template class WebSocketSession<beast::tcp_stream>;
+extern template class WebSocketSession<net::ip::tcp::socket>;
 extern template class WebSocketSession<beast::ssl_stream<beast::tcp_stream>>;
 
 }  // namespace switchboard::server
