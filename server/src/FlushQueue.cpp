@@ -28,27 +28,34 @@ void FlushQueue::request(std::shared_ptr<Connection> conn) {
   quiet_ = 0;
   seen_ = deliveries_.load(std::memory_order_relaxed);
   first_ = std::chrono::steady_clock::now();
+  streaming_ = last_round_ >= kLongRound && first_ - last_round_end_ < kStreamGap;
   boost::asio::post(ioc_, [this] { run(); });
 }
 
 void FlushQueue::run() {
   auto seen = deliveries_.load(std::memory_order_relaxed);
   quiet_ = seen == seen_ ? quiet_ + 1 : 0;
-  if (quiet_ < kQuietTurns && ++turns_ < kMaxTurns && std::chrono::steady_clock::now() - first_ < max_delay_) {
-    seen_ = seen;
-    boost::asio::post(ioc_, [this] { run(); });
-    return;
-  }
+  seen_ = seen;
+  // In a stream, quiet turns do not end the cork: whoever feeds this thread (a publisher, Redis
+  // on the same core) gets a few more turns to do so.
+  if ((quiet_ < kQuietTurns || streaming_) && ++turns_ < kMaxTurns &&
+      std::chrono::steady_clock::now() - first_ < max_delay_)
+    return boost::asio::post(ioc_, [this] { run(); });
+  flush_all();
+}
+
+void FlushQueue::flush_all() {
   scheduled_ = false;
   // Connections that ask again while these flush (a write completing at once) go to the next turn.
   running_.swap(pending_);
   const auto started = std::chrono::steady_clock::now();
   for (auto& conn : running_) conn->flush();
   running_.clear();
+  last_round_end_ = std::chrono::steady_clock::now();
   // The next cork may last as long as these writes took: a node whose writes take long reads
   // as long, and writes more frames each time.
-  max_delay_ = std::clamp(std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started),
-                          kMinDelay, kMaxDelay);
+  last_round_ = std::chrono::duration_cast<std::chrono::microseconds>(last_round_end_ - started);
+  max_delay_ = std::clamp(last_round_, kMinDelay, kMaxDelay);
   if (running_.capacity() > 4096) running_.shrink_to_fit();
 }
 

@@ -28,7 +28,11 @@ class FlushQueue {
   static constexpr unsigned kQuietTurns = 2;
   static constexpr std::chrono::microseconds kMinDelay{4000};
   static constexpr std::chrono::microseconds kMaxDelay{20000};
-
+  // A round of writes at least this long, and a cork begun within kStreamGap of its end, mean a
+  // stream of deliveries: quiet turns then do not end the cork (kMaxTurns and the delay still do).
+  static constexpr std::chrono::microseconds kLongRound{1000};
+  static constexpr std::chrono::microseconds kStreamGap{1000};
+  
   FlushQueue(boost::asio::io_context& ioc, const std::atomic<std::uint64_t>& deliveries);
   FlushQueue(const FlushQueue&) = delete;
   FlushQueue& operator=(const FlushQueue&) = delete;
@@ -55,6 +59,7 @@ class FlushQueue {
 
  private:
   void run();
+  void flush_all();
 
   boost::asio::io_context& ioc_;
   const std::atomic<std::uint64_t>& deliveries_;
@@ -62,8 +67,11 @@ class FlushQueue {
   std::vector<std::shared_ptr<Connection>> running_;
   bool scheduled_ = false;
   unsigned turns_ = 0;
-  unsigned quiet_ = 0;
-  std::chrono::microseconds max_delay_ = kMinDelay;  // how long the coming cork may last  // turns in a row in which the delivery count did not move
+  unsigned quiet_ = 0;  // turns in a row in which the delivery count did not move
+  std::chrono::microseconds max_delay_ = kMinDelay;  // how long the coming cork may last
+  bool streaming_ = false;  // this cork began right after a long round of writes
+  std::chrono::microseconds last_round_{0};
+  std::chrono::steady_clock::time_point last_round_end_;
   std::uint64_t seen_ = 0;
   std::chrono::steady_clock::time_point first_;  // when the oldest pending request came
 };
