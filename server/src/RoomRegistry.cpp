@@ -91,10 +91,11 @@ std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Paylo
   std::shared_lock lock(mutex_);
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
+  const auto now = Connection::Clock::now();
   // Connection::deliver queues or posts; nothing here writes to a socket.
   for (auto& sub : it->second.subscribers) {
     if (!sub.held) {
-      sub.conn->deliver_message(frame, room, offset, epoch);
+      sub.conn->deliver_message(frame, room, offset, epoch, now);
       continue;
     }
     std::unique_lock held_lock(sub.held->mutex);
@@ -105,7 +106,7 @@ std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Paylo
       // subscribers under the shared lock, and they never overlap (the bus says so).
       held_lock.unlock();
       sub.held.reset();
-      sub.conn->deliver_message(frame, room, offset, epoch);
+      sub.conn->deliver_message(frame, room, offset, epoch, now);
       continue;
     }
     if (held.overflowed) continue;
@@ -139,14 +140,15 @@ RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connecti
     return ReleaseResult::overflowed;
   }
   std::uint64_t last = after.offset;
+  const auto now = Connection::Clock::now();
   for (const auto& entry : recovered) {
     if (entry.offset <= last) continue;
-    conn->deliver_message(entry.push, room, entry.offset, after.epoch);
+    conn->deliver_message(entry.push, room, entry.offset, after.epoch, now);
     last = entry.offset;
   }
   for (const auto& entry : held.messages) {
     if (entry.offset <= last) continue;
-    conn->deliver_message(entry.push, room, entry.offset, after.epoch);
+    conn->deliver_message(entry.push, room, entry.offset, after.epoch, now);
     last = entry.offset;
   }
   held.messages = {};
@@ -160,9 +162,10 @@ std::size_t RoomRegistry::deliver_presence(const std::string& room, const protoc
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
   std::size_t n = 0;
+  const auto now = Connection::Clock::now();
   for (const auto& sub : it->second.subscribers)
     if (sub.presence) {
-      sub.conn->deliver(frame);
+      sub.conn->deliver(frame, now);
       ++n;
     }
   return n;

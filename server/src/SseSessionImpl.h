@@ -112,7 +112,7 @@ void SseSession<Stream>::reply(std::string text) {
 }
 
 template <class Stream>
-void SseSession<Stream>::deliver(protocol::Payload frame) {
+void SseSession<Stream>::deliver(protocol::Payload frame, Clock::time_point) {
   net::post(posts_, [self = this->shared_from_this(), frame = std::move(frame)] {
     self->enqueue({}, *frame);
   });
@@ -120,7 +120,7 @@ void SseSession<Stream>::deliver(protocol::Payload frame) {
 
 template <class Stream>
 void SseSession<Stream>::deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
-                                         std::string_view epoch) {
+                                         std::string_view epoch, Clock::time_point) {
   net::post(posts_, [self = this->shared_from_this(), frame, room, offset, epoch = std::string(epoch)] {
     for (std::size_t i = 0; i < self->rooms_.size(); ++i) {
       if (self->rooms_[i].name != room) continue;

@@ -99,7 +99,7 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
 }
 
 template <class NextLayer>
-void WebSocketSession<NextLayer>::deliver(protocol::Payload frame) {
+void WebSocketSession<NextLayer>::deliver(protocol::Payload frame, Clock::time_point at) {
   // Each I/O thread runs its own io_context, and a connection's handlers all run on its one
   // thread. A delivery made on that thread — the fan-out of a publish read by another
   // connection of the thread, or the bus's — is queued at once: no post, no handler per
@@ -107,10 +107,10 @@ void WebSocketSession<NextLayer>::deliver(protocol::Payload frame) {
   // work posted before waits (it goes first); and from the connection's own handlers, so that
   // what the broker queues while handling a request stays behind what is already on its way.
   if (ioc_ && ioc_->get_executor().running_in_this_thread() && !in_own_handler_ && posted_.load(std::memory_order_acquire) == 0)
-    return enqueue(std::move(frame));
+    return enqueue(std::move(frame), at);
   posted_.fetch_add(1, std::memory_order_release);
-  net::post(posts_, [self = this->shared_from_this(), frame = std::move(frame)]() mutable {
-    self->enqueue(std::move(frame));
+  net::post(posts_, [self = this->shared_from_this(), frame = std::move(frame), at]() mutable {
+    self->enqueue(std::move(frame), at);
     self->posted_.fetch_sub(1, std::memory_order_release);
   });
 }
@@ -162,11 +162,11 @@ void WebSocketSession<NextLayer>::watch_token_expiry() {
 }
 
 template <class NextLayer>
-void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame) {
+void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_point at) {
   if (closing_ || finished_) return;
   queued_bytes_ += frame->size();
   if (queue_.empty()) queue_.reserve(8);
-  queue_.push_back({std::move(frame), std::chrono::steady_clock::now()});
+  queue_.push_back({std::move(frame), at});
   // A lone frame (say, a large presence reply) always goes out: only a backlog marks a slow reader.
   if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() - head_ > 1) {
     ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
@@ -240,22 +240,25 @@ void WebSocketSession<NextLayer>::do_write() {
     if (!copied) pieces += 2;
   }
   in_flight_ = frames;
-  staged_.resize(staged);
+  if (staged > staged_capacity_) {
+    staged_.reset(new unsigned char[staged]);
+    staged_capacity_ = staged;
+  }
   write_buffers_.clear();
   std::size_t at = 0, piece = 0;  // the end of what is staged, and where its open piece starts
   for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
     const std::string& text = *queue_[i].frame;
-    at += detail::text_frame_header(text.size(), staged_.data() + at);
+    at += detail::text_frame_header(text.size(), staged_.get() + at);
     if (text.size() < detail::kCopyBelow) {
-      std::memcpy(staged_.data() + at, text.data(), text.size());
+      std::memcpy(staged_.get() + at, text.data(), text.size());
       at += text.size();
       continue;
     }
-    write_buffers_.emplace_back(staged_.data() + piece, at - piece);
+    write_buffers_.emplace_back(staged_.get() + piece, at - piece);
     write_buffers_.emplace_back(text.data(), text.size());
     piece = at;
   }
-  if (at > piece) write_buffers_.emplace_back(staged_.data() + piece, at - piece);
+  if (at > piece) write_buffers_.emplace_back(staged_.get() + piece, at - piece);
   ws_.next_layer().async_write_all(write_buffers_,
                                    beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
 }
@@ -268,7 +271,7 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   ++ctx_.metrics.socket_writes;
   ctx_.metrics.bytes_sent += bytes;
   {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = Clock::now();
     Histogram::Batch delivery(ctx_.metrics.delivery_seconds);
     for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
       delivery.observe(std::chrono::duration<double>(now - queue_[i].at).count());
@@ -281,7 +284,8 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   if (head_ == queue_.size()) {
     // All written: give back what the queue and the write held.
     std::vector<Queued>().swap(queue_);
-    std::vector<unsigned char>().swap(staged_);
+    staged_.reset();
+    staged_capacity_ = 0;
     std::vector<net::const_buffer>().swap(write_buffers_);
     head_ = 0;
   } else if (head_ >= 1024 && head_ * 2 >= queue_.size()) {

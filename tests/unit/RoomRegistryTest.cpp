@@ -22,7 +22,8 @@ class RecordingConnection final : public server::Connection {
   explicit RecordingConnection(cluster::ConnectionId id)
       : Connection(id, identity_for(id), server::TokenBucket(0, 1),
                    server::TokenBucket(0, 1)) {}
-  void deliver(protocol::Payload frame) override { frames.push_back(*frame); }
+  using Connection::deliver;
+  void deliver(protocol::Payload frame, Clock::time_point) override { frames.push_back(*frame); }
   void reply(std::string text) override { frames.push_back(std::move(text)); }
   void shutdown(std::uint16_t, std::string) override {}
   void abort() override {}

@@ -37,14 +37,18 @@ class Connection {
     watch_token_expiry();
   }
 
-  // Thread-safe: queues a shared frame; it is written after everything queued before.
-  virtual void deliver(protocol::Payload frame) = 0;
+  using Clock = std::chrono::steady_clock;
+
+  // Thread-safe: queues a shared frame, handed over at `at` (the start of its delivery latency:
+  // one clock reading serves a whole fan-out); it is written after everything queued before.
+  virtual void deliver(protocol::Payload frame, Clock::time_point at) = 0;
+  void deliver(protocol::Payload frame) { deliver(std::move(frame), Clock::now()); }
   // Thread-safe: like deliver, for a message of `room` numbered `offset` in `epoch`. Connections
   // that keep each room's position (SSE streams, for their event ids) override it.
   virtual void deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
-                               std::string_view epoch) {
+                               std::string_view epoch, Clock::time_point at) {
     (void)room, (void)offset, (void)epoch;
-    deliver(frame);
+    deliver(frame, at);
   }
   // On the connection's thread, from its thread's FlushQueue: writes what it has queued.
   virtual void flush() {}

@@ -34,9 +34,10 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   // Answers `request` with the stream's head, then subscribes the rooms of `sse`.
   void run(const Request& request, SseRequest sse);
 
-  void deliver(protocol::Payload frame) override;
+  using Connection::deliver;
+  void deliver(protocol::Payload frame, Clock::time_point at) override;
   void deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
-                       std::string_view epoch) override;
+                       std::string_view epoch, Clock::time_point at) override;
   // The broker's answers to the stream's own subscribes (their ids are room indexes), turned
   // into "subscribed" and "unsubscribed" events.
   void reply(std::string text) override;

@@ -34,7 +34,12 @@ class WebSocketSession final : public Connection,
   // Completes the upgrade of `request`, then reads frames until the connection ends.
   void run(http::request<http::string_body> request);
 
-  void deliver(protocol::Payload frame) override;
+  using Connection::deliver;
+  void deliver(protocol::Payload frame, Clock::time_point at) override;
+  void deliver_message(const protocol::Payload& frame, const std::string&, std::uint64_t, std::string_view,
+                       Clock::time_point at) override {
+    deliver(frame, at);
+  }
   void flush() override;
   void reply(std::string text) override;
   void shutdown(std::uint16_t code, std::string reason) override;
@@ -46,7 +51,7 @@ class WebSocketSession final : public Connection,
   void on_accept(beast::error_code ec);
   void do_read();
   void on_read(beast::error_code ec, std::size_t bytes);
-  void enqueue(protocol::Payload frame);
+  void enqueue(protocol::Payload frame, Clock::time_point at = Clock::now());
   // Writes what is queued once the deliveries under way have had their turn (FlushQueue).
   void schedule_flush();
   void do_write();
@@ -67,7 +72,7 @@ class WebSocketSession final : public Connection,
   beast::flat_buffer buffer_;
   struct Queued {
     protocol::Payload frame;
-    std::chrono::steady_clock::time_point at;  // when it was queued, for the delivery latency
+    Clock::time_point at;  // when it was handed over, for the delivery latency
   };
   // Frames from head_ on wait or are being written (the first in_flight_ of them, while
   // writing_). Empty, a vector holds no memory: idle connections cost nothing here.
@@ -79,7 +84,8 @@ class WebSocketSession final : public Connection,
   // write of many small messages is then one piece for the kernel, not two per message); a large
   // frame is written from its shared text, with its header staged. All three are given back
   // whenever the queue empties: an idle connection keeps no write memory.
-  std::vector<unsigned char> staged_;
+  std::unique_ptr<unsigned char[]> staged_;  // not zeroed: every byte written is set first
+  std::size_t staged_capacity_ = 0;
   std::vector<net::const_buffer> write_buffers_;  // pieces of staged_ and large texts, in order
   bool writing_ = false;
   bool flush_scheduled_ = false;
