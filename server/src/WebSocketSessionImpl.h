@@ -144,7 +144,20 @@ void WebSocketSession<NextLayer>::post(std::function<void()> fn) {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::abort() {
-  net::post(posts_, [self = this->shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
+  net::post(posts_, [self = this->shared_from_this()] { self->close_socket(); });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::close_socket() {
+  // A bare socket's close() throws on failure, and a throw would leave the event loop: take the
+  // error instead (tcp_stream's close() never throws).
+  auto& socket = beast::get_lowest_layer(ws_);
+  if constexpr (requires(beast::error_code & ec) { socket.close(ec); }) {
+    beast::error_code ignored;
+    socket.close(ignored);
+  } else {
+    socket.close();
+  }
 }
 
 template <class NextLayer>
@@ -319,7 +332,7 @@ void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string re
   close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), ctx_.config.close_timeout);
   close_timer_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
     if (ec) return;
-    if (auto self = weak.lock()) beast::get_lowest_layer(self->ws_).close();
+    if (auto self = weak.lock()) self->close_socket();
   });
   if (!writing_) write_rest_then_close();
 }

@@ -58,6 +58,7 @@ class WebSocketSession final : public Connection,
   void on_write(beast::error_code ec, std::size_t bytes);
   void begin_close(std::uint16_t code, std::string reason);
   void write_rest_then_close();
+  void close_socket();  // drops the TCP connection at once
   void do_close();
   void finish();
 
