@@ -22,10 +22,8 @@ std::unique_ptr<auth::Authenticator> jwt_authenticator(bool anonymous_fallback =
   return std::make_unique<auth::JwtAuthenticator>(std::move(keys), auth::JwtOptions{}, std::move(fallback));
 }
 
-std::string token_for(const std::string& user, json extra = json::object()) {
-  json claims = {{"sub", user}, {"exp", unix_time(3600)}};
-  claims.update(extra);
-  return mint_hs256(kSecret, claims);
+std::string token_for(const std::string& user, const json& extra = json::object()) {
+  return user_token(kSecret, user, extra);
 }
 
 WsClient::Options bearer(const std::string& token) {

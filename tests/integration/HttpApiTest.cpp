@@ -26,11 +26,7 @@ server::Config api_config() {
   return c;
 }
 
-std::string token(const std::string& user, json extra = json::object()) {
-  json claims = {{"sub", user}, {"exp", unix_time(3600)}};
-  claims.update(extra);
-  return mint_hs256(kSecret, claims);
-}
+std::string token(const std::string& user, const json& extra = json::object()) { return user_token(kSecret, user, extra); }
 
 HttpResponse post_publish(std::uint16_t port, const std::string& bearer, const std::string& body) {
   std::map<std::string, std::string> headers{{"Content-Type", "application/json"}};

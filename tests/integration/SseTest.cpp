@@ -16,18 +16,10 @@ namespace {
 
 const std::string kSecret = "sse-test-secret-0123456789abcdef";
 
-server::Config jwt_config() {
-  auto c = TestNode::default_config();
-  c.allow_anonymous = false;
-  c.jwt_secret = kSecret;
-  c.jwt_leeway = std::chrono::seconds(0);
-  return c;
-}
+server::Config jwt_config() { return TestNode::jwt_config(kSecret); }
 
-std::string token(const std::string& user, json extra = json::object(), long long ttl = 3600) {
-  json claims = {{"sub", user}, {"exp", unix_time(ttl)}};
-  claims.update(extra);
-  return mint_hs256(kSecret, claims);
+std::string token(const std::string& user, const json& extra = json::object(), long long ttl = 3600) {
+  return user_token(kSecret, user, extra, ttl);
 }
 
 json publish(WsClient& ws, const std::string& room, json data) {

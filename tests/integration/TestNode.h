@@ -3,6 +3,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "switchboard/auth/AnonymousAuthenticator.h"
@@ -24,6 +25,14 @@ class TestNode {
     c.static_dir = SWITCHBOARD_SOURCE_DIR "/web-client";
     c.publish_rate = 0;
     c.log_level = "warn";
+    return c;
+  }
+  // Tokens only (no anonymous fallback), HS256 with `secret`, no leeway on expiry.
+  static server::Config jwt_config(const std::string& secret) {
+    auto c = default_config();
+    c.allow_anonymous = false;
+    c.jwt_secret = secret;
+    c.jwt_leeway = std::chrono::seconds(0);
     return c;
   }
 

@@ -10,5 +10,8 @@ namespace switchboard::test {
 std::string mint_hs256(const std::string& secret, const nlohmann::json& claims);
 // Seconds since the epoch, now plus `offset`.
 long long unix_time(long long offset = 0);
+// A token for `user`: "sub", "exp" `ttl` seconds from now, and the `extra` claims.
+std::string user_token(const std::string& secret, const std::string& user,
+                       const nlohmann::json& extra = nlohmann::json::object(), long long ttl = 3600);
 
 }  // namespace switchboard::test
