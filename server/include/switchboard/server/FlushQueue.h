@@ -5,7 +5,9 @@
 // posted again while the node's delivery count keeps moving (another publish read and fanned
 // out). It flushes after kQuietTurns turns in a row without a delivery (two: what the event
 // loop's poll finds in one turn runs in the next), or after kMaxTurns, or once the cork has lasted
-// as long as the previous round of writes took, clamped to [kMinDelay, kMaxDelay]. So a stream of
+// as long as the previous round of writes took, clamped to [kMinDelay, kMaxDelay]; in a stream of
+// deliveries (see kLongRound) quiet turns do not end it, so that whoever feeds the thread on the
+// same core (Redis, in a cluster) gets to. So a stream of
 // messages leaves in gather writes of many frames — one sendmsg for many — and a node whose
 // writes take long reads as long before writing again, so that each write carries more. A quiet
 // node flushes within a few turns (microseconds); a busy one holds a frame back 4–20 ms at most.
@@ -32,7 +34,7 @@ class FlushQueue {
   // stream of deliveries: quiet turns then do not end the cork (kMaxTurns and the delay still do).
   static constexpr std::chrono::microseconds kLongRound{1000};
   static constexpr std::chrono::microseconds kStreamGap{1000};
-  
+
   FlushQueue(boost::asio::io_context& ioc, const std::atomic<std::uint64_t>& deliveries);
   FlushQueue(const FlushQueue&) = delete;
   FlushQueue& operator=(const FlushQueue&) = delete;
