@@ -36,10 +36,11 @@ void FlushQueue::run() {
   auto seen = deliveries_.load(std::memory_order_relaxed);
   quiet_ = seen == seen_ ? quiet_ + 1 : 0;
   seen_ = seen;
-  // In a stream, quiet turns do not end the cork: whoever feeds this thread (a publisher, Redis
-  // on the same core) gets a few more turns to do so.
+  // The cork may last as long as the last round of writes took: a node whose writes take long
+  // reads as long, and writes more frames each time. In a stream, quiet turns do not end it:
+  // whoever feeds this thread (a publisher, Redis on the same core) gets a few more turns to do so.
   if ((quiet_ < kQuietTurns || streaming_) && ++turns_ < kMaxTurns &&
-      std::chrono::steady_clock::now() - first_ < max_delay_)
+      std::chrono::steady_clock::now() - first_ < std::clamp(last_round_, kMinDelay, kMaxDelay))
     return boost::asio::post(ioc_, [this] { run(); });
   flush_all();
 }
@@ -52,10 +53,7 @@ void FlushQueue::flush_all() {
   for (auto& conn : running_) conn->flush();
   running_.clear();
   last_round_end_ = std::chrono::steady_clock::now();
-  // The next cork may last as long as these writes took: a node whose writes take long reads
-  // as long, and writes more frames each time.
   last_round_ = std::chrono::duration_cast<std::chrono::microseconds>(last_round_end_ - started);
-  max_delay_ = std::clamp(last_round_, kMinDelay, kMaxDelay);
   if (running_.capacity() > 4096) running_.shrink_to_fit();
 }
 

@@ -70,9 +70,8 @@ class FlushQueue {
   bool scheduled_ = false;
   unsigned turns_ = 0;
   unsigned quiet_ = 0;  // turns in a row in which the delivery count did not move
-  std::chrono::microseconds max_delay_ = kMinDelay;  // how long the coming cork may last
   bool streaming_ = false;  // this cork began right after a long round of writes
-  std::chrono::microseconds last_round_{0};
+  std::chrono::microseconds last_round_{0};  // how long the last round of writes took
   std::chrono::steady_clock::time_point last_round_end_;
   std::uint64_t seen_ = 0;
   std::chrono::steady_clock::time_point first_;  // when the oldest pending request came
