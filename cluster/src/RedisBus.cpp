@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cstring>
 #include <future>
+#include <mutex>
 
 #include "switchboard/cluster/RandomId.h"
 
@@ -18,26 +19,32 @@ namespace net = boost::asio;
 
 namespace {
 
-// KEYS: the room's history hash, its stream. ARGV: channel, push (without offset), history size,
-// history ttl (ms), a new epoch in case the room has none, the hash's ttl (ms).
-// A room without an epoch has lost its history (or never had one): its stream goes too, so that
-// offsets start again at 1 under the new epoch. Returns the message's offset.
+// Publishes a batch of a room's messages, in order. KEYS: the room's history hash, its stream.
+// ARGV: channel, history size, history ttl (ms), a new epoch in case the room has none, the
+// hash's ttl (ms), then each push (without offset). A room without an epoch has lost its history
+// (or never had one): its stream goes too, so that offsets start again at 1 under the new epoch.
+// Returns the messages' offsets.
 constexpr const char* kPublishScript = R"lua(
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
-  epoch = ARGV[5]
+  epoch = ARGV[4]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch)
 end
-local offset = redis.call('HINCRBY', KEYS[1], 'offset', 1)
-local push = string.sub(ARGV[2], 1, -2) .. ',"offset":' .. offset .. '}'
-if tonumber(ARGV[3]) > 0 then
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], offset .. '-0', 'p', push)
-  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+local count = #ARGV - 5
+local last = redis.call('HINCRBY', KEYS[1], 'offset', count)
+local keep = tonumber(ARGV[2]) > 0
+local offsets = {}
+for i = 1, count do
+  local offset = last - count + i
+  local push = string.sub(ARGV[5 + i], 1, -2) .. ',"offset":' .. offset .. '}'
+  if keep then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-0', 'p', push) end
+  redis.call('PUBLISH', ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
+  offsets[i] = offset
 end
-redis.call('PEXPIRE', KEYS[1], ARGV[6])
-redis.call('PUBLISH', ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
-return offset
+if keep then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return offsets
 )lua";
 
 // KEYS: the room's history hash, its stream. ARGV: a new epoch in case the room has none, the
@@ -170,23 +177,70 @@ void RedisBus::reload_scripts_if_lost(const redisReply* reply) {
 
 void RedisBus::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
   if (!commands_up_) return done(std::nullopt);
-  net::post(*strand_, [this, room, push = std::move(push), done = std::move(done)]() mutable {
-    const HistoryLimits& limits = history_.limits_for(room);
-    std::string channel = channel_of(room), hash = key_of("history:", room), stream = key_of("stream:", room);
-    std::string size = std::to_string(limits.size);
-    std::string ttl = std::to_string(std::chrono::milliseconds(limits.ttl).count());
-    std::string epoch = new_epoch();
-    std::string hash_ttl = std::to_string(numbering_ttl(limits.ttl).count());
-    bool sent = commands_->command(
-        {"EVALSHA", publish_sha(), "2", hash, stream, channel, *push, size, ttl, epoch, hash_ttl},
-        [this, done](redisReply* reply) {
-          if (reply && reply->type == REDIS_REPLY_INTEGER && reply->integer > 0)
-            return done(static_cast<std::uint64_t>(reply->integer));
-          reload_scripts_if_lost(reply);
-          done(std::nullopt);
-        });
-    if (!sent) done(std::nullopt);
+  bool first;
+  {
+    std::lock_guard lock(outbox_mutex_);
+    first = outbox_.empty();
+    outbox_.push_back({room, std::move(push), std::move(done)});
+  }
+  if (first) net::post(*strand_, [this] { send_outbox(); });
+}
+
+// On the strand: what was published since the last call goes to Redis as one script call per
+// room (at most kMaxBatch messages or kMaxBatchBytes each), each room's messages in publish order.
+void RedisBus::send_outbox() {
+  std::vector<Outgoing> batch;
+  {
+    std::lock_guard lock(outbox_mutex_);
+    batch.swap(outbox_);
+  }
+  // Rooms in the order of their first message; one room's messages keep their order.
+  std::vector<std::size_t> order(batch.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return batch[a].room < batch[b].room;
   });
+  for (std::size_t begin = 0; begin < order.size();) {
+    const std::string& room = batch[order[begin]].room;
+    std::size_t end = begin, bytes = 0;
+    while (end < order.size() && end - begin < kMaxBatch && batch[order[end]].room == room &&
+           (end == begin || bytes + batch[order[end]].push->size() <= kMaxBatchBytes))
+      bytes += batch[order[end++]].push->size();
+    std::vector<Outgoing> run;
+    run.reserve(end - begin);
+    for (std::size_t i = begin; i < end; ++i) run.push_back(std::move(batch[order[i]]));
+    send_publishes(std::move(run));
+    begin = end;
+  }
+}
+
+void RedisBus::send_publishes(std::vector<Outgoing> run) {
+  const std::string& room = run.front().room;
+  const HistoryLimits& limits = history_.limits_for(room);
+  std::string channel = channel_of(room), hash = key_of("history:", room), stream = key_of("stream:", room);
+  std::string size = std::to_string(limits.size);
+  std::string ttl = std::to_string(std::chrono::milliseconds(limits.ttl).count());
+  std::string epoch = new_epoch();
+  std::string hash_ttl = std::to_string(numbering_ttl(limits.ttl).count());
+  std::vector<std::string_view> args{"EVALSHA", publish_sha(), "2", hash, stream, channel, size, ttl, epoch, hash_ttl};
+  args.reserve(args.size() + run.size());
+  for (const auto& m : run) args.push_back(*m.push);
+  auto handlers = std::make_shared<std::vector<Outgoing>>(std::move(run));
+  bool sent = commands_->command(args, [this, handlers](redisReply* reply) {
+    if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == handlers->size()) {
+      for (std::size_t i = 0; i < reply->elements; ++i) {
+        const redisReply* offset = reply->element[i];
+        (*handlers)[i].done(offset->type == REDIS_REPLY_INTEGER && offset->integer > 0
+                                ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(offset->integer))
+                                : std::nullopt);
+      }
+      return;
+    }
+    reload_scripts_if_lost(reply);
+    for (auto& m : *handlers) m.done(std::nullopt);
+  });
+  if (!sent)
+    for (auto& m : *handlers) m.done(std::nullopt);
 }
 
 void RedisBus::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,

@@ -2,6 +2,9 @@
 // nodes exactly once and in order, and a Redis outage is survived without acking lost messages.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "RedisServer.h"
 #include "TestNode.h"
 #include "WsClient.h"
@@ -61,6 +64,74 @@ TEST(Cluster, MessagesReachEverySubscriberOnEveryNodeExactlyOnceInOrder) {
   for (const auto& j : publisher.skipped()) acks += j.value("ok", false) ? 1 : 0;
   for (; acks < static_cast<std::size_t>(kMessages); ++acks) ASSERT_EQ(publisher.read_json()["ok"], true) << acks;
   EXPECT_TRUE(publisher.quiet_for(std::chrono::milliseconds(50)));
+}
+
+// A burst of publishes goes to Redis as one script call per room (up to 256 messages or 1 MiB
+// each): every message still gets its own offset, in publish order per room, and its own ack.
+// Messages larger than one 16 KiB read of hiredis cross nodes whole.
+TEST(Cluster, ABurstOfPublishesToSeveralRoomsIsNumberedPerRoomInOrder) {
+  RedisServer redis;
+  TestNode a(cluster_config(redis)), b(cluster_config(redis));
+  wait_ready(a);
+  wait_ready(b);
+  WsClient alice(a.port()), bob(b.port());
+  const std::vector<std::string> rooms{"r0", "r1", "big"};
+  for (const auto& room : rooms) subscribe(bob, room);
+  // 600 small messages alternating between r0 and r1 (more than one batch each), then 20 of
+  // 60,000 bytes to "big" (more than one batch's bytes).
+  std::map<std::string, int> sent;
+  std::vector<std::string> room_of;  // by request id
+  for (int n = 0; n < 600; ++n) {
+    const std::string& room = rooms[n % 2];
+    alice.send_json({{"op", "publish"}, {"id", room_of.size()}, {"room", room}, {"data", sent[room]++}});
+    room_of.push_back(room);
+  }
+  for (int n = 0; n < 20; ++n) {
+    alice.send_json({{"op", "publish"}, {"id", room_of.size()}, {"room", "big"}, {"data", std::string(60'000, 'a' + n)}});
+    room_of.push_back("big");
+  }
+  sent["big"] = 20;
+  // Each publish is acked once, with its own offset.
+  std::map<std::string, std::set<std::uint64_t>> acked;
+  for (std::size_t n = 0; n < room_of.size(); ++n) {
+    json reply = alice.read_json();
+    ASSERT_EQ(reply["ok"], true) << reply.dump();
+    acked[room_of.at(reply["id"].get<std::size_t>())].insert(reply["offset"].get<std::uint64_t>());
+  }
+  for (const auto& room : rooms) {
+    ASSERT_EQ(acked[room].size(), static_cast<std::size_t>(sent[room])) << room;
+    EXPECT_EQ(*acked[room].begin(), 1u);
+    EXPECT_EQ(*acked[room].rbegin(), static_cast<std::uint64_t>(sent[room]));
+  }
+  std::map<std::string, std::uint64_t> last;
+  for (std::size_t n = 0; n < room_of.size(); ++n) {
+    json m = bob.read_until([](const json& j) { return j.value("type", "") == "message"; });
+    const std::string room = m["room"];
+    const std::uint64_t offset = m["offset"];
+    ASSERT_EQ(offset, last[room] + 1) << room;  // each room numbered 1, 2, 3, ... in publish order
+    last[room] = offset;
+    if (room == "big") EXPECT_EQ(m["data"], std::string(60'000, 'a' + static_cast<int>(offset) - 1));
+    else EXPECT_EQ(m["data"], static_cast<int>(offset) - 1);
+  }
+  for (const auto& room : rooms) EXPECT_EQ(last[room], static_cast<std::uint64_t>(sent[room])) << room;
+  EXPECT_TRUE(bob.quiet_for(std::chrono::milliseconds(50)));
+}
+
+// Redis forgot the node's scripts (SCRIPT FLUSH): the publish that finds out is refused as
+// unavailable, and the node loads them again for the retry.
+TEST(Cluster, APublishAfterRedisLostItsScriptsIsRefusedAndTheRetryAccepted) {
+  RedisServer redis;
+  TestNode a(cluster_config(redis));
+  wait_ready(a);
+  WsClient alice(a.port());
+  subscribe(alice, "news");
+  EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 1}})["ok"], true);
+  redis.cli("SCRIPT FLUSH");
+  EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 2}})["error"]["code"], "unavailable");
+  // The scripts were sent again ahead of the refusal: the retry, sent after it, finds them.
+  json retry = alice.request({{"op", "publish"}, {"room", "news"}, {"data", 3}});
+  EXPECT_EQ(retry["ok"], true) << retry.dump();
+  EXPECT_EQ(retry["offset"], 2);  // the refused one took no offset
 }
 
 TEST(Cluster, TheLastLocalSubscriberLeavingUnsubscribesTheNode) {

@@ -4,15 +4,18 @@
 // "<offset>:<epoch>:" before the frame), 'p' for a presence event (published by
 // RedisPresenceStore's scripts).
 //
-// History: a publish runs one Lua script that takes the room's next offset (a hash
+// History: a publish runs a Lua script that takes the room's next offset (a hash
 // "<prefix>history:<room>" with the epoch and the latest offset), splices it into the push,
 // appends the push to the room's stream "<prefix>stream:<room>" (XADD with the offset as the
 // entry id, MAXLEN ~ the room's history size), sets both keys' time to live and PUBLISHes it —
 // atomically, so that offsets follow the order in which every node receives the messages.
+// Publishes made while the strand is busy wait in an outbox and go together: one script call
+// per room numbers and publishes up to kMaxBatch of them, in order (there is no order between
+// rooms to keep). Redis also writes them to each subscribed node together.
 //
 // A node subscribes to a room's channel when its first local subscriber joins and unsubscribes
-// when the last one leaves (the room registry tells it). A publish is one PUBLISH on the command
-// connection; its handler says true once Redis has answered it, false when Redis is unreachable.
+// when the last one leaves (the room registry tells it). A publish's handler gets its offset once
+// Redis has answered the script call, nullopt when Redis is unreachable.
 // Every message, the publishing node's own included, comes back through the subscriber
 // connection: each node receives it once and delivers it once to each local subscriber.
 //
@@ -24,6 +27,7 @@
 #include <boost/asio/io_context.hpp>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -77,6 +81,18 @@ class RedisBus final : public Bus {
   };
   static void notify(Channel& ch, bool subscribed);
 
+  // A publish waiting for the strand. Those made while the strand is busy go to Redis together:
+  // one script call per room carries up to kMaxBatch of them.
+  struct Outgoing {
+    std::string room;
+    protocol::Payload push;
+    PublishHandler done;
+  };
+  static constexpr std::size_t kMaxBatch = 256;
+  static constexpr std::size_t kMaxBatchBytes = 1 << 20;
+  void send_outbox();
+  void send_publishes(std::vector<Outgoing> run);
+
   void sync(const std::string& room);
   void load_scripts();
   void reload_scripts_if_lost(const redisReply* reply);
@@ -98,6 +114,8 @@ class RedisBus final : public Bus {
   std::unique_ptr<RedisConnection> commands_;
   std::unique_ptr<RedisConnection> subscriber_;
   std::unordered_map<std::string, Channel> channels_;  // on the strand
+  std::mutex outbox_mutex_;
+  std::vector<Outgoing> outbox_;  // publishes not yet handed to the strand
   std::atomic<bool> commands_up_{false};
   std::atomic<bool> subscriber_up_{false};
   std::atomic<bool> resubscribed_{true};  // every wanted room confirmed since the subscriber came up
