@@ -34,7 +34,7 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < config_.threads; ++i) {
     iocs_.push_back(std::make_unique<net::io_context>(1));
-    flush_queues_.push_back(std::make_unique<FlushQueue>(*iocs_.back(), metrics_.deliveries));
+    flush_queues_.push_back(std::make_unique<FlushQueue>(*iocs_.back()));
   }
   broker_ = std::make_unique<Broker>(config_, *authenticator_, *bus_, *presence_, metrics_);
   routes_ = std::make_unique<HttpRoutes>(config_, metrics_, broker_->registry(), *bus_);

@@ -189,6 +189,7 @@ void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_p
     return begin_close(close_code::slow_consumer, "slow consumer");
   }
   if (!writing_ && !flush_scheduled_) schedule_flush();
+  if (auto* queue = FlushQueue::current()) queue->note_frame();  // after a cork it began
 }
 
 template <class NextLayer>

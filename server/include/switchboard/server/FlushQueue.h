@@ -2,20 +2,30 @@
 // Corking, for the connections of one I/O thread. A connection with frames to write asks its
 // thread's queue for a flush instead of writing at once; the queue runs the flushes of all its
 // connections together, once the deliveries under way have had their turn: it is posted, and
-// posted again while the node's delivery count keeps moving (another publish read and fanned
-// out). It flushes after kQuietTurns turns in a row without a delivery (two: what the event
+// posted again while its thread's connections keep queuing frames (another publish read and
+// fanned out). It flushes after kQuietTurns turns in a row without a frame (two: what the event
 // loop's poll finds in one turn runs in the next), or after kMaxTurns, or once the cork has lasted
-// as long as the previous round of writes took, clamped to [kMinDelay, kMaxDelay]; in a stream of
-// deliveries (see kLongRound) quiet turns do not end it, so that whoever feeds the thread on the
-// same core (Redis, in a cluster) gets to. So a stream of
+// as long as the previous round of writes took (the thread's CPU time: a round preempted by
+// another process does not count as long), clamped to [kMinDelay, kMaxDelay]. So a stream of
 // messages leaves in gather writes of many frames — one sendmsg for many — and a node whose
-// writes take long reads as long before writing again, so that each write carries more. A quiet
-// node flushes within a few turns (microseconds); a busy one holds a frame back 4–20 ms at most.
+// writes take long reads as long before writing again, so that each write carries more.
+//
+// In a stream (the last round of writes took kLongRound of CPU or more, carried kStreamFrames
+// frames per connection or more, and this cork began within twice its length after it), a cork
+// that has gathered less than half the last round's frames is not flushed when quiet: it is the
+// first part of a round whose rest is on its way
+// (Redis sends a burst in pieces; in a cluster, the nodes and Redis may share a core), and it
+// waits for it until the deadline on a timer, asleep, so that the sender can run. Without this a
+// cluster node wrote each straggling piece as a round of its own: a write per subscriber for a
+// frame or two.
+//
+// A quiet node flushes within a few turns (microseconds); a busy one holds a frame back 4–20 ms
+// at most.
 //
 // One queue per I/O thread, used only on that thread: no lock.
-#include <atomic>
 #include <chrono>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -30,12 +40,12 @@ class FlushQueue {
   static constexpr unsigned kQuietTurns = 2;
   static constexpr std::chrono::microseconds kMinDelay{4000};
   static constexpr std::chrono::microseconds kMaxDelay{20000};
-  // A round of writes at least this long, and a cork begun within kStreamGap of its end, mean a
-  // stream of deliveries: quiet turns then do not end the cork (kMaxTurns and the delay still do).
+  // A round of writes at least this long (CPU) with at least kStreamFrames frames per
+  // connection, and a cork begun within twice its length after its end, mean a stream (see above).
   static constexpr std::chrono::microseconds kLongRound{1000};
-  static constexpr std::chrono::microseconds kStreamGap{1000};
+  static constexpr std::size_t kStreamFrames = 8;
 
-  FlushQueue(boost::asio::io_context& ioc, const std::atomic<std::uint64_t>& deliveries);
+  explicit FlushQueue(boost::asio::io_context& ioc);
   FlushQueue(const FlushQueue&) = delete;
   FlushQueue& operator=(const FlushQueue&) = delete;
 
@@ -55,6 +65,8 @@ class FlushQueue {
     FlushQueue* previous_;
   };
 
+  // On this queue's thread: a connection queued a frame (the cork watches the count move).
+  void note_frame() { ++frames_; }
   // On this queue's thread: calls conn->flush() on a coming turn. The connection asks once per
   // flush (it keeps a flag); pending connections are held until flushed.
   void request(std::shared_ptr<Connection> conn);
@@ -64,16 +76,20 @@ class FlushQueue {
   void flush_all();
 
   boost::asio::io_context& ioc_;
-  const std::atomic<std::uint64_t>& deliveries_;
   std::vector<std::shared_ptr<Connection>> pending_;
   std::vector<std::shared_ptr<Connection>> running_;
   bool scheduled_ = false;
   unsigned turns_ = 0;
-  unsigned quiet_ = 0;  // turns in a row in which the delivery count did not move
-  bool streaming_ = false;  // this cork began right after a long round of writes
-  std::chrono::microseconds last_round_{0};  // how long the last round of writes took
+  unsigned quiet_ = 0;  // turns in a row in which no frame was queued
+  boost::asio::steady_timer timer_;  // a waiting cork's deadline
+  bool streaming_ = false;  // this cork began soon after a long round of writes
+  std::chrono::microseconds last_round_{0};  // the thread's CPU time for the last round of writes
   std::chrono::steady_clock::time_point last_round_end_;
+  std::uint64_t frames_ = 0;  // frames queued by this thread's connections
   std::uint64_t seen_ = 0;
+  std::uint64_t cork_start_ = 0;  // frames_ when this cork began
+  std::uint64_t last_round_frames_ = 0;  // frames the last round's cork gathered
+  std::size_t last_round_writers_ = 0;  // connections it flushed
   std::chrono::steady_clock::time_point first_;  // when the oldest pending request came
 };
 
