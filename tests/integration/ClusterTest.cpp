@@ -33,6 +33,16 @@ void subscribe(WsClient& client, const std::string& room) {
   ASSERT_EQ(client.request({{"op", "subscribe"}, {"room", room}})["ok"], true);
 }
 
+// Redis and two nodes on it, both ready.
+struct TwoNodes {
+  RedisServer redis;
+  TestNode a{cluster_config(redis)}, b{cluster_config(redis)};
+  TwoNodes() {
+    wait_ready(a);
+    wait_ready(b);
+  }
+};
+
 }  // namespace
 
 TEST(Cluster, MessagesReachEverySubscriberOnEveryNodeExactlyOnceInOrder) {
@@ -70,11 +80,8 @@ TEST(Cluster, MessagesReachEverySubscriberOnEveryNodeExactlyOnceInOrder) {
 // each): every message still gets its own offset, in publish order per room, and its own ack.
 // Messages larger than one 16 KiB read of hiredis cross nodes whole.
 TEST(Cluster, ABurstOfPublishesToSeveralRoomsIsNumberedPerRoomInOrder) {
-  RedisServer redis;
-  TestNode a(cluster_config(redis)), b(cluster_config(redis));
-  wait_ready(a);
-  wait_ready(b);
-  WsClient alice(a.port()), bob(b.port());
+  TwoNodes c;
+  WsClient alice(c.a.port()), bob(c.b.port());
   const std::vector<std::string> rooms{"r0", "r1", "big"};
   for (const auto& room : rooms) subscribe(bob, room);
   // 600 small messages alternating between r0 and r1 (more than one batch each), then 20 of
@@ -149,27 +156,24 @@ TEST(Cluster, TheLastLocalSubscriberLeavingUnsubscribesTheNode) {
 }
 
 TEST(Cluster, RedisOutageRefusesPublishesAndSubscriptionsResumeAfter) {
-  RedisServer redis;
-  TestNode a(cluster_config(redis)), b(cluster_config(redis));
-  wait_ready(a);
-  wait_ready(b);
-  WsClient alice(a.port()), bob(b.port());
+  TwoNodes c;
+  WsClient alice(c.a.port()), bob(c.b.port());
   subscribe(bob, "news");
   EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", "before"}})["ok"], true);
   EXPECT_EQ(bob.read_json()["data"], "before");
 
-  redis.stop();
-  ASSERT_TRUE(eventually([&] { return http_get(a.port(), "/readyz").status == 503; }));
-  EXPECT_EQ(http_get(a.port(), "/healthz").status, 200);  // alive, just not ready
+  c.redis.stop();
+  ASSERT_TRUE(eventually([&] { return http_get(c.a.port(), "/readyz").status == 503; }));
+  EXPECT_EQ(http_get(c.a.port(), "/healthz").status, 200);  // alive, just not ready
   auto refused = alice.request({{"op", "publish"}, {"room", "news"}, {"data", "during"}});
   EXPECT_EQ(refused["error"]["code"], "unavailable");
   EXPECT_EQ(bob.request({{"op", "subscribe"}, {"room", "sports"}})["error"]["code"], "unavailable");
 
-  redis.start();  // same port, empty: the nodes reconnect and subscribe again by themselves
-  wait_ready(a);
-  wait_ready(b);
+  c.redis.start();  // same port, empty: the nodes reconnect and subscribe again by themselves
+  wait_ready(c.a);
+  wait_ready(c.b);
   // The node subscribes again by itself; a fresh subscribe's ok shows the subscriber connection is back.
-  WsClient probe(b.port());
+  WsClient probe(c.b.port());
   subscribe(probe, "news");
   EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", "after"}})["ok"], true);
   EXPECT_EQ(bob.read_json()["data"], "after");  // never "during": it was refused, not lost
