@@ -194,7 +194,8 @@ void RedisBus::send_outbox() {
     std::lock_guard lock(outbox_mutex_);
     batch.swap(outbox_);
   }
-  // Rooms in the order of their first message; one room's messages keep their order.
+  // Grouped by room (rooms in name order: there is no order between rooms to keep); the sort is
+  // stable, so one room's messages keep their publish order.
   std::vector<std::size_t> order(batch.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {

@@ -13,11 +13,10 @@
 // In a stream (the last round of writes took kLongRound of CPU or more, carried kStreamFrames
 // frames per connection or more, and this cork began within twice its length after it), a cork
 // that has gathered less than half the last round's frames is not flushed when quiet: it is the
-// first part of a round whose rest is on its way
-// (Redis sends a burst in pieces; in a cluster, the nodes and Redis may share a core), and it
-// waits for it until the deadline on a timer, asleep, so that the sender can run. Without this a
-// cluster node wrote each straggling piece as a round of its own: a write per subscriber for a
-// frame or two.
+// first part of a round whose rest is on its way (Redis sends a burst in pieces; in a cluster,
+// the nodes and Redis may share a core), and it waits for it until the deadline on a timer,
+// asleep, so that the sender can run. Without this a cluster node wrote each straggling piece as
+// a round of its own: a write per subscriber for a frame or two.
 //
 // A quiet node flushes within a few turns (microseconds); a busy one holds a frame back 4–20 ms
 // at most.
