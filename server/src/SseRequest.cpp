@@ -50,9 +50,10 @@ std::variant<SseRequest, std::string> SseRequest::parse(std::string_view target,
   auto positions = protocol::parse_event_id(last_event_id);
   if (!positions) return std::string("Last-Event-ID is not an event id of this node: room=offset.epoch[,…]");
   // Rooms of the id that the stream no longer asks for are ignored.
-  for (auto& [name, position] : *positions) {
+  for (auto& entry : *positions) {
+    const auto& name = entry.first;
     auto it = std::find_if(req.rooms.begin(), req.rooms.end(), [&](const Room& r) { return r.name == name; });
-    if (it != req.rooms.end()) it->since = std::move(position);
+    if (it != req.rooms.end()) it->since = std::move(entry.second);
   }
   return req;
 }

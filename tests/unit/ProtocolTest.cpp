@@ -549,7 +549,7 @@ TEST(Messages, NonUtf8IsReplacedNotThrown) {
 
   std::string err;
   ASSERT_NO_THROW(err = sp::error_reply(json(1), ErrorCode::internal, bad));
-  EXPECT_NO_THROW(json::parse(err));
+  EXPECT_NO_THROW((void)json::parse(err));
 }
 
 // ---------------------------------------------------------------------------------------------
