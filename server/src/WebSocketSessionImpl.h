@@ -3,6 +3,7 @@
 // source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
 #include "switchboard/server/WebSocketSession.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "switchboard/protocol/CloseCode.h"
@@ -178,7 +179,7 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_point at) {
   if (closing_ || finished_) return;
   queued_bytes_ += frame->size();
-  if (queue_.empty()) queue_.reserve(8);
+  if (queue_.empty()) queue_.reserve(std::max<std::size_t>(8, last_round_frames_));
   queue_.push_back({std::move(frame), at});
   // A lone frame (say, a large presence reply) always goes out: only a backlog marks a slow reader.
   if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() - head_ > 1) {
@@ -254,26 +255,30 @@ void WebSocketSession<NextLayer>::do_write() {
     if (!copied) pieces += 2;
   }
   in_flight_ = frames;
-  if (staged > staged_capacity_) {
-    staged_.reset(new unsigned char[staged]);
-    staged_capacity_ = staged;
+  // One block: the list of pieces, then the staged bytes.
+  const std::size_t list_bytes = pieces * sizeof(net::const_buffer);
+  if (list_bytes + staged > staged_capacity_) {
+    staged_.reset(new unsigned char[list_bytes + staged]);
+    staged_capacity_ = list_bytes + staged;
   }
-  write_buffers_.clear();
+  auto* const list = reinterpret_cast<net::const_buffer*>(staged_.get());
+  unsigned char* const bytes_at = staged_.get() + list_bytes;
+  std::size_t n = 0;  // pieces listed
   std::size_t at = 0, piece = 0;  // the end of what is staged, and where its open piece starts
   for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
     const std::string& text = *queue_[i].frame;
-    at += detail::text_frame_header(text.size(), staged_.get() + at);
+    at += detail::text_frame_header(text.size(), bytes_at + at);
     if (text.size() < detail::kCopyBelow) {
-      std::memcpy(staged_.get() + at, text.data(), text.size());
+      std::memcpy(bytes_at + at, text.data(), text.size());
       at += text.size();
       continue;
     }
-    write_buffers_.emplace_back(staged_.get() + piece, at - piece);
-    write_buffers_.emplace_back(text.data(), text.size());
+    new (list + n++) net::const_buffer(bytes_at + piece, at - piece);
+    new (list + n++) net::const_buffer(text.data(), text.size());
     piece = at;
   }
-  if (at > piece) write_buffers_.emplace_back(staged_.get() + piece, at - piece);
-  ws_.next_layer().async_write_all(write_buffers_,
+  if (at > piece) new (list + n++) net::const_buffer(bytes_at + piece, at - piece);
+  ws_.next_layer().async_write_all(boost::span<const net::const_buffer>(list, n),
                                    beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
 }
 
@@ -297,10 +302,10 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   in_flight_ = 0;
   if (head_ == queue_.size()) {
     // All written: give back what the queue and the write held.
+    last_round_frames_ = static_cast<std::uint16_t>(std::min<std::size_t>(queue_.size(), detail::kMaxFramesPerWrite));
     std::vector<Queued>().swap(queue_);
     staged_.reset();
     staged_capacity_ = 0;
-    std::vector<net::const_buffer>().swap(write_buffers_);
     head_ = 0;
   } else if (head_ >= 1024 && head_ * 2 >= queue_.size()) {
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));

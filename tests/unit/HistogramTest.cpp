@@ -34,14 +34,16 @@ TEST(Histogram, ABatchAddsWhatItObservedWhenItEnds) {
   Histogram one({256, 1024}, 1), batched({256, 1024}, 1);
   {
     Histogram::Batch batch(batched);
-    for (double v : {0.0, 100.0, 256.0, 300.0, 5000.0, 5000.0}) {
+    // Up and down across the buckets, on and just past their bounds: a batch tries the
+    // previous observation's bucket first and must count each where observe() would.
+    for (double v : {0.0, 100.0, 256.0, 300.0, 5000.0, 5000.0, 256.5, 1024.0, 1024.5, 0.0, 256.0, 100.0}) {
       one.observe(v);
       batch.observe(v);
     }
     EXPECT_EQ(batched.count(), 0u);  // nothing until the batch ends
   }
   EXPECT_EQ(render(batched), render(one));
-  EXPECT_EQ(batched.count(), 6u);
+  EXPECT_EQ(batched.count(), 12u);
 }
 
 TEST(Histogram, TooManyBucketsAreRefused) {

@@ -35,6 +35,7 @@ class Histogram {
     Histogram& histogram_;
     std::array<std::uint64_t, kMaxBuckets> counts_{};
     std::uint64_t sum_ = 0;
+    std::size_t last_ = 0;  // the bucket of the previous observation, tried first
   };
   // # HELP, # TYPE and the samples; `labels` (e.g. `kind="x"`) is added to every sample.
   void render(std::ostream& out, const char* name, const char* help) const;

@@ -65,9 +65,9 @@ class OrderedWriteStream {
   // The same for the session's gather writes, without copying the buffer list: `buffers` (and
   // what it points to) must stay as they are until `handler` runs.
   template <class Handler>
-  void async_write_all(const std::vector<boost::asio::const_buffer>& buffers, Handler&& handler) {
+  void async_write_all(boost::span<const boost::asio::const_buffer> buffers, Handler&& handler) {
     Write write;
-    write.borrowed = &buffers;
+    write.borrowed = buffers;
     write.handler.emplace(std::forward<Handler>(handler));
     submit(state_, std::move(write));
   }
@@ -77,7 +77,7 @@ class OrderedWriteStream {
   // assignment recurses without end (it copies from an lvalue through its converting constructor).
   struct Write {
     std::vector<boost::asio::const_buffer> owned;
-    const std::vector<boost::asio::const_buffer>* borrowed = nullptr;
+    std::optional<boost::span<const boost::asio::const_buffer>> borrowed;
     std::optional<WriteHandler> handler;
   };
 
@@ -138,8 +138,7 @@ class OrderedWriteStream {
     // Completes on the stream's executor, the thread every caller is on.
     Completion completion{state, WriteHandler(std::move(*write.handler)), Turn(state.get())};
     if (write.borrowed)  // a view: Asio keeps a copy of the buffer list, here without allocating
-      boost::asio::async_write(*state->stream, boost::span<const boost::asio::const_buffer>(*write.borrowed),
-                               std::move(completion));
+      boost::asio::async_write(*state->stream, *write.borrowed, std::move(completion));
     else
       boost::asio::async_write(*state->stream, std::move(write.owned), std::move(completion));
   }

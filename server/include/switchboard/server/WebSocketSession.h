@@ -83,11 +83,11 @@ class WebSocketSession final : public Connection,
   std::size_t queued_bytes_ = 0;
   // The write in flight: small frames are copied, headers and all, into one staged buffer (a
   // write of many small messages is then one piece for the kernel, not two per message); a large
-  // frame is written from its shared text, with its header staged. All three are given back
+  // frame is written from its shared text, with its header staged. The list of pieces (of the
+  // staged bytes and of large texts, in order) heads the same block. Both are given back
   // whenever the queue empties: an idle connection keeps no write memory.
   std::unique_ptr<unsigned char[]> staged_;  // not zeroed: every byte written is set first
   std::size_t staged_capacity_ = 0;
-  std::vector<net::const_buffer> write_buffers_;  // pieces of staged_ and large texts, in order
   bool writing_ = false;
   bool flush_scheduled_ = false;
   bool in_own_handler_ = false;  // running a request of its own or a function posted to it
@@ -97,6 +97,9 @@ class WebSocketSession final : public Connection,
   bool opened_ = false;    // handshake done, broker knows the connection
   bool closing_ = false;   // a close was decided: no more frames are queued
   bool finished_ = false;  // broker told the connection is gone
+  // Frames the queue held when it last emptied: the capacity it starts with next time, so that a
+  // stream of rounds allocates the queue once per round instead of growing it from 8.
+  std::uint16_t last_round_frames_ = 0;
   websocket::close_reason close_reason_;
   std::unique_ptr<net::steady_timer> close_timer_;  // only for connections being closed
   TokenWatch token_watch_;
