@@ -10,7 +10,7 @@ std::vector<nlohmann::ordered_json> ClusterWorkload::run(Options& options) {
   const auto nodes = static_cast<int>(options.integer("nodes", 2));
   FanoutWorkload::Params fanout;
   fanout.subscribers = static_cast<std::size_t>(options.integer("fanout-subscribers", 1000));
-  fanout.messages = static_cast<std::size_t>(options.integer("fanout-messages", 500));
+  fanout.messages = static_cast<std::size_t>(options.integer("fanout-messages", 5000));
   fanout.payload_bytes = static_cast<std::size_t>(options.integer("payload", 64));
   fanout.window = static_cast<std::size_t>(options.integer("window", 100));
   LatencyWorkload::Params latency;

@@ -16,7 +16,7 @@ using Clock = std::chrono::steady_clock;
 FanoutWorkload::Params FanoutWorkload::read(Options& options) {
   Params p;
   p.subscribers = static_cast<std::size_t>(options.integer("subscribers", 1000));
-  p.messages = static_cast<std::size_t>(options.integer("messages", 500));
+  p.messages = static_cast<std::size_t>(options.integer("messages", 5000));
   p.payload_bytes = static_cast<std::size_t>(options.integer("payload", 64));
   p.window = static_cast<std::size_t>(options.integer("window", 100));
   p.timeout = std::chrono::seconds(options.integer("timeout", 120));

@@ -18,7 +18,7 @@ class FanoutWorkload {
  public:
   struct Params {
     std::size_t subscribers = 1000;
-    std::size_t messages = 500;
+    std::size_t messages = 5000;
     std::size_t payload_bytes = 64;
     std::size_t window = 100;
     std::chrono::seconds timeout{120};

@@ -20,10 +20,10 @@ constexpr const char* kUsage = R"(Usage: switchboard-bench <workload> [--flag va
 
 Workloads (defaults in brackets):
   idle         --connections 5000 --rooms 500 --quiet-ms 3000
-  fanout       --subscribers 1000 --messages 500 --payload 64 --window 100
+  fanout       --subscribers 1000 --messages 5000 --payload 64 --window 100
   latency      --subscribers 200 --rooms 10 --publishers 10 --rate 1000 --seconds 10 --warmup 1
   connections  --connections 19000 --rooms 190 --messages-per-room 3
-  cluster      --nodes 2 --fanout-subscribers 1000 --fanout-messages 500 --latency-subscribers 200
+  cluster      --nodes 2 --fanout-subscribers 1000 --fanout-messages 5000 --latency-subscribers 200
                --rooms 10 --rate 1000 --seconds 10 [--fanout-only | --latency-only]
   churn        --rate 1000 --seconds 10 --rounds 2 --max-in-flight 1000
   soak         --connections 10000 --warmup-connections 1000 --rate 200 --max-in-flight 100
