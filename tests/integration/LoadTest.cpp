@@ -45,12 +45,14 @@ TEST(Load, SlowConsumerIsClosedWith4008AndOthersAreServed) {
 }
 
 TEST(Load, SmallAndLargeMessagesQueuedTogetherArriveWholeAndInOrder) {
-  // A reader with a small receive buffer lets the node's queue fill, so that each write gathers
-  // many frames: small ones copied into the staged block, large ones (1 KiB and more) as pieces
-  // of their own, and one past a write's 64 KiB that goes alone. Headers of 2, 4 and 10 bytes.
+  // A reader with a small receive buffer reads nothing until all is published: 12 MB, more than
+  // the kernel buffers hold (4 MiB of send buffer at most here), so the node's queue fills and
+  // each write gathers many frames: small ones copied into the staged block, large ones (1 KiB
+  // and more) as pieces of their own, and those past a write's 64 KiB alone. Headers of 2, 4
+  // and 10 bytes.
   auto config = TestNode::default_config();
   config.max_message_size = 256 * 1024;
-  config.max_queue_bytes = 8 * 1024 * 1024;
+  config.max_queue_bytes = 32 * 1024 * 1024;
   TestNode node(config);
   WsClient::Options small_window;
   small_window.rcvbuf = 4096;
@@ -60,7 +62,7 @@ TEST(Load, SmallAndLargeMessagesQueuedTogetherArriveWholeAndInOrder) {
 
   const std::vector<std::size_t> sizes = {5, 90, 126, 1000, 1024, 1100, 20, 65535, 65536, 70000, 3};
   auto text_of = [](int i, std::size_t size) { return std::string(size, static_cast<char>('a' + i % 26)); };
-  constexpr int kMessages = 110;
+  constexpr int kMessages = 660;  // 60 × the sizes: about 12 MB
   for (int i = 0; i < kMessages; ++i) {
     json reply = pub.request({{"op", "publish"}, {"room", "mix"}, {"data", {{"i", i}, {"p", text_of(i, sizes[i % sizes.size()])}}}});
     ASSERT_EQ(reply["ok"], true) << reply.dump();
