@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/ErrorCode.h"
@@ -22,12 +23,13 @@ WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext
     : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       ws_(std::move(stream)),
-      posts_(ws_.get_executor()),
       ctx_(ctx),
       connections_(ctx.connections) {
   const auto executor = ws_.get_executor();  // held: target() points into it
-  if (const auto* ioc_executor = executor.template target<net::io_context::executor_type>())
-    ioc_ = &ioc_executor->context();
+  const auto* ioc_executor = executor.template target<net::io_context::executor_type>();
+  if (!ioc_executor) throw std::logic_error("WebSocketSession: the stream must run on an io_context");
+  ioc_ = &ioc_executor->context();
+  inbox_ = &net::use_service<Inbox>(*ioc_);
 }
 
 template <class NextLayer>
@@ -104,16 +106,19 @@ void WebSocketSession<NextLayer>::deliver(protocol::Payload frame, Clock::time_p
   // Each I/O thread runs its own io_context, and a connection's handlers all run on its one
   // thread. A delivery made on that thread — the fan-out of a publish read by another
   // connection of the thread, or the bus's — is queued at once: no post, no handler per
-  // subscriber. Posted, in order, through the connection's strand: from other threads; while
-  // work posted before waits (it goes first); and from the connection's own handlers, so that
-  // what the broker queues while handling a request stays behind what is already on its way.
-  if (ioc_ && ioc_->get_executor().running_in_this_thread() && !in_own_handler_ && posted_.load(std::memory_order_acquire) == 0)
+  // subscriber. Handed over, in order, through the thread's inbox: from other threads; while
+  // work handed over before waits (it goes first); and from the connection's own handlers, so
+  // that what the broker queues while handling a request stays behind what is already on its way.
+  if (ioc_->get_executor().running_in_this_thread() && !in_own_handler_ && posted_.load(std::memory_order_acquire) == 0)
     return enqueue(std::move(frame), at);
   posted_.fetch_add(1, std::memory_order_release);
-  net::post(posts_, [self = this->shared_from_this(), frame = std::move(frame), at]() mutable {
-    self->enqueue(std::move(frame), at);
-    self->posted_.fetch_sub(1, std::memory_order_release);
-  });
+  inbox_->deliver(as_receiver(), std::move(frame), at);
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::receive(protocol::Payload frame, Clock::time_point at) {
+  enqueue(std::move(frame), at);
+  posted_.fetch_sub(1, std::memory_order_release);
 }
 
 template <class NextLayer>
@@ -124,28 +129,31 @@ void WebSocketSession<NextLayer>::reply(std::string text) {
 template <class NextLayer>
 void WebSocketSession<NextLayer>::shutdown(std::uint16_t code, std::string reason) {
   posted_.fetch_add(1, std::memory_order_release);
-  net::post(posts_, [self = this->shared_from_this(), code, reason = std::move(reason)]() mutable {
-    self->begin_close(code, std::move(reason));
-    self->posted_.fetch_sub(1, std::memory_order_release);
-  });
+  inbox_->post(as_receiver(), [this, code, reason = std::move(reason)]() mutable { begin_close(code, std::move(reason)); });
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::post(std::function<void()> fn) {
   posted_.fetch_add(1, std::memory_order_release);
-  net::post(posts_, [self = this->shared_from_this(), fn = std::move(fn)] {
-    if (!self->finished_) {
-      self->in_own_handler_ = true;
-      fn();
-      self->in_own_handler_ = false;
-    }
-    self->posted_.fetch_sub(1, std::memory_order_release);
-  });
+  inbox_->post(as_receiver(), std::move(fn));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::run(std::function<void()>& task) {
+  // The broker's work for this connection, and its close (shutdown): run as the connection's own
+  // handler, so that what it delivers to the connection stays behind what is on its way.
+  // Nothing runs once the connection is gone.
+  if (!finished_) {
+    in_own_handler_ = true;
+    task();
+    in_own_handler_ = false;
+  }
+  posted_.fetch_sub(1, std::memory_order_release);
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::abort() {
-  net::post(posts_, [self = this->shared_from_this()] { self->close_socket(); });
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->close_socket(); });
 }
 
 template <class NextLayer>

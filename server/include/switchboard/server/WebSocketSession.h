@@ -4,7 +4,6 @@
 // frames, while the session frames its messages itself (server frames are unmasked: a 2-10 byte
 // header before the shared text) and writes all that is queued in one gather write.
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "switchboard/server/Connection.h"
+#include "switchboard/server/Inbox.h"
 #include "switchboard/server/OrderedWriteStream.h"
 #include "switchboard/server/SessionContext.h"
 #include "switchboard/server/TokenWatch.h"
@@ -26,6 +26,7 @@ namespace net = boost::asio;
 
 template <class NextLayer>
 class WebSocketSession final : public Connection,
+                               private Inbox::Receiver,
                                public std::enable_shared_from_this<WebSocketSession<NextLayer>> {
  public:
   WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id, auth::Identity identity);
@@ -52,6 +53,12 @@ class WebSocketSession final : public Connection,
   void do_read();
   void on_read(beast::error_code ec, std::size_t bytes);
   void enqueue(protocol::Payload frame, Clock::time_point at = Clock::now());
+  // What was handed over through the inbox, on the connection's thread.
+  void receive(protocol::Payload frame, Clock::time_point at) override;
+  void run(std::function<void()>& task) override;
+  std::shared_ptr<Inbox::Receiver> as_receiver() {
+    return std::shared_ptr<Inbox::Receiver>(this->shared_from_this(), static_cast<Inbox::Receiver*>(this));
+  }
   // Writes what is queued once the deliveries under way have had their turn (FlushQueue).
   void schedule_flush();
   void do_write();
@@ -63,11 +70,10 @@ class WebSocketSession final : public Connection,
   void finish();
 
   websocket::stream<OrderedWriteStream<NextLayer>> ws_;
-  // What other threads hand this connection (deliveries, closes, the broker's work) goes through
-  // this strand, in the order it was handed over: posts to an io_context from several threads
-  // keep no order. It runs on the connection's I/O thread like everything else.
-  net::strand<net::any_io_executor> posts_;
   net::io_context* ioc_ = nullptr;  // the event loop of the connection's thread
+  // What other threads hand this connection (deliveries, closes, the broker's work) goes through
+  // its thread's inbox, in the order it was handed over, and runs on the connection's thread.
+  Inbox* inbox_ = nullptr;
   SessionContext& ctx_;
   std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
   beast::flat_buffer buffer_;
@@ -91,8 +97,8 @@ class WebSocketSession final : public Connection,
   bool writing_ = false;
   bool flush_scheduled_ = false;
   bool in_own_handler_ = false;  // running a request of its own or a function posted to it
-  // Work posted to this connection and not yet run: while there is any, deliveries are posted
-  // too, so that they keep their order.
+  // Work handed to the inbox for this connection and not yet run: while there is any,
+  // deliveries go through the inbox too, so that they keep their order.
   std::atomic<std::uint32_t> posted_{0};
   bool opened_ = false;    // handshake done, broker knows the connection
   bool closing_ = false;   // a close was decided: no more frames are queued

@@ -1,0 +1,64 @@
+#pragma once
+// What is handed to the WebSocket connections of one I/O thread — from other threads (a publish
+// read on another thread fanning out, the broker's closes) and from the connections' own
+// handlers — waits here, in the order it was handed over, and runs in one handler for the whole
+// batch. A fan-out from another thread then costs the target thread one wakeup for all its
+// subscribers, rather than a post, an allocation and a lock per subscriber and message; and the
+// frames of the batch reach the thread's FlushQueue in one turn, so that they leave in one cork.
+//
+// One inbox per io_context (an Asio service: use_service<Inbox>(ioc)); a mutex guards the queue,
+// held only to append or to take the whole batch.
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <deque>
+
+#include "switchboard/protocol/Payload.h"
+
+namespace switchboard::server {
+
+class Inbox : public boost::asio::execution_context::service {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static boost::asio::execution_context::id id;
+
+  // What takes deliveries and tasks on its own thread.
+  class Receiver {
+   public:
+    virtual void receive(protocol::Payload frame, Clock::time_point at) = 0;
+    virtual void run(std::function<void()>& task) = 0;
+
+   protected:
+    ~Receiver() = default;
+  };
+
+  explicit Inbox(boost::asio::io_context& ioc);
+
+  // Thread-safe. `receiver` gets `frame` on the inbox's thread, after everything handed over before.
+  void deliver(std::shared_ptr<Receiver> receiver, protocol::Payload frame, Clock::time_point at);
+  // Thread-safe. Has `receiver` run `task` on the inbox's thread, after everything handed over
+  // before (the receiver holds nothing extra: the entry keeps it alive).
+  void post(std::shared_ptr<Receiver> receiver, std::function<void()> task);
+
+ private:
+  struct Entry {
+    std::shared_ptr<Receiver> receiver;
+    protocol::Payload frame;  // a delivery, or
+    Clock::time_point at;
+    std::function<void()> task;  // a task
+  };
+
+  void append(Entry entry);
+  void drain();
+  // The io_context shuts down: what waits is dropped (it holds connections).
+  void shutdown() override;
+
+  boost::asio::io_context& ioc_;
+  std::mutex mutex_;
+  std::deque<Entry> entries_;    // handed over, not yet taken
+  std::deque<Entry> draining_;   // the batch being run (its storage kept for the next)
+};
+
+}  // namespace switchboard::server

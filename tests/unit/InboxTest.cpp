@@ -1,0 +1,86 @@
+#include "switchboard/server/Inbox.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+using switchboard::server::Inbox;
+namespace net = boost::asio;
+
+namespace {
+
+// Records what it receives, and on which thread.
+struct Recorder final : Inbox::Receiver {
+  std::vector<std::string> got;
+  std::thread::id expected_thread;
+  std::atomic<int> wrong_thread{0};
+
+  void receive(switchboard::protocol::Payload frame, Inbox::Clock::time_point) override {
+    if (std::this_thread::get_id() != expected_thread) ++wrong_thread;
+    got.push_back(*frame);
+  }
+  void run(std::function<void()>& task) override {
+    if (std::this_thread::get_id() != expected_thread) ++wrong_thread;
+    task();
+  }
+};
+
+}  // namespace
+
+TEST(Inbox, DeliveriesAndTasksFromOtherThreadsRunOnItsThreadInTheOrderEachHandedThem) {
+  net::io_context ioc;
+  auto work = net::make_work_guard(ioc);
+  std::thread loop([&] { ioc.run(); });
+  auto recorder = std::make_shared<Recorder>();
+  recorder->expected_thread = loop.get_id();
+  Inbox& inbox = net::use_service<Inbox>(ioc);
+
+  constexpr int kEach = 2000;
+  std::vector<std::thread> producers;
+  for (int p = 0; p < 2; ++p)
+    producers.emplace_back([&, p] {
+      for (int i = 0; i < kEach; ++i) {
+        std::string text = std::to_string(p) + ":" + std::to_string(i);
+        if (i % 3 == 0)
+          inbox.post(recorder, [recorder, text] { recorder->got.push_back(text); });
+        else
+          inbox.deliver(recorder, switchboard::protocol::make_payload(text), Inbox::Clock::now());
+      }
+    });
+  for (auto& t : producers) t.join();
+  // A last task, handed over after everything else: once it ran, everything has.
+  std::promise<void> done;
+  inbox.post(recorder, [&] { done.set_value(); });
+  done.get_future().wait();
+  work.reset();
+  loop.join();
+
+  EXPECT_EQ(recorder->wrong_thread.load(), 0);
+  ASSERT_EQ(recorder->got.size(), 2u * kEach);
+  int next[2] = {0, 0};
+  for (const auto& text : recorder->got) {
+    int p = text[0] - '0';
+    ASSERT_EQ(text, std::to_string(p) + ":" + std::to_string(next[p])) << "out of order";
+    ++next[p];
+  }
+}
+
+TEST(Inbox, WhatWaitsWhenTheEventLoopEndsIsDropped) {
+  std::weak_ptr<Recorder> weak;
+  {
+    net::io_context ioc;  // never run
+    auto recorder = std::make_shared<Recorder>();
+    weak = recorder;
+    net::use_service<Inbox>(ioc).deliver(recorder, switchboard::protocol::make_payload("x"), Inbox::Clock::now());
+    net::use_service<Inbox>(ioc).post(recorder, [] {});
+    recorder.reset();
+    EXPECT_FALSE(weak.expired());  // held by the inbox
+  }
+  EXPECT_TRUE(weak.expired());
+}
