@@ -6,8 +6,9 @@
 // subscribers, rather than a post, an allocation and a lock per subscriber and message; and the
 // frames of the batch reach the thread's FlushQueue in one turn, so that they leave in one cork.
 //
-// One inbox per io_context (an Asio service: use_service<Inbox>(ioc)); a mutex guards the queue,
-// held only to append or to take the whole batch.
+// One inbox per io_context (an Asio service: use_service<Inbox>(ioc)), whose run() is on one
+// thread, as each of the node's I/O threads runs its own; a mutex guards the queue, held only
+// to append or to take the whole batch.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <functional>
