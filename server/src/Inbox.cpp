@@ -34,8 +34,8 @@ void Inbox::drain() {
   }
   // What is handed over while this batch runs goes into entries_ and posts the next drain.
   for (auto& entry : draining_) {
-    if (entry.task) entry.receiver->run(entry.task);
-    else entry.receiver->receive(std::move(entry.frame), entry.at);
+    if (entry.frame) entry.receiver->receive(std::move(entry.frame), entry.at);
+    else entry.receiver->run(entry.task);
   }
   draining_.clear();
 }

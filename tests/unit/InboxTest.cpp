@@ -56,8 +56,9 @@ TEST(Inbox, DeliveriesAndTasksFromOtherThreadsRunOnItsThreadInTheOrderEachHanded
   for (auto& t : producers) t.join();
   // A last task, handed over after everything else: once it ran, everything has.
   std::promise<void> done;
+  auto finished = done.get_future();
   inbox.post(recorder, [&] { done.set_value(); });
-  done.get_future().wait();
+  finished.wait();
   work.reset();
   loop.join();
 

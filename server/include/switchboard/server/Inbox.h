@@ -46,9 +46,9 @@ class Inbox : public boost::asio::execution_context::service {
  private:
   struct Entry {
     std::shared_ptr<Receiver> receiver;
-    protocol::Payload frame;  // a delivery, or
+    protocol::Payload frame;  // a delivery (never null), or
     Clock::time_point at;
-    std::function<void()> task;  // a task
+    std::function<void()> task;  // a task (when frame is null)
   };
 
   void append(Entry entry);
