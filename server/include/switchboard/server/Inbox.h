@@ -11,10 +11,10 @@
 // to append or to take the whole batch.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
-#include <deque>
 
 #include "switchboard/protocol/Payload.h"
 
@@ -59,7 +59,7 @@ class Inbox : public boost::asio::execution_context::service {
   boost::asio::io_context& ioc_;
   std::mutex mutex_;
   std::deque<Entry> entries_;    // handed over, not yet taken
-  std::deque<Entry> draining_;   // the batch being run (its storage kept for the next)
+  std::deque<Entry> draining_;   // the batch being run
 };
 
 }  // namespace switchboard::server
