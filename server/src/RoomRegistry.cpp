@@ -134,8 +134,10 @@ RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connecti
   Subscriber& sub = rooms_.at(room).subscribers[it->second];
   if (!sub.held || sub.held->released) return ReleaseResult::released;
   Held& held = *sub.held;
-  std::lock_guard held_lock(held.mutex);
+  std::unique_lock held_lock(held.mutex);
   if (held.overflowed) {
+    // Unlocked first: the reset destroys the Held, and its mutex with it.
+    held_lock.unlock();
     sub.held.reset();
     return ReleaseResult::overflowed;
   }
