@@ -14,7 +14,9 @@ rewritten for the test), driven by Debian's python3-websockets with tokens from 
   --node-timeout-ms plus a third, users on other nodes stay;
 - Redis stopped and restarted on its port: publishes get `unavailable`, /readyz goes 503 and
   back to 200, and a subscription made before the outage carries messages again after it;
-- deploy/local-cluster starts a working cluster behind HAProxy and stops it all on SIGTERM.
+- deploy/local-cluster starts a working cluster behind HAProxy, keeps it up through the operator
+  guide's experiments (a node stopped, a node killed, Redis stopped), starts each again on
+  SIGHUP, and stops it all on SIGTERM.
 
 Every port is a free loopback port picked here; every process is stopped in a finally block,
 killed if it does not stop in time. Usage: cluster_interop.py path/to/switchboard"""
@@ -680,21 +682,99 @@ async def cluster_session(port):
         assert frame == {"type": "message", "room": "local", "data": "hi", "from": "tester", "offset": 1}, frame
 
 
+def dev_token(port, user):
+    status, body = http_get("http://127.0.0.1:%d/dev/token?user=%s" % (port, user))
+    assert status == 200, (status, body)
+    return json.loads(body)["token"]
+
+
+async def local_cluster_experiments(script, cluster_dir, port, node_ports):
+    """The operator guide's "things to try", each through deploy/local-cluster as written: the
+    rest of the cluster stays up when a process exits, and SIGHUP to the script starts it again."""
+    def pid_of(name):
+        with open(os.path.join(cluster_dir, name + ".pid")) as f:
+            return int(f.read())
+
+    def ws_url(p, user):
+        return "ws://127.0.0.1:%d/ws?token=%s" % (p, dev_token(port, user))
+
+    def readyz(p):
+        return http_get("http://127.0.0.1:%d/readyz" % p)[0]
+
+    def start_again(name, node_port=None):
+        script.proc.send_signal(signal.SIGHUP)
+        script.wait_for_line(r"local-cluster: %s started again \(pid \d+\)" % name)
+        for p in [node_port] if node_port else node_ports:
+            for _ in deadline_loop("node on port %d ready again" % p):
+                if readyz(p) == 200:
+                    break
+
+    # Stop a node (kill <pid>): its client gets 1001 and reconnects through HAProxy to another.
+    async with websockets.connect(ws_url(port, "walker")) as ws:
+        stopped = cookie_of(ws)
+        assert stopped in ("node1", "node2"), stopped
+        os.kill(pid_of(stopped), signal.SIGTERM)
+        await expect_closed(ws, 1001)
+    script.wait_for_line(r"local-cluster: %s exited with status 0; the rest of the cluster goes on" % stopped)
+    async with websockets.connect(ws_url(port, "walker")) as ws:
+        assert cookie_of(ws) not in (None, stopped), cookie_of(ws)
+        await ok(ws, op="subscribe", id=1, room="experiments")
+        await ok(ws, op="publish", id=2, room="experiments", data="still here")
+    stopped_port = node_ports[int(stopped[len("node"):]) - 1]
+    start_again(stopped, stopped_port)
+
+    # Kill one (kill -9): after --node-timeout-ms, its users leave the others' presence.
+    async with websockets.connect(ws_url(node_ports[0], "observer")) as observer, \
+            websockets.connect(ws_url(node_ports[1], "victim")) as victim:
+        await ok(observer, op="subscribe", id=1, room="experiments", presence=True)
+        await ok(victim, op="subscribe", id=1, room="experiments", presence=True)
+        while (await recv_json(observer)) != {"type": "join", "room": "experiments", "user": "victim",
+                                              "info": {"name": "victim"}}:
+            pass
+        os.kill(pid_of("node2"), signal.SIGKILL)
+        script.wait_for_line(r"local-cluster: node2 was killed by signal 9 \(KILL\); the rest of the cluster goes on")
+        while True:
+            frame = await recv_json(observer, timeout=LEAVE_BOUND + 2)
+            if frame.get("type") == "leave":
+                assert frame["user"] == "victim", frame
+                break
+    start_again("node2", node_ports[1])
+
+    # Stop Redis: /readyz 503 and publishes unavailable; when it is back, everything resumes.
+    async with websockets.connect(ws_url(node_ports[0], "writer")) as ws:
+        await ok(ws, op="subscribe", id=1, room="experiments")
+        os.kill(pid_of("redis"), signal.SIGTERM)
+        script.wait_for_line(r"local-cluster: redis exited with status 0; the rest of the cluster goes on")
+        for p in node_ports:
+            for _ in deadline_loop("node on port %d unready without Redis" % p):
+                if readyz(p) == 503:
+                    break
+        reply, _ = await request(ws, op="publish", id=2, room="experiments", data="lost")
+        assert reply.get("error", {}).get("code") == "unavailable", reply
+        start_again("redis")
+        await ok(ws, op="publish", id=3, room="experiments", data="back")
+    assert script.proc.poll() is None, "local-cluster exited during the experiments"
+
+
 def check_local_cluster(workdir):
     port, redis_port, node_port = free_port(), free_port(), free_consecutive_ports(2)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
     env["SWITCHBOARD_BIN"] = BIN
+    cluster_dir = os.path.join(workdir, "local-cluster")
     script = Process("local-cluster", [LOCAL_CLUSTER, "-n", "2", "--port", str(port), "--node-port", str(node_port),
                                        "--redis-port", str(redis_port), "--check-interval", "200ms",
-                                       "--dir", os.path.join(workdir, "local-cluster"), "--", "--dev", "--threads", "1"],
+                                       "--dir", cluster_dir, "--", "--dev", "--threads", "1",
+                                       "--node-timeout-ms", str(NODE_TIMEOUT_MS), "--drain-delay-ms", str(DRAIN_MS)],
                      env=env, new_session=True)
     script.wait_for_line(r"local-cluster: ready at http://127\.0\.0\.1:%d/" % port, timeout=30)
     asyncio.run(cluster_session(port))
+    asyncio.run(local_cluster_experiments(script, cluster_dir, port, [node_port, node_port + 1]))
     assert script.stop(signal.SIGTERM) == 0, "local-cluster exited with %s" % script.proc.returncode
     for p in (port, redis_port, node_port, node_port + 1):
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", p)) != 0, "port %d still answers after local-cluster stopped" % p
-    print("local-cluster: ready, a session through its HAProxy, everything stopped on SIGTERM")
+    print("local-cluster: ready, a session through its HAProxy; a node stopped, one killed and Redis stopped, "
+          "each with the rest up and started again on SIGHUP; everything stopped on SIGTERM")
 
 
 def main():
