@@ -93,6 +93,11 @@ export interface SwitchboardOptions {
 
 export type Transport = 'websocket' | 'sse';
 
+/** The node's ack of a publish: the message's offset in its room (subscribers get the same `offset`). */
+export interface PublishAck {
+  offset: number;
+}
+
 export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
 
 export interface PresenceUser {
@@ -182,8 +187,8 @@ export class Room<T = Json> extends Emitter<RoomEvents<T>> {
   readonly state: 'subscribing' | 'subscribed' | 'unsubscribed';
   /** The last message received (or the subscribe reply's position); sent on every resubscribe to recover missed messages. */
   readonly position: Position | null;
-  /** Resolves when the node accepted the message. */
-  publish(data: T): Promise<void>;
+  /** Resolves when the node accepted the message, with its offset in the room. */
+  publish(data: T): Promise<PublishAck>;
   /** The users present in the room, sorted by user id. */
   presence(): Promise<PresenceUser[]>;
   /** The room's latest messages kept by the node, oldest first. */
@@ -208,8 +213,8 @@ export class Switchboard extends Emitter<ClientEvents> {
   disconnect(): void;
   /** Subscribes now or as soon as connected, and again after every reconnect. Same name: same Room (presence flag updated). */
   subscribe<T = Json>(room: string, options?: { presence?: boolean; since?: Position }): Room<T>;
-  /** Publishes to any room, subscribed or not. */
-  publish(room: string, data: Json): Promise<void>;
+  /** Publishes to any room, subscribed or not; resolves with the node's ack. */
+  publish(room: string, data: Json): Promise<PublishAck>;
   /** The users present in any room. */
   presence(room: string): Promise<PresenceUser[]>;
   /** The latest messages of any room (with the right to subscribe to it), oldest first. */

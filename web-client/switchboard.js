@@ -102,6 +102,9 @@ function positive(name, value, fallback, allowZero = false) {
   return value;
 }
 
+// What a publish resolves to: the node's ack without the request's id.
+const ack = (reply) => ({ offset: reply.offset });
+
 function withTimeout(promise, ms, onTimeout) {
   let timer;
   return Promise.race([
@@ -744,17 +747,18 @@ export class Switchboard extends Emitter {
   }
 
   /**
-   * Publishes `data` (any JSON value) to a room, subscribed or not. Resolves on the node's ok;
-   * rejects with a SwitchboardError: a protocol code (`bad_room`, `forbidden`, `rate_limited`,
+   * Publishes `data` (any JSON value) to a room, subscribed or not. Resolves on the node's ok
+   * with the ack, `{offset}`: the message's number in the room (what subscribers receive as its
+   * `offset`, so it can be logged or used to recognise one's own message); rejects with a SwitchboardError: a protocol code (`bad_room`, `forbidden`, `rate_limited`,
    * …), `timeout`, `disconnected` (not connected and no offline queue, or the connection was
    * lost before the reply: the message may or may not have been delivered), or `queue_full`.
    * @param {string} room
    * @param {unknown} data
-   * @returns {Promise<void>}
+   * @returns {Promise<{offset: number}>}
    */
   publish(room, data) {
     if (this.#ready || (this.#isOpen() && this.#queue.length === 0 && this.#queueMax === 0)) {
-      return this.#request('publish', { room, data }).then(() => undefined);
+      return this.#request('publish', { room, data }).then(ack);
     }
     if (this.#queueMax > 0 && this.#wanted) {
       return new Promise((resolve, reject) => {
@@ -765,7 +769,7 @@ export class Switchboard extends Emitter {
         }
       });
     }
-    if (this.#isOpen()) return this.#request('publish', { room, data }).then(() => undefined);
+    if (this.#isOpen()) return this.#request('publish', { room, data }).then(ack);
     return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'publish' }));
   }
 
@@ -1177,7 +1181,7 @@ export class Switchboard extends Emitter {
     const queue = this.#queue;
     this.#queue = [];
     for (const item of queue) {
-      this.#request('publish', { room: item.room, data: item.data }).then(() => item.resolve(), item.reject);
+      this.#request('publish', { room: item.room, data: item.data }).then((reply) => item.resolve(ack(reply)), item.reject);
     }
   }
 

@@ -52,8 +52,11 @@ test('getToken is called before every connect, and its token is used', { timeout
   let current = own;
   try {
     let n = 0;
-    const c = open({ getToken: async () => token(`bob-${++n}`) }, own.wsUrl);
+    const order = [];
+    const c = open({ getToken: async () => { order.push('getToken'); return token(`bob-${++n}`); } }, own.wsUrl);
+    c.on('connecting', () => order.push('connecting'));
     await connected(c);
+    assert.deepEqual(order.slice(0, 2), ['connecting', 'getToken'], '`connecting` fires before the token is asked for');
     const room = c.subscribe('chat:gettoken', { presence: true });
     assert.equal((await next(room, 'join')).user, 'bob-1');
 

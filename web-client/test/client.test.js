@@ -34,8 +34,9 @@ test('publish resolves on the ack and the subscriber receives the message', { ti
   const mine = inbox(roomA);
 
   const result = await roomA.publish({ kind: 'chat', text: 'hello', n: 2.50 });
-  assert.equal(result, undefined);
+  assert.deepEqual(result, { offset: 1 }, 'the ack is the message\'s offset in the room');
   const [m] = await got.waitFor(1);
+  assert.equal(m.offset, result.offset);
   assert.deepEqual(m.data, { kind: 'chat', n: 2.5, text: 'hello' });
   assert.equal(m.room, 'chat:acks');
   assert.match(m.from, /^anon-[0-9a-f]{16}$/);
