@@ -118,19 +118,30 @@ void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds dra
 }
 
 int Server::wait_for_signal() {
-  net::signal_set signals(*iocs_.front(), SIGINT, SIGTERM, SIGHUP);
-  std::promise<int> caught;
-  std::function<void(const boost::system::error_code&, int)> on_signal;
-  on_signal = [&](const boost::system::error_code& ec, int signal) {
-    if (!ec && signal == SIGHUP) {
+  signals_ = std::make_unique<net::signal_set>(*iocs_.front(), SIGINT, SIGTERM, SIGHUP);
+  auto caught = std::make_shared<std::promise<int>>();
+  auto signal = caught->get_future();
+  await_signal(std::move(caught));
+  return signal.get();
+}
+
+void Server::await_signal(std::shared_ptr<std::promise<int>> caught) {
+  signals_->async_wait([this, caught = std::move(caught)](const boost::system::error_code& ec, int signal) mutable {
+    if (ec) {  // the signal set is going away
+      if (caught) caught->set_value(0);
+      return;
+    }
+    if (signal == SIGHUP) {
       log::info("SIGHUP received, reloading keys");
       reload();
-      return signals.async_wait(on_signal);
+    } else if (caught) {
+      caught->set_value(signal);
+      caught.reset();
+    } else {
+      log::info("signal " + std::to_string(signal) + " received while shutting down: ignored");
     }
-    caught.set_value(ec ? 0 : signal);
-  };
-  signals.async_wait(on_signal);
-  return caught.get_future().get();
+    await_signal(std::move(caught));
+  });
 }
 
 bool Server::reload() {

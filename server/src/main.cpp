@@ -47,11 +47,9 @@ int main(int argc, char* argv[]) {
     auto parts = server::make_cluster_parts(config);
     server::Server node(std::move(config), std::move(authenticator), std::move(parts.bus), std::move(parts.presence));
     node.start();
+    // The shutdown is bounded (drain, then 2 s for close handshakes): the node keeps catching
+    // signals until it is destroyed, so that a second one cannot cut it short.
     int signal = node.wait_for_signal();
-    // The shutdown is bounded (drain, then 2 s for close handshakes): a second signal meanwhile
-    // must not cut it short and leave clients without their 1001.
-    std::signal(SIGTERM, SIG_IGN);
-    std::signal(SIGINT, SIG_IGN);
     server::log::info("signal " + std::to_string(signal) + " received, shutting down");
     // SIGTERM (an orchestrator, a rolling restart) drains first; Ctrl-C stops at once.
     node.stop(std::chrono::seconds(2), signal == SIGTERM ? node.config().drain_delay : std::chrono::milliseconds(0));

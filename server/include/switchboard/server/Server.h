@@ -2,8 +2,10 @@
 // A Switchboard node: I/O threads, listeners (plain and TLS), the broker and its seams.
 // main() builds one from the configuration; tests build one in-process on free ports.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -42,7 +44,10 @@ class Server {
   // for them to finish, and stops the threads. Idempotent; not from an I/O thread.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(2),
             std::chrono::milliseconds drain_delay = std::chrono::milliseconds(0));
-  // Blocks until SIGINT or SIGTERM; returns the signal number. SIGHUP meanwhile reloads.
+  // Blocks until SIGINT or SIGTERM; returns the signal number. SIGHUP meanwhile reloads. The
+  // signals stay caught until the Server is destroyed: during the shutdown a second SIGINT or
+  // SIGTERM is logged and ignored (the shutdown is bounded, and cutting it short would leave
+  // clients without their 1001), and SIGHUP still reloads.
   int wait_for_signal();
   // Re-reads the authenticator's key files (what SIGHUP does). False, with the error logged,
   // when the new keys are unusable: the old ones then stay in use.
@@ -72,7 +77,10 @@ class Server {
   std::shared_ptr<Listener> tls_listener_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
+  std::unique_ptr<boost::asio::signal_set> signals_;  // on iocs_.front(), from wait_for_signal()
   bool stopped_ = false;
+  // Waits for the next signal; `caught` (until the first SIGINT or SIGTERM) receives it.
+  void await_signal(std::shared_ptr<std::promise<int>> caught);
 };
 
 }  // namespace switchboard::server
