@@ -114,18 +114,19 @@ void Broker::queue_error(Connection& conn, const nlohmann::json& id, ErrorCode c
 
 void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view text) {
   auto parsed = protocol::parse_request(text);
-  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
-    // Garbage costs a request like any other: a flood of it ends in rate_limited, then 4029.
-    if (!conn->request_bucket().try_take()) return rate_limited(*conn, err->id, "too many requests; slow down");
-    reply_error(*conn, err->id, err->code, err->message);
-    return;
-  }
+  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) return refuse(*conn, err->id, err->code, err->message);
   auto& req = std::get<protocol::Request>(parsed);
   if (req.op != Op::publish) {
     if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, "too many requests; slow down");
     conn->rate_limit_strikes() = 0;
   }
   execute(conn, req);
+}
+
+void Broker::refuse(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+  // Garbage costs a request like any other: a flood of it ends in rate_limited, then 4029.
+  if (!conn.request_bucket().try_take()) return rate_limited(conn, id, "too many requests; slow down");
+  reply_error(conn, id, code, message);
 }
 
 void Broker::execute(const std::shared_ptr<Connection>& conn, protocol::Request& req) {

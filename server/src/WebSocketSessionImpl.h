@@ -84,8 +84,8 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
   ctx_.metrics.bytes_received += bytes;
   if (!closing_) {
     if (!ws_.got_text()) {
-      ctx_.broker.reply_error(*this, nullptr, protocol::ErrorCode::bad_request,
-                              "binary frames are not supported; send JSON text frames");
+      ctx_.broker.refuse(*this, nullptr, protocol::ErrorCode::bad_request,
+                         "binary frames are not supported; send JSON text frames");
     } else {
       auto data = buffer_.cdata();
       in_own_handler_ = true;
