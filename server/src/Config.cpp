@@ -73,8 +73,10 @@ po::options_description describe(Config& c) {
     ("idle-timeout", po::value<long>()->default_value(c.idle_timeout.count()),
         "seconds a connection may stay silent: the node pings it after half, and drops it after all of it")
     ("sse-keepalive", po::value<long>()->default_value(c.sse_keepalive.count()),
-        "longest silence of a /sse stream (a keep-alive comment fills it); a stream whose write "
-        "stays under way this long is cut (4008)")
+        "longest silence of a /sse stream (a keep-alive comment fills it)")
+    ("write-timeout", po::value<long>()->default_value(c.write_timeout.count()),
+        "seconds a write to a client (WebSocket or /sse stream) may stay under way: a client that takes "
+        "nothing this long is cut, counted as a 4008 close")
     ("handshake-timeout", po::value<long>()->default_value(c.handshake_timeout.count()),
         "seconds allowed for the TLS, HTTP and WebSocket handshakes")
     ("close-timeout-ms", po::value<long>()->default_value(c.close_timeout.count()),
@@ -166,6 +168,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.idle_timeout = std::chrono::seconds(vm["idle-timeout"].as<long>());
     config.handshake_timeout = std::chrono::seconds(vm["handshake-timeout"].as<long>());
     config.sse_keepalive = std::chrono::seconds(vm["sse-keepalive"].as<long>());
+    config.write_timeout = std::chrono::seconds(vm["write-timeout"].as<long>());
     config.close_timeout = std::chrono::milliseconds(vm["close-timeout-ms"].as<long>());
     config.jwt_leeway = std::chrono::seconds(vm["jwt-leeway"].as<long>());
     config.node_timeout = std::chrono::milliseconds(vm["node-timeout-ms"].as<long>());
@@ -252,7 +255,7 @@ std::string validate(const Config& c) {
   if (c.max_queue_bytes < 2 * c.max_message_size)
     return "--max-queue-bytes must be at least twice --max-message-size";
   if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0 ||
-      c.sse_keepalive.count() <= 0)
+      c.sse_keepalive.count() <= 0 || c.write_timeout.count() <= 0)
     return "timeouts must be positive";
   if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
   if (c.handshake_rate_per_ip < 0 || c.handshake_burst_per_ip < 1)

@@ -88,6 +88,12 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
          bytes_sent.load());
   single(out, "switchboard_slow_consumers_total", "counter",
          "Connections closed because they read too slowly.", slow_consumers.load());
+  single(out, "switchboard_write_timeouts_total", "counter",
+         "Connections cut because a write to them made no progress for --write-timeout (also counted as slow consumers).",
+         write_timeouts.load());
+  single(out, "switchboard_history_replies_truncated_total", "counter",
+         "History replies that left their oldest messages out to fit half of the connection's queue limit.",
+         history_replies_truncated.load());
   family(out, "switchboard_recoveries_total", "counter",
          "Subscribes that asked to recover missed messages, by whether the history reached back.");
   out << "switchboard_recoveries_total{result=\"recovered\"} " << recoveries_succeeded.load() << '\n';

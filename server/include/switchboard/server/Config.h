@@ -44,7 +44,8 @@ struct Config {
   std::size_t max_queue_bytes = 1024 * 1024;  // per connection outbound queue
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds handshake_timeout{10};
-  std::chrono::seconds sse_keepalive{15};      // longest silence of a /sse stream; also its write deadline
+  std::chrono::seconds sse_keepalive{15};      // longest silence of a /sse stream
+  std::chrono::seconds write_timeout{10};      // a write to a client under way this long cuts it (4008)
   std::chrono::milliseconds close_timeout{5000};
   std::chrono::milliseconds drain_delay{2000};     // SIGTERM: /readyz 503 this long before closing  // a closing connection that does not read is cut after this
   double publish_rate = 100;          // publishes per second per connection; 0 = unlimited

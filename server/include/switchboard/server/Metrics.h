@@ -31,8 +31,10 @@ class Metrics {
   Counter socket_writes{0};      // writes of frames or events to client sockets: frames_sent / socket_writes is the batching
   Counter bytes_sent{0};
   Counter slow_consumers{0};     // connections closed with 4008
+  Counter write_timeouts{0};     // … of which cut because a write made no progress for --write-timeout
   Counter deliveries_dropped_slow_consumer{0};
   Counter deliveries_dropped_rate_limited{0};  // publishes refused rate_limited: messages never delivered
+  Counter history_replies_truncated{0};  // history replies that left older messages out to fit the queue
   Counter recoveries_succeeded{0};  // subscribes with "since" answered "recovered":true
   Counter recoveries_failed{0};     // … answered "recovered":false
 

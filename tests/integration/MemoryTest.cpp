@@ -1,0 +1,116 @@
+// Memory per connection stays bounded whatever clients ask for: history replies fit the
+// connection's queue, and a write that makes no progress ends the connection.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "SseClient.h"
+#include "TestNode.h"
+#include "WsClient.h"
+
+using namespace switchboard;
+using namespace switchboard::test;
+using nlohmann::json;
+
+namespace {
+
+// A message of about `bytes` bytes, published through POST /api/publish.
+int publish_over_http(std::uint16_t port, const std::string& room, std::size_t bytes,
+                      const std::map<std::string, std::string>& headers = {}) {
+  json body = {{"room", room}, {"data", std::string(bytes, 'x')}};
+  auto all = headers;
+  all.emplace("Content-Type", "application/json");
+  return http_request(port, "POST", "/api/publish", all, body.dump()).status;
+}
+
+server::Config unlimited_config() { return TestNode::default_config(); }
+
+WsClient::Options small_receive_buffer() {
+  WsClient::Options opts;
+  opts.rcvbuf = 4096;
+  return opts;
+}
+
+}  // namespace
+
+TEST(Memory, AHistoryReplyHoldsTheNewestMessagesThatFitHalfTheQueue) {
+  auto config = unlimited_config();
+  TestNode node(config);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(publish_over_http(node.port(), "big", 60000), 200);
+  WsClient c(node.port());
+  json reply = c.request({{"op", "history"}, {"room", "big"}, {"limit", 1000}});
+  ASSERT_EQ(reply["ok"], true) << reply.dump().substr(0, 200);
+  EXPECT_EQ(reply["truncated"], true);
+  const auto& messages = reply["messages"];
+  ASSERT_FALSE(messages.empty());
+  EXPECT_LT(messages.size(), 100u);
+  EXPECT_LE(reply.dump().size(), config.max_queue_bytes / 2);
+  // The newest ones, in order, up to the room's latest.
+  EXPECT_EQ(messages.back()["offset"], 100);
+  EXPECT_EQ(messages.front()["offset"], 100 - messages.size() + 1);
+  EXPECT_EQ(node.metrics().history_replies_truncated.load(), 1u);
+  // What fits is not flagged.
+  json small = c.request({{"op", "history"}, {"room", "big"}, {"limit", 2}});
+  EXPECT_EQ(small["messages"].size(), 2u);
+  EXPECT_FALSE(small.contains("truncated"));
+}
+
+TEST(Memory, HistoryRepliesToAClientThatDoesNotReadCountAgainstTheQueue) {
+  auto config = unlimited_config();
+  config.close_timeout = std::chrono::milliseconds(200);
+  TestNode node(config);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(publish_over_http(node.port(), "big", 60000), 200);
+  constexpr int kClients = 5;
+  std::vector<WsClient> clients;
+  for (int i = 0; i < kClients; ++i) clients.emplace_back(node.port(), small_receive_buffer());
+  // Each asks again and again and never reads: its replies pile up until the node closes it.
+  for (auto& c : clients)
+    for (int n = 0; n < 40 && c.try_send_text(R"({"op":"history","id":1,"room":"big","limit":1000})"); ++n) {
+    }
+  EXPECT_TRUE(eventually([&] { return node.metrics().slow_consumers.load() == kClients; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 0; }, std::chrono::seconds(10)));
+}
+
+TEST(Memory, AWriteThatMakesNoProgressForTheWriteTimeoutCutsTheConnection) {
+  auto config = unlimited_config();
+  config.max_queue_bytes = 64 * 1024 * 1024;  // the queue bound is not what ends it here
+  config.write_timeout = std::chrono::seconds(1);
+  config.idle_timeout = std::chrono::seconds(4);
+  TestNode node(config);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(publish_over_http(node.port(), "big", 60000), 200);
+  WsClient reader(node.port());
+  WsClient stalled(node.port(), small_receive_buffer());
+  // Far more than the socket buffers hold: the node's write stalls, and the client never reads.
+  for (int i = 0; i < 4; ++i) stalled.send_text(R"({"op":"history","id":1,"room":"big","limit":1000})");
+  // It keeps sending requests that get no reply (no id): the connection is not idle, yet it is cut.
+  EXPECT_TRUE(eventually(
+      [&] {
+        if (node.metrics().write_timeouts.load() > 0) return true;
+        stalled.try_send_text(R"({"op":"ping"})");
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the client's pace
+        return false;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(node.metrics().write_timeouts.load(), 1u);
+  EXPECT_EQ(node.metrics().slow_consumers.load(), 1u);
+  EXPECT_EQ(node.metrics().closes(4008), 1u);
+  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 1; }));
+  // A client that reads is not touched.
+  EXPECT_EQ(reader.request({{"op", "ping"}})["ok"], true);
+}
+
+TEST(Memory, AServerSentEventsStreamHasTheSameWriteTimeout) {
+  auto config = unlimited_config();
+  config.max_queue_bytes = 64 * 1024 * 1024;
+  config.write_timeout = std::chrono::seconds(1);
+  config.sse_keepalive = std::chrono::seconds(60);  // the keep-alive is not what ends it
+  TestNode node(config);
+  SseClient stuck(node.port(), "/sse?rooms=big", {.headers = {}, .http10 = false, .rcvbuf = 4096});
+  ASSERT_EQ(json::parse(stuck.next().data)["type"], "subscribed");
+  // Published until a write to the stream stalls for the write timeout; never read.
+  for (int i = 0; i < 400 && node.metrics().write_timeouts.load() == 0; ++i)
+    ASSERT_EQ(publish_over_http(node.port(), "big", 60000), 200);
+  EXPECT_TRUE(eventually([&] { return node.metrics().write_timeouts.load() == 1; }, std::chrono::seconds(10)));
+  EXPECT_EQ(node.metrics().closes(4008), 1u);
+  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 0; }));
+}
