@@ -59,6 +59,9 @@ po::options_description describe(Config& c) {
     ("history-rules", po::value(&c.history_rules),
         "JSON history limits per room-name prefix, longest prefix first, e.g. "
         "{\"chat:\":{\"size\":1000,\"ttl\":3600},\"typing:\":{\"size\":0}}")
+    ("history-max-bytes", po::value(&c.history_max_bytes)->default_value(c.history_max_bytes),
+        "bytes of messages a single node keeps in all its rooms' histories together; past it the oldest "
+        "are evicted first (0: no budget; in a cluster, Redis's maxmemory bounds the history)")
     ("dev", po::value(&c.dev)->implicit_value(true)->default_value(false),
         "development mode: GET /dev/token?user=NAME mints a token for anyone. Never in production")
     ("allowed-origins", po::value(&c.allowed_origins),
@@ -252,6 +255,8 @@ std::string validate(const Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
   if (c.max_message_size < 256) return "--max-message-size must be at least 256 bytes";
   if (c.max_rooms == 0) return "--max-rooms must be at least 1";
+  if (c.history_max_bytes != 0 && c.history_max_bytes < 2 * c.max_message_size)
+    return "--history-max-bytes must be 0 or at least twice --max-message-size";
   if (c.max_queue_bytes < 2 * c.max_message_size)
     return "--max-queue-bytes must be at least twice --max-message-size";
   if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0 ||

@@ -63,6 +63,13 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
     single(out, "switchboard_redis_reconnects_total", "counter",
            "Connections to Redis made again after one was lost or failed.", bus.reconnects);
   }
+  if (!bus.clustered) {
+    single(out, "switchboard_history_bytes", "gauge",
+           "Bytes of messages kept in the rooms' histories, within --history-max-bytes.", bus.history_bytes);
+    family(out, "switchboard_history_evictions_total", "counter",
+           "Messages dropped from the history before their room's size or time to live, by reason.");
+    out << "switchboard_history_evictions_total{reason=\"max_bytes\"} " << bus.history_evictions << '\n';
+  }
   single(out, "switchboard_connections", "gauge", "Open connections: WebSockets and Server-Sent Events streams.", connections_current.load());
   single(out, "switchboard_connections_opened_total", "counter",
          "Connections accepted: WebSockets and Server-Sent Events streams.", connections_opened.load());

@@ -1,5 +1,6 @@
-// Memory per connection stays bounded whatever clients ask for: history replies fit the
-// connection's queue, and a write that makes no progress ends the connection.
+// Memory per connection and per node stays bounded whatever clients ask for: history replies
+// fit the connection's queue, a write that makes no progress ends the connection, and the
+// history has a node-wide byte budget.
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -113,4 +114,35 @@ TEST(Memory, AServerSentEventsStreamHasTheSameWriteTimeout) {
   EXPECT_TRUE(eventually([&] { return node.metrics().write_timeouts.load() == 1; }, std::chrono::seconds(10)));
   EXPECT_EQ(node.metrics().closes(4008), 1u);
   EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 0; }));
+}
+
+TEST(Memory, TheHistoryHasANodeWideByteBudgetThatEvictsTheOldestFirst) {
+  auto config = unlimited_config();
+  config.history_ttl = std::chrono::seconds(6);
+  config.history_max_bytes = 4 * 1024 * 1024;
+  TestNode node(config);
+  // The first and the last room are watched, to recover from their start later.
+  WsClient watcher(node.port());
+  json first = watcher.request({{"op", "subscribe"}, {"room", "mem:0"}});
+  json last = watcher.request({{"op", "subscribe"}, {"room", "mem:299"}});
+  ASSERT_EQ(first["ok"], true);
+  // One client, 300 rooms of 60 KB each: far more than the budget.
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(publish_over_http(node.port(), "mem:" + std::to_string(i), 60000), 200);
+  auto metrics = http_get(node.port(), "/metrics").body;
+  EXPECT_NE(metrics.find("switchboard_history_evictions_total{reason=\"max_bytes\"} "), std::string::npos);
+  auto bytes = [&] {
+    auto at = metrics.find("\nswitchboard_history_bytes ");
+    return at == std::string::npos ? 0ul : std::stoul(metrics.substr(at + 27));
+  }();
+  EXPECT_GT(bytes, 0u);
+  EXPECT_LE(bytes, config.history_max_bytes);
+  // Evicted: a recovery from before the evicted message is refused, never a silent gap.
+  WsClient late(node.port());
+  json lost = late.request({{"op", "subscribe"}, {"room", "mem:0"}, {"since", {{"offset", 0}, {"epoch", first["epoch"]}}}});
+  EXPECT_EQ(lost["recovered"], false);
+  EXPECT_TRUE(late.request({{"op", "history"}, {"room", "mem:0"}})["messages"].empty());
+  // The newest are kept.
+  json kept = late.request({{"op", "subscribe"}, {"room", "mem:299"}, {"since", {{"offset", 0}, {"epoch", last["epoch"]}}}});
+  EXPECT_EQ(kept["recovered"], true);
+  EXPECT_EQ(late.read_until([](const json& f) { return f.value("type", "") == "message"; })["room"], "mem:299");
 }

@@ -119,3 +119,42 @@ TEST(HistoryPolicy, RejectsMalformedRules) {
     EXPECT_THROW(HistoryPolicy::parse(d, bad), std::invalid_argument) << bad;
   EXPECT_NO_THROW(HistoryPolicy::parse(d, ""));
 }
+
+TEST(InProcessHistory, TheByteBudgetEvictsTheNodesOldestMessagesFirst) {
+  const std::string text(1000, 'x');
+  // Room a gets 3 messages, then b 3, then a 1 more; the budget holds about 5 of them.
+  std::size_t one = 0;
+  {
+    InProcessHistory probe;
+    append(probe, "a", text);
+    one = probe.bytes();
+  }
+  InProcessHistory h(HistoryPolicy({100, std::chrono::seconds(300)}), 5 * one + one / 2);
+  for (int i = 0; i < 3; ++i) append(h, "a", text);
+  for (int i = 0; i < 3; ++i) append(h, "b", text);
+  EXPECT_EQ(h.evictions(), 1u);  // a's first
+  append(h, "a", text);
+  EXPECT_EQ(h.evictions(), 2u);  // a's second
+  EXPECT_LE(h.bytes(), 5 * one + one / 2);
+  EXPECT_EQ(offsets(h.read("a", std::nullopt, 100)), (std::vector<std::uint64_t>{3, 4}));
+  EXPECT_EQ(offsets(h.read("b", std::nullopt, 100)), (std::vector<std::uint64_t>{1, 2, 3}));
+  // Reading from before what was evicted is incomplete (a recovery says recovered:false)...
+  EXPECT_FALSE(h.read("a", 0, 100).complete);
+  EXPECT_FALSE(h.read("a", 1, 100).complete);
+  // ... from what is still kept, complete.
+  auto from_kept = h.read("a", 2, 100);
+  EXPECT_TRUE(from_kept.complete);
+  EXPECT_EQ(offsets(from_kept), (std::vector<std::uint64_t>{3, 4}));
+  EXPECT_TRUE(h.read("b", 0, 100).complete);
+}
+
+TEST(InProcessHistory, MessagesTrimmedByTheirRoomLeaveTheBudget) {
+  const std::string text(100, 'x');
+  InProcessHistory h(HistoryPolicy({2, std::chrono::seconds(300)}), 1024 * 1024);
+  for (int i = 0; i < 5000; ++i) append(h, "r", text);
+  EXPECT_EQ(h.evictions(), 0u);
+  EXPECT_EQ(offsets(h.read("r", std::nullopt, 100)), (std::vector<std::uint64_t>{4999, 5000}));
+  auto kept = h.bytes();
+  EXPECT_GT(kept, 0u);
+  EXPECT_LT(kept, 2 * 200u);
+}
