@@ -95,6 +95,14 @@ po::options_description describe(Config& c) {
         "other requests (subscribe, unsubscribe, presence, ping) per second per connection (0: unlimited)")
     ("request-burst", po::value(&c.request_burst)->default_value(c.request_burst, "100"),
         "other requests a connection may make at once before the rate applies")
+    ("http-publish-rate-per-key", po::value(&c.http_publish_rate_per_key)->default_value(c.http_publish_rate_per_key, "0"),
+        "POST /api/publish per second per API key, beyond the burst refused with 429 (0: unlimited)")
+    ("http-publish-rate-per-user", po::value(&c.http_publish_rate_per_user)->default_value(c.http_publish_rate_per_user, "100"),
+        "POST /api/publish per second per token user (its sub) (0: unlimited)")
+    ("http-publish-rate-per-ip", po::value(&c.http_publish_rate_per_ip)->default_value(c.http_publish_rate_per_ip, "100"),
+        "POST /api/publish per second per client address of anonymous callers (0: unlimited)")
+    ("http-publish-burst", po::value(&c.http_publish_burst)->default_value(c.http_publish_burst, "200"),
+        "POST /api/publish one API key, user or address may make at once before its rate applies")
     ("rate-limit-strikes", po::value(&c.rate_limit_strikes)->default_value(c.rate_limit_strikes),
         "requests refused with rate_limited in a row before the connection is closed with 4029 (0: never)")
     ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections),
@@ -106,7 +114,7 @@ po::options_description describe(Config& c) {
         "handshakes one client address may make at once before the rate applies")
     ("trust-forwarded-for", po::value(&c.trust_forwarded_for)->implicit_value(true)->default_value(false),
         "behind a proxy that sets X-Forwarded-For (HAProxy's option forwardfor): take the client address "
-        "from its last entry, for the per-address handshake limit and the logs")
+        "from its last entry, for the per-address handshake and HTTP publish limits and the logs")
     ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug, info, warn or error")
     ("log-format", po::value(&c.log_format)->default_value(c.log_format),
         "text, or json: one object per line {\"ts\",\"level\",\"msg\"} for log collectors");
@@ -265,6 +273,9 @@ std::string validate(const Config& c) {
   if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
   if (c.handshake_rate_per_ip < 0 || c.handshake_burst_per_ip < 1)
     return "--handshake-rate-per-ip must be >= 0 and --handshake-burst-per-ip >= 1";
+  if (c.http_publish_rate_per_key < 0 || c.http_publish_rate_per_user < 0 || c.http_publish_rate_per_ip < 0 ||
+      c.http_publish_burst < 1)
+    return "--http-publish-rate-per-key, -per-user and -per-ip must be >= 0 and --http-publish-burst >= 1";
   if (c.request_rate < 0 || c.request_burst < 1) return "--request-rate must be >= 0 and --request-burst >= 1";
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return "--log-level is one of debug, info, warn, error";

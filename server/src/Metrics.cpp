@@ -27,6 +27,17 @@ std::uint64_t Metrics::api_requests(std::string_view endpoint, unsigned status) 
   return it == api_.end() ? 0 : it->second;
 }
 
+void Metrics::count_http_publish_rate_limited(std::string_view by) {
+  std::lock_guard lock(mutex_);
+  ++http_publish_limited_[std::string(by)];
+}
+
+std::uint64_t Metrics::http_publishes_rate_limited(std::string_view by) const {
+  std::lock_guard lock(mutex_);
+  auto it = http_publish_limited_.find(by);
+  return it == http_publish_limited_.end() ? 0 : it->second;
+}
+
 std::uint64_t Metrics::errors(protocol::ErrorCode code) const {
   return errors_[static_cast<std::size_t>(code)].load();
 }
@@ -129,6 +140,10 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
   for (const auto& [key, n] : api_)
     out << "switchboard_api_requests_total{endpoint=\"" << key.first << "\",status=\"" << key.second << "\"} " << n
         << '\n';
+  family(out, "switchboard_http_publishes_rate_limited_total", "counter",
+         "POST /api/publish refused with 429, by what was limited: api_key, user or address.");
+  for (const auto& [by, n] : http_publish_limited_)
+    out << "switchboard_http_publishes_rate_limited_total{by=\"" << by << "\"} " << n << '\n';
   return out.str();
 }
 

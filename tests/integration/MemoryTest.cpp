@@ -1,12 +1,13 @@
 // Memory per connection and per node stays bounded whatever clients ask for: history replies
-// fit the connection's queue, a write that makes no progress ends the connection, and the
-// history has a node-wide byte budget.
+// fit the connection's queue, a write that makes no progress ends the connection, the history
+// has a node-wide byte budget, and HTTP publishes are rate limited.
 #include <gtest/gtest.h>
 
 #include <thread>
 
 #include "SseClient.h"
 #include "TestNode.h"
+#include "TestToken.h"
 #include "WsClient.h"
 
 using namespace switchboard;
@@ -24,7 +25,12 @@ int publish_over_http(std::uint16_t port, const std::string& room, std::size_t b
   return http_request(port, "POST", "/api/publish", all, body.dump()).status;
 }
 
-server::Config unlimited_config() { return TestNode::default_config(); }
+// The tests fill rooms through POST /api/publish from one address: faster than its default rate.
+server::Config unlimited_config() {
+  auto c = TestNode::default_config();
+  c.http_publish_rate_per_ip = 0;
+  return c;
+}
 
 WsClient::Options small_receive_buffer() {
   WsClient::Options opts;
@@ -145,4 +151,60 @@ TEST(Memory, TheHistoryHasANodeWideByteBudgetThatEvictsTheOldestFirst) {
   json kept = late.request({{"op", "subscribe"}, {"room", "mem:299"}, {"since", {{"offset", 0}, {"epoch", last["epoch"]}}}});
   EXPECT_EQ(kept["recovered"], true);
   EXPECT_EQ(late.read_until([](const json& f) { return f.value("type", "") == "message"; })["room"], "mem:299");
+}
+
+TEST(Memory, HttpPublishesAreRateLimitedPerAddressPerUserAndPerKey) {
+  const std::string secret = "memory-test-secret-0123456789abcdef";
+  const std::string key = "backend-key-0123456789abcdef";
+  auto config = TestNode::default_config();
+  config.jwt_secret = secret;
+  config.api_keys = key;
+  config.http_publish_rate_per_ip = 0.001;  // nothing refills during the test
+  config.http_publish_rate_per_user = 0.001;
+  config.http_publish_burst = 3;
+  TestNode node(config);
+  auto publish = [&](const std::string& bearer) {
+    std::map<std::string, std::string> headers;
+    if (!bearer.empty()) headers["Authorization"] = "Bearer " + bearer;
+    json body = {{"room", "r"}, {"data", 1}};
+    headers["Content-Type"] = "application/json";
+    return http_request(node.port(), "POST", "/api/publish", headers, body.dump());
+  };
+  // Anonymous callers, by address.
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(publish("").status, 200);
+  auto refused = publish("");
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(json::parse(refused.body)["error"]["code"], "rate_limited");
+  EXPECT_EQ(refused.header("retry-after"), "1000");
+  EXPECT_EQ(node.metrics().http_publishes_rate_limited("address"), 1u);
+  // Each token user has a bucket of its own.
+  const auto alice = user_token(secret, "alice"), bob = user_token(secret, "bob");
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(publish(alice).status, 200);
+  EXPECT_EQ(publish(alice).status, 429);
+  EXPECT_EQ(publish(bob).status, 200);
+  EXPECT_EQ(node.metrics().http_publishes_rate_limited("user"), 1u);
+  // API keys are unlimited by default.
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(publish(key).status, 200);
+  EXPECT_EQ(node.metrics().api_requests("publish", 429), 2u);
+  EXPECT_NE(http_get(node.port(), "/metrics").body.find("switchboard_http_publishes_rate_limited_total{by=\"user\"} 1"),
+            std::string::npos);
+}
+
+TEST(Memory, ApiKeysHaveTheirOwnPublishRate) {
+  auto config = TestNode::default_config();
+  config.api_keys = "first-key-0123456789abcdef,second-key-0123456789abcdef";
+  config.http_publish_rate_per_key = 0.001;
+  config.http_publish_burst = 2;
+  TestNode node(config);
+  auto publish = [&](const std::string& key) {
+    return http_request(node.port(), "POST", "/api/publish",
+                        {{"Authorization", "Bearer " + key}, {"Content-Type", "application/json"}},
+                        R"({"room":"r","data":1})")
+        .status;
+  };
+  EXPECT_EQ(publish("first-key-0123456789abcdef"), 200);
+  EXPECT_EQ(publish("first-key-0123456789abcdef"), 200);
+  EXPECT_EQ(publish("first-key-0123456789abcdef"), 429);
+  EXPECT_EQ(publish("second-key-0123456789abcdef"), 200);
+  EXPECT_EQ(node.metrics().http_publishes_rate_limited("api_key"), 1u);
 }

@@ -49,11 +49,14 @@ class Metrics {
   void count_close(std::uint16_t code);               // close codes the node sent
   void count_handshake_rejected(const std::string& reason);
   void count_api_request(std::string_view endpoint, unsigned status);  // HTTP API answers
+  // POST /api/publish refused 429, by what was limited: "api_key", "user" or "address".
+  void count_http_publish_rate_limited(std::string_view by);
 
   std::uint64_t errors(protocol::ErrorCode code) const;
   std::uint64_t closes(std::uint16_t code) const;
   std::uint64_t handshakes_rejected(const std::string& reason) const;
   std::uint64_t api_requests(std::string_view endpoint, unsigned status) const;
+  std::uint64_t http_publishes_rate_limited(std::string_view by) const;
 
   // Gauges read at render time from the room registry, and the bus's connection state.
   std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Bus::Stats& bus) const;
@@ -64,6 +67,7 @@ class Metrics {
   std::map<std::uint16_t, std::uint64_t> closes_;
   std::map<std::string, std::uint64_t> rejected_;
   std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> api_;
+  std::map<std::string, std::uint64_t, std::less<>> http_publish_limited_;
 };
 
 }  // namespace switchboard::server
