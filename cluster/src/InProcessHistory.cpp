@@ -20,6 +20,14 @@ std::shared_ptr<InProcessHistory::Log> InProcessHistory::log_of(const std::strin
   return log;
 }
 
+std::unique_lock<std::mutex> InProcessHistory::locked_log_of(const std::string& room, std::shared_ptr<Log>& log) {
+  for (;;) {
+    log = log_of(room);
+    std::unique_lock lock(log->mutex);
+    if (!log->forgotten) return lock;
+  }
+}
+
 void InProcessHistory::pop_front(Log& log) {
   bytes_ -= log.entries.front().push->size();
   --stored_;
@@ -62,8 +70,8 @@ void InProcessHistory::note_kept(const std::shared_ptr<Log>& log, std::uint64_t 
 }
 
 Bus::History InProcessHistory::read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit) {
-  std::shared_ptr<Log> log = log_of(room);
-  std::lock_guard lock(log->mutex);
+  std::shared_ptr<Log> log;
+  auto lock = locked_log_of(room, log);
   auto now = Clock::now();
   trim(*log, now);
   log->last_used = now;
@@ -91,15 +99,18 @@ Bus::History InProcessHistory::read(const std::string& room, std::optional<std::
 
 void InProcessHistory::retain(const std::string& room, bool subscribed) {
   if (subscribed) {
-    log_of(room)->subscribed = true;
+    // Under the log's lock, so that sweep() either sees the subscriber or has already forgotten
+    // the log (then the room gets a new one, which keeps it).
+    std::shared_ptr<Log> log;
+    auto lock = locked_log_of(room, log);
+    log->subscribed = true;
     return;
   }
   std::shared_lock lock(mutex_);
   if (auto it = logs_.find(room); it != logs_.end()) it->second->subscribed = false;
 }
 
-void InProcessHistory::sweep() {
-  auto now = Clock::now();
+void InProcessHistory::sweep(Clock::time_point now) {
   std::unique_lock lock(mutex_);
   for (auto it = logs_.begin(); it != logs_.end();) {
     Log& log = *it->second;
@@ -110,6 +121,7 @@ void InProcessHistory::sweep() {
     }
     trim(log, now);
     bool forget = log.entries.empty() && !log.subscribed && now - log.last_used >= log.limits.ttl;
+    log.forgotten = forget;
     log_lock.unlock();
     it = forget ? logs_.erase(it) : std::next(it);
   }

@@ -40,11 +40,11 @@ class InProcessHistory {
   // deliver(numbered push, offset, epoch) with the room's lock held. Returns the offset.
   template <class Deliver>
   std::uint64_t append(const std::string& room, const protocol::Payload& push, Deliver&& deliver) {
-    std::shared_ptr<Log> log = log_of(room);
+    std::shared_ptr<Log> log;
     std::uint64_t offset;
     bool kept;
     {
-      std::lock_guard lock(log->mutex);
+      std::unique_lock lock = locked_log_of(room, log);
       auto now = Clock::now();
       offset = ++log->offset;
       auto numbered = protocol::make_payload(protocol::with_offset(*push, offset));
@@ -66,8 +66,8 @@ class InProcessHistory {
   Bus::History read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit);
   // Whether the node has local subscribers in the room: their rooms' logs are kept.
   void retain(const std::string& room, bool subscribed);
-  // Drops expired messages, and logs with nothing left to keep.
-  void sweep();
+  // Drops expired messages, and logs with nothing left to keep, as of `now`.
+  void sweep(Clock::time_point now = Clock::now());
   std::size_t room_count() const;
   // Bytes of messages kept, in every room; messages evicted to stay within the budget.
   std::size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
@@ -87,6 +87,10 @@ class InProcessHistory {
     std::deque<Stored> entries;
     Clock::time_point last_used;
     std::atomic<bool> subscribed{false};
+    // Set under the log's lock by sweep() as it leaves the map: whoever got the log before and
+    // locks it after must look the room up again, or it would number and deliver in a log that
+    // no one else sees, alongside the room's new one.
+    bool forgotten = false;
   };
 
   // A kept message, in the order of the node's messages: what the budget evicts first.
@@ -96,6 +100,9 @@ class InProcessHistory {
   };
 
   std::shared_ptr<Log> log_of(const std::string& room);
+  // The room's log, in the map and locked: looked up again while the one found was forgotten
+  // before its lock was taken.
+  std::unique_lock<std::mutex> locked_log_of(const std::string& room, std::shared_ptr<Log>& log);
   // Drops the messages past the log's size and time to live.
   void trim(Log& log, Clock::time_point now);
   void pop_front(Log& log);
