@@ -12,7 +12,15 @@ namespace {
 constexpr std::chrono::seconds kSweepEvery{5};
 }
 
-InProcessBus::InProcessBus(HistoryPolicy policy) : history_(std::move(policy)) {}
+InProcessBus::InProcessBus(HistoryPolicy policy, std::size_t history_max_bytes)
+    : history_(std::move(policy), history_max_bytes) {}
+
+Bus::Stats InProcessBus::stats() const {
+  Stats stats;
+  stats.history_bytes = history_.bytes();
+  stats.history_evictions = history_.evictions();
+  return stats;
+}
 
 
 InProcessBus::~InProcessBus() = default;

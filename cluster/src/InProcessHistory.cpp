@@ -20,14 +20,58 @@ std::shared_ptr<InProcessHistory::Log> InProcessHistory::log_of(const std::strin
   return log;
 }
 
+std::unique_lock<std::mutex> InProcessHistory::locked_log_of(const std::string& room, std::shared_ptr<Log>& log) {
+  for (;;) {
+    log = log_of(room);
+    std::unique_lock lock(log->mutex);
+    if (!log->forgotten) return lock;
+  }
+}
+
+void InProcessHistory::pop_front(Log& log) {
+  bytes_ -= log.entries.front().push->size();
+  --stored_;
+  log.entries.pop_front();
+}
+
 void InProcessHistory::trim(Log& log, Clock::time_point now) {
-  while (log.entries.size() > log.limits.size) log.entries.pop_front();
-  while (!log.entries.empty() && now - log.entries.front().at >= log.limits.ttl) log.entries.pop_front();
+  while (log.entries.size() > log.limits.size) pop_front(log);
+  while (!log.entries.empty() && now - log.entries.front().at >= log.limits.ttl) pop_front(log);
+}
+
+void InProcessHistory::note_kept(const std::shared_ptr<Log>& log, std::uint64_t offset) {
+  std::lock_guard order_lock(order_mutex_);
+  order_.push_back({log, offset});
+  // Evicted from the front of the room's log only: its messages stay consecutive up to the
+  // latest, and a read from before them reports itself incomplete (recovered:false).
+  while (bytes_.load() > max_bytes_ && !order_.empty()) {
+    Kept oldest = std::move(order_.front());
+    order_.pop_front();
+    auto owner = oldest.log.lock();
+    if (!owner) continue;
+    std::lock_guard lock(owner->mutex);
+    while (!owner->entries.empty() && owner->entries.front().offset <= oldest.offset) {
+      pop_front(*owner);
+      ++evictions_;
+    }
+  }
+  // Messages trimmed by their room's size or time to live leave stale records behind: drop
+  // them once they outnumber the kept messages, so that the record stays as small as the history.
+  if (order_.size() > 2 * stored_.load() + 1024) {
+    std::deque<Kept> live;
+    for (auto& kept : order_) {
+      auto owner = kept.log.lock();
+      if (!owner) continue;
+      std::lock_guard lock(owner->mutex);
+      if (!owner->entries.empty() && owner->entries.front().offset <= kept.offset) live.push_back(std::move(kept));
+    }
+    order_.swap(live);
+  }
 }
 
 Bus::History InProcessHistory::read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit) {
-  std::shared_ptr<Log> log = log_of(room);
-  std::lock_guard lock(log->mutex);
+  std::shared_ptr<Log> log;
+  auto lock = locked_log_of(room, log);
   auto now = Clock::now();
   trim(*log, now);
   log->last_used = now;
@@ -55,15 +99,18 @@ Bus::History InProcessHistory::read(const std::string& room, std::optional<std::
 
 void InProcessHistory::retain(const std::string& room, bool subscribed) {
   if (subscribed) {
-    log_of(room)->subscribed = true;
+    // Under the log's lock, so that sweep() either sees the subscriber or has already forgotten
+    // the log (then the room gets a new one, which keeps it).
+    std::shared_ptr<Log> log;
+    auto lock = locked_log_of(room, log);
+    log->subscribed = true;
     return;
   }
   std::shared_lock lock(mutex_);
   if (auto it = logs_.find(room); it != logs_.end()) it->second->subscribed = false;
 }
 
-void InProcessHistory::sweep() {
-  auto now = Clock::now();
+void InProcessHistory::sweep(Clock::time_point now) {
   std::unique_lock lock(mutex_);
   for (auto it = logs_.begin(); it != logs_.end();) {
     Log& log = *it->second;
@@ -74,6 +121,7 @@ void InProcessHistory::sweep() {
     }
     trim(log, now);
     bool forget = log.entries.empty() && !log.subscribed && now - log.last_used >= log.limits.ttl;
+    log.forgotten = forget;
     log_lock.unlock();
     it = forget ? logs_.erase(it) : std::next(it);
   }

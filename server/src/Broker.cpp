@@ -13,6 +13,11 @@ namespace switchboard::server {
 using protocol::ErrorCode;
 using protocol::Op;
 
+namespace {
+// What a history reply holds besides its messages: id, offset, epoch, "truncated" (generous).
+constexpr std::size_t kHistoryReplyOverhead = 512;
+}  // namespace
+
 Broker::Broker(const Config& config, auth::Authenticator& authenticator, cluster::Bus& bus,
                cluster::PresenceStore& presence, Metrics& metrics)
     : config_(config),
@@ -114,18 +119,19 @@ void Broker::queue_error(Connection& conn, const nlohmann::json& id, ErrorCode c
 
 void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view text) {
   auto parsed = protocol::parse_request(text);
-  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) {
-    // Garbage costs a request like any other: a flood of it ends in rate_limited, then 4029.
-    if (!conn->request_bucket().try_take()) return rate_limited(*conn, err->id, "too many requests; slow down");
-    reply_error(*conn, err->id, err->code, err->message);
-    return;
-  }
+  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) return refuse(*conn, err->id, err->code, err->message);
   auto& req = std::get<protocol::Request>(parsed);
   if (req.op != Op::publish) {
     if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, "too many requests; slow down");
     conn->rate_limit_strikes() = 0;
   }
   execute(conn, req);
+}
+
+void Broker::refuse(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+  // Garbage costs a request like any other: a flood of it ends in rate_limited, then 4029.
+  if (!conn.request_bucket().try_take()) return rate_limited(conn, id, "too many requests; slow down");
+  reply_error(conn, id, code, message);
 }
 
 void Broker::execute(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
@@ -298,10 +304,21 @@ void Broker::history(const std::shared_ptr<Connection>& conn, protocol::Request&
     if (!history.available)
       return queue_error(*conn, id, ErrorCode::unavailable, "history is unavailable; retry later");
     if (id.is_null()) return;
+    // The reply is one frame in the connection's queue: it holds the newest messages that fit
+    // in half of --max-queue-bytes, and says "truncated":true when older ones were left out.
+    const std::size_t budget = config_.max_queue_bytes / 2;
+    std::size_t bytes = kHistoryReplyOverhead, first = history.messages.size();
+    while (first > 0 && bytes + history.messages[first - 1].push->size() + 1 <= budget)
+      bytes += history.messages[--first].push->size() + 1;
     std::vector<protocol::Payload> messages;
-    messages.reserve(history.messages.size());
-    for (auto& entry : history.messages) messages.push_back(std::move(entry.push));
-    conn->deliver(protocol::make_payload(protocol::history_reply(id, history.position, messages)));
+    messages.reserve(history.messages.size() - first);
+    for (std::size_t i = first; i < history.messages.size(); ++i) messages.push_back(std::move(history.messages[i].push));
+    std::string reply = protocol::history_reply(id, history.position, messages);
+    if (first > 0) {
+      ++metrics_.history_replies_truncated;
+      reply.insert(reply.size() - 1, ",\"truncated\":true");  // before the object's closing brace
+    }
+    conn->deliver(protocol::make_payload(std::move(reply)));
   });
 }
 

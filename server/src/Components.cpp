@@ -11,7 +11,7 @@ namespace switchboard::server {
 ClusterParts make_cluster_parts(const Config& config) {
   ClusterParts parts;
   if (config.redis.empty()) {
-    parts.bus = std::make_unique<cluster::InProcessBus>(config.history_policy());
+    parts.bus = std::make_unique<cluster::InProcessBus>(config.history_policy(), config.history_max_bytes);
     parts.presence = std::make_unique<cluster::InProcessPresenceStore>();
     return parts;
   }

@@ -59,6 +59,9 @@ po::options_description describe(Config& c) {
     ("history-rules", po::value(&c.history_rules),
         "JSON history limits per room-name prefix, longest prefix first, e.g. "
         "{\"chat:\":{\"size\":1000,\"ttl\":3600},\"typing:\":{\"size\":0}}")
+    ("history-max-bytes", po::value(&c.history_max_bytes)->default_value(c.history_max_bytes),
+        "bytes of messages a single node keeps in all its rooms' histories together; past it the oldest "
+        "are evicted first (0: no budget; in a cluster, Redis's maxmemory bounds the history)")
     ("dev", po::value(&c.dev)->implicit_value(true)->default_value(false),
         "development mode: GET /dev/token?user=NAME mints a token for anyone. Never in production")
     ("allowed-origins", po::value(&c.allowed_origins),
@@ -73,8 +76,10 @@ po::options_description describe(Config& c) {
     ("idle-timeout", po::value<long>()->default_value(c.idle_timeout.count()),
         "seconds a connection may stay silent: the node pings it after half, and drops it after all of it")
     ("sse-keepalive", po::value<long>()->default_value(c.sse_keepalive.count()),
-        "longest silence of a /sse stream (a keep-alive comment fills it); a stream whose write "
-        "stays under way this long is cut (4008)")
+        "longest silence of a /sse stream (a keep-alive comment fills it)")
+    ("write-timeout", po::value<long>()->default_value(c.write_timeout.count()),
+        "seconds a write to a client (WebSocket or /sse stream) may stay under way: a client that takes "
+        "nothing this long is cut, counted as a 4008 close")
     ("handshake-timeout", po::value<long>()->default_value(c.handshake_timeout.count()),
         "seconds allowed for the TLS, HTTP and WebSocket handshakes")
     ("close-timeout-ms", po::value<long>()->default_value(c.close_timeout.count()),
@@ -90,6 +95,14 @@ po::options_description describe(Config& c) {
         "other requests (subscribe, unsubscribe, presence, ping) per second per connection (0: unlimited)")
     ("request-burst", po::value(&c.request_burst)->default_value(c.request_burst, "100"),
         "other requests a connection may make at once before the rate applies")
+    ("http-publish-rate-per-key", po::value(&c.http_publish_rate_per_key)->default_value(c.http_publish_rate_per_key, "0"),
+        "POST /api/publish per second per API key, beyond the burst refused with 429 (0: unlimited)")
+    ("http-publish-rate-per-user", po::value(&c.http_publish_rate_per_user)->default_value(c.http_publish_rate_per_user, "100"),
+        "POST /api/publish per second per token user (its sub) (0: unlimited)")
+    ("http-publish-rate-per-ip", po::value(&c.http_publish_rate_per_ip)->default_value(c.http_publish_rate_per_ip, "100"),
+        "POST /api/publish per second per client address of anonymous callers (0: unlimited)")
+    ("http-publish-burst", po::value(&c.http_publish_burst)->default_value(c.http_publish_burst, "200"),
+        "POST /api/publish one API key, user or address may make at once before its rate applies")
     ("rate-limit-strikes", po::value(&c.rate_limit_strikes)->default_value(c.rate_limit_strikes),
         "requests refused with rate_limited in a row before the connection is closed with 4029 (0: never)")
     ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections),
@@ -101,7 +114,7 @@ po::options_description describe(Config& c) {
         "handshakes one client address may make at once before the rate applies")
     ("trust-forwarded-for", po::value(&c.trust_forwarded_for)->implicit_value(true)->default_value(false),
         "behind a proxy that sets X-Forwarded-For (HAProxy's option forwardfor): take the client address "
-        "from its last entry, for the per-address handshake limit and the logs")
+        "from its last entry, for the per-address handshake and HTTP publish limits and the logs")
     ("log-level", po::value(&c.log_level)->default_value(c.log_level), "debug, info, warn or error")
     ("log-format", po::value(&c.log_format)->default_value(c.log_format),
         "text, or json: one object per line {\"ts\",\"level\",\"msg\"} for log collectors");
@@ -166,6 +179,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.idle_timeout = std::chrono::seconds(vm["idle-timeout"].as<long>());
     config.handshake_timeout = std::chrono::seconds(vm["handshake-timeout"].as<long>());
     config.sse_keepalive = std::chrono::seconds(vm["sse-keepalive"].as<long>());
+    config.write_timeout = std::chrono::seconds(vm["write-timeout"].as<long>());
     config.close_timeout = std::chrono::milliseconds(vm["close-timeout-ms"].as<long>());
     config.jwt_leeway = std::chrono::seconds(vm["jwt-leeway"].as<long>());
     config.node_timeout = std::chrono::milliseconds(vm["node-timeout-ms"].as<long>());
@@ -249,14 +263,19 @@ std::string validate(const Config& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
   if (c.max_message_size < 256) return "--max-message-size must be at least 256 bytes";
   if (c.max_rooms == 0) return "--max-rooms must be at least 1";
+  if (c.history_max_bytes != 0 && c.history_max_bytes < 2 * c.max_message_size)
+    return "--history-max-bytes must be 0 or at least twice --max-message-size";
   if (c.max_queue_bytes < 2 * c.max_message_size)
     return "--max-queue-bytes must be at least twice --max-message-size";
   if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0 ||
-      c.sse_keepalive.count() <= 0)
+      c.sse_keepalive.count() <= 0 || c.write_timeout.count() <= 0)
     return "timeouts must be positive";
   if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
   if (c.handshake_rate_per_ip < 0 || c.handshake_burst_per_ip < 1)
     return "--handshake-rate-per-ip must be >= 0 and --handshake-burst-per-ip >= 1";
+  if (c.http_publish_rate_per_key < 0 || c.http_publish_rate_per_user < 0 || c.http_publish_rate_per_ip < 0 ||
+      c.http_publish_burst < 1)
+    return "--http-publish-rate-per-key, -per-user and -per-ip must be >= 0 and --http-publish-burst >= 1";
   if (c.request_rate < 0 || c.request_burst < 1) return "--request-rate must be >= 0 and --request-burst >= 1";
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return "--log-level is one of debug, info, warn, error";

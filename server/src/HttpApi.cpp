@@ -2,7 +2,9 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 
 #include "switchboard/auth/JwtAuthenticator.h"
 #include "switchboard/protocol/Messages.h"
@@ -26,7 +28,16 @@ HttpApi::HttpApi(const Config& config, auth::Authenticator& authenticator, Broke
       authenticator_(authenticator),
       broker_(broker),
       metrics_(metrics),
-      api_keys_(config.api_key_list()) {}
+      api_keys_(config.api_key_list()),
+      key_publishes_(config.http_publish_rate_per_key, config.http_publish_burst),
+      user_publishes_(config.http_publish_rate_per_user, config.http_publish_burst),
+      address_publishes_(config.http_publish_rate_per_ip, config.http_publish_burst) {}
+
+bool HttpApi::allow_publish(const Caller& caller, std::string_view client_address) {
+  if (caller.backend) return key_publishes_.allow(std::to_string(caller.key_index));
+  if (caller.anonymous) return address_publishes_.allow(std::string(client_address));
+  return user_publishes_.allow(caller.identity.user);
+}
 
 Response HttpApi::answer(const Request& req, std::string_view endpoint, http::status status, std::string_view code,
                          std::string_view message) {
@@ -46,6 +57,7 @@ std::variant<HttpApi::Caller, Response> HttpApi::authenticate(const Request& req
     if (config_.allow_anonymous) {
       auto result = authenticator_.authenticate(auth::AuthRequest{"/api", "", req[http::field::origin], ""});
       if (auto* identity = std::get_if<auth::Identity>(&result)) {
+        caller.anonymous = true;
         caller.identity = std::move(*identity);
         return caller;
       }
@@ -53,9 +65,10 @@ std::variant<HttpApi::Caller, Response> HttpApi::authenticate(const Request& req
     return answer(req, endpoint, http::status::unauthorized, "missing_token",
                   "Authorization: Bearer <API key or JWT> is required");
   }
-  for (const auto& key : api_keys_) {
-    if (equal_in_constant_time(token, key)) {
+  for (std::size_t i = 0; i < api_keys_.size(); ++i) {
+    if (equal_in_constant_time(token, api_keys_[i])) {
       caller.backend = true;
+      caller.key_index = i;
       caller.identity.user = kDefaultFrom;
       return caller;
     }
@@ -69,7 +82,7 @@ std::variant<HttpApi::Caller, Response> HttpApi::authenticate(const Request& req
   return caller;
 }
 
-void HttpApi::handle(const Request& req, Respond respond) {
+void HttpApi::handle(const Request& req, std::string_view client_address, Respond respond) {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   std::string_view endpoint = path.substr(5);
@@ -85,7 +98,21 @@ void HttpApi::handle(const Request& req, Respond respond) {
   }
   auto caller = authenticate(req);
   if (auto* refused = std::get_if<Response>(&caller)) return respond(std::move(*refused));
-  if (endpoint == "publish") return publish(req, std::get<Caller>(caller), std::move(respond));
+  if (endpoint == "publish") {
+    if (!allow_publish(std::get<Caller>(caller), client_address)) {
+      auto& c = std::get<Caller>(caller);
+      double rate = c.backend     ? config_.http_publish_rate_per_key
+                    : c.anonymous ? config_.http_publish_rate_per_ip
+                                  : config_.http_publish_rate_per_user;
+      metrics_.count_http_publish_rate_limited(c.backend ? "api_key" : c.anonymous ? "address" : "user");
+      auto res = answer(req, endpoint, http::status::too_many_requests, "rate_limited",
+                        "publishing too fast; retry after the time in Retry-After");
+      // Seconds until the bucket holds a token again.
+      res.set(http::field::retry_after, std::to_string(std::max(1L, static_cast<long>(std::ceil(1.0 / rate)))));
+      return respond(std::move(res));
+    }
+    return publish(req, std::get<Caller>(caller), std::move(respond));
+  }
   if (endpoint == "history") return history(req, std::get<Caller>(caller), std::move(respond));
   presence(req, std::get<Caller>(caller), std::move(respond));
 }

@@ -78,7 +78,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   if (req.method() == http::verb::get && target.substr(0, target.find('?')) == "/sse") return open_stream();
   if (HttpApi::handles(target)) {
     // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
-    return ctx_.api.handle(req, [self = this->shared_from_this()](Response res) {
+    return ctx_.api.handle(req, client_address(req), [self = this->shared_from_this()](Response res) {
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
     });

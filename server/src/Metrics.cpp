@@ -27,6 +27,17 @@ std::uint64_t Metrics::api_requests(std::string_view endpoint, unsigned status) 
   return it == api_.end() ? 0 : it->second;
 }
 
+void Metrics::count_http_publish_rate_limited(std::string_view by) {
+  std::lock_guard lock(mutex_);
+  ++http_publish_limited_[std::string(by)];
+}
+
+std::uint64_t Metrics::http_publishes_rate_limited(std::string_view by) const {
+  std::lock_guard lock(mutex_);
+  auto it = http_publish_limited_.find(by);
+  return it == http_publish_limited_.end() ? 0 : it->second;
+}
+
 std::uint64_t Metrics::errors(protocol::ErrorCode code) const {
   return errors_[static_cast<std::size_t>(code)].load();
 }
@@ -63,6 +74,13 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
     single(out, "switchboard_redis_reconnects_total", "counter",
            "Connections to Redis made again after one was lost or failed.", bus.reconnects);
   }
+  if (!bus.clustered) {
+    single(out, "switchboard_history_bytes", "gauge",
+           "Bytes of messages kept in the rooms' histories, within --history-max-bytes.", bus.history_bytes);
+    family(out, "switchboard_history_evictions_total", "counter",
+           "Messages dropped from the history before their room's size or time to live, by reason.");
+    out << "switchboard_history_evictions_total{reason=\"max_bytes\"} " << bus.history_evictions << '\n';
+  }
   single(out, "switchboard_connections", "gauge", "Open connections: WebSockets and Server-Sent Events streams.", connections_current.load());
   single(out, "switchboard_connections_opened_total", "counter",
          "Connections accepted: WebSockets and Server-Sent Events streams.", connections_opened.load());
@@ -88,6 +106,12 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
          bytes_sent.load());
   single(out, "switchboard_slow_consumers_total", "counter",
          "Connections closed because they read too slowly.", slow_consumers.load());
+  single(out, "switchboard_write_timeouts_total", "counter",
+         "Connections cut because a write to them made no progress for --write-timeout (also counted as slow consumers).",
+         write_timeouts.load());
+  single(out, "switchboard_history_replies_truncated_total", "counter",
+         "History replies that left their oldest messages out to fit half of the connection's queue limit.",
+         history_replies_truncated.load());
   family(out, "switchboard_recoveries_total", "counter",
          "Subscribes that asked to recover missed messages, by whether the history reached back.");
   out << "switchboard_recoveries_total{result=\"recovered\"} " << recoveries_succeeded.load() << '\n';
@@ -116,6 +140,10 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
   for (const auto& [key, n] : api_)
     out << "switchboard_api_requests_total{endpoint=\"" << key.first << "\",status=\"" << key.second << "\"} " << n
         << '\n';
+  family(out, "switchboard_http_publishes_rate_limited_total", "counter",
+         "POST /api/publish refused with 429, by what was limited: api_key, user or address.");
+  for (const auto& [by, n] : http_publish_limited_)
+    out << "switchboard_http_publishes_rate_limited_total{by=\"" << by << "\"} " << n << '\n';
   return out.str();
 }
 

@@ -156,8 +156,9 @@ void SseSession<Stream>::enqueue(std::string_view event_id, std::string_view dat
 template <class Stream>
 void SseSession<Stream>::do_write() {
   writing_ = true;
-  ++writes_started_;
   wrote_since_tick_ = true;
+  write_deadline_.started(stream_.get_executor(), ctx_.config.write_timeout, this->shared_from_this(),
+                          [this] { on_write_timeout(); });
   sending_.swap(pending_);
   pending_.clear();
   sending_events_ = pending_events_;
@@ -171,6 +172,7 @@ void SseSession<Stream>::do_write() {
 template <class Stream>
 void SseSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
+  write_deadline_.finished();
   if (ec) return drop();
   ctx_.metrics.frames_sent += sending_events_;
   ++ctx_.metrics.socket_writes;
@@ -193,17 +195,6 @@ void SseSession<Stream>::arm_keepalive() {
 template <class Stream>
 void SseSession<Stream>::on_keepalive(beast::error_code ec) {
   if (ec || closing_ || finished_) return;
-  if (writing_ && writes_started_ == write_seen_at_tick_ && ++stuck_ticks_ >= 2) {
-    // The same write has been under way for a whole interval (two ticks): the client takes
-    // nothing. A close event could not get through either: cut the stream.
-    ++ctx_.metrics.slow_consumers;
-    ctx_.metrics.deliveries_dropped_slow_consumer += sending_events_ + pending_events_;
-    ctx_.metrics.count_close(protocol::close_code::slow_consumer);
-    log::info("cutting SSE stream " + std::to_string(id()) + " (" + identity().user + "): a write is stuck");
-    return drop();
-  }
-  if (writes_started_ != write_seen_at_tick_ || !writing_) stuck_ticks_ = 0;
-  write_seen_at_tick_ = writes_started_;
   if (!wrote_since_tick_ && !writing_) {
     // A comment: clients and proxies see traffic on a quiet stream, and a dead peer shows.
     pending_ += ":\n\n";
@@ -211,6 +202,20 @@ void SseSession<Stream>::on_keepalive(beast::error_code ec) {
   }
   wrote_since_tick_ = false;
   arm_keepalive();
+}
+
+template <class Stream>
+void SseSession<Stream>::on_write_timeout() {
+  if (closing_ || finished_) return;  // a closing stream has its own deadline
+  // The client has taken nothing for --write-timeout: a close event could not get through
+  // either. Cut the stream.
+  ++ctx_.metrics.slow_consumers;
+  ++ctx_.metrics.write_timeouts;
+  ctx_.metrics.deliveries_dropped_slow_consumer += sending_events_ + pending_events_;
+  ctx_.metrics.count_close(protocol::close_code::slow_consumer);
+  log::info("cutting SSE stream " + std::to_string(id()) + " (" + identity().user + "): no write progress for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ctx_.config.write_timeout).count()) + " s");
+  drop();
 }
 
 template <class Stream>
@@ -291,6 +296,7 @@ void SseSession<Stream>::finish() {
   if (finished_) return;
   finished_ = true;
   timer_.cancel();
+  write_deadline_.cancel();
   token_watch_.cancel();
   pending_.clear();
   if (opened_) ctx_.broker.close(*this);

@@ -84,8 +84,8 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
   ctx_.metrics.bytes_received += bytes;
   if (!closing_) {
     if (!ws_.got_text()) {
-      ctx_.broker.reply_error(*this, nullptr, protocol::ErrorCode::bad_request,
-                              "binary frames are not supported; send JSON text frames");
+      ctx_.broker.refuse(*this, nullptr, protocol::ErrorCode::bad_request,
+                         "binary frames are not supported; send JSON text frames");
     } else {
       auto data = buffer_.cdata();
       in_own_handler_ = true;
@@ -286,6 +286,8 @@ void WebSocketSession<NextLayer>::do_write() {
     piece = at;
   }
   if (at > piece) new (list + n++) net::const_buffer(bytes_at + piece, at - piece);
+  write_deadline_.started(ws_.get_executor(), ctx_.config.write_timeout, this->shared_from_this(),
+                          [this] { on_write_timeout(); });
   ws_.next_layer().async_write_all(boost::span<const net::const_buffer>(list, n),
                                    beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
 }
@@ -293,6 +295,7 @@ void WebSocketSession<NextLayer>::do_write() {
 template <class NextLayer>
 void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
+  write_deadline_.finished();
   if (ec) return;  // the pending read fails too and finishes the session
   ctx_.metrics.frames_sent += in_flight_;
   ++ctx_.metrics.socket_writes;
@@ -325,6 +328,21 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   // fills a write: otherwise a loopback write, done at once, would take each frame alone.
   if (queue_.size() - head_ >= detail::kMaxFramesPerWrite || queued_bytes_ >= detail::kMaxWriteBytes) do_write();
   else if (!flush_scheduled_) schedule_flush();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_write_timeout() {
+  if (closing_ || finished_) return;  // a closing connection has its own deadline
+  // The client has taken nothing for --write-timeout: it would not take a close frame either.
+  closing_ = true;
+  ++ctx_.metrics.slow_consumers;
+  ++ctx_.metrics.write_timeouts;
+  ctx_.metrics.count_close(close_code::slow_consumer);
+  ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - head_ - in_flight_;
+  queue_.resize(head_ + in_flight_);  // the write under way reads from these until it fails
+  log::info("cutting connection " + std::to_string(id()) + " (" + identity().user + "): no write progress for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ctx_.config.write_timeout).count()) + " s");
+  close_socket();
 }
 
 template <class NextLayer>
@@ -371,6 +389,7 @@ void WebSocketSession<NextLayer>::finish() {
   if (finished_) return;
   finished_ = true;
   if (close_timer_) close_timer_->cancel();
+  write_deadline_.cancel();
   token_watch_.cancel();
   // Frames being written stay until their write completes (it reads from them).
   queue_.resize(head_ + (writing_ ? in_flight_ : 0));

@@ -113,3 +113,27 @@ TEST(Limits, AcceptedRequestsInBetweenResetTheCount) {
   EXPECT_EQ(c.request({{"op", "ping"}})["error"]["code"], "rate_limited");
   EXPECT_EQ(c.read_until_closed().code, 4029);
 }
+
+TEST(Limits, BinaryFramesCountAgainstTheRequestRate) {
+  auto config = TestNode::default_config();
+  config.request_rate = 0.001;  // nothing refills during the test
+  config.request_burst = 3;
+  config.rate_limit_strikes = 5;
+  TestNode node(config);
+  WsClient c(node.port());
+  for (int i = 0; i < 3; ++i) {
+    c.send_binary("\x01\x02");
+    EXPECT_EQ(c.read_json()["error"]["code"], "bad_request");
+  }
+  // The bucket is empty: binary frames are refused like any request, then the connection closed.
+  for (int i = 0; i < 4; ++i) {
+    c.send_binary("\x01\x02");
+    EXPECT_EQ(c.read_json()["error"]["code"], "rate_limited");
+  }
+  c.send_binary("\x01\x02");
+  auto closed = c.read_until_closed();
+  EXPECT_TRUE(closed.closed);
+  EXPECT_EQ(closed.code, 4029);
+  EXPECT_EQ(node.metrics().errors(protocol::ErrorCode::bad_request), 3u);
+  EXPECT_EQ(node.metrics().closes(4029), 1u);
+}

@@ -151,3 +151,26 @@ TEST(Config, RedisUrl) {
     EXPECT_NE(refused.message.find("--redis"), std::string::npos) << bad;
   }
 }
+
+TEST(Config, MemoryBoundsHaveDefaultsAndAreChecked) {
+  auto r = load({"--allow-anonymous"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->write_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(r.config->history_max_bytes, 256u * 1024 * 1024);
+  EXPECT_EQ(r.config->http_publish_rate_per_key, 0);
+  EXPECT_EQ(r.config->http_publish_rate_per_user, 100);
+  EXPECT_EQ(r.config->http_publish_rate_per_ip, 100);
+  EXPECT_EQ(r.config->http_publish_burst, 200);
+  auto set = load({"--allow-anonymous", "--write-timeout", "3", "--history-max-bytes", "0",
+                   "--http-publish-rate-per-key", "1000"},
+                  {"SWITCHBOARD_HTTP_PUBLISH_RATE_PER_IP=5"});
+  ASSERT_TRUE(set.config) << set.message;
+  EXPECT_EQ(set.config->write_timeout, std::chrono::seconds(3));
+  EXPECT_EQ(set.config->history_max_bytes, 0u);
+  EXPECT_EQ(set.config->http_publish_rate_per_key, 1000);
+  EXPECT_EQ(set.config->http_publish_rate_per_ip, 5);
+  EXPECT_EQ(load({"--allow-anonymous", "--write-timeout", "0"}).exit_code, 2);
+  EXPECT_EQ(load({"--allow-anonymous", "--history-max-bytes", "1000"}).exit_code, 2);
+  EXPECT_EQ(load({"--allow-anonymous", "--http-publish-rate-per-user", "-1"}).exit_code, 2);
+  EXPECT_EQ(load({"--allow-anonymous", "--http-publish-burst", "0"}).exit_code, 2);
+}

@@ -82,6 +82,10 @@ class Bus {
     bool clustered = false;   // a cluster bus (Redis); the rest means nothing otherwise
     bool connected = false;   // ready()
     std::uint64_t reconnects = 0;  // connections to the backend made again after one was lost
+    // The embedded bus's history (a cluster's is in Redis): bytes kept, and messages evicted
+    // to stay within --history-max-bytes.
+    std::uint64_t history_bytes = 0;
+    std::uint64_t history_evictions = 0;
   };
   virtual Stats stats() const { return {}; }
 };

@@ -10,7 +10,8 @@ namespace switchboard::cluster {
 // delivered locally before it is acknowledged.
 class InProcessBus final : public Bus {
  public:
-  explicit InProcessBus(HistoryPolicy policy = {});
+  // history_max_bytes: the budget of every room's kept messages together (0: none).
+  explicit InProcessBus(HistoryPolicy policy = {}, std::size_t history_max_bytes = 0);
   ~InProcessBus() override;
 
   void set_deliver_handler(DeliverHandler handler) override;
@@ -23,6 +24,7 @@ class InProcessBus final : public Bus {
   void start(boost::asio::io_context& ioc) override;
   void stop() override;
 
+  Stats stats() const override;
   std::size_t history_room_count() const { return history_.room_count(); }
 
  private:

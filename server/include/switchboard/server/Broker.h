@@ -33,7 +33,10 @@ class Broker {
   // Carries out a request made by the node on the connection's behalf (an SSE stream's subscribes),
   // on the connection's thread, without taking from its request rate.
   void execute(const std::shared_ptr<Connection>& conn, protocol::Request& req);
-  // Replies with an error (also for frames the broker never sees, e.g. binary ones).
+  // A frame that is not a valid request (bad JSON, a binary frame): costs a request of the
+  // connection's rate like any other, then replies with the error (or rate_limited, then 4029).
+  void refuse(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code, std::string_view message);
+  // Replies with an error.
   void reply_error(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code,
                    std::string_view message);
   // The connection is gone: leaves every room. Called once per opened connection.

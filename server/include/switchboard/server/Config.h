@@ -37,6 +37,7 @@ struct Config {
   std::size_t history_size = 100;     // messages kept per room for recovery and the history op
   std::chrono::seconds history_ttl{300};  // how long they are kept
   std::string history_rules;          // JSON: per room-name prefix {"size":N,"ttl":seconds}
+  std::size_t history_max_bytes = 256 * 1024 * 1024;  // every room's kept messages together (single node); 0: no budget
   std::string allowed_origins;        // browser origins besides the node's own; see auth::OriginPolicy
   std::string static_dir;             // web-client/ files served at /
   std::size_t max_message_size = 64 * 1024;
@@ -44,13 +45,18 @@ struct Config {
   std::size_t max_queue_bytes = 1024 * 1024;  // per connection outbound queue
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds handshake_timeout{10};
-  std::chrono::seconds sse_keepalive{15};      // longest silence of a /sse stream; also its write deadline
+  std::chrono::seconds sse_keepalive{15};      // longest silence of a /sse stream
+  std::chrono::seconds write_timeout{10};      // a write to a client under way this long cuts it (4008)
   std::chrono::milliseconds close_timeout{5000};
   std::chrono::milliseconds drain_delay{2000};     // SIGTERM: /readyz 503 this long before closing  // a closing connection that does not read is cut after this
   double publish_rate = 100;          // publishes per second per connection; 0 = unlimited
   double publish_burst = 200;
   double request_rate = 50;           // other requests (subscribe, unsubscribe, presence, ping) per second
   double request_burst = 100;
+  double http_publish_rate_per_key = 0;     // POST /api/publish per second per API key; 0 = unlimited
+  double http_publish_rate_per_user = 100;  // … per token user
+  double http_publish_rate_per_ip = 100;    // … per client address of anonymous callers
+  double http_publish_burst = 200;          // publishes at once before the rate applies, for each
   unsigned rate_limit_strikes = 100;  // consecutive rate_limited refusals before close 4029
   std::size_t max_connections = 0;    // WebSockets at once; 0: the open-file limit less a reserve
   double handshake_rate_per_ip = 0;   // WebSocket handshakes per second per client address; 0: no limit

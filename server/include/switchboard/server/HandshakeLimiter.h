@@ -2,6 +2,7 @@
 // WebSocket handshakes per client address: a token bucket per address, so that one address that
 // reconnects in a loop (a broken client, or an attack) cannot take the node's handshake capacity
 // from everyone else. Thread-safe. Addresses idle for a minute are forgotten once the table grows.
+// The HTTP API uses it too, keyed by caller (API key, token user, anonymous address), for its publishes.
 #include <chrono>
 #include <mutex>
 #include <string>

@@ -13,6 +13,7 @@
 #include "switchboard/auth/Authenticator.h"
 #include "switchboard/server/Broker.h"
 #include "switchboard/server/Config.h"
+#include "switchboard/server/HandshakeLimiter.h"
 #include "switchboard/server/HttpRoutes.h"
 #include "switchboard/server/Metrics.h"
 
@@ -26,13 +27,19 @@ class HttpApi {
   HttpApi(const Config& config, auth::Authenticator& authenticator, Broker& broker, Metrics& metrics);
 
   static bool handles(std::string_view path) { return path.rfind("/api/", 0) == 0; }
-  void handle(const Request& req, Respond respond);
+  // `client_address`: the caller's address (behind a trusted proxy, the one it forwarded), which
+  // anonymous callers' publishes are rate limited by.
+  void handle(const Request& req, std::string_view client_address, Respond respond);
 
  private:
   struct Caller {
     bool backend = false;  // an API key: every room, may set "from"
+    bool anonymous = false;
+    std::size_t key_index = 0;  // which API key, for a backend
     auth::Identity identity;
   };
+  // Whether the caller may publish now, by its API key, its token's user, or (anonymous) its address.
+  bool allow_publish(const Caller& caller, std::string_view client_address);
   // The caller, or the 401 to answer.
   std::variant<Caller, Response> authenticate(const Request& req);
   void publish(const Request& req, const Caller& caller, Respond respond);
@@ -48,6 +55,11 @@ class HttpApi {
   Broker& broker_;
   Metrics& metrics_;
   std::vector<std::string> api_keys_;
+  // Publishes per API key, per token user and per anonymous client address: token buckets
+  // by caller, bounded in number like the handshakes' per address.
+  HandshakeLimiter key_publishes_;
+  HandshakeLimiter user_publishes_;
+  HandshakeLimiter address_publishes_;
 };
 
 }  // namespace switchboard::server

@@ -31,8 +31,10 @@ class Metrics {
   Counter socket_writes{0};      // writes of frames or events to client sockets: frames_sent / socket_writes is the batching
   Counter bytes_sent{0};
   Counter slow_consumers{0};     // connections closed with 4008
+  Counter write_timeouts{0};     // … of which cut because a write made no progress for --write-timeout
   Counter deliveries_dropped_slow_consumer{0};
   Counter deliveries_dropped_rate_limited{0};  // publishes refused rate_limited: messages never delivered
+  Counter history_replies_truncated{0};  // history replies that left older messages out to fit the queue
   Counter recoveries_succeeded{0};  // subscribes with "since" answered "recovered":true
   Counter recoveries_failed{0};     // … answered "recovered":false
 
@@ -47,11 +49,14 @@ class Metrics {
   void count_close(std::uint16_t code);               // close codes the node sent
   void count_handshake_rejected(const std::string& reason);
   void count_api_request(std::string_view endpoint, unsigned status);  // HTTP API answers
+  // POST /api/publish refused 429, by what was limited: "api_key", "user" or "address".
+  void count_http_publish_rate_limited(std::string_view by);
 
   std::uint64_t errors(protocol::ErrorCode code) const;
   std::uint64_t closes(std::uint16_t code) const;
   std::uint64_t handshakes_rejected(const std::string& reason) const;
   std::uint64_t api_requests(std::string_view endpoint, unsigned status) const;
+  std::uint64_t http_publishes_rate_limited(std::string_view by) const;
 
   // Gauges read at render time from the room registry, and the bus's connection state.
   std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Bus::Stats& bus) const;
@@ -62,6 +67,7 @@ class Metrics {
   std::map<std::uint16_t, std::uint64_t> closes_;
   std::map<std::string, std::uint64_t> rejected_;
   std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> api_;
+  std::map<std::string, std::uint64_t, std::less<>> http_publish_limited_;
 };
 
 }  // namespace switchboard::server

@@ -18,6 +18,7 @@
 #include "switchboard/server/SessionContext.h"
 #include "switchboard/server/SseRequest.h"
 #include "switchboard/server/TokenWatch.h"
+#include "switchboard/server/WriteDeadline.h"
 
 namespace switchboard::server {
 
@@ -63,6 +64,8 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   void on_write(beast::error_code ec, std::size_t bytes);
   void arm_keepalive();
   void on_keepalive(beast::error_code ec);
+  // A write made no progress for --write-timeout: cuts the stream (counted as 4008).
+  void on_write_timeout();
   void begin_close(std::uint16_t code, std::string reason);
   void do_close();
   std::string event_id() const;
@@ -89,13 +92,11 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   bool closing_ = false;   // a close was decided: no more events are queued
   bool finished_ = false;  // broker told the stream is gone
   bool wrote_since_tick_ = false;      // something was written since the last keep-alive tick
-  std::uint64_t writes_started_ = 0;   // to tell a write stuck since the last tick
-  std::uint64_t write_seen_at_tick_ = 0;
-  unsigned stuck_ticks_ = 0;           // ticks that saw the same write still under way
   std::uint16_t close_code_ = 0;
   std::string close_reason_;
   net::steady_timer timer_;  // keep-alive ticks; while closing, the close deadline
   std::array<char, 256> read_buffer_{};
+  WriteDeadline write_deadline_;
   TokenWatch token_watch_;
 };
 

@@ -16,6 +16,7 @@
 #include "switchboard/server/OrderedWriteStream.h"
 #include "switchboard/server/SessionContext.h"
 #include "switchboard/server/TokenWatch.h"
+#include "switchboard/server/WriteDeadline.h"
 
 namespace switchboard::server {
 
@@ -63,6 +64,8 @@ class WebSocketSession final : public Connection,
   void schedule_flush();
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
+  // A write made no progress for --write-timeout: cuts the connection (counted as 4008).
+  void on_write_timeout();
   void begin_close(std::uint16_t code, std::string reason);
   void write_rest_then_close();
   void close_socket();  // drops the TCP connection at once
@@ -108,6 +111,7 @@ class WebSocketSession final : public Connection,
   std::uint16_t last_round_frames_ = 0;
   websocket::close_reason close_reason_;
   std::unique_ptr<net::steady_timer> close_timer_;  // only for connections being closed
+  WriteDeadline write_deadline_;
   TokenWatch token_watch_;
 };
 
