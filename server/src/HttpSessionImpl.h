@@ -6,6 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "switchboard/server/CrossOrigin.h"
 #include "switchboard/server/Log.h"
 #include "switchboard/server/SseSession.h"
 #include "switchboard/server/WebSocketSession.h"
@@ -58,6 +59,7 @@ void HttpSession<Stream>::do_read() {
 
 template <class Stream>
 void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
+  shared_with_.reset();
   if (ec == http::error::end_of_stream) return do_eof();
   if (ec) {
     if (ec == http::error::header_limit || ec == http::error::body_limit) {
@@ -70,12 +72,19 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   ++ctx_.metrics.http_requests;
   const Request& req = parser_->get();
   std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  // One check of the browser's origin for every route, before anything is done for it.
+  if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) return refuse_origin(req, path);
+  // Answers of the routes that pages of other origins may use say which origin may read them.
+  if (CrossOrigin::shared(path)) shared_with_ = std::string(req[http::field::origin]);
+  if (req.method() == http::verb::options && CrossOrigin::preflighted(path))
+    return send(CrossOrigin::preflight(req, path));
   if (websocket::is_upgrade(req)) {
-    if (target.substr(0, target.find('?')) != "/ws")
+    if (path != "/ws")
       return send(HttpRoutes::json_error(req, http::status::not_found, "not_found", "WebSocket endpoint is /ws"));
     return upgrade();
   }
-  if (req.method() == http::verb::get && target.substr(0, target.find('?')) == "/sse") return open_stream();
+  if (req.method() == http::verb::get && path == "/sse") return open_stream();
   if (HttpApi::handles(target)) {
     // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
     return ctx_.api.handle(req, [self = this->shared_from_this()](Response res) {
@@ -84,6 +93,20 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
     });
   }
   send(ctx_.routes.handle(req));
+}
+
+template <class Stream>
+void HttpSession<Stream>::refuse_origin(const Request& req, std::string_view path) {
+  std::string_view route = CrossOrigin::route(path);
+  ctx_.metrics.count_http_refused(route, "origin_not_allowed");
+  // Refused WebSocket handshakes and streams are counted with the node's other refused handshakes too.
+  if ((websocket::is_upgrade(req) && route == "ws") || (req.method() == http::verb::get && route == "sse"))
+    ctx_.metrics.count_handshake_rejected("origin_not_allowed");
+  auto res = HttpRoutes::json_error(req, http::status::forbidden, "origin_not_allowed",
+                                    "this origin may not use the node; see --allowed-origins");
+  res.set(http::field::vary, "Origin");
+  res.keep_alive(false);
+  send(std::move(res));
 }
 
 template <class Stream>
@@ -97,11 +120,6 @@ std::optional<auth::Identity> HttpSession<Stream>::admit(const Request& req) {
   if (!ctx_.handshakes.allow(remote_address)) {
     ctx_.metrics.count_handshake_rejected("rate_limited");
     refuse(req, http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
-    return std::nullopt;
-  }
-  if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) {
-    ctx_.metrics.count_handshake_rejected("origin_not_allowed");
-    refuse(req, http::status::forbidden, "origin_not_allowed", "this origin may not connect; see --allowed-origins");
     return std::nullopt;
   }
   // A place among the node's connections, given back by the session when it ends.
@@ -167,6 +185,7 @@ std::string HttpSession<Stream>::client_address(const Request& req) {
 
 template <class Stream>
 void HttpSession<Stream>::send(Response response) {
+  if (shared_with_) CrossOrigin::allow(*shared_with_, response);
   response_ = std::make_shared<Response>(std::move(response));
   bool keep_alive = response_->keep_alive();
   http::async_write(stream_, *response_,

@@ -47,11 +47,14 @@ class Metrics {
   void count_close(std::uint16_t code);               // close codes the node sent
   void count_handshake_rejected(const std::string& reason);
   void count_api_request(std::string_view endpoint, unsigned status);  // HTTP API answers
+  // HTTP requests refused before they were routed (route: see CrossOrigin::route).
+  void count_http_refused(std::string_view route, std::string_view reason);
 
   std::uint64_t errors(protocol::ErrorCode code) const;
   std::uint64_t closes(std::uint16_t code) const;
   std::uint64_t handshakes_rejected(const std::string& reason) const;
   std::uint64_t api_requests(std::string_view endpoint, unsigned status) const;
+  std::uint64_t http_refused(std::string_view route, std::string_view reason) const;
 
   // Gauges read at render time from the room registry, and the bus's connection state.
   std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Bus::Stats& bus) const;
@@ -62,6 +65,7 @@ class Metrics {
   std::map<std::uint16_t, std::uint64_t> closes_;
   std::map<std::string, std::uint64_t> rejected_;
   std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> api_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t, std::less<>> refused_;
 };
 
 }  // namespace switchboard::server
