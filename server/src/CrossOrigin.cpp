@@ -29,7 +29,7 @@ std::string_view CrossOrigin::route(std::string_view path) {
 }
 
 bool CrossOrigin::shared(std::string_view path) {
-  return path == "/sse" || HttpApi::handles(path) || path == "/switchboard.js" || path == "/switchboard.d.ts";
+  return path == "/sse" || path == "/ws" || HttpApi::handles(path) || path == "/switchboard.js" || path == "/switchboard.d.ts";
 }
 
 bool CrossOrigin::preflighted(std::string_view path) { return !method_of(path).empty(); }

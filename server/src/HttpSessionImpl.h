@@ -85,6 +85,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
     return upgrade();
   }
   if (req.method() == http::verb::get && path == "/sse") return open_stream();
+  if ((req.method() == http::verb::get || req.method() == http::verb::head) && path == "/ws") return probe(req);
   if (HttpApi::handles(target)) {
     // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
     return ctx_.api.handle(req, [self = this->shared_from_this()](Response res) {
@@ -99,45 +100,69 @@ template <class Stream>
 void HttpSession<Stream>::refuse_origin(const Request& req, std::string_view path) {
   std::string_view route = CrossOrigin::route(path);
   ctx_.metrics.count_http_refused(route, "origin_not_allowed");
-  // Refused WebSocket handshakes and streams are counted with the node's other refused handshakes too.
-  if ((websocket::is_upgrade(req) && route == "ws") || (req.method() == http::verb::get && route == "sse"))
+  // Refused WebSocket handshakes and streams are counted and logged with the node's other refused handshakes too.
+  bool handshake = websocket::is_upgrade(req) || (req.method() == http::verb::get && route == "sse");
+  if (handshake) {
     ctx_.metrics.count_handshake_rejected("origin_not_allowed");
+    ctx_.refusals.refused(route == "ws" ? "WebSocket handshake" : "stream", client_address(req),
+                          req[http::field::origin], 403, "origin_not_allowed");
+  }
   auto res = HttpRoutes::json_error(req, http::status::forbidden, "origin_not_allowed",
                                     "this origin may not use the node; see --allowed-origins");
+  // A browser cannot read why its WebSocket was refused: it may ask GET /ws, whose answer, this
+  // refusal included, the page may read.
+  if (route == "ws" && !handshake) CrossOrigin::allow(req[http::field::origin], res);
   res.set(http::field::vary, "Origin");
   res.keep_alive(false);
   send(std::move(res));
 }
 
 template <class Stream>
+void HttpSession<Stream>::probe(const Request& req) {
+  // What a handshake of this request would be told, without taking a place among the connections
+  // (nor a handshake of the address's rate): the reason a browser's WebSocket API hides.
+  auto answer = [&](http::status status, std::string_view code, std::string_view message) {
+    send(HttpRoutes::json_error(req, status, code, message));
+  };
+  if (ctx_.routes.draining())
+    return answer(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+  if (ctx_.connections->load() >= ctx_.max_connections)
+    return answer(http::status::service_unavailable, "too_many_connections",
+                  "the node is full; connect again, maybe to another node");
+  auto result = ctx_.authenticator.authenticate(
+      auth::AuthRequest{req.target(), req[http::field::authorization], req[http::field::origin], client_address(req)});
+  if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
+    return answer(static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
+  answer(http::status::upgrade_required, "upgrade_required",
+         "GET /ws with a WebSocket upgrade; a handshake of this request would be admitted");
+}
+
+template <class Stream>
 std::optional<auth::Identity> HttpSession<Stream>::admit(const Request& req) {
-  if (ctx_.routes.draining()) {
-    ctx_.metrics.count_handshake_rejected("draining");
-    refuse(req, http::status::service_unavailable, "draining", "the node is shutting down; connect again");
-    return std::nullopt;
-  }
   std::string remote_address = client_address(req);
-  if (!ctx_.handshakes.allow(remote_address)) {
-    ctx_.metrics.count_handshake_rejected("rate_limited");
-    refuse(req, http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
+  auto refused = [&](http::status status, const std::string& code, std::string_view message) {
+    ctx_.metrics.count_handshake_rejected(code);
+    ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : "stream", remote_address,
+                          req[http::field::origin], static_cast<unsigned>(status), code);
+    refuse(req, status, code, message);
     return std::nullopt;
-  }
+  };
+  if (ctx_.routes.draining())
+    return refused(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+  if (!ctx_.handshakes.allow(remote_address))
+    return refused(http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
   // A place among the node's connections, given back by the session when it ends.
   if (ctx_.connections->fetch_add(1) >= ctx_.max_connections) {
     --*ctx_.connections;
-    ctx_.metrics.count_handshake_rejected("too_many_connections");
-    refuse(req, http::status::service_unavailable, "too_many_connections",
-           "the node is full; connect again, maybe to another node");
-    return std::nullopt;
+    return refused(http::status::service_unavailable, "too_many_connections",
+                   "the node is full; connect again, maybe to another node");
   }
   auth::AuthRequest auth_request{req.target(), req[http::field::authorization], req[http::field::origin],
                                  remote_address};
   auto result = ctx_.authenticator.authenticate(auth_request);
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
     --*ctx_.connections;
-    ctx_.metrics.count_handshake_rejected(rejection->code);
-    refuse(req, static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
-    return std::nullopt;
+    return refused(static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
   }
   return std::get<auth::Identity>(std::move(result));
 }

@@ -8,6 +8,7 @@
 #include "TestNode.h"
 #include "TestToken.h"
 #include "WsClient.h"
+#include "switchboard/server/Log.h"
 
 using namespace switchboard;
 using namespace switchboard::test;
@@ -81,9 +82,10 @@ TEST(Origins, EveryRouteRefusesAForeignOriginAndCountsIt) {
                         c.method == "POST" ? R"({"room":"a","data":1})" : "");
     EXPECT_EQ(refused.status, 403) << c.method << ' ' << c.target;
     EXPECT_EQ(code_of(refused), "origin_not_allowed") << c.target;
-    EXPECT_EQ(refused.header("Access-Control-Allow-Origin"), "") << c.target;
+    // Only GET /ws, which exists to say why a WebSocket was refused, lets the page read it.
+    EXPECT_EQ(refused.header("Access-Control-Allow-Origin"), c.target == "/ws" ? kEvil : "") << c.target;
     // The same request from an allowed origin, the node's own pages or without Origin is not refused.
-    for (const std::string origin : {kApp, "http://127.0.0.1:" + std::to_string(node.port()), std::string()}) {
+    for (const std::string& origin : {kApp, "http://127.0.0.1:" + std::to_string(node.port()), std::string()}) {
       std::map<std::string, std::string> headers;
       if (!origin.empty()) headers["Origin"] = origin;
       int status = 0;
@@ -206,4 +208,57 @@ TEST(Origins, AnswersToAnAllowedOriginNameItOnTheSharedRoutes) {
   r = http_request(node.port(), "GET", "/api/history?room=lobby");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("Access-Control-Allow-Origin"), "");
+}
+
+// A browser's WebSocket API shows a refused handshake only as close 1006: GET /ws without an
+// upgrade tells the page why, as JSON it may read.
+TEST(Origins, GetOfTheWebSocketPathSaysWhatAHandshakeWouldBeTold) {
+  auto config = TestNode::jwt_config(kSecret);
+  config.allowed_origins = kApp;
+  TestNode node(config);
+  auto r = from(node.port(), kEvil, "GET", "/ws?token=" + user_token(kSecret, "eve"));
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(code_of(r), "origin_not_allowed");
+  EXPECT_EQ(r.header("Access-Control-Allow-Origin"), kEvil);  // this answer only: the page learns why
+  r = from(node.port(), kApp, "GET", "/ws?token=" + user_token(kSecret, "kim", json::object(), -60));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(code_of(r), "expired");
+  EXPECT_EQ(r.header("Access-Control-Allow-Origin"), kApp);
+  EXPECT_EQ(code_of(from(node.port(), kApp, "GET", "/ws")), "missing_token");
+  EXPECT_EQ(code_of(http_get(node.port(), "/ws?token=not.a.token")), "bad_token");
+  r = from(node.port(), kApp, "GET", "/ws?token=" + user_token(kSecret, "kim"));
+  EXPECT_EQ(r.status, 426);  // would be admitted
+  EXPECT_EQ(code_of(r), "upgrade_required");
+  // Probes are not handshakes: neither counted as refused handshakes nor holding a connection.
+  EXPECT_EQ(node.metrics().handshakes_rejected("expired"), 0u);
+  EXPECT_EQ(node.metrics().connections_current.load(), 0);
+}
+
+// Refused handshakes are logged at info level, without their tokens, and at a bounded rate.
+TEST(Origins, RefusedHandshakesAreLoggedWithoutTokensAtABoundedRate) {
+  auto config = TestNode::jwt_config(kSecret);
+  TestNode node(config);
+  server::log::set_level("info");
+  testing::internal::CaptureStderr();
+  WsClient::Options evil;
+  evil.headers["Origin"] = kEvil;
+  EXPECT_EQ(WsClient::try_handshake(node.port(), evil).status, 403);
+  const std::string expired = user_token(kSecret, "kim", json::object(), -60);
+  WsClient::Options late;
+  late.target = "/ws?token=" + expired;
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(WsClient::try_handshake(node.port(), late).status, 401);
+  SseClient stream(node.port(), "/sse?rooms=a&token=" + expired);
+  EXPECT_EQ(stream.status(), 401);
+  std::string log = testing::internal::GetCapturedStderr();
+  server::log::set_level("warn");
+  EXPECT_NE(log.find("info refused WebSocket handshake from 127.0.0.1 (Origin https://evil.com): 403 origin_not_allowed\n"),
+            std::string::npos) << log;
+  EXPECT_NE(log.find("info refused WebSocket handshake from 127.0.0.1: 401 expired\n"), std::string::npos) << log;
+  EXPECT_EQ(log.find(expired), std::string::npos);
+  EXPECT_EQ(log.find("?token"), std::string::npos);
+  std::size_t lines = 0;
+  for (std::size_t at = log.find("info refused "); at != std::string::npos; at = log.find("info refused ", at + 1)) ++lines;
+  EXPECT_GE(lines, 10u);  // the burst
+  EXPECT_LT(lines, 32u);  // not one per refusal
+  EXPECT_EQ(node.metrics().handshakes_rejected("expired"), 31u);  // every one is still counted
 }

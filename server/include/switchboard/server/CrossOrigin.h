@@ -18,7 +18,8 @@ class CrossOrigin {
  public:
   // The route of `path` as /metrics labels it: ws, sse, api, health, metrics, dev_token or files.
   static std::string_view route(std::string_view path);
-  // Whether an allowed origin's pages may read the answers of `path` (CORS).
+  // Whether an allowed origin's pages may read the answers of `path` (CORS): the HTTP API, /sse,
+  // /ws (the admission probe) and the client module's files.
   static bool shared(std::string_view path);
   // Whether `path` answers CORS preflights (OPTIONS): the HTTP API's endpoints and /sse.
   static bool preflighted(std::string_view path);

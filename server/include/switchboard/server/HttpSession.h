@@ -37,6 +37,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   // for one more, token): the caller's identity, or nullopt when refused (and answered).
   std::optional<auth::Identity> admit(const Request& req);
   void upgrade();
+  // GET /ws without an upgrade: the admission decision a handshake of this request would get,
+  // as JSON (426 upgrade_required when it would be admitted).
+  void probe(const Request& req);
   // GET /sse: a Server-Sent Events stream.
   void open_stream();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
