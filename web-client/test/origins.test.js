@@ -131,3 +131,27 @@ test('a page of another origin can neither publish nor open a stream', { timeout
   assert.match(metrics, /switchboard_http_requests_refused_total\{route="ws",reason="origin_not_allowed"\} 1/);
   await page.context().close();
 });
+
+test('the client module loads across origins, and a refused origin is a final, typed error', { timeout: 30000 }, async () => {
+  const page = await openSitePage();
+  const result = await within(WAIT, page.evaluate(async ({ allowed, refused }) => {
+    // The module itself, from the node, across origins (the node serves it with CORS headers).
+    const { Switchboard } = await import(`${allowed}/switchboard.js`);
+    const ws = (base) => `${base.replace('http', 'ws')}/ws`;
+    const ok = new Switchboard(ws(allowed));
+    const transport = await new Promise((resolve) => { ok.on('connected', (e) => resolve(e.transport)); ok.connect(); });
+    ok.disconnect();
+    // The browser shows a refused WebSocket as 1006 only: the client asks the node why, and stops.
+    const c = new Switchboard(ws(refused), { minReconnectDelay: 10, maxReconnectDelay: 40 });
+    const events = [];
+    for (const e of ['error', 'disconnected', 'reconnecting', 'connected']) {
+      c.on(e, (x) => events.push([e, x?.code ?? null, x?.refused ?? null, x?.willReconnect ?? null]));
+    }
+    await new Promise((resolve) => { c.on('disconnected', (e) => { if (!e.willReconnect) resolve(); }); c.connect(); });
+    return { transport, events, state: c.state };
+  }, { allowed: allowing.httpUrl, refused: refusing.httpUrl }), 'the client in the page');
+  assert.equal(result.transport, 'websocket');
+  assert.deepEqual(result.events, [['error', 'origin_not_allowed', null, null], ['disconnected', 1006, 'origin_not_allowed', false]]);
+  assert.equal(result.state, 'disconnected');
+  await page.context().close();
+});
