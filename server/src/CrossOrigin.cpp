@@ -50,8 +50,7 @@ Response CrossOrigin::preflight(const Request& req, std::string_view path) {
     if (req["Access-Control-Request-Private-Network"] == "true")
       res.set("Access-Control-Allow-Private-Network", "true");
   }
-  res.prepare_payload();
-  return res;
+  return res;  // 204: no body, and no Content-Length (RFC 9110)
 }
 
 }  // namespace switchboard::server
