@@ -101,17 +101,19 @@ void HttpSession<Stream>::refuse_origin(const Request& req, std::string_view pat
   std::string_view route = CrossOrigin::route(path);
   ctx_.metrics.count_http_refused(route, "origin_not_allowed");
   // Refused WebSocket handshakes and streams are counted and logged with the node's other refused handshakes too.
-  bool handshake = websocket::is_upgrade(req) || (req.method() == http::verb::get && route == "sse");
+  bool upgrading = websocket::is_upgrade(req);
+  bool handshake = upgrading || (req.method() == http::verb::get && route == "sse");
   if (handshake) {
     ctx_.metrics.count_handshake_rejected("origin_not_allowed");
-    ctx_.refusals.refused(route == "ws" ? "WebSocket handshake" : "stream", client_address(req),
-                          req[http::field::origin], 403, "origin_not_allowed");
+    ctx_.refusals.refused(upgrading ? "WebSocket handshake" : "stream", client_address(req), req[http::field::origin],
+                          403, "origin_not_allowed");
   }
   auto res = HttpRoutes::json_error(req, http::status::forbidden, "origin_not_allowed",
                                     "this origin may not use the node; see --allowed-origins");
   // A browser cannot read why its WebSocket was refused: it may ask GET /ws, whose answer, this
   // refusal included, the page may read.
-  if (route == "ws" && !handshake) CrossOrigin::allow(req[http::field::origin], res);
+  bool asks_why = !upgrading && route == "ws" && (req.method() == http::verb::get || req.method() == http::verb::head);
+  if (asks_why) CrossOrigin::allow(req[http::field::origin], res);
   res.set(http::field::vary, "Origin");
   res.keep_alive(false);
   send(std::move(res));
