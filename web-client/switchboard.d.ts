@@ -18,6 +18,16 @@ export type ErrorCode =
   | 'rate_limited'
   | 'unavailable'
   | 'internal'
+  // why the node refused a connection (an `error` event with op 'connect')
+  | 'origin_not_allowed'
+  | 'missing_token'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'bad_signature'
+  | 'bad_audience'
+  | 'bad_issuer'
+  | 'unknown_key'
+  | 'alg_not_allowed'
   // the client's
   | 'timeout'        // no reply within requestTimeout
   | 'disconnected'   // not connected (and no offline queue), or the connection was lost before the reply
@@ -164,7 +174,8 @@ export interface RoomEvents<T = Json> {
 export interface ClientEvents {
   connecting: (event: { attempt: number }) => void;
   connected: (event: { reconnected: boolean; transport: Transport }) => void;
-  disconnected: (event: { code: number; reason: string; willReconnect: boolean }) => void;
+  /** `refused`: the code of a refusal that ended connecting for good (`origin_not_allowed`, or a refused static token). */
+  disconnected: (event: { code: number; reason: string; willReconnect: boolean; refused?: ErrorCode }) => void;
   reconnecting: (event: { delay: number; attempt: number }) => void;
   error: (error: SwitchboardError | Error) => void;
 }
@@ -228,6 +239,9 @@ export function backoffDelay(attempt: number, min: number, max: number, random?:
 
 /** The URL the client opens: `url` resolved (http→ws, https→wss), no fragment, `token=` set in the query. */
 export function connectionUrl(url: string | URL, token?: string | null): string;
+
+/** Where the node says why a handshake would be refused: the connection URL over HTTP(S), no upgrade (`wss://h/ws?token=…` → `https://h/ws?token=…`). */
+export function admissionUrl(url: string | URL, token?: string | null): string;
 
 /** The Server-Sent Events stream and HTTP API base beside a WebSocket URL (`wss://h/ws` → `https://h/sse`, `https://h/api/`). */
 export function sseUrls(url: string | URL): { stream: string; api: string };

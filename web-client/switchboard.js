@@ -94,6 +94,22 @@ export function connectionUrl(url, token) {
   return u.toString();
 }
 
+/**
+ * The URL at which a node says why a handshake of `url` with `token` would be refused: the
+ * WebSocket path over plain HTTP(S), without an upgrade (`wss://host/ws?token=…` →
+ * `https://host/ws?token=…`).
+ */
+export function admissionUrl(url, token) {
+  const u = new URL(connectionUrl(url, token));
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  return u.toString();
+}
+
+// Refusals that say the token is not good: final when the client has no getToken() to ask for
+// another one.
+const TOKEN_REFUSALS = new Set(['missing_token', 'bad_token', 'expired', 'not_yet_valid', 'bad_signature',
+  'bad_audience', 'bad_issuer', 'unknown_key', 'alg_not_allowed']);
+
 function positive(name, value, fallback, allowZero = false) {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
@@ -587,6 +603,7 @@ export class Switchboard extends Emitter {
   #state = 'disconnected';
   #wanted = false;      // connect() was called and disconnect() was not
   #generation = 0;      // bumps on every attempt and on disconnect(): stale async work checks it
+  #attemptToken = null; // the token of the current attempt, to ask why it was refused
   #attempt = 0;         // reconnect attempts since the last stable connection
   #everConnected = false;
   #ws = null;
@@ -846,6 +863,7 @@ export class Switchboard extends Emitter {
       }
       if (generation !== this.#generation) return; // disconnect() or another attempt meanwhile
     }
+    this.#attemptToken = token;
     let ws;
     try {
       ws = this.#transport === 'sse'
@@ -887,11 +905,41 @@ export class Switchboard extends Emitter {
 
   #onClose(ws, code, reason) {
     if (ws !== this.#ws) return;
-    const openFor = this.#state === 'connected' ? now() - this.#openedAt : 0;
+    const opened = this.#state === 'connected';
+    const openFor = opened ? now() - this.#openedAt : 0;
     this.#chooseTransport();
     this.#teardown(ws);
     if (openFor >= STABLE_AFTER_MS) this.#attempt = 0;
+    if (!opened && code === CLOSE_ABNORMAL && this.#fetch) {
+      this.#askWhyRefused(code, reason);
+      return;
+    }
     this.#lost(code, reason);
+  }
+
+  // A connection that never opened: a browser does not say why (a WebSocket reports 1006, a
+  // stream refused by CORS only fails), so ask the node what a handshake would be told, and stop
+  // for good when it is a refusal no retry can change (the page's origin is not allowed, or the
+  // token is refused and there is no getToken() to ask for another).
+  async #askWhyRefused(code, reason) {
+    const generation = this.#generation;
+    let refusal = null;
+    try {
+      const res = await withTimeout(this.#fetch(admissionUrl(this.#url, this.#attemptToken), { cache: 'no-store' }),
+        this.#requestTimeout, () => new Error('no answer'));
+      const body = await res.json().catch(() => null);
+      if (!res.ok && typeof body?.error?.code === 'string' && body.error.code !== 'upgrade_required') refusal = body.error;
+    } catch { /* the node is unreachable: nothing more to learn */ }
+    if (generation !== this.#generation || !this.#wanted) return; // disconnect() or connect() meanwhile
+    const known = refusal && (refusal.code === 'origin_not_allowed' || TOKEN_REFUSALS.has(refusal.code));
+    if (!known) {
+      this.#lost(code, reason);
+      return;
+    }
+    const final = refusal.code === 'origin_not_allowed' || !this.#getToken;
+    this.emit('error', new SwitchboardError(refusal.code, refusal.message, { op: 'connect' }));
+    if (generation !== this.#generation || !this.#wanted) return; // a listener called disconnect()
+    this.#lost(code, refusal.message ?? reason, final ? refusal.code : null);
   }
 
   // Gives up on a connection that is not answering, without waiting for a close handshake.
@@ -920,17 +968,19 @@ export class Switchboard extends Emitter {
     }
   }
 
-  #lost(code, reason) {
-    const final = code === CLOSE_TOKEN_EXPIRED && !this.#getToken;
+  // `refused`: the code of a refusal that ends the connecting for good (see #askWhyRefused).
+  #lost(code, reason, refused = null) {
+    const expired = code === CLOSE_TOKEN_EXPIRED && !this.#getToken;
+    const final = expired || refused !== null;
     const willReconnect = this.#wanted && !final;
     if (!willReconnect) {
       this.#wanted = false;
       globalThis.removeEventListener?.('online', this.#onOnline);
-      this.#rejectQueue('disconnected', final ? 'the token expired' : 'disconnected');
+      this.#rejectQueue('disconnected', expired ? 'the token expired' : refused ? `refused: ${refused}` : 'disconnected');
       this.#setState('disconnected');
     }
     const generation = this.#generation;
-    this.emit('disconnected', { code, reason, willReconnect });
+    this.emit('disconnected', refused ? { code, reason, willReconnect, refused } : { code, reason, willReconnect });
     // Unless a listener called disconnect() or connect() meanwhile.
     if (willReconnect && this.#wanted && generation === this.#generation) this.#scheduleReconnect();
   }

@@ -65,8 +65,9 @@ po::options_description describe(Config& c) {
     ("dev", po::value(&c.dev)->implicit_value(true)->default_value(false),
         "development mode: GET /dev/token?user=NAME mints a token for anyone. Never in production")
     ("allowed-origins", po::value(&c.allowed_origins),
-        "browser origins allowed to connect besides the node's own, comma-separated: "
-        "https://app.example.com, https://*.example.com, or * for any")
+        "browser origins allowed besides the node's own, comma-separated: "
+        "https://app.example.com, https://*.example.com, or * for any; their pages may use WebSockets, "
+        "/sse and the HTTP API (CORS), other origins get 403 on every route")
     ("static-dir", po::value(&c.static_dir), "directory of web-client files served at / (default: the build's web-client/)")
     ("max-message-size", po::value(&c.max_message_size)->default_value(c.max_message_size),
         "largest accepted frame in bytes; larger closes with 1009")

@@ -107,9 +107,6 @@ Response HttpRoutes::handle(const Request& req) const {
     return make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
                          metrics_.render(registry_.room_count(), registry_.subscription_count(), bus_.stats()));
   if (path == "/dev/token" && config_.dev) return dev_token(req);
-  if (path == "/ws")
-    return json_error(req, http::status::upgrade_required, "upgrade_required",
-                      "GET /ws with a WebSocket upgrade");
   return static_file(req, path == "/" ? "/demo/index.html" : path);
 }
 

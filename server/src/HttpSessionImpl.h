@@ -6,6 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "switchboard/server/CrossOrigin.h"
 #include "switchboard/server/Log.h"
 #include "switchboard/server/SseSession.h"
 #include "switchboard/server/WebSocketSession.h"
@@ -58,6 +59,7 @@ void HttpSession<Stream>::do_read() {
 
 template <class Stream>
 void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
+  shared_with_.reset();
   if (ec == http::error::end_of_stream) return do_eof();
   if (ec) {
     if (ec == http::error::header_limit || ec == http::error::body_limit) {
@@ -70,12 +72,20 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   ++ctx_.metrics.http_requests;
   const Request& req = parser_->get();
   std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  // One check of the browser's origin for every route, before anything is done for it.
+  if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) return refuse_origin(req, path);
+  // Answers of the routes that pages of other origins may use say which origin may read them.
+  if (CrossOrigin::shared(path)) shared_with_ = std::string(req[http::field::origin]);
+  if (req.method() == http::verb::options && CrossOrigin::preflighted(path))
+    return send(CrossOrigin::preflight(req, path));
   if (websocket::is_upgrade(req)) {
-    if (target.substr(0, target.find('?')) != "/ws")
+    if (path != "/ws")
       return send(HttpRoutes::json_error(req, http::status::not_found, "not_found", "WebSocket endpoint is /ws"));
     return upgrade();
   }
-  if (req.method() == http::verb::get && target.substr(0, target.find('?')) == "/sse") return open_stream();
+  if (req.method() == http::verb::get && path == "/sse") return open_stream();
+  if ((req.method() == http::verb::get || req.method() == http::verb::head) && path == "/ws") return probe(req);
   if (HttpApi::handles(target)) {
     // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
     return ctx_.api.handle(req, client_address(req), [self = this->shared_from_this()](Response res) {
@@ -87,39 +97,74 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
 }
 
 template <class Stream>
-std::optional<auth::Identity> HttpSession<Stream>::admit(const Request& req) {
-  if (ctx_.routes.draining()) {
-    ctx_.metrics.count_handshake_rejected("draining");
-    refuse(req, http::status::service_unavailable, "draining", "the node is shutting down; connect again");
-    return std::nullopt;
-  }
-  std::string remote_address = client_address(req);
-  if (!ctx_.handshakes.allow(remote_address)) {
-    ctx_.metrics.count_handshake_rejected("rate_limited");
-    refuse(req, http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
-    return std::nullopt;
-  }
-  if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) {
+void HttpSession<Stream>::refuse_origin(const Request& req, std::string_view path) {
+  std::string_view route = CrossOrigin::route(path);
+  ctx_.metrics.count_http_refused(route, "origin_not_allowed");
+  // Refused WebSocket handshakes and streams are counted and logged with the node's other refused handshakes too.
+  bool upgrading = websocket::is_upgrade(req);
+  bool handshake = upgrading || (req.method() == http::verb::get && route == "sse");
+  if (handshake) {
     ctx_.metrics.count_handshake_rejected("origin_not_allowed");
-    refuse(req, http::status::forbidden, "origin_not_allowed", "this origin may not connect; see --allowed-origins");
-    return std::nullopt;
+    ctx_.refusals.refused(upgrading ? "WebSocket handshake" : "stream", client_address(req), req[http::field::origin],
+                          403, "origin_not_allowed");
   }
+  auto res = HttpRoutes::json_error(req, http::status::forbidden, "origin_not_allowed",
+                                    "this origin may not use the node; see --allowed-origins");
+  // A browser cannot read why its WebSocket was refused: it may ask GET /ws, whose answer, this
+  // refusal included, the page may read.
+  bool asks_why = !upgrading && route == "ws" && (req.method() == http::verb::get || req.method() == http::verb::head);
+  if (asks_why) CrossOrigin::allow(req[http::field::origin], res);
+  res.set(http::field::vary, "Origin");
+  res.keep_alive(false);
+  send(std::move(res));
+}
+
+template <class Stream>
+void HttpSession<Stream>::probe(const Request& req) {
+  // What a handshake of this request would be told, without taking a place among the connections
+  // (nor a handshake of the address's rate): the reason a browser's WebSocket API hides.
+  auto answer = [&](http::status status, std::string_view code, std::string_view message) {
+    send(HttpRoutes::json_error(req, status, code, message));
+  };
+  if (ctx_.routes.draining())
+    return answer(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+  if (ctx_.connections->load() >= ctx_.max_connections)
+    return answer(http::status::service_unavailable, "too_many_connections",
+                  "the node is full; connect again, maybe to another node");
+  auto result = ctx_.authenticator.authenticate(
+      auth::AuthRequest{req.target(), req[http::field::authorization], req[http::field::origin], client_address(req)});
+  if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
+    return answer(static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
+  answer(http::status::upgrade_required, "upgrade_required",
+         "GET /ws with a WebSocket upgrade; a handshake of this request would be admitted");
+}
+
+template <class Stream>
+std::optional<auth::Identity> HttpSession<Stream>::admit(const Request& req) {
+  std::string remote_address = client_address(req);
+  auto refused = [&](http::status status, const std::string& code, std::string_view message) {
+    ctx_.metrics.count_handshake_rejected(code);
+    ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : "stream", remote_address,
+                          req[http::field::origin], static_cast<unsigned>(status), code);
+    refuse(req, status, code, message);
+    return std::nullopt;
+  };
+  if (ctx_.routes.draining())
+    return refused(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+  if (!ctx_.handshakes.allow(remote_address))
+    return refused(http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
   // A place among the node's connections, given back by the session when it ends.
   if (ctx_.connections->fetch_add(1) >= ctx_.max_connections) {
     --*ctx_.connections;
-    ctx_.metrics.count_handshake_rejected("too_many_connections");
-    refuse(req, http::status::service_unavailable, "too_many_connections",
-           "the node is full; connect again, maybe to another node");
-    return std::nullopt;
+    return refused(http::status::service_unavailable, "too_many_connections",
+                   "the node is full; connect again, maybe to another node");
   }
   auth::AuthRequest auth_request{req.target(), req[http::field::authorization], req[http::field::origin],
                                  remote_address};
   auto result = ctx_.authenticator.authenticate(auth_request);
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
     --*ctx_.connections;
-    ctx_.metrics.count_handshake_rejected(rejection->code);
-    refuse(req, static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
-    return std::nullopt;
+    return refused(static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
   }
   return std::get<auth::Identity>(std::move(result));
 }
@@ -167,6 +212,7 @@ std::string HttpSession<Stream>::client_address(const Request& req) {
 
 template <class Stream>
 void HttpSession<Stream>::send(Response response) {
+  if (shared_with_) CrossOrigin::allow(*shared_with_, response);
   response_ = std::make_shared<Response>(std::move(response));
   bool keep_alive = response_->keep_alive();
   http::async_write(stream_, *response_,

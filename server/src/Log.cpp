@@ -22,6 +22,23 @@ void set_level(std::string_view level) {
 
 void set_format(std::string_view format) { g_json = format == "json"; }
 
+std::string escape(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f || c == '\\') {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 bool enabled(Level level) { return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed); }
 
 void write(Level level, std::string_view text) {
@@ -43,7 +60,7 @@ void write(Level level, std::string_view text) {
     line += ' ';
     line += kNames[static_cast<int>(level)];
     line += ' ';
-    line += text;
+    line += escape(text);  // one line per message, whatever clients put in it
   }
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), stderr);  // one call per line keeps lines whole across threads

@@ -21,6 +21,17 @@ void Metrics::count_api_request(std::string_view endpoint, unsigned status) {
   ++api_[{std::string(endpoint), status}];
 }
 
+void Metrics::count_http_refused(std::string_view route, std::string_view reason) {
+  std::lock_guard lock(mutex_);
+  ++refused_[{std::string(route), std::string(reason)}];
+}
+
+std::uint64_t Metrics::http_refused(std::string_view route, std::string_view reason) const {
+  std::lock_guard lock(mutex_);
+  auto it = refused_.find(std::pair<std::string, std::string>(route, reason));
+  return it == refused_.end() ? 0 : it->second;
+}
+
 std::uint64_t Metrics::api_requests(std::string_view endpoint, unsigned status) const {
   std::lock_guard lock(mutex_);
   auto it = api_.find(std::pair<std::string, unsigned>(endpoint, status));
@@ -144,6 +155,12 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
          "POST /api/publish refused with 429, by what was limited: api_key, user or address.");
   for (const auto& [by, n] : http_publish_limited_)
     out << "switchboard_http_publishes_rate_limited_total{by=\"" << by << "\"} " << n << '\n';
+  family(out, "switchboard_http_requests_refused_total", "counter",
+         "HTTP requests refused before being routed, by route and reason (origin_not_allowed: a browser page "
+         "of an origin not in --allowed-origins).");
+  for (const auto& [key, n] : refused_)
+    out << "switchboard_http_requests_refused_total{route=\"" << key.first << "\",reason=\"" << key.second << "\"} "
+        << n << '\n';
   return out.str();
 }
 

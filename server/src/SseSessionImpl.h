@@ -8,6 +8,7 @@
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/EventId.h"
 #include "switchboard/protocol/Messages.h"
+#include "switchboard/server/CrossOrigin.h"
 #include "switchboard/server/Log.h"
 
 namespace switchboard::server {
@@ -39,6 +40,8 @@ void SseSession<Stream>::run(const Request& request, SseRequest sse) {
   head_->set(http::field::content_type, "text/event-stream; charset=utf-8");
   head_->set(http::field::cache_control, "no-store");
   head_->set("X-Accel-Buffering", "no");  // proxies that buffer responses pass this one through
+  // The stream's Origin passed the node's check: a page of that origin may read the stream.
+  CrossOrigin::allow(request[http::field::origin], *head_);
   head_->keep_alive(false);
   if (chunked_) head_->chunked(true);
   head_writer_ = std::make_unique<http::response_serializer<http::empty_body>>(*head_);

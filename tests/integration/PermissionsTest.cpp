@@ -1,10 +1,12 @@
 // What a token allows in which rooms (its "rooms" claim, the node's default grants), and how a
 // live connection renews its token: the refresh push, the refresh op, and 4001 without one.
 #include <gtest/gtest.h>
+#include <sstream>
 
 #include "TestNode.h"
 #include "TestToken.h"
 #include "WsClient.h"
+#include "switchboard/server/Log.h"
 
 using namespace switchboard;
 using namespace switchboard::test;
@@ -178,4 +180,23 @@ TEST(TokenLifetime, AnonymousConnectionsHaveNoTokenToRefresh) {
   WsClient guest(node.port());
   EXPECT_EQ(error_code(guest.request({{"op", "refresh"}, {"token", "a.b.c"}})), "bad_token");
   EXPECT_TRUE(guest.quiet_for(std::chrono::milliseconds(50)));  // and no refresh push ever
+}
+
+// A user id is the token's choice: logged, it cannot end the line and write one of its own.
+TEST(TokenLifetime, AUserIdCannotForgeALogLine) {
+  TestNode node(jwt_config());
+  const std::string forged = "2026-01-01T00:00:00.000Z error FORGED by the token";
+  server::log::set_level("info");
+  testing::internal::CaptureStderr();
+  {
+    WsClient eve(node.port(), with_token(token("eve\n" + forged + "\r\\x0A", json::object(), 1)));
+    eve.set_deadline(std::chrono::seconds(10));
+    auto closed = eve.read_until_closed();  // the expiry is logged before the close is sent
+    EXPECT_EQ(closed.code, 4001);
+  }
+  std::string log = testing::internal::GetCapturedStderr();
+  server::log::set_level("warn");
+  EXPECT_NE(log.find("(eve\\x0A" + forged + "\\x0D\\x5Cx0A): token expired\n"), std::string::npos) << log;
+  std::istringstream lines(log);
+  for (std::string line; std::getline(lines, line);) EXPECT_NE(line.rfind(forged, 0), 0u) << line;
 }

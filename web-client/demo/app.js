@@ -34,6 +34,7 @@ let room = null;              // the Room we are in (or rejoining)
 let subscribed = false;       // `room` is subscribed on the current connection
 let selfId = null;            // our user id on the current connection
 let everConnected = false;
+let refusal = '';             // why the node refused to connect us, shown until a connection opens
 const names = new Map();      // user id -> display name
 const online = new Map();     // user id -> {info, conns}
 const typers = new Map();     // user id -> expiry timer
@@ -96,6 +97,8 @@ client.on('connecting', () => setConn('connecting', everConnected ? 'Reconnectin
 
 client.on('connected', ({ transport }) => {
   everConnected = true;
+  refusal = '';
+  delete ui.conn.dataset.refused;
   selfId = tokenUser;
   // Server-Sent Events: WebSockets did not get through (a proxy on the way refuses them).
   const via = transport === 'sse' ? ' (via HTTP streaming)' : '';
@@ -110,13 +113,14 @@ client.on('disconnected', ({ code, willReconnect }) => {
   selfId = null;
   resetRoomState();
   updateComposer();
-  if (!willReconnect) setConn('offline', code === 4001 ? 'Session expired' : 'Not connected');
+  if (!willReconnect) setConn('offline', refusal || (code === 4001 ? 'Session expired' : 'Not connected'));
 });
 
 client.on('reconnecting', ({ delay }) => {
   const until = Date.now() + delay;
   const tick = () => {
-    ui.conn.textContent = `Reconnecting in ${Math.max(1, Math.ceil((until - Date.now()) / 1000))} s…`;
+    const retry = `${Math.max(1, Math.ceil((until - Date.now()) / 1000))} s`;
+    ui.conn.textContent = refusal ? `${refusal} Retrying in ${retry}…` : `Reconnecting in ${retry}…`;
   };
   setConn('reconnecting', '');
   tick();
@@ -124,7 +128,17 @@ client.on('reconnecting', ({ delay }) => {
   updateComposer();
 });
 
+const REFUSALS = {
+  missing_token: 'The node wants a token: start it with --dev (tokens for any name) or --allow-anonymous.',
+  origin_not_allowed: 'The node does not allow this page\'s origin: add it to the node\'s --allowed-origins.',
+};
+
 client.on('error', (err) => {
+  if (err.op === 'connect') {
+    refusal = REFUSALS[err.code] ?? `The node refused the connection: ${err.message} (${err.code}).`;
+    ui.conn.dataset.refused = err.code;
+    return;
+  }
   // While the node is away, failing token fetches are part of reconnecting, not news.
   if (err.code === 'token_error' && client.state !== 'connected') return;
   showError(err);

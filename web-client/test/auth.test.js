@@ -73,17 +73,45 @@ test('getToken is called before every connect, and its token is used', { timeout
   }
 });
 
-test('a refused handshake (expired static token) backs off until disconnect()', { timeout: 10000 }, async () => {
+test('a refused handshake (expired static token) is a final, typed error: no retrying forever', { timeout: 10000 }, async () => {
   const expired = signJwt({ sub: 'carol', exp: nowSec() - 3600 }, SECRET);
-  const c = open({ token: expired, minReconnectDelay: 10, maxReconnectDelay: 40 });
-  const log = record(c, ['connected', 'reconnecting']);
-  const third = next(c, 'reconnecting', { predicate: (r) => r.attempt === 3 });
+  const c = open({ token: expired, minReconnectDelay: 10, maxReconnectDelay: 40, offlineQueue: { max: 5 } });
+  const log = record(c, ['connected', 'reconnecting', 'error', 'disconnected']);
+  const gone = next(c, 'disconnected');
+  c.connect();
+  const publish = c.publish('chat:x', 1); // queued, then rejected when the client gives up
+  publish.catch(() => {});
+  const { code, willReconnect, refused } = await gone;
+  // The WebSocket said only 1006; the client asked the node (GET /ws) why.
+  assert.deepEqual({ code, willReconnect, refused }, { code: 1006, willReconnect: false, refused: 'expired' });
+  assert.deepEqual(log.map(([e]) => e), ['error', 'disconnected']);
+  assert.equal(log[0][1].code, 'expired');
+  assert.equal(log[0][1].op, 'connect');
+  assert.equal(c.state, 'disconnected');
+  await assert.rejects(publish, { code: 'disconnected', message: 'refused: expired' });
+});
+
+test('a token getToken() gives that is refused is reported, and the client keeps trying', { timeout: 10000 }, async () => {
+  let calls = 0;
+  const c = open({
+    getToken: () => (++calls < 3 ? signJwt({ sub: 'dan', exp: nowSec() - 3600 }, SECRET) : token('dan')),
+    minReconnectDelay: 10, maxReconnectDelay: 40,
+  });
+  const log = record(c, ['error', 'reconnecting']);
+  await connected(c); // getToken() may give a good token later
+  const errors = log.filter(([e]) => e === 'error').map(([, err]) => err.code);
+  assert.deepEqual(errors, ['expired', 'expired']);
+  assert.equal(log.filter(([e]) => e === 'reconnecting').length, 2);
+});
+
+test('a connection that fails without a refusal (nothing listening) is retried, with no error', { timeout: 10000 }, async () => {
+  // No listener behind the port: no answer to GET /ws either, so nothing is known but a failure.
+  const c = open({ token: token('erin'), minReconnectDelay: 10, maxReconnectDelay: 40 }, 'ws://127.0.0.1:1/ws');
+  const third = next(c, 'reconnecting', { predicate: (r) => r.attempt === 2 });
+  const errors = record(c, ['error']);
   c.connect();
   await third;
-  c.disconnect();
-  assert.ok(log.every(([e]) => e === 'reconnecting'), 'never connected');
-  for (const [, { attempt, delay }] of log) assert.ok(delay >= 10 && delay <= Math.min(40, 10 * 2 ** (attempt + 1)));
-  assert.equal(c.state, 'disconnected');
+  assert.deepEqual(errors, []);
 });
 
 test('getToken answering null connects without a token (anonymous node)', { timeout: 10000 }, async () => {

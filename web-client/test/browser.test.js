@@ -244,3 +244,19 @@ test('behind a proxy that refuses WebSockets the page falls back to Server-Sent 
     await dev.stop();
   }
 });
+
+test('on a node that neither hands out tokens nor allows anonymous clients the page says why it cannot connect', { timeout: 30000 }, async () => {
+  const strict = await SwitchboardNode.start({ anonymous: false, env: { SWITCHBOARD_JWT_SECRET: 'a-secret-the-page-does-not-have' } });
+  try {
+    const page = await openPage({}, strict.httpUrl);
+    await byTestId(page, 'name-input').fill('Alice');
+    await byTestId(page, 'room-input').fill(`chat:strict-${process.pid}`);
+    await byTestId(page, 'join-button').click();
+    await page.locator('[data-testid="conn-state"][data-refused="missing_token"]').waitFor();
+    await byTestId(page, 'conn-state').filter({ hasText: 'start it with --dev' }).waitFor();
+    await page.context().close();
+    assert.deepEqual(pageErrors.map(String), []);
+  } finally {
+    await strict.stop();
+  }
+});

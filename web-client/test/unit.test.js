@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import WebSocket from 'ws';
-import { Switchboard, SwitchboardError, backoffDelay, connectionUrl, sseUrls, EventStreamParser } from '../switchboard.js';
+import { Switchboard, SwitchboardError, admissionUrl, backoffDelay, connectionUrl, sseUrls, EventStreamParser } from '../switchboard.js';
 import { next } from './support/helpers.js';
 
 test('backoff: exponential ceiling, full jitter above the floor, capped', () => {
@@ -39,6 +39,12 @@ test('the token goes in the query, whatever the URL already has', () => {
   assert.equal(connectionUrl('http://h/ws?room=a%20b', undefined), 'ws://h/ws?room=a%20b');
   assert.equal(connectionUrl(new URL('ws://h/ws'), 'x+y/z='), 'ws://h/ws?token=x%2By%2Fz%3D');
   assert.equal(new URL(connectionUrl('ws://h/ws', 'x+y/z=')).searchParams.get('token'), 'x+y/z=');
+});
+
+test('the node is asked why a handshake was refused at the same URL over HTTP', () => {
+  assert.equal(admissionUrl('wss://h/ws', 'a.b.c'), 'https://h/ws?token=a.b.c');
+  assert.equal(admissionUrl('ws://h:1/ws?x=1', null), 'http://h:1/ws?x=1');
+  assert.equal(admissionUrl('https://h/ws#f', 't'), 'https://h/ws?token=t');
 });
 
 test('options are checked', () => {

@@ -1,8 +1,9 @@
 #pragma once
-// Which browser origins may open a WebSocket. Browsers send Origin on every WebSocket handshake
-// and let any page open one to any host; checking it stops a page on another site from using a
-// visitor's browser against the node (cross-site WebSocket hijacking). Clients that send no
-// Origin (servers, command-line tools) are not browsers and pass.
+// Which browser origins may use the node. Browsers send Origin on every WebSocket handshake and
+// cross-origin request, and let any page open a WebSocket or send a form or text/plain POST to any
+// host; checking it on every route stops a page on another site from using a visitor's browser
+// against the node (cross-site WebSocket hijacking, request forgery). Clients that send no Origin
+// (servers, command-line tools) are not browsers and pass.
 #include <string>
 #include <string_view>
 #include <vector>

@@ -1,7 +1,7 @@
 #pragma once
 // Answers the node's plain HTTP requests: /healthz, /readyz, /metrics, /dev/token (dev mode only) and the
-// web client's files (demo/ and the switchboard.js module). Upgrades to WebSocket at /ws and the /api/ endpoints are handled by
-// HttpSession and HttpApi before this is consulted.
+// web client's files (demo/ and the switchboard.js module). /ws (upgrades, and the admission probe without one), /sse and the /api/ endpoints are
+// handled by HttpSession and HttpApi before this is consulted.
 #include <boost/beast/http.hpp>
 #include <atomic>
 #include <filesystem>

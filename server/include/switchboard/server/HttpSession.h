@@ -8,6 +8,7 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "switchboard/server/HttpRoutes.h"
 #include "switchboard/server/SessionContext.h"
@@ -30,10 +31,15 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void on_tls_handshake(beast::error_code ec);
   void do_read();
   void on_read(beast::error_code ec, std::size_t bytes);
-  // The checks every WebSocket and SSE stream passes (draining, rate, origin, room for one more,
-  // token): the caller's identity, or nullopt when refused (and answered).
+  // Answers 403 origin_not_allowed to a browser page of an origin the node does not allow.
+  void refuse_origin(const Request& req, std::string_view path);
+  // The checks every WebSocket and SSE stream passes besides the origin's (draining, rate, room
+  // for one more, token): the caller's identity, or nullopt when refused (and answered).
   std::optional<auth::Identity> admit(const Request& req);
   void upgrade();
+  // GET /ws without an upgrade: the admission decision a handshake of this request would get,
+  // as JSON (426 upgrade_required when it would be admitted).
+  void probe(const Request& req);
   // GET /sse: a Server-Sent Events stream.
   void open_stream();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
@@ -50,6 +56,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<Response> response_;  // kept alive while it is written
+  // The current request's Origin (empty without one) when its route is shared across origins.
+  std::optional<std::string> shared_with_;
   std::unique_ptr<std::array<char, 16 * 1024>> linger_buffer_;  // only while lingering
 };
 

@@ -51,12 +51,15 @@ class Metrics {
   void count_api_request(std::string_view endpoint, unsigned status);  // HTTP API answers
   // POST /api/publish refused 429, by what was limited: "api_key", "user" or "address".
   void count_http_publish_rate_limited(std::string_view by);
+  // HTTP requests refused before they were routed (route: see CrossOrigin::route).
+  void count_http_refused(std::string_view route, std::string_view reason);
 
   std::uint64_t errors(protocol::ErrorCode code) const;
   std::uint64_t closes(std::uint16_t code) const;
   std::uint64_t handshakes_rejected(const std::string& reason) const;
   std::uint64_t api_requests(std::string_view endpoint, unsigned status) const;
   std::uint64_t http_publishes_rate_limited(std::string_view by) const;
+  std::uint64_t http_refused(std::string_view route, std::string_view reason) const;
 
   // Gauges read at render time from the room registry, and the bus's connection state.
   std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Bus::Stats& bus) const;
@@ -68,6 +71,7 @@ class Metrics {
   std::map<std::string, std::uint64_t> rejected_;
   std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> api_;
   std::map<std::string, std::uint64_t, std::less<>> http_publish_limited_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t, std::less<>> refused_;
 };
 
 }  // namespace switchboard::server

@@ -12,6 +12,7 @@
 #include "switchboard/server/HttpApi.h"
 #include "switchboard/server/HttpRoutes.h"
 #include "switchboard/server/Metrics.h"
+#include "switchboard/server/RefusalLog.h"
 
 namespace switchboard::server {
 
@@ -29,6 +30,7 @@ struct SessionContext {
   // the event loop, after the node's context, still gives its place back.
   std::shared_ptr<std::atomic<std::size_t>> connections = std::make_shared<std::atomic<std::size_t>>(0);
   std::atomic<cluster::ConnectionId> next_connection_id{1};
+  RefusalLog refusals{};  // refused handshakes, logged at info level, rate-limited
 };
 
 }  // namespace switchboard::server
