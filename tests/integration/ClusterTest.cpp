@@ -471,3 +471,73 @@ TEST(ClusterRecovery, RedisRestartsUnderLoadNeverLeaveASilentGap) {
   expect_nothing_lost_silently(on_a.frames, on_a.start, acked, "subscriber on node a");
   expect_nothing_lost_silently(on_b.frames, on_b.start, acked, "subscriber on node b");
 }
+
+// What a presence observer sees across a Redis restart (empty): the users whose connections
+// stayed produce no event at all — neither a leave nor a repeated join, even when one of their
+// connections left during the outage while another, on the other node, stayed — and each user
+// who left during the outage produces exactly one leave, after the join the observer saw.
+TEST(ClusterPresence, AnObserverSeesExactlyTheLeavesOfAnOutageAndNothingElse) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.allow_anonymous = false;
+  config.dev = true;  // tokens from /dev/token: users by name, so one user can be on two nodes
+  config.jwt_secret = "cluster-presence-test-secret";
+  config.node_timeout = std::chrono::milliseconds(600);
+  TestNode a(config), b(config);
+  wait_ready(a);
+  wait_ready(b);
+  auto connect = [](TestNode& node, const std::string& user) {
+    auto token = json::parse(http_get(node.port(), "/dev/token?user=" + user).body)["token"].get<std::string>();
+    WsClient::Options o;
+    o.target = "/ws?token=" + token;
+    return WsClient(node.port(), o);
+  };
+  WsClient observer = connect(a, "olga");
+  observer.set_deadline(std::chrono::seconds(20));
+  ASSERT_EQ(observer.request({{"op", "subscribe"}, {"room", "lobby"}, {"presence", true}})["ok"], true);
+  std::vector<std::string> seen;  // "join alice", "leave carol", …
+  auto next_event = [&] {
+    // (The room's messages restart under a new epoch too: its announcement is not presence.)
+    json e = observer.read_until([](const json& j) { return j.value("type", "") != "subscribed"; });
+    seen.push_back(e.value("type", "?") + " " + e.value("user", "?"));
+    return seen.back();
+  };
+  EXPECT_EQ(next_event(), "join olga");
+  std::map<std::string, WsClient> conns;
+  for (auto [name, node, user] : {std::tuple{"alice@a", &a, "alice"}, std::tuple{"alice@b", &b, "alice"},
+                                  std::tuple{"bob", &b, "bob"}, std::tuple{"carol", &a, "carol"},
+                                  std::tuple{"dave", &b, "dave"}}) {
+    auto [it, added] = conns.emplace(name, connect(*node, user));
+    ASSERT_EQ(it->second.request({{"op", "subscribe"}, {"room", "lobby"}})["ok"], true);
+    if (std::string(name) != "alice@b") EXPECT_EQ(next_event(), std::string("join ") + user);
+  }
+  EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(100)));
+
+  redis.stop();
+  ASSERT_TRUE(eventually([&] { return http_get(a.port(), "/readyz").status == 503; }));
+  ASSERT_TRUE(eventually([&] { return http_get(b.port(), "/readyz").status == 503; }));
+  // During the outage: one of alice's two connections goes (she stays), carol and dave go.
+  for (const char* name : {"alice@a", "carol", "dave"}) conns.at(name).close();
+  redis.start();
+  wait_ready(a);
+  wait_ready(b);
+
+  // Exactly carol's and dave's leaves (from two nodes: in either order), then nothing.
+  std::set<std::string> leaves{next_event(), next_event()};
+  EXPECT_EQ(leaves, (std::set<std::string>{"leave carol", "leave dave"}));
+  // Well past the settling time (600 + 2 × 2000 ms) of both nodes.
+  EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(1500))) << "then: " << observer.read_json().dump();
+  for (const auto& j : observer.skipped()) EXPECT_EQ(j["type"], "subscribed") << j.dump();
+  json users = observer.request({{"op", "presence"}, {"room", "lobby"}})["users"];
+  std::vector<std::string> present;
+  for (const auto& u : users) present.push_back(u["user"]);
+  EXPECT_EQ(present, (std::vector<std::string>{"alice", "bob", "olga"}));
+
+  // After it, as before: alice's last connection leaving is one leave.
+  conns.at("alice@b").close();
+  EXPECT_EQ(next_event(), "leave alice");
+  EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(200)));
+  ASSERT_EQ(seen.size(), 8u);
+  EXPECT_EQ(seen, (std::vector<std::string>{"join olga", "join alice", "join bob", "join carol", "join dave",
+                                            seen[5], seen[6], "leave alice"}));
+}
