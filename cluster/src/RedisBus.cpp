@@ -409,6 +409,7 @@ void RedisBus::on_push(redisReply* reply) {
     if (ch.was_subscribed) start_catch_up(room, ch);
     ch.was_subscribed = true;
   } else if (kind == "unsubscribe") {
+    if (ch.catching_up) --catching_up_;
     ch.subscribed = ch.was_subscribed = ch.catching_up = false;
     ch.delivered = {};
     ch.pending.clear();
@@ -424,6 +425,7 @@ void RedisBus::hand(const std::string& room, Channel& ch, const protocol::Payloa
 }
 
 void RedisBus::start_catch_up(const std::string& room, Channel& ch) {
+  if (!ch.catching_up) ++catching_up_;
   ch.catching_up = true;
   if (ch.catch_up_sent) {
     ch.catch_up_again = true;
@@ -469,14 +471,26 @@ void RedisBus::finish_catch_up(const std::string& room, Channel& ch, const Histo
     // Where the room stands, when the history no longer holds every message up to it.
     bool lost = epoch != ch.delivered.epoch || history.position.offset > ch.delivered.offset;
     if (lost) hand(room, ch, nullptr, history.position.offset, epoch);
-    if (delivered_before && (read_back > 0 || lost))
-      log(LogSeverity::info, "room " + room + ": " + std::to_string(read_back) +
-                                 " messages read back from history after resubscribing" +
-                                 (lost ? "; some were lost, its subscribers are told to recover" : ""));
+    if (delivered_before) {
+      catch_up_report_.messages += read_back;
+      if (lost) ++catch_up_report_.rooms_announced;
+    }
   }
   auto pending = std::move(ch.pending);
   ch.pending.clear();
   ch.catching_up = false;
+  ++catch_up_report_.rooms;
+  if (--catching_up_ == 0 && !ch.catch_up_again) {  // one line for the whole reconnect
+    const auto& r = catch_up_report_;
+    log(LogSeverity::info,
+        "subscribed again to " + std::to_string(r.rooms) + " room(s): " + std::to_string(r.messages) +
+            " message(s) missed meanwhile read back from history" +
+            (r.rooms_announced == 0 ? std::string()
+                                    : "; " + std::to_string(r.rooms_announced) +
+                                          " room(s) had moved on beyond their history (a new epoch, or too many "
+                                          "messages): their subscribers are told to recover"));
+    catch_up_report_ = {};
+  }
   for (auto& p : pending)
     if (p.epoch != ch.delivered.epoch || p.offset > ch.delivered.offset) hand(room, ch, p.push, p.offset, p.epoch);
   if (ch.catch_up_again) {

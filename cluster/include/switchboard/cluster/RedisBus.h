@@ -152,6 +152,12 @@ class RedisBus final : public Bus {
   std::unique_ptr<RedisConnection> subscriber_;
   std::unordered_map<std::string, Channel> channels_;  // on the strand
   std::uint64_t channels_made_ = 0;                    // on the strand
+  std::size_t catching_up_ = 0;                        // channels catching up (on the strand)
+  struct CatchUpReport {  // summed over the rooms caught up since the last report
+    std::size_t rooms = 0;
+    std::size_t messages = 0;
+    std::size_t rooms_announced = 0;
+  } catch_up_report_;
   std::mutex outbox_mutex_;
   std::vector<Outgoing> outbox_;  // publishes not yet handed to the strand
   std::atomic<bool> commands_up_{false};
