@@ -59,10 +59,11 @@ end
 return r
 )lua";
 
-// KEYS: nodes    ARGV: prefix own-node-id
-// Returns {node, connections removed, …} for each node reaped.
+// KEYS: nodes grace    ARGV: prefix own-node-id
+// Returns {node, connections removed, …} for each node reaped; nothing during a grace period.
 constexpr const char* kReapScript = R"lua(
 local out = {}
+if redis.call('EXISTS', KEYS[2]) == 1 then return out end
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if node ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'node:' .. node .. ':alive') == 0 then
     local reaped = 0
@@ -84,9 +85,17 @@ end
 return out
 )lua";
 
-// KEYS: alive nodes    ARGV: node-id alive-ttl-ms
+// KEYS: alive nodes last-beat grace    ARGV: node-id alive-ttl-ms stall-ms grace-ms
+// When no node at all has beaten for stall-ms (Redis hung), every liveness key may have run out
+// together: no node is reaped for grace-ms, while the nodes come back. (A Redis that restarted
+// empty lists no node to reap.)
 // Returns 1 when Redis did not list the node (it restarted empty, or the node was reaped).
 constexpr const char* kHeartbeatScript = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = redis.call('GET', KEYS[3])
+if last and now - tonumber(last) > tonumber(ARGV[3]) then redis.call('SET', KEYS[4], '1', 'PX', ARGV[4]) end
+redis.call('SET', KEYS[3], now)
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
 return redis.call('SADD', KEYS[2], ARGV[1])
 )lua";
@@ -170,8 +179,10 @@ void RedisPresenceStore::heartbeat() {
   auto& redis = bus_.commands();
   if (redis.up()) {
     std::string prefix = bus_.prefix();
-    redis.command({"EVAL", kHeartbeatScript, "2", prefix + "node:" + node_id_ + ":alive", prefix + "nodes", node_id_,
-                   std::to_string(node_timeout_.count())},
+    auto settle = node_timeout_ + 2 * bus_.timing().backoff_max;
+    redis.command({"EVAL", kHeartbeatScript, "4", prefix + "node:" + node_id_ + ":alive", prefix + "nodes",
+                   prefix + "nodes:last-beat", prefix + "nodes:grace", node_id_, std::to_string(node_timeout_.count()),
+                   std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settle.count())},
                   [this](redisReply* reply) {
                     if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
                     if (reply->integer == 1 && registered_) {
@@ -182,7 +193,8 @@ void RedisPresenceStore::heartbeat() {
                   });
     // Not while settling: the other nodes may not be back yet.
     if (std::chrono::steady_clock::now() >= settled_at_)
-      redis.command({"EVAL", std::string(kLeaveFunction) + kReapScript, "1", prefix + "nodes", prefix, node_id_},
+      redis.command({"EVAL", std::string(kLeaveFunction) + kReapScript, "2", prefix + "nodes", prefix + "nodes:grace",
+                     prefix, node_id_},
                     [this](redisReply* reply) {
                       if (!reply || reply->type != REDIS_REPLY_ARRAY) return;
                       for (std::size_t i = 0; i + 1 < reply->elements; i += 2)

@@ -541,3 +541,36 @@ TEST(ClusterPresence, AnObserverSeesExactlyTheLeavesOfAnOutageAndNothingElse) {
   EXPECT_EQ(seen, (std::vector<std::string>{"join olga", "join alice", "join bob", "join carol", "join dave",
                                             seen[5], seen[6], "leave alice"}));
 }
+
+// Redis hangs for longer than the node timeout: every node's liveness key has run out when it
+// answers again. No node presumes another dead for it (none reaps while it is settling after
+// its own reconnect): the observer sees no event, and presence is intact.
+TEST(ClusterPresence, ARedisThatHangsLongerThanTheNodeTimeoutMakesNoUserLeave) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.node_timeout = std::chrono::milliseconds(600);
+  TestNode a(config), b(config);
+  wait_ready(a);
+  wait_ready(b);
+  WsClient observer(a.port()), other(b.port());
+  observer.set_deadline(std::chrono::seconds(20));
+  ASSERT_EQ(observer.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}})["ok"], true);
+  EXPECT_EQ(observer.read_json()["type"], "join");
+  ASSERT_EQ(other.request({{"op", "subscribe"}, {"room", "r"}})["ok"], true);
+  EXPECT_EQ(observer.read_json()["type"], "join");
+
+  // The nodes' heartbeats are under way (Redis keeps the latest one's time).
+  ASSERT_TRUE(eventually([&] { return redis.cli("EXISTS test:nodes:last-beat") == "1\n"; }));
+  redis.pause();
+  ASSERT_TRUE(eventually([&] { return http_get(a.port(), "/readyz").status == 503; }));
+  ASSERT_TRUE(eventually([&] { return http_get(b.port(), "/readyz").status == 503; }));
+  // Nothing to wait for here but Redis's clock: the liveness keys (600 ms) run out meanwhile.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  redis.resume();
+  wait_ready(a);
+  wait_ready(b);
+  // Past both nodes' settling time (600 + 2 × 2000 ms) and several heartbeats after it.
+  EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(6000))) << observer.read_json().dump();
+  auto users = observer.request({{"op", "presence"}, {"room", "r"}})["users"];
+  EXPECT_EQ(users.size(), 2u) << users.dump();
+}

@@ -8,6 +8,8 @@
 //   P:node:<node>:conns      set   "<room>\n<node>/<connection>"    what a node registered
 //   P:node:<node>:alive      key with a TTL, renewed by the node's heartbeat
 //   P:nodes                  set   node ids with presence
+//   P:nodes:last-beat        the latest heartbeat of any node (Redis's clock, ms; no TTL)
+//   P:nodes:grace            key with a TTL: no node is reaped while it exists
 // Joins and leaves are Lua scripts: each updates the hashes and, when a user's first connection
 // arrives or its last one goes, PUBLISHes the join/leave event on the room's channel (kind 'p'),
 // atomically, so every node sees the same events in the same order.
@@ -24,7 +26,10 @@
 // are removed only once every live node had the time to register its own again (the settling
 // time: node_timeout plus twice the longest reconnect backoff): a user who left through one
 // connection but is still there through another, on a node not yet back, gets no leave. For the
-// same reason a node reaps no other node during its settling time.
+// same reason a node reaps no other node during its settling time; and when no node at all has
+// beaten for two heartbeat intervals (Redis hung, and every liveness key ran out at once — the
+// heartbeats and reaps queued meanwhile run when it answers again), Redis itself holds off every
+// reap for a settling time (P:nodes:grace).
 //
 // What this node's subscribers are shown: per room, whether each user was last announced as
 // joined or left. A join of a user shown present (a node registering its connections again
