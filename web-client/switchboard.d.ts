@@ -147,9 +147,9 @@ export interface PresenceEvent {
 
 export interface SubscribedEvent {
   room: string;
-  /** true when this is a resubscribe after a reconnect (or a gap): refetch presence. */
+  /** true when this is a resubscribe after a reconnect (or a gap), or the node's announcement while connected: refetch presence. */
   resubscribed: boolean;
-  /** With a known position: true when the node replays every message missed since (they follow); false when its history did not reach back — reload the room. undefined on a first subscribe. */
+  /** With a known position: true when the node replays every message missed since (they follow); false when its history did not reach back, or when the node announces while connected that the room's epoch changed or messages were lost — reload the room. undefined on a first subscribe. */
   recovered?: boolean;
   /** The room's position after the reply. */
   position: Position | null;

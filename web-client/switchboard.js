@@ -206,6 +206,8 @@ class Emitter {
  * resubscribe — after a reconnect, or after a gap in the offsets — sends it, and the node
  * replays what was missed: `subscribed` then says `recovered: true`. `recovered: false` means
  * the node's history did not reach back: reload what the room shows (e.g. with `history()`).
+ * `subscribed` with `recovered: false` also comes while connected, when the node tells that the
+ * room's epoch changed under it (Redis lost the room's history) or that it lost messages.
  */
 export class Room extends Emitter {
   #client;
@@ -350,6 +352,7 @@ class SseSocket {
   #reopening = false;
   #pings = [];          // ping ids, answered by the next bytes of the stream
   #closeEvent = null;   // the node's close event, reported when the stream ends
+  #announced = new Set(); // rooms the current stream has said "subscribed" for
 
   constructor(url, token, fetchImpl) {
     this.#urls = sseUrls(url);
@@ -470,6 +473,7 @@ class SseSocket {
     this.#stream?.abort();
     const controller = new AbortController();
     this.#stream = controller;
+    this.#announced.clear();
     const rooms = [...this.#rooms.keys()];
     const presence = rooms.filter((name) => this.#rooms.get(name).presence);
     const query = new URLSearchParams();
@@ -533,6 +537,13 @@ class SseSocket {
     switch (m.type) {
       case 'subscribed':
         if (!room) return;
+        if (this.#announced.has(m.room)) {
+          // Said again on the same stream: the room's epoch changed (or messages were lost on
+          // the way) and the room now stands at this position. Handed to the client as pushed.
+          this.onmessage?.({ data });
+          return;
+        }
+        this.#announced.add(m.room);
         room.since = null; // the stream's ids carry the room's position from here on
         if (room.replyTo !== undefined) {
           const reply = { id: room.replyTo, ok: true, offset: m.offset, epoch: m.epoch };
@@ -1109,6 +1120,16 @@ export class Switchboard extends Emitter {
         }
         if (typeof m.offset === 'number') room.position = { offset: m.offset, epoch: room.position?.epoch ?? '' };
         room._emit('message', { room: m.room, data: m.data, from: m.from, offset: m.offset });
+        break;
+      }
+      case 'subscribed': { // the node re-announces a subscription: the room's epoch changed (its
+        // history was lost, numbering starts again) or messages were lost on the way. The
+        // messages from the new position on follow; the application reloads what it shows.
+        const room = this.#rooms.get(m.room);
+        if (!room || room.state !== 'subscribed') break; // a resubscribe will say where it stands
+        if (typeof m.offset !== 'number' || typeof m.epoch !== 'string') break;
+        room.position = { offset: m.offset, epoch: m.epoch };
+        room._emit('subscribed', { room: room.name, resubscribed: true, recovered: m.recovered === true, position: room.position });
         break;
       }
       case 'join':

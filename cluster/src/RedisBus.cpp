@@ -11,6 +11,7 @@
 #include <future>
 #include <mutex>
 
+#include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
 
 namespace switchboard::cluster {
@@ -131,6 +132,12 @@ void RedisBus::start(net::io_context& ioc) {
       commands_up_ = up;
       if (up)
         for (auto& hook : commands_up_hooks_) hook();
+      if (up)  // read-backs that waited for the command connection
+        for (auto& [room, ch] : channels_)
+          if (ch.catching_up && !ch.catch_up_sent) {
+            ch.catch_up_tries = 0;
+            send_catch_up(room, ch, ch.delivered.epoch.empty() ? std::nullopt : std::optional(ch.delivered.offset));
+          }
     });
     subscriber_->start([this](bool up) { on_subscriber_state(up); },
                        [this](redisReply* reply) { on_push(reply); });
@@ -248,6 +255,13 @@ void RedisBus::history(const std::string& room, std::optional<std::uint64_t> aft
                        HistoryHandler done) {
   if (!commands_up_) return done(History{});
   net::post(*strand_, [this, room, after, limit, done = std::move(done)]() mutable {
+    read_history(room, after, limit, std::move(done));
+  });
+}
+
+void RedisBus::read_history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+                            HistoryHandler done) {
+  {
     const HistoryLimits& limits = history_.limits_for(room);
     std::size_t count = std::min(limit, limits.size);
     std::string hash = key_of("history:", room), stream = key_of("stream:", room);
@@ -290,12 +304,14 @@ void RedisBus::history(const std::string& room, std::optional<std::uint64_t> aft
           done(std::move(history));
         });
     if (!sent) done(History{});
-  });
+  }
 }
 
 void RedisBus::subscribe(const std::string& room) {
   net::post(*strand_, [this, room] {
-    channels_[room].wanted = true;
+    auto [it, created] = channels_.try_emplace(room);
+    if (created) it->second.id = ++channels_made_;
+    it->second.wanted = true;
     sync(room);
   });
 }
@@ -340,6 +356,7 @@ void RedisBus::sync(const std::string& room) {
     else {
       notify(ch, false);
       channels_.erase(it);
+      for (auto& hook : room_dropped_hooks_) hook(room);
     }
     return;
   }
@@ -365,9 +382,13 @@ void RedisBus::on_push(redisReply* reply) {
       auto colon = text.find(':');
       auto second = colon == std::string_view::npos ? colon : text.find(':', colon + 1);
       auto offset = second == std::string_view::npos ? std::nullopt : parse_offset(text.substr(1, colon - 1));
-      if (offset && deliver_)
-        deliver_(room, protocol::make_payload(std::string(text.substr(second + 1))), *offset,
-                 text.substr(colon + 1, second - colon - 1));
+      auto it = channels_.find(room);
+      if (!offset || it == channels_.end()) return;
+      auto push = protocol::make_payload(std::string(text.substr(second + 1)));
+      std::string_view epoch = text.substr(colon + 1, second - colon - 1);
+      Channel& ch = it->second;
+      if (ch.catching_up) ch.pending.push_back({*offset, std::string(epoch), std::move(push)});
+      else hand(room, ch, push, *offset, epoch);
     } else if (text[0] == 'p' && on_presence_event_) {
       on_presence_event_(room, protocol::make_payload(std::string(text.substr(1))));
     }
@@ -380,9 +401,102 @@ void RedisBus::on_push(redisReply* reply) {
     it->second.resubscribing = false;
     confirmed_one();
   }
-  if (kind == "subscribe") it->second.subscribed = true;
-  else if (kind == "unsubscribe") it->second.subscribed = false;
+  Channel& ch = it->second;
+  if (kind == "subscribe" && !ch.subscribed) {
+    ch.subscribed = true;
+    // Subscribed again (the subscriber connection came back): what pub/sub dropped meanwhile
+    // is read back from history before anything newer is handed on.
+    if (ch.was_subscribed) start_catch_up(room, ch);
+    ch.was_subscribed = true;
+  } else if (kind == "unsubscribe") {
+    if (ch.catching_up) --catching_up_;
+    ch.subscribed = ch.was_subscribed = ch.catching_up = false;
+    ch.delivered = {};
+    ch.pending.clear();
+  }
   sync(room);
+}
+
+void RedisBus::hand(const std::string& room, Channel& ch, const protocol::Payload& push, std::uint64_t offset,
+                    std::string_view epoch) {
+  ch.delivered.offset = offset;
+  if (ch.delivered.epoch != epoch) ch.delivered.epoch = epoch;
+  if (deliver_) deliver_(room, push, offset, epoch);
+}
+
+void RedisBus::start_catch_up(const std::string& room, Channel& ch) {
+  if (!ch.catching_up) ++catching_up_;
+  ch.catching_up = true;
+  if (ch.catch_up_sent) {
+    ch.catch_up_again = true;
+    return;
+  }
+  ch.catch_up_tries = 0;
+  send_catch_up(room, ch, ch.delivered.epoch.empty() ? std::nullopt : std::optional(ch.delivered.offset));
+}
+
+// Without `after` (the node delivered nothing of the room yet) only the room's position is read.
+void RedisBus::send_catch_up(const std::string& room, Channel& ch, std::optional<std::uint64_t> after) {
+  if (!commands_->up()) return;  // sent when the command connection comes up
+  ch.catch_up_sent = true;
+  ++ch.catch_up_tries;
+  std::size_t limit = after ? history_.limits_for(room).size : 0;
+  read_history(room, after, limit, [this, room, id = ch.id, after](History history) {
+    auto it = channels_.find(room);
+    if (it == channels_.end() || it->second.id != id) return;  // unsubscribed meanwhile
+    Channel& ch = it->second;
+    ch.catch_up_sent = false;
+    if (!ch.catching_up) return;
+    if (!history.available) {
+      if (ch.catch_up_tries < 3) return send_catch_up(room, ch, after);
+      // Redis answers, but not this: hand on what arrived; a gap is announced by the registry.
+      return finish_catch_up(room, ch, history);
+    }
+    // Redis lost the room's history (it restarted empty): read the new epoch from its start.
+    if (after && *after > 0 && history.position.epoch != ch.delivered.epoch) return send_catch_up(room, ch, 0);
+    finish_catch_up(room, ch, history);
+  });
+}
+
+void RedisBus::finish_catch_up(const std::string& room, Channel& ch, const History& history) {
+  if (history.available) {
+    const std::string& epoch = history.position.epoch;
+    const bool delivered_before = !ch.delivered.epoch.empty();
+    std::size_t read_back = 0;
+    for (const auto& entry : history.messages)
+      if (epoch != ch.delivered.epoch || entry.offset > ch.delivered.offset) {
+        hand(room, ch, entry.push, entry.offset, epoch);
+        ++read_back;
+      }
+    // Where the room stands, when the history no longer holds every message up to it.
+    bool lost = epoch != ch.delivered.epoch || history.position.offset > ch.delivered.offset;
+    if (lost) hand(room, ch, nullptr, history.position.offset, epoch);
+    if (delivered_before) {
+      catch_up_report_.messages += read_back;
+      if (lost) ++catch_up_report_.rooms_announced;
+    }
+  }
+  auto pending = std::move(ch.pending);
+  ch.pending.clear();
+  ch.catching_up = false;
+  ++catch_up_report_.rooms;
+  if (--catching_up_ == 0 && !ch.catch_up_again) {  // one line for the whole reconnect
+    const auto& r = catch_up_report_;
+    log(LogSeverity::info,
+        "subscribed again to " + std::to_string(r.rooms) + " room(s): " + std::to_string(r.messages) +
+            " message(s) missed meanwhile read back from history" +
+            (r.rooms_announced == 0 ? std::string()
+                                    : "; " + std::to_string(r.rooms_announced) +
+                                          " room(s) had moved on beyond their history (a new epoch, or too many "
+                                          "messages): their subscribers are told to recover"));
+    catch_up_report_ = {};
+  }
+  for (auto& p : pending)
+    if (p.epoch != ch.delivered.epoch || p.offset > ch.delivered.offset) hand(room, ch, p.push, p.offset, p.epoch);
+  if (ch.catch_up_again) {
+    ch.catch_up_again = false;
+    start_catch_up(room, ch);
+  }
 }
 
 void RedisBus::on_subscriber_state(bool up) {

@@ -1,5 +1,6 @@
 #include "switchboard/cluster/RedisPresenceStore.h"
 
+#include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
 
 #include <hiredis/hiredis.h>
@@ -58,11 +59,14 @@ end
 return r
 )lua";
 
-// KEYS: nodes    ARGV: prefix own-node-id
+// KEYS: nodes grace    ARGV: prefix own-node-id
+// Returns {node, connections removed, …} for each node reaped; nothing during a grace period.
 constexpr const char* kReapScript = R"lua(
-local reaped = 0
+local out = {}
+if redis.call('EXISTS', KEYS[2]) == 1 then return out end
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   if node ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'node:' .. node .. ':alive') == 0 then
+    local reaped = 0
     local set = ARGV[1] .. 'node:' .. node .. ':conns'
     for _, member in ipairs(redis.call('SMEMBERS', set)) do
       local nl = string.find(member, '\n', 1, true)
@@ -74,9 +78,26 @@ for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     end
     redis.call('DEL', set)
     redis.call('SREM', KEYS[1], node)
+    out[#out + 1] = node
+    out[#out + 1] = reaped
   end
 end
-return reaped
+return out
+)lua";
+
+// KEYS: alive nodes last-beat grace    ARGV: node-id alive-ttl-ms stall-ms grace-ms
+// When no node at all has beaten for stall-ms (Redis hung), every liveness key may have run out
+// together: no node is reaped for grace-ms, while the nodes come back. (A Redis that restarted
+// empty lists no node to reap.)
+// Returns 1 when Redis did not list the node (it restarted empty, or the node was reaped).
+constexpr const char* kHeartbeatScript = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = redis.call('GET', KEYS[3])
+if last and now - tonumber(last) > tonumber(ARGV[3]) then redis.call('SET', KEYS[4], '1', 'PX', ARGV[4]) end
+redis.call('SET', KEYS[3], now)
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+return redis.call('SADD', KEYS[2], ARGV[1])
 )lua";
 
 // KEYS: users info
@@ -100,14 +121,37 @@ std::string RedisPresenceStore::key(const std::string& room, const char* what) c
 void RedisPresenceStore::set_event_handler(EventHandler handler) {
   on_event_ = std::move(handler);
   bus_.set_presence_event_handler([this](const std::string& room, const protocol::Payload& event) {
-    if (on_event_) on_event_(room, event);
+    if (on_event_ && show(room, event)) on_event_(room, event);
   });
+}
+
+// On the strand, for every event from Redis: what this node's subscribers were last shown of the
+// user decides.
+bool RedisPresenceStore::show(const std::string& room, const protocol::Payload& event) {
+  auto parsed = nlohmann::json::parse(*event, nullptr, false);
+  if (!parsed.is_object() || !parsed["user"].is_string() || !parsed["type"].is_string()) return true;
+  const bool join = parsed["type"] == "join";
+  auto [it, added] = shown_[room].try_emplace(parsed["user"].get<std::string>());
+  if (!added && it->second.present == join) return false;  // said already
+  it->second = {join, std::chrono::steady_clock::now()};
+  return true;
+}
+
+// Leaves are remembered long enough to drop the repeats that follow an outage.
+void RedisPresenceStore::forget_old_leaves() {
+  auto before = std::chrono::steady_clock::now() - std::chrono::minutes(10);
+  for (auto room = shown_.begin(); room != shown_.end();) {
+    std::erase_if(room->second, [&](const auto& user) { return !user.second.present && user.second.at < before; });
+    room = room->second.empty() ? shown_.erase(room) : std::next(room);
+  }
 }
 
 void RedisPresenceStore::start() {
   net::post(bus_.strand(), [this] {
     timer_ = std::make_unique<net::steady_timer>(bus_.strand());
+    replay_timer_ = std::make_unique<net::steady_timer>(bus_.strand());
     bus_.on_commands_up([this] { resync(); });
+    bus_.on_room_dropped([this](const std::string& room) { shown_.erase(room); });
     if (bus_.commands().up()) resync();
     heartbeat();
   });
@@ -119,6 +163,7 @@ void RedisPresenceStore::stop() {
   net::post(bus_.strand(), [this, flushed] {
     stopped_ = true;
     if (timer_) timer_->cancel();
+    if (replay_timer_) replay_timer_->cancel();
     auto& redis = bus_.commands();
     std::string prefix = bus_.prefix();
     redis.command({"DEL", prefix + "node:" + node_id_ + ":alive"}, [](redisReply*) {});
@@ -134,21 +179,57 @@ void RedisPresenceStore::heartbeat() {
   auto& redis = bus_.commands();
   if (redis.up()) {
     std::string prefix = bus_.prefix();
-    redis.command({"SET", prefix + "node:" + node_id_ + ":alive", "1", "PX", std::to_string(node_timeout_.count())},
-                  [](redisReply*) {});
-    redis.command({"SADD", prefix + "nodes", node_id_}, [](redisReply*) {});
-    redis.command({"EVAL", std::string(kLeaveFunction) + kReapScript, "1", prefix + "nodes", prefix, node_id_},
-                  [](redisReply*) {});
+    auto settle = node_timeout_ + 2 * bus_.timing().backoff_max;
+    redis.command({"EVAL", kHeartbeatScript, "4", prefix + "node:" + node_id_ + ":alive", prefix + "nodes",
+                   prefix + "nodes:last-beat", prefix + "nodes:grace", node_id_, std::to_string(node_timeout_.count()),
+                   std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settle.count())},
+                  [this](redisReply* reply) {
+                    if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
+                    if (reply->integer == 1 && registered_) {
+                      log(LogSeverity::info, "Redis no longer listed this node: registering its connections again");
+                      resync();
+                    }
+                    registered_ = true;
+                  });
+    // Not while settling: the other nodes may not be back yet.
+    if (std::chrono::steady_clock::now() >= settled_at_)
+      redis.command({"EVAL", std::string(kLeaveFunction) + kReapScript, "2", prefix + "nodes", prefix + "nodes:grace",
+                     prefix, node_id_},
+                    [this](redisReply* reply) {
+                      if (!reply || reply->type != REDIS_REPLY_ARRAY) return;
+                      for (std::size_t i = 0; i + 1 < reply->elements; i += 2)
+                        log(LogSeverity::warn, "presumed node " + str(reply->element[i]) + " dead (no heartbeat for " +
+                                                   std::to_string(node_timeout_.count()) + " ms): reaped its " +
+                                                   std::to_string(reply->element[i + 1]->integer) +
+                                                   " connections from presence");
+                    });
   }
+  forget_old_leaves();
   timer_->expires_after(node_timeout_ / 3);
   timer_->async_wait([this](boost::system::error_code ec) {
     if (!ec) heartbeat();
   });
 }
 
+// The settling time after this node reached Redis again: every live node has registered its
+// connections again by then (each does as soon as it is back, within its reconnect backoff).
 void RedisPresenceStore::resync() {
   if (stopped_) return;
   for (const auto& [k, entry] : local_) send_join(k.first, k.second, entry);
+  if (!resynced_before_) {  // the node's first connection: no other node lost Redis because of it
+    resynced_before_ = true;
+    return replay_leaves();
+  }
+  auto settle = node_timeout_ + 2 * bus_.timing().backoff_max;
+  settled_at_ = std::chrono::steady_clock::now() + settle;
+  replay_timer_->expires_after(settle);
+  replay_timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) replay_leaves();
+  });
+}
+
+void RedisPresenceStore::replay_leaves() {
+  if (stopped_ || !bus_.commands().up()) return;  // the next resync() schedules them again
   for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, &entry);
 }
 

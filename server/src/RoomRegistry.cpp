@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "switchboard/protocol/Messages.h"
+
 namespace switchboard::server {
 
 RoomRegistry::AddResult RoomRegistry::add(const std::shared_ptr<Connection>& conn, const std::string& room,
@@ -86,39 +88,82 @@ std::vector<std::string> RoomRegistry::remove_all(cluster::ConnectionId conn) {
   return rooms;
 }
 
+namespace {
+
+// How a message (or, with `message` false, a new position) stands to a subscriber's position.
+enum class Step {
+  next,    // the message right after it
+  stale,   // already had (or, for a position, nothing new)
+  jump,    // another epoch, or offsets missing: announce the new position first
+};
+
+Step step_from(const protocol::StreamPosition& at, bool message, std::uint64_t offset, std::string_view epoch) {
+  if (epoch == at.epoch) {
+    if (message && offset == at.offset + 1) return Step::next;
+    if (offset <= at.offset) return Step::stale;
+  }
+  return Step::jump;
+}
+
+// The position a subscriber is told of before a message that does not follow its own: just
+// before that message (or the position itself when there is no message).
+protocol::StreamPosition announced(bool message, std::uint64_t offset, std::string_view epoch) {
+  return {message && offset > 0 ? offset - 1 : offset, std::string(epoch)};
+}
+
+}  // namespace
+
 std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Payload& frame, std::uint64_t offset,
                                   std::string_view epoch) {
   std::shared_lock lock(mutex_);
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
+  Room& r = it->second;
   const auto now = Connection::Clock::now();
+  const bool message = frame != nullptr;
+  // Only this room's deliveries touch its position and its subscribers' holds under the shared
+  // lock, and they never overlap (the bus says so).
+  const Step direct = step_from(r.position, message, offset, epoch);
+  if (direct == Step::jump) r.position = {offset, std::string(epoch)};
+  else if (direct == Step::next) r.position.offset = offset;
+  protocol::Payload announcement;  // built for the first subscriber that needs it
+  auto announce = [&](Connection& conn) {
+    auto at = announced(message, offset, epoch);
+    if (!announcement) announcement = protocol::subscribed_push(room, at, false);
+    conn.deliver_message(announcement, room, at.offset, epoch, now);
+  };
   // Connection::deliver queues or posts; nothing here writes to a socket.
-  for (auto& sub : it->second.subscribers) {
+  for (auto& sub : r.subscribers) {
     if (!sub.held) {
-      sub.conn->deliver_message(frame, room, offset, epoch, now);
+      if (direct == Step::stale) continue;
+      if (direct == Step::jump) announce(*sub.conn);
+      if (message) sub.conn->deliver_message(frame, room, offset, epoch, now);
       continue;
     }
     std::unique_lock held_lock(sub.held->mutex);
     Held& held = *sub.held;
     if (held.released) {
-      if (epoch == held.floor.epoch && offset <= held.floor.offset) continue;  // queued by release()
-      // Past the floor: no older message can follow. Only this room's deliveries touch its
-      // subscribers under the shared lock, and they never overlap (the bus says so).
+      Step step = step_from(held.floor, message, offset, epoch);
+      if (step == Step::stale) continue;  // queued by release()
+      // Past the floor: no older message can follow, and the subscriber stands where the room's
+      // direct subscribers do once this is queued.
       held_lock.unlock();
       sub.held.reset();
-      sub.conn->deliver_message(frame, room, offset, epoch, now);
+      if (step == Step::jump) announce(*sub.conn);
+      if (message) sub.conn->deliver_message(frame, room, offset, epoch, now);
       continue;
     }
     if (held.overflowed) continue;
-    if (held.bytes + frame->size() > held_limit_) {
+    std::size_t size = message ? frame->size() : 0;
+    if (held.bytes + size > held_limit_) {
       held.overflowed = true;
       held.messages.clear();
       continue;
     }
-    held.bytes += frame->size();
-    held.messages.push_back({offset, frame});
+    held.bytes += size;
+    held.messages.push_back({offset, std::string(epoch), frame});
   }
-  return it->second.subscribers.size();
+  return message ? r.subscribers.size() : 0;
 }
 
 RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connection>& conn, const std::string& room,
@@ -141,21 +186,27 @@ RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connecti
     sub.held.reset();
     return ReleaseResult::overflowed;
   }
-  std::uint64_t last = after.offset;
+  protocol::StreamPosition at = after;
   const auto now = Connection::Clock::now();
   for (const auto& entry : recovered) {
-    if (entry.offset <= last) continue;
+    if (entry.offset <= at.offset) continue;
     conn->deliver_message(entry.push, room, entry.offset, after.epoch, now);
-    last = entry.offset;
+    at.offset = entry.offset;
   }
   for (const auto& entry : held.messages) {
-    if (entry.offset <= last) continue;
-    conn->deliver_message(entry.push, room, entry.offset, after.epoch, now);
-    last = entry.offset;
+    const bool message = entry.push != nullptr;
+    Step step = step_from(at, message, entry.offset, entry.epoch);
+    if (step == Step::stale) continue;
+    if (step == Step::jump) {  // the room's epoch changed meanwhile, or messages were lost
+      at = announced(message, entry.offset, entry.epoch);
+      conn->deliver_message(protocol::subscribed_push(room, at, false), room, at.offset, at.epoch, now);
+    }
+    if (message) conn->deliver_message(entry.push, room, entry.offset, entry.epoch, now);
+    at = {entry.offset, entry.epoch};
   }
   held.messages = {};
   held.released = true;
-  held.floor = {last, after.epoch};
+  held.floor = std::move(at);
   return ReleaseResult::released;
 }
 

@@ -2,10 +2,17 @@
 // nodes exactly once and in order, and a Redis outage is survived without acking lost messages.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <iostream>
+#include <limits>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
+#include <tuple>
 
 #include "RedisServer.h"
+#include "switchboard/protocol/StreamPosition.h"
 #include "TestNode.h"
 #include "WsClient.h"
 
@@ -176,6 +183,12 @@ TEST(Cluster, RedisOutageRefusesPublishesAndSubscriptionsResumeAfter) {
   WsClient probe(c.b.port());
   subscribe(probe, "news");
   EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", "after"}})["ok"], true);
+  // Redis came back empty: the room's history starts again under a new epoch, and bob hears
+  // of it before its first message.
+  json announced = bob.read_json();
+  EXPECT_EQ(announced["type"], "subscribed") << announced.dump();
+  EXPECT_EQ(announced["recovered"], false);
+  EXPECT_EQ(announced["offset"], 0);
   EXPECT_EQ(bob.read_json()["data"], "after");  // never "during": it was refused, not lost
   EXPECT_TRUE(alice.is_open());
   EXPECT_TRUE(bob.is_open());
@@ -277,4 +290,287 @@ TEST(Cluster, AHangingRedisIsNoticedAndSurvived) {
   wait_ready(node);
   EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "r"}, {"data", "back"}})["ok"], true);
   EXPECT_EQ(alice.read_json()["data"], "back");
+}
+
+namespace {
+
+// What a subscriber saw of a room across outages, checked against what the publisher was told:
+// every message follows the subscriber's position (offset + 1), except right after a
+// `subscribed` push with recovered:false, which moves the position; and every acknowledged
+// message either arrived, in publish order, or an announcement came between the messages
+// around it. Never a silent gap.
+void expect_nothing_lost_silently(const std::vector<json>& frames, protocol::StreamPosition start,
+                                  const std::set<int>& acked, const std::string& who) {
+  protocol::StreamPosition at = std::move(start);
+  struct Received {
+    int data;
+    bool announced_before;
+  };
+  std::vector<Received> received;
+  bool announced = false;
+  std::size_t announcements = 0;
+  for (const auto& f : frames) {
+    const std::string type = f.value("type", "");
+    if (type == "subscribed") {
+      ASSERT_EQ(f["recovered"], false) << who << ": " << f.dump();
+      ASSERT_TRUE(f["epoch"].is_string()) << who;
+      at = {f["offset"].get<std::uint64_t>(), f["epoch"].get<std::string>()};
+      announced = true;
+      ++announcements;
+    } else if (type == "message") {
+      ASSERT_EQ(f["offset"].get<std::uint64_t>(), at.offset + 1) << who << ": a silent gap before " << f.dump();
+      at.offset = f["offset"];
+      int data = f["data"].is_number_integer() ? f["data"].get<int>() : std::numeric_limits<int>::max();  // "end"
+      if (!received.empty()) ASSERT_GT(data, received.back().data) << who << ": out of order";
+      received.push_back({data, announced});
+      announced = false;
+    }
+  }
+  ASSERT_FALSE(received.empty()) << who;
+  ASSERT_EQ(received.back().data, std::numeric_limits<int>::max()) << who << ": never got the end";
+  std::size_t lost = 0;
+  auto next = received.begin();
+  for (int n : acked) {
+    while (next->data < n) ++next;
+    if (next->data == n) continue;
+    ++lost;
+    EXPECT_TRUE(next->announced_before) << who << ": acked message " << n << " lost without a word";
+  }
+  std::cout << who << ": " << received.size() - 1 << " of " << acked.size() << " acked messages received, "
+            << announcements << " announcements, " << lost << " lost with one\n";
+}
+
+// Reads a room's frames on its own thread until the message "end".
+struct Reader {
+  WsClient client;
+  protocol::StreamPosition start;
+  std::vector<json> frames;
+  std::thread thread;
+  Reader(std::uint16_t port, const std::string& room) : client(port) {
+    json reply = client.request({{"op", "subscribe"}, {"room", room}});
+    EXPECT_EQ(reply["ok"], true) << reply.dump();
+    start = {reply["offset"].get<std::uint64_t>(), reply["epoch"].get<std::string>()};
+    client.set_deadline(std::chrono::seconds(30));
+  }
+  void run() {
+    thread = std::thread([this] {
+      try {
+        for (;;) {
+          frames.push_back(client.read_json());
+          if (frames.back().value("data", json()) == "end") return;
+        }
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "reader: " << e.what();
+      }
+    });
+  }
+};
+
+}  // namespace
+
+// The node's subscriber connection drops while publishes go on being acked (its command
+// connection stays up): what pub/sub dropped meanwhile is read back from the room's history,
+// so the subscribers get every message, in order, with no announcement.
+TEST(ClusterRecovery, WhatPubSubDroppedWhileTheSubscriberReconnectedIsReadBackFromHistory) {
+  TwoNodes c;
+  WsClient alice(c.a.port());
+  Reader bob(c.b.port(), "news");
+  bob.run();
+  for (int round = 0; round < 5; ++round) {
+    for (int n = 0; n < 3; ++n)
+      ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 10 * round + n}})["ok"], true);
+    c.redis.cli("CLIENT KILL TYPE pubsub");  // both nodes' subscriber connections
+    for (int n = 3; n < 10; ++n)  // acked while the subscribers are (most likely) away
+      ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 10 * round + n}})["ok"], true);
+  }
+  ASSERT_TRUE(eventually([&] { return http_get(c.b.port(), "/readyz").status == 200; }));
+  ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", "end"}})["ok"], true);
+  bob.thread.join();
+  std::vector<json> expected;
+  for (int n = 0; n < 50; ++n) expected.push_back(n);
+  expected.push_back("end");
+  std::vector<json> got;
+  for (const auto& f : bob.frames) {
+    EXPECT_EQ(f["type"], "message") << f.dump();  // no announcement: nothing was lost
+    got.push_back(f["data"]);
+  }
+  EXPECT_EQ(got, expected);
+}
+
+// Redis stopped and started again (empty), its connections killed, its keys flushed — under a
+// steady load of publishes, with varied timing: the nodes' subscriber connections or command
+// connections back first. Subscribers on both nodes get every acknowledged message in order, or
+// a `subscribed` push with recovered:false before the messages after those lost.
+TEST(ClusterRecovery, RedisRestartsUnderLoadNeverLeaveASilentGap) {
+  TwoNodes c;
+  Reader on_a(c.a.port(), "busy"), on_b(c.b.port(), "busy");
+  on_a.run();
+  on_b.run();
+  std::mutex mutex;
+  std::set<int> acked;
+  std::atomic<int> acks{0};
+  std::atomic<bool> stop{false};
+  std::thread publisher([&] {
+    try {
+      WsClient p(c.a.port());
+      p.set_deadline(std::chrono::seconds(30));
+      for (int n = 0; !stop; ++n) {
+        json reply = p.request({{"op", "publish"}, {"room", "busy"}, {"data", n}});
+        if (reply.value("ok", false)) {
+          std::lock_guard lock(mutex);
+          acked.insert(n);
+          ++acks;
+        }
+        // Paced, so that the readers keep up; the outages below come at any point of it.
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "publisher: " << e.what();
+    }
+  });
+  auto both_ready = [&] {
+    return http_get(c.a.port(), "/readyz").status == 200 && http_get(c.b.port(), "/readyz").status == 200;
+  };
+  auto some_acks = [&](int more) {
+    int target = acks + more;
+    ASSERT_TRUE(eventually([&] { return acks >= target; }, std::chrono::seconds(20))) << "publishes never acked again";
+  };
+  for (int round = 0; round < 8; ++round) {
+    some_acks(20);
+    switch (round % 4) {
+      case 0:  // Redis restarts empty; both connections of each node come back in their own time
+        c.redis.stop();
+        c.redis.start();
+        break;
+      case 1:  // … and the subscriber connections drop once more: back after the commands
+        c.redis.stop();
+        c.redis.start();
+        ASSERT_TRUE(eventually(both_ready, std::chrono::seconds(20)));
+        c.redis.cli("CLIENT KILL TYPE pubsub");
+        break;
+      case 2:  // … and the command connections drop once more: back after the subscribers
+        c.redis.stop();
+        c.redis.start();
+        ASSERT_TRUE(eventually(both_ready, std::chrono::seconds(20)));
+        c.redis.cli("CLIENT KILL TYPE normal");
+        break;
+      case 3:  // Redis loses every key with its connections up: the epoch changes under them
+        c.redis.cli("FLUSHALL");
+        break;
+    }
+    ASSERT_TRUE(eventually(both_ready, std::chrono::seconds(20)));
+  }
+  some_acks(20);
+  stop = true;
+  publisher.join();
+  WsClient p(c.a.port());
+  ASSERT_TRUE(eventually([&] { return p.request({{"op", "publish"}, {"room", "busy"}, {"data", "end"}}).value("ok", false); }));
+  on_a.thread.join();
+  on_b.thread.join();
+  std::lock_guard lock(mutex);
+  expect_nothing_lost_silently(on_a.frames, on_a.start, acked, "subscriber on node a");
+  expect_nothing_lost_silently(on_b.frames, on_b.start, acked, "subscriber on node b");
+}
+
+// What a presence observer sees across a Redis restart (empty): the users whose connections
+// stayed produce no event at all — neither a leave nor a repeated join, even when one of their
+// connections left during the outage while another, on the other node, stayed — and each user
+// who left during the outage produces exactly one leave, after the join the observer saw.
+TEST(ClusterPresence, AnObserverSeesExactlyTheLeavesOfAnOutageAndNothingElse) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.allow_anonymous = false;
+  config.dev = true;  // tokens from /dev/token: users by name, so one user can be on two nodes
+  config.jwt_secret = "cluster-presence-test-secret";
+  config.node_timeout = std::chrono::milliseconds(600);
+  TestNode a(config), b(config);
+  wait_ready(a);
+  wait_ready(b);
+  auto connect = [](TestNode& node, const std::string& user) {
+    auto token = json::parse(http_get(node.port(), "/dev/token?user=" + user).body)["token"].get<std::string>();
+    WsClient::Options o;
+    o.target = "/ws?token=" + token;
+    return WsClient(node.port(), o);
+  };
+  WsClient observer = connect(a, "olga");
+  observer.set_deadline(std::chrono::seconds(20));
+  ASSERT_EQ(observer.request({{"op", "subscribe"}, {"room", "lobby"}, {"presence", true}})["ok"], true);
+  std::vector<std::string> seen;  // "join alice", "leave carol", …
+  auto next_event = [&] {
+    // (The room's messages restart under a new epoch too: its announcement is not presence.)
+    json e = observer.read_until([](const json& j) { return j.value("type", "") != "subscribed"; });
+    seen.push_back(e.value("type", "?") + " " + e.value("user", "?"));
+    return seen.back();
+  };
+  EXPECT_EQ(next_event(), "join olga");
+  std::map<std::string, WsClient> conns;
+  for (auto [name, node, user] : {std::tuple{"alice@a", &a, "alice"}, std::tuple{"alice@b", &b, "alice"},
+                                  std::tuple{"bob", &b, "bob"}, std::tuple{"carol", &a, "carol"},
+                                  std::tuple{"dave", &b, "dave"}}) {
+    auto [it, added] = conns.emplace(name, connect(*node, user));
+    ASSERT_EQ(it->second.request({{"op", "subscribe"}, {"room", "lobby"}})["ok"], true);
+    if (std::string(name) != "alice@b") EXPECT_EQ(next_event(), std::string("join ") + user);
+  }
+  EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(100)));
+
+  redis.stop();
+  ASSERT_TRUE(eventually([&] { return http_get(a.port(), "/readyz").status == 503; }));
+  ASSERT_TRUE(eventually([&] { return http_get(b.port(), "/readyz").status == 503; }));
+  // During the outage: one of alice's two connections goes (she stays), carol and dave go.
+  for (const char* name : {"alice@a", "carol", "dave"}) conns.at(name).close();
+  redis.start();
+  wait_ready(a);
+  wait_ready(b);
+
+  // Exactly carol's and dave's leaves (from two nodes: in either order), then nothing.
+  std::set<std::string> leaves{next_event(), next_event()};
+  EXPECT_EQ(leaves, (std::set<std::string>{"leave carol", "leave dave"}));
+  // Well past the settling time (600 + 2 × 2000 ms) of both nodes.
+  EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(1500))) << "then: " << observer.read_json().dump();
+  for (const auto& j : observer.skipped()) EXPECT_EQ(j["type"], "subscribed") << j.dump();
+  json users = observer.request({{"op", "presence"}, {"room", "lobby"}})["users"];
+  std::vector<std::string> present;
+  for (const auto& u : users) present.push_back(u["user"]);
+  EXPECT_EQ(present, (std::vector<std::string>{"alice", "bob", "olga"}));
+
+  // After it, as before: alice's last connection leaving is one leave.
+  conns.at("alice@b").close();
+  EXPECT_EQ(next_event(), "leave alice");
+  EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(200)));
+  ASSERT_EQ(seen.size(), 8u);
+  EXPECT_EQ(seen, (std::vector<std::string>{"join olga", "join alice", "join bob", "join carol", "join dave",
+                                            seen[5], seen[6], "leave alice"}));
+}
+
+// Redis hangs for longer than the node timeout: every node's liveness key has run out when it
+// answers again. No node presumes another dead for it (none reaps while it is settling after
+// its own reconnect): the observer sees no event, and presence is intact.
+TEST(ClusterPresence, ARedisThatHangsLongerThanTheNodeTimeoutMakesNoUserLeave) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.node_timeout = std::chrono::milliseconds(600);
+  TestNode a(config), b(config);
+  wait_ready(a);
+  wait_ready(b);
+  WsClient observer(a.port()), other(b.port());
+  observer.set_deadline(std::chrono::seconds(20));
+  ASSERT_EQ(observer.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}})["ok"], true);
+  EXPECT_EQ(observer.read_json()["type"], "join");
+  ASSERT_EQ(other.request({{"op", "subscribe"}, {"room", "r"}})["ok"], true);
+  EXPECT_EQ(observer.read_json()["type"], "join");
+
+  // The nodes' heartbeats are under way (Redis keeps the latest one's time).
+  ASSERT_TRUE(eventually([&] { return redis.cli("EXISTS test:nodes:last-beat") == "1\n"; }));
+  redis.pause();
+  ASSERT_TRUE(eventually([&] { return http_get(a.port(), "/readyz").status == 503; }));
+  ASSERT_TRUE(eventually([&] { return http_get(b.port(), "/readyz").status == 503; }));
+  // Nothing to wait for here but Redis's clock: the liveness keys (600 ms) run out meanwhile.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  redis.resume();
+  wait_ready(a);
+  wait_ready(b);
+  // Past both nodes' settling time (600 + 2 × 2000 ms) and several heartbeats after it.
+  EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(6000))) << observer.read_json().dump();
+  auto users = observer.request({{"op", "presence"}, {"room", "r"}})["users"];
+  EXPECT_EQ(users.size(), 2u) << users.dump();
 }

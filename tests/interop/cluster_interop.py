@@ -11,9 +11,11 @@ rewritten for the test), driven by Debian's python3-websockets with tokens from 
   exits 0) the reconnect lands on another node and works; back on its port, the node gets its
   cookie's clients again;
 - a node killed with SIGKILL: its users leave the presence of the others within
-  --node-timeout-ms plus a third, users on other nodes stay;
+  --node-timeout-ms plus a third, users on other nodes stay, and the node that reaped it logs
+  it with the number of connections;
 - Redis stopped and restarted on its port: publishes get `unavailable`, /readyz goes 503 and
-  back to 200, and a subscription made before the outage carries messages again after it;
+  back to 200, and a subscription made before the outage carries messages again after it,
+  told first (a `subscribed` push with recovered:false) that the room's epoch changed;
 - deploy/local-cluster starts a working cluster behind HAProxy, keeps it up through the operator
   guide's experiments (a node stopped, a node killed, Redis stopped), starts each again on
   SIGHUP, and stops it all on SIGTERM.
@@ -562,6 +564,14 @@ async def check_node_killed(nodes):
             assert event["type"] == "leave" and event["user"] in ("only-victim-1", "only-victim-2"), event
             assert event["user"] not in left, "two leave events for %s" % event["user"]
             left[event["user"]] = time.monotonic() - killed
+        # The surviving node that reaped it says so in its log, with the count.
+        reaped = re.compile(r"presumed node \S+ dead \(no heartbeat for \d+ ms\): reaped its (\d+) connections")
+        for _ in deadline_loop("a surviving node to log that it reaped the killed one"):
+            counts = [int(m.group(1)) for node in (watcher_node, other) for line in list(node.proc.lines)
+                      for m in [reaped.search(line)] if m]
+            if counts:
+                assert sum(counts) >= 3, counts  # only-victim-1, only-victim-2, both (at least)
+                break
         expected = {"both": 1, "elsewhere": 1, "watcher": 1}
         for _ in deadline_loop("the presence of %s to be %s" % (room, expected)):
             reply, pushes = await ok(watcher, op="presence", id="p", room=room)
@@ -617,9 +627,12 @@ async def check_redis_outage(nodes, redis, haproxy):
         # during the outage never shows up.
         await ok(pub, op="publish", id=3, room=room, data="after")
         for ws in (sub, via_lb):
-            got = await recv_json(ws)
             # Redis came back empty: the room's history is gone, and its numbering starts again
-            # (under another epoch).
+            # under another epoch, which the subscriber is told first, in-band.
+            announced = await recv_json(ws)
+            assert announced["type"] == "subscribed" and announced["room"] == room, announced
+            assert announced["recovered"] is False and announced["offset"] == 0, announced
+            got = await recv_json(ws)
             assert got == {"type": "message", "room": room, "data": "after", "from": "publisher", "offset": 1}, got
             _, pushes = await ok(ws, op="ping", id=2)
             assert pushes == [], "after the outage: %s" % pushes

@@ -149,7 +149,8 @@ TEST_F(RoomRegistryTest, RemoveAllLeavesEveryRoomAndKeepsOthersIndexed) {
 
 TEST_F(RoomRegistryTest, NewSubscriptionHoldsMessagesUntilReleased) {
   auto a = conn(1), b = conn(2);
-  add(b, "r", false, 10);
+  registry.add(b, "r", false, 10);
+  registry.release(b, "r", {2, "e"}, {});
   EXPECT_EQ(registry.add(a, "r", false, 10), RoomRegistry::AddResult::added);
   deliver("r", "m3", 3);
   deliver("r", "m4", 4);
@@ -179,13 +180,60 @@ TEST_F(RoomRegistryTest, WithoutRecoveryOnlyMessagesAfterThePositionFollowTheRep
   EXPECT_EQ(a->frames, (std::vector<std::string>{"m8"}));
 }
 
-TEST_F(RoomRegistryTest, AnotherEpochPassesTheFloor) {
+TEST_F(RoomRegistryTest, AnotherEpochPassesTheFloorAnnounced) {
   auto a = conn(1);
   registry.add(a, "r", false, 10);
   registry.release(a, "r", {9, "e"}, {});
-  // The room's history was lost and numbering started again: nothing is taken for a repeat.
+  // The room's history was lost and numbering started again: nothing is taken for a repeat, and
+  // the subscriber learns of the new epoch before its first message.
   registry.deliver("r", protocol::make_payload("new1"), 1, "f");
-  EXPECT_EQ(a->frames, (std::vector<std::string>{"new1"}));
+  EXPECT_EQ(a->frames, (std::vector<std::string>{
+                           R"({"type":"subscribed","room":"r","offset":0,"epoch":"f","recovered":false})", "new1"}));
+}
+
+// Whatever way a subscriber came to stand where it does (held then released, or delivered to
+// directly), a message that does not follow its position is announced, once, before it.
+TEST_F(RoomRegistryTest, AnEpochChangeOrAGapIsAnnouncedBeforeTheMessage) {
+  auto a = conn(1), b = conn(2);
+  add(a, "r", false, 10);
+  add(b, "r", false, 10);
+  deliver("r", "m1", 1);
+  deliver("r", "m2", 2);
+  registry.deliver("r", protocol::make_payload("n1"), 1, "f");  // Redis restarted empty
+  registry.deliver("r", protocol::make_payload("n2"), 2, "f");
+  registry.deliver("r", protocol::make_payload("n5"), 5, "f");  // 3 and 4 lost on the way
+  registry.deliver("r", protocol::make_payload("n5"), 5, "f");  // never twice
+  std::vector<std::string> expected{"m1", "m2",
+                                    R"({"type":"subscribed","room":"r","offset":0,"epoch":"f","recovered":false})",
+                                    "n1", "n2",
+                                    R"({"type":"subscribed","room":"r","offset":4,"epoch":"f","recovered":false})",
+                                    "n5"};
+  EXPECT_EQ(a->frames, expected);
+  EXPECT_EQ(b->frames, expected);
+  // A new position without a message (the bus could not read back what it missed): announced
+  // when it is ahead, nothing otherwise.
+  EXPECT_EQ(registry.deliver("r", nullptr, 5, "f"), 0u);
+  EXPECT_EQ(registry.deliver("r", nullptr, 7, "f"), 0u);
+  expected.push_back(R"({"type":"subscribed","room":"r","offset":7,"epoch":"f","recovered":false})");
+  EXPECT_EQ(a->frames, expected);
+  deliver("r", "g1", 1);
+  EXPECT_EQ(a->frames.back(), "g1");
+  EXPECT_EQ(a->frames[a->frames.size() - 2], R"({"type":"subscribed","room":"r","offset":0,"epoch":"e","recovered":false})");
+}
+
+// Messages of a new epoch held while the subscribe was answered from the old one's history.
+TEST_F(RoomRegistryTest, AnEpochChangeWhileHeldIsAnnouncedOnRelease) {
+  auto a = conn(1);
+  registry.add(a, "r", false, 10);
+  deliver("r", "m4", 4);
+  registry.deliver("r", nullptr, 2, "f");
+  registry.deliver("r", protocol::make_payload("n3"), 3, "f");
+  registry.release(a, "r", {3, "e"}, {});
+  EXPECT_EQ(a->frames, (std::vector<std::string>{
+                           "m4", R"({"type":"subscribed","room":"r","offset":2,"epoch":"f","recovered":false})", "n3"}));
+  registry.deliver("r", protocol::make_payload("n4"), 4, "f");
+  EXPECT_EQ(a->frames.back(), "n4");
+  EXPECT_EQ(a->frames.size(), 4u);
 }
 
 TEST_F(RoomRegistryTest, HeldMessagesBeyondTheLimitOverflow) {

@@ -202,3 +202,72 @@ export async function connected(client) {
   await ready;
   return client;
 }
+
+/**
+ * A real redis-server on 127.0.0.1 and a free port, without persistence. stop() and start()
+ * again keep the port (Redis restarts empty); cli() runs redis-cli against it.
+ */
+export class RedisServer {
+  static async start() {
+    const port = await new Promise((resolve, reject) => {
+      const probe = net.createServer();
+      probe.once('error', reject);
+      probe.listen(0, '127.0.0.1', () => {
+        const { port: free } = probe.address();
+        probe.close(() => resolve(free));
+      });
+    });
+    const redis = new RedisServer(port);
+    await redis.start();
+    return redis;
+  }
+
+  constructor(port) {
+    this.port = port;
+    this.child = null;
+  }
+
+  get url() { return `redis://127.0.0.1:${this.port}`; }
+
+  /** Resolves once it accepts connections (at most 10 s). */
+  async start() {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '',
+      '--appendonly', 'no', '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    running.add(child);
+    this.child = child;
+    this.exited = new Promise((resolve) => child.once('exit', () => { running.delete(child); resolve(); }));
+    let out = '';
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`redis-server did not start in 10 s:\n${out}`)), 10000);
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('Ready to accept connections')) { clearTimeout(timer); resolve(); }
+      });
+      child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`redis-server exited (${code}):\n${out}`)); });
+    });
+  }
+
+  /** SIGTERM, then SIGKILL after 5 s; resolves once it exited. */
+  async stop() {
+    if (!this.child) return;
+    const child = this.child;
+    this.child = null;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Runs redis-cli with these arguments; resolves with what it printed. */
+  cli(...args) {
+    return new Promise((resolve, reject) => {
+      const child = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(this.port), ...args], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk) => { out += chunk; });
+      child.once('error', reject);
+      child.once('exit', () => resolve(out));
+    });
+  }
+}

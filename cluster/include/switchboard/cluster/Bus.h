@@ -26,6 +26,9 @@ class Bus {
   // Called for every message of a room this node subscribes to, with the push bytes
   // serialized once (its "offset" included), the offset and the room's epoch. For one room,
   // calls come in offset order and never overlap. May run on any thread.
+  // A null `push` carries no message: the room now stands at {offset, epoch}, and messages
+  // before it that this node did not deliver are lost to it (a cluster bus that could not read
+  // back what it missed; the room registry tells the subscribers to recover).
   using DeliverHandler = std::function<void(const std::string& room, const protocol::Payload& push,
                                             std::uint64_t offset, std::string_view epoch)>;
   // Called exactly once per publish: the message's offset when the bus accepted it (it will

@@ -22,6 +22,15 @@
 // Order: publishes from one connection go through one Redis connection in order, and Redis
 // delivers a channel's messages to each subscriber in order.
 //
+// Catching up: Redis pub/sub drops what is published while the subscriber connection is down
+// (or before the room's channel is subscribed again). When a room the node delivered before is
+// subscribed again, the bus reads the room's history after the last message it delivered —
+// from the start of the new epoch when Redis restarted empty — and hands those first, then the
+// messages that arrived meanwhile, in order and once each. What the history no longer holds is
+// handed on as the room's new position without a message (the room registry announces it to
+// the subscribers with recovered:false). The node answers ready once every room is subscribed
+// again (GET /readyz).
+//
 // Threading: all Redis work runs on one strand of the node's io_context; publish, subscribe and
 // unsubscribe may be called from any thread and never block.
 #include <boost/asio/io_context.hpp>
@@ -63,6 +72,9 @@ class RedisBus final : public Bus {
   void set_presence_event_handler(PresenceEventHandler handler) { on_presence_event_ = std::move(handler); }
   // Called on the strand each time the command connection comes up.
   void on_commands_up(std::function<void()> hook) { commands_up_hooks_.push_back(std::move(hook)); }
+  // Called on the strand when the node no longer subscribes to a room's channel.
+  void on_room_dropped(std::function<void(const std::string& room)> hook) { room_dropped_hooks_.push_back(std::move(hook)); }
+  const RedisConnection::Timing& timing() const { return timing_; }
   RedisConnection& commands() { return *commands_; }
   const RedisConnection::Strand& strand() const { return *strand_; }
   const std::string& prefix() const { return prefix_; }
@@ -78,6 +90,21 @@ class RedisBus final : public Bus {
     bool in_flight = false;
     bool resubscribing = false;  // counted in unconfirmed_
     std::vector<SubscribedHandler> waiters;  // when_subscribed() calls waiting for the confirmation
+    std::uint64_t id = 0;  // tells a reply for this channel from one for an earlier one of the room
+    bool was_subscribed = false;  // confirmed before: a confirmation now is a resubscribe
+    // The last message (or position) handed to the node.
+    protocol::StreamPosition delivered;
+    // Reading back from history what pub/sub dropped: messages arriving meanwhile wait.
+    bool catching_up = false;
+    bool catch_up_sent = false;   // the read is under way
+    bool catch_up_again = false;  // subscribed again meanwhile: read again after this one
+    unsigned catch_up_tries = 0;
+    struct Pending {
+      std::uint64_t offset = 0;
+      std::string epoch;
+      protocol::Payload push;
+    };
+    std::vector<Pending> pending;
   };
   static void notify(Channel& ch, bool subscribed);
 
@@ -94,6 +121,15 @@ class RedisBus final : public Bus {
   void send_publishes(std::vector<Outgoing> run);
 
   void sync(const std::string& room);
+  // On the strand: hands a message (null `push`: a position) to the node and notes it.
+  void hand(const std::string& room, Channel& ch, const protocol::Payload& push, std::uint64_t offset,
+            std::string_view epoch);
+  void start_catch_up(const std::string& room, Channel& ch);
+  void send_catch_up(const std::string& room, Channel& ch, std::optional<std::uint64_t> after);
+  void finish_catch_up(const std::string& room, Channel& ch, const History& history);
+  // On the strand: reads the room's history (the work of history()).
+  void read_history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+                    HistoryHandler done);
   void load_scripts();
   void reload_scripts_if_lost(const redisReply* reply);
   std::string new_epoch();
@@ -110,10 +146,18 @@ class RedisBus final : public Bus {
   DeliverHandler deliver_;
   PresenceEventHandler on_presence_event_;
   std::vector<std::function<void()>> commands_up_hooks_;
+  std::vector<std::function<void(const std::string&)>> room_dropped_hooks_;
   std::optional<RedisConnection::Strand> strand_;  // from start()
   std::unique_ptr<RedisConnection> commands_;
   std::unique_ptr<RedisConnection> subscriber_;
   std::unordered_map<std::string, Channel> channels_;  // on the strand
+  std::uint64_t channels_made_ = 0;                    // on the strand
+  std::size_t catching_up_ = 0;                        // channels catching up (on the strand)
+  struct CatchUpReport {  // summed over the rooms caught up since the last report
+    std::size_t rooms = 0;
+    std::size_t messages = 0;
+    std::size_t rooms_announced = 0;
+  } catch_up_report_;
   std::mutex outbox_mutex_;
   std::vector<Outgoing> outbox_;  // publishes not yet handed to the strand
   std::atomic<bool> commands_up_{false};

@@ -8,6 +8,8 @@
 //   P:node:<node>:conns      set   "<room>\n<node>/<connection>"    what a node registered
 //   P:node:<node>:alive      key with a TTL, renewed by the node's heartbeat
 //   P:nodes                  set   node ids with presence
+//   P:nodes:last-beat        the latest heartbeat of any node (Redis's clock, ms; no TTL)
+//   P:nodes:grace            key with a TTL: no node is reaped while it exists
 // Joins and leaves are Lua scripts: each updates the hashes and, when a user's first connection
 // arrives or its last one goes, PUBLISHes the join/leave event on the room's channel (kind 'p'),
 // atomically, so every node sees the same events in the same order.
@@ -18,12 +20,28 @@
 // node_timeout plus one heartbeat (node_timeout / 3).
 //
 // When the command connection comes back after an outage, the node registers its connections
-// again (a Redis that restarted empty learns them anew; one that kept them changes nothing)
-// and removes those that left meanwhile.
+// again (a Redis that restarted empty learns them anew; one that kept them changes nothing) at
+// once; so does a heartbeat that finds the node missing from P:nodes (Redis forgot it, or
+// another node reaped it while it could not reach Redis). The connections that left meanwhile
+// are removed only once every live node had the time to register its own again (the settling
+// time: node_timeout plus twice the longest reconnect backoff): a user who left through one
+// connection but is still there through another, on a node not yet back, gets no leave. For the
+// same reason a node reaps no other node during its settling time; and when no node at all has
+// beaten for two heartbeat intervals (Redis hung, and every liveness key ran out at once — the
+// heartbeats and reaps queued meanwhile run when it answers again), Redis itself holds off every
+// reap for a settling time (P:nodes:grace).
+//
+// What this node's subscribers are shown: per room, whether each user was last announced as
+// joined or left. A join of a user shown present (a node registering its connections again
+// after Redis restarted empty) and a leave of a user shown gone (two nodes replaying leaves of
+// the same user) are not passed on: every leave follows a join of its user, and a connection
+// that stayed connected through an outage produces no event. Forgotten when the node
+// unsubscribes the room (and a leave after ten minutes).
 #include <chrono>
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "switchboard/cluster/PresenceStore.h"
 #include "switchboard/cluster/RedisBus.h"
@@ -57,6 +75,10 @@ class RedisPresenceStore final : public PresenceStore {
   void send_leave(const std::string& room, ConnectionId conn, const Entry* replayed);
   void heartbeat();
   void resync();
+  void replay_leaves();
+  // Whether this node's subscribers are to be shown a presence event (and notes it).
+  bool show(const std::string& room, const protocol::Payload& event);
+  void forget_old_leaves();
   std::string field(ConnectionId conn) const { return node_id_ + "/" + std::to_string(conn); }
   std::string key(const std::string& room, const char* what) const;
 
@@ -68,7 +90,16 @@ class RedisPresenceStore final : public PresenceStore {
   std::map<Key, Entry> local_;
   std::map<Key, Entry> unconfirmed_leaves_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
+  std::unique_ptr<boost::asio::steady_timer> replay_timer_;  // replays leaves once settled
+  std::chrono::steady_clock::time_point settled_at_{};       // end of the settling time
+  bool registered_ = false;  // a heartbeat found this node in P:nodes
+  bool resynced_before_ = false;
   bool stopped_ = false;
+  struct Shown {
+    bool present = false;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<std::string, std::unordered_map<std::string, Shown>> shown_;  // room → user
 };
 
 }  // namespace switchboard::cluster

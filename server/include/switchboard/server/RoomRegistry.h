@@ -7,6 +7,14 @@
 // release(), which queues first the messages recovered from history and then the held ones
 // that come after them, by offset — so that the connection gets every message after its
 // position once, in order, whatever raced with its subscribe.
+//
+// A subscriber is never left behind silently: when the room's next message does not follow
+// the subscriber's position (the room's epoch changed — its history was lost and numbering
+// started again — or offsets are missing: the node lost messages on the way), the message is
+// preceded by {"type":"subscribed","room":…,"offset":N,"epoch":…,"recovered":false} saying where
+// the room stands just before it. The bus can also tell of a new position without a message
+// (a null frame), announced the same way. One comparison per message covers the room's direct
+// subscribers; only an announcement costs a frame per subscriber.
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -54,6 +62,8 @@ class RoomRegistry {
 
   // Queues the room's message `frame` (number `offset`) to every subscriber of `room`, or holds
   // it for those being subscribed. Returns how many connections it was queued or held for.
+  // A null `frame`: no message, the room now stands at {offset, epoch} (the bus could not bring
+  // every message before it); subscribers behind it get the recovered:false announcement.
   std::size_t deliver(const std::string& room, const protocol::Payload& frame, std::uint64_t offset,
                       std::string_view epoch);
   // Queues a presence event to the subscribers that asked for them.
@@ -70,9 +80,14 @@ class RoomRegistry {
   // messages up to it were queued by release(), and one may still come directly (in a cluster,
   // history is read on another Redis connection than messages arrive on); the first message
   // past the floor ends it.
+  struct HeldMessage {
+    std::uint64_t offset = 0;
+    std::string epoch;
+    protocol::Payload push;  // null: a new position without a message
+  };
   struct Held {
     std::mutex mutex;
-    std::vector<cluster::Bus::Entry> messages;
+    std::vector<HeldMessage> messages;
     std::size_t bytes = 0;
     bool overflowed = false;
     bool released = false;
@@ -85,6 +100,9 @@ class RoomRegistry {
   };
   struct Room {
     std::vector<Subscriber> subscribers;  // unordered; removal swaps with the last
+    // The last message (or position) deliver() was given: where every subscriber that is no
+    // longer held stands. Touched only by the room's deliveries, which never overlap.
+    protocol::StreamPosition position;
   };
   // Per connection: room → index of the connection in that room's subscriber vector.
   using Memberships = std::unordered_map<std::string, std::size_t>;
