@@ -1,6 +1,7 @@
 #include "switchboard/protocol/Request.h"
 
 #include <cstddef>
+#include <vector>
 
 #include "switchboard/protocol/JsonText.h"
 
@@ -36,35 +37,29 @@ int nesting_depth(std::string_view text) {
   return deepest;
 }
 
-// A request object scanned by JsonText: its members looked up by key, each value parsed on
-// its own when asked for. Of duplicate keys the last one counts.
-class Members {
- public:
-  explicit Members(std::vector<JsonText::Member> members) : members_(std::move(members)) {}
+using Members = std::vector<JsonText::Member>;
 
-  const JsonText::Member* find(std::string_view key) const {
-    for (auto it = members_.rbegin(); it != members_.rend(); ++it)
-      if (it->key == key) return &*it;
-    return nullptr;
-  }
+// The member named `key` of a request object scanned by JsonText; of duplicate keys the last
+// one counts, as it did when nlohmann parsed the whole request.
+const JsonText::Member* find(const Members& members, std::string_view key) {
+  for (auto it = members.rbegin(); it != members.rend(); ++it)
+    if (it->key == key) return &*it;
+  return nullptr;
+}
 
-  // The member's value, or a discarded value (of no type a request accepts) when nlohmann
-  // cannot hold it: a number too large for a double.
-  static json value(const JsonText::Member& member) {
-    std::string_view text = member.value;
-    if (text.size() >= 2 && text.front() == '"' && text.find('\\') == std::string_view::npos)
-      return json(std::string(text.substr(1, text.size() - 2)));  // a string without escapes
-    return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  }
+// The member's value, parsed on its own; a discarded value (of no type a request accepts) when
+// nlohmann cannot hold it: a number too large for a double.
+json value_of(const JsonText::Member& member) {
+  std::string_view text = member.value;
+  if (text.size() >= 2 && text.front() == '"' && text.find('\\') == std::string_view::npos)
+    return json(std::string(text.substr(1, text.size() - 2)));  // a string without escapes
+  return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
 
-  // The JSON text of the member's value, without whitespace outside strings.
-  static std::string text(const JsonText::Member& member) {
-    return member.has_whitespace ? JsonText::minify(member.value) : std::string(member.value);
-  }
-
- private:
-  std::vector<JsonText::Member> members_;
-};
+// The JSON text of the member's value, without whitespace outside strings.
+std::string text_of(const JsonText::Member& member) {
+  return member.has_whitespace ? JsonText::minify(member.value) : std::string(member.value);
+}
 
 // Scans `text`, which must be a JSON object. A UTF-8 byte order mark before it is skipped.
 std::variant<Members, RequestError> scan_object(std::string_view text, const char* not_json,
@@ -74,7 +69,7 @@ std::variant<Members, RequestError> scan_object(std::string_view text, const cha
   if (scanned.status == JsonText::Status::too_deep) return RequestError{ErrorCode::bad_request, too_deep, nullptr};
   if (scanned.status != JsonText::Status::ok) return RequestError{ErrorCode::bad_json, not_json, nullptr};
   if (!scanned.object) return RequestError{ErrorCode::bad_request, not_object, nullptr};
-  return Members(std::move(scanned.members));
+  return std::move(scanned.members);
 }
 
 RequestError error(ErrorCode code, std::string message, json id = nullptr) {
@@ -105,8 +100,8 @@ ParseResult parse_request(std::string_view text) {
   const Members& doc = std::get<Members>(scanned);
 
   Request req;
-  if (auto* member = doc.find("id")) {
-    json id = Members::value(*member);
+  if (auto* member = find(doc, "id")) {
+    json id = value_of(*member);
     bool integer = id.is_number_integer();
     bool short_string = id.is_string() && id.get_ref<const std::string&>().size() <= kMaxIdStringBytes;
     if (!integer && !short_string)
@@ -114,15 +109,15 @@ ParseResult parse_request(std::string_view text) {
     req.id = std::move(id);
   }
 
-  auto* op = doc.find("op");
-  json op_value = op ? Members::value(*op) : json();
+  auto* op = find(doc, "op");
+  json op_value = op ? value_of(*op) : json();
   if (!op_value.is_string()) return error(ErrorCode::bad_request, "op is required and must be a string", req.id);
   if (!parse_op(op_value.get_ref<const std::string&>(), req.op))
     return error(ErrorCode::unknown_op, "unknown op", req.id);
 
   if (op_takes_room(req.op)) {
-    auto* room = doc.find("room");
-    json room_value = room ? Members::value(*room) : json();
+    auto* room = find(doc, "room");
+    json room_value = room ? value_of(*room) : json();
     if (!room_value.is_string())
       return error(ErrorCode::bad_request, "room is required and must be a string", req.id);
     req.room = std::move(room_value.get_ref<std::string&>());
@@ -132,13 +127,13 @@ ParseResult parse_request(std::string_view text) {
   }
 
   if (req.op == Op::subscribe) {
-    if (auto* member = doc.find("presence")) {
-      json presence = Members::value(*member);
+    if (auto* member = find(doc, "presence")) {
+      json presence = value_of(*member);
       if (!presence.is_boolean()) return error(ErrorCode::bad_request, "presence must be a boolean", req.id);
       req.presence = presence.get<bool>();
     }
-    if (auto* member = doc.find("since")) {
-      json since = Members::value(*member);
+    if (auto* member = find(doc, "since")) {
+      json since = value_of(*member);
       auto offset = since.is_object() ? since.find("offset") : since.end();
       auto epoch = since.is_object() ? since.find("epoch") : since.end();
       if (!since.is_object() || offset == since.end() || !offset->is_number_unsigned() || epoch == since.end() ||
@@ -150,8 +145,8 @@ ParseResult parse_request(std::string_view text) {
   }
 
   if (req.op == Op::history) {
-    if (auto* member = doc.find("limit")) {
-      json limit = Members::value(*member);
+    if (auto* member = find(doc, "limit")) {
+      json limit = value_of(*member);
       if (!limit.is_number_unsigned() || limit.get<std::uint64_t>() < 1 || limit.get<std::uint64_t>() > kMaxHistoryLimit)
         return error(ErrorCode::bad_request, "limit must be an integer from 1 to 1000", req.id);
       req.limit = limit.get<std::size_t>();
@@ -159,14 +154,14 @@ ParseResult parse_request(std::string_view text) {
   }
 
   if (req.op == Op::publish) {
-    auto* data = doc.find("data");
+    auto* data = find(doc, "data");
     if (!data) return error(ErrorCode::bad_request, "publish needs data", req.id);
-    req.data = Members::text(*data);
+    req.data = text_of(*data);
   }
 
   if (req.op == Op::refresh) {
-    auto* member = doc.find("token");
-    json token = member ? Members::value(*member) : json();
+    auto* member = find(doc, "token");
+    json token = member ? value_of(*member) : json();
     if (!token.is_string() || token.get_ref<const std::string&>().empty())
       return error(ErrorCode::bad_request, "refresh needs token, a non-empty string", req.id);
     req.token = std::move(token.get_ref<std::string&>());
@@ -182,17 +177,17 @@ std::variant<PublishBody, RequestError> parse_publish_body(std::string_view text
   if (auto* err = std::get_if<RequestError>(&scanned)) return std::move(*err);
   const Members& doc = std::get<Members>(scanned);
   PublishBody body;
-  auto* room = doc.find("room");
-  json room_value = room ? Members::value(*room) : json();
+  auto* room = find(doc, "room");
+  json room_value = room ? value_of(*room) : json();
   if (!room_value.is_string()) return error(ErrorCode::bad_request, "room is required and must be a string");
   body.room = std::move(room_value.get_ref<std::string&>());
   if (!is_valid_room_name(body.room))
     return error(ErrorCode::bad_room, "room names are 1-200 bytes of letters, digits and : _ - . @ /");
-  auto* data = doc.find("data");
+  auto* data = find(doc, "data");
   if (!data) return error(ErrorCode::bad_request, "publish needs data");
-  body.data = Members::text(*data);
-  if (auto* member = doc.find("from")) {
-    json from = Members::value(*member);
+  body.data = text_of(*data);
+  if (auto* member = find(doc, "from")) {
+    json from = value_of(*member);
     if (!from.is_string() || from.get_ref<const std::string&>().empty() ||
         from.get_ref<const std::string&>().size() > kMaxRoomNameBytes)
       return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
