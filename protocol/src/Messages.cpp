@@ -114,11 +114,13 @@ std::string error_reply(const json& id, ErrorCode code, std::string_view message
   return out;
 }
 
-Payload message_push(std::string_view room, const json& data, std::string_view from) {
-  std::string out = "{\"type\":\"message\",\"room\":";
+Payload message_push(std::string_view room, std::string_view data, std::string_view from) {
+  std::string out;
+  out.reserve(64 + room.size() + data.size() + from.size());
+  out += "{\"type\":\"message\",\"room\":";
   append_string(out, room);
   out += ",\"data\":";
-  append(out, data);
+  out += data;  // the publisher's own text
   out += ",\"from\":";
   append_string(out, from);
   out += '}';

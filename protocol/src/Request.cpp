@@ -1,6 +1,9 @@
 #include "switchboard/protocol/Request.h"
 
 #include <cstddef>
+#include <vector>
+
+#include "switchboard/protocol/JsonText.h"
 
 namespace switchboard::protocol {
 
@@ -34,6 +37,41 @@ int nesting_depth(std::string_view text) {
   return deepest;
 }
 
+using Members = std::vector<JsonText::Member>;
+
+// The member named `key` of a request object scanned by JsonText; of duplicate keys the last
+// one counts, as it did when nlohmann parsed the whole request.
+const JsonText::Member* find(const Members& members, std::string_view key) {
+  for (auto it = members.rbegin(); it != members.rend(); ++it)
+    if (it->key == key) return &*it;
+  return nullptr;
+}
+
+// The member's value, parsed on its own; a discarded value (of no type a request accepts) when
+// nlohmann cannot hold it: a number too large for a double.
+json value_of(const JsonText::Member& member) {
+  std::string_view text = member.value;
+  if (text.size() >= 2 && text.front() == '"' && text.find('\\') == std::string_view::npos)
+    return json(std::string(text.substr(1, text.size() - 2)));  // a string without escapes
+  return json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+}
+
+// The JSON text of the member's value, without whitespace outside strings.
+std::string text_of(const JsonText::Member& member) {
+  return member.has_whitespace ? JsonText::minify(member.value) : std::string(member.value);
+}
+
+// Scans `text`, which must be a JSON object. A UTF-8 byte order mark before it is skipped.
+std::variant<Members, RequestError> scan_object(std::string_view text, const char* not_json,
+                                                 const char* not_object, const char* too_deep) {
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
+  auto scanned = JsonText::scan(text, kMaxNestingDepth);
+  if (scanned.status == JsonText::Status::too_deep) return RequestError{ErrorCode::bad_request, too_deep, nullptr};
+  if (scanned.status != JsonText::Status::ok) return RequestError{ErrorCode::bad_json, not_json, nullptr};
+  if (!scanned.object) return RequestError{ErrorCode::bad_request, not_object, nullptr};
+  return std::move(scanned.members);
+}
+
 RequestError error(ErrorCode code, std::string message, json id = nullptr) {
   return RequestError{code, std::move(message), std::move(id)};
 }
@@ -55,47 +93,50 @@ bool op_takes_room(Op op) { return op != Op::ping && op != Op::refresh; }
 }  // namespace
 
 ParseResult parse_request(std::string_view text) {
-  if (nesting_depth(text) > kMaxNestingDepth)
-    return error(ErrorCode::bad_request, "request nests deeper than 64 levels");
-
-  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return error(ErrorCode::bad_json, "frame is not valid JSON");
-  if (!doc.is_object()) return error(ErrorCode::bad_request, "a request is a JSON object");
+  constexpr const char* too_deep = "request nests deeper than 64 levels";
+  if (nesting_depth(text) > kMaxNestingDepth) return error(ErrorCode::bad_request, too_deep);
+  auto scanned = scan_object(text, "frame is not valid JSON", "a request is a JSON object", too_deep);
+  if (auto* err = std::get_if<RequestError>(&scanned)) return std::move(*err);
+  const Members& doc = std::get<Members>(scanned);
 
   Request req;
-  if (auto it = doc.find("id"); it != doc.end()) {
-    bool integer = it->is_number_integer();
-    bool short_string = it->is_string() && it->get_ref<const std::string&>().size() <= kMaxIdStringBytes;
+  if (auto* member = find(doc, "id")) {
+    json id = value_of(*member);
+    bool integer = id.is_number_integer();
+    bool short_string = id.is_string() && id.get_ref<const std::string&>().size() <= kMaxIdStringBytes;
     if (!integer && !short_string)
       return error(ErrorCode::bad_request, "id must be an integer or a string of at most 64 bytes");
-    req.id = std::move(*it);
+    req.id = std::move(id);
   }
 
-  auto op_it = doc.find("op");
-  if (op_it == doc.end() || !op_it->is_string())
-    return error(ErrorCode::bad_request, "op is required and must be a string", req.id);
-  if (!parse_op(op_it->get_ref<const std::string&>(), req.op))
+  auto* op = find(doc, "op");
+  json op_value = op ? value_of(*op) : json();
+  if (!op_value.is_string()) return error(ErrorCode::bad_request, "op is required and must be a string", req.id);
+  if (!parse_op(op_value.get_ref<const std::string&>(), req.op))
     return error(ErrorCode::unknown_op, "unknown op", req.id);
 
   if (op_takes_room(req.op)) {
-    auto room_it = doc.find("room");
-    if (room_it == doc.end() || !room_it->is_string())
+    auto* room = find(doc, "room");
+    json room_value = room ? value_of(*room) : json();
+    if (!room_value.is_string())
       return error(ErrorCode::bad_request, "room is required and must be a string", req.id);
-    req.room = std::move(room_it->get_ref<std::string&>());
+    req.room = std::move(room_value.get_ref<std::string&>());
     if (!is_valid_room_name(req.room))
       return error(ErrorCode::bad_room,
                    "room names are 1-200 bytes of letters, digits and : _ - . @ /", req.id);
   }
 
   if (req.op == Op::subscribe) {
-    if (auto it = doc.find("presence"); it != doc.end()) {
-      if (!it->is_boolean()) return error(ErrorCode::bad_request, "presence must be a boolean", req.id);
-      req.presence = it->get<bool>();
+    if (auto* member = find(doc, "presence")) {
+      json presence = value_of(*member);
+      if (!presence.is_boolean()) return error(ErrorCode::bad_request, "presence must be a boolean", req.id);
+      req.presence = presence.get<bool>();
     }
-    if (auto it = doc.find("since"); it != doc.end()) {
-      auto offset = it->is_object() ? it->find("offset") : it->end();
-      auto epoch = it->is_object() ? it->find("epoch") : it->end();
-      if (!it->is_object() || offset == it->end() || !offset->is_number_unsigned() || epoch == it->end() ||
+    if (auto* member = find(doc, "since")) {
+      json since = value_of(*member);
+      auto offset = since.is_object() ? since.find("offset") : since.end();
+      auto epoch = since.is_object() ? since.find("epoch") : since.end();
+      if (!since.is_object() || offset == since.end() || !offset->is_number_unsigned() || epoch == since.end() ||
           !epoch->is_string() || epoch->get_ref<const std::string&>().size() > kMaxEpochBytes)
         return error(ErrorCode::bad_request,
                      R"(since must be {"offset":<integer >= 0>,"epoch":<string of at most 64 bytes>})", req.id);
@@ -104,49 +145,53 @@ ParseResult parse_request(std::string_view text) {
   }
 
   if (req.op == Op::history) {
-    if (auto it = doc.find("limit"); it != doc.end()) {
-      if (!it->is_number_unsigned() || it->get<std::uint64_t>() < 1 || it->get<std::uint64_t>() > kMaxHistoryLimit)
+    if (auto* member = find(doc, "limit")) {
+      json limit = value_of(*member);
+      if (!limit.is_number_unsigned() || limit.get<std::uint64_t>() < 1 || limit.get<std::uint64_t>() > kMaxHistoryLimit)
         return error(ErrorCode::bad_request, "limit must be an integer from 1 to 1000", req.id);
-      req.limit = it->get<std::size_t>();
+      req.limit = limit.get<std::size_t>();
     }
   }
 
   if (req.op == Op::publish) {
-    auto data_it = doc.find("data");
-    if (data_it == doc.end()) return error(ErrorCode::bad_request, "publish needs data", req.id);
-    req.data = std::move(*data_it);
+    auto* data = find(doc, "data");
+    if (!data) return error(ErrorCode::bad_request, "publish needs data", req.id);
+    req.data = text_of(*data);
   }
 
   if (req.op == Op::refresh) {
-    auto token_it = doc.find("token");
-    if (token_it == doc.end() || !token_it->is_string() || token_it->get_ref<const std::string&>().empty())
+    auto* member = find(doc, "token");
+    json token = member ? value_of(*member) : json();
+    if (!token.is_string() || token.get_ref<const std::string&>().empty())
       return error(ErrorCode::bad_request, "refresh needs token, a non-empty string", req.id);
-    req.token = std::move(token_it->get_ref<std::string&>());
+    req.token = std::move(token.get_ref<std::string&>());
   }
   return req;
 }
 
 std::variant<PublishBody, RequestError> parse_publish_body(std::string_view text) {
-  if (nesting_depth(text) > kMaxNestingDepth)
-    return error(ErrorCode::bad_request, "body nests deeper than 64 levels");
-  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) return error(ErrorCode::bad_json, "body is not valid JSON");
-  if (!doc.is_object()) return error(ErrorCode::bad_request, R"(the body is a JSON object {"room":…,"data":…})");
+  constexpr const char* too_deep = "body nests deeper than 64 levels";
+  if (nesting_depth(text) > kMaxNestingDepth) return error(ErrorCode::bad_request, too_deep);
+  auto scanned = scan_object(text, "body is not valid JSON", R"(the body is a JSON object {"room":…,"data":…})",
+                             too_deep);
+  if (auto* err = std::get_if<RequestError>(&scanned)) return std::move(*err);
+  const Members& doc = std::get<Members>(scanned);
   PublishBody body;
-  auto room_it = doc.find("room");
-  if (room_it == doc.end() || !room_it->is_string())
-    return error(ErrorCode::bad_request, "room is required and must be a string");
-  body.room = std::move(room_it->get_ref<std::string&>());
+  auto* room = find(doc, "room");
+  json room_value = room ? value_of(*room) : json();
+  if (!room_value.is_string()) return error(ErrorCode::bad_request, "room is required and must be a string");
+  body.room = std::move(room_value.get_ref<std::string&>());
   if (!is_valid_room_name(body.room))
     return error(ErrorCode::bad_room, "room names are 1-200 bytes of letters, digits and : _ - . @ /");
-  auto data_it = doc.find("data");
-  if (data_it == doc.end()) return error(ErrorCode::bad_request, "publish needs data");
-  body.data = std::move(*data_it);
-  if (auto from_it = doc.find("from"); from_it != doc.end()) {
-    if (!from_it->is_string() || from_it->get_ref<const std::string&>().empty() ||
-        from_it->get_ref<const std::string&>().size() > kMaxRoomNameBytes)
+  auto* data = find(doc, "data");
+  if (!data) return error(ErrorCode::bad_request, "publish needs data");
+  body.data = text_of(*data);
+  if (auto* member = find(doc, "from")) {
+    json from = value_of(*member);
+    if (!from.is_string() || from.get_ref<const std::string&>().empty() ||
+        from.get_ref<const std::string&>().size() > kMaxRoomNameBytes)
       return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
-    body.from = std::move(from_it->get_ref<std::string&>());
+    body.from = std::move(from.get_ref<std::string&>());
   }
   return body;
 }

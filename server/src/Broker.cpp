@@ -322,7 +322,7 @@ void Broker::history(const std::shared_ptr<Connection>& conn, protocol::Request&
   });
 }
 
-void Broker::publish_from_backend(const std::string& room, const nlohmann::json& data, std::string_view from,
+void Broker::publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
                                   cluster::Bus::PublishHandler done) {
   ++metrics_.messages_published;
   bus_.publish(room, protocol::message_push(room, data, from), std::move(done));

@@ -1,7 +1,8 @@
 // Any frame a client sends goes through parse_request; any body a backend posts through
 // parse_publish_body; any Last-Event-ID a Server-Sent Events client sends through
 // parse_event_id. None may crash, leak or hit undefined behaviour, and what they accept must
-// serialize back (an event id to one that reads the same).
+// serialize back (an event id to one that reads the same; a push holding published data to
+// valid JSON). JsonText, which checks every frame, must refuse nothing nlohmann accepts.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -9,7 +10,10 @@
 
 #include <cstdlib>
 
+#include <nlohmann/json.hpp>
+
 #include "switchboard/protocol/EventId.h"
+#include "switchboard/protocol/JsonText.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/Request.h"
 
@@ -21,7 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto* req = std::get_if<sp::Request>(&parsed)) {
     if (req->op == sp::Op::publish) {
       auto push = sp::message_push(req->room, req->data, "fuzz");
-      (void)sp::with_offset(*push, 1);
+      if (sp::JsonText::scan(sp::with_offset(*push, 1), 65).status != sp::JsonText::Status::ok) std::abort();
     }
     if (req->since) (void)sp::subscribe_reply(req->id, *req->since, true);
     (void)sp::ok_reply(req->id);
@@ -29,7 +33,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto& err = std::get<sp::RequestError>(parsed);
     (void)sp::error_reply(err.id, err.code, err.message);
   }
-  (void)sp::parse_publish_body(text);
+  auto body = sp::parse_publish_body(text);
+  if (auto* b = std::get_if<sp::PublishBody>(&body)) {
+    if (sp::JsonText::scan(*sp::message_push(b->room, b->data, "fuzz"), 65).status != sp::JsonText::Status::ok)
+      std::abort();
+  }
+  // Within the depth limit, whatever nlohmann accepts JsonText accepts too (JsonText takes more:
+  // numbers beyond a double's range). nlohmann stops at a NUL byte and skips a byte order mark.
+  if (text.find('\0') == std::string_view::npos && text.substr(0, 3) != "\xEF\xBB\xBF" &&
+      sp::JsonText::scan(text, 64).status == sp::JsonText::Status::bad_syntax && nlohmann::json::accept(text))
+    std::abort();
   if (auto positions = sp::parse_event_id(text)) {
     auto again = sp::parse_event_id(sp::format_event_id(*positions));
     if (!again || again->size() != positions->size()) std::abort();

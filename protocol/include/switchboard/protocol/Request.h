@@ -25,7 +25,7 @@ struct Request {
   bool presence = false;  // subscribe: also receive join/leave events
   std::optional<StreamPosition> since;  // subscribe: recover the messages after this position
   std::size_t limit = kDefaultHistoryLimit;  // history: at most this many of the latest messages
-  nlohmann::json data;    // publish: any JSON value
+  std::string data;       // publish: the JSON text of any value, as sent minus whitespace outside strings
   std::string token;      // refresh: the new JWT
 };
 
@@ -37,13 +37,14 @@ struct RequestError {
 
 using ParseResult = std::variant<Request, RequestError>;
 
-// Parses and validates one text frame. Never throws.
+// Parses and validates one text frame. Never throws. The frame is checked as strict JSON
+// (RFC 8259, valid UTF-8, numbers of any magnitude); `data` is kept as the publisher's text.
 ParseResult parse_request(std::string_view text);
 
 // The body of an HTTP publish (POST /api/publish): {"room":…,"data":…,"from":…}.
 struct PublishBody {
   std::string room;
-  nlohmann::json data;
+  std::string data;  // the JSON text of any value, as sent minus whitespace outside strings
   std::optional<std::string> from;  // 1-200 bytes when present
 };
 

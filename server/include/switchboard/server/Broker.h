@@ -42,9 +42,10 @@ class Broker {
   // The connection is gone: leaves every room. Called once per opened connection.
   void close(Connection& conn);
 
-  // A message from a backend (the HTTP API) rather than a connection: `done(offset)` is
-  // called once, on any thread, when the bus has taken it (nullopt when it could not).
-  void publish_from_backend(const std::string& room, const nlohmann::json& data, std::string_view from,
+  // A message from a backend (the HTTP API) rather than a connection, `data` its JSON text as
+  // parse_publish_body keeps it: `done(offset)` is called once, on any thread, when the bus has
+  // taken it (nullopt when it could not).
+  void publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
                             cluster::Bus::PublishHandler done);
   // The latest `limit` messages of `room`, for the HTTP API: `done` is called once, on any thread.
   void history_for_backend(const std::string& room, std::size_t limit, cluster::Bus::HistoryHandler done);
