@@ -11,6 +11,8 @@ class TokenBucket {
   TokenBucket(double rate, double burst, Clock::time_point now = Clock::now());
   // Takes one token if there is one.
   bool try_take(Clock::time_point now = Clock::now());
+  double rate() const { return rate_; }
+  double burst() const { return burst_; }
 
  private:
   double rate_;
