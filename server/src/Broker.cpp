@@ -2,7 +2,6 @@
 
 #include <exception>
 #include <limits>
-#include <sstream>
 #include <variant>
 
 #include "switchboard/protocol/CloseCode.h"
@@ -18,13 +17,6 @@ namespace {
 // What a history reply holds besides its messages: id, offset, epoch, "truncated" (generous).
 constexpr std::size_t kHistoryReplyOverhead = 512;
 
-// A rate or burst as people write it: 100, 0.5, 2000.
-std::string number_text(double n) {
-  std::ostringstream out;
-  out << n;
-  return out.str();
-}
-
 // The rate_limited message: the limit in force on the connection, what sets it, and how to raise it.
 std::string limit_message(Connection& conn, bool publishing) {
   const auto& limits = conn.identity().limits;
@@ -33,8 +25,8 @@ std::string limit_message(Connection& conn, bool publishing) {
   const TokenBucket& bucket = publishing ? conn.publish_bucket() : conn.request_bucket();
   std::string text = publishing ? "publishing too fast: this connection may publish "
                                 : "too many requests: this connection may make ";
-  text += number_text(bucket.rate()) + (publishing ? " per second" : " requests per second besides publishes") +
-          " (burst " + number_text(bucket.burst()) + ", ";
+  text += rate_text(bucket.rate()) + (publishing ? " per second" : " requests per second besides publishes") +
+          " (burst " + rate_text(bucket.burst()) + ", ";
   if (by_token) return text + "its token's limits claim)";
   return text + (publishing ? "--publish-rate and --publish-burst); a token's limits claim (on a node with "
                               "--token-limits) or POST /api/publish allow more"

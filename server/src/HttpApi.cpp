@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <sstream>
 
 #include "switchboard/auth/JwtAuthenticator.h"
 #include "switchboard/protocol/Messages.h"
@@ -17,13 +16,6 @@ namespace switchboard::server {
 namespace {
 
 constexpr std::string_view kDefaultFrom = "server";
-
-// A rate or burst as people write it: 100, 0.5, 2000.
-std::string number_text(double n) {
-  std::ostringstream out;
-  out << n;
-  return out.str();
-}
 
 bool equal_in_constant_time(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -130,8 +122,8 @@ void HttpApi::handle(const Request& req, std::string_view client_address, Respon
       metrics_.count_http_publish_rate_limited(c.backend ? "api_key" : c.anonymous ? "address" : "user");
       std::string who = c.backend ? "this API key" : c.anonymous ? "this address" : "this user";
       auto res = answer(req, endpoint, http::status::too_many_requests, "rate_limited",
-                        "publishing too fast: " + who + " may publish " + number_text(limit.rate) + " per second (burst " +
-                            number_text(limit.burst) + ", " + std::string(limit.set_by) +
+                        "publishing too fast: " + who + " may publish " + rate_text(limit.rate) + " per second (burst " +
+                            rate_text(limit.burst) + ", " + std::string(limit.set_by) +
                             "); retry after the time in Retry-After");
       // Seconds until the bucket holds a token again.
       res.set(http::field::retry_after, std::to_string(std::max(1L, static_cast<long>(std::ceil(1.0 / limit.rate)))));

@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <string>
 
 namespace switchboard::server {
 
@@ -20,5 +21,8 @@ class TokenBucket {
   double tokens_;
   Clock::time_point last_;
 };
+
+// A rate or burst as people write it, for messages: 100, 0.5, 2000.
+std::string rate_text(double n);
 
 }  // namespace switchboard::server
