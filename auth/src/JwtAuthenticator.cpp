@@ -104,6 +104,8 @@ AuthResult JwtAuthenticator::verify_token(std::string_view token) {
       if (!default_rooms_.is_null())
         identity.permissions.merge(RoomPermissions::parse(default_rooms_, identity.user));
     }
+    if (auto it = claims.payload.find("limits"); token_limits_ && it != claims.payload.end())
+      identity.limits = TokenLimits::parse(*it);
   } catch (const std::invalid_argument& e) {
     return AuthRejection{401, "bad_token", std::string("the token's ") + e.what()};
   }

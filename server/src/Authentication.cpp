@@ -59,6 +59,8 @@ std::unique_ptr<auth::Authenticator> make_authenticator(const Config& config) {
   log::info("JWT authentication on, " + std::to_string(keys.size()) + " key(s)");
   auto jwt = std::make_unique<auth::JwtAuthenticator>(std::move(keys), options, std::move(anonymous));
   jwt->set_default_rooms(rooms_option(config.default_rooms));
+  jwt->set_token_limits(config.token_limits);
+  if (config.token_limits) log::info("tokens' limits claims are honoured (--token-limits)");
   jwt->set_key_loader([config] { return load_keys(config); });
   return jwt;
 }

@@ -16,6 +16,23 @@ using protocol::Op;
 namespace {
 // What a history reply holds besides its messages: id, offset, epoch, "truncated" (generous).
 constexpr std::size_t kHistoryReplyOverhead = 512;
+
+// The rate_limited message: the limit in force on the connection, what sets it, and how to raise it.
+std::string limit_message(Connection& conn, bool publishing) {
+  const auto& limits = conn.identity().limits;
+  bool by_token = limits && (publishing ? limits->publish_rate || limits->publish_burst
+                                        : limits->request_rate || limits->request_burst);
+  const TokenBucket& bucket = publishing ? conn.publish_bucket() : conn.request_bucket();
+  std::string text = publishing ? "publishing too fast: this connection may publish "
+                                : "too many requests: this connection may make ";
+  text += rate_text(bucket.rate()) + (publishing ? " per second" : " requests per second besides publishes") +
+          " (burst " + rate_text(bucket.burst()) + ", ";
+  if (by_token) return text + "its token's limits claim)";
+  return text + (publishing ? "--publish-rate and --publish-burst); a token's limits claim (on a node with "
+                              "--token-limits) or POST /api/publish allow more"
+                            : "--request-rate and --request-burst); a token's limits claim (on a node with "
+                              "--token-limits) allows more");
+}
 }  // namespace
 
 Broker::Broker(const Config& config, auth::Authenticator& authenticator, cluster::Bus& bus,
@@ -122,7 +139,7 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
   if (auto* err = std::get_if<protocol::RequestError>(&parsed)) return refuse(*conn, err->id, err->code, err->message);
   auto& req = std::get<protocol::Request>(parsed);
   if (req.op != Op::publish) {
-    if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, "too many requests; slow down");
+    if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, limit_message(*conn, false));
     conn->rate_limit_strikes() = 0;
   }
   execute(conn, req);
@@ -130,7 +147,7 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
 
 void Broker::refuse(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
   // Garbage costs a request like any other: a flood of it ends in rate_limited, then 4029.
-  if (!conn.request_bucket().try_take()) return rate_limited(conn, id, "too many requests; slow down");
+  if (!conn.request_bucket().try_take()) return rate_limited(conn, id, limit_message(conn, false));
   reply_error(conn, id, code, message);
 }
 
@@ -251,7 +268,7 @@ void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request&
   if (!check(*conn, req.id, auth::RoomAction::publish, req.room)) return;
   if (!conn->publish_bucket().try_take()) {
     ++metrics_.deliveries_dropped_rate_limited;
-    return rate_limited(*conn, req.id, "publishing too fast; slow down");
+    return rate_limited(*conn, req.id, limit_message(*conn, true));
   }
   conn->rate_limit_strikes() = 0;
   ++metrics_.messages_published;

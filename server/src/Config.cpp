@@ -104,6 +104,11 @@ po::options_description describe(Config& c) {
         "POST /api/publish per second per client address of anonymous callers (0: unlimited)")
     ("http-publish-burst", po::value(&c.http_publish_burst)->default_value(c.http_publish_burst, "200"),
         "POST /api/publish one API key, user or address may make at once before its rate applies")
+    ("token-limits", po::value(&c.token_limits)->implicit_value(true)->default_value(false),
+        "honour a token's \"limits\" claim ({publish_rate, publish_burst, request_rate, request_burst}): "
+        "it replaces --publish-rate, --publish-burst, --request-rate and --request-burst for the token's "
+        "connections, and --http-publish-rate-per-user and --http-publish-burst for its HTTP publishes; "
+        "without it the claim is ignored")
     ("rate-limit-strikes", po::value(&c.rate_limit_strikes)->default_value(c.rate_limit_strikes),
         "requests refused with rate_limited in a row before the connection is closed with 4029 (0: never)")
     ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections),

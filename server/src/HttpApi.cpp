@@ -33,10 +33,27 @@ HttpApi::HttpApi(const Config& config, auth::Authenticator& authenticator, Broke
       user_publishes_(config.http_publish_rate_per_user, config.http_publish_burst),
       address_publishes_(config.http_publish_rate_per_ip, config.http_publish_burst) {}
 
+HttpApi::PublishLimit HttpApi::publish_limit(const Caller& caller) const {
+  if (caller.backend) return {config_.http_publish_rate_per_key, config_.http_publish_burst, "--http-publish-rate-per-key"};
+  if (caller.anonymous) return {config_.http_publish_rate_per_ip, config_.http_publish_burst, "--http-publish-rate-per-ip"};
+  if (const auto& limits = caller.identity.limits; limits && (limits->publish_rate || limits->publish_burst))
+    return {limits->publish_rate.value_or(config_.http_publish_rate_per_user),
+            limits->publish_burst.value_or(config_.http_publish_burst), "the token's limits claim"};
+  return {config_.http_publish_rate_per_user, config_.http_publish_burst, "--http-publish-rate-per-user"};
+}
+
 bool HttpApi::allow_publish(const Caller& caller, std::string_view client_address) {
   if (caller.backend) return key_publishes_.allow(std::to_string(caller.key_index));
   if (caller.anonymous) return address_publishes_.allow(std::string(client_address));
-  return user_publishes_.allow(caller.identity.user);
+  const auto& limits = caller.identity.limits;
+  if (!limits || (!limits->publish_rate && !limits->publish_burst))
+    return user_publishes_.allow("n" + caller.identity.user);
+  // A token's own limits get a bucket of their own ("t<rate>/<burst>\n<user>", apart from the
+  // node's "n<user>"): the user's tokens with other limits (or none) do not refill or drain it.
+  auto limit = publish_limit(caller);
+  return user_publishes_.allow(
+      "t" + std::to_string(limit.rate) + '/' + std::to_string(limit.burst) + '\n' + caller.identity.user, limit.rate,
+      limit.burst);
 }
 
 Response HttpApi::answer(const Request& req, std::string_view endpoint, http::status status, std::string_view code,
@@ -101,14 +118,15 @@ void HttpApi::handle(const Request& req, std::string_view client_address, Respon
   if (endpoint == "publish") {
     if (!allow_publish(std::get<Caller>(caller), client_address)) {
       auto& c = std::get<Caller>(caller);
-      double rate = c.backend     ? config_.http_publish_rate_per_key
-                    : c.anonymous ? config_.http_publish_rate_per_ip
-                                  : config_.http_publish_rate_per_user;
+      auto limit = publish_limit(c);
       metrics_.count_http_publish_rate_limited(c.backend ? "api_key" : c.anonymous ? "address" : "user");
+      std::string who = c.backend ? "this API key" : c.anonymous ? "this address" : "this user";
       auto res = answer(req, endpoint, http::status::too_many_requests, "rate_limited",
-                        "publishing too fast; retry after the time in Retry-After");
+                        "publishing too fast: " + who + " may publish " + rate_text(limit.rate) + " per second (burst " +
+                            rate_text(limit.burst) + ", " + std::string(limit.set_by) +
+                            "); retry after the time in Retry-After");
       // Seconds until the bucket holds a token again.
-      res.set(http::field::retry_after, std::to_string(std::max(1L, static_cast<long>(std::ceil(1.0 / rate)))));
+      res.set(http::field::retry_after, std::to_string(std::max(1L, static_cast<long>(std::ceil(1.0 / limit.rate)))));
       return respond(std::move(res));
     }
     return publish(req, std::get<Caller>(caller), std::move(respond));

@@ -1,6 +1,7 @@
 #include "switchboard/server/TokenBucket.h"
 
 #include <algorithm>
+#include <sstream>
 
 namespace switchboard::server {
 
@@ -15,6 +16,12 @@ bool TokenBucket::try_take(Clock::time_point now) {
   if (tokens_ < 1) return false;
   tokens_ -= 1;
   return true;
+}
+
+std::string rate_text(double n) {
+  std::ostringstream out;
+  out << n;
+  return out.str();
 }
 
 }  // namespace switchboard::server

@@ -8,6 +8,7 @@
 
 #include "switchboard/auth/JwtSigner.h"
 #include "switchboard/auth/RoomPermissions.h"
+#include "switchboard/auth/TokenLimits.h"
 
 namespace switchboard::server {
 
@@ -47,7 +48,7 @@ nlohmann::json parse_json_option(const char* name, const std::string& text) {
 
 int run_token_command(int argc, const char* const argv[], const std::vector<std::string>& environment,
                       std::ostream& out, std::ostream& err) {
-  std::string user, ttl = "1h", rooms, info, secret, issuer, audience, config_file;
+  std::string user, ttl = "1h", rooms, info, limits, secret, issuer, audience, config_file;
   po::options_description d("Usage: switchboard gentoken --user NAME [options]\n\nMints an HS256 token with the node's HMAC secret");
   // clang-format off
   d.add_options()
@@ -56,6 +57,8 @@ int run_token_command(int argc, const char* const argv[], const std::vector<std:
     ("ttl", po::value(&ttl)->default_value(ttl), "lifetime: 90s, 15m, 1h, 7d")
     ("rooms", po::value(&rooms), "rooms claim, JSON, e.g. {\"sub\":[\"chat:*\"],\"pub\":[\"chat:*\"]}")
     ("info", po::value(&info), "info claim (presence info), a JSON object")
+    ("limits", po::value(&limits), "limits claim, JSON, e.g. {\"publish_rate\":5000,\"publish_burst\":10000}: "
+        "the token's own rate limits, honoured by nodes started with --token-limits")
     ("jwt-secret", po::value(&secret), "HMAC secret (default: SWITCHBOARD_JWT_SECRET, then --config)")
     ("jwt-issuer", po::value(&issuer), "iss claim (default: SWITCHBOARD_JWT_ISSUER, then --config)")
     ("jwt-audience", po::value(&audience), "aud claim (default: SWITCHBOARD_JWT_AUDIENCE, then --config)")
@@ -100,6 +103,10 @@ int run_token_command(int argc, const char* const argv[], const std::vector<std:
     if (!info.empty()) {
       claims["info"] = parse_json_option("info", info);
       if (!claims["info"].is_object()) throw std::invalid_argument("--info must be a JSON object");
+    }
+    if (!limits.empty()) {
+      claims["limits"] = parse_json_option("limits", limits);
+      auth::TokenLimits::parse(claims["limits"]);  // refuses what a node with --token-limits would refuse
     }
     out << auth::sign_hs256(secret, claims) << '\n';
     return 0;

@@ -1,8 +1,9 @@
 // Node-wide limits against floods: connections at once, handshakes per client address, and
-// connections that keep sending through their rate_limited errors.
+// connections that keep sending through their rate_limited errors; tokens' own limits.
 #include <gtest/gtest.h>
 
 #include "TestNode.h"
+#include "TestToken.h"
 #include "WsClient.h"
 
 using namespace switchboard;
@@ -136,4 +137,119 @@ TEST(Limits, BinaryFramesCountAgainstTheRequestRate) {
   EXPECT_EQ(closed.code, 4029);
   EXPECT_EQ(node.metrics().errors(protocol::ErrorCode::bad_request), 3u);
   EXPECT_EQ(node.metrics().closes(4029), 1u);
+}
+
+namespace {
+
+const std::string kLimitsSecret = "limits-test-secret-0123456789abcdef";
+
+// A node whose own limits are tiny and never refill during a test.
+server::Config tight_config(bool token_limits) {
+  auto config = TestNode::default_config();
+  config.jwt_secret = kLimitsSecret;
+  config.token_limits = token_limits;
+  config.publish_rate = 0.001;
+  config.publish_burst = 10;
+  config.request_rate = 0.001;
+  config.request_burst = 2;
+  config.http_publish_rate_per_user = 0.001;
+  config.http_publish_burst = 2;
+  return config;
+}
+
+WsClient::Options bearer(const std::string& token) {
+  WsClient::Options o;
+  o.headers["Authorization"] = "Bearer " + token;
+  return o;
+}
+
+// Publishes `n` messages one after the other: how many were accepted before the first refusal,
+// and that refusal (null when none).
+std::pair<int, json> publish_until_refused(WsClient& c, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto reply = c.request({{"op", "publish"}, {"room", "r"}, {"data", i}});
+    if (reply.value("ok", false) != true) return {i, reply};
+  }
+  return {n, nullptr};
+}
+
+}  // namespace
+
+TEST(Limits, ATokensLimitsClaimRaisesItsConnectionsLimitsOnANodeThatHonoursIt) {
+  const auto service = user_token(kLimitsSecret, "service", {{"limits", {{"publish_burst", 300}, {"request_burst", 20}}}});
+  TestNode node(tight_config(true));
+  WsClient c(node.port(), bearer(service));
+  auto [accepted, refusal] = publish_until_refused(c, 301);
+  EXPECT_EQ(accepted, 300);  // thirty times the node's burst
+  ASSERT_FALSE(refusal.is_null());
+  EXPECT_EQ(refusal["error"]["code"], "rate_limited");
+  EXPECT_EQ(refusal["error"]["message"],
+            "publishing too fast: this connection may publish 0.001 per second (burst 300, its token's limits claim)");
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(c.request({{"op", "ping"}})["ok"], true) << i;
+  auto too_many = c.request({{"op", "ping"}});
+  EXPECT_EQ(too_many["error"]["message"],
+            "too many requests: this connection may make 0.001 requests per second besides publishes (burst 20, its "
+            "token's limits claim)");
+  // A rate of 0 is unlimited, as for the node's options.
+  WsClient unlimited(node.port(), bearer(user_token(kLimitsSecret, "firehose", {{"limits", {{"publish_rate", 0}}}})));
+  EXPECT_EQ(publish_until_refused(unlimited, 500).first, 500);
+  // Without the claim, the node's limits.
+  WsClient plain(node.port(), bearer(user_token(kLimitsSecret, "someone")));
+  EXPECT_EQ(publish_until_refused(plain, 11).first, 10);
+}
+
+TEST(Limits, WithoutTokenLimitsTheClaimIsIgnoredAndTheRefusalNamesTheNodesLimit) {
+  const auto service = user_token(kLimitsSecret, "service", {{"limits", {{"publish_burst", 300}}}});
+  TestNode node(tight_config(false));
+  WsClient c(node.port(), bearer(service));
+  auto [accepted, refusal] = publish_until_refused(c, 301);
+  EXPECT_EQ(accepted, 10);
+  EXPECT_EQ(refusal["error"]["code"], "rate_limited");
+  EXPECT_EQ(refusal["error"]["message"],
+            "publishing too fast: this connection may publish 0.001 per second (burst 10, --publish-rate and "
+            "--publish-burst); a token's limits claim (on a node with --token-limits) or POST /api/publish allow more");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(c.request({{"op", "ping"}})["ok"], true);
+  EXPECT_EQ(c.request({{"op", "ping"}})["error"]["message"],
+            "too many requests: this connection may make 0.001 requests per second besides publishes (burst 2, "
+            "--request-rate and --request-burst); a token's limits claim (on a node with --token-limits) allows more");
+  // Ignored, even when malformed.
+  WsClient odd(node.port(), bearer(user_token(kLimitsSecret, "odd", {{"limits", "lots"}})));
+  EXPECT_TRUE(odd.is_open());
+}
+
+TEST(Limits, AMalformedLimitsClaimRefusesTheToken) {
+  TestNode node(tight_config(true));
+  for (const json& bad : {json("lots"), json{{"publish_rate", "fast"}}, json{{"publish_rate", -1}},
+                          json{{"publish_burst", 0}}, json{{"publish_rate", 10}, {"bogus", 1}}}) {
+    auto r = WsClient::try_handshake(node.port(), bearer(user_token(kLimitsSecret, "x", {{"limits", bad}})));
+    EXPECT_EQ(r.status, 401) << bad;
+    auto body = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body.value("/error/code"_json_pointer, std::string()), "bad_token") << bad;
+    EXPECT_NE(body.value("/error/message"_json_pointer, std::string()).find("limits claim"), std::string::npos)
+        << r.body;
+  }
+  EXPECT_EQ(node.metrics().handshakes_rejected("bad_token"), 5u);
+}
+
+TEST(Limits, ATokensLimitsClaimAppliesToItsHttpPublishes) {
+  TestNode node(tight_config(true));
+  auto publish = [&](const std::string& token) {
+    return http_request(node.port(), "POST", "/api/publish",
+                        {{"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}},
+                        R"({"room":"r","data":1})");
+  };
+  const auto service = user_token(kLimitsSecret, "service", {{"limits", {{"publish_burst", 5}}}});
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(publish(service).status, 200) << i;
+  auto refused = publish(service);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_EQ(json::parse(refused.body)["error"]["message"],
+            "publishing too fast: this user may publish 0.001 per second (burst 5, the token's limits claim); retry "
+            "after the time in Retry-After");
+  // The same user's tokens without the claim have the node's bucket, apart.
+  const auto plain = user_token(kLimitsSecret, "service");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(publish(plain).status, 200) << i;
+  refused = publish(plain);
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(json::parse(refused.body)["error"]["message"].get<std::string>().find("--http-publish-rate-per-user"),
+            std::string::npos);
 }

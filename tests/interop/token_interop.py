@@ -91,6 +91,12 @@ def check_gentoken():
     assert gentoken("--ttl", "1h").returncode == 2
     assert gentoken("--user", "a", "--ttl", "soon").returncode == 2
     assert gentoken("--user", "a", "--rooms", '{"sub":"x"}').returncode == 2
+    # A service's token with its own rate limits (honoured by nodes with --token-limits).
+    limited = gentoken("--user", "notifier", "--limits", '{"publish_rate":5000,"publish_burst":10000}')
+    assert limited.returncode == 0, limited.stderr
+    claims = jwt.decode(limited.stdout.strip(), SECRET, algorithms=["HS256"])
+    assert claims["limits"] == {"publish_rate": 5000, "publish_burst": 10000}, claims
+    assert gentoken("--user", "a", "--limits", '{"publish_rate":"fast"}').returncode == 2
     return token
 
 

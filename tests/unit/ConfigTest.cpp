@@ -55,7 +55,7 @@ TEST(Config, HelpListsEveryOption) {
                           "--allow-anonymous", "--max-message-size", "--max-rooms", "--max-queue-bytes",
                           "--idle-timeout", "--handshake-timeout", "--publish-rate", "--config", "--dev",
                           "--api-keys", "--default-rooms", "--anonymous-rooms", "--jwt-max-token-bytes", "--redis",
-                          "--redis-prefix"})
+                          "--redis-prefix", "--token-limits"})
     EXPECT_NE(r.message.find(opt), std::string::npos) << opt;
 }
 
@@ -173,4 +173,16 @@ TEST(Config, MemoryBoundsHaveDefaultsAndAreChecked) {
   EXPECT_EQ(load({"--allow-anonymous", "--history-max-bytes", "1000"}).exit_code, 2);
   EXPECT_EQ(load({"--allow-anonymous", "--http-publish-rate-per-user", "-1"}).exit_code, 2);
   EXPECT_EQ(load({"--allow-anonymous", "--http-publish-burst", "0"}).exit_code, 2);
+}
+
+TEST(Config, TokenLimitsAreOffByDefault) {
+  auto r = load({"--allow-anonymous"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_FALSE(r.config->token_limits);
+  auto on = load({"--allow-anonymous", "--token-limits"});
+  ASSERT_TRUE(on.config) << on.message;
+  EXPECT_TRUE(on.config->token_limits);
+  auto by_env = load({"--allow-anonymous"}, {"SWITCHBOARD_TOKEN_LIMITS=true"});
+  ASSERT_TRUE(by_env.config) << by_env.message;
+  EXPECT_TRUE(by_env.config->token_limits);
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "switchboard/auth/RoomPermissions.h"
+#include "switchboard/auth/TokenLimits.h"
 
 namespace switchboard::auth {
 
@@ -17,6 +18,9 @@ struct Identity {
   // The token's "exp": the connection must refresh its token before then. Empty without a token
   // (anonymous) or for a token without "exp".
   std::optional<std::chrono::system_clock::time_point> expires_at;
+  // The token's "limits" claim, on a node that honours it (--token-limits); empty otherwise:
+  // the node's own limits apply.
+  std::optional<TokenLimits> limits;
 };
 
 }  // namespace switchboard::auth

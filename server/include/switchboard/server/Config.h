@@ -57,6 +57,7 @@ struct Config {
   double http_publish_rate_per_user = 100;  // … per token user
   double http_publish_rate_per_ip = 100;    // … per client address of anonymous callers
   double http_publish_burst = 200;          // publishes at once before the rate applies, for each
+  bool token_limits = false;           // a token's "limits" claim replaces the limits above for it
   unsigned rate_limit_strikes = 100;  // consecutive rate_limited refusals before close 4029
   std::size_t max_connections = 0;    // WebSockets at once; 0: the open-file limit less a reserve
   double handshake_rate_per_ip = 0;   // WebSocket handshakes per second per client address; 0: no limit

@@ -16,12 +16,21 @@ namespace switchboard::server {
 
 class Connection {
  public:
+  // publish_bucket and request_bucket: the node's limits; the identity's token limits (on a node
+  // with --token-limits) replace what they set.
   Connection(cluster::ConnectionId id, auth::Identity identity, TokenBucket publish_bucket,
              TokenBucket request_bucket)
       : id_(id),
         identity_(std::move(identity)),
         publish_bucket_(publish_bucket),
-        request_bucket_(request_bucket) {}
+        request_bucket_(request_bucket) {
+    if (const auto& limits = identity_.limits) {
+      publish_bucket_ = TokenBucket(limits->publish_rate.value_or(publish_bucket.rate()),
+                                    limits->publish_burst.value_or(publish_bucket.burst()));
+      request_bucket_ = TokenBucket(limits->request_rate.value_or(request_bucket.rate()),
+                                    limits->request_burst.value_or(request_bucket.burst()));
+    }
+  }
   virtual ~Connection() = default;
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -19,6 +19,10 @@ class HandshakeLimiter {
 
   // Whether a handshake from `address` may proceed now (and counts it).
   bool allow(const std::string& address, TokenBucket::Clock::time_point now = TokenBucket::Clock::now());
+  // The same with a rate and burst of the key's own (a token's limits), instead of the limiter's.
+  // A key keeps the bucket it got first: keys with limits of their own should name them.
+  bool allow(const std::string& key, double rate, double burst,
+             TokenBucket::Clock::time_point now = TokenBucket::Clock::now());
   std::size_t tracked() const;
 
  private:

@@ -38,6 +38,14 @@ class HttpApi {
     std::size_t key_index = 0;  // which API key, for a backend
     auth::Identity identity;
   };
+  // What limits a caller's publishes: per API key, per token user (or the token's own limits, with
+  // --token-limits), per anonymous address.
+  struct PublishLimit {
+    double rate;  // per second; 0: unlimited
+    double burst;
+    std::string_view set_by;  // the option or claim that sets it, for the 429's message
+  };
+  PublishLimit publish_limit(const Caller& caller) const;
   // Whether the caller may publish now, by its API key, its token's user, or (anonymous) its address.
   bool allow_publish(const Caller& caller, std::string_view client_address);
   // The caller, or the 401 to answer.

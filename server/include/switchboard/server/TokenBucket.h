@@ -1,5 +1,6 @@
 #pragma once
 #include <chrono>
+#include <string>
 
 namespace switchboard::server {
 
@@ -11,6 +12,8 @@ class TokenBucket {
   TokenBucket(double rate, double burst, Clock::time_point now = Clock::now());
   // Takes one token if there is one.
   bool try_take(Clock::time_point now = Clock::now());
+  double rate() const { return rate_; }
+  double burst() const { return burst_; }
 
  private:
   double rate_;
@@ -18,5 +21,8 @@ class TokenBucket {
   double tokens_;
   Clock::time_point last_;
 };
+
+// A rate or burst as people write it, for messages: 100, 0.5, 2000.
+std::string rate_text(double n);
 
 }  // namespace switchboard::server
