@@ -4,21 +4,20 @@ namespace switchboard::server {
 
 void WriteDeadline::started(const boost::asio::any_io_executor& executor, Clock::duration timeout,
                             const std::shared_ptr<void>& owner, const std::function<void()>& expired) {
+  if (cancelled_) return;
   if (!state_) {
     state_ = std::make_unique<State>(executor);
     state_->expired = expired;
     state_->timeout = timeout;
   }
-  if (state_->cancelled) return;
   state_->started = Clock::now();
   state_->under_way = true;
   if (!state_->armed) arm(state_->started + state_->timeout, owner);
 }
 
 void WriteDeadline::cancel() {
-  if (!state_) return;
-  state_->cancelled = true;
-  state_->timer.cancel();
+  cancelled_ = true;
+  if (state_) state_->timer.cancel();
 }
 
 void WriteDeadline::arm(Clock::time_point at, std::weak_ptr<void> owner) {
@@ -30,7 +29,12 @@ void WriteDeadline::arm(Clock::time_point at, std::weak_ptr<void> owner) {
     if (!alive) return;
     State& s = *state_;
     s.armed = false;
-    if (ec || s.cancelled || !s.under_way) return;
+    if (ec || cancelled_) return;
+    if (!s.under_way) {
+      // Nothing is being written: an idle connection keeps no timer (the next write makes one).
+      state_.reset();
+      return;
+    }
     if (Clock::now() - s.started >= s.timeout) return s.expired();
     arm(s.started + s.timeout, std::move(owner));  // a later write: wait for its deadline
   });

@@ -5,7 +5,8 @@
 //
 // One timer per connection, made at its first write and armed at most once per timeout while
 // writes go on (not once per write): when it fires, it checks the write under way, if any, and
-// waits for that one's deadline.
+// waits for that one's deadline; with none under way it is freed, so that idle connections
+// hold no timer.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -38,9 +39,9 @@ class WriteDeadline {
     Clock::time_point started;  // of the write under way
     bool under_way = false;
     bool armed = false;
-    bool cancelled = false;
   };
-  std::unique_ptr<State> state_;  // from the first write on
+  std::unique_ptr<State> state_;  // while writes go on
+  bool cancelled_ = false;
 };
 
 }  // namespace switchboard::server
