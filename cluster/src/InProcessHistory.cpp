@@ -10,6 +10,10 @@ std::shared_ptr<InProcessHistory::Log> InProcessHistory::log_of(const std::strin
     if (auto it = logs_.find(room); it != logs_.end()) return it->second;
   }
   std::unique_lock lock(mutex_);
+  return made_log_of(room);
+}
+
+std::shared_ptr<InProcessHistory::Log>& InProcessHistory::made_log_of(const std::string& room) {
   auto& log = logs_[room];
   if (!log) {
     log = std::make_shared<Log>();
@@ -99,11 +103,12 @@ Bus::History InProcessHistory::read(const std::string& room, std::optional<std::
 
 void InProcessHistory::retain(const std::string& room, bool subscribed) {
   if (subscribed) {
-    // Under the log's lock, so that sweep() either sees the subscriber or has already forgotten
-    // the log (then the room gets a new one, which keeps it).
-    std::shared_ptr<Log> log;
-    auto lock = locked_log_of(room, log);
-    log->subscribed = true;
+    // Under the map's exclusive lock, which sweep() holds while it decides and forgets: it either
+    // sees the subscriber or has forgotten the log already (then the room gets a new one, which
+    // keeps it). Not under the log's lock: the room registry calls this with its own lock held,
+    // and a publish holds the log's lock while it delivers through the registry.
+    std::unique_lock lock(mutex_);
+    made_log_of(room)->subscribed = true;
     return;
   }
   std::shared_lock lock(mutex_);

@@ -100,6 +100,8 @@ class InProcessHistory {
   };
 
   std::shared_ptr<Log> log_of(const std::string& room);
+  // The room's log, made if it has none; with the map's exclusive lock held.
+  std::shared_ptr<Log>& made_log_of(const std::string& room);
   // The room's log, in the map and locked: looked up again while the one found was forgotten
   // before its lock was taken.
   std::unique_lock<std::mutex> locked_log_of(const std::string& room, std::shared_ptr<Log>& log);
