@@ -157,6 +157,13 @@ void WebSocketSession<NextLayer>::abort() {
 }
 
 template <class NextLayer>
+bool WebSocketSession<NextLayer>::socket_open() {
+  auto& lowest = beast::get_lowest_layer(ws_);
+  if constexpr (requires { lowest.is_open(); }) return lowest.is_open();
+  else return lowest.socket().is_open();
+}
+
+template <class NextLayer>
 void WebSocketSession<NextLayer>::close_socket() {
   // A bare socket's close() throws on failure, and a throw would leave the event loop: take the
   // error instead (tcp_stream's close() never throws).
@@ -322,6 +329,9 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
   }
+  // Cut meanwhile (the write deadline fired in the same turn as this completion): nothing more
+  // goes out, not even a close frame.
+  if (!socket_open()) return;
   if (closing_) return write_rest_then_close();
   if (head_ == queue_.size() || !ws_.is_open()) return;
   // What was queued during this write is corked like the first frame was, unless it already

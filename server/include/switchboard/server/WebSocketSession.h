@@ -69,6 +69,7 @@ class WebSocketSession final : public Connection,
   void begin_close(std::uint16_t code, std::string reason);
   void write_rest_then_close();
   void close_socket();  // drops the TCP connection at once
+  bool socket_open();   // false once close_socket() (or the peer) ended the TCP connection
   void do_close();
   void finish();
 
