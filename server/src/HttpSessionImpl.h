@@ -121,13 +121,16 @@ void HttpSession<Stream>::refuse_origin(const Request& req, std::string_view pat
 
 template <class Stream>
 void HttpSession<Stream>::probe(const Request& req) {
-  // What a handshake of this request would be told, without taking a place among the connections
-  // (nor a handshake of the address's rate): the reason a browser's WebSocket API hides.
+  // What a handshake of this request would be told, without taking a place among the connections:
+  // the reason a browser's WebSocket API hides. It costs a handshake of the address's rate
+  // (--handshake-rate-per-ip), as it verifies the token as a handshake does.
   auto answer = [&](http::status status, std::string_view code, std::string_view message) {
     send(HttpRoutes::json_error(req, status, code, message));
   };
   if (ctx_.routes.draining())
     return answer(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+  if (!ctx_.handshakes.allow(client_address(req)))
+    return answer(http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
   if (ctx_.connections->load() >= ctx_.max_connections)
     return answer(http::status::service_unavailable, "too_many_connections",
                   "the node is full; connect again, maybe to another node");
