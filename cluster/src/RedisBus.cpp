@@ -355,6 +355,7 @@ void RedisBus::sync(const std::string& room) {
     if (ch.wanted) notify(ch, true);
     else {
       notify(ch, false);
+      if (ch.catching_up) --catching_up_;  // given up: the reconnect's summary no longer waits for it
       channels_.erase(it);
       for (auto& hook : room_dropped_hooks_) hook(room);
     }
