@@ -166,7 +166,10 @@ void RedisPresenceStore::stop() {
     if (replay_timer_) replay_timer_->cancel();
     auto& redis = bus_.commands();
     std::string prefix = bus_.prefix();
+    // Out of the cluster's list of nodes too: a node that stopped cleanly has left every room, and
+    // is not presumed dead (nor reaped, nor logged as such) by the others.
     redis.command({"DEL", prefix + "node:" + node_id_ + ":alive"}, [](redisReply*) {});
+    redis.command({"SREM", prefix + "nodes", node_id_}, [](redisReply*) {});
     // Answered after every command sent before it (the leaves of the closing connections):
     // once it comes back, Redis has them all.
     if (!redis.command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
