@@ -118,7 +118,7 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
   single(out, "switchboard_slow_consumers_total", "counter",
          "Connections closed because they read too slowly.", slow_consumers.load());
   single(out, "switchboard_write_timeouts_total", "counter",
-         "Connections cut because a write to them made no progress for --write-timeout (also counted as slow consumers).",
+         "Connections cut because a write to them stayed under way for --write-timeout (also counted as slow consumers).",
          write_timeouts.load());
   single(out, "switchboard_history_replies_truncated_total", "counter",
          "History replies that left their oldest messages out to fit half of the connection's queue limit.",
