@@ -1,43 +1,71 @@
 #include "switchboard/server/WriteDeadline.h"
 
+#include <algorithm>
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/query.hpp>
+
 namespace switchboard::server {
 
-void WriteDeadline::started(const boost::asio::any_io_executor& executor, Clock::duration timeout,
+namespace net = boost::asio;
+
+void WriteDeadline::started(const net::any_io_executor& executor, Clock::duration timeout,
                             const std::shared_ptr<void>& owner, const std::function<void()>& expired) {
   if (cancelled_) return;
-  if (!state_) {
-    state_ = std::make_unique<State>(executor);
-    state_->expired = expired;
-    state_->timeout = timeout;
-  }
-  state_->started = Clock::now();
-  state_->under_way = true;
-  if (!state_->armed) arm(state_->started + state_->timeout, owner);
+  started_ = Clock::now();
+  under_way_ = true;
+  if (watched_) return;
+  watched_ = true;
+  // Every connection's executor belongs to the io_context of its thread.
+  auto& ioc = static_cast<net::io_context&>(net::query(executor, net::execution::context));
+  net::use_service<Watch>(ioc).watch(*this, owner, expired, timeout);
 }
 
-void WriteDeadline::cancel() {
-  cancelled_ = true;
-  if (state_) state_->timer.cancel();
+net::execution_context::id WriteDeadline::Watch::id;
+
+WriteDeadline::Watch::Watch(net::io_context& ioc) : net::execution_context::service(ioc), timer_(ioc) {}
+
+void WriteDeadline::Watch::watch(WriteDeadline& deadline, const std::shared_ptr<void>& owner,
+                                 const std::function<void()>& expired, Clock::duration timeout) {
+  entries_.push_back({&deadline, owner, expired});
+  timeout_ = timeout;  // one node-wide setting
+  if (!armed_) arm();
 }
 
-void WriteDeadline::arm(Clock::time_point at, std::weak_ptr<void> owner) {
-  state_->armed = true;
-  state_->timer.expires_at(at);
-  state_->timer.async_wait([this, owner = std::move(owner)](boost::system::error_code ec) mutable {
-    // The connection owns this object: gone, nothing is left to check.
-    auto alive = owner.lock();
-    if (!alive) return;
-    State& s = *state_;
-    s.armed = false;
-    if (ec || cancelled_) return;
-    if (!s.under_way) {
-      // Nothing is being written: an idle connection keeps no timer (the next write makes one).
-      state_.reset();
-      return;
-    }
-    if (Clock::now() - s.started >= s.timeout) return s.expired();
-    arm(s.started + s.timeout, std::move(owner));  // a later write: wait for its deadline
+void WriteDeadline::Watch::arm() {
+  armed_ = true;
+  timer_.expires_after(std::max<Clock::duration>(timeout_ / 4, std::chrono::milliseconds(10)));
+  timer_.async_wait([this](boost::system::error_code ec) {
+    armed_ = false;
+    if (!ec) check();
   });
+}
+
+void WriteDeadline::Watch::check() {
+  const auto now = Clock::now();
+  std::vector<std::pair<std::shared_ptr<void>, std::function<void()>>> expired;
+  std::vector<Entry> watching;
+  watching.swap(entries_);
+  for (auto& entry : watching) {
+    auto owner = entry.owner.lock();
+    if (!owner) continue;  // the connection is gone, and its deadline with it
+    WriteDeadline& deadline = *entry.deadline;
+    if (deadline.cancelled_ || !deadline.under_way_) {
+      deadline.watched_ = false;
+    } else if (now - deadline.started_ >= timeout_) {
+      deadline.watched_ = false;
+      expired.emplace_back(std::move(owner), std::move(entry.expired));
+    } else {
+      entries_.push_back(std::move(entry));
+    }
+  }
+  if (!entries_.empty()) arm();
+  // Last, with the list consistent: a connection cut here could even start watching again.
+  for (auto& [owner, cut] : expired) cut();
+}
+
+void WriteDeadline::Watch::shutdown() {
+  entries_.clear();
+  timer_.cancel();
 }
 
 }  // namespace switchboard::server

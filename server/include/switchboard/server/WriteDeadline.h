@@ -1,17 +1,21 @@
 #pragma once
 // The write deadline of a connection (--write-timeout): a write to the client that is still under
-// way after the timeout means the client takes nothing, and the connection is given up (4008),
-// whatever else it still sends. Used on the connection's thread only.
+// way after the timeout means the client takes nothing (or too little), and the connection is
+// given up (4008), whatever else it still sends. Used on the connection's thread only.
 //
-// One timer per connection, made at its first write and armed at most once per timeout while
-// writes go on (not once per write): when it fires, it checks the write under way, if any, and
-// waits for that one's deadline; with none under way it is freed, so that idle connections
-// hold no timer.
+// A connection holds no timer: it notes when its write started, and one watch per event loop
+// (an Asio service of the connection's io_context) checks the connections that are writing, every
+// quarter of the timeout, while there are any. A connection is on the watch's list from a write's
+// start until a check finds it no longer writing, so an idle connection costs a few bytes and no
+// timer, and a connection is cut between one timeout and one and a quarter after its write
+// began.
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace switchboard::server {
 
@@ -19,28 +23,42 @@ class WriteDeadline {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `expired` is called, on the connection's thread, when a write has been under way for
-  // `timeout`; the timer does not keep `owner` (the connection, which owns this object) alive.
+  // A write starts. `expired` is called, on the connection's thread, when it has been under way
+  // for `timeout`; the watch does not keep `owner` (the connection, which owns this object) alive.
   void started(const boost::asio::any_io_executor& executor, Clock::duration timeout,
                const std::shared_ptr<void>& owner, const std::function<void()>& expired);
-  void finished() {
-    if (state_) state_->under_way = false;
-  }
-  void cancel();
+  void finished() { under_way_ = false; }
+  void cancel() { cancelled_ = true; }
+
+  // The watch of one event loop.
+  class Watch : public boost::asio::execution_context::service {
+   public:
+    static boost::asio::execution_context::id id;
+    explicit Watch(boost::asio::io_context& ioc);
+    void watch(WriteDeadline& deadline, const std::shared_ptr<void>& owner, const std::function<void()>& expired,
+               Clock::duration timeout);
+
+   private:
+    struct Entry {
+      WriteDeadline* deadline;  // valid while `owner` lives
+      std::weak_ptr<void> owner;
+      std::function<void()> expired;
+    };
+    void arm();
+    void check();
+    // The event loop ends: the entries go (their callbacks hold connections' `this`).
+    void shutdown() override;
+
+    boost::asio::steady_timer timer_;
+    std::vector<Entry> entries_;
+    Clock::duration timeout_{};
+    bool armed_ = false;
+  };
 
  private:
-  void arm(Clock::time_point at, std::weak_ptr<void> owner);
-
-  struct State {
-    explicit State(const boost::asio::any_io_executor& executor) : timer(executor) {}
-    boost::asio::steady_timer timer;
-    std::function<void()> expired;
-    Clock::duration timeout{};
-    Clock::time_point started;  // of the write under way
-    bool under_way = false;
-    bool armed = false;
-  };
-  std::unique_ptr<State> state_;  // while writes go on
+  Clock::time_point started_;  // of the write under way
+  bool under_way_ = false;
+  bool watched_ = false;  // on its event loop's watch list
   bool cancelled_ = false;
 };
 
