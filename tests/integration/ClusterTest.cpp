@@ -22,16 +22,21 @@ using nlohmann::json;
 
 namespace {
 
-server::Config cluster_config(const RedisServer& redis) {
-  auto c = TestNode::default_config();
-  c.redis = redis.url();
-  c.redis_prefix = "test:";
-  return c;
+// Tokens from /dev/token: users by name, so that one user can be on two nodes.
+server::Config named_users_config(const RedisServer& redis) {
+  auto config = cluster_config(redis);
+  config.allow_anonymous = false;
+  config.dev = true;
+  config.jwt_secret = "cluster-presence-test-secret";
+  return config;
 }
 
-// The node is ready once it reaches Redis.
-void wait_ready(TestNode& node) {
-  ASSERT_TRUE(eventually([&] { return http_get(node.port(), "/readyz").status == 200; })) << "node never ready";
+// A client of `user` on `node` (of named_users_config).
+WsClient connect_as(TestNode& node, const std::string& user) {
+  auto token = json::parse(http_get(node.port(), "/dev/token?user=" + user).body)["token"].get<std::string>();
+  WsClient::Options o;
+  o.target = "/ws?token=" + token;
+  return WsClient(node.port(), o);
 }
 
 // Subscribes. The ok reply comes once Redis has confirmed the node's subscription, so a publish
@@ -196,32 +201,23 @@ TEST(Cluster, RedisOutageRefusesPublishesAndSubscriptionsResumeAfter) {
 
 TEST(ClusterPresence, MembersAndEventsAreClusterWideAndPerUser) {
   RedisServer redis;
-  auto config = cluster_config(redis);
-  config.allow_anonymous = false;
-  config.dev = true;  // tokens from /dev/token: users by name, so one user can be on two nodes
-  config.jwt_secret = "cluster-presence-test-secret";
+  auto config = named_users_config(redis);
   TestNode a(config), b(config);
   wait_ready(a);
   wait_ready(b);
-  auto connect = [](TestNode& node, const std::string& user) {
-    auto token = json::parse(http_get(node.port(), "/dev/token?user=" + user).body)["token"].get<std::string>();
-    WsClient::Options o;
-    o.target = "/ws?token=" + token;
-    return WsClient(node.port(), o);
-  };
   auto presence_sub = [](WsClient& c) {
     ASSERT_EQ(c.request({{"op", "subscribe"}, {"room", "lobby"}, {"presence", true}})["ok"], true);
   };
-  WsClient alice = connect(a, "alice");
+  WsClient alice = connect_as(a, "alice");
   presence_sub(alice);
   EXPECT_EQ(alice.read_json()["user"], "alice");  // her own join, through Redis
-  WsClient bob = connect(b, "bob");
+  WsClient bob = connect_as(b, "bob");
   presence_sub(bob);
   EXPECT_EQ(alice.read_json(), (json{{"type", "join"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
   EXPECT_EQ(bob.read_json()["user"], "bob");
 
   // Alice's second tab, on the other node: no event, two connections.
-  WsClient alice2 = connect(b, "alice");
+  WsClient alice2 = connect_as(b, "alice");
   alice2.request({{"op", "subscribe"}, {"room", "lobby"}});
   json expected = {{{"user", "alice"}, {"info", {{"name", "alice"}}}, {"conns", 2}},
                    {{"user", "bob"}, {"info", {{"name", "bob"}}}, {"conns", 1}}};
@@ -478,21 +474,12 @@ TEST(ClusterRecovery, RedisRestartsUnderLoadNeverLeaveASilentGap) {
 // who left during the outage produces exactly one leave, after the join the observer saw.
 TEST(ClusterPresence, AnObserverSeesExactlyTheLeavesOfAnOutageAndNothingElse) {
   RedisServer redis;
-  auto config = cluster_config(redis);
-  config.allow_anonymous = false;
-  config.dev = true;  // tokens from /dev/token: users by name, so one user can be on two nodes
-  config.jwt_secret = "cluster-presence-test-secret";
+  auto config = named_users_config(redis);
   config.node_timeout = std::chrono::milliseconds(600);
   TestNode a(config), b(config);
   wait_ready(a);
   wait_ready(b);
-  auto connect = [](TestNode& node, const std::string& user) {
-    auto token = json::parse(http_get(node.port(), "/dev/token?user=" + user).body)["token"].get<std::string>();
-    WsClient::Options o;
-    o.target = "/ws?token=" + token;
-    return WsClient(node.port(), o);
-  };
-  WsClient observer = connect(a, "olga");
+  WsClient observer = connect_as(a, "olga");
   observer.set_deadline(std::chrono::seconds(20));
   ASSERT_EQ(observer.request({{"op", "subscribe"}, {"room", "lobby"}, {"presence", true}})["ok"], true);
   std::vector<std::string> seen;  // "join alice", "leave carol", …
@@ -507,7 +494,7 @@ TEST(ClusterPresence, AnObserverSeesExactlyTheLeavesOfAnOutageAndNothingElse) {
   for (auto [name, node, user] : {std::tuple{"alice@a", &a, "alice"}, std::tuple{"alice@b", &b, "alice"},
                                   std::tuple{"bob", &b, "bob"}, std::tuple{"carol", &a, "carol"},
                                   std::tuple{"dave", &b, "dave"}}) {
-    auto [it, added] = conns.emplace(name, connect(*node, user));
+    auto [it, added] = conns.emplace(name, connect_as(*node, user));
     ASSERT_EQ(it->second.request({{"op", "subscribe"}, {"room", "lobby"}})["ok"], true);
     if (std::string(name) != "alice@b") EXPECT_EQ(next_event(), std::string("join ") + user);
   }

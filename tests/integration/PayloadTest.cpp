@@ -126,17 +126,6 @@ void round_trip_everywhere(TestNode& publishing, TestNode& subscribing) {
   for (const auto& push : pushes) EXPECT_EQ(resumed.next().data, push);
 }
 
-server::Config redis_config(const RedisServer& redis) {
-  auto c = TestNode::default_config();
-  c.redis = redis.url();
-  c.redis_prefix = "test:";
-  return c;
-}
-
-void wait_ready(TestNode& node) {
-  ASSERT_TRUE(eventually([&] { return http_get(node.port(), "/readyz").status == 200; })) << "node never ready";
-}
-
 }  // namespace
 
 TEST(Payload, DeliveredAsSentOnOneNode) {
@@ -146,7 +135,7 @@ TEST(Payload, DeliveredAsSentOnOneNode) {
 
 TEST(Payload, DeliveredAsSentAcrossTwoNodesThroughRedis) {
   RedisServer redis;
-  TestNode a(redis_config(redis)), b(redis_config(redis));
+  TestNode a(cluster_config(redis)), b(cluster_config(redis));
   wait_ready(a);
   wait_ready(b);
   round_trip_everywhere(a, b);

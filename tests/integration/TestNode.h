@@ -6,6 +6,10 @@
 #include <string>
 #include <thread>
 
+#include <gtest/gtest.h>
+
+#include "RedisServer.h"
+#include "WsClient.h"
 #include "switchboard/auth/AnonymousAuthenticator.h"
 #include "switchboard/server/Authentication.h"
 #include "switchboard/server/Components.h"
@@ -77,6 +81,19 @@ inline bool eventually(const std::function<bool()>& condition,
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+// A node of a cluster on the test's Redis.
+inline server::Config cluster_config(const RedisServer& redis) {
+  auto c = TestNode::default_config();
+  c.redis = redis.url();
+  c.redis_prefix = "test:";
+  return c;
+}
+
+// Waits until the node reaches Redis: it is ready then.
+inline void wait_ready(TestNode& node) {
+  ASSERT_TRUE(eventually([&] { return http_get(node.port(), "/readyz").status == 200; })) << "node never ready";
 }
 
 }  // namespace switchboard::test
