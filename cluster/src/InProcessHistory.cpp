@@ -73,13 +73,13 @@ void InProcessHistory::note_kept(const std::shared_ptr<Log>& log, std::uint64_t 
   }
 }
 
-Bus::History InProcessHistory::read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit) {
+Broker::History InProcessHistory::read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit) {
   std::shared_ptr<Log> log;
   auto lock = locked_log_of(room, log);
   auto now = Clock::now();
   trim(*log, now);
   log->last_used = now;
-  Bus::History history;
+  Broker::History history;
   history.available = true;
   history.position = {log->offset, log->epoch};
   const auto& entries = log->entries;

@@ -109,18 +109,18 @@ std::string str(const redisReply* r) { return r->type == REDIS_REPLY_STRING ? st
 
 }  // namespace
 
-RedisPresenceStore::RedisPresenceStore(RedisBus& bus, std::chrono::milliseconds node_timeout)
-    : bus_(bus), node_timeout_(node_timeout), node_id_(random_id()) {}
+RedisPresenceStore::RedisPresenceStore(RedisBroker& broker, std::chrono::milliseconds node_timeout)
+    : broker_(broker), node_timeout_(node_timeout), node_id_(random_id()) {}
 
 RedisPresenceStore::~RedisPresenceStore() = default;
 
 std::string RedisPresenceStore::key(const std::string& room, const char* what) const {
-  return bus_.prefix() + "presence:" + room + ":" + what;
+  return broker_.prefix() + "presence:" + room + ":" + what;
 }
 
 void RedisPresenceStore::set_event_handler(EventHandler handler) {
   on_event_ = std::move(handler);
-  bus_.set_presence_event_handler([this](const std::string& room, const protocol::Payload& event) {
+  broker_.set_presence_event_handler([this](const std::string& room, const protocol::Payload& event) {
     if (on_event_ && show(room, event)) on_event_(room, event);
   });
 }
@@ -147,12 +147,12 @@ void RedisPresenceStore::forget_old_leaves() {
 }
 
 void RedisPresenceStore::start() {
-  net::post(bus_.strand(), [this] {
-    timer_ = std::make_unique<net::steady_timer>(bus_.strand());
-    replay_timer_ = std::make_unique<net::steady_timer>(bus_.strand());
-    bus_.on_commands_up([this] { resync(); });
-    bus_.on_room_dropped([this](const std::string& room) { shown_.erase(room); });
-    if (bus_.commands().up()) resync();
+  net::post(broker_.strand(), [this] {
+    timer_ = std::make_unique<net::steady_timer>(broker_.strand());
+    replay_timer_ = std::make_unique<net::steady_timer>(broker_.strand());
+    broker_.on_commands_up([this] { resync(); });
+    broker_.on_room_dropped([this](const std::string& room) { shown_.erase(room); });
+    if (broker_.commands().up()) resync();
     heartbeat();
   });
 }
@@ -160,12 +160,12 @@ void RedisPresenceStore::start() {
 void RedisPresenceStore::stop() {
   auto flushed = std::make_shared<std::promise<void>>();
   auto done = flushed->get_future();
-  net::post(bus_.strand(), [this, flushed] {
+  net::post(broker_.strand(), [this, flushed] {
     stopped_ = true;
     if (timer_) timer_->cancel();
     if (replay_timer_) replay_timer_->cancel();
-    auto& redis = bus_.commands();
-    std::string prefix = bus_.prefix();
+    auto& redis = broker_.commands();
+    std::string prefix = broker_.prefix();
     // Out of the cluster's list of nodes too: a node that stopped cleanly has left every room, and
     // is not presumed dead (nor reaped, nor logged as such) by the others.
     redis.command({"DEL", prefix + "node:" + node_id_ + ":alive"}, [](redisReply*) {});
@@ -179,10 +179,10 @@ void RedisPresenceStore::stop() {
 
 void RedisPresenceStore::heartbeat() {
   if (stopped_) return;
-  auto& redis = bus_.commands();
+  auto& redis = broker_.commands();
   if (redis.up()) {
-    std::string prefix = bus_.prefix();
-    auto settle = node_timeout_ + 2 * bus_.timing().backoff_max;
+    std::string prefix = broker_.prefix();
+    auto settle = node_timeout_ + 2 * broker_.timing().backoff_max;
     redis.command({"EVAL", kHeartbeatScript, "4", prefix + "node:" + node_id_ + ":alive", prefix + "nodes",
                    prefix + "nodes:last-beat", prefix + "nodes:grace", node_id_, std::to_string(node_timeout_.count()),
                    std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settle.count())},
@@ -223,7 +223,7 @@ void RedisPresenceStore::resync() {
     resynced_before_ = true;
     return replay_leaves();
   }
-  auto settle = node_timeout_ + 2 * bus_.timing().backoff_max;
+  auto settle = node_timeout_ + 2 * broker_.timing().backoff_max;
   settled_at_ = std::chrono::steady_clock::now() + settle;
   replay_timer_->expires_after(settle);
   replay_timer_->async_wait([this](boost::system::error_code ec) {
@@ -232,17 +232,17 @@ void RedisPresenceStore::resync() {
 }
 
 void RedisPresenceStore::replay_leaves() {
-  if (stopped_ || !bus_.commands().up()) return;  // the next resync() schedules them again
+  if (stopped_ || !broker_.commands().up()) return;  // the next resync() schedules them again
   for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, &entry);
 }
 
 void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, const Entry& entry) {
-  std::string prefix = bus_.prefix();
+  std::string prefix = broker_.prefix();
   std::string f = field(conn);
   std::string event = "p" + *protocol::presence_event(protocol::PresenceEventType::join, room, entry.user,
                                                       nlohmann::json::parse(entry.info));
-  bus_.commands().command({"EVAL", kJoinScript, "7", key(room, "conns"), key(room, "users"), key(room, "info"),
-                           prefix + "node:" + node_id_ + ":conns", bus_.channel_of(room), prefix + "nodes",
+  broker_.commands().command({"EVAL", kJoinScript, "7", key(room, "conns"), key(room, "users"), key(room, "info"),
+                           prefix + "node:" + node_id_ + ":conns", broker_.channel_of(room), prefix + "nodes",
                            prefix + "node:" + node_id_ + ":alive", f, entry.user, entry.info, room + "\n" + f, event,
                            node_id_, std::to_string(node_timeout_.count())},
                           [](redisReply*) {});  // lost with the connection: resync() sends it again
@@ -252,7 +252,7 @@ void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, 
   static const std::string script = std::string(kLeaveFunction) + kLeaveScript;
   std::string f = field(conn);
   std::vector<std::string> owned{key(room, "conns"), key(room, "users"), key(room, "info"),
-                                 bus_.prefix() + "node:" + node_id_ + ":conns", bus_.channel_of(room), f,
+                                 broker_.prefix() + "node:" + node_id_ + ":conns", broker_.channel_of(room), f,
                                  room + "\n" + f, nlohmann::json(room).dump()};
   if (replayed) {
     owned.push_back(replayed->user);
@@ -260,36 +260,36 @@ void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, 
   }
   std::vector<std::string_view> args{"EVAL", script, "5"};
   args.insert(args.end(), owned.begin(), owned.end());
-  bus_.commands().command(args, [this, k = Key{room, conn}](redisReply* reply) {
+  broker_.commands().command(args, [this, k = Key{room, conn}](redisReply* reply) {
     if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
   });
 }
 
 void RedisPresenceStore::join(const std::string& room, ConnectionId conn, const std::string& user,
                               const nlohmann::json& info) {
-  net::post(bus_.strand(), [this, room, conn, user, info = info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)] {
+  net::post(broker_.strand(), [this, room, conn, user, info = info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)] {
     Key k{room, conn};
     auto [it, added] = local_.emplace(k, Entry{user, info});
     if (!added) return;
     unconfirmed_leaves_.erase(k);
-    if (bus_.commands().up()) send_join(room, conn, it->second);
+    if (broker_.commands().up()) send_join(room, conn, it->second);
   });
 }
 
 void RedisPresenceStore::leave(const std::string& room, ConnectionId conn) {
-  net::post(bus_.strand(), [this, room, conn] {
+  net::post(broker_.strand(), [this, room, conn] {
     Key k{room, conn};
     auto it = local_.find(k);
     if (it == local_.end()) return;
     unconfirmed_leaves_[k] = std::move(it->second);
     local_.erase(it);
-    if (bus_.commands().up()) send_leave(room, conn, nullptr);
+    if (broker_.commands().up()) send_leave(room, conn, nullptr);
   });
 }
 
 void RedisPresenceStore::list(const std::string& room, ListHandler done) {
-  net::post(bus_.strand(), [this, room, done = std::move(done)]() mutable {
-    bool sent = bus_.commands().command(
+  net::post(broker_.strand(), [this, room, done = std::move(done)]() mutable {
+    bool sent = broker_.commands().command(
         {"EVAL", kListScript, "2", key(room, "users"), key(room, "info")}, [done](redisReply* reply) {
           if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return done(std::nullopt);
           const redisReply* counts = reply->element[0];

@@ -34,8 +34,8 @@ bool CrossOrigin::shared(std::string_view path) {
 
 bool CrossOrigin::preflighted(std::string_view path) { return !method_of(path).empty(); }
 
-Response CrossOrigin::preflight(const Request& req, std::string_view path) {
-  Response res{http::status::no_content, req.version()};
+HttpResponse CrossOrigin::preflight(const HttpRequest& req, std::string_view path) {
+  HttpResponse res{http::status::no_content, req.version()};
   res.set(http::field::server, "switchboard");
   res.set(http::field::allow, std::string(method_of(path)) + ", OPTIONS");
   res.keep_alive(req.keep_alive());

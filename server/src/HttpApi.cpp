@@ -8,7 +8,7 @@
 
 #include "switchboard/auth/JwtAuthenticator.h"
 #include "switchboard/protocol/Messages.h"
-#include "switchboard/protocol/Request.h"
+#include "switchboard/protocol/Command.h"
 #include "switchboard/protocol/RoomName.h"
 
 namespace switchboard::server {
@@ -23,10 +23,10 @@ bool equal_in_constant_time(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-HttpApi::HttpApi(const Config& config, auth::Authenticator& authenticator, Broker& broker, Metrics& metrics)
+HttpApi::HttpApi(const Config& config, auth::Authenticator& authenticator, Dispatcher& dispatcher, Metrics& metrics)
     : config_(config),
       authenticator_(authenticator),
-      broker_(broker),
+      dispatcher_(dispatcher),
       metrics_(metrics),
       api_keys_(config.api_key_list()),
       key_publishes_(config.http_publish_rate_per_key, config.http_publish_burst),
@@ -56,7 +56,7 @@ bool HttpApi::allow_publish(const Caller& caller, std::string_view client_addres
       limit.burst);
 }
 
-Response HttpApi::answer(const Request& req, std::string_view endpoint, http::status status, std::string_view code,
+HttpResponse HttpApi::answer(const HttpRequest& req, std::string_view endpoint, http::status status, std::string_view code,
                          std::string_view message) {
   metrics_.count_api_request(endpoint, static_cast<unsigned>(status));
   auto res = HttpRoutes::json_error(req, status, code, message);
@@ -64,7 +64,7 @@ Response HttpApi::answer(const Request& req, std::string_view endpoint, http::st
   return res;
 }
 
-std::variant<HttpApi::Caller, Response> HttpApi::authenticate(const Request& req) {
+std::variant<HttpApi::Caller, HttpResponse> HttpApi::authenticate(const HttpRequest& req) {
   std::string_view endpoint = req.target().substr(5, req.target().find('?') - 5);
   std::string_view token = auth::JwtAuthenticator::bearer_token(req[http::field::authorization]);
   Caller caller;
@@ -99,7 +99,7 @@ std::variant<HttpApi::Caller, Response> HttpApi::authenticate(const Request& req
   return caller;
 }
 
-void HttpApi::handle(const Request& req, std::string_view client_address, Respond respond) {
+void HttpApi::handle(const HttpRequest& req, std::string_view client_address, Respond respond) {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   std::string_view endpoint = path.substr(5);
@@ -114,7 +114,7 @@ void HttpApi::handle(const Request& req, std::string_view client_address, Respon
     return respond(std::move(res));
   }
   auto caller = authenticate(req);
-  if (auto* refused = std::get_if<Response>(&caller)) return respond(std::move(*refused));
+  if (auto* refused = std::get_if<HttpResponse>(&caller)) return respond(std::move(*refused));
   if (endpoint == "publish") {
     if (!allow_publish(std::get<Caller>(caller), client_address)) {
       auto& c = std::get<Caller>(caller);
@@ -135,9 +135,9 @@ void HttpApi::handle(const Request& req, std::string_view client_address, Respon
   presence(req, std::get<Caller>(caller), std::move(respond));
 }
 
-void HttpApi::publish(const Request& req, const Caller& caller, Respond respond) {
+void HttpApi::publish(const HttpRequest& req, const Caller& caller, Respond respond) {
   auto parsed = protocol::parse_publish_body(req.body());
-  if (auto* err = std::get_if<protocol::RequestError>(&parsed))
+  if (auto* err = std::get_if<protocol::CommandError>(&parsed))
     return respond(answer(req, "publish", http::status::bad_request, protocol::to_string(err->code), err->message));
   auto& body = std::get<protocol::PublishBody>(parsed);
   if (body.from && !caller.backend)
@@ -146,12 +146,12 @@ void HttpApi::publish(const Request& req, const Caller& caller, Respond respond)
   if (!caller.identity.permissions.allows(auth::RoomAction::publish, body.room))
     return respond(answer(req, "publish", http::status::forbidden, "forbidden", "not allowed to publish to " + body.room));
   std::string from = body.from ? *body.from : caller.identity.user;
-  // The answer is built when the bus has taken the message: keep what it needs.
+  // The answer is built when the broker has taken the message: keep what it needs.
   auto version = req.version();
   auto keep_alive = req.keep_alive();
-  broker_.publish_from_backend(body.room, body.data, from,
+  dispatcher_.publish_from_backend(body.room, body.data, from,
                                [this, version, keep_alive, respond = std::move(respond)](std::optional<std::uint64_t> offset) {
-                                 Request shape;
+                                 HttpRequest shape;
                                  shape.version(version);
                                  shape.keep_alive(keep_alive);
                                  if (!offset)
@@ -164,7 +164,7 @@ void HttpApi::publish(const Request& req, const Caller& caller, Respond respond)
                                });
 }
 
-std::optional<std::string> HttpApi::room_parameter(const Request& req, std::string_view endpoint, Respond& respond) {
+std::optional<std::string> HttpApi::room_parameter(const HttpRequest& req, std::string_view endpoint, Respond& respond) {
   auto room = HttpRoutes::query_parameter(req.target(), "room");
   if (!room) {
     respond(answer(req, endpoint, http::status::bad_request, "bad_request",
@@ -179,7 +179,7 @@ std::optional<std::string> HttpApi::room_parameter(const Request& req, std::stri
   return room;
 }
 
-void HttpApi::history(const Request& req, const Caller& caller, Respond respond) {
+void HttpApi::history(const HttpRequest& req, const Caller& caller, Respond respond) {
   auto room = room_parameter(req, "history", respond);
   if (!room) return;
   std::size_t limit = protocol::kDefaultHistoryLimit;
@@ -196,8 +196,8 @@ void HttpApi::history(const Request& req, const Caller& caller, Respond respond)
     return respond(answer(req, "history", http::status::forbidden, "forbidden", "not allowed to subscribe to " + *room));
   auto version = req.version();
   auto keep_alive = req.keep_alive();
-  broker_.history_for_backend(*room, limit, [this, version, keep_alive, respond = std::move(respond)](cluster::Bus::History history) {
-    Request shape;
+  dispatcher_.history_for_backend(*room, limit, [this, version, keep_alive, respond = std::move(respond)](cluster::Broker::History history) {
+    HttpRequest shape;
     shape.version(version);
     shape.keep_alive(keep_alive);
     if (!history.available)
@@ -212,16 +212,16 @@ void HttpApi::history(const Request& req, const Caller& caller, Respond respond)
   });
 }
 
-void HttpApi::presence(const Request& req, const Caller& caller, Respond respond) {
+void HttpApi::presence(const HttpRequest& req, const Caller& caller, Respond respond) {
   auto room = room_parameter(req, "presence", respond);
   if (!room) return;
   if (!caller.identity.permissions.allows(auth::RoomAction::presence, *room))
     return respond(answer(req, "presence", http::status::forbidden, "forbidden", "not allowed to see presence in " + *room));
   auto version = req.version();
   auto keep_alive = req.keep_alive();
-  broker_.presence_for_backend(*room, [this, version, keep_alive, room = *room,
+  dispatcher_.presence_for_backend(*room, [this, version, keep_alive, room = *room,
                                        respond = std::move(respond)](auto members) {
-    Request shape;
+    HttpRequest shape;
     shape.version(version);
     shape.keep_alive(keep_alive);
     if (!members)

@@ -33,9 +33,9 @@ constexpr std::size_t kMaxDevUserBytes = 64;
 
 }  // namespace
 
-Response HttpRoutes::make_response(const Request& req, http::status status, std::string_view content_type,
+HttpResponse HttpRoutes::make_response(const HttpRequest& req, http::status status, std::string_view content_type,
                                    std::string body) {
-  Response res{status, req.version()};
+  HttpResponse res{status, req.version()};
   res.set(http::field::server, "switchboard");
   res.set(http::field::content_type, content_type);
   res.set(http::field::cache_control, "no-store");
@@ -47,8 +47,8 @@ Response HttpRoutes::make_response(const Request& req, http::status status, std:
 }
 
 HttpRoutes::HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry,
-                       const cluster::Bus& bus)
-    : config_(config), metrics_(metrics), registry_(registry), bus_(bus) {
+                       const cluster::Broker& broker)
+    : config_(config), metrics_(metrics), registry_(registry), broker_(broker) {
   std::error_code ec;
   static_dir_ = std::filesystem::canonical(config.static_dir, ec);
   if (ec) static_dir_.clear();
@@ -63,7 +63,7 @@ std::optional<std::string> HttpRoutes::query_parameter(std::string_view target, 
   return (*it).has_value ? (*it).value : std::string();
 }
 
-Response HttpRoutes::dev_token(const Request& req) const {
+HttpResponse HttpRoutes::dev_token(const HttpRequest& req) const {
   auto user = query_parameter(req.target(), "user");
   if (!user || user->empty() || user->size() > kMaxDevUserBytes ||
       std::any_of(user->begin(), user->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
@@ -81,13 +81,13 @@ Response HttpRoutes::dev_token(const Request& req) const {
                        body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-Response HttpRoutes::json_error(const Request& req, http::status status, std::string_view code,
+HttpResponse HttpRoutes::json_error(const HttpRequest& req, http::status status, std::string_view code,
                                 std::string_view message) {
   nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
   return make_response(req, status, "application/json", body.dump());
 }
 
-Response HttpRoutes::handle(const Request& req) const {
+HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
@@ -100,17 +100,17 @@ Response HttpRoutes::handle(const Request& req) const {
     // Ready when the node can carry messages: always alone, only with Redis in a cluster.
     if (draining_)
       return json_error(req, http::status::service_unavailable, "draining", "the node is shutting down");
-    if (bus_.ready()) return make_response(req, http::status::ok, "application/json", R"({"status":"ready"})");
+    if (broker_.ready()) return make_response(req, http::status::ok, "application/json", R"({"status":"ready"})");
     return json_error(req, http::status::service_unavailable, "unavailable", "the cluster bus (Redis) is unreachable");
   }
   if (path == "/metrics")
     return make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                         metrics_.render(registry_.room_count(), registry_.subscription_count(), bus_.stats()));
+                         metrics_.render(registry_.room_count(), registry_.subscription_count(), broker_.stats()));
   if (path == "/dev/token" && config_.dev) return dev_token(req);
   return static_file(req, path == "/" ? "/demo/index.html" : path);
 }
 
-Response HttpRoutes::static_file(const Request& req, std::string_view path) const {
+HttpResponse HttpRoutes::static_file(const HttpRequest& req, std::string_view path) const {
   auto not_found = [&] { return json_error(req, http::status::not_found, "not_found", "no such path"); };
   if (static_dir_.empty() || path.size() < 2 || path.front() != '/') return not_found();
   // Only plain relative paths: no "..", no hidden files, no backslashes or NULs.

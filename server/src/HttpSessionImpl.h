@@ -63,14 +63,14 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   if (ec == http::error::end_of_stream) return do_eof();
   if (ec) {
     if (ec == http::error::header_limit || ec == http::error::body_limit) {
-      Request req;  // the request could not be read whole: answer on its behalf, and close,
+      HttpRequest req;  // the request could not be read whole: answer on its behalf, and close,
       req.version(11);  // for the rest of it is still on the wire
       return refuse(req, http::status::payload_too_large, "too_large", "request too large");
     }
     return;  // timeout, reset, garbage: nothing to answer
   }
   ++ctx_.metrics.http_requests;
-  const Request& req = parser_->get();
+  const HttpRequest& req = parser_->get();
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
   // One check of the browser's origin for every route, before anything is done for it.
@@ -88,7 +88,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   if ((req.method() == http::verb::get || req.method() == http::verb::head) && path == "/ws") return probe(req);
   if (HttpApi::handles(target)) {
     // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
-    return ctx_.api.handle(req, client_address(req), [self = this->shared_from_this()](Response res) {
+    return ctx_.api.handle(req, client_address(req), [self = this->shared_from_this()](HttpResponse res) {
       net::post(self->stream_.get_executor(),
                 [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
     });
@@ -97,7 +97,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
 }
 
 template <class Stream>
-void HttpSession<Stream>::refuse_origin(const Request& req, std::string_view path) {
+void HttpSession<Stream>::refuse_origin(const HttpRequest& req, std::string_view path) {
   std::string_view route = CrossOrigin::route(path);
   ctx_.metrics.count_http_refused(route, "origin_not_allowed");
   // Refused WebSocket handshakes and streams are counted and logged with the node's other refused handshakes too.
@@ -120,7 +120,7 @@ void HttpSession<Stream>::refuse_origin(const Request& req, std::string_view pat
 }
 
 template <class Stream>
-void HttpSession<Stream>::probe(const Request& req) {
+void HttpSession<Stream>::probe(const HttpRequest& req) {
   // What a handshake of this request would be told, without taking a place among the connections:
   // the reason a browser's WebSocket API hides. It costs a handshake of the address's rate
   // (--handshake-rate-per-ip), as it verifies the token as a handshake does.
@@ -143,7 +143,7 @@ void HttpSession<Stream>::probe(const Request& req) {
 }
 
 template <class Stream>
-std::optional<auth::Identity> HttpSession<Stream>::admit(const Request& req) {
+std::optional<auth::Identity> HttpSession<Stream>::admit(const HttpRequest& req) {
   std::string remote_address = client_address(req);
   auto refused = [&](http::status status, const std::string& code, std::string_view message) {
     ctx_.metrics.count_handshake_rejected(code);
@@ -185,7 +185,7 @@ void HttpSession<Stream>::upgrade() {
 
 template <class Stream>
 void HttpSession<Stream>::open_stream() {
-  const Request& req = parser_->get();
+  const HttpRequest& req = parser_->get();
   auto sse = SseRequest::parse(req.target(), req["Last-Event-ID"]);
   if (auto* error = std::get_if<std::string>(&sse)) return refuse(req, http::status::bad_request, "bad_request", *error);
   auto identity = admit(req);
@@ -196,7 +196,7 @@ void HttpSession<Stream>::open_stream() {
 }
 
 template <class Stream>
-std::string HttpSession<Stream>::client_address(const Request& req) {
+std::string HttpSession<Stream>::client_address(const HttpRequest& req) {
   if (ctx_.config.trust_forwarded_for) {
     // The proxy in front appends the address it saw — to the list, or as a header line of its
     // own (HAProxy): the last entry of the last line is the one it vouches for.
@@ -214,16 +214,16 @@ std::string HttpSession<Stream>::client_address(const Request& req) {
 }
 
 template <class Stream>
-void HttpSession<Stream>::send(Response response) {
+void HttpSession<Stream>::send(HttpResponse response) {
   if (shared_with_) CrossOrigin::allow(*shared_with_, response);
-  response_ = std::make_shared<Response>(std::move(response));
+  response_ = std::make_shared<HttpResponse>(std::move(response));
   bool keep_alive = response_->keep_alive();
   http::async_write(stream_, *response_,
                     beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(), keep_alive));
 }
 
 template <class Stream>
-void HttpSession<Stream>::refuse(const Request& req, http::status status, std::string_view code,
+void HttpSession<Stream>::refuse(const HttpRequest& req, http::status status, std::string_view code,
                                  std::string_view message) {
   auto res = HttpRoutes::json_error(req, status, code, message);
   res.keep_alive(false);

@@ -77,20 +77,20 @@ void single(std::ostringstream& out, const char* name, const char* type, const c
 }
 }  // namespace
 
-std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const cluster::Bus::Stats& bus) const {
+std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const cluster::Broker::Stats& broker) const {
   std::ostringstream out;
-  if (bus.clustered) {
+  if (broker.clustered) {
     single(out, "switchboard_redis_up", "gauge",
-           "1 while the node's connections to Redis are up and its rooms subscribed, else 0.", bus.connected ? 1 : 0);
+           "1 while the node's connections to Redis are up and its rooms subscribed, else 0.", broker.connected ? 1 : 0);
     single(out, "switchboard_redis_reconnects_total", "counter",
-           "Connections to Redis made again after one was lost or failed.", bus.reconnects);
+           "Connections to Redis made again after one was lost or failed.", broker.reconnects);
   }
-  if (!bus.clustered) {
+  if (!broker.clustered) {
     single(out, "switchboard_history_bytes", "gauge",
-           "Bytes of messages kept in the rooms' histories, within --history-max-bytes.", bus.history_bytes);
+           "Bytes of messages kept in the rooms' histories, within --history-max-bytes.", broker.history_bytes);
     family(out, "switchboard_history_evictions_total", "counter",
            "Messages dropped from the history before their room's size or time to live, by reason.");
-    out << "switchboard_history_evictions_total{reason=\"max_bytes\"} " << bus.history_evictions << '\n';
+    out << "switchboard_history_evictions_total{reason=\"max_bytes\"} " << broker.history_evictions << '\n';
   }
   single(out, "switchboard_connections", "gauge", "Open connections: WebSockets and Server-Sent Events streams.", connections_current.load());
   single(out, "switchboard_connections_opened_total", "counter",
@@ -136,7 +136,7 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
   delivery_seconds.render(out, "switchboard_delivery_seconds",
                           "Seconds from a frame being queued to a connection to its socket taking it.");
   publish_seconds.render(out, "switchboard_publish_seconds",
-                         "Seconds from a publish request to the bus accepting it (in a cluster, Redis).");
+                         "Seconds from a publish request to the broker accepting it (in a cluster, Redis).");
   family(out, "switchboard_request_errors_total", "counter", "Error replies sent, by code.");
   for (auto code : protocol::all_error_codes())
     out << "switchboard_request_errors_total{code=\"" << protocol::to_string(code) << "\"} " << errors(code)

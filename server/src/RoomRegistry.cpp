@@ -19,8 +19,8 @@ RoomRegistry::AddResult RoomRegistry::add(const std::shared_ptr<Connection>& con
     return AddResult::too_many_rooms;
   }
   auto [room_it, created] = rooms_.try_emplace(room);
-  // Called under the lock so that a room's bus subscribe and unsubscribe stay in order.
-  if (created) bus_.subscribe(room);
+  // Called under the lock so that a room's broker subscribe and unsubscribe stay in order.
+  if (created) broker_.subscribe(room);
   auto& subs = room_it->second.subscribers;
   mine.emplace(room, subs.size());
   subs.push_back({conn, presence, std::make_shared<Held>()});
@@ -39,7 +39,7 @@ void RoomRegistry::erase_subscriber(const std::string& room_name, std::size_t in
   --subscriptions_;
   if (subs.empty()) {
     rooms_.erase(room_it);
-    bus_.unsubscribe(room_name);
+    broker_.unsubscribe(room_name);
   }
 }
 
@@ -122,7 +122,7 @@ std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Paylo
   const auto now = Connection::Clock::now();
   const bool message = frame != nullptr;
   // Only this room's deliveries touch its position and its subscribers' holds under the shared
-  // lock, and they never overlap (the bus says so).
+  // lock, and they never overlap (the broker says so).
   const Step direct = step_from(r.position, message, offset, epoch);
   if (direct == Step::jump) r.position = {offset, std::string(epoch)};
   else if (direct == Step::next) r.position.offset = offset;
@@ -168,7 +168,7 @@ std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Paylo
 
 RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connection>& conn, const std::string& room,
                                                   const protocol::StreamPosition& after,
-                                                  const std::vector<cluster::Bus::Entry>& recovered) {
+                                                  const std::vector<cluster::Broker::Entry>& recovered) {
   // Exclusive: no delivery to the room runs meanwhile, so nothing lands between the held
   // messages queued here and the first one delivered directly after.
   std::unique_lock lock(mutex_);

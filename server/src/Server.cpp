@@ -20,11 +20,11 @@ namespace switchboard::server {
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
-Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Bus> bus,
+Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Broker> broker,
                std::unique_ptr<cluster::PresenceStore> presence)
     : config_(std::move(config)),
       authenticator_(std::move(authenticator)),
-      bus_(std::move(bus)),
+      broker_(std::move(broker)),
       presence_(std::move(presence)) {
   cluster::set_log_handler([](cluster::LogSeverity severity, std::string_view text) {
     if (severity == cluster::LogSeverity::warn) log::warn(text);
@@ -36,9 +36,9 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
     iocs_.push_back(std::make_unique<net::io_context>(1));
     flush_queues_.push_back(std::make_unique<FlushQueue>(*iocs_.back()));
   }
-  broker_ = std::make_unique<Broker>(config_, *authenticator_, *bus_, *presence_, metrics_);
-  routes_ = std::make_unique<HttpRoutes>(config_, metrics_, broker_->registry(), *bus_);
-  api_ = std::make_unique<HttpApi>(config_, *authenticator_, *broker_, metrics_);
+  dispatcher_ = std::make_unique<Dispatcher>(config_, *authenticator_, *broker_, *presence_, metrics_);
+  routes_ = std::make_unique<HttpRoutes>(config_, metrics_, dispatcher_->registry(), *broker_);
+  api_ = std::make_unique<HttpApi>(config_, *authenticator_, *dispatcher_, metrics_);
   std::size_t max_connections = config_.max_connections;
   if (max_connections == 0) {
     // Each WebSocket holds one descriptor; keep some for listeners, Redis, files and logs.
@@ -48,7 +48,7 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
                           ? 1000000
                           : std::max<std::size_t>(1, static_cast<std::size_t>(limit.rlim_cur) - std::min<std::size_t>(64, limit.rlim_cur / 2));
   }
-  ctx_.reset(new SessionContext{config_, metrics_, *broker_, *authenticator_, *routes_, *api_,
+  ctx_.reset(new SessionContext{config_, metrics_, *dispatcher_, *authenticator_, *routes_, *api_,
                                 auth::OriginPolicy(config_.allowed_origins),
                                 HandshakeLimiter(config_.handshake_rate_per_ip, config_.handshake_burst_per_ip),
                                 max_connections});
@@ -72,7 +72,7 @@ void Server::start() {
     tls_listener_ = std::make_shared<Listener>(iocs, tcp::endpoint(address, config_.tls_port), &*tls_, *ctx_);
   }
   for (auto& ioc : iocs_) work_.push_back(net::make_work_guard(*ioc));
-  bus_->start(*iocs_.front());
+  broker_->start(*iocs_.front());
   presence_->start();
   plain_listener_->run();
   if (tls_listener_) tls_listener_->run();
@@ -101,20 +101,20 @@ void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds dra
   if (plain_listener_) plain_listener_->stop();
   if (tls_listener_) tls_listener_->stop();
   if (!threads_.empty()) {
-    broker_->shutdown_all(protocol::close_code::going_away, "going away");
-    broker_->wait_until_no_connections(grace);
+    dispatcher_->shutdown_all(protocol::close_code::going_away, "going away");
+    dispatcher_->wait_until_no_connections(grace);
     // Peers that did not finish the close handshake in time are dropped, so that every
     // connection still leaves its rooms and presence before the node stops.
-    broker_->abort_all();
-    broker_->wait_until_no_connections(std::chrono::seconds(1));
+    dispatcher_->abort_all();
+    dispatcher_->wait_until_no_connections(std::chrono::seconds(1));
     presence_->stop();  // while the event loop still runs
-    bus_->stop();
+    broker_->stop();
   }
   for (auto& ioc : iocs_) ioc->stop();
   for (auto& t : threads_) t.join();
   threads_.clear();
   work_.clear();
-  // Sessions still registered are released with the broker, before the io_context that owns their sockets.
+  // Sessions still registered are released with the dispatcher, before the io_context that owns their sockets.
 }
 
 int Server::wait_for_signal() {

@@ -29,7 +29,7 @@ SseSession<Stream>::~SseSession() {
 }
 
 template <class Stream>
-void SseSession<Stream>::run(const Request& request, SseRequest sse) {
+void SseSession<Stream>::run(const HttpRequest& request, SseRequest sse) {
   for (auto& room : sse.rooms) {
     rooms_.push_back({std::move(room.name), room.presence, std::move(room.since), true});
     positions_.emplace_back(rooms_.back().name, protocol::StreamPosition{});
@@ -60,15 +60,15 @@ void SseSession<Stream>::on_head(beast::error_code ec, std::size_t) {
   opened_ = true;
   ++ctx_.metrics.sse_streams_opened;
   auto self = this->shared_from_this();
-  ctx_.broker.open(self);
+  ctx_.dispatcher.open(self);
   for (std::size_t i = 0; i < rooms_.size() && !closing_; ++i) {
-    protocol::Request req;
+    protocol::Command req;
     req.op = protocol::Op::subscribe;
     req.id = i;  // the reply says which room it is about
     req.room = rooms_[i].name;
     req.presence = rooms_[i].presence;
     req.since = rooms_[i].since;
-    ctx_.broker.execute(self, req);
+    ctx_.dispatcher.execute(self, req);
   }
   arm_keepalive();
   do_read();
@@ -302,7 +302,7 @@ void SseSession<Stream>::finish() {
   write_deadline_.cancel();
   token_watch_.cancel();
   pending_.clear();
-  if (opened_) ctx_.broker.close(*this);
+  if (opened_) ctx_.dispatcher.close(*this);
 }
 
 }  // namespace switchboard::server

@@ -63,7 +63,7 @@ void WebSocketSession<NextLayer>::on_accept(beast::error_code ec) {
     return;
   }
   opened_ = true;
-  ctx_.broker.open(this->shared_from_this());
+  ctx_.dispatcher.open(this->shared_from_this());
   do_read();
 }
 
@@ -84,12 +84,12 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
   ctx_.metrics.bytes_received += bytes;
   if (!closing_) {
     if (!ws_.got_text()) {
-      ctx_.broker.refuse(*this, nullptr, protocol::ErrorCode::bad_request,
+      ctx_.dispatcher.refuse(*this, nullptr, protocol::ErrorCode::bad_request,
                          "binary frames are not supported; send JSON text frames");
     } else {
       auto data = buffer_.cdata();
       in_own_handler_ = true;
-      ctx_.broker.handle(this->shared_from_this(),
+      ctx_.dispatcher.handle(this->shared_from_this(),
                          std::string_view(static_cast<const char*>(data.data()), data.size()));
       in_own_handler_ = false;
     }
@@ -105,7 +105,7 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::deliver(protocol::Payload frame, Clock::time_point at) {
   // Each I/O thread runs its own io_context, and a connection's handlers all run on its one
   // thread. A delivery made on that thread — the fan-out of a publish read by another
-  // connection of the thread, or the bus's — is queued at once: no post, no handler per
+  // connection of the thread, or the broker's — is queued at once: no post, no handler per
   // subscriber. Handed over, in order, through the thread's inbox: from other threads; while
   // work handed over before waits (it goes first); and from the connection's own handlers, so
   // that what the broker queues while handling a request stays behind what is already on its way.
@@ -403,7 +403,7 @@ void WebSocketSession<NextLayer>::finish() {
   token_watch_.cancel();
   // Frames being written stay until their write completes (it reads from them).
   queue_.resize(head_ + (writing_ ? in_flight_ : 0));
-  if (opened_) ctx_.broker.close(*this);
+  if (opened_) ctx_.dispatcher.close(*this);
 }
 
 }  // namespace switchboard::server

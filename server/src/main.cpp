@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "switchboard/server/Authentication.h"
-#include "switchboard/server/Components.h"
+#include "switchboard/server/ClusterParts.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/Log.h"
 #include "switchboard/server/Server.h"
@@ -43,9 +43,9 @@ int main(int argc, char* argv[]) {
   try {
     server::apply_dev_mode(config);
     auto authenticator = server::make_authenticator(config);
-    // Without a cluster configured, the node runs alone on the embedded bus and presence store.
+    // Without a cluster configured, the node runs alone on the embedded broker and presence store.
     auto parts = server::make_cluster_parts(config);
-    server::Server node(std::move(config), std::move(authenticator), std::move(parts.bus), std::move(parts.presence));
+    server::Server node(std::move(config), std::move(authenticator), std::move(parts.broker), std::move(parts.presence));
     node.start();
     // The shutdown is bounded (drain, then 2 s for close handshakes): the node keeps catching
     // signals until it is destroyed, so that a second one cannot cut it short.

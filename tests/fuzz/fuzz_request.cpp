@@ -1,4 +1,4 @@
-// Any frame a client sends goes through parse_request; any body a backend posts through
+// Any frame a client sends goes through parse_command; any body a backend posts through
 // parse_publish_body; any Last-Event-ID a Server-Sent Events client sends through
 // parse_event_id. None may crash, leak or hit undefined behaviour, and what they accept must
 // serialize back (an event id to one that reads the same; a push holding published data to
@@ -15,14 +15,14 @@
 #include "switchboard/protocol/EventId.h"
 #include "switchboard/protocol/JsonText.h"
 #include "switchboard/protocol/Messages.h"
-#include "switchboard/protocol/Request.h"
+#include "switchboard/protocol/Command.h"
 
 namespace sp = switchboard::protocol;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto parsed = sp::parse_request(text);
-  if (auto* req = std::get_if<sp::Request>(&parsed)) {
+  auto parsed = sp::parse_command(text);
+  if (auto* req = std::get_if<sp::Command>(&parsed)) {
     if (req->op == sp::Op::publish) {
       auto push = sp::message_push(req->room, req->data, "fuzz");
       if (sp::JsonText::scan(sp::with_offset(*push, 1), 65).status != sp::JsonText::Status::ok) std::abort();
@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (req->since) (void)sp::subscribe_reply(req->id, *req->since, true);
     (void)sp::ok_reply(req->id);
   } else {
-    auto& err = std::get<sp::RequestError>(parsed);
+    auto& err = std::get<sp::CommandError>(parsed);
     (void)sp::error_reply(err.id, err.code, err.message);
   }
   auto body = sp::parse_publish_body(text);

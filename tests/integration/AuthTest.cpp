@@ -67,7 +67,7 @@ TEST(Auth, PresenceIsPerUserAcrossConnections) {
                                          {{"user", "watcher"}, {"info", json::object()}, {"conns", 1}}})));
   tab1.reset();  // one tab gone: carol is still here, no event
   EXPECT_TRUE(eventually([&] {
-    return node.broker().registry().subscription_count() == 2u;
+    return node.dispatcher().registry().subscription_count() == 2u;
   }));
   EXPECT_TRUE(watcher.quiet_for(std::chrono::milliseconds(100)));
   tab2->close();  // the last one: carol leaves
@@ -94,7 +94,7 @@ TEST(Auth, RefusedHandshakesAre401WithAReasonAndCounted) {
   EXPECT_EQ(node.metrics().handshakes_rejected("expired"), 1u);
   EXPECT_EQ(node.metrics().handshakes_rejected("bad_signature"), 1u);
   EXPECT_EQ(node.metrics().handshakes_rejected("bad_token"), 1u);
-  EXPECT_EQ(node.broker().connection_count(), 0u);
+  EXPECT_EQ(node.dispatcher().connection_count(), 0u);
   EXPECT_NE(http_get(node.port(), "/metrics").body.find(
                 "switchboard_handshakes_rejected_total{reason=\"expired\"} 1"),
             std::string::npos);

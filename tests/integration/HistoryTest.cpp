@@ -1,4 +1,4 @@
-// Message history and recovery, on the embedded bus and on a cluster of two nodes sharing a real
+// Message history and recovery, on the embedded broker and on a cluster of two nodes sharing a real
 // redis-server: positions, "since" on subscribe (no gap, no duplicate), the history request.
 #include <gtest/gtest.h>
 
@@ -15,7 +15,7 @@ using nlohmann::json;
 
 namespace {
 
-// The embedded bus (one node, reached twice), or two nodes sharing a Redis.
+// The embedded broker (one node, reached twice), or two nodes sharing a Redis.
 class History : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
@@ -69,7 +69,7 @@ class History : public ::testing::TestWithParam<bool> {
 
 }  // namespace
 
-INSTANTIATE_TEST_SUITE_P(Bus, History, ::testing::Values(false, true),
+INSTANTIATE_TEST_SUITE_P(Broker, History, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Redis" : "Embedded"; });
 
 TEST_P(History, SubscribeGivesThePositionAndMessagesCountUpFromIt) {

@@ -41,7 +41,7 @@ TEST(Load, SlowConsumerIsClosedWith4008AndOthersAreServed) {
 
   pub.send_json({{"op", "publish"}, {"room", "firehose"}, {"data", {{"i", kMessages}}}});
   EXPECT_EQ(fast.read_json()["data"]["i"], kMessages);
-  EXPECT_TRUE(eventually([&] { return node.broker().registry().subscription_count() == 1; }));
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().registry().subscription_count() == 1; }));
 }
 
 TEST(Load, SmallAndLargeMessagesQueuedTogetherArriveWholeAndInOrder) {
@@ -90,7 +90,7 @@ TEST(Load, AReaderThatNeverReadsIsCutAfterTheCloseTimeout) {
     pub.request({{"op", "publish"}, {"room", "r"}, {"data", payload}});
   ASSERT_EQ(node.metrics().slow_consumers.load(), 1u);
   // Without ever reading, the connection is gone from the node within the close timeout.
-  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 1; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 1; }, std::chrono::seconds(10)));
 }
 
 TEST(Load, AThousandConnectionsInOneRoom) {
@@ -111,8 +111,8 @@ TEST(Load, AThousandConnectionsInOneRoom) {
   }
   // Requests on one connection are handled in order: a ping reply means its subscribes are done.
   for (auto& c : clients) ASSERT_EQ(c->request({{"op", "ping"}})["ok"], true);
-  EXPECT_EQ(node.broker().connection_count(), static_cast<std::size_t>(kClients));
-  EXPECT_EQ(node.broker().registry().room_count(), 11u);
+  EXPECT_EQ(node.dispatcher().connection_count(), static_cast<std::size_t>(kClients));
+  EXPECT_EQ(node.dispatcher().registry().room_count(), 11u);
 
   WsClient pub(node.port());
   pub.request({{"op", "publish"}, {"room", "big"}, {"data", "to all"}});
@@ -131,6 +131,6 @@ TEST(Load, AThousandConnectionsInOneRoom) {
     else clients[i]->drop();
   }
   clients.clear();
-  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 1; }, std::chrono::seconds(20)));
-  EXPECT_EQ(node.broker().registry().room_count(), 0u);
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 1; }, std::chrono::seconds(20)));
+  EXPECT_EQ(node.dispatcher().registry().room_count(), 0u);
 }

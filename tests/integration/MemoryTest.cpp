@@ -75,7 +75,7 @@ TEST(Memory, HistoryRepliesToAClientThatDoesNotReadCountAgainstTheQueue) {
     for (int n = 0; n < 40 && c.try_send_text(R"({"op":"history","id":1,"room":"big","limit":1000})"); ++n) {
     }
   EXPECT_TRUE(eventually([&] { return node.metrics().slow_consumers.load() == kClients; }, std::chrono::seconds(10)));
-  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 0; }, std::chrono::seconds(10)));
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 0; }, std::chrono::seconds(10)));
 }
 
 TEST(Memory, AWriteThatMakesNoProgressForTheWriteTimeoutCutsTheConnection) {
@@ -101,7 +101,7 @@ TEST(Memory, AWriteThatMakesNoProgressForTheWriteTimeoutCutsTheConnection) {
   EXPECT_EQ(node.metrics().write_timeouts.load(), 1u);
   EXPECT_EQ(node.metrics().slow_consumers.load(), 1u);
   EXPECT_EQ(node.metrics().closes(4008), 1u);
-  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 1; }));
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 1; }));
   // A client that reads is not touched.
   EXPECT_EQ(reader.request({{"op", "ping"}})["ok"], true);
 }
@@ -119,7 +119,7 @@ TEST(Memory, AServerSentEventsStreamHasTheSameWriteTimeout) {
     ASSERT_EQ(publish_over_http(node.port(), "big", 60000), 200);
   EXPECT_TRUE(eventually([&] { return node.metrics().write_timeouts.load() == 1; }, std::chrono::seconds(10)));
   EXPECT_EQ(node.metrics().closes(4008), 1u);
-  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 0; }));
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 0; }));
 }
 
 TEST(Memory, TheHistoryHasANodeWideByteBudgetThatEvictsTheOldestFirst) {

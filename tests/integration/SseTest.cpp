@@ -240,7 +240,7 @@ TEST(Sse, AReaderThatStopsTakingIsCutAndCountedAsASlowConsumer) {
   // Far more than the socket buffers and the queue hold: the node gives up on the stream.
   for (int i = 0; i < 5000 && node.metrics().slow_consumers.load() == 0; ++i) publish(pub, "a", big);
   EXPECT_TRUE(eventually([&] { return node.metrics().slow_consumers.load() == 1; }));
-  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 1; }));  // the publisher is left
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 1; }));  // the publisher is left
   EXPECT_EQ(publish(pub, "a", "still served")["ok"], true);
 }
 

@@ -12,7 +12,7 @@
 #include "WsClient.h"
 #include "switchboard/auth/AnonymousAuthenticator.h"
 #include "switchboard/server/Authentication.h"
-#include "switchboard/server/Components.h"
+#include "switchboard/server/ClusterParts.h"
 #include "switchboard/server/Server.h"
 
 namespace switchboard::test {
@@ -46,7 +46,7 @@ class TestNode {
   TestNode(server::Config config, std::unique_ptr<auth::Authenticator> authenticator)
       : TestNode(config, std::move(authenticator), server::make_cluster_parts(config)) {}
   TestNode(const server::Config& config, std::unique_ptr<auth::Authenticator> authenticator, server::ClusterParts parts)
-      : server_(config, std::move(authenticator), std::move(parts.bus), std::move(parts.presence)) {
+      : server_(config, std::move(authenticator), std::move(parts.broker), std::move(parts.presence)) {
     server_.start();
   }
 
@@ -54,7 +54,7 @@ class TestNode {
   std::uint16_t tls_port() const { return server_.tls_port(); }
   server::Server& server() { return server_; }
   server::Metrics& metrics() { return server_.metrics(); }
-  const server::Broker& broker() const { return server_.broker(); }
+  const server::Dispatcher& dispatcher() const { return server_.dispatcher(); }
 
  private:
   struct Prepared {

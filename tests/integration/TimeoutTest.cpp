@@ -16,8 +16,8 @@ TEST(Timeouts, SilentWebSocketIsDroppedAfterTheIdleTimeout) {
   WsClient silent(node.port());
   silent.request({{"op", "subscribe"}, {"room", "r"}});
   silent.pause_reading();  // never reads, so never answers the node's ping
-  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 0; }, std::chrono::seconds(10)));
-  EXPECT_EQ(node.broker().registry().room_count(), 0u);
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 0; }, std::chrono::seconds(10)));
+  EXPECT_EQ(node.dispatcher().registry().room_count(), 0u);
 }
 
 TEST(Timeouts, ClientsThatAnswerPingsStay) {

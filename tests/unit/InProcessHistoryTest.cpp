@@ -22,7 +22,7 @@ std::uint64_t append(InProcessHistory& h, const std::string& room, const std::st
                   [](const protocol::Payload&, std::uint64_t, std::string_view) {});
 }
 
-std::vector<std::uint64_t> offsets(const cluster::Bus::History& h) {
+std::vector<std::uint64_t> offsets(const cluster::Broker::History& h) {
   std::vector<std::uint64_t> out;
   for (const auto& e : h.messages) out.push_back(e.offset);
   return out;

@@ -1,5 +1,5 @@
 // Unit tests of JsonText, the strict JSON scanner that checks a publisher's `data` without
-// re-serializing it, and of how parse_request and parse_publish_body keep `data` as sent.
+// re-serializing it, and of how parse_command and parse_publish_body keep `data` as sent.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -7,7 +7,7 @@
 #include <variant>
 
 #include "switchboard/protocol/JsonText.h"
-#include "switchboard/protocol/Request.h"
+#include "switchboard/protocol/Command.h"
 
 namespace sp = switchboard::protocol;
 using nlohmann::json;
@@ -125,23 +125,23 @@ TEST(JsonText, MinifyDropsWhitespaceOutsideStringsOnly) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// parse_request and parse_publish_body keep the publisher's text
+// parse_command and parse_publish_body keep the publisher's text
 // ---------------------------------------------------------------------------------------------
 
 namespace {
 
 std::string published_data(const std::string& data) {
-  auto r = sp::parse_request(R"({"op":"publish","id":1,"room":"r","data":)" + data + "}");
-  if (auto* err = std::get_if<sp::RequestError>(&r)) {
+  auto r = sp::parse_command(R"({"op":"publish","id":1,"room":"r","data":)" + data + "}");
+  if (auto* err = std::get_if<sp::CommandError>(&r)) {
     ADD_FAILURE() << data << ": " << sp::to_string(err->code) << " " << err->message;
     return {};
   }
-  return std::get<sp::Request>(r).data;
+  return std::get<sp::Command>(r).data;
 }
 
 std::string posted_data(const std::string& data) {
   auto r = sp::parse_publish_body(R"({"room":"r","data":)" + data + "}");
-  if (auto* err = std::get_if<sp::RequestError>(&r)) {
+  if (auto* err = std::get_if<sp::CommandError>(&r)) {
     ADD_FAILURE() << data << ": " << sp::to_string(err->code) << " " << err->message;
     return {};
   }
@@ -149,8 +149,8 @@ std::string posted_data(const std::string& data) {
 }
 
 ErrorCode request_error(const std::string& text) {
-  auto r = sp::parse_request(text);
-  return std::holds_alternative<sp::RequestError>(r) ? std::get<sp::RequestError>(r).code : ErrorCode::internal;
+  auto r = sp::parse_command(text);
+  return std::holds_alternative<sp::CommandError>(r) ? std::get<sp::CommandError>(r).code : ErrorCode::internal;
 }
 
 }  // namespace
@@ -175,16 +175,16 @@ TEST(PublishedData, WhitespaceOutsideStringsDropped) {
 }
 
 TEST(PublishedData, TheLastOfDuplicateMembersCounts) {
-  auto r = sp::parse_request(R"({"op":"ping","op":"publish","room":"x","room":"r","data":1,"data":{"b":2}})");
-  ASSERT_TRUE(std::holds_alternative<sp::Request>(r));
-  auto& req = std::get<sp::Request>(r);
+  auto r = sp::parse_command(R"({"op":"ping","op":"publish","room":"x","room":"r","data":1,"data":{"b":2}})");
+  ASSERT_TRUE(std::holds_alternative<sp::Command>(r));
+  auto& req = std::get<sp::Command>(r);
   EXPECT_EQ(req.op, sp::Op::publish);
   EXPECT_EQ(req.room, "r");
   EXPECT_EQ(req.data, R"({"b":2})");
   // Escaped member names are the same names.
-  auto escaped = sp::parse_request(R"({"\u006fp":"publish","ro\u006Fm":"r","d\u0061ta":[1]})");
-  ASSERT_TRUE(std::holds_alternative<sp::Request>(escaped));
-  EXPECT_EQ(std::get<sp::Request>(escaped).data, "[1]");
+  auto escaped = sp::parse_command(R"({"\u006fp":"publish","ro\u006Fm":"r","d\u0061ta":[1]})");
+  ASSERT_TRUE(std::holds_alternative<sp::Command>(escaped));
+  EXPECT_EQ(std::get<sp::Command>(escaped).data, "[1]");
 }
 
 TEST(PublishedData, InvalidDataIsBadJson) {
@@ -193,8 +193,8 @@ TEST(PublishedData, InvalidDataIsBadJson) {
     SCOPED_TRACE(data);
     EXPECT_EQ(request_error(R"({"op":"publish","room":"r","data":)" + data + "}"), ErrorCode::bad_json);
     auto r = sp::parse_publish_body(R"({"room":"r","data":)" + data + "}");
-    ASSERT_TRUE(std::holds_alternative<sp::RequestError>(r));
-    EXPECT_EQ(std::get<sp::RequestError>(r).code, ErrorCode::bad_json);
+    ASSERT_TRUE(std::holds_alternative<sp::CommandError>(r));
+    EXPECT_EQ(std::get<sp::CommandError>(r).code, ErrorCode::bad_json);
   }
   // Anywhere else in the frame too.
   EXPECT_EQ(request_error("{\"op\":\"ping\",\"x\":\"\xc0\xaf\"}"), ErrorCode::bad_json);
@@ -202,7 +202,7 @@ TEST(PublishedData, InvalidDataIsBadJson) {
 
 TEST(PublishedData, HugeNumbersElsewhereAreOfTheWrongType) {
   // Valid JSON, so not bad_json: an id, a limit or a since that no integer can hold is a bad_request.
-  auto id = std::get<sp::RequestError>(sp::parse_request(R"({"op":"ping","id":1e400})"));
+  auto id = std::get<sp::CommandError>(sp::parse_command(R"({"op":"ping","id":1e400})"));
   EXPECT_EQ(id.code, ErrorCode::bad_request);
   EXPECT_TRUE(id.id.is_null());
   EXPECT_EQ(request_error(R"({"op":"ping","id":18446744073709551617})"), ErrorCode::bad_request);
@@ -210,13 +210,13 @@ TEST(PublishedData, HugeNumbersElsewhereAreOfTheWrongType) {
   EXPECT_EQ(request_error(R"({"op":"subscribe","room":"r","since":{"offset":1e400,"epoch":"e"}})"),
             ErrorCode::bad_request);
   // Members the request does not use may hold anything valid.
-  auto r = sp::parse_request(R"({"op":"ping","id":7,"extra":1e400})");
-  ASSERT_TRUE(std::holds_alternative<sp::Request>(r));
-  EXPECT_EQ(std::get<sp::Request>(r).id, json(7));
+  auto r = sp::parse_command(R"({"op":"ping","id":7,"extra":1e400})");
+  ASSERT_TRUE(std::holds_alternative<sp::Command>(r));
+  EXPECT_EQ(std::get<sp::Command>(r).id, json(7));
 }
 
 TEST(PublishedData, ByteOrderMarkSkipped) {
-  auto r = sp::parse_request("\xef\xbb\xbf{\"op\":\"ping\",\"id\":1}");
-  ASSERT_TRUE(std::holds_alternative<sp::Request>(r));
-  EXPECT_EQ(std::get<sp::Request>(r).id, json(1));
+  auto r = sp::parse_command("\xef\xbb\xbf{\"op\":\"ping\",\"id\":1}");
+  ASSERT_TRUE(std::holds_alternative<sp::Command>(r));
+  EXPECT_EQ(std::get<sp::Command>(r).id, json(1));
 }

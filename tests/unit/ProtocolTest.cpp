@@ -10,7 +10,7 @@
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/EventId.h"
 #include "switchboard/protocol/Messages.h"
-#include "switchboard/protocol/Request.h"
+#include "switchboard/protocol/Command.h"
 #include "switchboard/protocol/RoomName.h"
 
 namespace sp = switchboard::protocol;
@@ -21,24 +21,24 @@ using sp::Op;
 namespace {
 
 // Parses `text` and expects success.
-sp::Request ok(const std::string& text) {
-  sp::ParseResult r = sp::parse_request(text);
-  if (auto* err = std::get_if<sp::RequestError>(&r)) {
+sp::Command ok(const std::string& text) {
+  sp::ParseResult r = sp::parse_command(text);
+  if (auto* err = std::get_if<sp::CommandError>(&r)) {
     ADD_FAILURE() << "expected success for " << text << ", got " << sp::to_string(err->code)
                   << ": " << err->message;
     return {};
   }
-  return std::get<sp::Request>(std::move(r));
+  return std::get<sp::Command>(std::move(r));
 }
 
 // Parses `text` and expects an error.
-sp::RequestError fail(const std::string& text) {
-  sp::ParseResult r = sp::parse_request(text);
-  if (std::holds_alternative<sp::Request>(r)) {
+sp::CommandError fail(const std::string& text) {
+  sp::ParseResult r = sp::parse_command(text);
+  if (std::holds_alternative<sp::Command>(r)) {
     ADD_FAILURE() << "expected an error for " << text;
     return {ErrorCode::internal, "", nullptr};
   }
-  return std::get<sp::RequestError>(std::move(r));
+  return std::get<sp::CommandError>(std::move(r));
 }
 
 std::string nested(int depth) {  // `depth` arrays inside each other
@@ -48,11 +48,11 @@ std::string nested(int depth) {  // `depth` arrays inside each other
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// parse_request: every op
+// parse_command: every op
 // ---------------------------------------------------------------------------------------------
 
 TEST(ParseRequest, SubscribeWithoutPresence) {
-  sp::Request r = ok(R"({"op":"subscribe","id":1,"room":"chat:lobby"})");
+  sp::Command r = ok(R"({"op":"subscribe","id":1,"room":"chat:lobby"})");
   EXPECT_EQ(r.op, Op::subscribe);
   EXPECT_EQ(r.id, json(1));
   EXPECT_EQ(r.room, "chat:lobby");
@@ -60,27 +60,27 @@ TEST(ParseRequest, SubscribeWithoutPresence) {
 }
 
 TEST(ParseRequest, SubscribeWithPresenceTrue) {
-  sp::Request r = ok(R"({"op":"subscribe","id":1,"room":"chat:lobby","presence":true})");
+  sp::Command r = ok(R"({"op":"subscribe","id":1,"room":"chat:lobby","presence":true})");
   EXPECT_EQ(r.op, Op::subscribe);
   EXPECT_EQ(r.room, "chat:lobby");
   EXPECT_TRUE(r.presence);
 }
 
 TEST(ParseRequest, SubscribeWithPresenceFalse) {
-  sp::Request r = ok(R"({"op":"subscribe","id":1,"room":"r","presence":false})");
+  sp::Command r = ok(R"({"op":"subscribe","id":1,"room":"r","presence":false})");
   EXPECT_EQ(r.op, Op::subscribe);
   EXPECT_FALSE(r.presence);
 }
 
 TEST(ParseRequest, Unsubscribe) {
-  sp::Request r = ok(R"({"op":"unsubscribe","id":2,"room":"chat:lobby"})");
+  sp::Command r = ok(R"({"op":"unsubscribe","id":2,"room":"chat:lobby"})");
   EXPECT_EQ(r.op, Op::unsubscribe);
   EXPECT_EQ(r.id, json(2));
   EXPECT_EQ(r.room, "chat:lobby");
 }
 
 TEST(ParseRequest, PublishObjectData) {
-  sp::Request r = ok(R"({"op":"publish","id":3,"room":"chat:lobby","data":{"text":"hi","n":[1,2]}})");
+  sp::Command r = ok(R"({"op":"publish","id":3,"room":"chat:lobby","data":{"text":"hi","n":[1,2]}})");
   EXPECT_EQ(r.op, Op::publish);
   EXPECT_EQ(r.id, json(3));
   EXPECT_EQ(r.room, "chat:lobby");
@@ -88,18 +88,18 @@ TEST(ParseRequest, PublishObjectData) {
 }
 
 TEST(ParseRequest, PublishNullData) {
-  sp::Request r = ok(R"({"op":"publish","room":"r","data":null})");
+  sp::Command r = ok(R"({"op":"publish","room":"r","data":null})");
   EXPECT_EQ(r.op, Op::publish);
   EXPECT_EQ(r.data, "null");
 }
 
 TEST(ParseRequest, PublishArrayData) {
-  sp::Request r = ok(R"({"op":"publish","room":"r","data":[1,"two",null,{"x":false}]})");
+  sp::Command r = ok(R"({"op":"publish","room":"r","data":[1,"two",null,{"x":false}]})");
   EXPECT_EQ(r.data, R"([1,"two",null,{"x":false}])");
 }
 
 TEST(ParseRequest, PublishStringData) {
-  sp::Request r = ok(R"({"op":"publish","room":"r","data":"hello"})");
+  sp::Command r = ok(R"({"op":"publish","room":"r","data":"hello"})");
   EXPECT_EQ(r.data, R"("hello")");
 }
 
@@ -112,14 +112,14 @@ TEST(ParseRequest, PublishScalarData) {
 }
 
 TEST(ParseRequest, Presence) {
-  sp::Request r = ok(R"({"op":"presence","id":4,"room":"chat:lobby"})");
+  sp::Command r = ok(R"({"op":"presence","id":4,"room":"chat:lobby"})");
   EXPECT_EQ(r.op, Op::presence);
   EXPECT_EQ(r.id, json(4));
   EXPECT_EQ(r.room, "chat:lobby");
 }
 
 TEST(ParseRequest, Ping) {
-  sp::Request r = ok(R"({"op":"ping","id":5})");
+  sp::Command r = ok(R"({"op":"ping","id":5})");
   EXPECT_EQ(r.op, Op::ping);
   EXPECT_EQ(r.id, json(5));
   EXPECT_TRUE(r.room.empty());
@@ -127,12 +127,12 @@ TEST(ParseRequest, Ping) {
 
 TEST(ParseRequest, PingIgnoresRoom) {
   // ping takes no room, so even an invalid one is not looked at.
-  sp::Request r = ok(R"({"op":"ping","room":"not a room $"})");
+  sp::Command r = ok(R"({"op":"ping","room":"not a room $"})");
   EXPECT_EQ(r.op, Op::ping);
 }
 
 // ---------------------------------------------------------------------------------------------
-// parse_request: id
+// parse_command: id
 // ---------------------------------------------------------------------------------------------
 
 TEST(ParseRequest, IntegerId) {
@@ -143,7 +143,7 @@ TEST(ParseRequest, IntegerId) {
 }
 
 TEST(ParseRequest, StringId) {
-  sp::Request r = ok(R"({"op":"ping","id":"req-1"})");
+  sp::Command r = ok(R"({"op":"ping","id":"req-1"})");
   EXPECT_EQ(r.id, json("req-1"));
   EXPECT_EQ(ok(R"({"op":"ping","id":""})").id, json(""));
 }
@@ -154,32 +154,32 @@ TEST(ParseRequest, StringIdOf64BytesAccepted) {
 }
 
 TEST(ParseRequest, MissingIdIsNull) {
-  sp::Request r = ok(R"({"op":"subscribe","room":"r"})");
+  sp::Command r = ok(R"({"op":"subscribe","room":"r"})");
   EXPECT_TRUE(r.id.is_null());
 }
 
 TEST(ParseRequest, UnknownFieldsIgnored) {
-  sp::Request r = ok(R"({"op":"subscribe","id":1,"room":"r","extra":{"a":[1]},"v":2})");
+  sp::Command r = ok(R"({"op":"subscribe","id":1,"room":"r","extra":{"a":[1]},"v":2})");
   EXPECT_EQ(r.op, Op::subscribe);
   EXPECT_EQ(r.room, "r");
 }
 
 TEST(ParseRequest, FieldOrderDoesNotMatter) {
-  sp::Request r = ok(R"({"data":[1],"room":"r","id":"x","op":"publish"})");
+  sp::Command r = ok(R"({"data":[1],"room":"r","id":"x","op":"publish"})");
   EXPECT_EQ(r.op, Op::publish);
   EXPECT_EQ(r.id, json("x"));
   EXPECT_EQ(r.data, "[1]");
 }
 
 // ---------------------------------------------------------------------------------------------
-// parse_request: errors
+// parse_command: errors
 // ---------------------------------------------------------------------------------------------
 
 TEST(ParseRequestError, NotJsonIsBadJsonWithNullId) {
   for (const char* text : {"", "hello", "{", R"({"op":"ping","id":1)", R"({"op":"ping",})",
                            "{'op':'ping'}", R"({"op":"ping"} trailing)"}) {
     SCOPED_TRACE(text);
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::bad_json);
     EXPECT_TRUE(e.id.is_null());
     EXPECT_FALSE(e.message.empty());
@@ -187,7 +187,7 @@ TEST(ParseRequestError, NotJsonIsBadJsonWithNullId) {
 }
 
 TEST(ParseRequestError, InvalidUtf8IsBadJson) {
-  sp::RequestError e = fail("{\"op\":\"ping\",\"id\":\"\xff\xfe\"}");
+  sp::CommandError e = fail("{\"op\":\"ping\",\"id\":\"\xff\xfe\"}");
   EXPECT_EQ(e.code, ErrorCode::bad_json);
   EXPECT_TRUE(e.id.is_null());
 }
@@ -195,7 +195,7 @@ TEST(ParseRequestError, InvalidUtf8IsBadJson) {
 TEST(ParseRequestError, NonObjectIsBadRequest) {
   for (const char* text : {"[]", R"([{"op":"ping"}])", "1", R"("ping")", "null", "true"}) {
     SCOPED_TRACE(text);
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::bad_request);
     EXPECT_TRUE(e.id.is_null());
   }
@@ -210,14 +210,14 @@ TEST(ParseRequestError, BadIdTypes) {
         std::string(R"({"op":"ping","id":null})"),
         std::string(R"({"op":"ping","id":")") + long_id + "\"}"}) {
     SCOPED_TRACE(text);
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::bad_request);
     EXPECT_TRUE(e.id.is_null());  // an invalid id is never echoed
   }
 }
 
 TEST(ParseRequestError, MissingOpEchoesId) {
-  sp::RequestError e = fail(R"({"id":7,"room":"r"})");
+  sp::CommandError e = fail(R"({"id":7,"room":"r"})");
   EXPECT_EQ(e.code, ErrorCode::bad_request);
   EXPECT_EQ(e.id, json(7));
 }
@@ -226,7 +226,7 @@ TEST(ParseRequestError, NonStringOpEchoesId) {
   for (const char* text : {R"({"id":"a","op":1})", R"({"id":"a","op":null})",
                            R"({"id":"a","op":["ping"]})", R"({"id":"a","op":{"name":"ping"}})"}) {
     SCOPED_TRACE(text);
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::bad_request);
     EXPECT_EQ(e.id, json("a"));
   }
@@ -236,14 +236,14 @@ TEST(ParseRequestError, UnknownOpEchoesId) {
   for (const char* text : {R"({"id":8,"op":"shout","room":"r"})", R"({"id":8,"op":""})",
                            R"({"id":8,"op":"PING"})", R"({"id":8,"op":"subscribe "})"}) {
     SCOPED_TRACE(text);
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::unknown_op);
     EXPECT_EQ(e.id, json(8));
   }
 }
 
 TEST(ParseRequestError, UnknownOpWithoutId) {
-  sp::RequestError e = fail(R"({"op":"shout"})");
+  sp::CommandError e = fail(R"({"op":"shout"})");
   EXPECT_EQ(e.code, ErrorCode::unknown_op);
   EXPECT_TRUE(e.id.is_null());
 }
@@ -252,7 +252,7 @@ TEST(ParseRequestError, MissingRoom) {
   for (const char* op : {"subscribe", "unsubscribe", "publish", "presence"}) {
     SCOPED_TRACE(op);
     std::string text = std::string(R"({"id":9,"op":")") + op + R"(","data":1})";
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::bad_request);
     EXPECT_EQ(e.id, json(9));
   }
@@ -262,7 +262,7 @@ TEST(ParseRequestError, NonStringRoom) {
   for (const char* room : {"1", "null", "true", "[\"r\"]", "{\"name\":\"r\"}"}) {
     SCOPED_TRACE(room);
     std::string text = std::string(R"({"id":10,"op":"subscribe","room":)") + room + "}";
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::bad_request);
     EXPECT_EQ(e.id, json(10));
   }
@@ -277,7 +277,7 @@ TEST(ParseRequestError, InvalidRoomNamesAreBadRoom) {
                            std::string("a?b"), std::string("a*b"), std::string("a,b")}) {
     SCOPED_TRACE(room);
     std::string text = R"({"id":"r1","op":"subscribe","room":")" + room + "\"}";
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::bad_room);
     EXPECT_EQ(e.id, json("r1"));
   }
@@ -320,26 +320,26 @@ TEST(ParseRequestError, PresenceNotBoolean) {
   for (const char* value : {"1", "0", "\"true\"", "null", "[]", "{}"}) {
     SCOPED_TRACE(value);
     std::string text = std::string(R"({"id":11,"op":"subscribe","room":"r","presence":)") + value + "}";
-    sp::RequestError e = fail(text);
+    sp::CommandError e = fail(text);
     EXPECT_EQ(e.code, ErrorCode::bad_request);
     EXPECT_EQ(e.id, json(11));
   }
 }
 
 TEST(ParseRequestError, PublishWithoutData) {
-  sp::RequestError e = fail(R"({"id":12,"op":"publish","room":"r"})");
+  sp::CommandError e = fail(R"({"id":12,"op":"publish","room":"r"})");
   EXPECT_EQ(e.code, ErrorCode::bad_request);
   EXPECT_EQ(e.id, json(12));
 }
 
 // ---------------------------------------------------------------------------------------------
-// parse_request: nesting depth
+// parse_command: nesting depth
 // ---------------------------------------------------------------------------------------------
 
 TEST(ParseRequestDepth, Exactly64LevelsAccepted) {
   // The request object is level 1, so data may hold 63 more levels.
   std::string text = R"({"op":"publish","room":"r","data":)" + nested(63) + "}";
-  sp::Request r = ok(text);
+  sp::Command r = ok(text);
   EXPECT_EQ(r.op, Op::publish);
   // Check the depth really is 63 below the request object.
   json parsed = json::parse(r.data);
@@ -354,7 +354,7 @@ TEST(ParseRequestDepth, Exactly64LevelsAccepted) {
 
 TEST(ParseRequestDepth, Level65Refused) {
   std::string text = R"({"id":1,"op":"publish","room":"r","data":)" + nested(64) + "}";
-  sp::RequestError e = fail(text);
+  sp::CommandError e = fail(text);
   EXPECT_EQ(e.code, ErrorCode::bad_request);
   // The depth check runs before parsing, so the id cannot be echoed.
   EXPECT_TRUE(e.id.is_null());
@@ -386,20 +386,20 @@ TEST(ParseRequestDepth, SiblingsDoNotAddUp) {
 
 TEST(ParseRequestDepth, BracketsInsideStringsDoNotCount) {
   std::string brackets = std::string(200, '[') + std::string(100, '{');
-  sp::Request r = ok(R"({"op":"publish","room":"r","data":")" + brackets + "\"}");
+  sp::Command r = ok(R"({"op":"publish","room":"r","data":")" + brackets + "\"}");
   EXPECT_EQ(json::parse(r.data), json(brackets));
 }
 
 TEST(ParseRequestDepth, EscapedQuotesInsideStringsHandled) {
   // An escaped quote does not end the string, so the brackets after it are still inside it.
   std::string inner = std::string(R"(\")") + std::string(100, '[') + R"(\\)";
-  sp::Request r = ok(R"({"op":"publish","room":"r","data":")" + inner + "\"}");
+  sp::Command r = ok(R"({"op":"publish","room":"r","data":")" + inner + "\"}");
   EXPECT_EQ(json::parse(r.data), json("\"" + std::string(100, '[') + "\\"));
 }
 
 TEST(ParseRequestDepth, BracketsInKeysDoNotCount) {
   std::string key(100, '{');
-  sp::Request r = ok(R"({"op":"publish","room":"r","data":{")" + key + R"(":1}})");
+  sp::Command r = ok(R"({"op":"publish","room":"r","data":{")" + key + R"(":1}})");
   EXPECT_EQ(json::parse(r.data)[key], json(1));
 }
 
@@ -591,7 +591,7 @@ TEST(ErrorCodes, AllCodesInDeclarationOrder) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(ParseRequest, Refresh) {
-  sp::Request r = ok(R"({"op":"refresh","id":6,"token":"a.b.c","room":"ignored $"})");
+  sp::Command r = ok(R"({"op":"refresh","id":6,"token":"a.b.c","room":"ignored $"})");
   EXPECT_EQ(r.op, Op::refresh);
   EXPECT_EQ(r.token, "a.b.c");
   for (const char* bad : {R"({"op":"refresh","id":1})", R"({"op":"refresh","id":1,"token":""})",
@@ -623,7 +623,7 @@ TEST(PublishBody, ValidBodies) {
 TEST(PublishBody, InvalidBodies) {
   auto code = [](const std::string& text) {
     auto r = sp::parse_publish_body(text);
-    return std::holds_alternative<sp::RequestError>(r) ? std::get<sp::RequestError>(r).code : ErrorCode::internal;
+    return std::holds_alternative<sp::CommandError>(r) ? std::get<sp::CommandError>(r).code : ErrorCode::internal;
   };
   EXPECT_EQ(code("nope"), ErrorCode::bad_json);
   EXPECT_EQ(code("[]"), ErrorCode::bad_request);
@@ -641,7 +641,7 @@ TEST(PublishBody, InvalidBodies) {
 // ---------------------------------------------------------------------------------------------
 
 TEST(ParseRequest, SubscribeSince) {
-  sp::Request r = ok(R"({"op":"subscribe","room":"r","since":{"offset":41,"epoch":"abc"}})");
+  sp::Command r = ok(R"({"op":"subscribe","room":"r","since":{"offset":41,"epoch":"abc"}})");
   ASSERT_TRUE(r.since.has_value());
   EXPECT_EQ(r.since->offset, 41u);
   EXPECT_EQ(r.since->epoch, "abc");
@@ -657,7 +657,7 @@ TEST(ParseRequest, SubscribeSince) {
 }
 
 TEST(ParseRequest, History) {
-  sp::Request r = ok(R"({"op":"history","id":1,"room":"r"})");
+  sp::Command r = ok(R"({"op":"history","id":1,"room":"r"})");
   EXPECT_EQ(r.op, Op::history);
   EXPECT_EQ(r.limit, sp::kDefaultHistoryLimit);
   EXPECT_EQ(ok(R"({"op":"history","room":"r","limit":1000})").limit, 1000u);

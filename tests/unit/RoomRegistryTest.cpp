@@ -2,7 +2,7 @@
 
 #include <vector>
 
-#include "switchboard/cluster/InProcessBus.h"
+#include "switchboard/cluster/InProcessBroker.h"
 #include "switchboard/server/RoomRegistry.h"
 
 using namespace switchboard;
@@ -32,8 +32,8 @@ class RecordingConnection final : public server::Connection {
   std::vector<std::string> frames;
 };
 
-// Counts what the registry asks of the bus, and forwards to the real in-process bus.
-class CountingBus final : public cluster::Bus {
+// Counts what the registry asks of the broker, and forwards to the real in-process broker.
+class CountingBroker final : public cluster::Broker {
  public:
   void set_deliver_handler(DeliverHandler h) override { inner.set_deliver_handler(std::move(h)); }
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override {
@@ -45,13 +45,13 @@ class CountingBus final : public cluster::Bus {
   }
   void subscribe(const std::string& room) override { events.push_back("+" + room); }
   void unsubscribe(const std::string& room) override { events.push_back("-" + room); }
-  cluster::InProcessBus inner;
+  cluster::InProcessBroker inner;
   std::vector<std::string> events;
 };
 
 struct RoomRegistryTest : ::testing::Test {
-  CountingBus bus;
-  RoomRegistry registry{bus, 64};
+  CountingBroker broker;
+  RoomRegistry registry{broker, 64};
   std::shared_ptr<RecordingConnection> conn(cluster::ConnectionId id) {
     return std::make_shared<RecordingConnection>(id);
   }
@@ -67,21 +67,21 @@ struct RoomRegistryTest : ::testing::Test {
   }
 };
 
-cluster::Bus::Entry entry(std::uint64_t offset, const std::string& text) {
+cluster::Broker::Entry entry(std::uint64_t offset, const std::string& text) {
   return {offset, protocol::make_payload(text)};
 }
 
 }  // namespace
 
-TEST_F(RoomRegistryTest, FirstSubscriberSubscribesTheBusAndLastUnsubscribes) {
+TEST_F(RoomRegistryTest, FirstSubscriberSubscribesTheBrokerAndLastUnsubscribes) {
   auto a = conn(1), b = conn(2);
   EXPECT_EQ(add(a, "r", false, 10), RoomRegistry::AddResult::added);
   EXPECT_EQ(add(b, "r", false, 10), RoomRegistry::AddResult::added);
-  EXPECT_EQ(bus.events, std::vector<std::string>{"+r"});
+  EXPECT_EQ(broker.events, std::vector<std::string>{"+r"});
   EXPECT_TRUE(registry.remove(1, "r"));
-  EXPECT_EQ(bus.events, std::vector<std::string>{"+r"});
+  EXPECT_EQ(broker.events, std::vector<std::string>{"+r"});
   EXPECT_TRUE(registry.remove(2, "r"));
-  EXPECT_EQ(bus.events, (std::vector<std::string>{"+r", "-r"}));
+  EXPECT_EQ(broker.events, (std::vector<std::string>{"+r", "-r"}));
   EXPECT_EQ(registry.room_count(), 0u);
   EXPECT_EQ(registry.subscription_count(), 0u);
 }
@@ -210,7 +210,7 @@ TEST_F(RoomRegistryTest, AnEpochChangeOrAGapIsAnnouncedBeforeTheMessage) {
                                     "n5"};
   EXPECT_EQ(a->frames, expected);
   EXPECT_EQ(b->frames, expected);
-  // A new position without a message (the bus could not read back what it missed): announced
+  // A new position without a message (the broker could not read back what it missed): announced
   // when it is ahead, nothing otherwise.
   EXPECT_EQ(registry.deliver("r", nullptr, 5, "f"), 0u);
   EXPECT_EQ(registry.deliver("r", nullptr, 7, "f"), 0u);

@@ -9,7 +9,7 @@ namespace switchboard::cluster {
 enum class LogSeverity { info, warn };
 using LogHandler = std::function<void(LogSeverity, std::string_view)>;
 
-// Set at startup, before the bus starts; safe to call while another node logs.
+// Set at startup, before the broker starts; safe to call while another node logs.
 void set_log_handler(LogHandler handler);
 void log(LogSeverity severity, std::string_view text);
 

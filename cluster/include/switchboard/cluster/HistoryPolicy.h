@@ -1,5 +1,5 @@
 #pragma once
-// How much of each room's history the bus keeps: a number of messages and a time to live, by
+// How much of each room's history the broker keeps: a number of messages and a time to live, by
 // default and per room-name prefix (the longest matching prefix wins). A size of 0 keeps no
 // history for those rooms: their messages are still numbered, but cannot be recovered.
 #include <chrono>

@@ -22,7 +22,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/HistoryPolicy.h"
 #include "switchboard/protocol/Messages.h"
 
@@ -63,7 +63,7 @@ class InProcessHistory {
     return offset;
   }
 
-  Bus::History read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit);
+  Broker::History read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit);
   // Whether the node has local subscribers in the room: their rooms' logs are kept.
   void retain(const std::string& room, bool subscribed);
   // Drops expired messages, and logs with nothing left to keep, as of `now`.

@@ -32,7 +32,7 @@ class PresenceStore {
   virtual void leave(const std::string& room, ConnectionId conn) = 0;
   virtual void list(const std::string& room, ListHandler done) = 0;
 
-  // After the bus started, and before it stops (a cluster store's heartbeat).
+  // After the broker started, and before it stops (a cluster store's heartbeat).
   virtual void start() {}
   virtual void stop() {}
 };

@@ -44,13 +44,13 @@
 #include <unordered_map>
 
 #include "switchboard/cluster/PresenceStore.h"
-#include "switchboard/cluster/RedisBus.h"
+#include "switchboard/cluster/RedisBroker.h"
 
 namespace switchboard::cluster {
 
 class RedisPresenceStore final : public PresenceStore {
  public:
-  RedisPresenceStore(RedisBus& bus, std::chrono::milliseconds node_timeout);
+  RedisPresenceStore(RedisBroker& broker, std::chrono::milliseconds node_timeout);
   ~RedisPresenceStore() override;
 
   void set_event_handler(EventHandler handler) override;
@@ -82,11 +82,11 @@ class RedisPresenceStore final : public PresenceStore {
   std::string field(ConnectionId conn) const { return node_id_ + "/" + std::to_string(conn); }
   std::string key(const std::string& room, const char* what) const;
 
-  RedisBus& bus_;
+  RedisBroker& broker_;
   std::chrono::milliseconds node_timeout_;
   std::string node_id_;
   EventHandler on_event_;
-  // On the bus's strand: this node's connections in rooms, and leaves Redis has not confirmed.
+  // On the broker's strand: this node's connections in rooms, and leaves Redis has not confirmed.
   std::map<Key, Entry> local_;
   std::map<Key, Entry> unconfirmed_leaves_;
   std::unique_ptr<boost::asio::steady_timer> timer_;

@@ -35,8 +35,8 @@ std::string history_reply(const nlohmann::json& id, const StreamPosition& positi
 std::string presence_reply(const nlohmann::json& id, const std::vector<PresenceMember>& users);
 // {"id":<id>,"error":{"code":"…","message":"…"}}; "id" is left out when null.
 std::string error_reply(const nlohmann::json& id, ErrorCode code, std::string_view message);
-// {"type":"message","room":…,"data":…,"from":…}: a message before the bus numbered it. `data`
-// is the JSON text of one value (as parse_request or parse_publish_body keep it), copied as is.
+// {"type":"message","room":…,"data":…,"from":…}: a message before the broker numbered it. `data`
+// is the JSON text of one value (as parse_command or parse_publish_body keep it), copied as is.
 Payload message_push(std::string_view room, std::string_view data, std::string_view from);
 // The push with its offset: {"type":"message",…,"from":…,"offset":N}. What subscribers receive.
 std::string with_offset(std::string_view push, std::uint64_t offset);

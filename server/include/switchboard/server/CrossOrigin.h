@@ -25,7 +25,7 @@ class CrossOrigin {
   static bool preflighted(std::string_view path);
   // The answer to OPTIONS `path` from an origin already allowed: 204 with the CORS headers
   // (none without an Origin header).
-  static Response preflight(const Request& req, std::string_view path);
+  static HttpResponse preflight(const HttpRequest& req, std::string_view path);
   // Marks a response to `origin` (allowed, or empty when the request had none) on a shared route.
   template <class Fields>
   static void allow(std::string_view origin, http::header<false, Fields>& res) {

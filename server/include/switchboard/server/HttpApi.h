@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "switchboard/auth/Authenticator.h"
-#include "switchboard/server/Broker.h"
+#include "switchboard/server/Dispatcher.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/HandshakeLimiter.h"
 #include "switchboard/server/HttpRoutes.h"
@@ -22,14 +22,14 @@ namespace switchboard::server {
 class HttpApi {
  public:
   // Called once with the answer, on any thread.
-  using Respond = std::function<void(Response)>;
+  using Respond = std::function<void(HttpResponse)>;
 
-  HttpApi(const Config& config, auth::Authenticator& authenticator, Broker& broker, Metrics& metrics);
+  HttpApi(const Config& config, auth::Authenticator& authenticator, Dispatcher& dispatcher, Metrics& metrics);
 
   static bool handles(std::string_view path) { return path.rfind("/api/", 0) == 0; }
   // `client_address`: the caller's address (behind a trusted proxy, the one it forwarded), which
   // anonymous callers' publishes are rate limited by.
-  void handle(const Request& req, std::string_view client_address, Respond respond);
+  void handle(const HttpRequest& req, std::string_view client_address, Respond respond);
 
  private:
   struct Caller {
@@ -49,18 +49,18 @@ class HttpApi {
   // Whether the caller may publish now, by its API key, its token's user, or (anonymous) its address.
   bool allow_publish(const Caller& caller, std::string_view client_address);
   // The caller, or the 401 to answer.
-  std::variant<Caller, Response> authenticate(const Request& req);
-  void publish(const Request& req, const Caller& caller, Respond respond);
-  void presence(const Request& req, const Caller& caller, Respond respond);
-  void history(const Request& req, const Caller& caller, Respond respond);
+  std::variant<Caller, HttpResponse> authenticate(const HttpRequest& req);
+  void publish(const HttpRequest& req, const Caller& caller, Respond respond);
+  void presence(const HttpRequest& req, const Caller& caller, Respond respond);
+  void history(const HttpRequest& req, const Caller& caller, Respond respond);
   // The valid ?room= of `req`, or nullopt when `respond` was called with a 400.
-  std::optional<std::string> room_parameter(const Request& req, std::string_view endpoint, Respond& respond);
-  Response answer(const Request& req, std::string_view endpoint, http::status status, std::string_view code,
+  std::optional<std::string> room_parameter(const HttpRequest& req, std::string_view endpoint, Respond& respond);
+  HttpResponse answer(const HttpRequest& req, std::string_view endpoint, http::status status, std::string_view code,
                   std::string_view message);
 
   const Config& config_;
   auth::Authenticator& authenticator_;
-  Broker& broker_;
+  Dispatcher& dispatcher_;
   Metrics& metrics_;
   std::vector<std::string> api_keys_;
   // Publishes per API key, per token user and per anonymous client address: token buckets

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/Metrics.h"
 #include "switchboard/server/RoomRegistry.h"
@@ -16,38 +16,38 @@
 namespace switchboard::server {
 
 namespace http = boost::beast::http;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
 
 class HttpRoutes {
  public:
-  HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry, const cluster::Bus& bus);
+  HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry, const cluster::Broker& broker);
 
-  Response handle(const Request& req) const;
+  HttpResponse handle(const HttpRequest& req) const;
 
   // A draining node answers /readyz with 503 and refuses new WebSockets.
   void set_draining() { draining_ = true; }
   bool draining() const { return draining_; }
 
   // {"error":{"code":…,"message":…}} with `status`.
-  static Response json_error(const Request& req, http::status status, std::string_view code,
+  static HttpResponse json_error(const HttpRequest& req, http::status status, std::string_view code,
                              std::string_view message);
   // A response with `body` and the node's usual headers.
-  static Response make_response(const Request& req, http::status status, std::string_view content_type,
+  static HttpResponse make_response(const HttpRequest& req, http::status status, std::string_view content_type,
                                 std::string body);
   // The percent-decoded value of query parameter `name` of `target`; nullopt when absent or
   // when the target is not a valid origin-form.
   static std::optional<std::string> query_parameter(std::string_view target, std::string_view name);
 
  private:
-  Response static_file(const Request& req, std::string_view path) const;
-  Response dev_token(const Request& req) const;
+  HttpResponse static_file(const HttpRequest& req, std::string_view path) const;
+  HttpResponse dev_token(const HttpRequest& req) const;
 
   const Config& config_;
   std::filesystem::path static_dir_;  // canonical, or empty when the directory does not exist
   const Metrics& metrics_;
   const RoomRegistry& registry_;
-  const cluster::Bus& bus_;
+  const cluster::Broker& broker_;
   std::atomic<bool> draining_{false};
 };
 

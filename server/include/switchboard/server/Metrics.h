@@ -9,7 +9,7 @@
 #include <string_view>
 #include <utility>
 
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/server/Histogram.h"
 
@@ -42,7 +42,7 @@ class Metrics {
   Histogram write_queue_bytes{{256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304}, 1};
   // Seconds from a frame being queued to a connection to the socket taking it.
   Histogram delivery_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, 1e-9};
-  // Seconds from a publish request to the bus accepting it (in a cluster: Redis's answer).
+  // Seconds from a publish request to the broker accepting it (in a cluster: Redis's answer).
   Histogram publish_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, 1e-9};
 
   void count_error(protocol::ErrorCode code);
@@ -61,8 +61,8 @@ class Metrics {
   std::uint64_t http_publishes_rate_limited(std::string_view by) const;
   std::uint64_t http_refused(std::string_view route, std::string_view reason) const;
 
-  // Gauges read at render time from the room registry, and the bus's connection state.
-  std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Bus::Stats& bus) const;
+  // Gauges read at render time from the room registry, and the broker's connection state.
+  std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Broker::Stats& broker) const;
 
  private:
   std::array<Counter, protocol::kErrorCodeCount> errors_{};

@@ -1,6 +1,6 @@
 #pragma once
 // The node's two-way index of local subscriptions: room → connections and connection → rooms.
-// The first local subscriber of a room subscribes the node to it on the bus, the last one
+// The first local subscriber of a room subscribes the node to it on the broker, the last one
 // to leave unsubscribes it; an empty room is forgotten.
 //
 // A new subscription starts *held*: the room's messages that arrive for it are kept aside until
@@ -12,7 +12,7 @@
 // the subscriber's position (the room's epoch changed — its history was lost and numbering
 // started again — or offsets are missing: the node lost messages on the way), the message is
 // preceded by {"type":"subscribed","room":…,"offset":N,"epoch":…,"recovered":false} saying where
-// the room stands just before it. The bus can also tell of a new position without a message
+// the room stands just before it. The broker can also tell of a new position without a message
 // (a null frame), announced the same way. One comparison per message covers the room's direct
 // subscribers; only an announcement costs a frame per subscriber.
 #include <cstdint>
@@ -23,7 +23,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/server/Connection.h"
 
 namespace switchboard::server {
@@ -33,7 +33,7 @@ class RoomRegistry {
   enum class AddResult { added, updated, too_many_rooms };
 
   // `held_limit`: bytes of messages a held subscription keeps before it overflows.
-  explicit RoomRegistry(cluster::Bus& bus, std::size_t held_limit = 1024 * 1024) : bus_(bus), held_limit_(held_limit) {}
+  explicit RoomRegistry(cluster::Broker& broker, std::size_t held_limit = 1024 * 1024) : broker_(broker), held_limit_(held_limit) {}
 
   // Subscribes `conn` to `room`, held; a second add only updates the presence flag.
   AddResult add(const std::shared_ptr<Connection>& conn, const std::string& room, bool presence,
@@ -51,7 +51,7 @@ class RoomRegistry {
   // `overflowed` when more than the held limit arrived meanwhile (the held messages are
   // dropped: the caller closes the connection as a slow consumer); `gone` when not subscribed.
   ReleaseResult release(const std::shared_ptr<Connection>& conn, const std::string& room,
-                        const protocol::StreamPosition& after, const std::vector<cluster::Bus::Entry>& recovered);
+                        const protocol::StreamPosition& after, const std::vector<cluster::Broker::Entry>& recovered);
 
   struct Subscription {
     std::string room;
@@ -62,7 +62,7 @@ class RoomRegistry {
 
   // Queues the room's message `frame` (number `offset`) to every subscriber of `room`, or holds
   // it for those being subscribed. Returns how many connections it was queued or held for.
-  // A null `frame`: no message, the room now stands at {offset, epoch} (the bus could not bring
+  // A null `frame`: no message, the room now stands at {offset, epoch} (the broker could not bring
   // every message before it); subscribers behind it get the recovered:false announcement.
   std::size_t deliver(const std::string& room, const protocol::Payload& frame, std::uint64_t offset,
                       std::string_view epoch);
@@ -71,7 +71,7 @@ class RoomRegistry {
 
   std::size_t room_count() const;
   std::size_t subscription_count() const;
-  // Drops every subscription without touching the bus (node teardown).
+  // Drops every subscription without touching the broker (node teardown).
   void clear();
 
  private:
@@ -109,7 +109,7 @@ class RoomRegistry {
 
   void erase_subscriber(const std::string& room_name, std::size_t index);
 
-  cluster::Bus& bus_;
+  cluster::Broker& broker_;
   std::size_t held_limit_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, Room> rooms_;

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "switchboard/auth/Authenticator.h"
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/PresenceStore.h"
-#include "switchboard/server/Broker.h"
+#include "switchboard/server/Dispatcher.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/FlushQueue.h"
 #include "switchboard/server/HttpApi.h"
@@ -28,7 +28,7 @@ class Listener;
 
 class Server {
  public:
-  Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Bus> bus,
+  Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Broker> broker,
          std::unique_ptr<cluster::PresenceStore> presence);
   ~Server();
   Server(const Server&) = delete;
@@ -55,21 +55,21 @@ class Server {
 
   const Config& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
-  const Broker& broker() const { return *broker_; }
+  const Dispatcher& dispatcher() const { return *dispatcher_; }
 
  private:
   // One io_context per I/O thread; a connection lives on one of them, all its handlers on
   // that thread, so it needs no strand. Declared first: destroyed last, after everything bound
-  // to them. The first also runs the listeners, the bus and the signals.
+  // to them. The first also runs the listeners, the broker and the signals.
   std::vector<std::unique_ptr<boost::asio::io_context>> iocs_;
   std::vector<std::unique_ptr<FlushQueue>> flush_queues_;  // one per io_context
   std::optional<boost::asio::ssl::context> tls_;
   Config config_;
   Metrics metrics_;
   std::unique_ptr<auth::Authenticator> authenticator_;
-  std::unique_ptr<cluster::Bus> bus_;
+  std::unique_ptr<cluster::Broker> broker_;
   std::unique_ptr<cluster::PresenceStore> presence_;
-  std::unique_ptr<Broker> broker_;
+  std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<HttpRoutes> routes_;
   std::unique_ptr<HttpApi> api_;
   std::unique_ptr<SessionContext> ctx_;

@@ -6,7 +6,7 @@
 #include "switchboard/auth/Authenticator.h"
 #include "switchboard/auth/OriginPolicy.h"
 #include "switchboard/cluster/ConnectionId.h"
-#include "switchboard/server/Broker.h"
+#include "switchboard/server/Dispatcher.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/HandshakeLimiter.h"
 #include "switchboard/server/HttpApi.h"
@@ -19,7 +19,7 @@ namespace switchboard::server {
 struct SessionContext {
   const Config& config;
   Metrics& metrics;
-  Broker& broker;
+  Dispatcher& dispatcher;
   auth::Authenticator& authenticator;
   HttpRoutes& routes;
   HttpApi& api;

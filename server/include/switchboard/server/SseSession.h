@@ -33,7 +33,7 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   ~SseSession() override;
 
   // Answers `request` with the stream's head, then subscribes the rooms of `sse`.
-  void run(const Request& request, SseRequest sse);
+  void run(const HttpRequest& request, SseRequest sse);
 
   using Connection::deliver;
   void deliver(protocol::Payload frame, Clock::time_point at) override;

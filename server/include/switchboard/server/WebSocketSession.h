@@ -1,6 +1,6 @@
 #pragma once
 // One client WebSocket, plain or TLS. Everything it does runs on its I/O thread: reads a frame,
-// hands it to the broker, and writes its queue of shared frames: Beast reads and answers control
+// hands it to the dispatcher, and writes its queue of shared frames: Beast reads and answers control
 // frames, while the session frames its messages itself (server frames are unmasked: a 2-10 byte
 // header before the shared text) and writes all that is queued in one gather write.
 #include <boost/asio/steady_timer.hpp>

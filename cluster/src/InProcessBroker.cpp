@@ -1,4 +1,4 @@
-#include "switchboard/cluster/InProcessBus.h"
+#include "switchboard/cluster/InProcessBroker.h"
 
 #include <boost/asio/post.hpp>
 #include <atomic>
@@ -12,10 +12,10 @@ namespace {
 constexpr std::chrono::seconds kSweepEvery{5};
 }
 
-InProcessBus::InProcessBus(HistoryPolicy policy, std::size_t history_max_bytes)
+InProcessBroker::InProcessBroker(HistoryPolicy policy, std::size_t history_max_bytes)
     : history_(std::move(policy), history_max_bytes) {}
 
-Bus::Stats InProcessBus::stats() const {
+Broker::Stats InProcessBroker::stats() const {
   Stats stats;
   stats.history_bytes = history_.bytes();
   stats.history_evictions = history_.evictions();
@@ -23,28 +23,28 @@ Bus::Stats InProcessBus::stats() const {
 }
 
 
-InProcessBus::~InProcessBus() = default;
+InProcessBroker::~InProcessBroker() = default;
 
-void InProcessBus::set_deliver_handler(DeliverHandler handler) { deliver_ = std::move(handler); }
+void InProcessBroker::set_deliver_handler(DeliverHandler handler) { deliver_ = std::move(handler); }
 
-void InProcessBus::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
+void InProcessBroker::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
   std::uint64_t offset = history_.append(room, push, [&](const protocol::Payload& numbered, std::uint64_t n, std::string_view epoch) {
     if (deliver_) deliver_(room, numbered, n, epoch);
   });
   done(offset);
 }
 
-void InProcessBus::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+void InProcessBroker::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                            HistoryHandler done) {
   done(history_.read(room, after, limit));
 }
 
 // The node's room registry already knows which rooms have local subscribers, and a single node
 // has no one else to tell; the history keeps those rooms' numbering.
-void InProcessBus::subscribe(const std::string& room) { history_.retain(room, true); }
-void InProcessBus::unsubscribe(const std::string& room) { history_.retain(room, false); }
+void InProcessBroker::subscribe(const std::string& room) { history_.retain(room, true); }
+void InProcessBroker::unsubscribe(const std::string& room) { history_.retain(room, false); }
 
-struct InProcessBus::Sweeper {
+struct InProcessBroker::Sweeper {
   // On a strand of its own: stop() cancels it from another thread.
   Sweeper(boost::asio::io_context& ioc, InProcessHistory& history)
       : timer(boost::asio::make_strand(ioc)), history(history) {}
@@ -61,12 +61,12 @@ struct InProcessBus::Sweeper {
   std::atomic<bool> stopped{false};
 };
 
-void InProcessBus::start(boost::asio::io_context& ioc) {
+void InProcessBroker::start(boost::asio::io_context& ioc) {
   sweeper_ = std::make_unique<Sweeper>(ioc, history_);
   boost::asio::post(sweeper_->timer.get_executor(), [s = sweeper_.get()] { s->schedule(); });
 }
 
-void InProcessBus::stop() {
+void InProcessBroker::stop() {
   if (!sweeper_) return;
   sweeper_->stopped = true;
   boost::asio::post(sweeper_->timer.get_executor(), [s = sweeper_.get()] { s->timer.cancel(); });

@@ -1,18 +1,18 @@
 #pragma once
 #include <memory>
 
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/InProcessHistory.h"
 
 namespace switchboard::cluster {
 
-// The embedded bus of a single node: a publish is numbered, kept in the room's history and
+// The embedded broker of a single node: a publish is numbered, kept in the room's history and
 // delivered locally before it is acknowledged.
-class InProcessBus final : public Bus {
+class InProcessBroker final : public Broker {
  public:
   // history_max_bytes: the budget of every room's kept messages together (0: none).
-  explicit InProcessBus(HistoryPolicy policy = {}, std::size_t history_max_bytes = 0);
-  ~InProcessBus() override;
+  explicit InProcessBroker(HistoryPolicy policy = {}, std::size_t history_max_bytes = 0);
+  ~InProcessBroker() override;
 
   void set_deliver_handler(DeliverHandler handler) override;
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;

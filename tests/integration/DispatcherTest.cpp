@@ -28,7 +28,7 @@ std::string error_code(const json& reply) { return reply.value("/error/code"_jso
 
 }  // namespace
 
-TEST(Broker, PublishReachesEverySubscriberAndOnlyThem) {
+TEST(Dispatcher, PublishReachesEverySubscriberAndOnlyThem) {
   TestNode node;
   WsClient a(node.port()), b(node.port()), c(node.port()), outsider(node.port());
   ASSERT_EQ(subscribe(a, "chat:lobby")["ok"], true);
@@ -47,7 +47,7 @@ TEST(Broker, PublishReachesEverySubscriberAndOnlyThem) {
   EXPECT_TRUE(outsider.quiet_for(std::chrono::milliseconds(100)));
 }
 
-TEST(Broker, PublisherSubscribedGetsItsOwnMessageAndAnyJsonIsCarried) {
+TEST(Dispatcher, PublisherSubscribedGetsItsOwnMessageAndAnyJsonIsCarried) {
   TestNode node;
   WsClient a(node.port());
   subscribe(a, "r");
@@ -60,7 +60,7 @@ TEST(Broker, PublisherSubscribedGetsItsOwnMessageAndAnyJsonIsCarried) {
   }
 }
 
-TEST(Broker, MessagesFromOnePublisherArriveInOrder) {
+TEST(Dispatcher, MessagesFromOnePublisherArriveInOrder) {
   TestNode node;
   std::vector<std::unique_ptr<WsClient>> subs;
   for (int i = 0; i < 3; ++i) {
@@ -80,7 +80,7 @@ TEST(Broker, MessagesFromOnePublisherArriveInOrder) {
 // the publisher's thread and posted to the other one. Every subscriber still gets the room in
 // offset order with no gap, each publisher's messages in the order it sent them, the
 // publishers too (subscribed to their room, while their replies come in between).
-TEST(Broker, PublishersOnBothIoThreadsKeepTheRoomInOrderForEverySubscriber) {
+TEST(Dispatcher, PublishersOnBothIoThreadsKeepTheRoomInOrderForEverySubscriber) {
   TestNode node;
   std::vector<std::unique_ptr<WsClient>> subs;
   for (int i = 0; i < 4; ++i) {
@@ -137,7 +137,7 @@ TEST(Broker, PublishersOnBothIoThreadsKeepTheRoomInOrderForEverySubscriber) {
   }
 }
 
-TEST(Broker, UnsubscribeStopsDeliveryAndTwiceIsNotSubscribed) {
+TEST(Dispatcher, UnsubscribeStopsDeliveryAndTwiceIsNotSubscribed) {
   TestNode node;
   WsClient a(node.port()), pub(node.port());
   subscribe(a, "r");
@@ -146,10 +146,10 @@ TEST(Broker, UnsubscribeStopsDeliveryAndTwiceIsNotSubscribed) {
   EXPECT_EQ(error_code(again), "not_subscribed");
   pub.request({{"op", "publish"}, {"room", "r"}, {"data", 1}});
   EXPECT_TRUE(a.quiet_for(std::chrono::milliseconds(100)));
-  EXPECT_EQ(node.broker().registry().room_count(), 0u);
+  EXPECT_EQ(node.dispatcher().registry().room_count(), 0u);
 }
 
-TEST(Broker, SubscribeTwiceIsIdempotent) {
+TEST(Dispatcher, SubscribeTwiceIsIdempotent) {
   TestNode node;
   WsClient a(node.port()), pub(node.port());
   subscribe(a, "r");
@@ -157,10 +157,10 @@ TEST(Broker, SubscribeTwiceIsIdempotent) {
   pub.request({{"op", "publish"}, {"room", "r"}, {"data", "once"}});
   EXPECT_EQ(a.read_json()["data"], "once");
   EXPECT_TRUE(a.quiet_for(std::chrono::milliseconds(100)));
-  EXPECT_EQ(node.broker().registry().subscription_count(), 1u);
+  EXPECT_EQ(node.dispatcher().registry().subscription_count(), 1u);
 }
 
-TEST(Broker, PresenceListAndJoinLeaveEvents) {
+TEST(Dispatcher, PresenceListAndJoinLeaveEvents) {
   TestNode node;
   WsClient watcher(node.port()), other(node.port());
   std::string watcher_user = join_and_learn_user(watcher, "room:p");
@@ -206,7 +206,7 @@ TEST(Broker, PresenceListAndJoinLeaveEvents) {
   EXPECT_EQ(watcher.request({{"op", "presence"}, {"room", "room:empty"}})["users"], json::array());
 }
 
-TEST(Broker, PingAndSilentSuccessWithoutId) {
+TEST(Dispatcher, PingAndSilentSuccessWithoutId) {
   TestNode node;
   WsClient a(node.port());
   a.send_json({{"op", "ping"}});
@@ -219,7 +219,7 @@ TEST(Broker, PingAndSilentSuccessWithoutId) {
   EXPECT_EQ(a.pongs_received(), 1);
 }
 
-TEST(Broker, PongsNeverLandInsideTheGatherWritesOfMessages) {
+TEST(Dispatcher, PongsNeverLandInsideTheGatherWritesOfMessages) {
   // The node frames messages itself and writes many in one go, while Beast answers pings on the
   // same socket: every frame must still arrive whole, in order.
   TestNode node;
@@ -241,7 +241,7 @@ TEST(Broker, PongsNeverLandInsideTheGatherWritesOfMessages) {
   EXPECT_GE(node.metrics().frames_sent.load(), static_cast<std::uint64_t>(kMessages));
 }
 
-TEST(Broker, EveryClientErrorIsAnsweredAndCounted) {
+TEST(Dispatcher, EveryClientErrorIsAnsweredAndCounted) {
   auto config = TestNode::default_config();
   config.max_rooms = 2;
   config.publish_rate = 0.001;  // effectively no refill during the test
@@ -291,7 +291,7 @@ TEST(Broker, EveryClientErrorIsAnsweredAndCounted) {
   EXPECT_EQ(node.metrics().deliveries_dropped_rate_limited.load(), 1u);  // the refused publish
 }
 
-TEST(Broker, OversizeFrameClosesWith1009AndOthersStay) {
+TEST(Dispatcher, OversizeFrameClosesWith1009AndOthersStay) {
   auto config = TestNode::default_config();
   config.max_message_size = 1024;
   TestNode node(config);
@@ -308,7 +308,7 @@ TEST(Broker, OversizeFrameClosesWith1009AndOthersStay) {
   EXPECT_TRUE(eventually([&] { return node.metrics().closes(1009) == 1; }));
 }
 
-TEST(Broker, InvalidUtf8ClosesWith1007) {
+TEST(Dispatcher, InvalidUtf8ClosesWith1007) {
   TestNode node;
   WsClient a(node.port());
   a.send_raw_bytes(WsClient::encode_frame(1, "{\"op\":\"ping\",\"x\":\"\xff\xfe\"}"));
@@ -317,7 +317,7 @@ TEST(Broker, InvalidUtf8ClosesWith1007) {
   EXPECT_EQ(info.code, 1007);
 }
 
-TEST(Broker, DeepNestingIsRefusedNotFatal) {
+TEST(Dispatcher, DeepNestingIsRefusedNotFatal) {
   TestNode node;
   WsClient a(node.port());
   std::string deep = R"({"op":"publish","room":"r","id":9,"data":)" + std::string(20000, '[') +
@@ -328,7 +328,7 @@ TEST(Broker, DeepNestingIsRefusedNotFatal) {
   EXPECT_EQ(a.request({{"op", "ping"}})["ok"], true);
 }
 
-TEST(Broker, FragmentedMessagesAreReassembled) {
+TEST(Dispatcher, FragmentedMessagesAreReassembled) {
   TestNode node;
   WsClient a(node.port());
   std::string text = R"({"op":"ping","id":"frag"})";
@@ -337,7 +337,7 @@ TEST(Broker, FragmentedMessagesAreReassembled) {
   EXPECT_EQ(a.read_json(), (json{{"id", "frag"}, {"ok", true}}));
 }
 
-TEST(Broker, DisconnectsAtAnyMomentLeakNothing) {
+TEST(Dispatcher, DisconnectsAtAnyMomentLeakNothing) {
   TestNode node;
   {
     WsClient keeper(node.port());
@@ -363,13 +363,13 @@ TEST(Broker, DisconnectsAtAnyMomentLeakNothing) {
     auto r = WsClient::try_handshake(node.port(), o);
     EXPECT_EQ(r.status, 101);
   }
-  EXPECT_TRUE(eventually([&] { return node.broker().connection_count() == 0; }));
-  EXPECT_EQ(node.broker().registry().room_count(), 0u);
-  EXPECT_EQ(node.broker().registry().subscription_count(), 0u);
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 0; }));
+  EXPECT_EQ(node.dispatcher().registry().room_count(), 0u);
+  EXPECT_EQ(node.dispatcher().registry().subscription_count(), 0u);
   EXPECT_TRUE(eventually([&] { return node.metrics().connections_current.load() == 0; }));
 }
 
-TEST(Broker, NoMessageOfARoomFollowsItsUnsubscribeReply) {
+TEST(Dispatcher, NoMessageOfARoomFollowsItsUnsubscribeReply) {
   TestNode node;
   WsClient sub(node.port()), pub(node.port());
   for (int round = 0; round < 5; ++round) {
@@ -385,7 +385,7 @@ TEST(Broker, NoMessageOfARoomFollowsItsUnsubscribeReply) {
   }
 }
 
-TEST(Broker, OtherRequestsAreRateLimitedToo) {
+TEST(Dispatcher, OtherRequestsAreRateLimitedToo) {
   auto config = TestNode::default_config();
   config.request_rate = 0.001;
   config.request_burst = 3;
@@ -399,7 +399,7 @@ TEST(Broker, OtherRequestsAreRateLimitedToo) {
   EXPECT_EQ(a.request({{"op", "publish"}, {"room", "r"}, {"data", 1}})["ok"], true);
 }
 
-TEST(Broker, ALargeReplyIsNotMistakenForASlowReader) {
+TEST(Dispatcher, ALargeReplyIsNotMistakenForASlowReader) {
   auto config = TestNode::default_config();
   config.max_queue_bytes = 2048;
   config.max_message_size = 1024;
@@ -415,22 +415,22 @@ TEST(Broker, ALargeReplyIsNotMistakenForASlowReader) {
   EXPECT_EQ(node.metrics().slow_consumers.load(), 0u);
 }
 
-TEST(Broker, ShutdownReleasesConnectionsThatIgnoreTheCloseFrame) {
+TEST(Dispatcher, ShutdownReleasesConnectionsThatIgnoreTheCloseFrame) {
   TestNode node;
   WsClient deaf(node.port()), listener(node.port());
   deaf.request({{"op", "subscribe"}, {"room", "r"}});
   listener.request({{"op", "subscribe"}, {"room", "r"}});
   deaf.pause_reading();  // never answers the close handshake
   node.server().stop(std::chrono::milliseconds(300));
-  EXPECT_EQ(node.broker().connection_count(), 0u);
-  EXPECT_EQ(node.broker().registry().subscription_count(), 0u);
+  EXPECT_EQ(node.dispatcher().connection_count(), 0u);
+  EXPECT_EQ(node.dispatcher().registry().subscription_count(), 0u);
   EXPECT_EQ(node.metrics().connections_current.load(), 0);
   CloseInfo info = listener.read_until_closed();
   EXPECT_TRUE(info.closed);
   EXPECT_EQ(info.code, 1001);
 }
 
-TEST(Broker, DrainRefusesNewcomersAndServesTheConnectedUntilTheirGoingAway) {
+TEST(Dispatcher, DrainRefusesNewcomersAndServesTheConnectedUntilTheirGoingAway) {
   TestNode node;
   WsClient stayer(node.port());
   stayer.set_deadline(std::chrono::seconds(10));

@@ -1,5 +1,5 @@
 #pragma once
-// A client request: one JSON object per text frame, parsed and validated.
+// A client command: one JSON object per text frame, parsed and validated.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -18,7 +18,7 @@ enum class Op { subscribe, unsubscribe, publish, presence, ping, refresh, histor
 inline constexpr std::size_t kMaxHistoryLimit = 1000;
 inline constexpr std::size_t kDefaultHistoryLimit = 100;
 
-struct Request {
+struct Command {
   Op op = Op::ping;
   nlohmann::json id;      // null when the request has no id (then success is silent)
   std::string room;       // subscribe, unsubscribe, publish, presence, history
@@ -29,17 +29,17 @@ struct Request {
   std::string token;      // refresh: the new JWT
 };
 
-struct RequestError {
+struct CommandError {
   ErrorCode code;
   std::string message;
   nlohmann::json id;  // the request's id when it could be read, else null
 };
 
-using ParseResult = std::variant<Request, RequestError>;
+using ParseResult = std::variant<Command, CommandError>;
 
 // Parses and validates one text frame. Never throws. The frame is checked as strict JSON
 // (RFC 8259, valid UTF-8, numbers of any magnitude); `data` is kept as the publisher's text.
-ParseResult parse_request(std::string_view text);
+ParseResult parse_command(std::string_view text);
 
 // The body of an HTTP publish (POST /api/publish): {"room":…,"data":…,"from":…}.
 struct PublishBody {
@@ -49,6 +49,6 @@ struct PublishBody {
 };
 
 // Parses and validates an HTTP publish body, with the same limits as a frame. Never throws.
-std::variant<PublishBody, RequestError> parse_publish_body(std::string_view text);
+std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text);
 
 }  // namespace switchboard::protocol

@@ -1,5 +1,5 @@
 #pragma once
-// The bus of a cluster: Redis pub/sub, one channel per room ("<prefix>room:<name>").
+// The broker of a cluster: Redis pub/sub, one channel per room ("<prefix>room:<name>").
 // What crosses a room's channel is one kind byte and the frame: 'm' for a message (then
 // "<offset>:<epoch>:" before the frame), 'p' for a presence event (published by
 // RedisPresenceStore's scripts).
@@ -24,7 +24,7 @@
 //
 // Catching up: Redis pub/sub drops what is published while the subscriber connection is down
 // (or before the room's channel is subscribed again). When a room the node delivered before is
-// subscribed again, the bus reads the room's history after the last message it delivered —
+// subscribed again, the broker reads the room's history after the last message it delivered —
 // from the start of the new epoch when Redis restarted empty — and hands those first, then the
 // messages that arrived meanwhile, in order and once each. What the history no longer holds is
 // handed on as the room's new position without a message (the room registry announces it to
@@ -42,18 +42,18 @@
 #include <unordered_map>
 #include <vector>
 
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/HistoryPolicy.h"
 #include "switchboard/cluster/RedisAddress.h"
 #include "switchboard/cluster/RedisConnection.h"
 
 namespace switchboard::cluster {
 
-class RedisBus final : public Bus {
+class RedisBroker final : public Broker {
  public:
-  RedisBus(RedisAddress address, std::string prefix, RedisConnection::Timing timing = {},
+  RedisBroker(RedisAddress address, std::string prefix, RedisConnection::Timing timing = {},
            HistoryPolicy history = {});
-  ~RedisBus() override;
+  ~RedisBroker() override;
 
   void set_deliver_handler(DeliverHandler handler) override;
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
@@ -67,7 +67,7 @@ class RedisBus final : public Bus {
   bool ready() const override;
   Stats stats() const override;
 
-  // For RedisPresenceStore, which shares this bus's connections and strand.
+  // For RedisPresenceStore, which shares this broker's connections and strand.
   using PresenceEventHandler = std::function<void(const std::string& room, const protocol::Payload& event)>;
   void set_presence_event_handler(PresenceEventHandler handler) { on_presence_event_ = std::move(handler); }
   // Called on the strand each time the command connection comes up.

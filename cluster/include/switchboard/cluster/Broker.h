@@ -1,9 +1,9 @@
 #pragma once
-// The bus carries published messages to every node that has subscribers in the room.
-// Embedded default: InProcessBus. Cluster: a Redis pub/sub implementation.
+// The broker carries published messages to every node that has subscribers in the room.
+// Embedded default: InProcessBroker. Cluster: a Redis pub/sub implementation.
 //
 // It also numbers them: each message of a room gets the room's next offset, in the order every
-// node delivers them, and the bus keeps the room's recent messages (its history, bounded by a
+// node delivers them, and the broker keeps the room's recent messages (its history, bounded by a
 // HistoryPolicy) so that a client that missed some can read them again.
 #include <cstdint>
 #include <functional>
@@ -21,17 +21,17 @@ class io_context;
 
 namespace switchboard::cluster {
 
-class Bus {
+class Broker {
  public:
   // Called for every message of a room this node subscribes to, with the push bytes
   // serialized once (its "offset" included), the offset and the room's epoch. For one room,
   // calls come in offset order and never overlap. May run on any thread.
   // A null `push` carries no message: the room now stands at {offset, epoch}, and messages
-  // before it that this node did not deliver are lost to it (a cluster bus that could not read
+  // before it that this node did not deliver are lost to it (a cluster broker that could not read
   // back what it missed; the room registry tells the subscribers to recover).
   using DeliverHandler = std::function<void(const std::string& room, const protocol::Payload& push,
                                             std::uint64_t offset, std::string_view epoch)>;
-  // Called exactly once per publish: the message's offset when the bus accepted it (it will
+  // Called exactly once per publish: the message's offset when the broker accepted it (it will
   // reach every subscribed node), nullopt when it could not (the client gets "unavailable").
   using PublishHandler = std::function<void(std::optional<std::uint64_t> offset)>;
 
@@ -40,7 +40,7 @@ class Bus {
     protocol::Payload push;
   };
   struct History {
-    bool available = false;  // false: the bus cannot read the room's history now
+    bool available = false;  // false: the broker cannot read the room's history now
     protocol::StreamPosition position;  // the room's latest offset, and its epoch
     std::vector<Entry> messages;  // oldest first
     // With `after`: `messages` holds every message after it, up to position.offset.
@@ -48,10 +48,10 @@ class Bus {
   };
   using HistoryHandler = std::function<void(History)>;
   // Called once: true when the node receives the room's messages from now on, false when the
-  // bus cannot subscribe now (the client gets "unavailable").
+  // broker cannot subscribe now (the client gets "unavailable").
   using SubscribedHandler = std::function<void(bool subscribed)>;
 
-  virtual ~Bus();
+  virtual ~Broker();
 
   // Set once, before the first publish or subscribe.
   virtual void set_deliver_handler(DeliverHandler handler) = 0;
@@ -74,18 +74,18 @@ class Bus {
     done(true);
   }
 
-  // Connects (a cluster bus) once the node's event loop runs, and disconnects before it stops.
+  // Connects (a cluster broker) once the node's event loop runs, and disconnects before it stops.
   virtual void start(boost::asio::io_context& ioc) { (void)ioc; }
   virtual void stop() {}
-  // Whether the bus can carry messages now: false while a cluster bus cannot reach its backend
+  // Whether the broker can carry messages now: false while a cluster broker cannot reach its backend
   // (GET /readyz answers 503 then).
   virtual bool ready() const { return true; }
 
   struct Stats {
-    bool clustered = false;   // a cluster bus (Redis); the rest means nothing otherwise
+    bool clustered = false;   // a cluster broker (Redis); the rest means nothing otherwise
     bool connected = false;   // ready()
     std::uint64_t reconnects = 0;  // connections to the backend made again after one was lost
-    // The embedded bus's history (a cluster's is in Redis): bytes kept, and messages evicted
+    // The embedded broker's history (a cluster's is in Redis): bytes kept, and messages evicted
     // to stay within --history-max-bytes.
     std::uint64_t history_bytes = 0;
     std::uint64_t history_evictions = 0;

@@ -1,6 +1,6 @@
 #pragma once
 // Carries out client requests (subscribe, publish, presence, …) against the room registry,
-// the bus and the presence store, and delivers what the bus and the store send back.
+// the broker and the presence store, and delivers what the broker and the store send back.
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -10,9 +10,9 @@
 #include <unordered_map>
 
 #include "switchboard/auth/Authenticator.h"
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/PresenceStore.h"
-#include "switchboard/protocol/Request.h"
+#include "switchboard/protocol/Command.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/Connection.h"
 #include "switchboard/server/Metrics.h"
@@ -20,11 +20,11 @@
 
 namespace switchboard::server {
 
-class Broker {
+class Dispatcher {
  public:
-  Broker(const Config& config, auth::Authenticator& authenticator, cluster::Bus& bus,
+  Dispatcher(const Config& config, auth::Authenticator& authenticator, cluster::Broker& broker,
          cluster::PresenceStore& presence, Metrics& metrics);
-  ~Broker();
+  ~Dispatcher();
 
   // A connection finished its WebSocket handshake.
   void open(const std::shared_ptr<Connection>& conn);
@@ -32,7 +32,7 @@ class Broker {
   void handle(const std::shared_ptr<Connection>& conn, std::string_view text);
   // Carries out a request made by the node on the connection's behalf (an SSE stream's subscribes),
   // on the connection's thread, without taking from its request rate.
-  void execute(const std::shared_ptr<Connection>& conn, protocol::Request& req);
+  void execute(const std::shared_ptr<Connection>& conn, protocol::Command& req);
   // A frame that is not a valid request (bad JSON, a binary frame): costs a request of the
   // connection's rate like any other, then replies with the error (or rate_limited, then 4029).
   void refuse(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code, std::string_view message);
@@ -43,12 +43,12 @@ class Broker {
   void close(Connection& conn);
 
   // A message from a backend (the HTTP API) rather than a connection, `data` its JSON text as
-  // parse_publish_body keeps it: `done(offset)` is called once, on any thread, when the bus has
+  // parse_publish_body keeps it: `done(offset)` is called once, on any thread, when the broker has
   // taken it (nullopt when it could not).
   void publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
-                            cluster::Bus::PublishHandler done);
+                            cluster::Broker::PublishHandler done);
   // The latest `limit` messages of `room`, for the HTTP API: `done` is called once, on any thread.
-  void history_for_backend(const std::string& room, std::size_t limit, cluster::Bus::HistoryHandler done);
+  void history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done);
   // The presence list of `room`, for the HTTP API: `done` is called once, on any thread.
   void presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done);
 
@@ -63,13 +63,13 @@ class Broker {
   const RoomRegistry& registry() const { return registry_; }
 
  private:
-  void subscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req);
-  void unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req);
-  void publish(const std::shared_ptr<Connection>& conn, protocol::Request& req);
-  void presence(const std::shared_ptr<Connection>& conn, protocol::Request& req);
-  void refresh(const std::shared_ptr<Connection>& conn, protocol::Request& req);
-  void history(const std::shared_ptr<Connection>& conn, protocol::Request& req);
-  // The second half of a new subscription, once the bus delivers the room to this node: reads
+  void subscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void presence(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void refresh(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void history(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  // The second half of a new subscription, once the broker delivers the room to this node: reads
   // the room's position (and, with `since`, the messages after it), replies, and releases it.
   void answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::string room,
                         std::optional<protocol::StreamPosition> since);
@@ -86,7 +86,7 @@ class Broker {
 
   const Config& config_;
   auth::Authenticator& authenticator_;
-  cluster::Bus& bus_;
+  cluster::Broker& broker_;
   cluster::PresenceStore& presence_;
   Metrics& metrics_;
   RoomRegistry registry_;

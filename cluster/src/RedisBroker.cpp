@@ -1,4 +1,4 @@
-#include "switchboard/cluster/RedisBus.h"
+#include "switchboard/cluster/RedisBroker.h"
 
 #include <hiredis/hiredis.h>
 
@@ -102,7 +102,7 @@ std::chrono::milliseconds numbering_ttl(std::chrono::seconds ttl) {
 
 }  // namespace
 
-RedisBus::RedisBus(RedisAddress address, std::string prefix, RedisConnection::Timing timing, HistoryPolicy history)
+RedisBroker::RedisBroker(RedisAddress address, std::string prefix, RedisConnection::Timing timing, HistoryPolicy history)
     : address_(std::move(address)),
       prefix_(std::move(prefix)),
       timing_(timing),
@@ -110,17 +110,17 @@ RedisBus::RedisBus(RedisAddress address, std::string prefix, RedisConnection::Ti
       epoch_seed_(random_id()) {}
 
 // Unique to this node and call: used only when a room has no epoch in Redis yet.
-std::string RedisBus::new_epoch() { return epoch_seed_ + "." + std::to_string(++epochs_made_); }
+std::string RedisBroker::new_epoch() { return epoch_seed_ + "." + std::to_string(++epochs_made_); }
 
-RedisBus::~RedisBus() {
+RedisBroker::~RedisBroker() {
   // The event loop has stopped by now: nothing else touches the connections.
   subscriber_.reset();
   commands_.reset();
 }
 
-void RedisBus::set_deliver_handler(DeliverHandler handler) { deliver_ = std::move(handler); }
+void RedisBroker::set_deliver_handler(DeliverHandler handler) { deliver_ = std::move(handler); }
 
-void RedisBus::start(net::io_context& ioc) {
+void RedisBroker::start(net::io_context& ioc) {
   strand_.emplace(net::make_strand(ioc));
   commands_ = std::make_unique<RedisConnection>(*strand_, address_, "commands", timing_);
   subscriber_ = std::make_unique<RedisConnection>(*strand_, address_, "subscriber", timing_);
@@ -144,7 +144,7 @@ void RedisBus::start(net::io_context& ioc) {
   });
 }
 
-void RedisBus::stop() {
+void RedisBroker::stop() {
   if (!strand_) return;
   std::promise<void> done;
   net::post(*strand_, [this, &done] {
@@ -156,9 +156,9 @@ void RedisBus::stop() {
   done.get_future().wait();
 }
 
-bool RedisBus::ready() const { return commands_up_ && subscriber_up_ && resubscribed_; }
+bool RedisBroker::ready() const { return commands_up_ && subscriber_up_ && resubscribed_; }
 
-RedisBus::Stats RedisBus::stats() const {
+RedisBroker::Stats RedisBroker::stats() const {
   Stats s;
   s.clustered = true;
   s.connected = ready();
@@ -167,22 +167,22 @@ RedisBus::Stats RedisBus::stats() const {
 }
 
 // Counts down the rooms to subscribe again after the subscriber connection came up.
-void RedisBus::confirmed_one() {
+void RedisBroker::confirmed_one() {
   if (unconfirmed_ > 0 && --unconfirmed_ == 0) resubscribed_ = true;
 }
 
-void RedisBus::load_scripts() {
+void RedisBroker::load_scripts() {
   for (const char* script : {kPublishScript, kHistoryScript})
     commands_->command({"SCRIPT", "LOAD", script}, [](redisReply*) {});
 }
 
 // NOSCRIPT: Redis lost its scripts (SCRIPT FLUSH); load them again for the client's retry.
-void RedisBus::reload_scripts_if_lost(const redisReply* reply) {
+void RedisBroker::reload_scripts_if_lost(const redisReply* reply) {
   if (reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT"))
     load_scripts();
 }
 
-void RedisBus::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
+void RedisBroker::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
   if (!commands_up_) return done(std::nullopt);
   bool first;
   {
@@ -195,7 +195,7 @@ void RedisBus::publish(const std::string& room, protocol::Payload push, PublishH
 
 // On the strand: what was published since the last call goes to Redis as one script call per
 // room (at most kMaxBatch messages or kMaxBatchBytes each), each room's messages in publish order.
-void RedisBus::send_outbox() {
+void RedisBroker::send_outbox() {
   std::vector<Outgoing> batch;
   {
     std::lock_guard lock(outbox_mutex_);
@@ -222,7 +222,7 @@ void RedisBus::send_outbox() {
   }
 }
 
-void RedisBus::send_publishes(std::vector<Outgoing> run) {
+void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   const std::string& room = run.front().room;
   const HistoryLimits& limits = history_.limits_for(room);
   std::string channel = channel_of(room), hash = key_of("history:", room), stream = key_of("stream:", room);
@@ -251,7 +251,7 @@ void RedisBus::send_publishes(std::vector<Outgoing> run) {
     for (auto& m : *handlers) m.done(std::nullopt);
 }
 
-void RedisBus::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+void RedisBroker::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                        HistoryHandler done) {
   if (!commands_up_) return done(History{});
   net::post(*strand_, [this, room, after, limit, done = std::move(done)]() mutable {
@@ -259,7 +259,7 @@ void RedisBus::history(const std::string& room, std::optional<std::uint64_t> aft
   });
 }
 
-void RedisBus::read_history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+void RedisBroker::read_history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                             HistoryHandler done) {
   {
     const HistoryLimits& limits = history_.limits_for(room);
@@ -307,7 +307,7 @@ void RedisBus::read_history(const std::string& room, std::optional<std::uint64_t
   }
 }
 
-void RedisBus::subscribe(const std::string& room) {
+void RedisBroker::subscribe(const std::string& room) {
   net::post(*strand_, [this, room] {
     auto [it, created] = channels_.try_emplace(room);
     if (created) it->second.id = ++channels_made_;
@@ -316,7 +316,7 @@ void RedisBus::subscribe(const std::string& room) {
   });
 }
 
-void RedisBus::unsubscribe(const std::string& room) {
+void RedisBroker::unsubscribe(const std::string& room) {
   net::post(*strand_, [this, room] {
     auto it = channels_.find(room);
     if (it == channels_.end()) return;
@@ -325,7 +325,7 @@ void RedisBus::unsubscribe(const std::string& room) {
   });
 }
 
-void RedisBus::when_subscribed(const std::string& room, SubscribedHandler done) {
+void RedisBroker::when_subscribed(const std::string& room, SubscribedHandler done) {
   net::post(*strand_, [this, room, done = std::move(done)]() mutable {
     auto it = channels_.find(room);
     if (it == channels_.end() || !it->second.wanted) return done(false);  // unsubscribed meanwhile
@@ -335,14 +335,14 @@ void RedisBus::when_subscribed(const std::string& room, SubscribedHandler done) 
   });
 }
 
-void RedisBus::notify(Channel& ch, bool subscribed) {
+void RedisBroker::notify(Channel& ch, bool subscribed) {
   auto waiters = std::move(ch.waiters);
   ch.waiters.clear();
   for (auto& done : waiters) done(subscribed);
 }
 
 // Brings the subscriber connection in line with what the node wants for `room`.
-void RedisBus::sync(const std::string& room) {
+void RedisBroker::sync(const std::string& room) {
   auto it = channels_.find(room);
   if (it == channels_.end()) return;
   Channel& ch = it->second;
@@ -365,7 +365,7 @@ void RedisBus::sync(const std::string& room) {
   ch.in_flight = ch.wanted ? subscriber_->subscribe(channel) : subscriber_->unsubscribe(channel);
 }
 
-void RedisBus::on_push(redisReply* reply) {
+void RedisBroker::on_push(redisReply* reply) {
   // ["message", channel, payload] or ["subscribe"|"unsubscribe", channel, count].
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || reply->element[0]->type != REDIS_REPLY_STRING ||
       reply->element[1]->type != REDIS_REPLY_STRING)
@@ -418,14 +418,14 @@ void RedisBus::on_push(redisReply* reply) {
   sync(room);
 }
 
-void RedisBus::hand(const std::string& room, Channel& ch, const protocol::Payload& push, std::uint64_t offset,
+void RedisBroker::hand(const std::string& room, Channel& ch, const protocol::Payload& push, std::uint64_t offset,
                     std::string_view epoch) {
   ch.delivered.offset = offset;
   if (ch.delivered.epoch != epoch) ch.delivered.epoch = epoch;
   if (deliver_) deliver_(room, push, offset, epoch);
 }
 
-void RedisBus::start_catch_up(const std::string& room, Channel& ch) {
+void RedisBroker::start_catch_up(const std::string& room, Channel& ch) {
   if (!ch.catching_up) ++catching_up_;
   ch.catching_up = true;
   if (ch.catch_up_sent) {
@@ -437,7 +437,7 @@ void RedisBus::start_catch_up(const std::string& room, Channel& ch) {
 }
 
 // Without `after` (the node delivered nothing of the room yet) only the room's position is read.
-void RedisBus::send_catch_up(const std::string& room, Channel& ch, std::optional<std::uint64_t> after) {
+void RedisBroker::send_catch_up(const std::string& room, Channel& ch, std::optional<std::uint64_t> after) {
   if (!commands_->up()) return;  // sent when the command connection comes up
   ch.catch_up_sent = true;
   ++ch.catch_up_tries;
@@ -459,7 +459,7 @@ void RedisBus::send_catch_up(const std::string& room, Channel& ch, std::optional
   });
 }
 
-void RedisBus::finish_catch_up(const std::string& room, Channel& ch, const History& history) {
+void RedisBroker::finish_catch_up(const std::string& room, Channel& ch, const History& history) {
   if (history.available) {
     const std::string& epoch = history.position.epoch;
     const bool delivered_before = !ch.delivered.epoch.empty();
@@ -500,7 +500,7 @@ void RedisBus::finish_catch_up(const std::string& room, Channel& ch, const Histo
   }
 }
 
-void RedisBus::on_subscriber_state(bool up) {
+void RedisBroker::on_subscriber_state(bool up) {
   subscriber_up_ = up;
   if (up && subscriber_connected_before_) ++reconnects_;
   if (up) subscriber_connected_before_ = true;

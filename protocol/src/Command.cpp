@@ -1,4 +1,4 @@
-#include "switchboard/protocol/Request.h"
+#include "switchboard/protocol/Command.h"
 
 #include <cstddef>
 #include <vector>
@@ -62,18 +62,18 @@ std::string text_of(const JsonText::Member& member) {
 }
 
 // Scans `text`, which must be a JSON object. A UTF-8 byte order mark before it is skipped.
-std::variant<Members, RequestError> scan_object(std::string_view text, const char* not_json,
+std::variant<Members, CommandError> scan_object(std::string_view text, const char* not_json,
                                                  const char* not_object, const char* too_deep) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   auto scanned = JsonText::scan(text, kMaxNestingDepth);
-  if (scanned.status == JsonText::Status::too_deep) return RequestError{ErrorCode::bad_request, too_deep, nullptr};
-  if (scanned.status != JsonText::Status::ok) return RequestError{ErrorCode::bad_json, not_json, nullptr};
-  if (!scanned.object) return RequestError{ErrorCode::bad_request, not_object, nullptr};
+  if (scanned.status == JsonText::Status::too_deep) return CommandError{ErrorCode::bad_request, too_deep, nullptr};
+  if (scanned.status != JsonText::Status::ok) return CommandError{ErrorCode::bad_json, not_json, nullptr};
+  if (!scanned.object) return CommandError{ErrorCode::bad_request, not_object, nullptr};
   return std::move(scanned.members);
 }
 
-RequestError error(ErrorCode code, std::string message, json id = nullptr) {
-  return RequestError{code, std::move(message), std::move(id)};
+CommandError error(ErrorCode code, std::string message, json id = nullptr) {
+  return CommandError{code, std::move(message), std::move(id)};
 }
 
 bool parse_op(const std::string& name, Op& op) {
@@ -92,14 +92,14 @@ bool op_takes_room(Op op) { return op != Op::ping && op != Op::refresh; }
 
 }  // namespace
 
-ParseResult parse_request(std::string_view text) {
+ParseResult parse_command(std::string_view text) {
   constexpr const char* too_deep = "request nests deeper than 64 levels";
   if (nesting_depth(text) > kMaxNestingDepth) return error(ErrorCode::bad_request, too_deep);
   auto scanned = scan_object(text, "frame is not valid JSON", "a request is a JSON object", too_deep);
-  if (auto* err = std::get_if<RequestError>(&scanned)) return std::move(*err);
+  if (auto* err = std::get_if<CommandError>(&scanned)) return std::move(*err);
   const Members& doc = std::get<Members>(scanned);
 
-  Request req;
+  Command req;
   if (auto* member = find(doc, "id")) {
     json id = value_of(*member);
     bool integer = id.is_number_integer();
@@ -169,12 +169,12 @@ ParseResult parse_request(std::string_view text) {
   return req;
 }
 
-std::variant<PublishBody, RequestError> parse_publish_body(std::string_view text) {
+std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text) {
   constexpr const char* too_deep = "body nests deeper than 64 levels";
   if (nesting_depth(text) > kMaxNestingDepth) return error(ErrorCode::bad_request, too_deep);
   auto scanned = scan_object(text, "body is not valid JSON", R"(the body is a JSON object {"room":…,"data":…})",
                              too_deep);
-  if (auto* err = std::get_if<RequestError>(&scanned)) return std::move(*err);
+  if (auto* err = std::get_if<CommandError>(&scanned)) return std::move(*err);
   const Members& doc = std::get<Members>(scanned);
   PublishBody body;
   auto* room = find(doc, "room");

@@ -1,17 +1,17 @@
 #pragma once
-// The node's bus and presence store, chosen by its configuration: the embedded in-process
+// The node's broker and presence store, chosen by its configuration: the embedded in-process
 // ones by default, Redis's with --redis.
 #include <memory>
 
-#include "switchboard/cluster/Bus.h"
+#include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/PresenceStore.h"
 #include "switchboard/server/Config.h"
 
 namespace switchboard::server {
 
 struct ClusterParts {
-  std::unique_ptr<cluster::Bus> bus;
-  std::unique_ptr<cluster::PresenceStore> presence;  // may use the bus: destroy it first
+  std::unique_ptr<cluster::Broker> broker;
+  std::unique_ptr<cluster::PresenceStore> presence;  // may use the broker: destroy it first
 };
 
 ClusterParts make_cluster_parts(const Config& config);

@@ -1,4 +1,4 @@
-#include "switchboard/server/Broker.h"
+#include "switchboard/server/Dispatcher.h"
 
 #include <exception>
 #include <limits>
@@ -35,15 +35,15 @@ std::string limit_message(Connection& conn, bool publishing) {
 }
 }  // namespace
 
-Broker::Broker(const Config& config, auth::Authenticator& authenticator, cluster::Bus& bus,
+Dispatcher::Dispatcher(const Config& config, auth::Authenticator& authenticator, cluster::Broker& broker,
                cluster::PresenceStore& presence, Metrics& metrics)
     : config_(config),
       authenticator_(authenticator),
-      bus_(bus),
+      broker_(broker),
       presence_(presence),
       metrics_(metrics),
-      registry_(bus, config.max_queue_bytes) {
-  bus_.set_deliver_handler(
+      registry_(broker, config.max_queue_bytes) {
+  broker_.set_deliver_handler(
       [this](const std::string& room, const protocol::Payload& push, std::uint64_t offset, std::string_view epoch) {
         metrics_.deliveries += registry_.deliver(room, push, offset, epoch);
       });
@@ -52,12 +52,12 @@ Broker::Broker(const Config& config, auth::Authenticator& authenticator, cluster
   });
 }
 
-Broker::~Broker() {
-  bus_.set_deliver_handler(nullptr);
+Dispatcher::~Dispatcher() {
+  broker_.set_deliver_handler(nullptr);
   presence_.set_event_handler(nullptr);
 }
 
-void Broker::open(const std::shared_ptr<Connection>& conn) {
+void Dispatcher::open(const std::shared_ptr<Connection>& conn) {
   std::uint16_t stop_code;
   std::string stop_reason;
   {
@@ -73,7 +73,7 @@ void Broker::open(const std::shared_ptr<Connection>& conn) {
   if (stop_code) conn->shutdown(stop_code, std::move(stop_reason));
 }
 
-void Broker::close(Connection& conn) {
+void Dispatcher::close(Connection& conn) {
   for (const auto& room : registry_.remove_all(conn.id())) presence_.leave(room, conn.id());
   {
     std::lock_guard lock(connections_mutex_);
@@ -83,7 +83,7 @@ void Broker::close(Connection& conn) {
   connections_closed_.notify_all();
 }
 
-std::vector<std::shared_ptr<Connection>> Broker::open_connections() const {
+std::vector<std::shared_ptr<Connection>> Dispatcher::open_connections() const {
   std::vector<std::shared_ptr<Connection>> open;
   std::lock_guard lock(connections_mutex_);
   for (const auto& [id, weak] : connections_)
@@ -91,7 +91,7 @@ std::vector<std::shared_ptr<Connection>> Broker::open_connections() const {
   return open;
 }
 
-std::size_t Broker::shutdown_all(std::uint16_t code, const std::string& reason) {
+std::size_t Dispatcher::shutdown_all(std::uint16_t code, const std::string& reason) {
   {
     std::lock_guard lock(connections_mutex_);
     stop_code_ = code;
@@ -102,42 +102,42 @@ std::size_t Broker::shutdown_all(std::uint16_t code, const std::string& reason) 
   return open.size();
 }
 
-void Broker::abort_all() {
+void Dispatcher::abort_all() {
   for (auto& conn : open_connections()) conn->abort();
 }
 
-bool Broker::wait_until_no_connections(std::chrono::milliseconds limit) const {
+bool Dispatcher::wait_until_no_connections(std::chrono::milliseconds limit) const {
   std::unique_lock lock(connections_mutex_);
   return connections_closed_.wait_for(lock, limit, [this] { return connections_.empty(); });
 }
 
-std::size_t Broker::connection_count() const {
+std::size_t Dispatcher::connection_count() const {
   std::lock_guard lock(connections_mutex_);
   return connections_.size();
 }
 
-void Broker::reply_ok(Connection& conn, const nlohmann::json& id) {
+void Dispatcher::reply_ok(Connection& conn, const nlohmann::json& id) {
   if (!id.is_null()) conn.reply(protocol::ok_reply(id));
 }
 
-void Broker::reply_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+void Dispatcher::reply_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
   metrics_.count_error(code);
   conn.reply(protocol::error_reply(id, code, message));
 }
 
-void Broker::queue_ok(Connection& conn, const nlohmann::json& id) {
+void Dispatcher::queue_ok(Connection& conn, const nlohmann::json& id) {
   if (!id.is_null()) conn.deliver(protocol::make_payload(protocol::ok_reply(id)));
 }
 
-void Broker::queue_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+void Dispatcher::queue_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
   metrics_.count_error(code);
   conn.deliver(protocol::make_payload(protocol::error_reply(id, code, message)));
 }
 
-void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view text) {
-  auto parsed = protocol::parse_request(text);
-  if (auto* err = std::get_if<protocol::RequestError>(&parsed)) return refuse(*conn, err->id, err->code, err->message);
-  auto& req = std::get<protocol::Request>(parsed);
+void Dispatcher::handle(const std::shared_ptr<Connection>& conn, std::string_view text) {
+  auto parsed = protocol::parse_command(text);
+  if (auto* err = std::get_if<protocol::CommandError>(&parsed)) return refuse(*conn, err->id, err->code, err->message);
+  auto& req = std::get<protocol::Command>(parsed);
   if (req.op != Op::publish) {
     if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, limit_message(*conn, false));
     conn->rate_limit_strikes() = 0;
@@ -145,13 +145,13 @@ void Broker::handle(const std::shared_ptr<Connection>& conn, std::string_view te
   execute(conn, req);
 }
 
-void Broker::refuse(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+void Dispatcher::refuse(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
   // Garbage costs a request like any other: a flood of it ends in rate_limited, then 4029.
   if (!conn.request_bucket().try_take()) return rate_limited(conn, id, limit_message(conn, false));
   reply_error(conn, id, code, message);
 }
 
-void Broker::execute(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+void Dispatcher::execute(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   try {
     switch (req.op) {
       case Op::subscribe: return subscribe(conn, req);
@@ -168,7 +168,7 @@ void Broker::execute(const std::shared_ptr<Connection>& conn, protocol::Request&
   }
 }
 
-void Broker::rate_limited(Connection& conn, const nlohmann::json& id, std::string_view message) {
+void Dispatcher::rate_limited(Connection& conn, const nlohmann::json& id, std::string_view message) {
   reply_error(conn, id, ErrorCode::rate_limited, message);
   // A client that keeps sending through its errors is flooding, not just bursting.
   if (config_.rate_limit_strikes > 0 && ++conn.rate_limit_strikes() == config_.rate_limit_strikes) {
@@ -178,7 +178,7 @@ void Broker::rate_limited(Connection& conn, const nlohmann::json& id, std::strin
   }
 }
 
-bool Broker::check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room) {
+bool Dispatcher::check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room) {
   if (conn.identity().permissions.allows(action, room)) return true;
   static constexpr std::string_view kWhat[] = {"subscribe to", "publish to", "see presence in"};
   reply_error(conn, id, ErrorCode::forbidden,
@@ -186,7 +186,7 @@ bool Broker::check(Connection& conn, const nlohmann::json& id, auth::RoomAction 
   return false;
 }
 
-void Broker::subscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   if (!check(*conn, req.id, auth::RoomAction::subscribe, req.room)) return;
   if (req.presence && !check(*conn, req.id, auth::RoomAction::presence, req.room)) return;
   switch (registry_.add(conn, req.room, req.presence, config_.max_rooms)) {
@@ -196,9 +196,9 @@ void Broker::subscribe(const std::shared_ptr<Connection>& conn, protocol::Reques
     case RoomRegistry::AddResult::updated:
       return reply_ok(*conn, req.id);
     case RoomRegistry::AddResult::added:
-      // The reply waits until the bus delivers the room's messages to this node (at once on a
+      // The reply waits until the broker delivers the room's messages to this node (at once on a
       // single node; once Redis confirms in a cluster): from the reply on, nothing is missed.
-      bus_.when_subscribed(req.room, [this, conn, id = std::move(req.id), room = req.room,
+      broker_.when_subscribed(req.room, [this, conn, id = std::move(req.id), room = req.room,
                                       since = std::move(req.since)](bool subscribed) mutable {
         // Back on the connection's thread, where its requests and its close are handled.
         conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
@@ -214,7 +214,7 @@ void Broker::subscribe(const std::shared_ptr<Connection>& conn, protocol::Reques
   }
 }
 
-void Broker::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::string room,
+void Dispatcher::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::string room,
                               std::optional<protocol::StreamPosition> since) {
   if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
   // Read now that the room's messages reach this node: every later one arrives held, every
@@ -222,7 +222,7 @@ void Broker::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann:
   std::optional<std::uint64_t> after;
   if (since) after = since->offset;
   std::size_t limit = since ? std::numeric_limits<std::size_t>::max() : 0;
-  bus_.history(room, after, limit, [this, conn, id = std::move(id), room, since](cluster::Bus::History history) mutable {
+  broker_.history(room, after, limit, [this, conn, id = std::move(id), room, since](cluster::Broker::History history) mutable {
     conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
                 history = std::move(history)] {
       if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
@@ -236,7 +236,7 @@ void Broker::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann:
       presence_.join(room, conn->id(), conn->identity().user, conn->identity().info);
       std::optional<bool> recovered;
       protocol::StreamPosition from = history.position;
-      static const std::vector<cluster::Bus::Entry> kNone;
+      static const std::vector<cluster::Broker::Entry> kNone;
       const auto* replay = &kNone;
       if (since) {
         recovered = since->epoch == history.position.epoch && history.complete;
@@ -255,7 +255,7 @@ void Broker::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann:
   });
 }
 
-void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+void Dispatcher::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   if (!registry_.remove(conn->id(), req.room))
     return reply_error(*conn, req.id, ErrorCode::not_subscribed, "not subscribed to " + req.room);
   presence_.leave(req.room, conn->id());
@@ -264,7 +264,7 @@ void Broker::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Requ
   queue_ok(*conn, req.id);
 }
 
-void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   if (!check(*conn, req.id, auth::RoomAction::publish, req.room)) return;
   if (!conn->publish_bucket().try_take()) {
     ++metrics_.deliveries_dropped_rate_limited;
@@ -273,7 +273,7 @@ void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request&
   conn->rate_limit_strikes() = 0;
   ++metrics_.messages_published;
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);
-  bus_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id), started = std::chrono::steady_clock::now()](
+  broker_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id), started = std::chrono::steady_clock::now()](
                                               std::optional<std::uint64_t> offset) {
     // May run on any thread: answer through the connection's queue.
     if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
@@ -282,7 +282,7 @@ void Broker::publish(const std::shared_ptr<Connection>& conn, protocol::Request&
   });
 }
 
-void Broker::presence(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+void Dispatcher::presence(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   if (!check(*conn, req.id, auth::RoomAction::presence, req.room)) return;
   presence_.list(req.room, [this, conn, id = std::move(req.id)](auto members) {
     if (members) {
@@ -293,7 +293,7 @@ void Broker::presence(const std::shared_ptr<Connection>& conn, protocol::Request
   });
 }
 
-void Broker::refresh(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+void Dispatcher::refresh(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   auto result = authenticator_.verify_token(req.token);
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
     return reply_error(*conn, req.id, ErrorCode::bad_token, rejection->code + ": " + rejection->message);
@@ -315,9 +315,9 @@ void Broker::refresh(const std::shared_ptr<Connection>& conn, protocol::Request&
   queue_ok(*conn, req.id);
 }
 
-void Broker::history(const std::shared_ptr<Connection>& conn, protocol::Request& req) {
+void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   if (!check(*conn, req.id, auth::RoomAction::subscribe, req.room)) return;
-  bus_.history(req.room, std::nullopt, req.limit, [this, conn, id = std::move(req.id)](cluster::Bus::History history) {
+  broker_.history(req.room, std::nullopt, req.limit, [this, conn, id = std::move(req.id)](cluster::Broker::History history) {
     if (!history.available)
       return queue_error(*conn, id, ErrorCode::unavailable, "history is unavailable; retry later");
     if (id.is_null()) return;
@@ -339,17 +339,17 @@ void Broker::history(const std::shared_ptr<Connection>& conn, protocol::Request&
   });
 }
 
-void Broker::publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
-                                  cluster::Bus::PublishHandler done) {
+void Dispatcher::publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
+                                  cluster::Broker::PublishHandler done) {
   ++metrics_.messages_published;
-  bus_.publish(room, protocol::message_push(room, data, from), std::move(done));
+  broker_.publish(room, protocol::message_push(room, data, from), std::move(done));
 }
 
-void Broker::history_for_backend(const std::string& room, std::size_t limit, cluster::Bus::HistoryHandler done) {
-  bus_.history(room, std::nullopt, limit, std::move(done));
+void Dispatcher::history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done) {
+  broker_.history(room, std::nullopt, limit, std::move(done));
 }
 
-void Broker::presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done) {
+void Dispatcher::presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done) {
   presence_.list(room, std::move(done));
 }
 

@@ -1,0 +1,5 @@
+#include "switchboard/cluster/Broker.h"
+
+namespace switchboard::cluster {
+Broker::~Broker() = default;
+}

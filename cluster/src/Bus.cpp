@@ -1,5 +1,0 @@
-#include "switchboard/cluster/Bus.h"
-
-namespace switchboard::cluster {
-Bus::~Bus() = default;
-}
