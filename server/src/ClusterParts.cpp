@@ -1,4 +1,4 @@
-#include "switchboard/server/ClusterParts.h"
+#include "ClusterParts.h"
 
 #include "switchboard/cluster/InProcessBroker.h"
 #include "switchboard/cluster/InProcessPresenceStore.h"

@@ -2,14 +2,19 @@
 
 #include <sys/resource.h>
 
-#include "switchboard/cluster/ClusterLog.h"
-
 #include <boost/asio/signal_set.hpp>
 #include <future>
 
+#include "dispatch/Dispatcher.h"
+#include "http/HttpApi.h"
+#include "http/HttpRoutes.h"
+#include "observability/Metrics.h"
+#include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/protocol/CloseCode.h"
-#include "switchboard/server/Listener.h"
 #include "switchboard/server/Log.h"
+#include "transport/FlushQueue.h"
+#include "transport/Listener.h"
+#include "transport/SessionContext.h"
 
 #ifndef SWITCHBOARD_DEFAULT_STATIC_DIR
 #define SWITCHBOARD_DEFAULT_STATIC_DIR "web-client"
@@ -23,6 +28,7 @@ using tcp = net::ip::tcp;
 Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Broker> broker,
                std::unique_ptr<cluster::PresenceStore> presence)
     : config_(std::move(config)),
+      metrics_(std::make_unique<Metrics>()),
       authenticator_(std::move(authenticator)),
       broker_(std::move(broker)),
       presence_(std::move(presence)) {
@@ -36,9 +42,9 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
     iocs_.push_back(std::make_unique<net::io_context>(1));
     flush_queues_.push_back(std::make_unique<FlushQueue>(*iocs_.back()));
   }
-  dispatcher_ = std::make_unique<Dispatcher>(config_, *authenticator_, *broker_, *presence_, metrics_);
-  routes_ = std::make_unique<HttpRoutes>(config_, metrics_, dispatcher_->registry(), *broker_);
-  api_ = std::make_unique<HttpApi>(config_, *authenticator_, *dispatcher_, metrics_);
+  dispatcher_ = std::make_unique<Dispatcher>(config_, *authenticator_, *broker_, *presence_, *metrics_);
+  routes_ = std::make_unique<HttpRoutes>(config_, *metrics_, dispatcher_->registry(), *broker_);
+  api_ = std::make_unique<HttpApi>(config_, *authenticator_, *dispatcher_, *metrics_);
   std::size_t max_connections = config_.max_connections;
   if (max_connections == 0) {
     // Each WebSocket holds one descriptor; keep some for listeners, Redis, files and logs.
@@ -48,7 +54,7 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
                           ? 1000000
                           : std::max<std::size_t>(1, static_cast<std::size_t>(limit.rlim_cur) - std::min<std::size_t>(64, limit.rlim_cur / 2));
   }
-  ctx_.reset(new SessionContext{config_, metrics_, *dispatcher_, *authenticator_, *routes_, *api_,
+  ctx_.reset(new SessionContext{config_, *metrics_, *dispatcher_, *authenticator_, *routes_, *api_,
                                 auth::OriginPolicy(config_.allowed_origins),
                                 HandshakeLimiter(config_.handshake_rate_per_ip, config_.handshake_burst_per_ip),
                                 max_connections});

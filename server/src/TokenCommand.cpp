@@ -1,4 +1,4 @@
-#include "switchboard/server/TokenCommand.h"
+#include "TokenCommand.h"
 
 #include <boost/program_options.hpp>
 #include <chrono>

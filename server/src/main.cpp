@@ -7,12 +7,12 @@
 #include <cstring>
 #include <iostream>
 
-#include "switchboard/server/Authentication.h"
-#include "switchboard/server/ClusterParts.h"
+#include "ClusterParts.h"
+#include "TokenCommand.h"
+#include "admission/Authentication.h"
 #include "switchboard/server/Config.h"
 #include "switchboard/server/Log.h"
 #include "switchboard/server/Server.h"
-#include "switchboard/server/TokenCommand.h"
 
 extern char** environ;
 

@@ -8,11 +8,13 @@
 
 #include <gtest/gtest.h>
 
+#include "ClusterParts.h"
 #include "RedisServer.h"
 #include "WsClient.h"
+#include "admission/Authentication.h"
+#include "dispatch/Dispatcher.h"
+#include "observability/Metrics.h"
 #include "switchboard/auth/AnonymousAuthenticator.h"
-#include "switchboard/server/Authentication.h"
-#include "switchboard/server/ClusterParts.h"
 #include "switchboard/server/Server.h"
 
 namespace switchboard::test {

@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "switchboard/server/Connection.h"
-#include "switchboard/server/FlushQueue.h"
+#include "dispatch/Connection.h"
+#include "transport/FlushQueue.h"
 
 using namespace switchboard;
 using server::FlushQueue;

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "switchboard/server/HandshakeLimiter.h"
+#include "admission/HandshakeLimiter.h"
 
 using switchboard::server::HandshakeLimiter;
 using Clock = switchboard::server::TokenBucket::Clock;

@@ -1,4 +1,4 @@
-#include "switchboard/server/Histogram.h"
+#include "observability/Histogram.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "switchboard/server/Inbox.h"
+#include "transport/Inbox.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "switchboard/server/RefusalLog.h"
+#include "admission/RefusalLog.h"
 
 #include <gtest/gtest.h>
 

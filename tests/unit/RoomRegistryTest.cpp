@@ -2,8 +2,8 @@
 
 #include <vector>
 
+#include "fanout/RoomRegistry.h"
 #include "switchboard/cluster/InProcessBroker.h"
-#include "switchboard/server/RoomRegistry.h"
 
 using namespace switchboard;
 using server::RoomRegistry;

@@ -14,17 +14,18 @@
 #include "switchboard/auth/Authenticator.h"
 #include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/PresenceStore.h"
-#include "switchboard/server/Dispatcher.h"
 #include "switchboard/server/Config.h"
-#include "switchboard/server/FlushQueue.h"
-#include "switchboard/server/HttpApi.h"
-#include "switchboard/server/HttpRoutes.h"
-#include "switchboard/server/Metrics.h"
-#include "switchboard/server/SessionContext.h"
 
 namespace switchboard::server {
 
+// The node's own parts, private to the server library (server/src).
+class Dispatcher;
+class FlushQueue;
+class HttpApi;
+class HttpRoutes;
 class Listener;
+class Metrics;
+struct SessionContext;
 
 class Server {
  public:
@@ -54,7 +55,7 @@ class Server {
   bool reload();
 
   const Config& config() const { return config_; }
-  Metrics& metrics() { return metrics_; }
+  Metrics& metrics() { return *metrics_; }
   const Dispatcher& dispatcher() const { return *dispatcher_; }
 
  private:
@@ -65,7 +66,7 @@ class Server {
   std::vector<std::unique_ptr<FlushQueue>> flush_queues_;  // one per io_context
   std::optional<boost::asio::ssl::context> tls_;
   Config config_;
-  Metrics metrics_;
+  std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<cluster::Broker> broker_;
   std::unique_ptr<cluster::PresenceStore> presence_;

@@ -1,5 +1,0 @@
-#include "HttpSessionImpl.h"
-
-namespace switchboard::server {
-template class HttpSession<beast::tcp_stream>;
-}

@@ -1,5 +1,0 @@
-#include "WebSocketSessionImpl.h"
-
-namespace switchboard::server {
-template class WebSocketSession<net::ip::tcp::socket>;
-}

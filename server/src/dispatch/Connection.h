@@ -1,0 +1,90 @@
+#pragma once
+// What the broker and the room registry know of a WebSocket connection.
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "admission/TokenBucket.h"
+#include "switchboard/auth/Identity.h"
+#include "switchboard/cluster/ConnectionId.h"
+#include "switchboard/protocol/Payload.h"
+
+namespace switchboard::server {
+
+class Connection {
+ public:
+  // publish_bucket and request_bucket: the node's limits; the identity's token limits (on a node
+  // with --token-limits) replace what they set.
+  Connection(cluster::ConnectionId id, auth::Identity identity, TokenBucket publish_bucket,
+             TokenBucket request_bucket)
+      : id_(id),
+        identity_(std::move(identity)),
+        publish_bucket_(publish_bucket),
+        request_bucket_(request_bucket) {
+    if (const auto& limits = identity_.limits) {
+      publish_bucket_ = TokenBucket(limits->publish_rate.value_or(publish_bucket.rate()),
+                                    limits->publish_burst.value_or(publish_bucket.burst()));
+      request_bucket_ = TokenBucket(limits->request_rate.value_or(request_bucket.rate()),
+                                    limits->request_burst.value_or(request_bucket.burst()));
+    }
+  }
+  virtual ~Connection() = default;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  cluster::ConnectionId id() const { return id_; }
+  // Read and renewed only on the connection's thread.
+  const auth::Identity& identity() const { return identity_; }
+  // Only on the connection's thread: a refreshed token's permissions and expiry replace the
+  // old ones (user and presence info stay those of the handshake), and the expiry watch restarts.
+  void renew(auth::RoomPermissions permissions, std::optional<std::chrono::system_clock::time_point> expires_at) {
+    identity_.permissions = std::move(permissions);
+    identity_.expires_at = expires_at;
+    watch_token_expiry();
+  }
+
+  using Clock = std::chrono::steady_clock;
+
+  // Thread-safe: queues a shared frame, handed over at `at` (the start of its delivery latency:
+  // one clock reading serves a whole fan-out); it is written after everything queued before.
+  virtual void deliver(protocol::Payload frame, Clock::time_point at) = 0;
+  void deliver(protocol::Payload frame) { deliver(std::move(frame), Clock::now()); }
+  // Thread-safe: like deliver, for a message of `room` numbered `offset` in `epoch`. Connections
+  // that keep each room's position (SSE streams, for their event ids) override it.
+  virtual void deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
+                               std::string_view epoch, Clock::time_point at) {
+    (void)room, (void)offset, (void)epoch;
+    deliver(frame, at);
+  }
+  // On the connection's thread, from its thread's FlushQueue: writes what it has queued.
+  virtual void flush() {}
+  // Only on the connection's own thread (while it handles a request): queues a reply now.
+  virtual void reply(std::string text) = 0;
+  // Thread-safe: runs `fn` on the connection's thread, after what is already queued there.
+  virtual void post(std::function<void()> fn) = 0;
+  // Thread-safe: closes the connection with a WebSocket close code.
+  virtual void shutdown(std::uint16_t code, std::string reason) = 0;
+  // Thread-safe: drops the connection at once, without a close handshake.
+  virtual void abort() = 0;
+  // Only on the connection's thread: from identity().expires_at, schedules the refresh push
+  // and, if no new token comes, the close with 4001 (replacing what was scheduled before).
+  virtual void watch_token_expiry() = 0;
+
+  // Touched only on the connection's thread.
+  TokenBucket& publish_bucket() { return publish_bucket_; }
+  TokenBucket& request_bucket() { return request_bucket_; }
+  // Requests refused with rate_limited in a row (on its thread).
+  unsigned& rate_limit_strikes() { return rate_limit_strikes_; }
+
+ private:
+  cluster::ConnectionId id_;
+  auth::Identity identity_;
+  TokenBucket publish_bucket_;
+  TokenBucket request_bucket_;
+  unsigned rate_limit_strikes_ = 0;
+};
+
+}  // namespace switchboard::server

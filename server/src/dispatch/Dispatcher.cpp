@@ -1,0 +1,356 @@
+#include "dispatch/Dispatcher.h"
+
+#include <exception>
+#include <limits>
+#include <variant>
+
+#include "switchboard/protocol/CloseCode.h"
+#include "switchboard/protocol/Messages.h"
+#include "switchboard/server/Log.h"
+
+namespace switchboard::server {
+
+using protocol::ErrorCode;
+using protocol::Op;
+
+namespace {
+// What a history reply holds besides its messages: id, offset, epoch, "truncated" (generous).
+constexpr std::size_t kHistoryReplyOverhead = 512;
+
+// The rate_limited message: the limit in force on the connection, what sets it, and how to raise it.
+std::string limit_message(Connection& conn, bool publishing) {
+  const auto& limits = conn.identity().limits;
+  bool by_token = limits && (publishing ? limits->publish_rate || limits->publish_burst
+                                        : limits->request_rate || limits->request_burst);
+  const TokenBucket& bucket = publishing ? conn.publish_bucket() : conn.request_bucket();
+  std::string text = publishing ? "publishing too fast: this connection may publish "
+                                : "too many requests: this connection may make ";
+  text += rate_text(bucket.rate()) + (publishing ? " per second" : " requests per second besides publishes") +
+          " (burst " + rate_text(bucket.burst()) + ", ";
+  if (by_token) return text + "its token's limits claim)";
+  return text + (publishing ? "--publish-rate and --publish-burst); a token's limits claim (on a node with "
+                              "--token-limits) or POST /api/publish allow more"
+                            : "--request-rate and --request-burst); a token's limits claim (on a node with "
+                              "--token-limits) allows more");
+}
+}  // namespace
+
+Dispatcher::Dispatcher(const Config& config, auth::Authenticator& authenticator, cluster::Broker& broker,
+               cluster::PresenceStore& presence, Metrics& metrics)
+    : config_(config),
+      authenticator_(authenticator),
+      broker_(broker),
+      presence_(presence),
+      metrics_(metrics),
+      registry_(broker, config.max_queue_bytes) {
+  broker_.set_deliver_handler(
+      [this](const std::string& room, const protocol::Payload& push, std::uint64_t offset, std::string_view epoch) {
+        metrics_.deliveries += registry_.deliver(room, push, offset, epoch);
+      });
+  presence_.set_event_handler([this](const std::string& room, const protocol::Payload& event) {
+    metrics_.deliveries += registry_.deliver_presence(room, event);
+  });
+}
+
+Dispatcher::~Dispatcher() {
+  broker_.set_deliver_handler(nullptr);
+  presence_.set_event_handler(nullptr);
+}
+
+void Dispatcher::open(const std::shared_ptr<Connection>& conn) {
+  std::uint16_t stop_code;
+  std::string stop_reason;
+  {
+    std::lock_guard lock(connections_mutex_);
+    connections_.emplace(conn->id(), conn);
+    stop_code = stop_code_;
+    if (stop_code) stop_reason = stop_reason_;
+  }
+  ++metrics_.connections_opened;
+  ++metrics_.connections_current;
+  conn->watch_token_expiry();
+  // A handshake that finished while the node shuts down is closed like the others.
+  if (stop_code) conn->shutdown(stop_code, std::move(stop_reason));
+}
+
+void Dispatcher::close(Connection& conn) {
+  for (const auto& room : registry_.remove_all(conn.id())) presence_.leave(room, conn.id());
+  {
+    std::lock_guard lock(connections_mutex_);
+    connections_.erase(conn.id());
+  }
+  --metrics_.connections_current;
+  connections_closed_.notify_all();
+}
+
+std::vector<std::shared_ptr<Connection>> Dispatcher::open_connections() const {
+  std::vector<std::shared_ptr<Connection>> open;
+  std::lock_guard lock(connections_mutex_);
+  for (const auto& [id, weak] : connections_)
+    if (auto conn = weak.lock()) open.push_back(std::move(conn));
+  return open;
+}
+
+std::size_t Dispatcher::shutdown_all(std::uint16_t code, const std::string& reason) {
+  {
+    std::lock_guard lock(connections_mutex_);
+    stop_code_ = code;
+    stop_reason_ = reason;
+  }
+  auto open = open_connections();
+  for (auto& conn : open) conn->shutdown(code, reason);
+  return open.size();
+}
+
+void Dispatcher::abort_all() {
+  for (auto& conn : open_connections()) conn->abort();
+}
+
+bool Dispatcher::wait_until_no_connections(std::chrono::milliseconds limit) const {
+  std::unique_lock lock(connections_mutex_);
+  return connections_closed_.wait_for(lock, limit, [this] { return connections_.empty(); });
+}
+
+std::size_t Dispatcher::connection_count() const {
+  std::lock_guard lock(connections_mutex_);
+  return connections_.size();
+}
+
+void Dispatcher::reply_ok(Connection& conn, const nlohmann::json& id) {
+  if (!id.is_null()) conn.reply(protocol::ok_reply(id));
+}
+
+void Dispatcher::reply_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+  metrics_.count_error(code);
+  conn.reply(protocol::error_reply(id, code, message));
+}
+
+void Dispatcher::queue_ok(Connection& conn, const nlohmann::json& id) {
+  if (!id.is_null()) conn.deliver(protocol::make_payload(protocol::ok_reply(id)));
+}
+
+void Dispatcher::queue_error(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+  metrics_.count_error(code);
+  conn.deliver(protocol::make_payload(protocol::error_reply(id, code, message)));
+}
+
+void Dispatcher::handle(const std::shared_ptr<Connection>& conn, std::string_view text) {
+  auto parsed = protocol::parse_command(text);
+  if (auto* err = std::get_if<protocol::CommandError>(&parsed)) return refuse(*conn, err->id, err->code, err->message);
+  auto& req = std::get<protocol::Command>(parsed);
+  if (req.op != Op::publish) {
+    if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, limit_message(*conn, false));
+    conn->rate_limit_strikes() = 0;
+  }
+  execute(conn, req);
+}
+
+void Dispatcher::refuse(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
+  // Garbage costs a request like any other: a flood of it ends in rate_limited, then 4029.
+  if (!conn.request_bucket().try_take()) return rate_limited(conn, id, limit_message(conn, false));
+  reply_error(conn, id, code, message);
+}
+
+void Dispatcher::execute(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
+  try {
+    switch (req.op) {
+      case Op::subscribe: return subscribe(conn, req);
+      case Op::unsubscribe: return unsubscribe(conn, req);
+      case Op::publish: return publish(conn, req);
+      case Op::presence: return presence(conn, req);
+      case Op::ping: return reply_ok(*conn, req.id);
+      case Op::refresh: return refresh(conn, req);
+      case Op::history: return history(conn, req);
+    }
+  } catch (const std::exception& e) {
+    log::error(std::string("request failed: ") + e.what());
+    reply_error(*conn, req.id, ErrorCode::internal, "internal error");
+  }
+}
+
+void Dispatcher::rate_limited(Connection& conn, const nlohmann::json& id, std::string_view message) {
+  reply_error(conn, id, ErrorCode::rate_limited, message);
+  // A client that keeps sending through its errors is flooding, not just bursting.
+  if (config_.rate_limit_strikes > 0 && ++conn.rate_limit_strikes() == config_.rate_limit_strikes) {
+    log::info("closing connection " + std::to_string(conn.id()) + " (" + conn.identity().user + "): " +
+              std::to_string(config_.rate_limit_strikes) + " requests refused in a row");
+    conn.shutdown(protocol::close_code::too_many_requests, "too many requests");
+  }
+}
+
+bool Dispatcher::check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room) {
+  if (conn.identity().permissions.allows(action, room)) return true;
+  static constexpr std::string_view kWhat[] = {"subscribe to", "publish to", "see presence in"};
+  reply_error(conn, id, ErrorCode::forbidden,
+              std::string("not allowed to ") + std::string(kWhat[static_cast<int>(action)]) + " " + room);
+  return false;
+}
+
+void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
+  if (!check(*conn, req.id, auth::RoomAction::subscribe, req.room)) return;
+  if (req.presence && !check(*conn, req.id, auth::RoomAction::presence, req.room)) return;
+  switch (registry_.add(conn, req.room, req.presence, config_.max_rooms)) {
+    case RoomRegistry::AddResult::too_many_rooms:
+      return reply_error(*conn, req.id, ErrorCode::too_many_rooms,
+                         "this connection is in " + std::to_string(config_.max_rooms) + " rooms already");
+    case RoomRegistry::AddResult::updated:
+      return reply_ok(*conn, req.id);
+    case RoomRegistry::AddResult::added:
+      // The reply waits until the broker delivers the room's messages to this node (at once on a
+      // single node; once Redis confirms in a cluster): from the reply on, nothing is missed.
+      broker_.when_subscribed(req.room, [this, conn, id = std::move(req.id), room = req.room,
+                                      since = std::move(req.since)](bool subscribed) mutable {
+        // Back on the connection's thread, where its requests and its close are handled.
+        conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
+                    subscribed]() mutable {
+          if (!subscribed) {
+            registry_.remove(conn->id(), room);
+            return reply_error(*conn, id, ErrorCode::unavailable, "cannot subscribe right now; retry later");
+          }
+          answer_subscribe(conn, std::move(id), std::move(room), std::move(since));
+        });
+      });
+      return;
+  }
+}
+
+void Dispatcher::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::string room,
+                              std::optional<protocol::StreamPosition> since) {
+  if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
+  // Read now that the room's messages reach this node: every later one arrives held, every
+  // earlier one is in the history (or gone from it, and then the reply says so).
+  std::optional<std::uint64_t> after;
+  if (since) after = since->offset;
+  std::size_t limit = since ? std::numeric_limits<std::size_t>::max() : 0;
+  broker_.history(room, after, limit, [this, conn, id = std::move(id), room, since](cluster::Broker::History history) mutable {
+    conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
+                history = std::move(history)] {
+      if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
+      if (!history.available) {
+        registry_.remove(conn->id(), room);
+        return reply_error(*conn, id, ErrorCode::unavailable, "cannot subscribe right now; retry later");
+      }
+      // Joined before the reply, so that a presence request made after it counts this
+      // connection (on a cluster node too: its Redis commands go out in order). The join event
+      // reaches this connection through its queue, after the reply queued here at once.
+      presence_.join(room, conn->id(), conn->identity().user, conn->identity().info);
+      std::optional<bool> recovered;
+      protocol::StreamPosition from = history.position;
+      static const std::vector<cluster::Broker::Entry> kNone;
+      const auto* replay = &kNone;
+      if (since) {
+        recovered = since->epoch == history.position.epoch && history.complete;
+        ++(*recovered ? metrics_.recoveries_succeeded : metrics_.recoveries_failed);
+        if (*recovered) {
+          from.offset = since->offset;
+          replay = &history.messages;
+        }
+      }
+      if (!id.is_null()) conn->reply(protocol::subscribe_reply(id, history.position, recovered));
+      if (registry_.release(conn, room, from, *replay) == RoomRegistry::ReleaseResult::overflowed) {
+        ++metrics_.slow_consumers;
+        conn->shutdown(protocol::close_code::slow_consumer, "slow consumer");
+      }
+    });
+  });
+}
+
+void Dispatcher::unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
+  if (!registry_.remove(conn->id(), req.room))
+    return reply_error(*conn, req.id, ErrorCode::not_subscribed, "not subscribed to " + req.room);
+  presence_.leave(req.room, conn->id());
+  // Through the connection's queue, behind every message of the room already on its way to it:
+  // once the client reads this reply, no more messages of the room follow.
+  queue_ok(*conn, req.id);
+}
+
+void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
+  if (!check(*conn, req.id, auth::RoomAction::publish, req.room)) return;
+  if (!conn->publish_bucket().try_take()) {
+    ++metrics_.deliveries_dropped_rate_limited;
+    return rate_limited(*conn, req.id, limit_message(*conn, true));
+  }
+  conn->rate_limit_strikes() = 0;
+  ++metrics_.messages_published;
+  auto push = protocol::message_push(req.room, req.data, conn->identity().user);
+  broker_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id), started = std::chrono::steady_clock::now()](
+                                              std::optional<std::uint64_t> offset) {
+    // May run on any thread: answer through the connection's queue.
+    if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
+    metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::publish_reply(id, *offset)));
+  });
+}
+
+void Dispatcher::presence(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
+  if (!check(*conn, req.id, auth::RoomAction::presence, req.room)) return;
+  presence_.list(req.room, [this, conn, id = std::move(req.id)](auto members) {
+    if (members) {
+      if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::presence_reply(id, *members)));
+    } else {
+      queue_error(*conn, id, ErrorCode::unavailable, "presence is unavailable; retry later");
+    }
+  });
+}
+
+void Dispatcher::refresh(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
+  auto result = authenticator_.verify_token(req.token);
+  if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
+    return reply_error(*conn, req.id, ErrorCode::bad_token, rejection->code + ": " + rejection->message);
+  auto& fresh = std::get<auth::Identity>(result);
+  if (fresh.user != conn->identity().user)
+    return reply_error(*conn, req.id, ErrorCode::forbidden, "the new token is for another user");
+  conn->renew(std::move(fresh.permissions), fresh.expires_at);
+  // Subscriptions the new token no longer allows end here, each with a push saying so.
+  const auto& permissions = conn->identity().permissions;
+  for (const auto& sub : registry_.subscriptions_of(conn->id())) {
+    bool allowed = permissions.allows(auth::RoomAction::subscribe, sub.room) &&
+                   (!sub.presence || permissions.allows(auth::RoomAction::presence, sub.room));
+    if (allowed || !registry_.remove(conn->id(), sub.room)) continue;
+    presence_.leave(sub.room, conn->id());
+    metrics_.count_error(ErrorCode::forbidden);
+    conn->deliver(protocol::unsubscribed_push(sub.room, ErrorCode::forbidden,
+                                              "the refreshed token no longer allows this subscription"));
+  }
+  queue_ok(*conn, req.id);
+}
+
+void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
+  if (!check(*conn, req.id, auth::RoomAction::subscribe, req.room)) return;
+  broker_.history(req.room, std::nullopt, req.limit, [this, conn, id = std::move(req.id)](cluster::Broker::History history) {
+    if (!history.available)
+      return queue_error(*conn, id, ErrorCode::unavailable, "history is unavailable; retry later");
+    if (id.is_null()) return;
+    // The reply is one frame in the connection's queue: it holds the newest messages that fit
+    // in half of --max-queue-bytes, and says "truncated":true when older ones were left out.
+    const std::size_t budget = config_.max_queue_bytes / 2;
+    std::size_t bytes = kHistoryReplyOverhead, first = history.messages.size();
+    while (first > 0 && bytes + history.messages[first - 1].push->size() + 1 <= budget)
+      bytes += history.messages[--first].push->size() + 1;
+    std::vector<protocol::Payload> messages;
+    messages.reserve(history.messages.size() - first);
+    for (std::size_t i = first; i < history.messages.size(); ++i) messages.push_back(std::move(history.messages[i].push));
+    std::string reply = protocol::history_reply(id, history.position, messages);
+    if (first > 0) {
+      ++metrics_.history_replies_truncated;
+      reply.insert(reply.size() - 1, ",\"truncated\":true");  // before the object's closing brace
+    }
+    conn->deliver(protocol::make_payload(std::move(reply)));
+  });
+}
+
+void Dispatcher::publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
+                                  cluster::Broker::PublishHandler done) {
+  ++metrics_.messages_published;
+  broker_.publish(room, protocol::message_push(room, data, from), std::move(done));
+}
+
+void Dispatcher::history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done) {
+  broker_.history(room, std::nullopt, limit, std::move(done));
+}
+
+void Dispatcher::presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done) {
+  presence_.list(room, std::move(done));
+}
+
+}  // namespace switchboard::server

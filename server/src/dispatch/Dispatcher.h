@@ -1,0 +1,101 @@
+#pragma once
+// Carries out client requests (subscribe, publish, presence, …) against the room registry,
+// the broker and the presence store, and delivers what the broker and the store send back.
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <unordered_map>
+
+#include "dispatch/Connection.h"
+#include "fanout/RoomRegistry.h"
+#include "observability/Metrics.h"
+#include "switchboard/auth/Authenticator.h"
+#include "switchboard/cluster/Broker.h"
+#include "switchboard/cluster/PresenceStore.h"
+#include "switchboard/protocol/Command.h"
+#include "switchboard/server/Config.h"
+
+namespace switchboard::server {
+
+class Dispatcher {
+ public:
+  Dispatcher(const Config& config, auth::Authenticator& authenticator, cluster::Broker& broker,
+         cluster::PresenceStore& presence, Metrics& metrics);
+  ~Dispatcher();
+
+  // A connection finished its WebSocket handshake.
+  void open(const std::shared_ptr<Connection>& conn);
+  // One text frame from `conn`; runs on the connection's thread.
+  void handle(const std::shared_ptr<Connection>& conn, std::string_view text);
+  // Carries out a request made by the node on the connection's behalf (an SSE stream's subscribes),
+  // on the connection's thread, without taking from its request rate.
+  void execute(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  // A frame that is not a valid request (bad JSON, a binary frame): costs a request of the
+  // connection's rate like any other, then replies with the error (or rate_limited, then 4029).
+  void refuse(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code, std::string_view message);
+  // Replies with an error.
+  void reply_error(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code,
+                   std::string_view message);
+  // The connection is gone: leaves every room. Called once per opened connection.
+  void close(Connection& conn);
+
+  // A message from a backend (the HTTP API) rather than a connection, `data` its JSON text as
+  // parse_publish_body keeps it: `done(offset)` is called once, on any thread, when the broker has
+  // taken it (nullopt when it could not).
+  void publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
+                            cluster::Broker::PublishHandler done);
+  // The latest `limit` messages of `room`, for the HTTP API: `done` is called once, on any thread.
+  void history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done);
+  // The presence list of `room`, for the HTTP API: `done` is called once, on any thread.
+  void presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done);
+
+  // Asks every open connection to close with `code`, and every one opened from now on;
+  // returns how many were asked.
+  std::size_t shutdown_all(std::uint16_t code, const std::string& reason);
+  // Drops every open connection without a close handshake (the end of a shutdown's grace).
+  void abort_all();
+  std::size_t connection_count() const;
+  // Blocks until every connection is closed or `limit` passes; returns whether none is left.
+  bool wait_until_no_connections(std::chrono::milliseconds limit) const;
+  const RoomRegistry& registry() const { return registry_; }
+
+ private:
+  void subscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void presence(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void refresh(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void history(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  // The second half of a new subscription, once the broker delivers the room to this node: reads
+  // the room's position (and, with `since`, the messages after it), replies, and releases it.
+  void answer_subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::string room,
+                        std::optional<protocol::StreamPosition> since);
+  // Replies rate_limited; the connection is closed with 4029 after too many in a row.
+  void rate_limited(Connection& conn, const nlohmann::json& id, std::string_view message);
+  // Replies forbidden and returns false unless the connection may do `action` in `room`.
+  bool check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room);
+  void reply_ok(Connection& conn, const nlohmann::json& id);
+  // Like reply_ok and reply_error, but through the connection's queue (thread-safe), behind
+  // every frame already on its way to it.
+  void queue_ok(Connection& conn, const nlohmann::json& id);
+  void queue_error(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code, std::string_view message);
+  std::vector<std::shared_ptr<Connection>> open_connections() const;
+
+  const Config& config_;
+  auth::Authenticator& authenticator_;
+  cluster::Broker& broker_;
+  cluster::PresenceStore& presence_;
+  Metrics& metrics_;
+  RoomRegistry registry_;
+
+  mutable std::mutex connections_mutex_;
+  mutable std::condition_variable connections_closed_;
+  std::unordered_map<cluster::ConnectionId, std::weak_ptr<Connection>> connections_;
+  std::uint16_t stop_code_ = 0;  // non-zero once the node is shutting down; guarded by connections_mutex_
+  std::string stop_reason_;
+};
+
+}  // namespace switchboard::server

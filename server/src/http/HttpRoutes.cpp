@@ -1,0 +1,140 @@
+#include "http/HttpRoutes.h"
+
+#include <algorithm>
+#include <boost/url/parse.hpp>
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "switchboard/auth/JwtSigner.h"
+
+namespace switchboard::server {
+
+namespace {
+
+constexpr std::uintmax_t kMaxStaticFileBytes = 8 * 1024 * 1024;
+
+std::string_view mime_type(const std::filesystem::path& path) {
+  auto ext = path.extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".json" || ext == ".map") return "application/json";
+  if (ext == ".svg") return "image/svg+xml";
+  if (ext == ".png") return "image/png";
+  if (ext == ".ico") return "image/x-icon";
+  if (ext == ".txt" || ext == ".md" || ext == ".ts") return "text/plain; charset=utf-8";
+  return "application/octet-stream";
+}
+
+constexpr std::chrono::seconds kDevTokenTtl{15 * 60};
+constexpr std::size_t kMaxDevUserBytes = 64;
+
+}  // namespace
+
+HttpResponse HttpRoutes::make_response(const HttpRequest& req, http::status status, std::string_view content_type,
+                                   std::string body) {
+  HttpResponse res{status, req.version()};
+  res.set(http::field::server, "switchboard");
+  res.set(http::field::content_type, content_type);
+  res.set(http::field::cache_control, "no-store");
+  res.keep_alive(req.keep_alive());
+  res.body() = std::move(body);
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();  // Content-Length stays that of GET
+  return res;
+}
+
+HttpRoutes::HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry,
+                       const cluster::Broker& broker)
+    : config_(config), metrics_(metrics), registry_(registry), broker_(broker) {
+  std::error_code ec;
+  static_dir_ = std::filesystem::canonical(config.static_dir, ec);
+  if (ec) static_dir_.clear();
+}
+
+std::optional<std::string> HttpRoutes::query_parameter(std::string_view target, std::string_view name) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return std::nullopt;
+  auto params = url->params();  // percent-decoded, '+' as space
+  auto it = params.find(name);
+  if (it == params.end()) return std::nullopt;
+  return (*it).has_value ? (*it).value : std::string();
+}
+
+HttpResponse HttpRoutes::dev_token(const HttpRequest& req) const {
+  auto user = query_parameter(req.target(), "user");
+  if (!user || user->empty() || user->size() > kMaxDevUserBytes ||
+      std::any_of(user->begin(), user->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+    return json_error(req, http::status::bad_request, "bad_request",
+                      "GET /dev/token?user=NAME, NAME 1-64 bytes without control characters");
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+  nlohmann::json claims = {{"sub", *user}, {"iat", now.count()}, {"exp", (now + kDevTokenTtl).count()},
+                           {"info", {{"name", *user}}}};
+  if (!config_.jwt_issuer.empty()) claims["iss"] = config_.jwt_issuer;
+  if (!config_.jwt_audience.empty()) claims["aud"] = config_.jwt_audience;
+  nlohmann::json body = {{"token", auth::sign_hs256(config_.jwt_secret, claims)},
+                         {"user", *user},
+                         {"expires_in", kDevTokenTtl.count()}};
+  return make_response(req, http::status::ok, "application/json",
+                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+HttpResponse HttpRoutes::json_error(const HttpRequest& req, http::status status, std::string_view code,
+                                std::string_view message) {
+  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
+  return make_response(req, status, "application/json", body.dump());
+}
+
+HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET and HEAD");
+    res.set(http::field::allow, "GET, HEAD");
+    return res;
+  }
+  if (path == "/healthz") return make_response(req, http::status::ok, "application/json", R"({"status":"ok"})");
+  if (path == "/readyz") {
+    // Ready when the node can carry messages: always alone, only with Redis in a cluster.
+    if (draining_)
+      return json_error(req, http::status::service_unavailable, "draining", "the node is shutting down");
+    if (broker_.ready()) return make_response(req, http::status::ok, "application/json", R"({"status":"ready"})");
+    return json_error(req, http::status::service_unavailable, "unavailable", "the cluster bus (Redis) is unreachable");
+  }
+  if (path == "/metrics")
+    return make_response(req, http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                         metrics_.render(registry_.room_count(), registry_.subscription_count(), broker_.stats()));
+  if (path == "/dev/token" && config_.dev) return dev_token(req);
+  return static_file(req, path == "/" ? "/demo/index.html" : path);
+}
+
+HttpResponse HttpRoutes::static_file(const HttpRequest& req, std::string_view path) const {
+  auto not_found = [&] { return json_error(req, http::status::not_found, "not_found", "no such path"); };
+  if (static_dir_.empty() || path.size() < 2 || path.front() != '/') return not_found();
+  // Only plain relative paths: no "..", no hidden files, no backslashes or NULs.
+  std::filesystem::path relative(std::string(path.substr(1)));
+  // Only what browsers need: the demo and the client module (not the tests, packages or
+  // node_modules/ that a checkout of web-client/ also holds).
+  auto first = relative.begin()->string();
+  if (first != "demo" && relative != "switchboard.js" && relative != "switchboard.d.ts") return not_found();
+  for (const auto& part : relative) {
+    auto s = part.string();
+    if (s.empty() || s.front() == '.' || s.find_first_of(std::string_view("\\\0", 2)) != std::string::npos)
+      return not_found();
+  }
+  std::error_code ec;
+  auto file = std::filesystem::canonical(static_dir_ / relative, ec);
+  if (ec || !std::filesystem::is_regular_file(file, ec)) return not_found();
+  auto [root_end, file_it] = std::mismatch(static_dir_.begin(), static_dir_.end(), file.begin(), file.end());
+  if (root_end != static_dir_.end()) return not_found();  // a link out of the directory
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec || size > kMaxStaticFileBytes) return not_found();
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream body;
+  body << in.rdbuf();
+  return make_response(req, http::status::ok, mime_type(file), body.str());
+}
+
+}  // namespace switchboard::server

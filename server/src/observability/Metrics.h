@@ -1,0 +1,77 @@
+#pragma once
+// The node's counters and gauges, rendered in Prometheus text format at GET /metrics.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "observability/Histogram.h"
+#include "switchboard/cluster/Broker.h"
+#include "switchboard/protocol/ErrorCode.h"
+
+namespace switchboard::server {
+
+class Metrics {
+ public:
+  using Counter = std::atomic<std::uint64_t>;
+
+  Counter connections_opened{0};   // WebSockets and SSE streams
+  Counter sse_streams_opened{0};
+  std::atomic<std::int64_t> connections_current{0};
+  Counter http_requests{0};
+  Counter frames_received{0};
+  Counter bytes_received{0};
+  Counter messages_published{0};
+  Counter deliveries{0};         // frames queued to connections for delivery (messages and presence events)
+  Counter frames_sent{0};
+  Counter socket_writes{0};      // writes of frames or events to client sockets: frames_sent / socket_writes is the batching
+  Counter bytes_sent{0};
+  Counter slow_consumers{0};     // connections closed with 4008
+  Counter write_timeouts{0};     // … of which cut because a write made no progress for --write-timeout
+  Counter deliveries_dropped_slow_consumer{0};
+  Counter deliveries_dropped_rate_limited{0};  // publishes refused rate_limited: messages never delivered
+  Counter history_replies_truncated{0};  // history replies that left older messages out to fit the queue
+  Counter recoveries_succeeded{0};  // subscribes with "since" answered "recovered":true
+  Counter recoveries_failed{0};     // … answered "recovered":false
+
+  // Bytes queued to a connection, observed as each write to it starts (and at a slow-consumer close).
+  Histogram write_queue_bytes{{256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304}, 1};
+  // Seconds from a frame being queued to a connection to the socket taking it.
+  Histogram delivery_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, 1e-9};
+  // Seconds from a publish request to the broker accepting it (in a cluster: Redis's answer).
+  Histogram publish_seconds{{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}, 1e-9};
+
+  void count_error(protocol::ErrorCode code);
+  void count_close(std::uint16_t code);               // close codes the node sent
+  void count_handshake_rejected(const std::string& reason);
+  void count_api_request(std::string_view endpoint, unsigned status);  // HTTP API answers
+  // POST /api/publish refused 429, by what was limited: "api_key", "user" or "address".
+  void count_http_publish_rate_limited(std::string_view by);
+  // HTTP requests refused before they were routed (route: see CrossOrigin::route).
+  void count_http_refused(std::string_view route, std::string_view reason);
+
+  std::uint64_t errors(protocol::ErrorCode code) const;
+  std::uint64_t closes(std::uint16_t code) const;
+  std::uint64_t handshakes_rejected(const std::string& reason) const;
+  std::uint64_t api_requests(std::string_view endpoint, unsigned status) const;
+  std::uint64_t http_publishes_rate_limited(std::string_view by) const;
+  std::uint64_t http_refused(std::string_view route, std::string_view reason) const;
+
+  // Gauges read at render time from the room registry, and the broker's connection state.
+  std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Broker::Stats& broker) const;
+
+ private:
+  std::array<Counter, protocol::kErrorCodeCount> errors_{};
+  mutable std::mutex mutex_;
+  std::map<std::uint16_t, std::uint64_t> closes_;
+  std::map<std::string, std::uint64_t> rejected_;
+  std::map<std::pair<std::string, unsigned>, std::uint64_t, std::less<>> api_;
+  std::map<std::string, std::uint64_t, std::less<>> http_publish_limited_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t, std::less<>> refused_;
+};
+
+}  // namespace switchboard::server

@@ -1,0 +1,79 @@
+#include "transport/FlushQueue.h"
+
+#include <boost/asio/post.hpp>
+#include <algorithm>
+#include <ctime>
+
+#include "dispatch/Connection.h"
+
+namespace switchboard::server {
+
+namespace {
+thread_local FlushQueue* current_queue = nullptr;
+
+// This thread's CPU time: a round's length without the time the thread was not running.
+std::chrono::microseconds thread_cpu_time() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::nanoseconds(ts.tv_nsec));
+}
+}  // namespace
+
+FlushQueue::FlushQueue(boost::asio::io_context& ioc) : ioc_(ioc), timer_(ioc) {}
+
+FlushQueue* FlushQueue::current() { return current_queue; }
+
+FlushQueue::ThreadBinding::ThreadBinding(FlushQueue& queue) : previous_(current_queue) { current_queue = &queue; }
+
+FlushQueue::ThreadBinding::~ThreadBinding() { current_queue = previous_; }
+
+void FlushQueue::request(std::shared_ptr<Connection> conn) {
+  pending_.push_back(std::move(conn));
+  if (scheduled_) return;
+  scheduled_ = true;
+  turns_ = 0;
+  quiet_ = 0;
+  seen_ = cork_start_ = frames_;
+  first_ = std::chrono::steady_clock::now();
+  streaming_ = last_round_ >= kLongRound && last_round_frames_ >= kStreamFrames * last_round_writers_ &&
+               first_ - last_round_end_ < 2 * last_round_;
+  boost::asio::post(ioc_, [this] { run(); });
+}
+
+void FlushQueue::run() {
+  auto seen = frames_;
+  quiet_ = seen == seen_ ? quiet_ + 1 : 0;
+  seen_ = seen;
+  // The cork may last as long as the last round of writes took: a node whose writes take long
+  // reads as long, and writes more frames each time.
+  const auto deadline = first_ + std::clamp(last_round_, kMinDelay, kMaxDelay);
+  if (quiet_ >= kQuietTurns) {
+    // In a stream, a cork with less than half the frames the last round wrote is the first part of
+    // a round whose rest is still on its way (from Redis, or a publisher on the same core): it
+    // waits for it until the deadline, asleep so that whoever sends it can run.
+    if (streaming_ && 2 * (seen - cork_start_) < last_round_frames_) {
+      timer_.expires_at(deadline);
+      return timer_.async_wait([this](boost::system::error_code) { flush_all(); });
+    }
+    return flush_all();
+  }
+  if (++turns_ < kMaxTurns && std::chrono::steady_clock::now() < deadline)
+    return boost::asio::post(ioc_, [this] { run(); });
+  flush_all();
+}
+
+void FlushQueue::flush_all() {
+  scheduled_ = false;
+  // Connections that ask again while these flush (a write completing at once) go to the next turn.
+  running_.swap(pending_);
+  last_round_frames_ = frames_ - cork_start_;
+  last_round_writers_ = running_.size();
+  const auto started = thread_cpu_time();
+  for (auto& conn : running_) conn->flush();
+  running_.clear();
+  last_round_ = thread_cpu_time() - started;
+  last_round_end_ = std::chrono::steady_clock::now();
+  if (running_.capacity() > 4096) running_.shrink_to_fit();
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,70 @@
+#pragma once
+// One HTTP connection, plain or TLS: reads requests with size limits and a deadline, answers
+// them through HttpRoutes or HttpApi, and hands /ws upgrades that pass the authenticator to a
+// WebSocketSession and GET /sse to an SseSession.
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <array>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "http/HttpRoutes.h"
+#include "transport/SessionContext.h"
+
+namespace switchboard::server {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+
+template <class Stream>
+class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream>> {
+ public:
+  HttpSession(Stream&& stream, SessionContext& ctx);
+  void run();
+
+ private:
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  void start();
+  void on_tls_handshake(beast::error_code ec);
+  void do_read();
+  void on_read(beast::error_code ec, std::size_t bytes);
+  // Answers 403 origin_not_allowed to a browser page of an origin the node does not allow.
+  void refuse_origin(const HttpRequest& req, std::string_view path);
+  // The checks every WebSocket and SSE stream passes besides the origin's (draining, rate, room
+  // for one more, token): the caller's identity, or nullopt when refused (and answered).
+  std::optional<auth::Identity> admit(const HttpRequest& req);
+  void upgrade();
+  // GET /ws without an upgrade: the admission decision a handshake of this request would get,
+  // as JSON (426 upgrade_required when it would be admitted).
+  void probe(const HttpRequest& req);
+  // GET /sse: a Server-Sent Events stream.
+  void open_stream();
+  // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
+  std::string client_address(const HttpRequest& req);
+  void send(HttpResponse response);
+  // Answers with a JSON error and closes the connection after it.
+  void refuse(const HttpRequest& req, http::status status, std::string_view code, std::string_view message);
+  void on_write(bool keep_alive, beast::error_code ec, std::size_t bytes);
+  void do_eof();
+  void linger(std::size_t drained);
+
+  Stream stream_;
+  SessionContext& ctx_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpResponse> response_;  // kept alive while it is written
+  // The current request's Origin (empty without one) when its route is shared across origins.
+  std::optional<std::string> shared_with_;
+  std::unique_ptr<std::array<char, 16 * 1024>> linger_buffer_;  // only while lingering
+};
+
+using PlainHttpSession = HttpSession<beast::tcp_stream>;
+using TlsHttpSession = HttpSession<beast::ssl_stream<beast::tcp_stream>>;
+
+extern template class HttpSession<beast::tcp_stream>;
+extern template class HttpSession<beast::ssl_stream<beast::tcp_stream>>;
+
+}  // namespace switchboard::server

@@ -1,0 +1,268 @@
+#pragma once
+// Definitions of the HttpSession template. Each stream type is instantiated in its own
+// source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
+#include "transport/HttpSession.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+
+#include "http/CrossOrigin.h"
+#include "switchboard/server/Log.h"
+#include "transport/SseSession.h"
+#include "transport/WebSocketSession.h"
+
+namespace switchboard::server {
+
+namespace {
+constexpr std::chrono::seconds kLingerTime{2};
+constexpr std::size_t kLingerBytes = 8 * 1024 * 1024;
+// Headers get 8 KiB besides room for the largest token accepted (in the target or the
+// Authorization header), so that an oversize token is answered 401 bad_token, not 413.
+constexpr std::uint32_t kHeaderBytes = 8 * 1024;
+}  // namespace
+
+template <class Stream>
+HttpSession<Stream>::HttpSession(Stream&& stream, SessionContext& ctx) : stream_(std::move(stream)), ctx_(ctx) {}
+
+template <class Stream>
+void HttpSession<Stream>::run() {
+  // Run on the connection's thread from the start.
+  net::dispatch(stream_.get_executor(), beast::bind_front_handler(&HttpSession::start, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::start() {
+  beast::get_lowest_layer(stream_).expires_after(ctx_.config.handshake_timeout);
+  if constexpr (kTls) {
+    stream_.async_handshake(net::ssl::stream_base::server,
+                            beast::bind_front_handler(&HttpSession::on_tls_handshake, this->shared_from_this()));
+  } else {
+    do_read();
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_tls_handshake(beast::error_code ec) {
+  if (ec) return log::debug("TLS handshake failed: " + ec.message());
+  do_read();
+}
+
+template <class Stream>
+void HttpSession<Stream>::do_read() {
+  parser_.emplace();
+  parser_->header_limit(kHeaderBytes + static_cast<std::uint32_t>(ctx_.config.jwt_max_token_bytes));
+  parser_->body_limit(ctx_.config.max_message_size);  // the HTTP API's bodies are messages
+  beast::get_lowest_layer(stream_).expires_after(ctx_.config.handshake_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   beast::bind_front_handler(&HttpSession::on_read, this->shared_from_this()));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
+  shared_with_.reset();
+  if (ec == http::error::end_of_stream) return do_eof();
+  if (ec) {
+    if (ec == http::error::header_limit || ec == http::error::body_limit) {
+      HttpRequest req;  // the request could not be read whole: answer on its behalf, and close,
+      req.version(11);  // for the rest of it is still on the wire
+      return refuse(req, http::status::payload_too_large, "too_large", "request too large");
+    }
+    return;  // timeout, reset, garbage: nothing to answer
+  }
+  ++ctx_.metrics.http_requests;
+  const HttpRequest& req = parser_->get();
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  // One check of the browser's origin for every route, before anything is done for it.
+  if (!ctx_.origins.allows(req[http::field::origin], req[http::field::host])) return refuse_origin(req, path);
+  // Answers of the routes that pages of other origins may use say which origin may read them.
+  if (CrossOrigin::shared(path)) shared_with_ = std::string(req[http::field::origin]);
+  if (req.method() == http::verb::options && CrossOrigin::preflighted(path))
+    return send(CrossOrigin::preflight(req, path));
+  if (websocket::is_upgrade(req)) {
+    if (path != "/ws")
+      return send(HttpRoutes::json_error(req, http::status::not_found, "not_found", "WebSocket endpoint is /ws"));
+    return upgrade();
+  }
+  if (req.method() == http::verb::get && path == "/sse") return open_stream();
+  if ((req.method() == http::verb::get || req.method() == http::verb::head) && path == "/ws") return probe(req);
+  if (HttpApi::handles(target)) {
+    // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
+    return ctx_.api.handle(req, client_address(req), [self = this->shared_from_this()](HttpResponse res) {
+      net::post(self->stream_.get_executor(),
+                [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    });
+  }
+  send(ctx_.routes.handle(req));
+}
+
+template <class Stream>
+void HttpSession<Stream>::refuse_origin(const HttpRequest& req, std::string_view path) {
+  std::string_view route = CrossOrigin::route(path);
+  ctx_.metrics.count_http_refused(route, "origin_not_allowed");
+  // Refused WebSocket handshakes and streams are counted and logged with the node's other refused handshakes too.
+  bool upgrading = websocket::is_upgrade(req);
+  bool handshake = upgrading || (req.method() == http::verb::get && route == "sse");
+  if (handshake) {
+    ctx_.metrics.count_handshake_rejected("origin_not_allowed");
+    ctx_.refusals.refused(upgrading ? "WebSocket handshake" : "stream", client_address(req), req[http::field::origin],
+                          403, "origin_not_allowed");
+  }
+  auto res = HttpRoutes::json_error(req, http::status::forbidden, "origin_not_allowed",
+                                    "this origin may not use the node; see --allowed-origins");
+  // A browser cannot read why its WebSocket was refused: it may ask GET /ws, whose answer, this
+  // refusal included, the page may read.
+  bool asks_why = !upgrading && route == "ws" && (req.method() == http::verb::get || req.method() == http::verb::head);
+  if (asks_why) CrossOrigin::allow(req[http::field::origin], res);
+  res.set(http::field::vary, "Origin");
+  res.keep_alive(false);
+  send(std::move(res));
+}
+
+template <class Stream>
+void HttpSession<Stream>::probe(const HttpRequest& req) {
+  // What a handshake of this request would be told, without taking a place among the connections:
+  // the reason a browser's WebSocket API hides. It costs a handshake of the address's rate
+  // (--handshake-rate-per-ip), as it verifies the token as a handshake does.
+  auto answer = [&](http::status status, std::string_view code, std::string_view message) {
+    send(HttpRoutes::json_error(req, status, code, message));
+  };
+  if (ctx_.routes.draining())
+    return answer(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+  if (!ctx_.handshakes.allow(client_address(req)))
+    return answer(http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
+  if (ctx_.connections->load() >= ctx_.max_connections)
+    return answer(http::status::service_unavailable, "too_many_connections",
+                  "the node is full; connect again, maybe to another node");
+  auto result = ctx_.authenticator.authenticate(
+      auth::AuthRequest{req.target(), req[http::field::authorization], req[http::field::origin], client_address(req)});
+  if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
+    return answer(static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
+  answer(http::status::upgrade_required, "upgrade_required",
+         "GET /ws with a WebSocket upgrade; a handshake of this request would be admitted");
+}
+
+template <class Stream>
+std::optional<auth::Identity> HttpSession<Stream>::admit(const HttpRequest& req) {
+  std::string remote_address = client_address(req);
+  auto refused = [&](http::status status, const std::string& code, std::string_view message) {
+    ctx_.metrics.count_handshake_rejected(code);
+    ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : "stream", remote_address,
+                          req[http::field::origin], static_cast<unsigned>(status), code);
+    refuse(req, status, code, message);
+    return std::nullopt;
+  };
+  if (ctx_.routes.draining())
+    return refused(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
+  if (!ctx_.handshakes.allow(remote_address))
+    return refused(http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
+  // A place among the node's connections, given back by the session when it ends.
+  if (ctx_.connections->fetch_add(1) >= ctx_.max_connections) {
+    --*ctx_.connections;
+    return refused(http::status::service_unavailable, "too_many_connections",
+                   "the node is full; connect again, maybe to another node");
+  }
+  auth::AuthRequest auth_request{req.target(), req[http::field::authorization], req[http::field::origin],
+                                 remote_address};
+  auto result = ctx_.authenticator.authenticate(auth_request);
+  if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
+    --*ctx_.connections;
+    return refused(static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
+  }
+  return std::get<auth::Identity>(std::move(result));
+}
+
+template <class Stream>
+void HttpSession<Stream>::upgrade() {
+  auto identity = admit(parser_->get());
+  if (!identity) return;
+  auto id = ctx_.next_connection_id++;
+  using Upgraded = WebSocketStreamOf<Stream>;
+  std::make_shared<WebSocketSession<typename Upgraded::type>>(Upgraded::from(std::move(stream_)), ctx_, id,
+                                                              std::move(*identity))
+      ->run(parser_->release());
+}
+
+template <class Stream>
+void HttpSession<Stream>::open_stream() {
+  const HttpRequest& req = parser_->get();
+  auto sse = SseRequest::parse(req.target(), req["Last-Event-ID"]);
+  if (auto* error = std::get_if<std::string>(&sse)) return refuse(req, http::status::bad_request, "bad_request", *error);
+  auto identity = admit(req);
+  if (!identity) return;
+  auto id = ctx_.next_connection_id++;
+  std::make_shared<SseSession<Stream>>(std::move(stream_), ctx_, id, std::move(*identity))
+      ->run(req, std::get<SseRequest>(std::move(sse)));
+}
+
+template <class Stream>
+std::string HttpSession<Stream>::client_address(const HttpRequest& req) {
+  if (ctx_.config.trust_forwarded_for) {
+    // The proxy in front appends the address it saw — to the list, or as a header line of its
+    // own (HAProxy): the last entry of the last line is the one it vouches for.
+    std::string_view forwarded;
+    for (auto [it, end] = req.equal_range("X-Forwarded-For"); it != end; ++it) forwarded = it->value();
+    auto comma = forwarded.rfind(',');
+    std::string_view last = comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
+    while (!last.empty() && last.front() == ' ') last.remove_prefix(1);
+    while (!last.empty() && last.back() == ' ') last.remove_suffix(1);
+    if (!last.empty()) return std::string(last);
+  }
+  beast::error_code ec;
+  auto remote = beast::get_lowest_layer(stream_).socket().remote_endpoint(ec);
+  return ec ? std::string() : remote.address().to_string();
+}
+
+template <class Stream>
+void HttpSession<Stream>::send(HttpResponse response) {
+  if (shared_with_) CrossOrigin::allow(*shared_with_, response);
+  response_ = std::make_shared<HttpResponse>(std::move(response));
+  bool keep_alive = response_->keep_alive();
+  http::async_write(stream_, *response_,
+                    beast::bind_front_handler(&HttpSession::on_write, this->shared_from_this(), keep_alive));
+}
+
+template <class Stream>
+void HttpSession<Stream>::refuse(const HttpRequest& req, http::status status, std::string_view code,
+                                 std::string_view message) {
+  auto res = HttpRoutes::json_error(req, status, code, message);
+  res.keep_alive(false);
+  send(std::move(res));
+}
+
+template <class Stream>
+void HttpSession<Stream>::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
+  response_.reset();
+  if (ec) return;
+  if (!keep_alive) return do_eof();
+  do_read();
+}
+
+template <class Stream>
+void HttpSession<Stream>::do_eof() {
+  if constexpr (kTls) {
+    beast::get_lowest_layer(stream_).expires_after(ctx_.config.handshake_timeout);
+    stream_.async_shutdown([self = this->shared_from_this()](beast::error_code) {});
+  } else {
+    beast::error_code ec;
+    stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    // Lingering close: closing with unread request bytes (the rest of a refused request) would
+    // make the kernel send a reset, which can destroy the answer before the client reads it.
+    // Read and drop what still comes, for a bounded time and amount, until the client closes.
+    beast::get_lowest_layer(stream_).expires_after(kLingerTime);
+    linger(0);
+  }
+}
+
+template <class Stream>
+void HttpSession<Stream>::linger(std::size_t drained) {
+  if constexpr (!kTls) {
+    if (!linger_buffer_) linger_buffer_ = std::make_unique<std::array<char, 16 * 1024>>();
+    stream_.async_read_some(net::buffer(*linger_buffer_),
+                            [self = this->shared_from_this(), drained](beast::error_code ec, std::size_t n) {
+                              if (!ec && drained + n < kLingerBytes) self->linger(drained + n);
+                            });
+  }
+}
+
+}  // namespace switchboard::server

@@ -1,0 +1,5 @@
+#include "transport/SseSessionImpl.h"
+
+namespace switchboard::server {
+template class SseSession<beast::tcp_stream>;
+}

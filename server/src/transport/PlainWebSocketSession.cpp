@@ -1,0 +1,5 @@
+#include "transport/WebSocketSessionImpl.h"
+
+namespace switchboard::server {
+template class WebSocketSession<net::ip::tcp::socket>;
+}

@@ -1,0 +1,36 @@
+#pragma once
+// What every HTTP and WebSocket session of a node shares.
+#include <atomic>
+#include <memory>
+
+#include "admission/HandshakeLimiter.h"
+#include "admission/RefusalLog.h"
+#include "dispatch/Dispatcher.h"
+#include "http/HttpApi.h"
+#include "http/HttpRoutes.h"
+#include "observability/Metrics.h"
+#include "switchboard/auth/Authenticator.h"
+#include "switchboard/auth/OriginPolicy.h"
+#include "switchboard/cluster/ConnectionId.h"
+#include "switchboard/server/Config.h"
+
+namespace switchboard::server {
+
+struct SessionContext {
+  const Config& config;
+  Metrics& metrics;
+  Dispatcher& dispatcher;
+  auth::Authenticator& authenticator;
+  HttpRoutes& routes;
+  HttpApi& api;
+  auth::OriginPolicy origins;
+  HandshakeLimiter handshakes;
+  std::size_t max_connections;                // WebSockets and SSE streams at once (resolved: never 0)
+  // Accepted upgrades and streams whose session still exists. Shared: a session destroyed with
+  // the event loop, after the node's context, still gives its place back.
+  std::shared_ptr<std::atomic<std::size_t>> connections = std::make_shared<std::atomic<std::size_t>>(0);
+  std::atomic<cluster::ConnectionId> next_connection_id{1};
+  RefusalLog refusals{};  // refused handshakes, logged at info level, rate-limited
+};
+
+}  // namespace switchboard::server

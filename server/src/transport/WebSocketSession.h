@@ -1,0 +1,139 @@
+#pragma once
+// One client WebSocket, plain or TLS. Everything it does runs on its I/O thread: reads a frame,
+// hands it to the dispatcher, and writes its queue of shared frames: Beast reads and answers control
+// frames, while the session frames its messages itself (server frames are unmasked: a 2-10 byte
+// header before the shared text) and writes all that is queued in one gather write.
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <memory>
+#include <vector>
+
+#include "dispatch/Connection.h"
+#include "transport/Inbox.h"
+#include "transport/OrderedWriteStream.h"
+#include "transport/SessionContext.h"
+#include "transport/TokenWatch.h"
+#include "transport/WriteDeadline.h"
+
+namespace switchboard::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+template <class NextLayer>
+class WebSocketSession final : public Connection,
+                               private Inbox::Receiver,
+                               public std::enable_shared_from_this<WebSocketSession<NextLayer>> {
+ public:
+  WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id, auth::Identity identity);
+  ~WebSocketSession() override;
+
+  // Completes the upgrade of `request`, then reads frames until the connection ends.
+  void run(http::request<http::string_body> request);
+
+  using Connection::deliver;
+  void deliver(protocol::Payload frame, Clock::time_point at) override;
+  void deliver_message(const protocol::Payload& frame, const std::string&, std::uint64_t, std::string_view,
+                       Clock::time_point at) override {
+    deliver(frame, at);
+  }
+  void flush() override;
+  void reply(std::string text) override;
+  void shutdown(std::uint16_t code, std::string reason) override;
+  void abort() override;
+  void post(std::function<void()> fn) override;
+  void watch_token_expiry() override;
+
+ private:
+  void on_accept(beast::error_code ec);
+  void do_read();
+  void on_read(beast::error_code ec, std::size_t bytes);
+  void enqueue(protocol::Payload frame, Clock::time_point at = Clock::now());
+  // What was handed over through the inbox, on the connection's thread.
+  void receive(protocol::Payload frame, Clock::time_point at) override;
+  void run(std::function<void()>& task) override;
+  std::shared_ptr<Inbox::Receiver> as_receiver() {
+    return std::shared_ptr<Inbox::Receiver>(this->shared_from_this(), static_cast<Inbox::Receiver*>(this));
+  }
+  // Writes what is queued once the deliveries under way have had their turn (FlushQueue).
+  void schedule_flush();
+  void do_write();
+  void on_write(beast::error_code ec, std::size_t bytes);
+  // A write made no progress for --write-timeout: cuts the connection (counted as 4008).
+  void on_write_timeout();
+  void begin_close(std::uint16_t code, std::string reason);
+  void write_rest_then_close();
+  void close_socket();  // drops the TCP connection at once
+  bool socket_open();   // false once close_socket() (or the peer) ended the TCP connection
+  void do_close();
+  void finish();
+
+  websocket::stream<OrderedWriteStream<NextLayer>> ws_;
+  net::io_context* ioc_ = nullptr;  // the event loop of the connection's thread
+  // What other threads hand this connection (deliveries, closes, the broker's work) goes through
+  // its thread's inbox, in the order it was handed over, and runs on the connection's thread.
+  Inbox* inbox_ = nullptr;
+  SessionContext& ctx_;
+  std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
+  beast::flat_buffer buffer_;
+  struct Queued {
+    protocol::Payload frame;
+    Clock::time_point at;  // when it was handed over, for the delivery latency
+  };
+  // Frames from head_ on wait or are being written (the first in_flight_ of them, while
+  // writing_). Empty, a vector holds no memory: idle connections cost nothing here.
+  std::vector<Queued> queue_;
+  std::size_t head_ = 0;
+  std::size_t in_flight_ = 0;
+  std::size_t queued_bytes_ = 0;
+  // The write in flight: small frames are copied, headers and all, into one staged buffer (a
+  // write of many small messages is then one piece for the kernel, not two per message); a large
+  // frame is written from its shared text, with its header staged. The list of pieces (of the
+  // staged bytes and of large texts, in order) heads the same block. Both are given back
+  // whenever the queue empties: an idle connection keeps no write memory.
+  std::unique_ptr<unsigned char[]> staged_;  // not zeroed: every byte written is set first
+  std::size_t staged_capacity_ = 0;
+  bool writing_ = false;
+  bool flush_scheduled_ = false;
+  bool in_own_handler_ = false;  // running a request of its own or a function posted to it
+  // Work handed to the inbox for this connection and not yet run: while there is any,
+  // deliveries go through the inbox too, so that they keep their order.
+  std::atomic<std::uint32_t> posted_{0};
+  bool opened_ = false;    // handshake done, broker knows the connection
+  bool closing_ = false;   // a close was decided: no more frames are queued
+  bool finished_ = false;  // broker told the connection is gone
+  // Frames the queue held when it last emptied: the capacity it starts with next time, so that a
+  // stream of rounds allocates the queue once per round instead of growing it from 8.
+  std::uint16_t last_round_frames_ = 0;
+  websocket::close_reason close_reason_;
+  std::unique_ptr<net::steady_timer> close_timer_;  // only for connections being closed
+  WriteDeadline write_deadline_;
+  TokenWatch token_watch_;
+};
+
+// The stream a WebSocket runs on, made from the HTTP session's once the upgrade is accepted. A
+// plain connection leaves beast::tcp_stream (its timers, about half a KiB) for the bare socket:
+// from the upgrade on, the WebSocket's own timeouts serve. A TLS one keeps its stream.
+template <class HttpStream>
+struct WebSocketStreamOf {
+  using type = HttpStream;
+  static type from(HttpStream&& stream) { return std::move(stream); }
+};
+template <>
+struct WebSocketStreamOf<beast::tcp_stream> {
+  using type = net::ip::tcp::socket;
+  static type from(beast::tcp_stream&& stream) { return stream.release_socket(); }
+};
+
+using PlainWebSocketSession = WebSocketSession<net::ip::tcp::socket>;
+using TlsWebSocketSession = WebSocketSession<beast::ssl_stream<beast::tcp_stream>>;
+
+extern template class WebSocketSession<net::ip::tcp::socket>;
+extern template class WebSocketSession<beast::ssl_stream<beast::tcp_stream>>;
+
+}  // namespace switchboard::server

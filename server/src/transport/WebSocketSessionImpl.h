@@ -1,0 +1,409 @@
+#pragma once
+// Definitions of the WebSocketSession template. Each stream type is instantiated in its own
+// source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
+#include "transport/WebSocketSession.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+
+#include "switchboard/protocol/CloseCode.h"
+#include "switchboard/protocol/ErrorCode.h"
+#include "switchboard/protocol/Messages.h"
+#include "switchboard/server/Log.h"
+#include "transport/FlushQueue.h"
+
+namespace switchboard::server {
+
+namespace close_code = protocol::close_code;
+
+template <class NextLayer>
+WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id,
+                                              auth::Identity identity)
+    : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
+                 TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
+      ws_(std::move(stream)),
+      ctx_(ctx),
+      connections_(ctx.connections) {
+  const auto executor = ws_.get_executor();  // held: target() points into it
+  const auto* ioc_executor = executor.template target<net::io_context::executor_type>();
+  if (!ioc_executor) throw std::logic_error("WebSocketSession: the stream must run on an io_context");
+  ioc_ = &ioc_executor->context();
+  inbox_ = &net::use_service<Inbox>(*ioc_);
+}
+
+template <class NextLayer>
+WebSocketSession<NextLayer>::~WebSocketSession() {
+  --*connections_;  // taken by the HTTP session that accepted the upgrade
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::run(http::request<http::string_body> request) {
+  const Config& c = ctx_.config;
+  // The WebSocket's own timeouts replace the TCP stream's from here on.
+  if constexpr (requires { beast::get_lowest_layer(ws_).expires_never(); }) beast::get_lowest_layer(ws_).expires_never();
+  websocket::stream_base::timeout timeout{};
+  timeout.handshake_timeout = c.handshake_timeout;
+  // Beast pings after half the idle timeout and closes when the other half passes silently.
+  timeout.idle_timeout = c.idle_timeout;
+  timeout.keep_alive_pings = true;
+  ws_.set_option(timeout);
+  ws_.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& res) { res.set(http::field::server, "switchboard"); }));
+  ws_.read_message_max(c.max_message_size);
+  ws_.auto_fragment(false);
+  // No permessage-deflate (Beast's default): the session writes its frames uncompressed itself.
+  ws_.async_accept(request, beast::bind_front_handler(&WebSocketSession::on_accept, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_accept(beast::error_code ec) {
+  if (ec) {
+    log::debug("websocket accept failed: " + ec.message());
+    return;
+  }
+  opened_ = true;
+  ctx_.dispatcher.open(this->shared_from_this());
+  do_read();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::do_read() {
+  ws_.async_read(buffer_, beast::bind_front_handler(&WebSocketSession::on_read, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t bytes) {
+  if (ec) {
+    // Beast has already sent the close frame for frames it refuses.
+    if (ec == websocket::error::message_too_big) ctx_.metrics.count_close(close_code::too_big);
+    else if (ec == websocket::error::bad_frame_payload) ctx_.metrics.count_close(close_code::invalid_payload);
+    return finish();
+  }
+  ++ctx_.metrics.frames_received;
+  ctx_.metrics.bytes_received += bytes;
+  if (!closing_) {
+    if (!ws_.got_text()) {
+      ctx_.dispatcher.refuse(*this, nullptr, protocol::ErrorCode::bad_request,
+                         "binary frames are not supported; send JSON text frames");
+    } else {
+      auto data = buffer_.cdata();
+      in_own_handler_ = true;
+      ctx_.dispatcher.handle(this->shared_from_this(),
+                         std::string_view(static_cast<const char*>(data.data()), data.size()));
+      in_own_handler_ = false;
+    }
+  }
+  buffer_.consume(buffer_.size());
+  // Give the memory back rather than keep a buffer per idle connection: clients send far less
+  // often than they receive.
+  buffer_.shrink_to_fit();
+  do_read();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::deliver(protocol::Payload frame, Clock::time_point at) {
+  // Each I/O thread runs its own io_context, and a connection's handlers all run on its one
+  // thread. A delivery made on that thread — the fan-out of a publish read by another
+  // connection of the thread, or the broker's — is queued at once: no post, no handler per
+  // subscriber. Handed over, in order, through the thread's inbox: from other threads; while
+  // work handed over before waits (it goes first); and from the connection's own handlers, so
+  // that what the broker queues while handling a request stays behind what is already on its way.
+  if (ioc_->get_executor().running_in_this_thread() && !in_own_handler_ && posted_.load(std::memory_order_acquire) == 0)
+    return enqueue(std::move(frame), at);
+  posted_.fetch_add(1, std::memory_order_release);
+  inbox_->deliver(as_receiver(), std::move(frame), at);
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::receive(protocol::Payload frame, Clock::time_point at) {
+  enqueue(std::move(frame), at);
+  posted_.fetch_sub(1, std::memory_order_release);
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::reply(std::string text) {
+  enqueue(protocol::make_payload(std::move(text)));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::shutdown(std::uint16_t code, std::string reason) {
+  posted_.fetch_add(1, std::memory_order_release);
+  inbox_->post(as_receiver(), [this, code, reason = std::move(reason)]() mutable { begin_close(code, std::move(reason)); });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::post(std::function<void()> fn) {
+  posted_.fetch_add(1, std::memory_order_release);
+  inbox_->post(as_receiver(), std::move(fn));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::run(std::function<void()>& task) {
+  // The broker's work for this connection, and its close (shutdown): run as the connection's own
+  // handler, so that what it delivers to the connection stays behind what is on its way.
+  // Nothing runs once the connection is gone.
+  if (!finished_) {
+    in_own_handler_ = true;
+    task();
+    in_own_handler_ = false;
+  }
+  posted_.fetch_sub(1, std::memory_order_release);
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::abort() {
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->close_socket(); });
+}
+
+template <class NextLayer>
+bool WebSocketSession<NextLayer>::socket_open() {
+  auto& lowest = beast::get_lowest_layer(ws_);
+  if constexpr (requires { lowest.is_open(); }) return lowest.is_open();
+  else return lowest.socket().is_open();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::close_socket() {
+  // A bare socket's close() throws on failure, and a throw would leave the event loop: take the
+  // error instead (tcp_stream's close() never throws).
+  auto& socket = beast::get_lowest_layer(ws_);
+  if constexpr (requires(beast::error_code & ec) { socket.close(ec); }) {
+    beast::error_code ignored;
+    socket.close(ignored);
+  } else {
+    socket.close();
+  }
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::watch_token_expiry() {
+  token_watch_.start(
+      ws_.get_executor(), identity().expires_at, ctx_.config.jwt_leeway, this->shared_from_this(),
+      {[this](std::int64_t exp) {
+         if (!closing_ && !finished_) enqueue(protocol::refresh_push(exp));
+       },
+       [this] {
+         if (closing_ || finished_) return;
+         log::info("closing connection " + std::to_string(id()) + " (" + identity().user + "): token expired");
+         begin_close(close_code::token_expired, "token expired");
+       }});
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_point at) {
+  if (closing_ || finished_) return;
+  queued_bytes_ += frame->size();
+  if (queue_.empty()) queue_.reserve(std::max<std::size_t>(8, last_round_frames_));
+  queue_.push_back({std::move(frame), at});
+  // A lone frame (say, a large presence reply) always goes out: only a backlog marks a slow reader.
+  if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() - head_ > 1) {
+    ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
+    ++ctx_.metrics.slow_consumers;
+    log::info("closing connection " + std::to_string(id()) + " (" + identity().user +
+              "): slow consumer, " + std::to_string(queued_bytes_) + " bytes queued");
+    return begin_close(close_code::slow_consumer, "slow consumer");
+  }
+  if (!writing_ && !flush_scheduled_) schedule_flush();
+  if (auto* queue = FlushQueue::current()) queue->note_frame();  // after a cork it began
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::schedule_flush() {
+  flush_scheduled_ = true;
+  if (auto* queue = FlushQueue::current()) return queue->request(this->shared_from_this());
+  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::flush() {
+  flush_scheduled_ = false;
+  // Not open: Beast is closing (the peer's close frame, or a frame it refused) and may have
+  // written its close frame already: no data frame may follow it.
+  if (closing_ || finished_ || !ws_.is_open()) return;
+  if (!writing_ && head_ < queue_.size()) do_write();
+}
+
+namespace detail {
+// The header of an unmasked, unfragmented text frame of `size` bytes (RFC 6455, 5.2); returns
+// its length. Permessage-deflate is never negotiated, so the payload goes as it is.
+inline std::size_t text_frame_header(std::size_t size, unsigned char* out) {
+  out[0] = 0x81;  // FIN, text
+  if (size < 126) {
+    out[1] = static_cast<unsigned char>(size);
+    return 2;
+  }
+  if (size <= 0xFFFF) {
+    out[1] = 126;
+    out[2] = static_cast<unsigned char>(size >> 8);
+    out[3] = static_cast<unsigned char>(size);
+    return 4;
+  }
+  out[1] = 127;
+  for (int i = 0; i < 8; ++i) out[2 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(size) >> (56 - 8 * i));
+  return 10;
+}
+// What one write takes at most: frames, bytes (a single larger frame still goes alone), and
+// pieces (Asio hands the kernel at most 64 buffers per call). Frames shorter than kCopyBelow are
+// copied into the staged buffer; a longer one is a piece of its own.
+inline constexpr std::size_t kMaxFramesPerWrite = 1024;
+inline constexpr std::size_t kMaxWriteBytes = 64 * 1024;
+inline constexpr std::size_t kMaxPieces = 64;
+inline constexpr std::size_t kCopyBelow = 1024;
+inline constexpr std::size_t kMaxHeader = 10;
+}  // namespace detail
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::do_write() {
+  writing_ = true;
+  ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
+  // Which frames go, and how much is staged: so that staged_ is sized once and the pieces
+  // below point into storage that stays put.
+  std::size_t frames = 0, bytes = 0, staged = 0, pieces = 1;
+  for (std::size_t i = head_; i < queue_.size() && frames < detail::kMaxFramesPerWrite; ++i) {
+    const std::size_t size = queue_[i].frame->size();
+    const bool copied = size < detail::kCopyBelow;
+    if (frames > 0 && (bytes + size > detail::kMaxWriteBytes || (!copied && pieces + 2 > detail::kMaxPieces))) break;
+    ++frames;
+    bytes += size + detail::kMaxHeader;
+    staged += detail::kMaxHeader + (copied ? size : 0);
+    if (!copied) pieces += 2;
+  }
+  in_flight_ = frames;
+  // One block: the list of pieces, then the staged bytes.
+  const std::size_t list_bytes = pieces * sizeof(net::const_buffer);
+  if (list_bytes + staged > staged_capacity_) {
+    staged_.reset(new unsigned char[list_bytes + staged]);
+    staged_capacity_ = list_bytes + staged;
+  }
+  auto* const list = reinterpret_cast<net::const_buffer*>(staged_.get());
+  unsigned char* const bytes_at = staged_.get() + list_bytes;
+  std::size_t n = 0;  // pieces listed
+  std::size_t at = 0, piece = 0;  // the end of what is staged, and where its open piece starts
+  for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
+    const std::string& text = *queue_[i].frame;
+    at += detail::text_frame_header(text.size(), bytes_at + at);
+    if (text.size() < detail::kCopyBelow) {
+      std::memcpy(bytes_at + at, text.data(), text.size());
+      at += text.size();
+      continue;
+    }
+    new (list + n++) net::const_buffer(bytes_at + piece, at - piece);
+    new (list + n++) net::const_buffer(text.data(), text.size());
+    piece = at;
+  }
+  if (at > piece) new (list + n++) net::const_buffer(bytes_at + piece, at - piece);
+  write_deadline_.started(ws_.get_executor(), ctx_.config.write_timeout, this->shared_from_this(),
+                          [this] { on_write_timeout(); });
+  ws_.next_layer().async_write_all(boost::span<const net::const_buffer>(list, n),
+                                   beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t bytes) {
+  writing_ = false;
+  write_deadline_.finished();
+  if (ec) return;  // the pending read fails too and finishes the session
+  ctx_.metrics.frames_sent += in_flight_;
+  ++ctx_.metrics.socket_writes;
+  ctx_.metrics.bytes_sent += bytes;
+  {
+    const auto now = Clock::now();
+    Histogram::Batch delivery(ctx_.metrics.delivery_seconds);
+    for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
+      delivery.observe(std::chrono::duration<double>(now - queue_[i].at).count());
+      queued_bytes_ -= queue_[i].frame->size();
+      queue_[i].frame.reset();
+    }
+  }
+  head_ += in_flight_;
+  in_flight_ = 0;
+  if (head_ == queue_.size()) {
+    // All written: give back what the queue and the write held.
+    last_round_frames_ = static_cast<std::uint16_t>(std::min<std::size_t>(queue_.size(), detail::kMaxFramesPerWrite));
+    std::vector<Queued>().swap(queue_);
+    staged_.reset();
+    staged_capacity_ = 0;
+    head_ = 0;
+  } else if (head_ >= 1024 && head_ * 2 >= queue_.size()) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
+  // Cut meanwhile (the write deadline fired in the same turn as this completion): nothing more
+  // goes out, not even a close frame.
+  if (!socket_open()) return;
+  if (closing_) return write_rest_then_close();
+  if (head_ == queue_.size() || !ws_.is_open()) return;
+  // What was queued during this write is corked like the first frame was, unless it already
+  // fills a write: otherwise a loopback write, done at once, would take each frame alone.
+  if (queue_.size() - head_ >= detail::kMaxFramesPerWrite || queued_bytes_ >= detail::kMaxWriteBytes) do_write();
+  else if (!flush_scheduled_) schedule_flush();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_write_timeout() {
+  if (closing_ || finished_) return;  // a closing connection has its own deadline
+  // The client has taken nothing for --write-timeout: it would not take a close frame either.
+  closing_ = true;
+  ++ctx_.metrics.slow_consumers;
+  ++ctx_.metrics.write_timeouts;
+  ctx_.metrics.count_close(close_code::slow_consumer);
+  ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - head_ - in_flight_;
+  queue_.resize(head_ + in_flight_);  // the write under way reads from these until it fails
+  log::info("cutting connection " + std::to_string(id()) + " (" + identity().user + "): no write progress for " +
+            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ctx_.config.write_timeout).count()) + " s");
+  close_socket();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string reason) {
+  if (closing_ || finished_) return;
+  closing_ = true;
+  close_reason_.code = code;
+  close_reason_.reason = reason;
+  // A slow consumer's backlog is dropped (and counted): only the frames being written finish.
+  // Any other close first writes what was queued before it — the reply that explains it, say.
+  if (code == close_code::slow_consumer) {
+    std::size_t keep = writing_ ? in_flight_ : 0;
+    ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - head_ - keep;
+    queue_.resize(head_ + keep);
+  }
+  queued_bytes_ = 0;
+  for (std::size_t i = head_; i < queue_.size(); ++i) queued_bytes_ += queue_[i].frame->size();
+  // A peer that does not read never takes the close frame: cut the connection after a bound.
+  close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), ctx_.config.close_timeout);
+  close_timer_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
+    if (ec) return;
+    if (auto self = weak.lock()) self->close_socket();
+  });
+  if (!writing_) write_rest_then_close();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::write_rest_then_close() {
+  // Not open: Beast has written its own close frame (or the connection is gone).
+  if (head_ < queue_.size() && ws_.is_open()) return do_write();
+  do_close();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::do_close() {
+  ctx_.metrics.count_close(close_reason_.code);
+  ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code) {
+    // The pending read completes with the peer's close frame (or an error) and finishes the session.
+  });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (close_timer_) close_timer_->cancel();
+  write_deadline_.cancel();
+  token_watch_.cancel();
+  // Frames being written stay until their write completes (it reads from them).
+  queue_.resize(head_ + (writing_ ? in_flight_ : 0));
+  if (opened_) ctx_.dispatcher.close(*this);
+}
+
+}  // namespace switchboard::server
