@@ -5,6 +5,9 @@ import { Emitter } from './emitter.js';
 import {
   CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, RETRYABLE, SwitchboardError, TOKEN_REFUSALS,
 } from './errors.js';
+import { Heartbeat } from './heartbeat.js';
+import { OfflineQueue } from './offline-queue.js';
+import { readOptions } from './options.js';
 import { Room } from './room.js';
 import { SseTransport } from './sse-transport.js';
 import { backoffDelay, now, withTimeout } from './timing.js';
@@ -16,54 +19,10 @@ import { WebSocketTransport } from './websocket-transport.js';
 /** @typedef {import('./transport.js').Push} Push */
 /** @typedef {import('./transport.js').Position} Position */
 /** @typedef {import('./websocket-transport.js').WebSocketConstructor} WebSocketConstructor */
-
-/**
- * @typedef {object} SwitchboardOptions
- * @property {string} [token] a JWT sent with every connection
- * @property {() => (string | null | undefined | Promise<string | null | undefined>)} [getToken]
- *   called for a fresh JWT before every (re)connect and when the node asks for a refresh; null: no token
- * @property {WebSocketConstructor} [WebSocket] the WebSocket constructor (default: globalThis.WebSocket)
- * @property {number} [minReconnectDelay] ms, default 500
- * @property {number} [maxReconnectDelay] ms, default 30000
- * @property {number} [heartbeatInterval] ms of silence before a ping, default 20000; 0 turns heartbeats off
- * @property {number} [heartbeatTimeout] ms to wait for any traffic after a ping, default 10000
- * @property {number} [requestTimeout] ms for a reply, for getToken and for the handshake, default 10000
- * @property {{max: number}} [offlineQueue] keep up to `max` publishes made while disconnected
- * @property {Array<'websocket' | 'sse'>} [transports] what to connect with, in order of preference:
- *   default `['websocket', 'sse']` (Server-Sent Events plus the HTTP API when WebSockets keep failing)
- * @property {number} [fallbackAfter] WebSocket attempts in a row that never open before the
- *   next attempt uses Server-Sent Events, default 2
- * @property {typeof fetch} [fetch] the fetch function for Server-Sent Events (default: globalThis.fetch)
- */
-
-/** @typedef {{room: string, data: unknown, resolve: (ack: {offset: number}) => void, reject: (error: SwitchboardError) => void}} Queued */
-
-const DEFAULTS = Object.freeze({
-  minReconnectDelay: 500,
-  maxReconnectDelay: 30000,
-  heartbeatInterval: 20000,
-  heartbeatTimeout: 10000,
-  requestTimeout: 10000,
-});
+/** @typedef {import('./options.js').SwitchboardOptions} SwitchboardOptions */
 
 // A connection that stayed open this long resets the backoff: the next retry is a quick one.
 const STABLE_AFTER_MS = 5000;
-
-/**
- * An option in milliseconds, checked.
- * @param {string} name
- * @param {unknown} value
- * @param {number} fallback
- * @param {boolean} [allowZero]
- * @returns {number}
- */
-function positive(name, value, fallback, allowZero = false) {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new TypeError(`Switchboard: option ${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds`);
-  }
-  return value;
-}
 
 /**
  * What a publish resolves to: the node's ack alone.
@@ -86,21 +45,7 @@ const messageOf = (err) => String(/** @type {any} */ (err)?.message ?? err);
  */
 export class Switchboard extends Emitter {
   #url;
-  #token;
-  #getToken;
-  /** @type {WebSocketConstructor | undefined} */
-  #WebSocket;
-  #minDelay;
-  #maxDelay;
-  #heartbeatInterval;
-  #heartbeatTimeout;
-  #requestTimeout;
-  #queueMax;
-  /** @type {typeof fetch | undefined} */
-  #fetch;
-  /** @type {Array<'websocket' | 'sse'>} */
-  #transports;
-  #fallbackAfter;
+  #options; // checked, with their defaults
   /** @type {'websocket' | 'sse'} */
   #transport;
   #wsFailures = 0;      // WebSocket attempts in a row that never opened
@@ -117,19 +62,15 @@ export class Switchboard extends Emitter {
   #conn = null;
   #openedAt = 0;
   #ready = false;       // open, rooms resubscribed and the offline queue flushed
+  /** @type {Heartbeat | null} the open connection's */
+  #heartbeat = null;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #connectTimer;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   #retryTimer;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  #heartbeatTimer;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  #deadTimer;
-  #lastReceived = 0;
   /** @type {Map<string, Room>} */
   #rooms = new Map();
-  /** @type {Queued[]} */
-  #queue = [];
+  #queue;
   #onOnline = () => { if (this.#state === 'reconnecting') this.#openNow(); };
 
   /**
@@ -141,36 +82,9 @@ export class Switchboard extends Emitter {
     if (url == null || url === '') throw new TypeError('Switchboard: url is required');
     connectionUrl(url, null); // throws on a malformed URL now rather than at connect time
     this.#url = url;
-    const o = options ?? {};
-    if (o.token != null && typeof o.token !== 'string') throw new TypeError('Switchboard: token must be a string');
-    if (o.getToken != null && typeof o.getToken !== 'function') throw new TypeError('Switchboard: getToken must be a function');
-    this.#token = o.token ?? null;
-    this.#getToken = o.getToken ?? null;
-    this.#WebSocket = o.WebSocket ?? globalThis.WebSocket;
-    this.#fetch = o.fetch ?? globalThis.fetch?.bind(globalThis);
-    const transports = o.transports ?? ['websocket', 'sse'];
-    if (!Array.isArray(transports) || transports.length === 0 || transports.some((t) => t !== 'websocket' && t !== 'sse')) {
-      throw new TypeError("Switchboard: transports is a non-empty array of 'websocket' and 'sse'");
-    }
-    this.#transports = transports.filter((t) => (t === 'websocket' ? typeof this.#WebSocket === 'function' : typeof this.#fetch === 'function'));
-    if (this.#transports.length === 0) {
-      throw new TypeError(transports.includes('websocket')
-        ? 'Switchboard: no WebSocket implementation; pass one as the WebSocket option (in Node: the ws package)'
-        : 'Switchboard: no fetch implementation for Server-Sent Events; pass one as the fetch option');
-    }
-    this.#transport = this.#transports[0];
-    this.#fallbackAfter = o.fallbackAfter ?? 2;
-    if (!Number.isInteger(this.#fallbackAfter) || this.#fallbackAfter < 1) {
-      throw new TypeError('Switchboard: fallbackAfter must be a positive integer');
-    }
-    this.#minDelay = positive('minReconnectDelay', o.minReconnectDelay, DEFAULTS.minReconnectDelay);
-    this.#maxDelay = Math.max(this.#minDelay, positive('maxReconnectDelay', o.maxReconnectDelay, DEFAULTS.maxReconnectDelay));
-    this.#heartbeatInterval = positive('heartbeatInterval', o.heartbeatInterval, DEFAULTS.heartbeatInterval, true);
-    this.#heartbeatTimeout = positive('heartbeatTimeout', o.heartbeatTimeout, DEFAULTS.heartbeatTimeout);
-    this.#requestTimeout = positive('requestTimeout', o.requestTimeout, DEFAULTS.requestTimeout);
-    const max = o.offlineQueue?.max ?? 0;
-    if (!Number.isInteger(max) || max < 0) throw new TypeError('Switchboard: offlineQueue.max must be a non-negative integer');
-    this.#queueMax = max;
+    this.#options = readOptions(options);
+    this.#transport = this.#options.transports[0];
+    this.#queue = new OfflineQueue(this.#options.queueMax);
   }
 
   /** `disconnected`, `connecting`, `connected` or `reconnecting` (waiting to retry). */
@@ -214,7 +128,7 @@ export class Switchboard extends Emitter {
       this.#teardown(conn);
       conn.close(CLOSE_NORMAL, 'client disconnect');
     }
-    this.#rejectQueue('disconnected', 'disconnect() was called');
+    this.#queue.rejectAll('disconnected', 'disconnect() was called');
     this.#state = 'disconnected';
     if (was !== 'disconnected') {
       this.emit('disconnected', { code: CLOSE_NORMAL, reason: 'client disconnect', willReconnect: false });
@@ -260,18 +174,10 @@ export class Switchboard extends Emitter {
    * @returns {Promise<{offset: number}>}
    */
   publish(room, data) {
-    if (this.#ready || (this.#isOpen() && this.#queue.length === 0 && this.#queueMax === 0)) {
+    if (this.#ready || (this.#isOpen() && this.#queue.length === 0 && !this.#queue.enabled)) {
       return this.#call('publish', room, (conn) => conn.publish(room, data)).then(ack);
     }
-    if (this.#queueMax > 0 && this.#wanted) {
-      return new Promise((resolve, reject) => {
-        this.#queue.push({ room, data, resolve, reject });
-        while (this.#queue.length > this.#queueMax) {
-          const oldest = /** @type {Queued} */ (this.#queue.shift());
-          oldest.reject(new SwitchboardError('queue_full', `offline queue is full (max ${this.#queueMax})`, { room: oldest.room, op: 'publish' }));
-        }
-      });
-    }
+    if (this.#queue.enabled && this.#wanted) return this.#queue.add(room, data);
     if (this.#isOpen()) return this.#call('publish', room, (conn) => conn.publish(room, data)).then(ack);
     return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'publish' }));
   }
@@ -309,7 +215,7 @@ export class Switchboard extends Emitter {
   ping() {
     if (!this.#isOpen()) return Promise.reject(new SwitchboardError('disconnected', 'not connected', { op: 'ping' }));
     const start = now();
-    return this.#call('ping', undefined, (conn) => conn.ping(this.#requestTimeout)).then(() => now() - start);
+    return this.#call('ping', undefined, (conn) => conn.ping(this.#options.requestTimeout)).then(() => now() - start);
   }
 
   // ---- connection ----
@@ -344,11 +250,11 @@ export class Switchboard extends Emitter {
     this.emit('connecting', { attempt: this.#attempt });
     if (generation !== this.#generation) return; // a listener called disconnect()
     /** @type {string | null | undefined} */
-    let token = this.#token;
-    if (this.#getToken) {
-      const getToken = this.#getToken;
+    let token = this.#options.token;
+    if (this.#options.getToken) {
+      const getToken = this.#options.getToken;
       try {
-        token = await withTimeout(Promise.resolve().then(() => getToken()), this.#requestTimeout,
+        token = await withTimeout(Promise.resolve().then(() => getToken()), this.#options.requestTimeout,
           () => new SwitchboardError('timeout', 'getToken() did not answer in time'));
       } catch (err) {
         if (generation !== this.#generation) return;
@@ -373,15 +279,15 @@ export class Switchboard extends Emitter {
     };
     try {
       conn = this.#transport === 'sse'
-        ? new SseTransport(this.#url, token ?? null, /** @type {typeof fetch} */ (this.#fetch), events, this.#requestTimeout)
-        : new WebSocketTransport(connectionUrl(this.#url, token), /** @type {WebSocketConstructor} */ (this.#WebSocket), events, this.#requestTimeout);
+        ? new SseTransport(this.#url, token ?? null, /** @type {typeof fetch} */ (this.#options.fetch), events, this.#options.requestTimeout)
+        : new WebSocketTransport(connectionUrl(this.#url, token), /** @type {WebSocketConstructor} */ (this.#options.WebSocket), events, this.#options.requestTimeout);
     } catch (err) {
       this.emit('error', new SwitchboardError('connect_error', `cannot open the ${this.#transport === 'sse' ? 'stream' : 'WebSocket'}: ${messageOf(err)}`, { cause: err }));
       this.#scheduleReconnect();
       return;
     }
     this.#conn = conn;
-    this.#connectTimer = setTimeout(() => this.#drop(conn, 'handshake timeout'), this.#requestTimeout);
+    this.#connectTimer = setTimeout(() => this.#drop(conn, 'handshake timeout'), this.#options.requestTimeout);
   }
 
   /** @param {Transport} conn */
@@ -390,12 +296,15 @@ export class Switchboard extends Emitter {
     clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
     this.#openedAt = now();
-    this.#lastReceived = this.#openedAt;
     const reconnected = this.#everConnected;
     this.#everConnected = true;
     if (this.#transport === 'websocket') this.#wsFailures = 0;
     this.#state = 'connected';
-    this.#armHeartbeat(conn);
+    this.#heartbeat = new Heartbeat(this.#options.heartbeatInterval, this.#options.heartbeatTimeout, {
+      ping: () => { conn.ping(this.#options.heartbeatTimeout).catch(() => { /* the dead timer decides */ }); },
+      dead: () => this.#drop(conn, 'heartbeat timeout'),
+    });
+    this.#heartbeat.start(this.#openedAt);
     this.emit('connected', { reconnected, transport: this.#transport });
     if (conn !== this.#conn) return; // a listener called disconnect()
     const subscribes = [...this.#rooms.values()].map((room) => this.#sendSubscribe(room));
@@ -418,7 +327,7 @@ export class Switchboard extends Emitter {
     this.#chooseTransport();
     this.#teardown(conn);
     if (openFor >= STABLE_AFTER_MS) this.#attempt = 0;
-    if (!opened && code === CLOSE_ABNORMAL && this.#fetch) {
+    if (!opened && code === CLOSE_ABNORMAL && this.#options.fetch) {
       this.#askWhyRefused(code, reason);
       return;
     }
@@ -435,12 +344,12 @@ export class Switchboard extends Emitter {
    */
   async #askWhyRefused(code, reason) {
     const generation = this.#generation;
-    const fetchImpl = /** @type {typeof fetch} */ (this.#fetch);
+    const fetchImpl = /** @type {typeof fetch} */ (this.#options.fetch);
     /** @type {{code: string, message?: string} | null} */
     let refusal = null;
     try {
       const res = await withTimeout(fetchImpl(admissionUrl(this.#url, this.#attemptToken), { cache: 'no-store' }),
-        this.#requestTimeout, () => new Error('no answer'));
+        this.#options.requestTimeout, () => new Error('no answer'));
       const body = await res.json().catch(() => null);
       if (!res.ok && typeof body?.error?.code === 'string' && body.error.code !== 'upgrade_required') refusal = body.error;
     } catch { /* the node is unreachable: nothing more to learn */ }
@@ -449,7 +358,7 @@ export class Switchboard extends Emitter {
       this.#lost(code, reason);
       return;
     }
-    const final = refusal.code === 'origin_not_allowed' || !this.#getToken;
+    const final = refusal.code === 'origin_not_allowed' || !this.#options.getToken;
     this.emit('error', new SwitchboardError(refusal.code, refusal.message, { op: 'connect' }));
     if (generation !== this.#generation || !this.#wanted) return; // a listener called disconnect()
     this.#lost(code, refusal.message ?? reason, final ? refusal.code : null);
@@ -472,13 +381,13 @@ export class Switchboard extends Emitter {
   // failing to open (a proxy that refuses upgrades), Server-Sent Events; after any Server-Sent
   // Events connection, one WebSocket attempt again, back to Server-Sent Events if it fails.
   #chooseTransport() {
-    const both = this.#transports.length === 2;
+    const both = this.#options.transports.length === 2;
     if (this.#transport === 'websocket') {
       if (this.#state === 'connected') return;
-      if (++this.#wsFailures >= this.#fallbackAfter && both) this.#transport = 'sse';
+      if (++this.#wsFailures >= this.#options.fallbackAfter && both) this.#transport = 'sse';
     } else if (both) {
       this.#transport = 'websocket';
-      this.#wsFailures = this.#fallbackAfter - 1;
+      this.#wsFailures = this.#options.fallbackAfter - 1;
     }
   }
 
@@ -489,13 +398,13 @@ export class Switchboard extends Emitter {
    * @param {string | null} [refused] the code of a refusal that ends the connecting for good (see #askWhyRefused)
    */
   #lost(code, reason, refused = null) {
-    const expired = code === CLOSE_TOKEN_EXPIRED && !this.#getToken;
+    const expired = code === CLOSE_TOKEN_EXPIRED && !this.#options.getToken;
     const final = expired || refused !== null;
     const willReconnect = this.#wanted && !final;
     if (!willReconnect) {
       this.#wanted = false;
       globalThis.removeEventListener?.('online', this.#onOnline);
-      this.#rejectQueue('disconnected', expired ? 'the token expired' : refused ? `refused: ${refused}` : 'disconnected');
+      this.#queue.rejectAll('disconnected', expired ? 'the token expired' : refused ? `refused: ${refused}` : 'disconnected');
       this.#state = 'disconnected';
     }
     const generation = this.#generation;
@@ -514,16 +423,14 @@ export class Switchboard extends Emitter {
     this.#ready = false;
     clearTimeout(this.#connectTimer);
     this.#connectTimer = undefined;
-    clearTimeout(this.#heartbeatTimer);
-    this.#heartbeatTimer = undefined;
-    clearTimeout(this.#deadTimer);
-    this.#deadTimer = undefined;
+    this.#heartbeat?.stop();
+    this.#heartbeat = null;
     for (const room of this.#rooms.values()) room._connectionLost();
   }
 
   #scheduleReconnect() {
     if (!this.#wanted) return;
-    const delay = Math.round(backoffDelay(this.#attempt, this.#minDelay, this.#maxDelay));
+    const delay = Math.round(backoffDelay(this.#attempt, this.#options.minDelay, this.#options.maxDelay));
     const attempt = this.#attempt++;
     this.#state = 'reconnecting';
     clearTimeout(this.#retryTimer);
@@ -531,33 +438,9 @@ export class Switchboard extends Emitter {
     this.emit('reconnecting', { delay, attempt });
   }
 
-  // ---- heartbeat ----
-
-  /** @param {Transport} conn */
-  #armHeartbeat(conn) {
-    if (this.#heartbeatInterval === 0) return;
-    clearTimeout(this.#heartbeatTimer);
-    const wait = Math.max(0, this.#lastReceived + this.#heartbeatInterval - now());
-    this.#heartbeatTimer = setTimeout(() => this.#heartbeatTick(conn), wait);
-  }
-
-  /** @param {Transport} conn */
-  #heartbeatTick(conn) {
-    if (conn !== this.#conn) return;
-    if (now() - this.#lastReceived < this.#heartbeatInterval) { this.#armHeartbeat(conn); return; }
-    conn.ping(this.#heartbeatTimeout).catch(() => { /* the dead timer decides */ });
-    this.#deadTimer = setTimeout(() => this.#drop(conn, 'heartbeat timeout'), this.#heartbeatTimeout);
-  }
-
   /** @param {Transport} conn */
   #onTraffic(conn) {
-    if (conn !== this.#conn) return;
-    this.#lastReceived = now();
-    if (this.#deadTimer !== undefined) { // the ping is answered, or something else arrived
-      clearTimeout(this.#deadTimer);
-      this.#deadTimer = undefined;
-      this.#armHeartbeat(conn);
-    }
+    if (conn === this.#conn) this.#heartbeat?.received();
   }
 
   // ---- pushes ----
@@ -593,11 +476,11 @@ export class Switchboard extends Emitter {
 
   /** @param {Transport} conn */
   async #refresh(conn) {
-    if (!this.#getToken) return; // a static token: the node closes with 4001 at expiry
-    const getToken = this.#getToken;
+    if (!this.#options.getToken) return; // a static token: the node closes with 4001 at expiry
+    const getToken = this.#options.getToken;
     let token;
     try {
-      token = await withTimeout(Promise.resolve().then(() => getToken()), this.#requestTimeout,
+      token = await withTimeout(Promise.resolve().then(() => getToken()), this.#options.requestTimeout,
         () => new SwitchboardError('timeout', 'getToken() did not answer in time'));
     } catch (err) {
       if (conn === this.#conn) this.emit('error', new SwitchboardError('token_error', `getToken() failed for a refresh: ${messageOf(err)}`, { cause: err, op: 'refresh' }));
@@ -636,7 +519,7 @@ export class Switchboard extends Emitter {
         if (!room._isCurrent(attempt) || err.code === 'disconnected') return; // resubscribed after the reconnect
         room._error(err);
         if (RETRYABLE.has(err.code)) {
-          const delay = backoffDelay(0, this.#minDelay, this.#maxDelay);
+          const delay = backoffDelay(0, this.#options.minDelay, this.#options.maxDelay);
           setTimeout(() => { if (room._isCurrent(attempt) && this.#conn === conn && this.#isOpen()) this.#sendSubscribe(room); }, delay);
           return;
         }
@@ -688,20 +571,8 @@ export class Switchboard extends Emitter {
   // ---- offline queue ----
 
   #flushQueue() {
-    const queue = this.#queue;
-    this.#queue = [];
-    for (const item of queue) {
+    for (const item of this.#queue.take()) {
       this.#call('publish', item.room, (conn) => conn.publish(item.room, item.data)).then((reply) => item.resolve(ack(reply)), item.reject);
     }
-  }
-
-  /**
-   * @param {string} code
-   * @param {string} message
-   */
-  #rejectQueue(code, message) {
-    const queue = this.#queue;
-    this.#queue = [];
-    for (const item of queue) item.reject(new SwitchboardError(code, message, { room: item.room, op: 'publish' }));
   }
 }
