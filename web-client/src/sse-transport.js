@@ -77,8 +77,8 @@ export class SseTransport {
    * @returns {Promise<SubscribeReply>}
    */
   subscribe(room, { presence, since }, onOk) {
-    const closed = this.#closed('subscribe', room);
-    if (closed) return closed;
+    const notOpen = this.#notOpen('subscribe', room);
+    if (notOpen) return notOpen;
     // The node refuses a whole stream for a bad name: refuse the one subscribe here instead,
     // as over a WebSocket (and a comma would split the name in the stream's room list).
     if (typeof room !== 'string' || !ROOM_NAME.test(room)) {
@@ -96,8 +96,8 @@ export class SseTransport {
    * @returns {Promise<void>}
    */
   unsubscribe(room) {
-    const closed = this.#closed('unsubscribe', room);
-    if (closed) return closed;
+    const notOpen = this.#notOpen('unsubscribe', room);
+    if (notOpen) return notOpen;
     if (!this.#rooms.delete(room)) {
       return Promise.reject(new SwitchboardError('not_subscribed', `not subscribed to ${room}`, { room, op: 'unsubscribe' }));
     }
@@ -134,7 +134,7 @@ export class SseTransport {
    * @returns {Promise<void>}
    */
   ping(timeout) {
-    return this.#closed('ping') ?? this.#requests.request('ping', undefined, (id) => { this.#pings.push(id); }, { timeout });
+    return this.#notOpen('ping') ?? this.#requests.request('ping', undefined, (id) => { this.#pings.push(id); }, { timeout });
   }
 
   /**
@@ -143,8 +143,8 @@ export class SseTransport {
    * @returns {Promise<void>}
    */
   refresh(token) {
-    const closed = this.#closed('refresh');
-    if (closed) return closed;
+    const notOpen = this.#notOpen('refresh');
+    if (notOpen) return notOpen;
     this.#token = token;
     this.#reopenSoon();
     return Promise.resolve();
@@ -160,7 +160,7 @@ export class SseTransport {
    * @param {string} [room]
    * @returns {Promise<never> | null}
    */
-  #closed(op, room) {
+  #notOpen(op, room) {
     return this.#state === OPEN ? null : Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op }));
   }
 
@@ -180,7 +180,7 @@ export class SseTransport {
    * @returns {Promise<any>}
    */
   #api(op, room, request) {
-    return this.#closed(op, room) ?? this.#requests.request(op, room, (id) => {
+    return this.#notOpen(op, room) ?? this.#requests.request(op, room, (id) => {
       const [path, init = {}] = request();
       this.#fetchApi(id, path, init);
     });
