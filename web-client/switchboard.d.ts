@@ -1,5 +1,7 @@
 // Types of switchboard.js, the Switchboard client (browsers and Node >= 18).
 // The wire protocol is protocol/PROTOCOL.md; usage is in README.md beside this file.
+// Written by hand, and checked against the modules' JSDoc types by test/api-types.ts
+// (`npm run typecheck`, part of `npm test`).
 
 /** JSON as the node carries it: `data` of a publish may be any JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

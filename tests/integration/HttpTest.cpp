@@ -40,6 +40,9 @@ TEST(Http, ServesTheClientModule) {
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.header("content-type").find("text/javascript"), std::string::npos);
   EXPECT_EQ(http_get(node.port(), "/demo/app.js").status, 200);
+  auto module = http_get(node.port(), "/src/client.js");  // a module switchboard.js imports
+  EXPECT_EQ(module.status, 200);
+  EXPECT_NE(module.header("content-type").find("text/javascript"), std::string::npos);
 }
 
 TEST(Http, WrongMethodAndPlainGetOfWs) {

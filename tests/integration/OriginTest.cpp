@@ -190,6 +190,9 @@ TEST(Origins, AnswersToAnAllowedOriginNameItOnTheSharedRoutes) {
   r = from(node.port(), kApp, "GET", "/switchboard.js");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("Access-Control-Allow-Origin"), kApp);
+  r = from(node.port(), kApp, "GET", "/src/client.js");  // a module switchboard.js imports
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("Access-Control-Allow-Origin"), kApp);
 
   SseClient stream(node.port(), "/sse?rooms=lobby", {.headers = {{"Origin", kApp}}});
   ASSERT_EQ(stream.status(), 200);

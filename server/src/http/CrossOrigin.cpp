@@ -29,7 +29,8 @@ std::string_view CrossOrigin::route(std::string_view path) {
 }
 
 bool CrossOrigin::shared(std::string_view path) {
-  return path == "/sse" || path == "/ws" || HttpApi::handles(path) || path == "/switchboard.js" || path == "/switchboard.d.ts";
+  return path == "/sse" || path == "/ws" || HttpApi::handles(path) || path == "/switchboard.js" ||
+         path == "/switchboard.d.ts" || path.starts_with("/src/");
 }
 
 bool CrossOrigin::preflighted(std::string_view path) { return !method_of(path).empty(); }

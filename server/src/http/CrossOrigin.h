@@ -19,7 +19,7 @@ class CrossOrigin {
   // The route of `path` as /metrics labels it: ws, sse, api, health, metrics, dev_token or files.
   static std::string_view route(std::string_view path);
   // Whether an allowed origin's pages may read the answers of `path` (CORS): the HTTP API, /sse,
-  // /ws (the admission probe) and the client module's files.
+  // /ws (the admission probe) and the client module's files (switchboard.js, its .d.ts, src/).
   static bool shared(std::string_view path);
   // Whether `path` answers CORS preflights (OPTIONS): the HTTP API's endpoints and /sse.
   static bool preflighted(std::string_view path);

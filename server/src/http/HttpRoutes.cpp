@@ -115,10 +115,11 @@ HttpResponse HttpRoutes::static_file(const HttpRequest& req, std::string_view pa
   if (static_dir_.empty() || path.size() < 2 || path.front() != '/') return not_found();
   // Only plain relative paths: no "..", no hidden files, no backslashes or NULs.
   std::filesystem::path relative(std::string(path.substr(1)));
-  // Only what browsers need: the demo and the client module (not the tests, packages or
-  // node_modules/ that a checkout of web-client/ also holds).
+  // Only what browsers need: the demo and the client module with the modules it imports from
+  // src/ (not the tests, packages or node_modules/ that a checkout of web-client/ also holds).
   auto first = relative.begin()->string();
-  if (first != "demo" && relative != "switchboard.js" && relative != "switchboard.d.ts") return not_found();
+  if (first != "demo" && first != "src" && relative != "switchboard.js" && relative != "switchboard.d.ts")
+    return not_found();
   for (const auto& part : relative) {
     auto s = part.string();
     if (s.empty() || s.front() == '.' || s.find_first_of(std::string_view("\\\0", 2)) != std::string::npos)

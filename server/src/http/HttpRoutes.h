@@ -1,6 +1,6 @@
 #pragma once
 // Answers the node's plain HTTP requests: /healthz, /readyz, /metrics, /dev/token (dev mode only) and the
-// web client's files (demo/ and the switchboard.js module). /ws (upgrades, and the admission probe without one), /sse and the /api/ endpoints are
+// web client's files (demo/, the switchboard.js module and the modules of src/ it imports). /ws (upgrades, and the admission probe without one), /sse and the /api/ endpoints are
 // handled by HttpSession and HttpApi before this is consulted.
 #include <boost/beast/http.hpp>
 #include <atomic>

@@ -1,0 +1,208 @@
+// The modules of src/ on their own, without a node: the requests table, the transports behind
+// their interface (a fake WebSocket, a fake fetch), the offline queue and a room's state.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { Switchboard } from '../switchboard.js';
+import { PendingRequests } from '../src/transport.js';
+import { WebSocketTransport } from '../src/websocket-transport.js';
+import { SseTransport } from '../src/sse-transport.js';
+import { OfflineQueue } from '../src/offline-queue.js';
+
+// The events a transport reports, recorded; `opened` resolves on `open`.
+function recorder() {
+  const log = [];
+  let open;
+  const opened = new Promise((resolve) => { open = resolve; });
+  const events = {
+    open: () => { log.push(['open']); open(); },
+    traffic: () => {},
+    push: (m) => log.push(['push', m.type, m]),
+    error: (err) => log.push(['error', err.code]),
+    close: (code, reason) => log.push(['close', code, reason]),
+  };
+  return { log, opened, events };
+}
+
+test('pending requests: the reply settles its request, onOk first; timeouts, late errors, close', async () => {
+  const late = [];
+  const requests = new PendingRequests(1000, (err) => late.push(err.code));
+  const sent = [];
+  const order = [];
+  const p = requests.request('subscribe', 'a', (id) => sent.push(id), { onOk: () => order.push('onOk') });
+  p.then(() => order.push('resolved'));
+  assert.equal(requests.resolve(sent[0], { offset: 1 }), true);
+  assert.deepEqual(await p, { offset: 1 });
+  assert.deepEqual(order, ['onOk', 'resolved']);
+  assert.equal(requests.resolve(sent[0], {}), false, 'a late ok is dropped');
+  requests.reject(99, { code: 'forbidden' });
+  assert.deepEqual(late, ['forbidden'], 'a late error is reported');
+
+  await assert.rejects(requests.request('ping', undefined, () => {}, { timeout: 5 }), { code: 'timeout', op: 'ping' });
+  await assert.rejects(requests.request('publish', 'a', () => { throw new TypeError('cyclic'); }),
+    { code: 'bad_request', room: 'a', op: 'publish' });
+  const waiting = requests.request('history', 'b', () => {});
+  requests.close();
+  await assert.rejects(waiting, { code: 'disconnected', room: 'b', op: 'history' });
+  await assert.rejects(requests.request('ping', undefined, () => {}), { code: 'disconnected' });
+  requests.reject(1, { code: 'internal' });
+  assert.deepEqual(late, ['forbidden'], 'nothing is reported once closed');
+});
+
+// A WebSocket that the test drives: `frames` are what the client sent.
+class FakeWebSocket {
+  static last = null;
+  constructor(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.frames = [];
+    this.onopen = this.onmessage = this.onclose = this.onerror = null;
+    FakeWebSocket.last = this;
+  }
+  send(text) { this.frames.push(JSON.parse(text)); }
+  close() { this.readyState = 3; }
+  open() { this.readyState = 1; this.onopen?.({}); }
+  receive(obj) { this.onmessage?.({ data: JSON.stringify(obj) }); }
+}
+
+test('WebSocket transport: requests are frames with ids, matched with their replies; pushes and stray errors are reported', async () => {
+  const { log, opened, events } = recorder();
+  const t = new WebSocketTransport('ws://h/ws?token=t', FakeWebSocket, events, 1000);
+  const ws = FakeWebSocket.last;
+  await assert.rejects(t.publish('a', 1), { code: 'disconnected', op: 'publish' });
+  ws.open();
+  await opened;
+  const order = [];
+  const sub = t.subscribe('a', { presence: true, since: { offset: 3, epoch: 'e' } }, () => order.push('onOk'));
+  const pub = t.publish('a', { text: 'hi' });
+  assert.deepEqual(ws.frames, [
+    { op: 'subscribe', id: 1, room: 'a', presence: true, since: { offset: 3, epoch: 'e' } },
+    { op: 'publish', id: 2, room: 'a', data: { text: 'hi' } },
+  ]);
+  // The ok, and a message right behind it in the same read: onOk runs before the message.
+  events.push = (m) => order.push(m.type);
+  ws.receive({ id: 1, ok: true, offset: 3, epoch: 'e', recovered: true });
+  ws.receive({ type: 'message', room: 'a', data: 1, offset: 4 });
+  assert.deepEqual(order, ['onOk', 'message']);
+  assert.deepEqual(await sub, { id: 1, ok: true, offset: 3, epoch: 'e', recovered: true });
+  ws.receive({ id: 2, error: { code: 'rate_limited', message: 'slow down' } });
+  await assert.rejects(pub, { code: 'rate_limited', room: 'a', op: 'publish' });
+  ws.receive({ error: { code: 'bad_json', message: 'no' } });
+  assert.deepEqual(log.at(-1), ['error', 'bad_json']);
+  const ping = t.ping(1000);
+  ws.onclose({ code: 1006, reason: '' });
+  await assert.rejects(ping, { code: 'disconnected' });
+  assert.deepEqual(log.at(-1), ['close', 1006, '']);
+});
+
+// A fetch that the test drives: streams of GET /sse it writes to, answers of the HTTP API.
+function fakeFetch(answer) {
+  const calls = [];
+  const streams = [];
+  const waiters = [];
+  const fetch = async (url, init = {}) => {
+    const call = { url: String(url), method: init.method ?? 'GET', headers: init.headers ?? {}, body: init.body };
+    calls.push(call);
+    if (!call.url.includes('/sse')) {
+      const { status = 200, body } = answer(call);
+      return new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json' } });
+    }
+    let controller;
+    const body = new ReadableStream({ start(c) { controller = c; } });
+    init.signal?.addEventListener('abort', () => controller.error(new DOMException('aborted', 'AbortError')));
+    const encoder = new TextEncoder();
+    const stream = { call, write: (text) => controller.enqueue(encoder.encode(text)), end: () => controller.close() };
+    streams.push(stream);
+    waiters.splice(0).forEach((w) => w());
+    return new Response(body, { status: 200, headers: { 'Content-Type': 'text/event-stream' } });
+  };
+  // The stream number n (from 0), once opened.
+  const stream = async (n) => {
+    while (streams.length <= n) await new Promise((resolve) => waiters.push(resolve));
+    return streams[n];
+  };
+  return { fetch, calls, stream };
+}
+
+test('SSE transport: a subscribe is answered by the new stream, requests by the HTTP API, pings by the stream', async () => {
+  const node = fakeFetch((call) => (call.url.endsWith('/api/publish')
+    ? (JSON.parse(call.body).room === 'a' ? { body: { offset: 7 } } : { status: 403, body: { error: { code: 'forbidden', message: 'no' } } })
+    : { body: { users: [] } }));
+  const { log, opened, events } = recorder();
+  const t = new SseTransport('ws://node.test/ws', 'tok', node.fetch, events, 1000);
+  const first = await node.stream(0);
+  assert.equal(first.call.url, 'http://node.test/sse');
+  assert.equal(first.call.headers.Authorization, 'Bearer tok');
+  await opened;
+
+  await assert.rejects(t.subscribe('bad room', { presence: false }, () => {}), { code: 'bad_room', op: 'subscribe' });
+  const order = [];
+  const sub = t.subscribe('a', { presence: true }, () => order.push('onOk'));
+  const second = await node.stream(1);
+  assert.equal(second.call.url, 'http://node.test/sse?rooms=a&presence=a');
+  events.push = (m) => order.push(m.type);
+  second.write('id: a=0.e1\ndata: {"type":"subscribed","room":"a","offset":0,"epoch":"e1"}\n\n'
+    + 'id: a=1.e1\ndata: {"type":"message","room":"a","data":1,"from":"u","offset":1}\n\n');
+  assert.deepEqual(await sub, { offset: 0, epoch: 'e1' });
+  assert.deepEqual(order, ['onOk', 'message']);
+
+  assert.deepEqual(await t.publish('a', { text: 'hi' }), { offset: 7 });
+  const post = node.calls.find((c) => c.url === 'http://node.test/api/publish');
+  assert.equal(post.method, 'POST');
+  assert.equal(post.headers.Authorization, 'Bearer tok');
+  assert.deepEqual(JSON.parse(post.body), { room: 'a', data: { text: 'hi' } });
+  await assert.rejects(t.publish('b', 1), { code: 'forbidden', room: 'b', op: 'publish' });
+  await assert.rejects(t.publish('a', 10n), { code: 'bad_request', op: 'publish' });
+  assert.deepEqual(await t.presence('a b'), { users: [] });
+  assert.ok(node.calls.some((c) => c.url === 'http://node.test/api/presence?room=a%20b'));
+
+  const ping = t.ping(1000);
+  second.write(': keep-alive\n\n');
+  await ping;
+
+  // Unsubscribing reopens the stream without the room.
+  await t.unsubscribe('a');
+  const third = await node.stream(2);
+  assert.equal(third.call.url, 'http://node.test/sse');
+  await assert.rejects(t.unsubscribe('a'), { code: 'not_subscribed' });
+
+  // The node ends the stream: its close event is reported, and waiting requests fail.
+  const waiting = t.subscribe('c', { presence: false }, () => {});
+  const fourth = await node.stream(3);
+  assert.equal(fourth.call.url, 'http://node.test/sse?rooms=c');
+  fourth.write('data: {"type":"close","code":4001,"reason":"token expired"}\n\n');
+  fourth.end();
+  await assert.rejects(waiting, { code: 'disconnected', room: 'c', op: 'subscribe' });
+  assert.deepEqual(log.at(-1), ['close', 4001, 'token expired']);
+  await assert.rejects(t.publish('a', 1), { code: 'disconnected' });
+});
+
+test('offline queue: in order, the oldest pushed out past max', async () => {
+  const queue = new OfflineQueue(2);
+  const first = queue.add('a', 1);
+  const second = queue.add('a', 2);
+  const third = queue.add('b', 3);
+  await assert.rejects(first, { code: 'queue_full', room: 'a', op: 'publish' });
+  assert.equal(queue.length, 2);
+  const items = queue.take();
+  assert.deepEqual(items.map((i) => i.data), [2, 3]);
+  items[0].resolve({ offset: 1 });
+  assert.deepEqual(await second, { offset: 1 });
+  queue.add('c', 4).catch((err) => assert.equal(err.code, 'disconnected'));
+  queue.rejectAll('disconnected', 'gone');
+  assert.equal(queue.length, 0);
+  items[1].resolve({ offset: 2 });
+  assert.deepEqual(await third, { offset: 2 });
+});
+
+test('a room owns its state: the application reads it, only the room changes it', () => {
+  const client = new Switchboard('ws://127.0.0.1:9/ws', { WebSocket });
+  const room = client.subscribe('chat:state', { since: { offset: 5, epoch: 'e' } });
+  assert.equal(room.state, 'subscribing');
+  assert.deepEqual(room.position, { offset: 5, epoch: 'e' });
+  assert.throws(() => { room.state = 'subscribed'; }, TypeError);
+  assert.throws(() => { room.position = null; }, TypeError);
+  assert.throws(() => { room.presenceEvents = true; }, TypeError);
+  assert.equal(client.subscribe('chat:state', { presence: true }), room);
+  assert.equal(room.presenceEvents, true);
+});
