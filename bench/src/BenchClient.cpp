@@ -31,22 +31,25 @@ void BenchClient::open(const tcp::endpoint& endpoint, EventHandler done) {
     self->socket_.set_option(tcp::no_delay(true), ignored);
     // The key needs no randomness here: the node only checks that it is there.
     auto request = std::make_shared<std::string>(
-        "GET /ws HTTP/1.1\r\nHost: " + endpoint.address().to_string() + ":" + std::to_string(endpoint.port()) +
+        "GET /ws HTTP/1.1\r\nHost: " + endpoint.address().to_string() + ":" +
+        std::to_string(endpoint.port()) +
         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c3dpdGNoYm9hcmQtYmVuY2g=\r\n"
         "Sec-WebSocket-Version: 13\r\n\r\n");
-    net::async_write(self->socket_, net::buffer(*request),
-                     [self, request, done = std::move(done)](const boost::system::error_code& ec, std::size_t) mutable {
-                       if (ec) return self->on_handshake(ec, 0, std::move(done));
-                       net::async_read_until(self->socket_, self->handshake_, "\r\n\r\n",
-                                             [self, done = std::move(done)](const boost::system::error_code& ec,
-                                                                            std::size_t n) mutable {
-                                               self->on_handshake(ec, n, std::move(done));
-                                             });
-                     });
+    net::async_write(
+        self->socket_, net::buffer(*request),
+        [self, request, done = std::move(done)](const boost::system::error_code& ec, std::size_t) mutable {
+          if (ec) return self->on_handshake(ec, 0, std::move(done));
+          net::async_read_until(
+              self->socket_, self->handshake_, "\r\n\r\n",
+              [self, done = std::move(done)](const boost::system::error_code& ec, std::size_t n) mutable {
+                self->on_handshake(ec, n, std::move(done));
+              });
+        });
   });
 }
 
-void BenchClient::on_handshake(const boost::system::error_code& ec, std::size_t header_bytes, EventHandler done) {
+void BenchClient::on_handshake(const boost::system::error_code& ec, std::size_t header_bytes,
+                               EventHandler done) {
   boost::system::error_code failure = ec;
   auto data = handshake_.data();
   std::string_view head(static_cast<const char*>(data.data()), header_bytes);
@@ -68,8 +71,9 @@ void BenchClient::on_handshake(const boost::system::error_code& ec, std::size_t 
 }
 
 void BenchClient::do_read() {
-  socket_.async_wait(tcp::socket::wait_read,
-                     [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
+  socket_.async_wait(
+      tcp::socket::wait_read,
+      [self = shared_from_this()](const boost::system::error_code& ec) { self->on_readable(ec); });
 }
 
 void BenchClient::on_readable(const boost::system::error_code& ec) {
@@ -81,7 +85,8 @@ void BenchClient::on_readable(const boost::system::error_code& ec) {
     boost::system::error_code read_ec;
     std::size_t n = socket_.read_some(net::buffer(shared), read_ec);
     if (read_ec == net::error::would_block) break;
-    if (read_ec) return finish(close_received_ ? boost::system::error_code(websocket::error::closed) : read_ec);
+    if (read_ec)
+      return finish(close_received_ ? boost::system::error_code(websocket::error::closed) : read_ec);
     std::string_view data(shared.data(), n);
     bool more;
     if (partial_.empty()) {
@@ -186,7 +191,8 @@ void BenchClient::queue_frame(unsigned char opcode, std::string_view payload) {
     n = 4;
   } else {
     header[1] = 0x80 | 127;
-    for (int i = 0; i < 8; ++i) header[2 + i] = static_cast<unsigned char>(std::uint64_t{payload.size()} >> (56 - 8 * i));
+    for (int i = 0; i < 8; ++i)
+      header[2 + i] = static_cast<unsigned char>(std::uint64_t{payload.size()} >> (56 - 8 * i));
     n = 10;
   }
   std::memset(header + n, 0, 4);  // the masking key: zero, so the payload is sent unchanged
@@ -204,8 +210,10 @@ void BenchClient::do_write() {
   if (pending_.empty()) return;
   write_in_flight_ = true;
   writing_.swap(pending_);
-  net::async_write(socket_, net::buffer(writing_), [self = shared_from_this()](const boost::system::error_code& ec,
-                                                                               std::size_t n) { self->on_write(ec, n); });
+  net::async_write(socket_, net::buffer(writing_),
+                   [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                     self->on_write(ec, n);
+                   });
 }
 
 void BenchClient::on_write(const boost::system::error_code& ec, std::size_t) {
@@ -245,6 +253,14 @@ void BenchClient::finish(const boost::system::error_code& ec) {
   // The handlers may hold the fleet's bookkeeping, and this connection is done.
   on_frame_ = nullptr;
   on_closed_ = nullptr;
+}
+
+std::string BenchClient::close_reason(const boost::system::error_code& ec) const {
+  return "code " + std::to_string(close_code_) + " (" + ec.message() + ")";
+}
+
+bool BenchClient::closed_cleanly(const boost::system::error_code& ec) const {
+  return (ec == websocket::error::closed || ec == net::error::operation_aborted) && close_code_ == 1000;
 }
 
 }  // namespace switchboard::bench

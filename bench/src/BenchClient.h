@@ -46,6 +46,11 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   std::size_t index() const { return index_; }
   // The close code the node sent, 0 if none (yet).
   std::uint16_t close_code() const { return close_code_; }
+  // "code <close code> (<error>)": how the connection ended, for an error report.
+  std::string close_reason(const boost::system::error_code& ec) const;
+  // Ended by the close handshake with 1000: `ec` of on_closed is websocket::error::closed, or
+  // operation_aborted once our own close has completed the pending read.
+  bool closed_cleanly(const boost::system::error_code& ec) const;
   // Bytes queued and not yet written.
   std::size_t queued() const { return pending_.size(); }
 
@@ -73,8 +78,8 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   boost::asio::ip::tcp::socket socket_;
   boost::asio::streambuf handshake_;  // the upgrade response, while it is read
   std::string partial_;               // the start of a frame whose end has not come yet
-  std::string pending_;   // framed bytes waiting for the next write
-  std::string writing_;   // the bytes of the write in flight
+  std::string pending_;               // framed bytes waiting for the next write
+  std::string writing_;               // the bytes of the write in flight
   bool write_in_flight_ = false;
   bool close_requested_ = false;  // our close frame is queued or sent
   bool close_received_ = false;

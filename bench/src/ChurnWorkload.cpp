@@ -1,173 +1,166 @@
 #include "ChurnWorkload.h"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <cmath>
-#include <functional>
-#include <map>
+#include <memory>
 #include <thread>
 
 #include "BenchClient.h"
-
-#include <boost/beast/websocket/error.hpp>
 #include "ClientFleet.h"
-#include "Deployment.h"
+#include "Figures.h"
 #include "Payload.h"
 
 namespace switchboard::bench {
 
-namespace net = boost::asio;
-using Clock = std::chrono::steady_clock;
+ChurnWorkload::Params::Params(Options& options)
+    : rate(options.number("rate", 1000)),
+      seconds(options.number("seconds", 10)),
+      rounds(static_cast<int>(options.integer("rounds", 2))),
+      max_in_flight(options.size("max-in-flight", 1000)),
+      rooms(options.size("rooms", 100)),
+      quiet(options.milliseconds("quiet-ms", 3000)) {}
 
-nlohmann::ordered_json ChurnWorkload::run(Options& options) {
-  const double rate = options.number("rate", 1000);
-  const double seconds = options.number("seconds", 10);
-  const auto rounds = static_cast<int>(options.integer("rounds", 2));
-  const auto max_in_flight = static_cast<std::size_t>(options.integer("max-in-flight", 1000));
-  const auto rooms = static_cast<std::size_t>(options.integer("rooms", 100));
-  const auto quiet = std::chrono::milliseconds(options.integer("quiet-ms", 3000));
-  Deployment deployment(options);
-  options.reject_unknown();
-  deployment.start(1);
+ChurnWorkload::ChurnWorkload(Deployment& deployment, const Params& params)
+    : deployment_(deployment), p_(params) {}
 
-  net::io_context ioc(1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const ProcStats baseline = deployment.stats();
+nlohmann::ordered_json ChurnWorkload::measure() {
+  baseline_ = deployment_.settled_stats();
+  peak_rss_ = baseline_.rss_kib;
+  for (int round = 0; round < p_.rounds; ++round)
+    if (!run_round()) break;
   nlohmann::ordered_json out;
-  nlohmann::ordered_json round_reports = nlohmann::ordered_json::array();
-  std::map<std::string, std::size_t> errors;
-  std::int64_t peak_rss = baseline.rss_kib;
-  std::size_t total_handshakes = 0, total_cycles = 0;
-  double total_seconds = 0;
+  report(out);
+  return out;
+}
 
-  for (int round = 0; round < rounds; ++round) {
-    std::size_t launched = 0, handshakes = 0, cycles = 0, failed = 0, skipped = 0, in_flight = 0, index = 0;
-    std::int64_t round_peak = 0;
-    const ProcStats before = deployment.stats();
-    const auto start = Clock::now();
-    const auto stop_at =
-        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+bool ChurnWorkload::run_round() {
+  round_ = Round{};
+  round_.before = deployment_.stats();
+  round_.start = Clock::now();
+  round_.stop_at =
+      round_.start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(p_.seconds));
+  last_sample_ = Clock::now();
+  arm();
+  ClientFleet::run_until(
+      ioc_, [&] { return Clock::now() >= round_.stop_at; },
+      std::chrono::duration_cast<std::chrono::milliseconds>(round_.stop_at - Clock::now()) +
+          std::chrono::seconds(1));
+  const double elapsed = std::chrono::duration<double>(Clock::now() - round_.start).count();
+  const bool drained = ClientFleet::run_until(
+      ioc_, [&] { return round_.in_flight == 0; }, std::chrono::seconds(20));
+  const ProcStats churned = deployment_.stats();
+  round_.peak_rss = std::max(round_.peak_rss, churned.rss_kib);
+  // The node has let go of every connection, then a quiet moment.
+  ClientFleet::run_until(
+      ioc_, [&] { return deployment_.metric("switchboard_connections") == 0; }, std::chrono::seconds(20));
+  std::this_thread::sleep_for(p_.quiet);
+  const ProcStats after = deployment_.stats();
+  peak_rss_ = std::max(peak_rss_, round_.peak_rss);
+  total_handshakes_ += round_.handshakes;
+  total_cycles_ += round_.cycles;
+  total_seconds_ += elapsed;
+  round_reports_.push_back(round_report(elapsed, churned, after));
+  return drained;
+}
 
-    // A connection's life: open, subscribe, on the reply close; done once the close completes.
-    auto launch = [&] {
-      ++launched;
-      ++in_flight;
-      auto client = std::make_shared<BenchClient>(ioc, index++);
-      const std::string room = "bench:churn:" + std::to_string(index % rooms);
-      client->on_frame([&](BenchClient& c, std::string_view frame) {
-        if (!c.subscribed && frame.starts_with(R"({"id":"s",)")) {
-          c.subscribed = true;
-          if (!parse_reply(frame).value_or(Reply{}).ok) ++errors["subscribe refused: " + std::string(frame)];
-          c.close();
-        }
-      });
-      client->on_closed([&](BenchClient& c, const boost::system::error_code& ec) {
-        --in_flight;
-        // Our close completes the pending read with operation_aborted once the node's 1000 is in.
-        const bool clean =
-            ec == boost::beast::websocket::error::closed || ec == boost::asio::error::operation_aborted;
-        if (c.subscribed && clean && c.close_code() == 1000)
-          ++cycles;
-        else
-          ++errors["closed: code " + std::to_string(c.close_code()) + " (" + ec.message() + ")"];
-      });
-      client->open(deployment.endpoint(0), [&, room](BenchClient& c, const boost::system::error_code& ec) {
-        if (ec) {
-          --in_flight;
-          ++failed;
-          ++errors["open: " + ec.message()];
-          return;
-        }
-        ++handshakes;
-        c.send(subscribe_frame(room));
-      });
-    };
+void ChurnWorkload::arm() {
+  tick_.expires_after(std::chrono::milliseconds(1));
+  tick_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    const auto now = Clock::now();
+    if (now < round_.stop_at) on_tick(now);
+  });
+}
 
-    // Every millisecond: launch the connections due by now at the fixed rate, and sample RSS every 50 ms.
-    net::steady_timer tick(ioc);
-    auto last_sample = Clock::now();
-    std::function<void()> arm = [&] {
-      tick.expires_after(std::chrono::milliseconds(1));
-      tick.async_wait([&](const boost::system::error_code& ec) {
-        if (ec) return;
-        auto now = Clock::now();
-        if (now >= stop_at) return;
-        auto due = static_cast<std::size_t>(std::chrono::duration<double>(now - start).count() * rate);
-        while (launched + skipped < due) {
-          if (in_flight >= max_in_flight)
-            ++skipped;
-          else
-            launch();
-        }
-        if (now - last_sample >= std::chrono::milliseconds(50)) {
-          last_sample = now;
-          round_peak = std::max(round_peak, deployment.stats().rss_kib);
-        }
-        arm();
-      });
-    };
-    arm();
-    ClientFleet::run_until(
-        ioc, [&] { return Clock::now() >= stop_at; },
-        std::chrono::duration_cast<std::chrono::milliseconds>(stop_at - Clock::now()) +
-            std::chrono::seconds(1));
-    const double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    const bool drained = ClientFleet::run_until(
-        ioc, [&] { return in_flight == 0; }, std::chrono::seconds(20));
-    const ProcStats churned = deployment.stats();
-    round_peak = std::max(round_peak, churned.rss_kib);
-    // The node has let go of every connection, then a quiet moment.
-    ClientFleet::run_until(
-        ioc, [&] { return deployment.metric("switchboard_connections") == 0; }, std::chrono::seconds(20));
-    std::this_thread::sleep_for(quiet);
-    const ProcStats after = deployment.stats();
-    peak_rss = std::max(peak_rss, round_peak);
-    total_handshakes += handshakes;
-    total_cycles += cycles;
-    total_seconds += elapsed;
-    round_reports.push_back(
-        {{"launched", launched},
-         {"handshakes", handshakes},
-         {"cycles_completed", cycles},
-         {"failed", failed},
-         {"skipped_at_max_in_flight", skipped},
-         {"handshakes_per_s", std::round(static_cast<double>(handshakes) / elapsed)},
-         {"node_cpu_us_per_cycle", cycles ? std::round(static_cast<double>(churned.cpu_us - before.cpu_us) /
-                                                       static_cast<double>(cycles) * 10) /
-                                                10
-                                          : 0.0},
-         {"node_rss_kib_before", before.rss_kib},
-         {"node_rss_kib_peak", round_peak},
-         {"node_rss_kib_after", after.rss_kib},
-         {"stuck_connections", in_flight}});
-    // Connections still open after 20 s: their handlers refer to this round, so stop here.
-    if (!drained) break;
+void ChurnWorkload::on_tick(Clock::time_point now) {
+  const auto due =
+      static_cast<std::size_t>(std::chrono::duration<double>(now - round_.start).count() * p_.rate);
+  while (round_.launched + round_.skipped < due) {
+    if (round_.in_flight >= p_.max_in_flight)
+      ++round_.skipped;
+    else
+      launch();
   }
+  if (now - last_sample_ >= std::chrono::milliseconds(50)) {
+    last_sample_ = now;
+    round_.peak_rss = std::max(round_.peak_rss, deployment_.stats().rss_kib);
+  }
+  arm();
+}
 
-  const ProcStats final_stats = deployment.stats();
-  out["target_rate"] = rate;
-  out["handshakes_per_s"] = std::round(static_cast<double>(total_handshakes) / total_seconds);
-  out["cycles_completed"] = total_cycles;
-  out["node_rss_kib_baseline"] = baseline.rss_kib;
-  out["node_rss_kib_peak"] = peak_rss;
+void ChurnWorkload::launch() {
+  ++round_.launched;
+  ++round_.in_flight;
+  auto client = std::make_shared<BenchClient>(ioc_, round_.index++);
+  const std::string room = "bench:churn:" + std::to_string(round_.index % p_.rooms);
+  client->on_frame([this](BenchClient& c, std::string_view frame) {
+    if (c.subscribed || !is_subscribe_reply(frame)) return;
+    c.subscribed = true;
+    if (!parse_reply(frame).value_or(Reply{}).ok) ++errors_["subscribe refused: " + std::string(frame)];
+    c.close();
+  });
+  client->on_closed([this](BenchClient& c, const boost::system::error_code& ec) { on_closed(c, ec); });
+  client->open(deployment_.endpoint(0), [this, room](BenchClient& c, const boost::system::error_code& ec) {
+    if (ec) {
+      --round_.in_flight;
+      ++round_.failed;
+      ++errors_["open: " + ec.message()];
+      return;
+    }
+    ++round_.handshakes;
+    c.send(subscribe_frame(room));
+  });
+}
+
+void ChurnWorkload::on_closed(BenchClient& c, const boost::system::error_code& ec) {
+  --round_.in_flight;
+  if (c.subscribed && c.closed_cleanly(ec))
+    ++round_.cycles;
+  else
+    ++errors_["closed: " + c.close_reason(ec)];
+}
+
+nlohmann::ordered_json ChurnWorkload::round_report(double elapsed, const ProcStats& churned,
+                                                   const ProcStats& after) const {
+  const Round& r = round_;
+  const double cpu_per_cycle =
+      r.cycles
+          ? Figures::rounded(
+                static_cast<double>(churned.cpu_us - r.before.cpu_us) / static_cast<double>(r.cycles), 10)
+          : 0.0;
+  return {{"launched", r.launched},
+          {"handshakes", r.handshakes},
+          {"cycles_completed", r.cycles},
+          {"failed", r.failed},
+          {"skipped_at_max_in_flight", r.skipped},
+          {"handshakes_per_s", std::round(static_cast<double>(r.handshakes) / elapsed)},
+          {"node_cpu_us_per_cycle", cpu_per_cycle},
+          {"node_rss_kib_before", r.before.rss_kib},
+          {"node_rss_kib_peak", r.peak_rss},
+          {"node_rss_kib_after", after.rss_kib},
+          {"stuck_connections", r.in_flight}};
+}
+
+void ChurnWorkload::report(nlohmann::ordered_json& out) const {
+  const ProcStats final_stats = deployment_.stats();
+  out["target_rate"] = p_.rate;
+  out["handshakes_per_s"] = std::round(static_cast<double>(total_handshakes_) / total_seconds_);
+  out["cycles_completed"] = total_cycles_;
+  out["node_rss_kib_baseline"] = baseline_.rss_kib;
+  out["node_rss_kib_peak"] = peak_rss_;
   out["node_rss_kib_after"] = final_stats.rss_kib;
   // "Back to baseline": what is left is within 10% of the peak's growth (allocator caches) or 1 MiB.
-  const std::int64_t growth = peak_rss - baseline.rss_kib, left = final_stats.rss_kib - baseline.rss_kib;
+  const std::int64_t growth = peak_rss_ - baseline_.rss_kib, left = final_stats.rss_kib - baseline_.rss_kib;
   out["node_rss_kib_left"] = left;
   out["rss_returned_to_baseline"] = left <= std::max<std::int64_t>(1024, growth / 10);
   // What a leak would show: memory still growing after the first round, whose residue may be
   // the allocator's own cache.
-  if (round_reports.size() > 1)
+  if (round_reports_.size() > 1)
     out["node_rss_kib_growth_after_round_1"] =
-        final_stats.rss_kib - round_reports[0]["node_rss_kib_after"].get<std::int64_t>();
-  out["rounds"] = round_reports;
-  nlohmann::ordered_json e = nlohmann::ordered_json::object();
-  for (const auto& [k, v] : errors) e[k] = v;
-  out["client_errors"] = e;
-  out["node_metrics"] = deployment.metrics_report();
-  out["deployment"] = deployment.describe();
-  out["node_exit"] = deployment.stop();
-  return out;
+        final_stats.rss_kib - round_reports_[0]["node_rss_kib_after"].get<std::int64_t>();
+  out["rounds"] = round_reports_;
+  out["client_errors"] = Figures::counts(errors_);
+  out["node_metrics"] = deployment_.metrics_report();
 }
 
 }  // namespace switchboard::bench

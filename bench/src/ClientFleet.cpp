@@ -1,7 +1,8 @@
 #include "ClientFleet.h"
 
-#include <boost/beast/websocket/error.hpp>
+#include <cmath>
 
+#include "Figures.h"
 #include "Payload.h"
 
 namespace switchboard::bench {
@@ -17,6 +18,11 @@ bool ClientFleet::run_until(net::io_context& ioc, const std::function<bool()>& d
     ioc.run_for(std::chrono::milliseconds(10));
   }
   return true;
+}
+
+void ClientFleet::run_for(net::io_context& ioc, std::chrono::milliseconds duration) {
+  run_until(
+      ioc, [] { return false; }, duration);
 }
 
 bool ClientFleet::open(const Plan& requested) {
@@ -42,7 +48,7 @@ void ClientFleet::start_next() {
   clients_.push_back(client);
   std::string room = plan.room_of ? plan.room_of(i) : std::string();
   client->on_frame([this, handler = plan.on_frame](BenchClient& c, std::string_view frame) {
-    if (!c.subscribed && frame.starts_with(R"({"id":"s",)")) {
+    if (!c.subscribed && is_subscribe_reply(frame)) {
       c.subscribed = parse_reply(frame).value_or(Reply{}).ok;
       return settle(c.subscribed, c.subscribed ? "" : "subscribe refused: " + std::string(frame));
     }
@@ -53,7 +59,7 @@ void ClientFleet::start_next() {
       return settle(false, "closed before the subscribe reply: " + ec.message());
     if (closing_all_) return;
     ++unexpected_closes_;
-    note("closed by node: code " + std::to_string(c.close_code()) + " (" + ec.message() + ")");
+    note("closed by node: " + c.close_reason(ec));
   });
   client->open(plan.endpoint_of(i), [this, room](BenchClient& c, const boost::system::error_code& ec) {
     if (ec) return settle(false, "open: " + ec.message());
@@ -73,11 +79,14 @@ void ClientFleet::settle(bool ok, const std::string& error) {
   while (in_flight_ < plan_.concurrency && next_ < end_) start_next();
 }
 
-nlohmann::ordered_json ClientFleet::errors() const {
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  for (const auto& [error, n] : error_counts_) out[error] = n;
-  return out;
+void ClientFleet::report_opening(nlohmann::ordered_json& out) const {
+  out["connections_ready"] = ready_;
+  out["failed"] = failed_;
+  out["open_s"] = Figures::rounded(last_open_seconds_, 1000);
+  out["handshakes_per_s"] = std::round(static_cast<double>(ready_) / last_open_seconds_);
 }
+
+nlohmann::ordered_json ClientFleet::errors() const { return Figures::counts(error_counts_); }
 
 void ClientFleet::add_errors_to(nlohmann::ordered_json& errors) const {
   for (const auto& [error, n] : error_counts_) errors[error] = errors.value(error, std::size_t{0}) + n;

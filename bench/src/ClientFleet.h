@@ -40,6 +40,8 @@ class ClientFleet {
   double last_open_seconds() const { return last_open_seconds_; }
   // Open connections that ended without our asking, by close code or error.
   std::size_t unexpected_closes() const { return unexpected_closes_; }
+  // "connections_ready", "failed", "open_s" and "handshakes_per_s" of the last open().
+  void report_opening(nlohmann::ordered_json& out) const;
   // Failures and unexpected closes by reason, for the report.
   nlohmann::ordered_json errors() const;
   void add_errors_to(nlohmann::ordered_json& errors) const;
@@ -49,6 +51,8 @@ class ClientFleet {
   // Runs the io_context until done() or the timeout; true if done() held.
   static bool run_until(boost::asio::io_context& ioc, const std::function<bool()>& done,
                         std::chrono::milliseconds timeout);
+  // Runs the io_context for `duration`: the clients keep reading, and whatever arrives is handled.
+  static void run_for(boost::asio::io_context& ioc, std::chrono::milliseconds duration);
 
  private:
   void start_next();

@@ -28,12 +28,12 @@ std::vector<nlohmann::ordered_json> ClusterWorkload::run(Options& options) {
   std::vector<nlohmann::ordered_json> lines;
   if (!skip_fanout) {
     nlohmann::ordered_json line{{"workload", "cluster-fanout"}};
-    line.update(FanoutWorkload::measure(deployment, fanout));
+    line.update(FanoutWorkload(deployment, fanout).measure());
     lines.push_back(std::move(line));
   }
   if (!skip_latency) {
     nlohmann::ordered_json line{{"workload", "cluster-latency"}};
-    line.update(LatencyWorkload::measure(deployment, latency));
+    line.update(LatencyWorkload(deployment, latency).measure());
     lines.push_back(std::move(line));
   }
   auto described = deployment.describe();

@@ -2,133 +2,98 @@
 
 #include <sys/resource.h>
 
-#include <boost/asio/io_context.hpp>
-#include <cmath>
-#include <thread>
-
-#include "ClientFleet.h"
-#include "Deployment.h"
-#include "Payload.h"
+#include "Figures.h"
 
 namespace switchboard::bench {
 
-using Clock = std::chrono::steady_clock;
+ConnectionsWorkload::Params::Params(Options& options)
+    : connections(options.size("connections", 19000)),
+      rooms(options.size("rooms", 190)),
+      per_room(options.size("messages-per-room", 3)),
+      messages(rooms * per_room),
+      payload(options.size("payload", 64)),
+      window(options.size("window", 50)),
+      concurrency(options.size("concurrency", 200)) {}
 
-nlohmann::ordered_json ConnectionsWorkload::run(Options& options) {
-  const auto connections = static_cast<std::size_t>(options.integer("connections", 19000));
-  const auto rooms = static_cast<std::size_t>(options.integer("rooms", 190));
-  const auto per_room = static_cast<std::size_t>(options.integer("messages-per-room", 3));
-  const auto payload = static_cast<std::size_t>(options.integer("payload", 64));
-  const auto window = static_cast<std::size_t>(options.integer("window", 50));
-  const auto concurrency = static_cast<std::size_t>(options.integer("concurrency", 200));
-  Deployment deployment(options);
-  options.reject_unknown();
+ConnectionsWorkload::ConnectionsWorkload(Deployment& deployment, const Params& params)
+    : deployment_(deployment), p_(params), traffic_(ioc_, deployment) {}
 
+nlohmann::ordered_json ConnectionsWorkload::measure() {
   nlohmann::ordered_json out;
+  check_fd_limit(out);
+  baseline_ = deployment_.settled_stats();
+  Traffic::Subscribers subscribers;
+  subscribers.count = p_.connections;
+  subscribers.concurrency = p_.concurrency;
+  subscribers.timeout = std::chrono::seconds(300);
+  subscribers.room_of = [&](std::size_t i) { return room_name(i % p_.rooms); };
+  traffic_.open_subscribers(subscribers);
+  opened_ = deployment_.stats();
+  ClientFleet::run_for(ioc_, std::chrono::seconds(2));
+  settled_ = deployment_.stats();
+
+  traffic_.open_publishers(1, [&](const Reply&) { pump(); });
+  const std::size_t expected = subscribed() * p_.per_room;
+  publish_to_every_room(expected);
+  report(out, expected, received_all());
+  traffic_.close_all(std::chrono::seconds(30));
+  return out;
+}
+
+void ConnectionsWorkload::check_fd_limit(nlohmann::ordered_json& out) const {
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
   out["fd_limit"] = limit.rlim_cur;
   // The client holds one descriptor per connection, the publisher's, and a handful of its own.
-  if (limit.rlim_cur < connections + 16) out["warning"] = "fd limit below the connections wanted";
+  if (limit.rlim_cur < p_.connections + 16) out["warning"] = "fd limit below the connections wanted";
+}
 
-  deployment.start(1);
-  boost::asio::io_context ioc(1);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const ProcStats baseline = deployment.stats();
-  auto room_name = [](std::size_t r) { return "bench:conn:" + std::to_string(r); };
-
-  std::size_t total = 0, order_errors = 0, other_frames = 0, acked = 0, sent = 0, publish_errors = 0;
-  ClientFleet fleet(ioc);
-  ClientFleet::Plan plan;
-  plan.count = connections;
-  plan.concurrency = concurrency;
-  plan.timeout = std::chrono::seconds(300);
-  plan.endpoint_of = [&](std::size_t) { return deployment.endpoint(0); };
-  plan.room_of = [&](std::size_t i) { return room_name(i % rooms); };
-  plan.on_frame = [&](BenchClient& c, std::string_view frame) {
-    auto d = parse_delivery(frame);
-    if (!d) return void(++other_frames);
-    ++total;
-    ++c.received;
-    if (d->seq != c.last_seq + 1) ++order_errors;
-    c.last_seq = d->seq;
-  };
-  fleet.open(plan);
-  const ProcStats opened = deployment.stats();
+void ConnectionsWorkload::publish_to_every_room(std::size_t expected) {
+  if (traffic_.publishers().ready() != 1) return;
+  publisher_ = traffic_.publishers().clients().front().get();
+  pump();
   ClientFleet::run_until(
-      ioc, [] { return false; }, std::chrono::seconds(2));
-  const ProcStats settled = deployment.stats();
+      ioc_, [&] { return traffic_.deliveries >= expected && traffic_.acked == p_.messages; },
+      std::chrono::seconds(60));
+  ClientFleet::run_for(ioc_, std::chrono::milliseconds(300));
+}
 
-  ClientFleet publishers(ioc);
-  ClientFleet::Plan pub;
-  pub.count = 1;
-  pub.endpoint_of = [&](std::size_t) { return deployment.endpoint(0); };
-  // Message k of every room goes out before message k+1 of any: room-major would do as well.
-  const std::size_t messages = rooms * per_room;
-  BenchClient* publisher = nullptr;
-  auto pump = [&] {
-    while (sent < messages && sent - acked < window) {
-      std::size_t r = sent % rooms, seq = sent / rooms + 1;
-      publisher->send(publish_frame(room_name(r), static_cast<std::int64_t>(seq), now_ns(), payload));
-      ++sent;
-    }
-  };
-  pub.on_frame = [&](BenchClient&, std::string_view frame) {
-    auto r = parse_reply(frame);
-    if (!r) return void(++other_frames);
-    ++acked;
-    if (!r->ok) ++publish_errors;
-    pump();
-  };
-  publishers.open(pub);
-
-  std::size_t subscribed = 0;
-  for (auto& c : fleet.clients()) subscribed += c->subscribed && c->state() == BenchClient::State::open;
-  const std::size_t expected = subscribed * per_room;
-  if (publishers.ready() == 1) {
-    publisher = publishers.clients().front().get();
-    pump();
-    ClientFleet::run_until(
-        ioc, [&] { return total >= expected && acked == messages; }, std::chrono::seconds(60));
-    ClientFleet::run_until(
-        ioc, [] { return false; }, std::chrono::milliseconds(300));
+void ConnectionsWorkload::pump() {
+  while (sent_ < p_.messages && sent_ - traffic_.acked < p_.window) {
+    std::size_t r = sent_ % p_.rooms, seq = sent_ / p_.rooms + 1;
+    publisher_->send(publish_frame(room_name(r), static_cast<std::int64_t>(seq), now_ns(), p_.payload));
+    ++sent_;
   }
-  std::size_t complete = 0;
-  for (auto& c : fleet.clients())
-    complete += c->state() == BenchClient::State::open && c->received == static_cast<std::int64_t>(per_room);
+}
 
-  out["connections_ready"] = fleet.ready();
-  out["failed"] = fleet.failed();
-  out["open_s"] = std::round(fleet.last_open_seconds() * 1000) / 1000;
-  out["handshakes_per_s"] = std::round(static_cast<double>(fleet.ready()) / fleet.last_open_seconds());
-  out["published"] = sent;
-  out["publish_errors"] = publish_errors;
-  out["deliveries"] = total;
+std::size_t ConnectionsWorkload::subscribed() {
+  std::size_t n = 0;
+  for (auto& c : traffic_.subscribers().clients())
+    n += c->subscribed && c->state() == BenchClient::State::open;
+  return n;
+}
+
+std::size_t ConnectionsWorkload::received_all() {
+  std::size_t n = 0;
+  for (auto& c : traffic_.subscribers().clients())
+    n += c->state() == BenchClient::State::open && c->received == static_cast<std::int64_t>(p_.per_room);
+  return n;
+}
+
+void ConnectionsWorkload::report(nlohmann::ordered_json& out, std::size_t expected,
+                                 std::size_t received_all) const {
+  traffic_.subscribers().report_opening(out);
+  out["published"] = sent_;
+  out["publish_errors"] = traffic_.publish_errors;
+  out["deliveries"] = traffic_.deliveries;
   out["expected"] = expected;
-  out["lost"] = static_cast<std::int64_t>(expected) - static_cast<std::int64_t>(total);
-  out["connections_received_all"] = complete;
-  out["order_errors"] = order_errors;
-  out["other_frames"] = other_frames;
-  out["node_rss_kib_baseline"] = baseline.rss_kib;
-  out["node_rss_kib_opened"] = opened.rss_kib;
-  out["node_rss_kib_settled"] = settled.rss_kib;
-  out["kib_per_connection"] = std::round(static_cast<double>(settled.rss_kib - baseline.rss_kib) /
-                                         static_cast<double>(connections) * 100) /
-                              100;
-  out["node_cpu_us_per_connection_open"] = std::round(static_cast<double>(opened.cpu_us - baseline.cpu_us) /
-                                                      static_cast<double>(connections) * 10) /
-                                           10;
-  out["unexpected_closes"] = fleet.unexpected_closes() + publishers.unexpected_closes();
-  auto errors = fleet.errors();
-  publishers.add_errors_to(errors);
-  out["client_errors"] = errors;
-  out["node_metrics"] = deployment.metrics_report();
-  out["node_connections_gauge"] = deployment.metric("switchboard_connections");
-  fleet.close_all(std::chrono::seconds(30));
-  publishers.close_all();
-  out["deployment"] = deployment.describe();
-  out["node_exit"] = deployment.stop();
-  return out;
+  out["lost"] = static_cast<std::int64_t>(expected) - static_cast<std::int64_t>(traffic_.deliveries);
+  out["connections_received_all"] = received_all;
+  out["order_errors"] = traffic_.order_errors;
+  out["other_frames"] = traffic_.other_frames;
+  Figures::connection_cost(out, baseline_, opened_, "settled", settled_, p_.connections);
+  traffic_.report_clients(out);
+  out["node_connections_gauge"] = deployment_.metric("switchboard_connections");
 }
 
 }  // namespace switchboard::bench

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <thread>
 
 namespace switchboard::bench {
 
@@ -39,6 +40,16 @@ Deployment::Deployment(Options& options)
 
 Deployment::~Deployment() { stop(); }
 
+nlohmann::ordered_json Deployment::with_one_node(
+    Options& options, const std::function<nlohmann::ordered_json(Deployment&)>& measure) {
+  Deployment deployment(options);
+  options.reject_unknown();
+  deployment.start(1);
+  auto out = measure(deployment);
+  deployment.finish(out);
+  return out;
+}
+
 void Deployment::start(int nodes) {
   std::string redis_url;
   if (nodes > 1) {
@@ -68,6 +79,11 @@ nlohmann::ordered_json Deployment::stop() {
   return ended;
 }
 
+void Deployment::finish(nlohmann::ordered_json& out) {
+  out["deployment"] = describe();
+  out["node_exit"] = stop();
+}
+
 boost::asio::ip::tcp::endpoint Deployment::endpoint(std::size_t i) const {
   return {boost::asio::ip::make_address("127.0.0.1"), nodes_[i]->port()};
 }
@@ -83,6 +99,11 @@ ProcStats Deployment::stats() const {
 }
 
 ProcStats Deployment::redis_stats() const { return redis_ ? redis_->stats() : ProcStats{}; }
+
+ProcStats Deployment::settled_stats() const {
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  return stats();
+}
 
 bool Deployment::alive() {
   for (auto& n : nodes_)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,10 +23,26 @@ class Deployment {
   explicit Deployment(Options& options);
   ~Deployment();
 
+  // The run of a workload on one node: rejects unknown flags (a workload reads its own flags
+  // first), starts the node, measures, and adds "deployment" and "node_exit" to the report.
+  static nlohmann::ordered_json with_one_node(
+      Options& options, const std::function<nlohmann::ordered_json(Deployment&)>& measure);
+  // with_one_node for a Workload with Workload::Params(Options&), Workload(Deployment&, const
+  // Params&) and measure(): its flags, then the node's, then one run.
+  template <class Workload>
+  static nlohmann::ordered_json run_one_node(Options& options) {
+    const typename Workload::Params params(options);
+    return with_one_node(options,
+                         [&](Deployment& deployment) { return Workload(deployment, params).measure(); });
+  }
+
   // Starts `nodes` nodes; with more than one, a redis-server first and every node joins it.
   void start(int nodes);
   // Stops everything; returns how each process ended.
   nlohmann::ordered_json stop();
+
+  // Stops everything and adds "deployment" (describe()) and "node_exit" (how each process ended) to `out`.
+  void finish(nlohmann::ordered_json& out);
 
   std::size_t size() const { return nodes_.size(); }
   NodeProcess& node(std::size_t i) { return *nodes_[i]; }
@@ -33,6 +50,8 @@ class Deployment {
   // CPU µs and RSS KiB summed over the nodes (not Redis).
   ProcStats stats() const;
   ProcStats redis_stats() const;
+  // stats() after half a second of rest: the baseline of a node just started.
+  ProcStats settled_stats() const;
   bool has_redis() const { return redis_ != nullptr; }
   // False if a node has exited.
   bool alive();

@@ -36,6 +36,14 @@ std::int64_t Options::integer(const std::string& name, std::int64_t fallback) {
   return value;
 }
 
+std::size_t Options::size(const std::string& name, std::size_t fallback) {
+  return static_cast<std::size_t>(integer(name, static_cast<std::int64_t>(fallback)));
+}
+
+std::chrono::milliseconds Options::milliseconds(const std::string& name, std::int64_t fallback) {
+  return std::chrono::milliseconds(integer(name, fallback));
+}
+
 double Options::number(const std::string& name, double fallback) {
   read_[name] = true;
   double value = fallback;

@@ -2,6 +2,8 @@
 // defaults. Every flag read is remembered, so a run's JSON line reports the parameters it used.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -18,6 +20,9 @@ class Options {
 
   std::int64_t integer(const std::string& name, std::int64_t fallback);
   double number(const std::string& name, double fallback);
+  // integer() for counts and durations.
+  std::size_t size(const std::string& name, std::size_t fallback);
+  std::chrono::milliseconds milliseconds(const std::string& name, std::int64_t fallback);
   std::string text(const std::string& name, const std::string& fallback);
   bool flag(const std::string& name);  // present (with no value, or "true"/"1")
   // Every value of a flag that may repeat (e.g. --node-arg).

@@ -79,4 +79,6 @@ std::int64_t now_ns() {
       .count();
 }
 
+bool is_subscribe_reply(std::string_view frame) { return frame.starts_with(R"({"id":"s",)"); }
+
 }  // namespace switchboard::bench

@@ -39,6 +39,8 @@ std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t 
                           std::size_t payload_bytes);
 // {"op":"subscribe","id":"s","room":…}; its reply has the id "s" (with quotes).
 std::string subscribe_frame(std::string_view room);
+// The reply to subscribe_frame: {"id":"s",…}.
+bool is_subscribe_reply(std::string_view frame);
 // steady_clock now, in nanoseconds: what goes into "b".
 std::int64_t now_ns();
 

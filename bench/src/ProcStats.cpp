@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -44,6 +45,15 @@ std::int64_t ProcStats::self_cpu_us() {
   getrusage(RUSAGE_SELF, &usage);
   auto us = [](const timeval& t) { return static_cast<std::int64_t>(t.tv_sec) * 1'000'000 + t.tv_usec; };
   return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
+long ProcStats::open_fds(pid_t pid) {
+  std::error_code ec;
+  long n = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", ec), end;
+       !ec && it != end; it.increment(ec))
+    ++n;
+  return ec ? -1 : n;
 }
 
 }  // namespace switchboard::bench

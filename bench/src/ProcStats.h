@@ -13,6 +13,9 @@ struct ProcStats {
 
   // The process's figures now; both -1 if it is gone.
   static ProcStats of(pid_t pid);
+  // The number of entries of /proc/<pid>/fd: its open descriptors (sockets, epoll, eventfd,
+  // log, …); -1 if it is gone.
+  static long open_fds(pid_t pid);
   // CPU time of this process (getrusage), in microseconds.
   static std::int64_t self_cpu_us();
 };

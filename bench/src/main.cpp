@@ -2,17 +2,21 @@
 // runs the client on CPU 1, and prints one JSON line per run. See bench/README.md.
 #include <ctime>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "ChurnWorkload.h"
 #include "ClusterWorkload.h"
 #include "ConnectionsWorkload.h"
+#include "Deployment.h"
 #include "FanoutWorkload.h"
 #include "Host.h"
 #include "IdleWorkload.h"
 #include "LatencyWorkload.h"
 #include "Options.h"
 #include "SoakWorkload.h"
+
+using namespace switchboard::bench;
 
 namespace {
 
@@ -43,6 +47,15 @@ Common flags:
   --log-dir DIR         where the node and Redis logs go [/tmp/switchboard-bench-<pid>]
 )";
 
+// The workloads that print one JSON line.
+const std::map<std::string, nlohmann::ordered_json (*)(Options&)> kOneLine{
+    {"idle", &Deployment::run_one_node<IdleWorkload>},
+    {"fanout", &Deployment::run_one_node<FanoutWorkload>},
+    {"latency", &Deployment::run_one_node<LatencyWorkload>},
+    {"connections", &Deployment::run_one_node<ConnectionsWorkload>},
+    {"churn", &Deployment::run_one_node<ChurnWorkload>},
+    {"soak", &Deployment::run_one_node<SoakWorkload>}};
+
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -55,7 +68,6 @@ std::string utc_now() {
 }  // namespace
 
 int main(int argc, char* argv[]) {
-  using namespace switchboard::bench;
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
@@ -70,18 +82,8 @@ int main(int argc, char* argv[]) {
     const std::string started = utc_now();
 
     std::vector<nlohmann::ordered_json> results;
-    if (workload == "idle")
-      results.push_back(IdleWorkload::run(options));
-    else if (workload == "fanout")
-      results.push_back(FanoutWorkload::run(options));
-    else if (workload == "latency")
-      results.push_back(LatencyWorkload::run(options));
-    else if (workload == "connections")
-      results.push_back(ConnectionsWorkload::run(options));
-    else if (workload == "churn")
-      results.push_back(ChurnWorkload::run(options));
-    else if (workload == "soak")
-      results.push_back(SoakWorkload::run(options));
+    if (auto it = kOneLine.find(workload); it != kOneLine.end())
+      results.push_back(it->second(options));
     else if (workload == "cluster")
       results = ClusterWorkload::run(options);
     else {

@@ -792,37 +792,46 @@ def check_local_cluster(workdir):
           "each with the rest up and started again on SIGHUP; everything stopped on SIGTERM")
 
 
-def main():
+def run_on_cluster(name, prefix, test):
+    """The main() of a test against a cluster of real processes: redis-server, three nodes
+    sharing it and HAProxy in front of them, in a temporary directory. test(workdir, redis,
+    nodes, haproxy) returns how many checks passed. Every process is stopped at the end (their
+    output printed when the test failed), also when a test runner stops this one with SIGTERM."""
     started = time.monotonic()
     # Stopped from outside (a test runner's timeout): still clean up in the finally blocks.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("cluster_interop: terminated"))
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("%s: terminated" % name))
     passed = False
-    with tempfile.TemporaryDirectory(prefix="switchboard-cluster-test.") as workdir:
+    with tempfile.TemporaryDirectory(prefix="switchboard-%s-test." % prefix) as workdir:
         try:
             redis = Redis(workdir)
             nodes = [Node("node%d" % i, redis) for i in (1, 2, 3)]
             for node in nodes:
                 node.wait_ready()
             haproxy = HAProxy(workdir, nodes)
-            asyncio.run(check_messages(nodes))
-            check_sse(nodes, haproxy)
-            asyncio.run(check_haproxy(nodes, haproxy))
-            asyncio.run(check_node_killed(nodes))
-            asyncio.run(check_redis_outage([n for n in nodes if n.proc.proc.poll() is None], redis, haproxy))
-            haproxy.proc.stop()
-            running = [n for n in nodes if n.proc.proc.poll() is None]
-            for node in running:
-                node.proc.proc.send_signal(signal.SIGTERM)
-            for node in running:
-                assert node.proc.wait() == 0, "%s did not exit 0 on SIGTERM" % node.name
-            check_local_cluster(workdir)
+            checks = test(workdir, redis, nodes, haproxy)
             passed = True
         finally:
             Process.stop_everyone()
             if not passed:
                 Process.dump_logs()
-    print("6 passed, 0 failed (%.1fs)" % (time.monotonic() - started))
+    print("%d passed, 0 failed (%.1fs)" % (checks, time.monotonic() - started))
+
+
+def check_everything(workdir, redis, nodes, haproxy):
+    asyncio.run(check_messages(nodes))
+    check_sse(nodes, haproxy)
+    asyncio.run(check_haproxy(nodes, haproxy))
+    asyncio.run(check_node_killed(nodes))
+    asyncio.run(check_redis_outage([n for n in nodes if n.proc.proc.poll() is None], redis, haproxy))
+    haproxy.proc.stop()
+    running = [n for n in nodes if n.proc.proc.poll() is None]
+    for node in running:
+        node.proc.proc.send_signal(signal.SIGTERM)
+    for node in running:
+        assert node.proc.wait() == 0, "%s did not exit 0 on SIGTERM" % node.name
+    check_local_cluster(workdir)
+    return 6
 
 
 if __name__ == "__main__":
-    main()
+    run_on_cluster("cluster_interop", "cluster", check_everything)

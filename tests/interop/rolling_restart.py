@@ -16,13 +16,12 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import websockets  # noqa: E402
 
-from cluster_interop import HAProxy, Node, Process, Redis, TIMEOUT, recv_json  # noqa: E402
+from cluster_interop import TIMEOUT, recv_json, run_on_cluster  # noqa: E402
 
 ROOM = "rolling"
 SUBSCRIBERS = 6
@@ -172,25 +171,10 @@ async def rolling_restart(nodes, haproxy):
              sum(s.moves for s in subscribers)))
 
 
-def main():
-    started = time.monotonic()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("rolling_restart: terminated"))
-    passed = False
-    with tempfile.TemporaryDirectory(prefix="switchboard-rolling-test.") as workdir:
-        try:
-            redis = Redis(workdir)
-            nodes = [Node("node%d" % i, redis) for i in (1, 2, 3)]
-            for node in nodes:
-                node.wait_ready()
-            haproxy = HAProxy(workdir, nodes)
-            asyncio.run(rolling_restart(nodes, haproxy))
-            passed = True
-        finally:
-            Process.stop_everyone()
-            if not passed:
-                Process.dump_logs()
-    print("1 passed, 0 failed (%.1fs)" % (time.monotonic() - started))
+def check_rolling_restart(workdir, redis, nodes, haproxy):
+    asyncio.run(rolling_restart(nodes, haproxy))
+    return 1
 
 
 if __name__ == "__main__":
-    main()
+    run_on_cluster("rolling_restart", "rolling", check_rolling_restart)

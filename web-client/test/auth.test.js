@@ -5,7 +5,7 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Switchboard } from '../switchboard.js';
-import { SwitchboardNode, signJwt, next, record, inbox, within, connected } from './support/helpers.js';
+import { SwitchboardNode, OwnNode, signJwt, next, record, inbox, within, connected } from './support/helpers.js';
 
 const SECRET = 'test-secret-for-the-web-client-suite';
 const FAST = { WebSocket, minReconnectDelay: 20, maxReconnectDelay: 200, requestTimeout: 3000 };
@@ -48,8 +48,7 @@ test('a static token travels in the query, next to the parameters already there'
 });
 
 test('getToken is called before every connect, and its token is used', { timeout: 15000 }, async () => {
-  const own = await SwitchboardNode.start({ anonymous: false, env: { SWITCHBOARD_JWT_SECRET: SECRET } });
-  let current = own;
+  const own = await OwnNode.start({ anonymous: false, env: { SWITCHBOARD_JWT_SECRET: SECRET } });
   try {
     let n = 0;
     const order = [];
@@ -62,14 +61,13 @@ test('getToken is called before every connect, and its token is used', { timeout
 
     const rejoined = next(room, 'join', { timeout: 10000, predicate: (j) => j.user !== 'bob-1' });
     await own.stop();
-    current = await SwitchboardNode.start({ port: own.port, anonymous: false, env: { SWITCHBOARD_JWT_SECRET: SECRET } });
+    await own.restart({ anonymous: false, env: { SWITCHBOARD_JWT_SECRET: SECRET } });
     const { user } = await rejoined;
     assert.match(user, /^bob-\d+$/);
     assert.equal(user, `bob-${n}`, 'the connection uses the token of the latest getToken call');
     assert.ok(n >= 2);
   } finally {
-    await current.stop();
-    await own.stop();
+    await own.close();
   }
 });
 

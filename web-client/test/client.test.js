@@ -1,27 +1,16 @@
 // The SDK against a real node (anonymous): requests and acks, error codes, presence, restarts,
 // the heartbeat, the offline queue.
-import { test, before, after, afterEach } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
-import { Switchboard, SwitchboardError } from '../switchboard.js';
-import { SwitchboardNode, startProxy, next, record, inbox, within, connected } from './support/helpers.js';
-
-const FAST = { WebSocket, minReconnectDelay: 20, maxReconnectDelay: 200, requestTimeout: 3000 };
+import { SwitchboardError } from '../switchboard.js';
+import { SwitchboardNode, OwnNode, clientOpener, startProxy, next, record, inbox, within, connected } from './support/helpers.js';
 
 let node;
-const clients = new Set();
-const open = (url, options = {}) => {
-  const c = new Switchboard(url ?? node.wsUrl, { ...FAST, ...options });
-  clients.add(c);
-  return c;
-};
+const open = clientOpener(() => node.wsUrl);
 
 before(async () => { node = await SwitchboardNode.start(); });
 after(async () => { await node?.stop(); });
-afterEach(() => {
-  for (const c of clients) c.disconnect();
-  clients.clear();
-});
 
 test('publish resolves on the ack and the subscriber receives the message', { timeout: 10000 }, async () => {
   const a = await connected(open());
@@ -145,8 +134,7 @@ test('presence: the list, join and leave events, per user', { timeout: 10000 }, 
 });
 
 test('after a node restart every room is resubscribed, with its presence flag', { timeout: 20000 }, async () => {
-  const own = await SwitchboardNode.start();
-  let current = own;
+  const own = await OwnNode.start();
   try {
     const c = open(own.wsUrl);
     const log = record(c, ['connecting', 'connected', 'disconnected', 'reconnecting']);
@@ -167,7 +155,7 @@ test('after a node restart every room is resubscribed, with its presence flag', 
     assert.equal(closed.code, 1001, 'the node closes with 1001 going away');
     assert.equal(closed.willReconnect, true);
 
-    current = await SwitchboardNode.start({ port: own.port });
+    await own.restart();
     const [a, b] = await resubscribed;
     assert.equal(a.resubscribed, true);
     assert.equal(b.resubscribed, true);
@@ -180,15 +168,14 @@ test('after a node restart every room is resubscribed, with its presence flag', 
     assert.deepEqual(log.filter(([e]) => e === 'connected').map(([, x]) => x.reconnected), [false, true]);
 
     // Both rooms deliver again, through the new node.
-    const other = await connected(open(current.wsUrl));
+    const other = await connected(open(own.wsUrl));
     const box = inbox(news);
     await other.publish('news:restart', { n: 1 });
     assert.deepEqual((await box.waitFor(1))[0].data, { n: 1 });
     const users = await lobby.presence();
     assert.equal(users.length, 1);
   } finally {
-    await current.stop();
-    await own.stop();
+    await own.close();
   }
 });
 
@@ -270,8 +257,7 @@ test('a request without a reply times out', { timeout: 10000 }, async () => {
 });
 
 test('the offline queue keeps the newest publishes and sends them after the resubscribe', { timeout: 20000 }, async () => {
-  const own = await SwitchboardNode.start();
-  let current = own;
+  const own = await OwnNode.start();
   try {
     const c = open(own.wsUrl, { offlineQueue: { max: 2 } });
     await connected(c);
@@ -289,7 +275,7 @@ test('the offline queue keeps the newest publishes and sends them after the resu
     await assert.rejects(p1, { code: 'queue_full' });
     assert.equal(c.queued, 2);
 
-    current = await SwitchboardNode.start({ port: own.port });
+    await own.restart();
     await within(10000, Promise.all([p2, p3]), 'queued publishes');
     // Sent after the resubscribe: the client receives its own queued messages, in order.
     const got = await box.waitFor(2);
@@ -302,14 +288,13 @@ test('the offline queue keeps the newest publishes and sends them after the resu
     await assert.rejects(p4, { code: 'disconnected' }); // not started: no queueing
     c.connect();
     const stopped = next(c, 'reconnecting', { timeout: 10000 });
-    await current.stop();
+    await own.stop();
     await stopped;
     const p5 = room.publish({ n: 5 });
     c.disconnect();
     await assert.rejects(p5, { code: 'disconnected' });
   } finally {
-    await current.stop();
-    await own.stop();
+    await own.close();
   }
 });
 

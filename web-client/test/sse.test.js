@@ -1,31 +1,18 @@
 // The SDK over Server-Sent Events and the HTTP API, against a real node: forced with
 // transports: ['sse'], and reached by falling back when a proxy refuses WebSocket upgrades.
-import { test, before, after, afterEach } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
-import { Switchboard } from '../switchboard.js';
-import { SwitchboardNode, startProxy, next, record, inbox, connected, signJwt } from './support/helpers.js';
+import { SwitchboardNode, OwnNode, clientOpener, startProxy, next, record, inbox, connected, signJwt } from './support/helpers.js';
 
 const SECRET = 'sse-test-secret-0123456789abcdef';
 const tokenFor = (sub) => signJwt({ sub, exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
 
-const FAST = { WebSocket, minReconnectDelay: 20, maxReconnectDelay: 200, requestTimeout: 3000 };
-
 let node;
-const clients = new Set();
-const open = (url, options = {}) => {
-  const c = new Switchboard(url ?? node.wsUrl, { ...FAST, ...options });
-  clients.add(c);
-  return c;
-};
+const open = clientOpener(() => node.wsUrl);
 
 // Anonymous clients, and clients with tokens.
 before(async () => { node = await SwitchboardNode.start({ args: ['--sse-keepalive', '1', '--jwt-secret', SECRET] }); });
 after(async () => { await node?.stop(); });
-afterEach(() => {
-  for (const c of clients) c.disconnect();
-  clients.clear();
-});
 
 test('over Server-Sent Events: subscribe, publish, presence, history, unsubscribe, ping', { timeout: 15000 }, async () => {
   // The token goes in an Authorization header, to the stream and to the HTTP API alike.
@@ -132,8 +119,7 @@ test('a client behind a proxy that refuses WebSockets falls back to Server-Sent 
 });
 
 test('after a Server-Sent Events connection ends, the next attempt tries WebSocket again', { timeout: 20000 }, async () => {
-  const own = await SwitchboardNode.start();
-  let current = own;
+  const own = await OwnNode.start();
   try {
     const c = open(own.wsUrl, { transports: ['websocket', 'sse'], fallbackAfter: 1 });
     const log = record(c, ['connected']);
@@ -146,12 +132,11 @@ test('after a Server-Sent Events connection ends, the next attempt tries WebSock
     // one (fallbackAfter: 1), and that by a WebSocket one again.
     await next(c, 'connecting', { predicate: () => c.transport === 'sse', timeout: 5000 });
     await next(c, 'connecting', { predicate: () => c.transport === 'websocket', timeout: 5000 });
-    current = await SwitchboardNode.start({ port: own.port });
+    await own.restart();
     await next(c, 'connected', { timeout: 10000 });
     assert.equal(log.length, 2);
   } finally {
-    await current.stop();
-    await own.stop();
+    await own.close();
   }
 });
 

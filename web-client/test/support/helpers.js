@@ -4,7 +4,10 @@ import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
+import { afterEach } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { Switchboard } from '../../switchboard.js';
 
 export const webClientDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const nodeBin = path.resolve(webClientDir, process.env.SWITCHBOARD_BIN || '../build/server/switchboard');
@@ -72,6 +75,56 @@ export class SwitchboardNode {
     const result = await this.exited;
     clearTimeout(timer);
     return result;
+  }
+}
+
+/** Client options for tests: quick reconnects and requests. */
+export const FAST = { WebSocket, minReconnectDelay: 20, maxReconnectDelay: 200, requestTimeout: 3000 };
+
+/**
+ * open(url, options) for a test file: a Switchboard client with FAST options, to `url` or else
+ * to defaultUrl(). Every client it opened is disconnected after each test.
+ * @param {() => string} defaultUrl
+ */
+export function clientOpener(defaultUrl) {
+  const clients = new Set();
+  afterEach(() => {
+    for (const c of clients) c.disconnect();
+    clients.clear();
+  });
+  return (url, options = {}) => {
+    const c = new Switchboard(url ?? defaultUrl(), { ...FAST, ...options });
+    clients.add(c);
+    return c;
+  };
+}
+
+/**
+ * A node of a test's own, which the test stops and starts again on the same port: stop() stops
+ * the one running now, restart() starts another, close() (in a finally block) stops them all.
+ */
+export class OwnNode {
+  /** @param {Parameters<typeof SwitchboardNode.start>[0]} [options] */
+  static async start(options) {
+    const own = new OwnNode();
+    own.first = own.current = await SwitchboardNode.start(options);
+    return own;
+  }
+
+  get port() { return this.first.port; }
+  get wsUrl() { return this.first.wsUrl; }
+
+  stop() { return this.current.stop(); }
+
+  /** Starts a node again on the same port, with `options` as for SwitchboardNode.start. */
+  async restart(options = {}) {
+    this.current = await SwitchboardNode.start({ ...options, port: this.first.port });
+    return this.current;
+  }
+
+  async close() {
+    await this.current.stop();
+    await this.first.stop();
   }
 }
 

@@ -1,0 +1,30 @@
+#include "CpuMeter.h"
+
+#include "Figures.h"
+
+namespace switchboard::bench {
+
+CpuMeter::CpuMeter(Deployment& deployment)
+    : deployment_(deployment),
+      node_before_(deployment.stats()),
+      redis_before_(deployment.redis_stats()),
+      client_before_us_(ProcStats::self_cpu_us()) {}
+
+void CpuMeter::stop() {
+  node_after_ = deployment_.stats();
+  redis_after_ = deployment_.redis_stats();
+  client_us_ = ProcStats::self_cpu_us() - client_before_us_;
+}
+
+void CpuMeter::report(nlohmann::ordered_json& out, double elapsed_s, std::size_t deliveries,
+                      double util_scale) const {
+  const double node_cpu = static_cast<double>(node_after_.cpu_us - node_before_.cpu_us);
+  out["node_cpu_us"] = node_cpu;
+  out["node_cpu_us_per_delivery"] =
+      deliveries ? Figures::rounded(node_cpu / static_cast<double>(deliveries), 1000) : 0.0;
+  out["node_cpu_util"] = Figures::rounded(node_cpu / (elapsed_s * 1e6), util_scale);
+  if (deployment_.has_redis()) out["redis_cpu_us"] = redis_after_.cpu_us - redis_before_.cpu_us;
+  out["client_cpu_util"] = Figures::rounded(static_cast<double>(client_us_) / (elapsed_s * 1e6), util_scale);
+}
+
+}  // namespace switchboard::bench

@@ -1,0 +1,35 @@
+// The CPU time the nodes, Redis and this client process spend over a measurement, and the
+// nodes' figures at its start and end.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <nlohmann/json.hpp>
+
+#include "Deployment.h"
+#include "ProcStats.h"
+
+namespace switchboard::bench {
+
+class CpuMeter {
+ public:
+  // Takes the figures at the start.
+  explicit CpuMeter(Deployment& deployment);
+  // Takes the figures at the end.
+  void stop();
+
+  // "node_cpu_us", "node_cpu_us_per_delivery" (over `deliveries`), "node_cpu_util", "redis_cpu_us"
+  // (with Redis) and "client_cpu_util", over `elapsed_s`; the utilisations rounded to 1/util_scale.
+  void report(nlohmann::ordered_json& out, double elapsed_s, std::size_t deliveries, double util_scale) const;
+
+  const ProcStats& node_before() const { return node_before_; }
+  const ProcStats& node_after() const { return node_after_; }
+
+ private:
+  Deployment& deployment_;
+  ProcStats node_before_, redis_before_, node_after_, redis_after_;
+  std::int64_t client_before_us_ = 0, client_us_ = 0;
+};
+
+}  // namespace switchboard::bench
