@@ -51,7 +51,7 @@ std::string nested(int depth) {  // `depth` arrays inside each other
 // parse_command: every op
 // ---------------------------------------------------------------------------------------------
 
-TEST(ParseRequest, SubscribeWithoutPresence) {
+TEST(ParseCommand, SubscribeWithoutPresence) {
   sp::Command r = ok(R"({"op":"subscribe","id":1,"room":"chat:lobby"})");
   EXPECT_EQ(r.op, Op::subscribe);
   EXPECT_EQ(r.id, json(1));
@@ -59,27 +59,27 @@ TEST(ParseRequest, SubscribeWithoutPresence) {
   EXPECT_FALSE(r.presence);
 }
 
-TEST(ParseRequest, SubscribeWithPresenceTrue) {
+TEST(ParseCommand, SubscribeWithPresenceTrue) {
   sp::Command r = ok(R"({"op":"subscribe","id":1,"room":"chat:lobby","presence":true})");
   EXPECT_EQ(r.op, Op::subscribe);
   EXPECT_EQ(r.room, "chat:lobby");
   EXPECT_TRUE(r.presence);
 }
 
-TEST(ParseRequest, SubscribeWithPresenceFalse) {
+TEST(ParseCommand, SubscribeWithPresenceFalse) {
   sp::Command r = ok(R"({"op":"subscribe","id":1,"room":"r","presence":false})");
   EXPECT_EQ(r.op, Op::subscribe);
   EXPECT_FALSE(r.presence);
 }
 
-TEST(ParseRequest, Unsubscribe) {
+TEST(ParseCommand, Unsubscribe) {
   sp::Command r = ok(R"({"op":"unsubscribe","id":2,"room":"chat:lobby"})");
   EXPECT_EQ(r.op, Op::unsubscribe);
   EXPECT_EQ(r.id, json(2));
   EXPECT_EQ(r.room, "chat:lobby");
 }
 
-TEST(ParseRequest, PublishObjectData) {
+TEST(ParseCommand, PublishObjectData) {
   sp::Command r = ok(R"({"op":"publish","id":3,"room":"chat:lobby","data":{"text":"hi","n":[1,2]}})");
   EXPECT_EQ(r.op, Op::publish);
   EXPECT_EQ(r.id, json(3));
@@ -87,23 +87,23 @@ TEST(ParseRequest, PublishObjectData) {
   EXPECT_EQ(r.data, R"({"text":"hi","n":[1,2]})");  // the publisher's text, member order kept
 }
 
-TEST(ParseRequest, PublishNullData) {
+TEST(ParseCommand, PublishNullData) {
   sp::Command r = ok(R"({"op":"publish","room":"r","data":null})");
   EXPECT_EQ(r.op, Op::publish);
   EXPECT_EQ(r.data, "null");
 }
 
-TEST(ParseRequest, PublishArrayData) {
+TEST(ParseCommand, PublishArrayData) {
   sp::Command r = ok(R"({"op":"publish","room":"r","data":[1,"two",null,{"x":false}]})");
   EXPECT_EQ(r.data, R"([1,"two",null,{"x":false}])");
 }
 
-TEST(ParseRequest, PublishStringData) {
+TEST(ParseCommand, PublishStringData) {
   sp::Command r = ok(R"({"op":"publish","room":"r","data":"hello"})");
   EXPECT_EQ(r.data, R"("hello")");
 }
 
-TEST(ParseRequest, PublishScalarData) {
+TEST(ParseCommand, PublishScalarData) {
   EXPECT_EQ(ok(R"({"op":"publish","room":"r","data":42})").data, "42");
   EXPECT_EQ(ok(R"({"op":"publish","room":"r","data":1.5})").data, "1.5");
   EXPECT_EQ(ok(R"({"op":"publish","room":"r","data":true})").data, "true");
@@ -111,21 +111,21 @@ TEST(ParseRequest, PublishScalarData) {
   EXPECT_EQ(ok(R"({"op":"publish","room":"r","data":[]})").data, "[]");
 }
 
-TEST(ParseRequest, Presence) {
+TEST(ParseCommand, Presence) {
   sp::Command r = ok(R"({"op":"presence","id":4,"room":"chat:lobby"})");
   EXPECT_EQ(r.op, Op::presence);
   EXPECT_EQ(r.id, json(4));
   EXPECT_EQ(r.room, "chat:lobby");
 }
 
-TEST(ParseRequest, Ping) {
+TEST(ParseCommand, Ping) {
   sp::Command r = ok(R"({"op":"ping","id":5})");
   EXPECT_EQ(r.op, Op::ping);
   EXPECT_EQ(r.id, json(5));
   EXPECT_TRUE(r.room.empty());
 }
 
-TEST(ParseRequest, PingIgnoresRoom) {
+TEST(ParseCommand, PingIgnoresRoom) {
   // ping takes no room, so even an invalid one is not looked at.
   sp::Command r = ok(R"({"op":"ping","room":"not a room $"})");
   EXPECT_EQ(r.op, Op::ping);
@@ -135,36 +135,36 @@ TEST(ParseRequest, PingIgnoresRoom) {
 // parse_command: id
 // ---------------------------------------------------------------------------------------------
 
-TEST(ParseRequest, IntegerId) {
+TEST(ParseCommand, IntegerId) {
   EXPECT_EQ(ok(R"({"op":"ping","id":0})").id, json(0));
   EXPECT_EQ(ok(R"({"op":"ping","id":-7})").id, json(-7));
   EXPECT_EQ(ok(R"({"op":"ping","id":9007199254740993})").id, json(9007199254740993LL));
   EXPECT_EQ(ok(R"({"op":"ping","id":18446744073709551615})").id, json(18446744073709551615ULL));
 }
 
-TEST(ParseRequest, StringId) {
+TEST(ParseCommand, StringId) {
   sp::Command r = ok(R"({"op":"ping","id":"req-1"})");
   EXPECT_EQ(r.id, json("req-1"));
   EXPECT_EQ(ok(R"({"op":"ping","id":""})").id, json(""));
 }
 
-TEST(ParseRequest, StringIdOf64BytesAccepted) {
+TEST(ParseCommand, StringIdOf64BytesAccepted) {
   std::string id(64, 'x');
   EXPECT_EQ(ok(R"({"op":"ping","id":")" + id + "\"}").id, json(id));
 }
 
-TEST(ParseRequest, MissingIdIsNull) {
+TEST(ParseCommand, MissingIdIsNull) {
   sp::Command r = ok(R"({"op":"subscribe","room":"r"})");
   EXPECT_TRUE(r.id.is_null());
 }
 
-TEST(ParseRequest, UnknownFieldsIgnored) {
+TEST(ParseCommand, UnknownFieldsIgnored) {
   sp::Command r = ok(R"({"op":"subscribe","id":1,"room":"r","extra":{"a":[1]},"v":2})");
   EXPECT_EQ(r.op, Op::subscribe);
   EXPECT_EQ(r.room, "r");
 }
 
-TEST(ParseRequest, FieldOrderDoesNotMatter) {
+TEST(ParseCommand, FieldOrderDoesNotMatter) {
   sp::Command r = ok(R"({"data":[1],"room":"r","id":"x","op":"publish"})");
   EXPECT_EQ(r.op, Op::publish);
   EXPECT_EQ(r.id, json("x"));
@@ -291,7 +291,7 @@ TEST(ParseRequestError, BadRoomForEveryOpThatTakesARoom) {
   }
 }
 
-TEST(ParseRequest, RoomNameEdgeCasesAccepted) {
+TEST(ParseCommand, RoomNameEdgeCasesAccepted) {
   std::string max(200, 'z');
   EXPECT_EQ(ok(R"({"op":"subscribe","room":")" + max + "\"}").room, max);
   EXPECT_EQ(ok(R"({"op":"subscribe","room":"a"})").room, "a");
@@ -590,7 +590,7 @@ TEST(ErrorCodes, AllCodesInDeclarationOrder) {
 // Token refresh, pushes, and the HTTP publish body
 // ---------------------------------------------------------------------------------------------
 
-TEST(ParseRequest, Refresh) {
+TEST(ParseCommand, Refresh) {
   sp::Command r = ok(R"({"op":"refresh","id":6,"token":"a.b.c","room":"ignored $"})");
   EXPECT_EQ(r.op, Op::refresh);
   EXPECT_EQ(r.token, "a.b.c");
@@ -640,7 +640,7 @@ TEST(PublishBody, InvalidBodies) {
 // History and positions
 // ---------------------------------------------------------------------------------------------
 
-TEST(ParseRequest, SubscribeSince) {
+TEST(ParseCommand, SubscribeSince) {
   sp::Command r = ok(R"({"op":"subscribe","room":"r","since":{"offset":41,"epoch":"abc"}})");
   ASSERT_TRUE(r.since.has_value());
   EXPECT_EQ(r.since->offset, 41u);
@@ -656,7 +656,7 @@ TEST(ParseRequest, SubscribeSince) {
             ErrorCode::bad_request);
 }
 
-TEST(ParseRequest, History) {
+TEST(ParseCommand, History) {
   sp::Command r = ok(R"({"op":"history","id":1,"room":"r"})");
   EXPECT_EQ(r.op, Op::history);
   EXPECT_EQ(r.limit, sp::kDefaultHistoryLimit);
