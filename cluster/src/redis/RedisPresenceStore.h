@@ -1,5 +1,7 @@
 #pragma once
 // Presence of a cluster, kept in Redis so that every node lists and announces the same members.
+// It works through the node's RedisLink (shared with the broker): the link's strand runs all of
+// it, its scripts are the link's, and its events arrive on the room channels the broker subscribes.
 //
 // Keys (P = the cluster's prefix):
 //   P:presence:<room>:conns  hash  "<node>/<connection>" → user     every connection in the room
@@ -43,14 +45,15 @@
 #include <string>
 #include <unordered_map>
 
+#include "redis/RedisLink.h"
 #include "switchboard/cluster/PresenceStore.h"
-#include "switchboard/cluster/RedisBroker.h"
 
 namespace switchboard::cluster {
 
 class RedisPresenceStore final : public PresenceStore {
  public:
-  RedisPresenceStore(RedisBroker& broker, std::chrono::milliseconds node_timeout);
+  // Starts after the link (the broker starts it), stops before it.
+  RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chrono::milliseconds node_timeout);
   ~RedisPresenceStore() override;
 
   void set_event_handler(EventHandler handler) override;
@@ -74,6 +77,7 @@ class RedisPresenceStore final : public PresenceStore {
   // `replayed`: a leave sent again after an outage, with the user it was for.
   void send_leave(const std::string& room, ConnectionId conn, const Entry* replayed);
   void heartbeat();
+  void reap();
   void resync();
   void replay_leaves();
   // Whether this node's subscribers are to be shown a presence event (and notes it).
@@ -81,12 +85,14 @@ class RedisPresenceStore final : public PresenceStore {
   void forget_old_leaves();
   std::string field(ConnectionId conn) const { return node_id_ + "/" + std::to_string(conn); }
   std::string key(const std::string& room, const char* what) const;
+  std::string node_key(const char* what) const { return link_->prefix() + "node:" + node_id_ + what; }
+  std::chrono::milliseconds settling_time() const { return node_timeout_ + 2 * link_->timing().backoff_max; }
 
-  RedisBroker& broker_;
+  std::shared_ptr<RedisLink> link_;
   std::chrono::milliseconds node_timeout_;
   std::string node_id_;
   EventHandler on_event_;
-  // On the broker's strand: this node's connections in rooms, and leaves Redis has not confirmed.
+  // On the link's strand: this node's connections in rooms, and leaves Redis has not confirmed.
   std::map<Key, Entry> local_;
   std::map<Key, Entry> unconfirmed_leaves_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
@@ -94,6 +100,7 @@ class RedisPresenceStore final : public PresenceStore {
   std::chrono::steady_clock::time_point settled_at_{};       // end of the settling time
   bool registered_ = false;  // a heartbeat found this node in P:nodes
   bool resynced_before_ = false;
+  bool started_ = false;  // on the strand, from start()
   bool stopped_ = false;
   struct Shown {
     bool present = false;

@@ -1,4 +1,4 @@
-#include "switchboard/cluster/RedisPresenceStore.h"
+#include "redis/RedisPresenceStore.h"
 
 #include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
@@ -33,7 +33,7 @@ end
 
 // KEYS: conns users info node-conns channel nodes alive
 // ARGV: field user info-json member join-event node-id alive-ttl-ms
-constexpr const char* kJoinScript = R"lua(
+constexpr const char* kJoinText = R"lua(
 redis.call('SET', KEYS[7], '1', 'PX', ARGV[7])
 redis.call('SADD', KEYS[6], ARGV[6])
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
@@ -49,7 +49,7 @@ return 1
 // With the user (a leave replayed after an outage): when Redis no longer knows the connection
 // (it restarted empty) and counts no connection of the user, the leave is announced all the same,
 // for subscribers that saw the user join before the restart.
-constexpr const char* kLeaveScript = R"lua(
+constexpr const char* kLeaveBody = R"lua(
 local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], ARGV[3])
 redis.call('SREM', KEYS[4], ARGV[2])
 if r == 0 and ARGV[4] and ARGV[4] ~= '' and not redis.call('HGET', KEYS[2], ARGV[4]) then
@@ -61,7 +61,7 @@ return r
 
 // KEYS: nodes grace    ARGV: prefix own-node-id
 // Returns {node, connections removed, …} for each node reaped; nothing during a grace period.
-constexpr const char* kReapScript = R"lua(
+constexpr const char* kReapBody = R"lua(
 local out = {}
 if redis.call('EXISTS', KEYS[2]) == 1 then return out end
 for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -90,7 +90,7 @@ return out
 // together: no node is reaped for grace-ms, while the nodes come back. (A Redis that restarted
 // empty lists no node to reap.)
 // Returns 1 when Redis did not list the node (it restarted empty, or the node was reaped).
-constexpr const char* kHeartbeatScript = R"lua(
+constexpr const char* kHeartbeatText = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local last = redis.call('GET', KEYS[3])
@@ -101,29 +101,50 @@ return redis.call('SADD', KEYS[2], ARGV[1])
 )lua";
 
 // KEYS: users info
-constexpr const char* kListScript = R"lua(
+constexpr const char* kListText = R"lua(
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 )lua";
+
+const std::string kLeaveText = std::string(kLeaveFunction) + kLeaveBody;
+const std::string kReapText = std::string(kLeaveFunction) + kReapBody;
+const RedisScript kJoinScript("presence join", kJoinText);
+const RedisScript kLeaveScript("presence leave", kLeaveText);
+const RedisScript kReapScript("presence reap", kReapText);
+const RedisScript kHeartbeatScript("heartbeat", kHeartbeatText);
+const RedisScript kListScript("presence list", kListText);
+
+std::shared_ptr<RedisLink::ScriptCall> script_call(std::vector<std::string> keys, std::vector<std::string> args) {
+  auto call = std::make_shared<RedisLink::ScriptCall>();
+  call->keys = std::move(keys);
+  call->args = std::move(args);
+  return call;
+}
 
 std::string str(const redisReply* r) { return r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : std::string(); }
 
 }  // namespace
 
-RedisPresenceStore::RedisPresenceStore(RedisBroker& broker, std::chrono::milliseconds node_timeout)
-    : broker_(broker), node_timeout_(node_timeout), node_id_(random_id()) {}
+RedisPresenceStore::RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chrono::milliseconds node_timeout)
+    : link_(std::move(link)), node_timeout_(node_timeout), node_id_(random_id()) {
+  for (const RedisScript* script : {&kJoinScript, &kLeaveScript, &kReapScript, &kHeartbeatScript, &kListScript})
+    link_->use(*script);
+  link_->on_channel('p', [this](const std::string& room, std::string_view text) {
+    auto event = protocol::make_payload(std::string(text));
+    if (on_event_ && show(room, event)) on_event_(room, event);
+  });
+  link_->on_commands_state([this](bool up) {
+    if (up && started_) resync();
+  });
+  link_->on_room_dropped([this](const std::string& room) { shown_.erase(room); });
+}
 
 RedisPresenceStore::~RedisPresenceStore() = default;
 
 std::string RedisPresenceStore::key(const std::string& room, const char* what) const {
-  return broker_.prefix() + "presence:" + room + ":" + what;
+  return link_->prefix() + "presence:" + room + ":" + what;
 }
 
-void RedisPresenceStore::set_event_handler(EventHandler handler) {
-  on_event_ = std::move(handler);
-  broker_.set_presence_event_handler([this](const std::string& room, const protocol::Payload& event) {
-    if (on_event_ && show(room, event)) on_event_(room, event);
-  });
-}
+void RedisPresenceStore::set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
 
 // On the strand, for every event from Redis: what this node's subscribers were last shown of the
 // user decides.
@@ -147,12 +168,11 @@ void RedisPresenceStore::forget_old_leaves() {
 }
 
 void RedisPresenceStore::start() {
-  net::post(broker_.strand(), [this] {
-    timer_ = std::make_unique<net::steady_timer>(broker_.strand());
-    replay_timer_ = std::make_unique<net::steady_timer>(broker_.strand());
-    broker_.on_commands_up([this] { resync(); });
-    broker_.on_room_dropped([this](const std::string& room) { shown_.erase(room); });
-    if (broker_.commands().up()) resync();
+  net::post(link_->strand(), [this] {
+    started_ = true;
+    timer_ = std::make_unique<net::steady_timer>(link_->strand());
+    replay_timer_ = std::make_unique<net::steady_timer>(link_->strand());
+    if (link_->commands_up()) resync();
     heartbeat();
   });
 }
@@ -160,58 +180,59 @@ void RedisPresenceStore::start() {
 void RedisPresenceStore::stop() {
   auto flushed = std::make_shared<std::promise<void>>();
   auto done = flushed->get_future();
-  net::post(broker_.strand(), [this, flushed] {
+  net::post(link_->strand(), [this, flushed] {
     stopped_ = true;
     if (timer_) timer_->cancel();
     if (replay_timer_) replay_timer_->cancel();
-    auto& redis = broker_.commands();
-    std::string prefix = broker_.prefix();
     // Out of the cluster's list of nodes too: a node that stopped cleanly has left every room, and
     // is not presumed dead (nor reaped, nor logged as such) by the others.
-    redis.command({"DEL", prefix + "node:" + node_id_ + ":alive"}, [](redisReply*) {});
-    redis.command({"SREM", prefix + "nodes", node_id_}, [](redisReply*) {});
+    link_->command({"DEL", node_key(":alive")}, [](redisReply*) {});
+    link_->command({"SREM", link_->prefix() + "nodes", node_id_}, [](redisReply*) {});
     // Answered after every command sent before it (the leaves of the closing connections):
     // once it comes back, Redis has them all.
-    if (!redis.command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
+    if (!link_->command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
   });
   done.wait_for(std::chrono::seconds(2));
 }
 
 void RedisPresenceStore::heartbeat() {
   if (stopped_) return;
-  auto& redis = broker_.commands();
-  if (redis.up()) {
-    std::string prefix = broker_.prefix();
-    auto settle = node_timeout_ + 2 * broker_.timing().backoff_max;
-    redis.command({"EVAL", kHeartbeatScript, "4", prefix + "node:" + node_id_ + ":alive", prefix + "nodes",
-                   prefix + "nodes:last-beat", prefix + "nodes:grace", node_id_, std::to_string(node_timeout_.count()),
-                   std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settle.count())},
-                  [this](redisReply* reply) {
-                    if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
-                    if (reply->integer == 1 && registered_) {
-                      log(LogSeverity::info, "Redis no longer listed this node: registering its connections again");
-                      resync();
-                    }
-                    registered_ = true;
-                  });
+  if (link_->commands_up()) {
+    std::string prefix = link_->prefix();
+    link_->run(kHeartbeatScript,
+               script_call({node_key(":alive"), prefix + "nodes", prefix + "nodes:last-beat", prefix + "nodes:grace"},
+                           {node_id_, std::to_string(node_timeout_.count()),
+                            std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settling_time().count())}),
+               [this](redisReply* reply) {
+                 if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
+                 if (reply->integer == 1 && registered_) {
+                   log(LogSeverity::info, "Redis no longer listed this node: registering its connections again");
+                   resync();
+                 }
+                 registered_ = true;
+               });
     // Not while settling: the other nodes may not be back yet.
-    if (std::chrono::steady_clock::now() >= settled_at_)
-      redis.command({"EVAL", std::string(kLeaveFunction) + kReapScript, "2", prefix + "nodes", prefix + "nodes:grace",
-                     prefix, node_id_},
-                    [this](redisReply* reply) {
-                      if (!reply || reply->type != REDIS_REPLY_ARRAY) return;
-                      for (std::size_t i = 0; i + 1 < reply->elements; i += 2)
-                        log(LogSeverity::warn, "presumed node " + str(reply->element[i]) + " dead (no heartbeat for " +
-                                                   std::to_string(node_timeout_.count()) + " ms): reaped its " +
-                                                   std::to_string(reply->element[i + 1]->integer) +
-                                                   " connections from presence");
-                    });
+    if (std::chrono::steady_clock::now() >= settled_at_) reap();
   }
   forget_old_leaves();
   timer_->expires_after(node_timeout_ / 3);
   timer_->async_wait([this](boost::system::error_code ec) {
     if (!ec) heartbeat();
   });
+}
+
+// Removes the connections of the nodes that stopped beating, as leaves.
+void RedisPresenceStore::reap() {
+  std::string prefix = link_->prefix();
+  link_->run(kReapScript, script_call({prefix + "nodes", prefix + "nodes:grace"}, {prefix, node_id_}),
+             [this](redisReply* reply) {
+               if (!reply || reply->type != REDIS_REPLY_ARRAY) return;
+               for (std::size_t i = 0; i + 1 < reply->elements; i += 2)
+                 log(LogSeverity::warn, "presumed node " + str(reply->element[i]) + " dead (no heartbeat for " +
+                                            std::to_string(node_timeout_.count()) + " ms): reaped its " +
+                                            std::to_string(reply->element[i + 1]->integer) +
+                                            " connections from presence");
+             });
 }
 
 // The settling time after this node reached Redis again: every live node has registered its
@@ -223,7 +244,7 @@ void RedisPresenceStore::resync() {
     resynced_before_ = true;
     return replay_leaves();
   }
-  auto settle = node_timeout_ + 2 * broker_.timing().backoff_max;
+  auto settle = settling_time();
   settled_at_ = std::chrono::steady_clock::now() + settle;
   replay_timer_->expires_after(settle);
   replay_timer_->async_wait([this](boost::system::error_code ec) {
@@ -232,65 +253,63 @@ void RedisPresenceStore::resync() {
 }
 
 void RedisPresenceStore::replay_leaves() {
-  if (stopped_ || !broker_.commands().up()) return;  // the next resync() schedules them again
+  if (stopped_ || !link_->commands_up()) return;  // the next resync() schedules them again
   for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, &entry);
 }
 
 void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, const Entry& entry) {
-  std::string prefix = broker_.prefix();
   std::string f = field(conn);
   std::string event = "p" + *protocol::presence_event(protocol::PresenceEventType::join, room, entry.user,
                                                       nlohmann::json::parse(entry.info));
-  broker_.commands().command({"EVAL", kJoinScript, "7", key(room, "conns"), key(room, "users"), key(room, "info"),
-                           prefix + "node:" + node_id_ + ":conns", broker_.channel_of(room), prefix + "nodes",
-                           prefix + "node:" + node_id_ + ":alive", f, entry.user, entry.info, room + "\n" + f, event,
-                           node_id_, std::to_string(node_timeout_.count())},
-                          [](redisReply*) {});  // lost with the connection: resync() sends it again
+  link_->run(kJoinScript,
+             script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
+                          link_->channel_of(room), link_->prefix() + "nodes", node_key(":alive")},
+                         {f, entry.user, entry.info, room + "\n" + f, std::move(event), node_id_,
+                          std::to_string(node_timeout_.count())}),
+             [](redisReply*) {});  // lost with the connection: resync() sends it again
 }
 
 void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, const Entry* replayed) {
-  static const std::string script = std::string(kLeaveFunction) + kLeaveScript;
   std::string f = field(conn);
-  std::vector<std::string> owned{key(room, "conns"), key(room, "users"), key(room, "info"),
-                                 broker_.prefix() + "node:" + node_id_ + ":conns", broker_.channel_of(room), f,
-                                 room + "\n" + f, nlohmann::json(room).dump()};
+  std::vector<std::string> args{f, room + "\n" + f, nlohmann::json(room).dump()};
   if (replayed) {
-    owned.push_back(replayed->user);
-    owned.push_back(replayed->info);
+    args.push_back(replayed->user);
+    args.push_back(replayed->info);
   }
-  std::vector<std::string_view> args{"EVAL", script, "5"};
-  args.insert(args.end(), owned.begin(), owned.end());
-  broker_.commands().command(args, [this, k = Key{room, conn}](redisReply* reply) {
-    if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
-  });
+  link_->run(kLeaveScript,
+             script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
+                          link_->channel_of(room)},
+                         std::move(args)),
+             [this, k = Key{room, conn}](redisReply* reply) {
+               if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
+             });
 }
 
 void RedisPresenceStore::join(const std::string& room, ConnectionId conn, const std::string& user,
                               const nlohmann::json& info) {
-  net::post(broker_.strand(), [this, room, conn, user, info = info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)] {
+  net::post(link_->strand(), [this, room, conn, user, info = info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)] {
     Key k{room, conn};
     auto [it, added] = local_.emplace(k, Entry{user, info});
     if (!added) return;
     unconfirmed_leaves_.erase(k);
-    if (broker_.commands().up()) send_join(room, conn, it->second);
+    if (link_->commands_up()) send_join(room, conn, it->second);
   });
 }
 
 void RedisPresenceStore::leave(const std::string& room, ConnectionId conn) {
-  net::post(broker_.strand(), [this, room, conn] {
+  net::post(link_->strand(), [this, room, conn] {
     Key k{room, conn};
     auto it = local_.find(k);
     if (it == local_.end()) return;
     unconfirmed_leaves_[k] = std::move(it->second);
     local_.erase(it);
-    if (broker_.commands().up()) send_leave(room, conn, nullptr);
+    if (link_->commands_up()) send_leave(room, conn, nullptr);
   });
 }
 
 void RedisPresenceStore::list(const std::string& room, ListHandler done) {
-  net::post(broker_.strand(), [this, room, done = std::move(done)]() mutable {
-    bool sent = broker_.commands().command(
-        {"EVAL", kListScript, "2", key(room, "users"), key(room, "info")}, [done](redisReply* reply) {
+  net::post(link_->strand(), [this, room, done = std::move(done)]() mutable {
+    bool sent = link_->run(kListScript, script_call({key(room, "users"), key(room, "info")}, {}), [done](redisReply* reply) {
           if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return done(std::nullopt);
           const redisReply* counts = reply->element[0];
           const redisReply* infos = reply->element[1];
