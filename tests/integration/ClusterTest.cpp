@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "RedisServer.h"
+#include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/StreamPosition.h"
 #include "TestNode.h"
 #include "WsClient.h"
@@ -261,8 +262,8 @@ TEST(ClusterPresence, MembersAndEventsAreClusterWideAndPerUser) {
     return bob.request({{"op", "presence"}, {"room", "lobby"}})["users"][0]["conns"] == 1;
   }));
   EXPECT_TRUE(bob.quiet_for(std::chrono::milliseconds(50)));
-  alice2.close();  // the last one, on the other node: she leaves
-  EXPECT_EQ(bob.read_json(), (json{{"type", "leave"}, {"room", "lobby"}, {"user", "alice"}, {"info", {{"name", "alice"}}}}));
+  alice2.close();  // the last one, on the other node: she leaves (the protocol's event, byte for byte)
+  EXPECT_EQ(bob.read_text(), *protocol::presence_event(protocol::PresenceEventType::leave, "lobby", "alice", {{"name", "alice"}}));
 }
 
 // Redis forgot the scripts (SCRIPT FLUSH): joins, lists, leaves and heartbeats still work.
@@ -326,6 +327,40 @@ TEST(ClusterPresence, ADeadNodesUsersAreReapedAndRedisRestartRestoresPresence) {
     auto r = watcher.request({{"op", "presence"}, {"room", "r"}});
     return r.contains("users") && r["users"].size() == 1 && r["users"][0]["user"] == me;
   }));
+}
+
+// The leaves of a reaped node are the protocol's events, byte for byte, and the node leaves Redis's
+// list once every connection of its set is gone (those Redis no longer had included). A node that
+// is back (its alive key is there) is not reaped.
+TEST(ClusterPresence, AReapedNodesLeavesAreTheProtocolsEventsAndALiveNodeIsLeftAlone) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.node_timeout = std::chrono::milliseconds(600);
+  TestNode survivor(config);
+  wait_ready(survivor);
+  WsClient watcher(survivor.port());
+  ASSERT_EQ(watcher.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}})["ok"], true);
+  watcher.read_json();  // the watcher's own join
+  // "back" beats again (its alive key is there); "ghost" is dead, with two users and a connection
+  // Redis no longer has. (One script, so that the survivor's reaper sees all of it or none.)
+  redis.cli("EVAL \"redis.call('HSET', 'test:presence:r:conns', 'ghost/1', 'cas/per', 'ghost/2', 'ann', 'back/1', 'bo') "
+            "redis.call('HSET', 'test:presence:r:users', 'cas/per', 1, 'ann', 1, 'bo', 1) "
+            "redis.call('HSET', 'test:presence:r:info', 'cas/per', '{\\\"name\\\":\\\"Cé\\\"}', 'ann', '{}', 'bo', '{}') "
+            "redis.call('SADD', 'test:node:ghost:conns', 'r' .. string.char(10) .. 'ghost/1', "
+            "           'r' .. string.char(10) .. 'ghost/2', 'r' .. string.char(10) .. 'ghost/3') "
+            "redis.call('SADD', 'test:node:back:conns', 'r' .. string.char(10) .. 'back/1') "
+            "redis.call('SET', 'test:node:back:alive', '1', 'PX', 60000) "
+            "redis.call('SADD', 'test:nodes', 'ghost', 'back')\" 0");
+  std::set<std::string> leaves{watcher.read_text(), watcher.read_text()};
+  EXPECT_EQ(leaves, (std::set<std::string>{
+                        *protocol::presence_event(protocol::PresenceEventType::leave, "r", "ann", json::object()),
+                        *protocol::presence_event(protocol::PresenceEventType::leave, "r", "cas/per", {{"name", "Cé"}})}));
+  EXPECT_TRUE(eventually([&] { return redis.cli("SISMEMBER test:nodes ghost") == "0\n"; }));
+  EXPECT_EQ(redis.cli("EXISTS test:node:ghost:conns"), "0\n");
+  EXPECT_EQ(redis.cli("SISMEMBER test:nodes back"), "1\n");
+  auto users = watcher.request({{"op", "presence"}, {"room", "r"}})["users"];
+  ASSERT_EQ(users.size(), 2u);  // the living stay
+  EXPECT_TRUE(users[0]["user"] == "bo" || users[1]["user"] == "bo") << users.dump();
 }
 
 TEST(Cluster, AHangingRedisIsNoticedAndSurvived) {

@@ -2,6 +2,7 @@
 
 #include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
+#include "switchboard/protocol/LeaveEventSlot.h"
 
 #include <hiredis/hiredis.h>
 
@@ -14,18 +15,18 @@ namespace net = boost::asio;
 
 namespace {
 
-// Removes one connection; when it was its user's last, publishes the leave event.
+// Removes one connection of `user`; when it was the user's last, publishes the leave event: the
+// kind byte and protocol::leave_event_slot's head, the info the user's first connection left,
+// then the slot's tail. Returns 1, or 0 when Redis has no such connection of the user.
 constexpr const char* kLeaveFunction = R"lua(
-local function leave(conns, users, info, channel, field, room_json)
-  local user = redis.call('HGET', conns, field)
-  if not user then return 0 end
+local function leave(conns, users, info, channel, field, user, head, tail)
+  if redis.call('HGET', conns, field) ~= user then return 0 end
   redis.call('HDEL', conns, field)
   if redis.call('HINCRBY', users, user, -1) <= 0 then
     redis.call('HDEL', users, user)
     local i = redis.call('HGET', info, user) or '{}'
     redis.call('HDEL', info, user)
-    redis.call('PUBLISH', channel,
-      'p{"type":"leave","room":' .. room_json .. ',"user":' .. cjson.encode(user) .. ',"info":' .. i .. '}')
+    redis.call('PUBLISH', channel, head .. i .. tail)
   end
   return 1
 end
@@ -45,59 +46,61 @@ end
 return 1
 )lua";
 
-// KEYS: conns users info node-conns channel    ARGV: field member room-json [user info-json]
-// With the user (a leave replayed after an outage): when Redis no longer knows the connection
-// (it restarted empty) and counts no connection of the user, the leave is announced all the same,
-// for subscribers that saw the user join before the restart.
+// KEYS: conns users info node-conns channel    ARGV: field member user head tail [leave-event]
+// With the leave event (a leave replayed after an outage): when Redis no longer knows the
+// connection (it restarted empty) and counts no connection of the user, the leave is announced
+// all the same, for subscribers that saw the user join before the restart.
 constexpr const char* kLeaveBody = R"lua(
-local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], ARGV[3])
+local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], ARGV[3], ARGV[4], ARGV[5])
 redis.call('SREM', KEYS[4], ARGV[2])
-if r == 0 and ARGV[4] and ARGV[4] ~= '' and not redis.call('HGET', KEYS[2], ARGV[4]) then
-  redis.call('PUBLISH', KEYS[5],
-    'p{"type":"leave","room":' .. ARGV[3] .. ',"user":' .. cjson.encode(ARGV[4]) .. ',"info":' .. ARGV[5] .. '}')
-end
+if r == 0 and ARGV[6] and not redis.call('HGET', KEYS[2], ARGV[3]) then redis.call('PUBLISH', KEYS[5], ARGV[6]) end
 return r
 )lua";
 
-// KEYS: nodes grace    ARGV: prefix own-node-id
-// Returns {node, connections removed, …} for each node reaped; nothing during a grace period.
+// Reaping a node presumed dead, in three steps (each touches only keys it is given):
+// 1. KEYS: nodes grace alive node-conns   ARGV: node
+//    When the node is listed, its alive key has run out and no grace period holds reaps off,
+//    returns the members of its connection set ("<room>\n<node>/<connection>"); else false.
+constexpr const char* kClaimText = R"lua(
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return false end
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return false end
+return redis.call('SMEMBERS', KEYS[4])
+)lua";
+
+// 2. For each member, with the user Redis names for the connection ('' when none):
+//    KEYS: conns users info channel alive node-conns    ARGV: field member user head tail
+//    Unless the node came back meanwhile (its alive key is there again), the connection leaves
+//    and its member goes from the set. Returns 1 when a connection left.
 constexpr const char* kReapBody = R"lua(
-local out = {}
-if redis.call('EXISTS', KEYS[2]) == 1 then return out end
-for _, node in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if node ~= ARGV[2] and redis.call('EXISTS', ARGV[1] .. 'node:' .. node .. ':alive') == 0 then
-    local reaped = 0
-    local set = ARGV[1] .. 'node:' .. node .. ':conns'
-    for _, member in ipairs(redis.call('SMEMBERS', set)) do
-      local nl = string.find(member, '\n', 1, true)
-      local room = string.sub(member, 1, nl - 1)
-      local field = string.sub(member, nl + 1)
-      local base = ARGV[1] .. 'presence:' .. room
-      reaped = reaped + leave(base .. ':conns', base .. ':users', base .. ':info', ARGV[1] .. 'room:' .. room,
-                              field, cjson.encode(room))
-    end
-    redis.call('DEL', set)
-    redis.call('SREM', KEYS[1], node)
-    out[#out + 1] = node
-    out[#out + 1] = reaped
-  end
-end
-return out
+if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+redis.call('SREM', KEYS[6], ARGV[2])
+return leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[3], ARGV[4], ARGV[5])
+)lua";
+
+// 3. KEYS: nodes alive node-conns   ARGV: node
+//    Once its set is empty (and it did not come back), the node leaves the list: returns 1 then.
+//    Otherwise it stays listed, and the next heartbeat's reap finishes the work.
+constexpr const char* kUnlistText = R"lua(
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('SCARD', KEYS[3]) > 0 then return 0 end
+return redis.call('SREM', KEYS[1], ARGV[1])
 )lua";
 
 // KEYS: alive nodes last-beat grace    ARGV: node-id alive-ttl-ms stall-ms grace-ms
 // When no node at all has beaten for stall-ms (Redis hung), every liveness key may have run out
 // together: no node is reaped for grace-ms, while the nodes come back. (A Redis that restarted
 // empty lists no node to reap.)
-// Returns 1 when Redis did not list the node (it restarted empty, or the node was reaped).
+// Returns 1 when Redis did not list the node (it restarted empty, or the node was reaped) or its
+// alive key had run out (other nodes may have reaped some of its connections).
 constexpr const char* kHeartbeatText = R"lua(
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local last = redis.call('GET', KEYS[3])
 if last and now - tonumber(last) > tonumber(ARGV[3]) then redis.call('SET', KEYS[4], '1', 'PX', ARGV[4]) end
 redis.call('SET', KEYS[3], now)
+local was_alive = redis.call('EXISTS', KEYS[1])
 redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
-return redis.call('SADD', KEYS[2], ARGV[1])
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 or was_alive == 0 then return 1 end
+return 0
 )lua";
 
 // KEYS: users info
@@ -109,7 +112,9 @@ const std::string kLeaveText = std::string(kLeaveFunction) + kLeaveBody;
 const std::string kReapText = std::string(kLeaveFunction) + kReapBody;
 const RedisScript kJoinScript("presence join", kJoinText);
 const RedisScript kLeaveScript("presence leave", kLeaveText);
+const RedisScript kClaimScript("presence claim", kClaimText);
 const RedisScript kReapScript("presence reap", kReapText);
+const RedisScript kUnlistScript("presence unlist", kUnlistText);
 const RedisScript kHeartbeatScript("heartbeat", kHeartbeatText);
 const RedisScript kListScript("presence list", kListText);
 
@@ -126,7 +131,8 @@ std::string str(const redisReply* r) { return r->type == REDIS_REPLY_STRING ? st
 
 RedisPresenceStore::RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chrono::milliseconds node_timeout)
     : link_(std::move(link)), node_timeout_(node_timeout), node_id_(random_id()) {
-  for (const RedisScript* script : {&kJoinScript, &kLeaveScript, &kReapScript, &kHeartbeatScript, &kListScript})
+  for (const RedisScript* script : {&kJoinScript, &kLeaveScript, &kClaimScript, &kReapScript, &kUnlistScript, &kHeartbeatScript,
+                                   &kListScript})
     link_->use(*script);
   link_->on_channel('p', [this](const std::string& room, std::string_view text) {
     auto event = protocol::make_payload(std::string(text));
@@ -206,7 +212,8 @@ void RedisPresenceStore::heartbeat() {
                [this](redisReply* reply) {
                  if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
                  if (reply->integer == 1 && registered_) {
-                   log(LogSeverity::info, "Redis no longer listed this node: registering its connections again");
+                   log(LogSeverity::info,
+                       "Redis no longer listed this node, or its liveness ran out: registering its connections again");
                    resync();
                  }
                  registered_ = true;
@@ -221,17 +228,56 @@ void RedisPresenceStore::heartbeat() {
   });
 }
 
-// Removes the connections of the nodes that stopped beating, as leaves.
+// Removes the connections of the nodes that stopped beating, as leaves (the three reap scripts).
 void RedisPresenceStore::reap() {
-  std::string prefix = link_->prefix();
-  link_->run(kReapScript, script_call({prefix + "nodes", prefix + "nodes:grace"}, {prefix, node_id_}),
-             [this](redisReply* reply) {
-               if (!reply || reply->type != REDIS_REPLY_ARRAY) return;
-               for (std::size_t i = 0; i + 1 < reply->elements; i += 2)
-                 log(LogSeverity::warn, "presumed node " + str(reply->element[i]) + " dead (no heartbeat for " +
-                                            std::to_string(node_timeout_.count()) + " ms): reaped its " +
-                                            std::to_string(reply->element[i + 1]->integer) +
-                                            " connections from presence");
+  link_->command({"SMEMBERS", link_->prefix() + "nodes"}, [this](redisReply* reply) {
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;
+    for (std::size_t i = 0; i < reply->elements; ++i)
+      if (std::string node = str(reply->element[i]); !node.empty() && node != node_id_) reap_node(node);
+  });
+}
+
+void RedisPresenceStore::reap_node(const std::string& node) {
+  std::string prefix = link_->prefix(), of_node = prefix + "node:" + node;
+  link_->run(kClaimScript,
+             script_call({prefix + "nodes", prefix + "nodes:grace", of_node + ":alive", of_node + ":conns"}, {node}),
+             [this, node](redisReply* reply) {
+               if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;  // alive, or reaped
+               auto reaping = std::make_shared<Reaping>(Reaping{node, reply->elements, 0});
+               if (reply->elements == 0) return unlist(reaping);
+               for (std::size_t i = 0; i < reply->elements; ++i) reap_connection(reaping, str(reply->element[i]));
+             });
+}
+
+// One member of a dead node's set, "<room>\n<node>/<connection>": its user, then its leave.
+void RedisPresenceStore::reap_connection(std::shared_ptr<Reaping> reaping, const std::string& member) {
+  auto nl = member.find('\n');
+  std::string room = member.substr(0, nl), f = nl == std::string::npos ? std::string() : member.substr(nl + 1);
+  link_->command({"HGET", key(room, "conns"), f}, [this, reaping, member, room, f](redisReply* reply) {
+    if (!reply) return;  // the connection was lost: the next heartbeat's reap takes it up again
+    std::string user = str(reply);
+    auto slot = protocol::leave_event_slot(room, user);
+    std::string of_node = link_->prefix() + "node:" + reaping->node;
+    link_->run(kReapScript,
+               script_call({key(room, "conns"), key(room, "users"), key(room, "info"), link_->channel_of(room),
+                            of_node + ":alive", of_node + ":conns"},
+                           {f, member, user, "p" + slot.head, slot.tail}),
+               [reaping](redisReply* reply) {
+                 if (reply && reply->type == REDIS_REPLY_INTEGER) reaping->reaped += reply->integer;
+               });
+    // Sent after every reap of the node's connections: answered after them too.
+    if (--reaping->waiting == 0) unlist(reaping);
+  });
+}
+
+void RedisPresenceStore::unlist(std::shared_ptr<Reaping> reaping) {
+  std::string prefix = link_->prefix(), of_node = prefix + "node:" + reaping->node;
+  link_->run(kUnlistScript, script_call({prefix + "nodes", of_node + ":alive", of_node + ":conns"}, {reaping->node}),
+             [this, reaping](redisReply* reply) {
+               if (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) return;
+               log(LogSeverity::warn, "presumed node " + reaping->node + " dead (no heartbeat for " +
+                                          std::to_string(node_timeout_.count()) + " ms): reaped its " +
+                                          std::to_string(reaping->reaped) + " connections from presence");
              });
 }
 
@@ -254,7 +300,7 @@ void RedisPresenceStore::resync() {
 
 void RedisPresenceStore::replay_leaves() {
   if (stopped_ || !link_->commands_up()) return;  // the next resync() schedules them again
-  for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, &entry);
+  for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, entry, true);
 }
 
 void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, const Entry& entry) {
@@ -269,13 +315,11 @@ void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, c
              [](redisReply*) {});  // lost with the connection: resync() sends it again
 }
 
-void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, const Entry* replayed) {
+void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, const Entry& entry, bool replayed) {
   std::string f = field(conn);
-  std::vector<std::string> args{f, room + "\n" + f, nlohmann::json(room).dump()};
-  if (replayed) {
-    args.push_back(replayed->user);
-    args.push_back(replayed->info);
-  }
+  auto slot = protocol::leave_event_slot(room, entry.user);
+  std::vector<std::string> args{f, room + "\n" + f, entry.user, "p" + slot.head, slot.tail};
+  if (replayed) args.push_back(args[3] + entry.info + slot.tail);
   link_->run(kLeaveScript,
              script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
                           link_->channel_of(room)},
@@ -301,9 +345,9 @@ void RedisPresenceStore::leave(const std::string& room, ConnectionId conn) {
     Key k{room, conn};
     auto it = local_.find(k);
     if (it == local_.end()) return;
-    unconfirmed_leaves_[k] = std::move(it->second);
+    const Entry& entry = unconfirmed_leaves_[k] = std::move(it->second);
     local_.erase(it);
-    if (link_->commands_up()) send_leave(room, conn, nullptr);
+    if (link_->commands_up()) send_leave(room, conn, entry, false);
   });
 }
 

@@ -14,12 +14,17 @@
 //   P:nodes:grace            key with a TTL: no node is reaped while it exists
 // Joins and leaves are Lua scripts: each updates the hashes and, when a user's first connection
 // arrives or its last one goes, PUBLISHes the join/leave event on the room's channel (kind 'p'),
-// atomically, so every node sees the same events in the same order.
+// atomically, so every node sees the same events in the same order. The events are written by
+// protocol/ (presence_event; a leave around the info Redis keeps, leave_event_slot): the scripts
+// move bytes, and every key they touch is given to them in KEYS.
 //
 // A node that dies (SIGKILL) stops renewing its alive key. Every node checks, each heartbeat,
-// for nodes in P:nodes without an alive key and runs the reap script for them: it removes the
-// dead node's connections as leaves (with their events). So a dead node's users leave within
-// node_timeout plus one heartbeat (node_timeout / 3).
+// for nodes in P:nodes without an alive key and reaps them: it reads the dead node's set of
+// connections, then removes each as a leave (with its event) unless the node came back
+// meanwhile, then takes the node out of P:nodes once its set is empty (what a lost connection
+// left undone, the next heartbeat does). So a dead node's users leave within node_timeout plus
+// one heartbeat (node_timeout / 3). A node whose alive key ran out registers its connections again
+// on its next heartbeat, as one that Redis no longer lists does: it may have been reaped.
 //
 // When the command connection comes back after an outage, the node registers its connections
 // again (a Redis that restarted empty learns them anew; one that kept them changes nothing) at
@@ -74,10 +79,19 @@ class RedisPresenceStore final : public PresenceStore {
   using Key = std::pair<std::string, ConnectionId>;  // room, connection
 
   void send_join(const std::string& room, ConnectionId conn, const Entry& entry);
-  // `replayed`: a leave sent again after an outage, with the user it was for.
-  void send_leave(const std::string& room, ConnectionId conn, const Entry* replayed);
+  // `replayed`: a leave sent again after an outage.
+  void send_leave(const std::string& room, ConnectionId conn, const Entry& entry, bool replayed);
   void heartbeat();
+  // Reaping the nodes presumed dead (one pass per heartbeat).
+  struct Reaping {
+    std::string node;
+    std::size_t waiting = 0;  // connections whose user is not read yet
+    long long reaped = 0;     // connections that left
+  };
   void reap();
+  void reap_node(const std::string& node);
+  void reap_connection(std::shared_ptr<Reaping> reaping, const std::string& member);
+  void unlist(std::shared_ptr<Reaping> reaping);
   void resync();
   void replay_leaves();
   // Whether this node's subscribers are to be shown a presence event (and notes it).
