@@ -137,6 +137,19 @@ TEST(Cluster, ABurstOfPublishesToSeveralRoomsIsNumberedPerRoomInOrder) {
   EXPECT_TRUE(bob.quiet_for(std::chrono::milliseconds(50)));
 }
 
+// What Redis keeps in a room's stream (and publishes on its channel, for the nodes of a previous
+// version too) is the push with its offset, byte for byte what subscribers receive.
+TEST(Cluster, WhatRedisKeepsIsThePushWithItsOffset) {
+  TwoNodes c;
+  WsClient alice(c.a.port()), bob(c.b.port());
+  subscribe(bob, "r");
+  ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "r"}, {"data", {{"t", "é/\\"}}}})["offset"], 1);
+  std::string received = bob.read_text();
+  auto push = protocol::message_push("r", json{{"t", "é/\\"}}.dump(), json::parse(received)["from"].get<std::string>());
+  EXPECT_EQ(received, protocol::with_offset(*push, 1));
+  EXPECT_EQ(c.redis.cli("XRANGE test:stream:r - +"), "1-0\np\n" + received + "\n");
+}
+
 // Redis forgot the node's scripts (SCRIPT FLUSH): the publish that finds out is sent again once
 // the node has loaded them again, and numbered as if nothing happened.
 TEST(Cluster, APublishAfterRedisLostItsScriptsIsAccepted) {

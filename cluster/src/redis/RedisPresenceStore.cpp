@@ -184,6 +184,7 @@ void RedisPresenceStore::start() {
 }
 
 void RedisPresenceStore::stop() {
+  if (!link_->started()) return;
   auto flushed = std::make_shared<std::promise<void>>();
   auto done = flushed->get_future();
   net::post(link_->strand(), [this, flushed] {
