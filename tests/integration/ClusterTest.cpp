@@ -46,6 +46,20 @@ void subscribe(WsClient& client, const std::string& room) {
   ASSERT_EQ(client.request({{"op", "subscribe"}, {"room", room}})["ok"], true);
 }
 
+// A node that presumes a silent node dead after 600 ms (and reaps it within 800).
+server::Config quickly_reaping_config(const RedisServer& redis) {
+  auto config = cluster_config(redis);
+  config.node_timeout = std::chrono::milliseconds(600);
+  return config;
+}
+
+// Subscribes `watcher` to the room's presence events; returns its user, read from its own join.
+std::string watch_presence(WsClient& watcher, const std::string& room) {
+  json reply = watcher.request({{"op", "subscribe"}, {"room", room}, {"presence", true}});
+  EXPECT_EQ(reply["ok"], true) << reply.dump();
+  return watcher.read_json()["user"];
+}
+
 // Redis and two nodes on it, both ready.
 struct TwoNodes {
   RedisServer redis;
@@ -311,13 +325,10 @@ TEST(ClusterPresence, JoinsListsAndLeavesWorkAfterRedisLostItsScripts) {
 
 TEST(ClusterPresence, ADeadNodesUsersAreReapedAndRedisRestartRestoresPresence) {
   RedisServer redis;
-  auto config = cluster_config(redis);
-  config.node_timeout = std::chrono::milliseconds(600);
-  TestNode survivor(config);
+  TestNode survivor(quickly_reaping_config(redis));
   wait_ready(survivor);
   WsClient watcher(survivor.port());
-  ASSERT_EQ(watcher.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}})["ok"], true);
-  std::string me = watcher.read_json()["user"];
+  std::string me = watch_presence(watcher, "r");
 
   // A node that vanishes without a word: its registration is left in Redis as a crash leaves it.
   // (The executable killed with SIGKILL is in the cluster interop test.)
@@ -347,13 +358,10 @@ TEST(ClusterPresence, ADeadNodesUsersAreReapedAndRedisRestartRestoresPresence) {
 // is back (its alive key is there) is not reaped.
 TEST(ClusterPresence, AReapedNodesLeavesAreTheProtocolsEventsAndALiveNodeIsLeftAlone) {
   RedisServer redis;
-  auto config = cluster_config(redis);
-  config.node_timeout = std::chrono::milliseconds(600);
-  TestNode survivor(config);
+  TestNode survivor(quickly_reaping_config(redis));
   wait_ready(survivor);
   WsClient watcher(survivor.port());
-  ASSERT_EQ(watcher.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}})["ok"], true);
-  watcher.read_json();  // the watcher's own join
+  watch_presence(watcher, "r");
   // "back" beats again (its alive key is there); "ghost" is dead, with two users and a connection
   // Redis no longer has. (One script, so that the survivor's reaper sees all of it or none.)
   redis.cli("EVAL \"redis.call('HSET', 'test:presence:r:conns', 'ghost/1', 'cas/per', 'ghost/2', 'ann', 'back/1', 'bo') "
