@@ -8,9 +8,11 @@
 // History: a publish runs a Lua script that takes the room's next offset (a hash
 // "<prefix>history:<room>" with the epoch and the latest offset), writes the push around it
 // where protocol::message_offset_slot() says (the push with its offset, as with_offset writes
-// it: what is stored and published is what subscribers receive), appends the push to the room's stream "<prefix>stream:<room>" (XADD with the offset as the
-// entry id, MAXLEN ~ the room's history size), sets both keys' time to live and PUBLISHes it —
-// atomically, so that offsets follow the order in which every node receives the messages.
+// it: what is stored and published is what subscribers receive), appends the push to the room's
+// stream "<prefix>stream:<room>" (XADD with the offset as the entry id, MAXLEN ~ the room's
+// history size), sets both keys' time to live and PUBLISHes it — atomically, so that offsets
+// follow the order in which every node receives the messages. Nodes of the previous version
+// (during a rolling restart) read and write the same stream entries and channel messages.
 // Publishes made while the strand is busy wait in an outbox and go together: one script call
 // per room numbers and publishes up to kMaxBatch of them, in order (there is no order between
 // rooms to keep). Redis also writes them to each subscribed node together.
