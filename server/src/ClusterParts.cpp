@@ -2,8 +2,7 @@
 
 #include "switchboard/cluster/InProcessBroker.h"
 #include "switchboard/cluster/InProcessPresenceStore.h"
-#include "switchboard/cluster/RedisBroker.h"
-#include "switchboard/cluster/RedisPresenceStore.h"
+#include "switchboard/cluster/RedisCluster.h"
 #include "switchboard/server/Log.h"
 
 namespace switchboard::server {
@@ -15,14 +14,17 @@ ClusterParts make_cluster_parts(const Config& config) {
     parts.presence = std::make_unique<cluster::InProcessPresenceStore>();
     return parts;
   }
-  auto address = cluster::RedisAddress::parse(config.redis);
-  log::info("cluster: Redis at " + address.describe() + ", prefix \"" + config.redis_prefix + "\"");
-  cluster::RedisConnection::Timing timing;
-  timing.reply_timeout = std::max<std::chrono::milliseconds>(config.node_timeout / 2, std::chrono::milliseconds(200));
-  auto broker = std::make_unique<cluster::RedisBroker>(std::move(address), config.redis_prefix, timing,
-                                                  config.history_policy());
-  parts.presence = std::make_unique<cluster::RedisPresenceStore>(*broker, config.node_timeout);
-  parts.broker = std::move(broker);
+  cluster::RedisCluster::Options options;
+  options.address = cluster::RedisAddress::parse(config.redis);
+  log::info("cluster: Redis at " + options.address.describe() + ", prefix \"" + config.redis_prefix + "\"");
+  options.prefix = config.redis_prefix;
+  options.timing.reply_timeout =
+      std::max<std::chrono::milliseconds>(config.node_timeout / 2, std::chrono::milliseconds(200));
+  options.history = config.history_policy();
+  options.node_timeout = config.node_timeout;
+  auto redis = cluster::RedisCluster::make(std::move(options));
+  parts.broker = std::move(redis.broker);
+  parts.presence = std::move(redis.presence);
   return parts;
 }
 

@@ -11,7 +11,7 @@ namespace switchboard::server {
 
 struct ClusterParts {
   std::unique_ptr<cluster::Broker> broker;
-  std::unique_ptr<cluster::PresenceStore> presence;  // may use the broker: destroy it first
+  std::unique_ptr<cluster::PresenceStore> presence;  // starts after the broker, stops before it
 };
 
 ClusterParts make_cluster_parts(const Config& config);

@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "RedisServer.h"
+#include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/StreamPosition.h"
 #include "TestNode.h"
 #include "WsClient.h"
@@ -43,6 +44,20 @@ WsClient connect_as(TestNode& node, const std::string& user) {
 // from any node after it reaches the client: the tests rely on that, with no waiting of their own.
 void subscribe(WsClient& client, const std::string& room) {
   ASSERT_EQ(client.request({{"op", "subscribe"}, {"room", room}})["ok"], true);
+}
+
+// A node that presumes a silent node dead after 600 ms (and reaps it within 800).
+server::Config quickly_reaping_config(const RedisServer& redis) {
+  auto config = cluster_config(redis);
+  config.node_timeout = std::chrono::milliseconds(600);
+  return config;
+}
+
+// Subscribes `watcher` to the room's presence events; returns its user, read from its own join.
+std::string watch_presence(WsClient& watcher, const std::string& room) {
+  json reply = watcher.request({{"op", "subscribe"}, {"room", room}, {"presence", true}});
+  EXPECT_EQ(reply["ok"], true) << reply.dump();
+  return watcher.read_json()["user"];
 }
 
 // Redis and two nodes on it, both ready.
@@ -136,9 +151,22 @@ TEST(Cluster, ABurstOfPublishesToSeveralRoomsIsNumberedPerRoomInOrder) {
   EXPECT_TRUE(bob.quiet_for(std::chrono::milliseconds(50)));
 }
 
-// Redis forgot the node's scripts (SCRIPT FLUSH): the publish that finds out is refused as
-// unavailable, and the node loads them again for the retry.
-TEST(Cluster, APublishAfterRedisLostItsScriptsIsRefusedAndTheRetryAccepted) {
+// What Redis keeps in a room's stream (and publishes on its channel, for the nodes of a previous
+// version too) is the push with its offset, byte for byte what subscribers receive.
+TEST(Cluster, WhatRedisKeepsIsThePushWithItsOffset) {
+  TwoNodes c;
+  WsClient alice(c.a.port()), bob(c.b.port());
+  subscribe(bob, "r");
+  ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "r"}, {"data", {{"t", "é/\\"}}}})["offset"], 1);
+  std::string received = bob.read_text();
+  auto push = protocol::message_push("r", json{{"t", "é/\\"}}.dump(), json::parse(received)["from"].get<std::string>());
+  EXPECT_EQ(received, protocol::with_offset(*push, 1));
+  EXPECT_EQ(c.redis.cli("XRANGE test:stream:r - +"), "1-0\np\n" + received + "\n");
+}
+
+// Redis forgot the node's scripts (SCRIPT FLUSH): the publish that finds out is sent again once
+// the node has loaded them again, and numbered as if nothing happened.
+TEST(Cluster, APublishAfterRedisLostItsScriptsIsAccepted) {
   RedisServer redis;
   TestNode a(cluster_config(redis));
   wait_ready(a);
@@ -146,11 +174,40 @@ TEST(Cluster, APublishAfterRedisLostItsScriptsIsRefusedAndTheRetryAccepted) {
   subscribe(alice, "news");
   EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 1}})["ok"], true);
   redis.cli("SCRIPT FLUSH");
-  EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 2}})["error"]["code"], "unavailable");
-  // The scripts were sent again ahead of the refusal: the retry, sent after it, finds them.
-  json retry = alice.request({{"op", "publish"}, {"room", "news"}, {"data", 3}});
-  EXPECT_EQ(retry["ok"], true) << retry.dump();
-  EXPECT_EQ(retry["offset"], 2);  // the refused one took no offset
+  json reply = alice.request({{"op", "publish"}, {"room", "news"}, {"data", 2}});
+  EXPECT_EQ(reply["ok"], true) << reply.dump();
+  EXPECT_EQ(reply["offset"], 2);
+  json history = alice.request({{"op", "history"}, {"room", "news"}});  // the history script too
+  ASSERT_EQ(history["ok"], true) << history.dump();
+  EXPECT_EQ(history["messages"].size(), 2u);
+  for (int n = 1; n <= 2; ++n)
+    EXPECT_EQ(alice.read_until([](const json& j) { return j.value("type", "") == "message"; })["data"], n);
+}
+
+// Publishes in flight when Redis forgets the scripts: those that found none are sent again ahead
+// of every later one, so each room's messages keep their order.
+TEST(Cluster, PublishesInFlightWhenRedisLosesItsScriptsKeepTheirOrder) {
+  TwoNodes c;
+  WsClient alice(c.a.port()), bob(c.b.port());
+  subscribe(bob, "r");
+  constexpr int kRounds = 5, kBurst = 100;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int n = 0; n < kBurst; ++n) {
+      alice.send_json({{"op", "publish"}, {"id", round * kBurst + n}, {"room", "r"}, {"data", round * kBurst + n}});
+      if (n == kBurst / 2) c.redis.cli("SCRIPT FLUSH");
+    }
+    for (int n = 0; n < kBurst; ++n) {
+      json reply = alice.read_json();
+      ASSERT_EQ(reply["ok"], true) << reply.dump();
+      // One connection's publishes to one room are numbered in the order they were made.
+      EXPECT_EQ(reply["offset"], reply["id"].get<int>() + 1) << reply.dump();
+    }
+  }
+  for (int n = 0; n < kRounds * kBurst; ++n) {
+    json m = bob.read_until([](const json& j) { return j.value("type", "") == "message"; });
+    ASSERT_EQ(m["offset"], n + 1);
+    ASSERT_EQ(m["data"], n);
+  }
 }
 
 TEST(Cluster, TheLastLocalSubscriberLeavingUnsubscribesTheNode) {
@@ -232,19 +289,46 @@ TEST(ClusterPresence, MembersAndEventsAreClusterWideAndPerUser) {
     return bob.request({{"op", "presence"}, {"room", "lobby"}})["users"][0]["conns"] == 1;
   }));
   EXPECT_TRUE(bob.quiet_for(std::chrono::milliseconds(50)));
-  alice2.close();  // the last one, on the other node: she leaves
-  EXPECT_EQ(bob.read_json(), (json{{"type", "leave"}, {"room", "lobby"}, {"user", "alice"}, {"info", {{"name", "alice"}}}}));
+  alice2.close();  // the last one, on the other node: she leaves (the protocol's event, byte for byte)
+  EXPECT_EQ(bob.read_text(), *protocol::presence_event(protocol::PresenceEventType::leave, "lobby", "alice", {{"name", "alice"}}));
+}
+
+// Redis forgot the scripts (SCRIPT FLUSH): joins, lists, leaves and heartbeats still work.
+TEST(ClusterPresence, JoinsListsAndLeavesWorkAfterRedisLostItsScripts) {
+  RedisServer redis;
+  auto config = named_users_config(redis);
+  config.node_timeout = std::chrono::milliseconds(600);  // heartbeats every 200 ms
+  TestNode a(config), b(config);
+  wait_ready(a);
+  wait_ready(b);
+  WsClient alice = connect_as(a, "alice");
+  ASSERT_EQ(alice.request({{"op", "subscribe"}, {"room", "lobby"}, {"presence", true}})["ok"], true);
+  EXPECT_EQ(alice.read_json()["user"], "alice");
+  redis.cli("SCRIPT FLUSH");
+  WsClient bob = connect_as(b, "bob");
+  ASSERT_EQ(bob.request({{"op", "subscribe"}, {"room", "lobby"}, {"presence", true}})["ok"], true);
+  EXPECT_EQ(alice.read_json(), (json{{"type", "join"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
+  redis.cli("SCRIPT FLUSH");
+  json expected = {{{"user", "alice"}, {"info", {{"name", "alice"}}}, {"conns", 1}},
+                   {{"user", "bob"}, {"info", {{"name", "bob"}}}, {"conns", 1}}};
+  EXPECT_EQ(alice.request({{"op", "presence"}, {"room", "lobby"}})["users"], expected);
+  redis.cli("SCRIPT FLUSH");
+  bob.close();
+  EXPECT_EQ(alice.read_json(), (json{{"type", "leave"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
+  // The nodes keep beating: no one is presumed dead, nobody else leaves.
+  redis.cli("SCRIPT FLUSH");
+  const std::string beat = redis.cli("GET test:nodes:last-beat");
+  EXPECT_TRUE(eventually([&] { return redis.cli("GET test:nodes:last-beat") != beat; }));
+  EXPECT_TRUE(alice.quiet_for(config.node_timeout + config.node_timeout / 2));
+  EXPECT_EQ(alice.request({{"op", "presence"}, {"room", "lobby"}})["users"].size(), 1u);
 }
 
 TEST(ClusterPresence, ADeadNodesUsersAreReapedAndRedisRestartRestoresPresence) {
   RedisServer redis;
-  auto config = cluster_config(redis);
-  config.node_timeout = std::chrono::milliseconds(600);
-  TestNode survivor(config);
+  TestNode survivor(quickly_reaping_config(redis));
   wait_ready(survivor);
   WsClient watcher(survivor.port());
-  ASSERT_EQ(watcher.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}})["ok"], true);
-  std::string me = watcher.read_json()["user"];
+  std::string me = watch_presence(watcher, "r");
 
   // A node that vanishes without a word: its registration is left in Redis as a crash leaves it.
   // (The executable killed with SIGKILL is in the cluster interop test.)
@@ -267,6 +351,37 @@ TEST(ClusterPresence, ADeadNodesUsersAreReapedAndRedisRestartRestoresPresence) {
     auto r = watcher.request({{"op", "presence"}, {"room", "r"}});
     return r.contains("users") && r["users"].size() == 1 && r["users"][0]["user"] == me;
   }));
+}
+
+// The leaves of a reaped node are the protocol's events, byte for byte, and the node leaves Redis's
+// list once every connection of its set is gone (those Redis no longer had included). A node that
+// is back (its alive key is there) is not reaped.
+TEST(ClusterPresence, AReapedNodesLeavesAreTheProtocolsEventsAndALiveNodeIsLeftAlone) {
+  RedisServer redis;
+  TestNode survivor(quickly_reaping_config(redis));
+  wait_ready(survivor);
+  WsClient watcher(survivor.port());
+  watch_presence(watcher, "r");
+  // "back" beats again (its alive key is there); "ghost" is dead, with two users and a connection
+  // Redis no longer has. (One script, so that the survivor's reaper sees all of it or none.)
+  redis.cli("EVAL \"redis.call('HSET', 'test:presence:r:conns', 'ghost/1', 'cas/per', 'ghost/2', 'ann', 'back/1', 'bo') "
+            "redis.call('HSET', 'test:presence:r:users', 'cas/per', 1, 'ann', 1, 'bo', 1) "
+            "redis.call('HSET', 'test:presence:r:info', 'cas/per', '{\\\"name\\\":\\\"Cé\\\"}', 'ann', '{}', 'bo', '{}') "
+            "redis.call('SADD', 'test:node:ghost:conns', 'r' .. string.char(10) .. 'ghost/1', "
+            "           'r' .. string.char(10) .. 'ghost/2', 'r' .. string.char(10) .. 'ghost/3') "
+            "redis.call('SADD', 'test:node:back:conns', 'r' .. string.char(10) .. 'back/1') "
+            "redis.call('SET', 'test:node:back:alive', '1', 'PX', 60000) "
+            "redis.call('SADD', 'test:nodes', 'ghost', 'back')\" 0");
+  std::set<std::string> leaves{watcher.read_text(), watcher.read_text()};
+  EXPECT_EQ(leaves, (std::set<std::string>{
+                        *protocol::presence_event(protocol::PresenceEventType::leave, "r", "ann", json::object()),
+                        *protocol::presence_event(protocol::PresenceEventType::leave, "r", "cas/per", {{"name", "Cé"}})}));
+  EXPECT_TRUE(eventually([&] { return redis.cli("SISMEMBER test:nodes ghost") == "0\n"; }));
+  EXPECT_EQ(redis.cli("EXISTS test:node:ghost:conns"), "0\n");
+  EXPECT_EQ(redis.cli("SISMEMBER test:nodes back"), "1\n");
+  auto users = watcher.request({{"op", "presence"}, {"room", "r"}})["users"];
+  ASSERT_EQ(users.size(), 2u);  // the living stay
+  EXPECT_TRUE(users[0]["user"] == "bo" || users[1]["user"] == "bo") << users.dump();
 }
 
 TEST(Cluster, AHangingRedisIsNoticedAndSurvived) {

@@ -10,6 +10,7 @@
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/EventId.h"
 #include "switchboard/protocol/Messages.h"
+#include "switchboard/protocol/OffsetSlot.h"
 #include "switchboard/protocol/Command.h"
 #include "switchboard/protocol/RoomName.h"
 
@@ -677,6 +678,20 @@ TEST(Serialize, PositionsInReplies) {
   EXPECT_EQ(sp::history_reply(3, {42, "ep"}, {sp::make_payload(numbered)}),
             R"({"id":3,"ok":true,"offset":42,"epoch":"ep","messages":[)" + numbered + "]}");
   EXPECT_EQ(sp::history_reply(4, {0, "ep"}, {}), R"({"id":4,"ok":true,"offset":0,"epoch":"ep","messages":[]})");
+}
+
+// A store that numbers messages itself (a cluster's Redis script) writes the push around the
+// offset where the slot says: the same bytes as with_offset.
+TEST(Serialize, TheOffsetSlotWritesWhatWithOffsetWrites) {
+  constexpr sp::OffsetSlot slot = sp::message_offset_slot();
+  for (const auto& push : {sp::message_push("r", R"({"t":1})", "bob"), sp::message_push("a:b", "\"x}\"", ""),
+                           sp::message_push("r", "[]", "\u00e9")})
+    for (std::uint64_t offset : {1ull, 42ull, 18446744073709551615ull}) {
+      std::string_view p = *push;
+      std::string spliced = std::string(p.substr(0, p.size() - slot.kept)) + std::string(slot.before) +
+                            std::to_string(offset) + std::string(p.substr(p.size() - slot.kept));
+      EXPECT_EQ(spliced, sp::with_offset(p, offset));
+    }
 }
 
 TEST(Serialize, ServerSentEventsPushes) {

@@ -1,5 +1,7 @@
 #pragma once
 // Presence of a cluster, kept in Redis so that every node lists and announces the same members.
+// It works through the node's RedisLink (shared with the broker): the link's strand runs all of
+// it, its scripts are the link's, and its events arrive on the room channels the broker subscribes.
 //
 // Keys (P = the cluster's prefix):
 //   P:presence:<room>:conns  hash  "<node>/<connection>" → user     every connection in the room
@@ -12,12 +14,17 @@
 //   P:nodes:grace            key with a TTL: no node is reaped while it exists
 // Joins and leaves are Lua scripts: each updates the hashes and, when a user's first connection
 // arrives or its last one goes, PUBLISHes the join/leave event on the room's channel (kind 'p'),
-// atomically, so every node sees the same events in the same order.
+// atomically, so every node sees the same events in the same order. The events are written by
+// protocol/ (presence_event; a leave around the info Redis keeps, leave_event_slot): the scripts
+// move bytes, and every key they touch is given to them in KEYS.
 //
 // A node that dies (SIGKILL) stops renewing its alive key. Every node checks, each heartbeat,
-// for nodes in P:nodes without an alive key and runs the reap script for them: it removes the
-// dead node's connections as leaves (with their events). So a dead node's users leave within
-// node_timeout plus one heartbeat (node_timeout / 3).
+// for nodes in P:nodes without an alive key and reaps them: it reads the dead node's set of
+// connections, then removes each as a leave (with its event) unless the node came back
+// meanwhile, then takes the node out of P:nodes once its set is empty (what a lost connection
+// left undone, the next heartbeat does). So a dead node's users leave within node_timeout plus
+// one heartbeat (node_timeout / 3). A node whose alive key ran out registers its connections again
+// on its next heartbeat, as one that Redis no longer lists does: it may have been reaped.
 //
 // When the command connection comes back after an outage, the node registers its connections
 // again (a Redis that restarted empty learns them anew; one that kept them changes nothing) at
@@ -43,14 +50,15 @@
 #include <string>
 #include <unordered_map>
 
+#include "redis/RedisLink.h"
 #include "switchboard/cluster/PresenceStore.h"
-#include "switchboard/cluster/RedisBroker.h"
 
 namespace switchboard::cluster {
 
 class RedisPresenceStore final : public PresenceStore {
  public:
-  RedisPresenceStore(RedisBroker& broker, std::chrono::milliseconds node_timeout);
+  // Starts after the link (the broker starts it), stops before it.
+  RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chrono::milliseconds node_timeout);
   ~RedisPresenceStore() override;
 
   void set_event_handler(EventHandler handler) override;
@@ -71,9 +79,19 @@ class RedisPresenceStore final : public PresenceStore {
   using Key = std::pair<std::string, ConnectionId>;  // room, connection
 
   void send_join(const std::string& room, ConnectionId conn, const Entry& entry);
-  // `replayed`: a leave sent again after an outage, with the user it was for.
-  void send_leave(const std::string& room, ConnectionId conn, const Entry* replayed);
+  // `replayed`: a leave sent again after an outage.
+  void send_leave(const std::string& room, ConnectionId conn, const Entry& entry, bool replayed);
   void heartbeat();
+  // Reaping the nodes presumed dead (one pass per heartbeat).
+  struct Reaping {
+    std::string node;
+    std::size_t waiting = 0;  // connections whose user is not read yet
+    long long reaped = 0;     // connections that left
+  };
+  void reap();
+  void reap_node(const std::string& node);
+  void reap_connection(std::shared_ptr<Reaping> reaping, const std::string& member);
+  void unlist(std::shared_ptr<Reaping> reaping);
   void resync();
   void replay_leaves();
   // Whether this node's subscribers are to be shown a presence event (and notes it).
@@ -81,12 +99,14 @@ class RedisPresenceStore final : public PresenceStore {
   void forget_old_leaves();
   std::string field(ConnectionId conn) const { return node_id_ + "/" + std::to_string(conn); }
   std::string key(const std::string& room, const char* what) const;
+  std::string node_key(const char* what) const { return link_->prefix() + "node:" + node_id_ + what; }
+  std::chrono::milliseconds settling_time() const { return node_timeout_ + 2 * link_->timing().backoff_max; }
 
-  RedisBroker& broker_;
+  std::shared_ptr<RedisLink> link_;
   std::chrono::milliseconds node_timeout_;
   std::string node_id_;
   EventHandler on_event_;
-  // On the broker's strand: this node's connections in rooms, and leaves Redis has not confirmed.
+  // On the link's strand: this node's connections in rooms, and leaves Redis has not confirmed.
   std::map<Key, Entry> local_;
   std::map<Key, Entry> unconfirmed_leaves_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
@@ -94,6 +114,7 @@ class RedisPresenceStore final : public PresenceStore {
   std::chrono::steady_clock::time_point settled_at_{};       // end of the settling time
   bool registered_ = false;  // a heartbeat found this node in P:nodes
   bool resynced_before_ = false;
+  bool started_ = false;  // on the strand, from start()
   bool stopped_ = false;
   struct Shown {
     bool present = false;

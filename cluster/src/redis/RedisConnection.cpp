@@ -1,4 +1,4 @@
-#include "switchboard/cluster/RedisConnection.h"
+#include "redis/RedisConnection.h"
 
 #include "switchboard/cluster/ClusterLog.h"
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "switchboard/cluster/RedisAddress.h"
+#include "switchboard/cluster/RedisTiming.h"
 
 struct redisAsyncContext;
 struct redisReply;
@@ -34,14 +35,7 @@ class RedisConnection {
   // true when the connection is up (after AUTH/SELECT were sent), false when it went down.
   using StateHandler = std::function<void(bool up)>;
 
-  struct Timing {
-    std::chrono::milliseconds connect_timeout{2000};
-    std::chrono::milliseconds backoff_min{50};
-    std::chrono::milliseconds backoff_max{2000};
-    // A command left unanswered this long means Redis hangs (or the network dropped without a
-    // reset): the connection is dropped and made again.
-    std::chrono::milliseconds reply_timeout{3000};
-  };
+  using Timing = RedisTiming;
 
   RedisConnection(Strand strand, RedisAddress address, std::string name, Timing timing);
   RedisConnection(Strand strand, RedisAddress address, std::string name)

@@ -2,13 +2,17 @@
 // The broker of a cluster: Redis pub/sub, one channel per room ("<prefix>room:<name>").
 // What crosses a room's channel is one kind byte and the frame: 'm' for a message (then
 // "<offset>:<epoch>:" before the frame), 'p' for a presence event (published by
-// RedisPresenceStore's scripts).
+// RedisPresenceStore's scripts). It works through the node's RedisLink, which it shares with the
+// presence store: the link owns the connections, the strand and the scripts.
 //
 // History: a publish runs a Lua script that takes the room's next offset (a hash
-// "<prefix>history:<room>" with the epoch and the latest offset), splices it into the push,
-// appends the push to the room's stream "<prefix>stream:<room>" (XADD with the offset as the
-// entry id, MAXLEN ~ the room's history size), sets both keys' time to live and PUBLISHes it —
-// atomically, so that offsets follow the order in which every node receives the messages.
+// "<prefix>history:<room>" with the epoch and the latest offset), writes the push around it
+// where protocol::message_offset_slot() says (the push with its offset, as with_offset writes
+// it: what is stored and published is what subscribers receive), appends the push to the room's
+// stream "<prefix>stream:<room>" (XADD with the offset as the entry id, MAXLEN ~ the room's
+// history size), sets both keys' time to live and PUBLISHes it — atomically, so that offsets
+// follow the order in which every node receives the messages. Nodes of the previous version
+// (during a rolling restart) read and write the same stream entries and channel messages.
 // Publishes made while the strand is busy wait in an outbox and go together: one script call
 // per room numbers and publishes up to kMaxBatch of them, in order (there is no order between
 // rooms to keep). Redis also writes them to each subscribed node together.
@@ -31,8 +35,8 @@
 // the subscribers with recovered:false). The node answers ready once every room is subscribed
 // again (GET /readyz).
 //
-// Threading: all Redis work runs on one strand of the node's io_context; publish, subscribe and
-// unsubscribe may be called from any thread and never block.
+// Threading: all Redis work runs on the link's strand; publish, subscribe and unsubscribe may be
+// called from any thread and never block. start() starts the link, stop() stops it.
 #include <boost/asio/io_context.hpp>
 #include <atomic>
 #include <memory>
@@ -42,43 +46,32 @@
 #include <unordered_map>
 #include <vector>
 
+#include "redis/RedisLink.h"
 #include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/HistoryPolicy.h"
-#include "switchboard/cluster/RedisAddress.h"
-#include "switchboard/cluster/RedisConnection.h"
 
 namespace switchboard::cluster {
 
 class RedisBroker final : public Broker {
  public:
-  RedisBroker(RedisAddress address, std::string prefix, RedisConnection::Timing timing = {},
-           HistoryPolicy history = {});
+  RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history = {});
   ~RedisBroker() override;
 
-  void set_deliver_handler(DeliverHandler handler) override;
-  void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
-  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
-               HistoryHandler done) override;
-  void subscribe(const std::string& room) override;
-  void unsubscribe(const std::string& room) override;
-  void when_subscribed(const std::string& room, SubscribedHandler done) override;
+  // The link's life: connects on start, disconnects on stop.
   void start(boost::asio::io_context& ioc) override;
   void stop() override;
   bool ready() const override;
   Stats stats() const override;
 
-  // For RedisPresenceStore, which shares this broker's connections and strand.
-  using PresenceEventHandler = std::function<void(const std::string& room, const protocol::Payload& event)>;
-  void set_presence_event_handler(PresenceEventHandler handler) { on_presence_event_ = std::move(handler); }
-  // Called on the strand each time the command connection comes up.
-  void on_commands_up(std::function<void()> hook) { commands_up_hooks_.push_back(std::move(hook)); }
-  // Called on the strand when the node no longer subscribes to a room's channel.
-  void on_room_dropped(std::function<void(const std::string& room)> hook) { room_dropped_hooks_.push_back(std::move(hook)); }
-  const RedisConnection::Timing& timing() const { return timing_; }
-  RedisConnection& commands() { return *commands_; }
-  const RedisConnection::Strand& strand() const { return *strand_; }
-  const std::string& prefix() const { return prefix_; }
-  std::string channel_of(const std::string& room) const { return prefix_ + "room:" + room; }
+  // Messages and history: one script call each (a publish's may carry a batch).
+  void set_deliver_handler(DeliverHandler handler) override;
+  void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
+  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+               HistoryHandler done) override;
+  // The room channels, on the link's subscriber connection.
+  void when_subscribed(const std::string& room, SubscribedHandler done) override;
+  void subscribe(const std::string& room) override;
+  void unsubscribe(const std::string& room) override;
 
  private:
   // Per room: what the node wants, and what the subscriber connection has been told. At most
@@ -130,26 +123,18 @@ class RedisBroker final : public Broker {
   // On the strand: reads the room's history (the work of history()).
   void read_history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                     HistoryHandler done);
-  void load_scripts();
-  void reload_scripts_if_lost(const redisReply* reply);
   std::string new_epoch();
-  std::string key_of(const char* what, const std::string& room) const { return prefix_ + what + room; }
-  void on_push(redisReply* reply);
+  std::string key_of(const char* what, const std::string& room) const { return link_->prefix() + what + room; }
+  void on_commands_state(bool up);
+  void on_message(const std::string& room, std::string_view body);
+  void on_subscription(const std::string& room, bool subscribed);
   void on_subscriber_state(bool up);
 
-  RedisAddress address_;
-  std::string prefix_;
-  RedisConnection::Timing timing_;
+  std::shared_ptr<RedisLink> link_;
   HistoryPolicy history_;
   std::string epoch_seed_;
   std::uint64_t epochs_made_ = 0;  // on the strand
   DeliverHandler deliver_;
-  PresenceEventHandler on_presence_event_;
-  std::vector<std::function<void()>> commands_up_hooks_;
-  std::vector<std::function<void(const std::string&)>> room_dropped_hooks_;
-  std::optional<RedisConnection::Strand> strand_;  // from start()
-  std::unique_ptr<RedisConnection> commands_;
-  std::unique_ptr<RedisConnection> subscriber_;
   std::unordered_map<std::string, Channel> channels_;  // on the strand
   std::uint64_t channels_made_ = 0;                    // on the strand
   std::size_t catching_up_ = 0;                        // channels catching up (on the strand)
@@ -160,8 +145,6 @@ class RedisBroker final : public Broker {
   } catch_up_report_;
   std::mutex outbox_mutex_;
   std::vector<Outgoing> outbox_;  // publishes not yet handed to the strand
-  std::atomic<bool> commands_up_{false};
-  std::atomic<bool> subscriber_up_{false};
   std::atomic<bool> resubscribed_{true};  // every wanted room confirmed since the subscriber came up
   std::atomic<std::uint64_t> reconnects_{0};
   bool commands_connected_before_ = false;    // on the strand

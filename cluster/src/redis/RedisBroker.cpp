@@ -1,18 +1,16 @@
-#include "switchboard/cluster/RedisBroker.h"
+#include "redis/RedisBroker.h"
 
 #include <hiredis/hiredis.h>
-
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <charconv>
 #include <cstring>
-#include <future>
 #include <mutex>
 
 #include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
+#include "switchboard/protocol/OffsetSlot.h"
 
 namespace switchboard::cluster {
 
@@ -22,23 +20,26 @@ namespace {
 
 // Publishes a batch of a room's messages, in order. KEYS: the room's history hash, its stream.
 // ARGV: channel, history size, history ttl (ms), a new epoch in case the room has none, the
-// hash's ttl (ms), then each push (without offset). A room without an epoch has lost its history
-// (or never had one): its stream goes too, so that offsets start again at 1 under the new epoch.
+// hash's ttl (ms), the offset slot's `before` and `kept` (protocol::message_offset_slot), then
+// each push (without offset). A room without an epoch has lost its history (or never had one):
+// its stream goes too, so that offsets start again at 1 under the new epoch.
 // Returns the messages' offsets.
-constexpr const char* kPublishScript = R"lua(
+constexpr const char* kPublishText = R"lua(
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[4]
   redis.call('DEL', KEYS[2])
   redis.call('HSET', KEYS[1], 'epoch', epoch)
 end
-local count = #ARGV - 5
+local count = #ARGV - 7
 local last = redis.call('HINCRBY', KEYS[1], 'offset', count)
 local keep = tonumber(ARGV[2]) > 0
+local kept = tonumber(ARGV[7])
 local offsets = {}
 for i = 1, count do
   local offset = last - count + i
-  local push = string.sub(ARGV[5 + i], 1, -2) .. ',"offset":' .. offset .. '}'
+  local push = ARGV[7 + i]
+  push = string.sub(push, 1, #push - kept) .. ARGV[6] .. offset .. string.sub(push, #push - kept + 1)
   if keep then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-0', 'p', push) end
   redis.call('PUBLISH', ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
   offsets[i] = offset
@@ -51,7 +52,7 @@ return offsets
 // KEYS: the room's history hash, its stream. ARGV: a new epoch in case the room has none, the
 // hash's ttl (ms), the offset to read after ('' for the latest messages), how many at most.
 // Returns {epoch, latest offset, entries oldest first}.
-constexpr const char* kHistoryScript = R"lua(
+constexpr const char* kHistoryText = R"lua(
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -73,26 +74,46 @@ end
 return {epoch, offset, entries}
 )lua";
 
-std::string sha1_hex(std::string_view text) {
-  unsigned char digest[SHA_DIGEST_LENGTH];
-  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
-  return to_hex({digest, sizeof digest});
-}
-
-const std::string& publish_sha() {
-  static const std::string sha = sha1_hex(kPublishScript);
-  return sha;
-}
-const std::string& history_sha() {
-  static const std::string sha = sha1_hex(kHistoryScript);
-  return sha;
-}
+const RedisScript kPublishScript("publish", kPublishText);
+const RedisScript kHistoryScript("history", kHistoryText);
 
 std::optional<std::uint64_t> parse_offset(std::string_view text) {
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
+}
+
+// The history script's answer: {epoch, latest offset, entries oldest first}, each entry
+// [id, [field, value]]. Not available when Redis did not run it.
+Broker::History history_of(const redisReply* reply, std::optional<std::uint64_t> after, std::size_t count) {
+  Broker::History history;
+  if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+      reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_INTEGER ||
+      reply->element[2]->type != REDIS_REPLY_ARRAY)
+    return history;
+  history.available = true;
+  history.position.epoch.assign(reply->element[0]->str, reply->element[0]->len);
+  history.position.offset = static_cast<std::uint64_t>(reply->element[1]->integer);
+  const redisReply* entries = reply->element[2];
+  for (std::size_t i = 0; i < entries->elements; ++i) {
+    const redisReply* e = entries->element[i];
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2)
+      continue;
+    std::string_view id(e->element[0]->str, e->element[0]->len);
+    auto offset = parse_offset(id.substr(0, id.find('-')));
+    const redisReply* value = e->element[1]->element[1];
+    if (!offset || value->type != REDIS_REPLY_STRING) continue;
+    history.messages.push_back({*offset, protocol::make_payload(std::string(value->str, value->len))});
+  }
+  auto top = history.position.offset;
+  if (after) {
+    const auto& m = history.messages;
+    history.complete = *after == top || (*after < top && top - *after <= count && m.size() == top - *after &&
+                                         m.front().offset == *after + 1 && m.back().offset == top);
+  }
+  return history;
 }
 
 // How long a room's numbering outlives its latest message or read.
@@ -102,61 +123,28 @@ std::chrono::milliseconds numbering_ttl(std::chrono::seconds ttl) {
 
 }  // namespace
 
-RedisBroker::RedisBroker(RedisAddress address, std::string prefix, RedisConnection::Timing timing, HistoryPolicy history)
-    : address_(std::move(address)),
-      prefix_(std::move(prefix)),
-      timing_(timing),
-      history_(std::move(history)),
-      epoch_seed_(random_id()) {}
+RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history)
+    : link_(std::move(link)), history_(std::move(history)), epoch_seed_(random_id()) {
+  link_->use(kPublishScript);
+  link_->use(kHistoryScript);
+  link_->on_commands_state([this](bool up) { on_commands_state(up); });
+  link_->on_subscriber_state([this](bool up) { on_subscriber_state(up); });
+  link_->on_subscription([this](const std::string& room, bool subscribed) { on_subscription(room, subscribed); });
+  link_->on_channel('m', [this](const std::string& room, std::string_view body) { on_message(room, body); });
+}
 
 // Unique to this node and call: used only when a room has no epoch in Redis yet.
 std::string RedisBroker::new_epoch() { return epoch_seed_ + "." + std::to_string(++epochs_made_); }
 
-RedisBroker::~RedisBroker() {
-  // The event loop has stopped by now: nothing else touches the connections.
-  subscriber_.reset();
-  commands_.reset();
-}
+RedisBroker::~RedisBroker() = default;
 
 void RedisBroker::set_deliver_handler(DeliverHandler handler) { deliver_ = std::move(handler); }
 
-void RedisBroker::start(net::io_context& ioc) {
-  strand_.emplace(net::make_strand(ioc));
-  commands_ = std::make_unique<RedisConnection>(*strand_, address_, "commands", timing_);
-  subscriber_ = std::make_unique<RedisConnection>(*strand_, address_, "subscriber", timing_);
-  net::post(*strand_, [this] {
-    commands_->start([this](bool up) {
-      if (up && commands_connected_before_) ++reconnects_;
-      if (up) commands_connected_before_ = true;
-      if (up) load_scripts();  // ahead of every command that runs them
-      commands_up_ = up;
-      if (up)
-        for (auto& hook : commands_up_hooks_) hook();
-      if (up)  // read-backs that waited for the command connection
-        for (auto& [room, ch] : channels_)
-          if (ch.catching_up && !ch.catch_up_sent) {
-            ch.catch_up_tries = 0;
-            send_catch_up(room, ch, ch.delivered.epoch.empty() ? std::nullopt : std::optional(ch.delivered.offset));
-          }
-    });
-    subscriber_->start([this](bool up) { on_subscriber_state(up); },
-                       [this](redisReply* reply) { on_push(reply); });
-  });
-}
+void RedisBroker::start(net::io_context& ioc) { link_->start(ioc); }
 
-void RedisBroker::stop() {
-  if (!strand_) return;
-  std::promise<void> done;
-  net::post(*strand_, [this, &done] {
-    subscriber_->stop();
-    commands_->stop();
-    commands_up_ = subscriber_up_ = false;
-    done.set_value();
-  });
-  done.get_future().wait();
-}
+void RedisBroker::stop() { link_->stop(); }
 
-bool RedisBroker::ready() const { return commands_up_ && subscriber_up_ && resubscribed_; }
+bool RedisBroker::ready() const { return link_->commands_up() && link_->subscriber_up() && resubscribed_; }
 
 RedisBroker::Stats RedisBroker::stats() const {
   Stats s;
@@ -166,31 +154,34 @@ RedisBroker::Stats RedisBroker::stats() const {
   return s;
 }
 
+// On the strand, each time the command connection comes up (the link loaded the scripts first)
+// or goes down.
+void RedisBroker::on_commands_state(bool up) {
+  if (!up) return;
+  if (commands_connected_before_) ++reconnects_;
+  commands_connected_before_ = true;
+  // Read-backs that waited for the command connection.
+  for (auto& [room, ch] : channels_)
+    if (ch.catching_up && !ch.catch_up_sent) {
+      ch.catch_up_tries = 0;
+      send_catch_up(room, ch, ch.delivered.epoch.empty() ? std::nullopt : std::optional(ch.delivered.offset));
+    }
+}
+
 // Counts down the rooms to subscribe again after the subscriber connection came up.
 void RedisBroker::confirmed_one() {
   if (unconfirmed_ > 0 && --unconfirmed_ == 0) resubscribed_ = true;
 }
 
-void RedisBroker::load_scripts() {
-  for (const char* script : {kPublishScript, kHistoryScript})
-    commands_->command({"SCRIPT", "LOAD", script}, [](redisReply*) {});
-}
-
-// NOSCRIPT: Redis lost its scripts (SCRIPT FLUSH); load them again for the client's retry.
-void RedisBroker::reload_scripts_if_lost(const redisReply* reply) {
-  if (reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT"))
-    load_scripts();
-}
-
 void RedisBroker::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
-  if (!commands_up_) return done(std::nullopt);
+  if (!link_->commands_up()) return done(std::nullopt);
   bool first;
   {
     std::lock_guard lock(outbox_mutex_);
     first = outbox_.empty();
     outbox_.push_back({room, std::move(push), std::move(done)});
   }
-  if (first) net::post(*strand_, [this] { send_outbox(); });
+  if (first) net::post(link_->strand(), [this] { send_outbox(); });
 }
 
 // On the strand: what was published since the last call goes to Redis as one script call per
@@ -225,16 +216,20 @@ void RedisBroker::send_outbox() {
 void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   const std::string& room = run.front().room;
   const HistoryLimits& limits = history_.limits_for(room);
-  std::string channel = channel_of(room), hash = key_of("history:", room), stream = key_of("stream:", room);
-  std::string size = std::to_string(limits.size);
-  std::string ttl = std::to_string(std::chrono::milliseconds(limits.ttl).count());
-  std::string epoch = new_epoch();
-  std::string hash_ttl = std::to_string(numbering_ttl(limits.ttl).count());
-  std::vector<std::string_view> args{"EVALSHA", publish_sha(), "2", hash, stream, channel, size, ttl, epoch, hash_ttl};
-  args.reserve(args.size() + run.size());
-  for (const auto& m : run) args.push_back(*m.push);
+  constexpr protocol::OffsetSlot slot = protocol::message_offset_slot();
+  auto call = std::make_shared<RedisLink::ScriptCall>();
+  call->keys = {key_of("history:", room), key_of("stream:", room)};
+  call->args = {link_->channel_of(room),
+                std::to_string(limits.size),
+                std::to_string(std::chrono::milliseconds(limits.ttl).count()),
+                new_epoch(),
+                std::to_string(numbering_ttl(limits.ttl).count()),
+                std::string(slot.before),
+                std::to_string(slot.kept)};
+  call->payloads.reserve(run.size());
+  for (const auto& m : run) call->payloads.push_back(m.push);
   auto handlers = std::make_shared<std::vector<Outgoing>>(std::move(run));
-  bool sent = commands_->command(args, [this, handlers](redisReply* reply) {
+  bool sent = link_->run(kPublishScript, std::move(call), [handlers](redisReply* reply) {
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == handlers->size()) {
       for (std::size_t i = 0; i < reply->elements; ++i) {
         const redisReply* offset = reply->element[i];
@@ -244,7 +239,6 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
       }
       return;
     }
-    reload_scripts_if_lost(reply);
     for (auto& m : *handlers) m.done(std::nullopt);
   });
   if (!sent)
@@ -253,62 +247,28 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
 
 void RedisBroker::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                        HistoryHandler done) {
-  if (!commands_up_) return done(History{});
-  net::post(*strand_, [this, room, after, limit, done = std::move(done)]() mutable {
+  if (!link_->commands_up()) return done(History{});
+  net::post(link_->strand(), [this, room, after, limit, done = std::move(done)]() mutable {
     read_history(room, after, limit, std::move(done));
   });
 }
 
 void RedisBroker::read_history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
-                            HistoryHandler done) {
-  {
-    const HistoryLimits& limits = history_.limits_for(room);
-    std::size_t count = std::min(limit, limits.size);
-    std::string hash = key_of("history:", room), stream = key_of("stream:", room);
-    std::string epoch = new_epoch();
-    std::string hash_ttl = std::to_string(numbering_ttl(limits.ttl).count());
-    std::string after_text = after ? std::to_string(*after) : std::string();
-    std::string count_text = std::to_string(count);
-    bool sent = commands_->command(
-        {"EVALSHA", history_sha(), "2", hash, stream, epoch, hash_ttl, after_text, count_text},
-        [this, after, count, done](redisReply* reply) {
-          History history;
-          if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
-              reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_INTEGER ||
-              reply->element[2]->type != REDIS_REPLY_ARRAY) {
-            reload_scripts_if_lost(reply);
-            return done(std::move(history));
-          }
-          history.available = true;
-          history.position.epoch.assign(reply->element[0]->str, reply->element[0]->len);
-          history.position.offset = static_cast<std::uint64_t>(reply->element[1]->integer);
-          const redisReply* entries = reply->element[2];
-          for (std::size_t i = 0; i < entries->elements; ++i) {
-            // [id, [field, value]]
-            const redisReply* e = entries->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
-                e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2)
-              continue;
-            std::string_view id(e->element[0]->str, e->element[0]->len);
-            auto offset = parse_offset(id.substr(0, id.find('-')));
-            const redisReply* value = e->element[1]->element[1];
-            if (!offset || value->type != REDIS_REPLY_STRING) continue;
-            history.messages.push_back({*offset, protocol::make_payload(std::string(value->str, value->len))});
-          }
-          auto top = history.position.offset;
-          if (after) {
-            const auto& m = history.messages;
-            history.complete = *after == top || (*after < top && top - *after <= count && m.size() == top - *after &&
-                                                 m.front().offset == *after + 1 && m.back().offset == top);
-          }
-          done(std::move(history));
-        });
-    if (!sent) done(History{});
-  }
+                               HistoryHandler done) {
+  const HistoryLimits& limits = history_.limits_for(room);
+  std::size_t count = std::min(limit, limits.size);
+  auto call = std::make_shared<RedisLink::ScriptCall>();
+  call->keys = {key_of("history:", room), key_of("stream:", room)};
+  call->args = {new_epoch(), std::to_string(numbering_ttl(limits.ttl).count()),
+                after ? std::to_string(*after) : std::string(), std::to_string(count)};
+  bool sent = link_->run(kHistoryScript, std::move(call), [after, count, done](redisReply* reply) {
+    done(history_of(reply, after, count));
+  });
+  if (!sent) done(History{});
 }
 
 void RedisBroker::subscribe(const std::string& room) {
-  net::post(*strand_, [this, room] {
+  net::post(link_->strand(), [this, room] {
     auto [it, created] = channels_.try_emplace(room);
     if (created) it->second.id = ++channels_made_;
     it->second.wanted = true;
@@ -317,7 +277,7 @@ void RedisBroker::subscribe(const std::string& room) {
 }
 
 void RedisBroker::unsubscribe(const std::string& room) {
-  net::post(*strand_, [this, room] {
+  net::post(link_->strand(), [this, room] {
     auto it = channels_.find(room);
     if (it == channels_.end()) return;
     it->second.wanted = false;
@@ -326,11 +286,11 @@ void RedisBroker::unsubscribe(const std::string& room) {
 }
 
 void RedisBroker::when_subscribed(const std::string& room, SubscribedHandler done) {
-  net::post(*strand_, [this, room, done = std::move(done)]() mutable {
+  net::post(link_->strand(), [this, room, done = std::move(done)]() mutable {
     auto it = channels_.find(room);
     if (it == channels_.end() || !it->second.wanted) return done(false);  // unsubscribed meanwhile
     if (it->second.subscribed) return done(true);
-    if (!subscriber_->up()) return done(false);
+    if (!link_->subscriber_up()) return done(false);
     it->second.waiters.push_back(std::move(done));
   });
 }
@@ -346,7 +306,7 @@ void RedisBroker::sync(const std::string& room) {
   auto it = channels_.find(room);
   if (it == channels_.end()) return;
   Channel& ch = it->second;
-  if (ch.in_flight || !subscriber_->up()) return;
+  if (ch.in_flight || !link_->subscriber_up()) return;
   if (!ch.wanted && ch.resubscribing) {  // no longer needed: not awaited for readiness
     ch.resubscribing = false;
     confirmed_one();
@@ -357,59 +317,44 @@ void RedisBroker::sync(const std::string& room) {
       notify(ch, false);
       if (ch.catching_up) --catching_up_;  // given up: the reconnect's summary no longer waits for it
       channels_.erase(it);
-      for (auto& hook : room_dropped_hooks_) hook(room);
+      link_->room_dropped(room);
     }
     return;
   }
-  std::string channel = channel_of(room);
-  ch.in_flight = ch.wanted ? subscriber_->subscribe(channel) : subscriber_->unsubscribe(channel);
+  ch.in_flight = ch.wanted ? link_->subscribe(room) : link_->unsubscribe(room);
 }
 
-void RedisBroker::on_push(redisReply* reply) {
-  // ["message", channel, payload] or ["subscribe"|"unsubscribe", channel, count].
-  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || reply->element[0]->type != REDIS_REPLY_STRING ||
-      reply->element[1]->type != REDIS_REPLY_STRING)
-    return;
-  std::string_view kind(reply->element[0]->str, reply->element[0]->len);
-  std::string_view channel(reply->element[1]->str, reply->element[1]->len);
-  std::string room_prefix = prefix_ + "room:";
-  if (channel.substr(0, room_prefix.size()) != room_prefix) return;
-  std::string room(channel.substr(room_prefix.size()));
-  if (kind == "message") {
-    const redisReply* body = reply->element[2];
-    if (body->type != REDIS_REPLY_STRING || body->len < 1) return;
-    std::string_view text(body->str, body->len);
-    if (text[0] == 'm') {  // m<offset>:<epoch>:<push>
-      auto colon = text.find(':');
-      auto second = colon == std::string_view::npos ? colon : text.find(':', colon + 1);
-      auto offset = second == std::string_view::npos ? std::nullopt : parse_offset(text.substr(1, colon - 1));
-      auto it = channels_.find(room);
-      if (!offset || it == channels_.end()) return;
-      auto push = protocol::make_payload(std::string(text.substr(second + 1)));
-      std::string_view epoch = text.substr(colon + 1, second - colon - 1);
-      Channel& ch = it->second;
-      if (ch.catching_up) ch.pending.push_back({*offset, std::string(epoch), std::move(push)});
-      else hand(room, ch, push, *offset, epoch);
-    } else if (text[0] == 'p' && on_presence_event_) {
-      on_presence_event_(room, protocol::make_payload(std::string(text.substr(1))));
-    }
-    return;
-  }
+// A message on a room's channel: "<offset>:<epoch>:<push>".
+void RedisBroker::on_message(const std::string& room, std::string_view text) {
+  auto colon = text.find(':');
+  auto second = colon == std::string_view::npos ? colon : text.find(':', colon + 1);
+  auto offset = second == std::string_view::npos ? std::nullopt : parse_offset(text.substr(0, colon));
+  auto it = channels_.find(room);
+  if (!offset || it == channels_.end()) return;
+  auto push = protocol::make_payload(std::string(text.substr(second + 1)));
+  std::string_view epoch = text.substr(colon + 1, second - colon - 1);
+  Channel& ch = it->second;
+  if (ch.catching_up) ch.pending.push_back({*offset, std::string(epoch), std::move(push)});
+  else hand(room, ch, push, *offset, epoch);
+}
+
+// Redis confirmed a SUBSCRIBE or UNSUBSCRIBE of the room's channel.
+void RedisBroker::on_subscription(const std::string& room, bool subscribed) {
   auto it = channels_.find(room);
   if (it == channels_.end()) return;
-  it->second.in_flight = false;
-  if (kind == "subscribe" && !it->second.subscribed && it->second.resubscribing) {
-    it->second.resubscribing = false;
+  Channel& ch = it->second;
+  ch.in_flight = false;
+  if (subscribed && !ch.subscribed && ch.resubscribing) {
+    ch.resubscribing = false;
     confirmed_one();
   }
-  Channel& ch = it->second;
-  if (kind == "subscribe" && !ch.subscribed) {
+  if (subscribed && !ch.subscribed) {
     ch.subscribed = true;
     // Subscribed again (the subscriber connection came back): what pub/sub dropped meanwhile
     // is read back from history before anything newer is handed on.
     if (ch.was_subscribed) start_catch_up(room, ch);
     ch.was_subscribed = true;
-  } else if (kind == "unsubscribe") {
+  } else if (!subscribed) {
     if (ch.catching_up) --catching_up_;
     ch.subscribed = ch.was_subscribed = ch.catching_up = false;
     ch.delivered = {};
@@ -438,7 +383,7 @@ void RedisBroker::start_catch_up(const std::string& room, Channel& ch) {
 
 // Without `after` (the node delivered nothing of the room yet) only the room's position is read.
 void RedisBroker::send_catch_up(const std::string& room, Channel& ch, std::optional<std::uint64_t> after) {
-  if (!commands_->up()) return;  // sent when the command connection comes up
+  if (!link_->commands_up()) return;  // sent when the command connection comes up
   ch.catch_up_sent = true;
   ++ch.catch_up_tries;
   std::size_t limit = after ? history_.limits_for(room).size : 0;
@@ -501,7 +446,6 @@ void RedisBroker::finish_catch_up(const std::string& room, Channel& ch, const Hi
 }
 
 void RedisBroker::on_subscriber_state(bool up) {
-  subscriber_up_ = up;
   if (up && subscriber_connected_before_) ++reconnects_;
   if (up) subscriber_connected_before_ = true;
   if (!up) {

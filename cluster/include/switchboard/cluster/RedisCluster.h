@@ -1,0 +1,36 @@
+#pragma once
+// A node's parts in a cluster on Redis: its broker and its presence store. Both work through one
+// RedisLink (the node's connections to Redis, the strand that runs every Redis call, and the Lua
+// scripts), which each holds a share of: neither uses the other, and they may go in any order.
+//
+// The link connects when the broker starts (Broker::start gives it the event loop) and
+// disconnects when the broker stops; the presence store starts after the broker and stops before
+// it, as every PresenceStore does.
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "switchboard/cluster/Broker.h"
+#include "switchboard/cluster/HistoryPolicy.h"
+#include "switchboard/cluster/PresenceStore.h"
+#include "switchboard/cluster/RedisAddress.h"
+#include "switchboard/cluster/RedisTiming.h"
+
+namespace switchboard::cluster {
+
+struct RedisCluster {
+  struct Options {
+    RedisAddress address;
+    std::string prefix;  // of every key and channel of the cluster
+    RedisTiming timing;
+    HistoryPolicy history;
+    // A node whose heartbeat stops this long is presumed dead: its users leave.
+    std::chrono::milliseconds node_timeout{6000};
+  };
+  static RedisCluster make(Options options);
+
+  std::unique_ptr<Broker> broker;
+  std::unique_ptr<PresenceStore> presence;
+};
+
+}  // namespace switchboard::cluster

@@ -1,0 +1,163 @@
+#include "redis/RedisLink.h"
+
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
+
+#include "switchboard/cluster/ClusterLog.h"
+
+namespace switchboard::cluster {
+
+namespace net = boost::asio;
+
+namespace {
+bool is_noscript(const redisReply* reply) {
+  return reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT");
+}
+}  // namespace
+
+RedisLink::RedisLink(RedisAddress address, std::string prefix, RedisTiming timing)
+    : address_(std::move(address)), prefix_(std::move(prefix)), timing_(timing) {}
+
+RedisLink::~RedisLink() {
+  // The event loop has stopped by now: nothing else touches the connections.
+  subscriber_.reset();
+  commands_.reset();
+}
+
+void RedisLink::start(net::io_context& ioc) {
+  strand_.emplace(net::make_strand(ioc));
+  commands_ = std::make_unique<RedisConnection>(*strand_, address_, "commands", timing_);
+  subscriber_ = std::make_unique<RedisConnection>(*strand_, address_, "subscriber", timing_);
+  net::post(*strand_, [this] {
+    commands_->start([this](bool up) { commands_changed(up); });
+    subscriber_->start(
+        [this](bool up) {
+          subscriber_up_ = up;
+          if (subscriber_state_) subscriber_state_(up);
+        },
+        [this](redisReply* reply) { on_push(reply); });
+  });
+}
+
+void RedisLink::stop() {
+  if (!strand_) return;
+  std::promise<void> done;
+  net::post(*strand_, [this, &done] {
+    subscriber_->stop();
+    commands_->stop();
+    commands_up_ = subscriber_up_ = false;
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void RedisLink::commands_changed(bool up) {
+  // The scripts go first: every command sent after them finds them.
+  if (up) load_scripts([](redisReply*) {});
+  commands_up_ = up;
+  for (auto& handler : commands_state_) handler(up);
+}
+
+// Sends SCRIPT LOAD for every script; `last_loaded` gets the last one's answer (they come in order).
+void RedisLink::load_scripts(ReplyHandler last_loaded) {
+  for (std::size_t i = 0; i < scripts_.size(); ++i) {
+    const RedisScript& script = *scripts_[i];
+    bool last = i + 1 == scripts_.size();
+    commands_->command({"SCRIPT", "LOAD", script.text()}, [&script, last, last_loaded](redisReply* reply) {
+      if (reply && reply->type == REDIS_REPLY_ERROR)
+        log(LogSeverity::warn, "Redis refused the " + std::string(script.name()) +
+                                   " script: " + std::string(reply->str, reply->len));
+      if (last) last_loaded(reply);
+    });
+  }
+}
+
+bool RedisLink::command(std::vector<std::string> args, ReplyHandler done) {
+  if (!commands_ || !commands_->up()) return false;
+  if (reloading_) {
+    waiting_.push_back([this, args = std::move(args), done]() mutable {
+      if (!command(std::move(args), done)) done(nullptr);
+    });
+    return true;
+  }
+  std::vector<std::string_view> views(args.begin(), args.end());
+  return commands_->command(views, std::move(done));
+}
+
+bool RedisLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done) {
+  if (!commands_ || !commands_->up()) return false;
+  if (reloading_) {
+    waiting_.push_back([this, &script, call = std::move(call), done]() mutable {
+      if (!run(script, std::move(call), done)) done(nullptr);
+    });
+    return true;
+  }
+  return send_script(script, std::move(call), std::move(done), true);
+}
+
+bool RedisLink::send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
+                            bool may_reload) {
+  std::string key_count = std::to_string(call->keys.size());
+  std::vector<std::string_view> args{"EVALSHA", script.sha(), key_count};
+  args.reserve(args.size() + call->keys.size() + call->args.size() + call->payloads.size());
+  for (const auto& key : call->keys) args.push_back(key);
+  for (const auto& arg : call->args) args.push_back(arg);
+  for (const auto& payload : call->payloads) args.push_back(*payload);
+  return commands_->command(args, [this, &script, call, done = std::move(done), may_reload](redisReply* reply) {
+    if (!may_reload || !is_noscript(reply)) return done(reply);
+    // Redis did not run it: load the scripts again (once for every call that finds out) and send
+    // it again, behind them.
+    if (!reloading_) scripts_lost();
+    if (!send_script(script, call, done, false)) done(nullptr);
+  });
+}
+
+// Redis lost the scripts: they go again, and what is asked until they are back waits, so that it
+// runs after the calls now being sent again.
+void RedisLink::scripts_lost() {
+  log(LogSeverity::warn, "Redis lost the node's scripts (restarted, or SCRIPT FLUSH): loading them again");
+  reloading_ = true;
+  load_scripts([this](redisReply*) {
+    // Answered after every call sent before the scripts: those that found none are sent again.
+    reloading_ = false;
+    auto waiting = std::move(waiting_);
+    waiting_.clear();
+    for (auto& send : waiting) send();
+  });
+}
+
+bool RedisLink::subscribe(const std::string& room) {
+  return subscriber_ && subscriber_->subscribe(channel_of(room));
+}
+
+bool RedisLink::unsubscribe(const std::string& room) {
+  return subscriber_ && subscriber_->unsubscribe(channel_of(room));
+}
+
+void RedisLink::room_dropped(const std::string& room) {
+  for (auto& handler : room_dropped_) handler(room);
+}
+
+void RedisLink::on_push(redisReply* reply) {
+  // ["message", channel, payload] or ["subscribe"|"unsubscribe", channel, count].
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 || reply->element[0]->type != REDIS_REPLY_STRING ||
+      reply->element[1]->type != REDIS_REPLY_STRING)
+    return;
+  std::string_view kind(reply->element[0]->str, reply->element[0]->len);
+  std::string_view channel(reply->element[1]->str, reply->element[1]->len);
+  std::string room_prefix = prefix_ + "room:";
+  if (!channel.starts_with(room_prefix)) return;
+  std::string room(channel.substr(room_prefix.size()));
+  if (kind == "message") {
+    const redisReply* body = reply->element[2];
+    if (body->type != REDIS_REPLY_STRING || body->len < 1) return;
+    auto handler = channels_.find(body->str[0]);
+    if (handler != channels_.end()) handler->second(room, std::string_view(body->str + 1, body->len - 1));
+  } else if ((kind == "subscribe" || kind == "unsubscribe") && subscription_) {
+    subscription_(room, kind == "subscribe");
+  }
+}
+
+}  // namespace switchboard::cluster

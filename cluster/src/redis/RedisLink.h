@@ -1,0 +1,120 @@
+#pragma once
+// A node's link to Redis: the two connections (commands, and the subscriber that receives the
+// room channels), the strand that runs every Redis call and reply, and the Lua scripts. The
+// RedisBroker and the RedisPresenceStore each hold a share of it and use it through the calls
+// below; neither reaches into the other.
+//
+// Scripts: every script a user of the link registers (use()) is loaded once each time the
+// command connection comes up, before anyone hears that it is up, and called with EVALSHA. When
+// Redis answers NOSCRIPT (it restarted with the connection still up, or SCRIPT FLUSH), the link
+// loads them all again and sends the call once more. Commands asked for meanwhile wait for the
+// scripts, so that Redis still runs everything in the order it was asked for: the calls that
+// found no script are sent again as their answers come, in that order, ahead of the waiting ones.
+//
+// Channels: what a room's channel ("<prefix>room:<name>") carries is one kind byte and a body;
+// each kind has its handler ('m' messages: the broker, 'p' presence events: the presence store).
+//
+// Threading: start() and stop() from the node's main thread; commands_up(), subscriber_up() from
+// any thread; everything else on the strand. Handlers run on the strand.
+#include <boost/asio/io_context.hpp>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "redis/RedisConnection.h"
+#include "redis/RedisScript.h"
+#include "switchboard/protocol/Payload.h"
+
+namespace switchboard::cluster {
+
+class RedisLink {
+ public:
+  using Strand = RedisConnection::Strand;
+  using ReplyHandler = RedisConnection::ReplyHandler;
+  using StateHandler = std::function<void(bool up)>;
+  // A message on a room's channel: the room, and the body after the kind byte.
+  using ChannelHandler = std::function<void(const std::string& room, std::string_view body)>;
+  // A SUBSCRIBE (subscribed true) or UNSUBSCRIBE of a room's channel confirmed by Redis.
+  using SubscriptionHandler = std::function<void(const std::string& room, bool subscribed)>;
+  using RoomHandler = std::function<void(const std::string& room)>;
+
+  // A script call's arguments, kept until Redis ran it (it may be sent twice). `payloads` follow
+  // `args` in ARGV, sent as they are.
+  struct ScriptCall {
+    std::vector<std::string> keys;
+    std::vector<std::string> args;
+    std::vector<protocol::Payload> payloads;
+  };
+
+  RedisLink(RedisAddress address, std::string prefix, RedisTiming timing);
+  // After the event loop stopped: frees the connections (their pending handlers get nullptr).
+  ~RedisLink();
+  RedisLink(const RedisLink&) = delete;
+  RedisLink& operator=(const RedisLink&) = delete;
+
+  // Before start(): the scripts to load, and who hears of what.
+  void use(const RedisScript& script) { scripts_.push_back(&script); }
+  void on_commands_state(StateHandler handler) { commands_state_.push_back(std::move(handler)); }
+  void on_subscriber_state(StateHandler handler) { subscriber_state_ = std::move(handler); }
+  void on_subscription(SubscriptionHandler handler) { subscription_ = std::move(handler); }
+  void on_channel(char kind, ChannelHandler handler) { channels_[kind] = std::move(handler); }
+  void on_room_dropped(RoomHandler handler) { room_dropped_.push_back(std::move(handler)); }
+
+  // Connects once the node's event loop runs; stop() disconnects (it waits for the strand).
+  void start(boost::asio::io_context& ioc);
+  void stop();
+  bool started() const { return strand_.has_value(); }
+  const Strand& strand() const { return *strand_; }
+
+  bool commands_up() const { return commands_up_; }
+  bool subscriber_up() const { return subscriber_up_; }
+
+  // On the strand. Like RedisConnection::command: false, without calling `done`, when the command
+  // connection is not up; otherwise `done` runs exactly once (nullptr: the connection was lost).
+  bool command(std::vector<std::string> args, ReplyHandler done);
+  bool run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done);
+  // The subscriber connection: SUBSCRIBE / UNSUBSCRIBE a room's channel (answers go to the
+  // subscription handler). False when it is not up.
+  bool subscribe(const std::string& room);
+  bool unsubscribe(const std::string& room);
+  // The node no longer receives the room's channel: the room-dropped handlers forget it.
+  void room_dropped(const std::string& room);
+
+  const std::string& prefix() const { return prefix_; }
+  const RedisTiming& timing() const { return timing_; }
+  std::string channel_of(const std::string& room) const { return prefix_ + "room:" + room; }
+
+ private:
+  void commands_changed(bool up);
+  void load_scripts(ReplyHandler last_loaded);
+  bool send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
+                   bool may_reload);
+  void scripts_lost();
+  void on_push(redisReply* reply);
+
+  RedisAddress address_;
+  std::string prefix_;
+  RedisTiming timing_;
+  std::vector<const RedisScript*> scripts_;
+  std::vector<StateHandler> commands_state_;
+  StateHandler subscriber_state_;
+  SubscriptionHandler subscription_;
+  std::map<char, ChannelHandler> channels_;
+  std::vector<RoomHandler> room_dropped_;
+  std::optional<Strand> strand_;  // from start()
+  std::unique_ptr<RedisConnection> commands_;
+  std::unique_ptr<RedisConnection> subscriber_;
+  std::atomic<bool> commands_up_{false};
+  std::atomic<bool> subscriber_up_{false};
+  // On the strand: the scripts are being loaded again after a NOSCRIPT; what is asked meanwhile
+  // waits here, in order.
+  bool reloading_ = false;
+  std::vector<std::function<void()>> waiting_;
+};
+
+}  // namespace switchboard::cluster

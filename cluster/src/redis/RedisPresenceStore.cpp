@@ -1,0 +1,383 @@
+#include "redis/RedisPresenceStore.h"
+
+#include "switchboard/cluster/ClusterLog.h"
+#include "switchboard/cluster/RandomId.h"
+#include "switchboard/protocol/LeaveEventSlot.h"
+
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/post.hpp>
+#include <future>
+
+namespace switchboard::cluster {
+
+namespace net = boost::asio;
+
+namespace {
+
+// Removes one connection of `user`; when it was the user's last, publishes the leave event: the
+// kind byte and protocol::leave_event_slot's head, the info the user's first connection left,
+// then the slot's tail. Returns 1, or 0 when Redis has no such connection of the user.
+constexpr const char* kLeaveFunction = R"lua(
+local function leave(conns, users, info, channel, field, user, head, tail)
+  if redis.call('HGET', conns, field) ~= user then return 0 end
+  redis.call('HDEL', conns, field)
+  if redis.call('HINCRBY', users, user, -1) <= 0 then
+    redis.call('HDEL', users, user)
+    local i = redis.call('HGET', info, user) or '{}'
+    redis.call('HDEL', info, user)
+    redis.call('PUBLISH', channel, head .. i .. tail)
+  end
+  return 1
+end
+)lua";
+
+// KEYS: conns users info node-conns channel nodes alive
+// ARGV: field user info-json member join-event node-id alive-ttl-ms
+constexpr const char* kJoinText = R"lua(
+redis.call('SET', KEYS[7], '1', 'PX', ARGV[7])
+redis.call('SADD', KEYS[6], ARGV[6])
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('SADD', KEYS[4], ARGV[4])
+if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then
+  redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+  redis.call('PUBLISH', KEYS[5], ARGV[5])
+end
+return 1
+)lua";
+
+// KEYS: conns users info node-conns channel    ARGV: field member user head tail [leave-event]
+// With the leave event (a leave replayed after an outage): when Redis no longer knows the
+// connection (it restarted empty) and counts no connection of the user, the leave is announced
+// all the same, for subscribers that saw the user join before the restart.
+constexpr const char* kLeaveBody = R"lua(
+local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], ARGV[3], ARGV[4], ARGV[5])
+redis.call('SREM', KEYS[4], ARGV[2])
+if r == 0 and ARGV[6] and not redis.call('HGET', KEYS[2], ARGV[3]) then redis.call('PUBLISH', KEYS[5], ARGV[6]) end
+return r
+)lua";
+
+// Reaping a node presumed dead, in three steps (each touches only keys it is given):
+// 1. KEYS: nodes grace alive node-conns   ARGV: node
+//    When the node is listed, its alive key has run out and no grace period holds reaps off,
+//    returns the members of its connection set ("<room>\n<node>/<connection>"); else false.
+constexpr const char* kClaimText = R"lua(
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return false end
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return false end
+return redis.call('SMEMBERS', KEYS[4])
+)lua";
+
+// 2. For each member, with the user Redis names for the connection ('' when none):
+//    KEYS: conns users info channel alive node-conns    ARGV: field member user head tail
+//    Unless the node came back meanwhile (its alive key is there again), the connection leaves
+//    and its member goes from the set. Returns 1 when a connection left.
+constexpr const char* kReapBody = R"lua(
+if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
+redis.call('SREM', KEYS[6], ARGV[2])
+return leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[3], ARGV[4], ARGV[5])
+)lua";
+
+// 3. KEYS: nodes alive node-conns   ARGV: node
+//    Once its set is empty (and it did not come back), the node leaves the list: returns 1 then.
+//    Otherwise it stays listed, and the next heartbeat's reap finishes the work.
+constexpr const char* kUnlistText = R"lua(
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('SCARD', KEYS[3]) > 0 then return 0 end
+return redis.call('SREM', KEYS[1], ARGV[1])
+)lua";
+
+// KEYS: alive nodes last-beat grace    ARGV: node-id alive-ttl-ms stall-ms grace-ms
+// When no node at all has beaten for stall-ms (Redis hung), every liveness key may have run out
+// together: no node is reaped for grace-ms, while the nodes come back. (A Redis that restarted
+// empty lists no node to reap.)
+// Returns 1 when Redis did not list the node (it restarted empty, or the node was reaped) or its
+// alive key had run out (other nodes may have reaped some of its connections).
+constexpr const char* kHeartbeatText = R"lua(
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local last = redis.call('GET', KEYS[3])
+if last and now - tonumber(last) > tonumber(ARGV[3]) then redis.call('SET', KEYS[4], '1', 'PX', ARGV[4]) end
+redis.call('SET', KEYS[3], now)
+local was_alive = redis.call('EXISTS', KEYS[1])
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[2])
+if redis.call('SADD', KEYS[2], ARGV[1]) == 1 or was_alive == 0 then return 1 end
+return 0
+)lua";
+
+// KEYS: users info
+constexpr const char* kListText = R"lua(
+return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
+)lua";
+
+const std::string kLeaveText = std::string(kLeaveFunction) + kLeaveBody;
+const std::string kReapText = std::string(kLeaveFunction) + kReapBody;
+const RedisScript kJoinScript("presence join", kJoinText);
+const RedisScript kLeaveScript("presence leave", kLeaveText);
+const RedisScript kClaimScript("presence claim", kClaimText);
+const RedisScript kReapScript("presence reap", kReapText);
+const RedisScript kUnlistScript("presence unlist", kUnlistText);
+const RedisScript kHeartbeatScript("heartbeat", kHeartbeatText);
+const RedisScript kListScript("presence list", kListText);
+
+std::shared_ptr<RedisLink::ScriptCall> script_call(std::vector<std::string> keys, std::vector<std::string> args) {
+  auto call = std::make_shared<RedisLink::ScriptCall>();
+  call->keys = std::move(keys);
+  call->args = std::move(args);
+  return call;
+}
+
+std::string str(const redisReply* r) { return r->type == REDIS_REPLY_STRING ? std::string(r->str, r->len) : std::string(); }
+
+}  // namespace
+
+RedisPresenceStore::RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chrono::milliseconds node_timeout)
+    : link_(std::move(link)), node_timeout_(node_timeout), node_id_(random_id()) {
+  for (const RedisScript* script : {&kJoinScript, &kLeaveScript, &kClaimScript, &kReapScript, &kUnlistScript, &kHeartbeatScript,
+                                   &kListScript})
+    link_->use(*script);
+  link_->on_channel('p', [this](const std::string& room, std::string_view text) {
+    auto event = protocol::make_payload(std::string(text));
+    if (on_event_ && show(room, event)) on_event_(room, event);
+  });
+  link_->on_commands_state([this](bool up) {
+    if (up && started_) resync();
+  });
+  link_->on_room_dropped([this](const std::string& room) { shown_.erase(room); });
+}
+
+RedisPresenceStore::~RedisPresenceStore() = default;
+
+std::string RedisPresenceStore::key(const std::string& room, const char* what) const {
+  return link_->prefix() + "presence:" + room + ":" + what;
+}
+
+void RedisPresenceStore::set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
+
+// On the strand, for every event from Redis: what this node's subscribers were last shown of the
+// user decides.
+bool RedisPresenceStore::show(const std::string& room, const protocol::Payload& event) {
+  auto parsed = nlohmann::json::parse(*event, nullptr, false);
+  if (!parsed.is_object() || !parsed["user"].is_string() || !parsed["type"].is_string()) return true;
+  const bool join = parsed["type"] == "join";
+  auto [it, added] = shown_[room].try_emplace(parsed["user"].get<std::string>());
+  if (!added && it->second.present == join) return false;  // said already
+  it->second = {join, std::chrono::steady_clock::now()};
+  return true;
+}
+
+// Leaves are remembered long enough to drop the repeats that follow an outage.
+void RedisPresenceStore::forget_old_leaves() {
+  auto before = std::chrono::steady_clock::now() - std::chrono::minutes(10);
+  for (auto room = shown_.begin(); room != shown_.end();) {
+    std::erase_if(room->second, [&](const auto& user) { return !user.second.present && user.second.at < before; });
+    room = room->second.empty() ? shown_.erase(room) : std::next(room);
+  }
+}
+
+void RedisPresenceStore::start() {
+  net::post(link_->strand(), [this] {
+    started_ = true;
+    timer_ = std::make_unique<net::steady_timer>(link_->strand());
+    replay_timer_ = std::make_unique<net::steady_timer>(link_->strand());
+    if (link_->commands_up()) resync();
+    heartbeat();
+  });
+}
+
+void RedisPresenceStore::stop() {
+  if (!link_->started()) return;
+  auto flushed = std::make_shared<std::promise<void>>();
+  auto done = flushed->get_future();
+  net::post(link_->strand(), [this, flushed] {
+    stopped_ = true;
+    if (timer_) timer_->cancel();
+    if (replay_timer_) replay_timer_->cancel();
+    // Out of the cluster's list of nodes too: a node that stopped cleanly has left every room, and
+    // is not presumed dead (nor reaped, nor logged as such) by the others.
+    link_->command({"DEL", node_key(":alive")}, [](redisReply*) {});
+    link_->command({"SREM", link_->prefix() + "nodes", node_id_}, [](redisReply*) {});
+    // Answered after every command sent before it (the leaves of the closing connections):
+    // once it comes back, Redis has them all.
+    if (!link_->command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
+  });
+  done.wait_for(std::chrono::seconds(2));
+}
+
+void RedisPresenceStore::heartbeat() {
+  if (stopped_) return;
+  if (link_->commands_up()) {
+    std::string prefix = link_->prefix();
+    link_->run(kHeartbeatScript,
+               script_call({node_key(":alive"), prefix + "nodes", prefix + "nodes:last-beat", prefix + "nodes:grace"},
+                           {node_id_, std::to_string(node_timeout_.count()),
+                            std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settling_time().count())}),
+               [this](redisReply* reply) {
+                 if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
+                 if (reply->integer == 1 && registered_) {
+                   log(LogSeverity::info,
+                       "Redis no longer listed this node, or its liveness ran out: registering its connections again");
+                   resync();
+                 }
+                 registered_ = true;
+               });
+    // Not while settling: the other nodes may not be back yet.
+    if (std::chrono::steady_clock::now() >= settled_at_) reap();
+  }
+  forget_old_leaves();
+  timer_->expires_after(node_timeout_ / 3);
+  timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) heartbeat();
+  });
+}
+
+// Removes the connections of the nodes that stopped beating, as leaves (the three reap scripts).
+void RedisPresenceStore::reap() {
+  link_->command({"SMEMBERS", link_->prefix() + "nodes"}, [this](redisReply* reply) {
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;
+    for (std::size_t i = 0; i < reply->elements; ++i)
+      if (std::string node = str(reply->element[i]); !node.empty() && node != node_id_) reap_node(node);
+  });
+}
+
+void RedisPresenceStore::reap_node(const std::string& node) {
+  std::string prefix = link_->prefix(), of_node = prefix + "node:" + node;
+  link_->run(kClaimScript,
+             script_call({prefix + "nodes", prefix + "nodes:grace", of_node + ":alive", of_node + ":conns"}, {node}),
+             [this, node](redisReply* reply) {
+               if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;  // alive, or reaped
+               auto reaping = std::make_shared<Reaping>(Reaping{node, reply->elements, 0});
+               if (reply->elements == 0) return unlist(reaping);
+               for (std::size_t i = 0; i < reply->elements; ++i) reap_connection(reaping, str(reply->element[i]));
+             });
+}
+
+// One member of a dead node's set, "<room>\n<node>/<connection>": its user, then its leave.
+void RedisPresenceStore::reap_connection(std::shared_ptr<Reaping> reaping, const std::string& member) {
+  auto nl = member.find('\n');
+  std::string room = member.substr(0, nl), f = nl == std::string::npos ? std::string() : member.substr(nl + 1);
+  link_->command({"HGET", key(room, "conns"), f}, [this, reaping, member, room, f](redisReply* reply) {
+    if (!reply) return;  // the connection was lost: the next heartbeat's reap takes it up again
+    std::string user = str(reply);
+    auto slot = protocol::leave_event_slot(room, user);
+    std::string of_node = link_->prefix() + "node:" + reaping->node;
+    link_->run(kReapScript,
+               script_call({key(room, "conns"), key(room, "users"), key(room, "info"), link_->channel_of(room),
+                            of_node + ":alive", of_node + ":conns"},
+                           {f, member, user, "p" + slot.head, slot.tail}),
+               [reaping](redisReply* reply) {
+                 if (reply && reply->type == REDIS_REPLY_INTEGER) reaping->reaped += reply->integer;
+               });
+    // Sent after every reap of the node's connections: answered after them too.
+    if (--reaping->waiting == 0) unlist(reaping);
+  });
+}
+
+void RedisPresenceStore::unlist(std::shared_ptr<Reaping> reaping) {
+  std::string prefix = link_->prefix(), of_node = prefix + "node:" + reaping->node;
+  link_->run(kUnlistScript, script_call({prefix + "nodes", of_node + ":alive", of_node + ":conns"}, {reaping->node}),
+             [this, reaping](redisReply* reply) {
+               if (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) return;
+               log(LogSeverity::warn, "presumed node " + reaping->node + " dead (no heartbeat for " +
+                                          std::to_string(node_timeout_.count()) + " ms): reaped its " +
+                                          std::to_string(reaping->reaped) + " connections from presence");
+             });
+}
+
+// The settling time after this node reached Redis again: every live node has registered its
+// connections again by then (each does as soon as it is back, within its reconnect backoff).
+void RedisPresenceStore::resync() {
+  if (stopped_) return;
+  for (const auto& [k, entry] : local_) send_join(k.first, k.second, entry);
+  if (!resynced_before_) {  // the node's first connection: no other node lost Redis because of it
+    resynced_before_ = true;
+    return replay_leaves();
+  }
+  auto settle = settling_time();
+  settled_at_ = std::chrono::steady_clock::now() + settle;
+  replay_timer_->expires_after(settle);
+  replay_timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) replay_leaves();
+  });
+}
+
+void RedisPresenceStore::replay_leaves() {
+  if (stopped_ || !link_->commands_up()) return;  // the next resync() schedules them again
+  for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, entry, true);
+}
+
+void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, const Entry& entry) {
+  std::string f = field(conn);
+  std::string event = "p" + *protocol::presence_event(protocol::PresenceEventType::join, room, entry.user,
+                                                      nlohmann::json::parse(entry.info));
+  link_->run(kJoinScript,
+             script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
+                          link_->channel_of(room), link_->prefix() + "nodes", node_key(":alive")},
+                         {f, entry.user, entry.info, room + "\n" + f, std::move(event), node_id_,
+                          std::to_string(node_timeout_.count())}),
+             [](redisReply*) {});  // lost with the connection: resync() sends it again
+}
+
+void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, const Entry& entry, bool replayed) {
+  std::string f = field(conn);
+  auto slot = protocol::leave_event_slot(room, entry.user);
+  std::vector<std::string> args{f, room + "\n" + f, entry.user, "p" + slot.head, slot.tail};
+  if (replayed) args.push_back(args[3] + entry.info + slot.tail);
+  link_->run(kLeaveScript,
+             script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
+                          link_->channel_of(room)},
+                         std::move(args)),
+             [this, k = Key{room, conn}](redisReply* reply) {
+               if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
+             });
+}
+
+void RedisPresenceStore::join(const std::string& room, ConnectionId conn, const std::string& user,
+                              const nlohmann::json& info) {
+  net::post(link_->strand(), [this, room, conn, user, info = info.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)] {
+    Key k{room, conn};
+    auto [it, added] = local_.emplace(k, Entry{user, info});
+    if (!added) return;
+    unconfirmed_leaves_.erase(k);
+    if (link_->commands_up()) send_join(room, conn, it->second);
+  });
+}
+
+void RedisPresenceStore::leave(const std::string& room, ConnectionId conn) {
+  net::post(link_->strand(), [this, room, conn] {
+    Key k{room, conn};
+    auto it = local_.find(k);
+    if (it == local_.end()) return;
+    const Entry& entry = unconfirmed_leaves_[k] = std::move(it->second);
+    local_.erase(it);
+    if (link_->commands_up()) send_leave(room, conn, entry, false);
+  });
+}
+
+void RedisPresenceStore::list(const std::string& room, ListHandler done) {
+  net::post(link_->strand(), [this, room, done = std::move(done)]() mutable {
+    bool sent = link_->run(kListScript, script_call({key(room, "users"), key(room, "info")}, {}), [done](redisReply* reply) {
+          if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return done(std::nullopt);
+          const redisReply* counts = reply->element[0];
+          const redisReply* infos = reply->element[1];
+          std::map<std::string, protocol::PresenceMember> members;  // sorted by user id
+          for (std::size_t i = 0; i + 1 < counts->elements; i += 2) {
+            auto& m = members[str(counts->element[i])];
+            m.user = str(counts->element[i]);
+            m.conns = std::atoi(str(counts->element[i + 1]).c_str());
+          }
+          for (std::size_t i = 0; i + 1 < infos->elements; i += 2) {
+            auto it = members.find(str(infos->element[i]));
+            if (it == members.end()) continue;
+            auto parsed = nlohmann::json::parse(str(infos->element[i + 1]), nullptr, false);
+            if (parsed.is_object()) it->second.info = std::move(parsed);
+          }
+          std::vector<protocol::PresenceMember> out;
+          out.reserve(members.size());
+          for (auto& [user, m] : members)
+            if (m.conns > 0) out.push_back(std::move(m));
+          done(std::move(out));
+        });
+    if (!sent) done(std::nullopt);
+  });
+}
+
+}  // namespace switchboard::cluster

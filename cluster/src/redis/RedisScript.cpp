@@ -1,0 +1,20 @@
+#include "redis/RedisScript.h"
+
+#include <openssl/sha.h>
+
+#include "switchboard/cluster/RandomId.h"
+
+namespace switchboard::cluster {
+
+namespace {
+std::string sha1_hex(std::string_view text) {
+  unsigned char digest[SHA_DIGEST_LENGTH];
+  SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  return to_hex({digest, sizeof digest});
+}
+}  // namespace
+
+RedisScript::RedisScript(std::string_view name, std::string_view text)
+    : name_(name), text_(text), sha_(sha1_hex(text)) {}
+
+}  // namespace switchboard::cluster

@@ -1,0 +1,117 @@
+// The node's link to Redis against a real redis-server: its scripts are called by EVALSHA, and
+// a Redis that lost them (SCRIPT FLUSH) gets them again with every call run once, in order.
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
+#include <thread>
+
+#include "RedisServer.h"
+#include "redis/RedisLink.h"
+#include "redis/RedisScript.h"
+
+using namespace switchboard;
+using namespace switchboard::cluster;
+using switchboard::test::RedisServer;
+
+namespace {
+
+// Appends ARGV[1] to the list KEYS[1]; returns the list's length.
+constexpr const char* kAppendText = "return redis.call('RPUSH', KEYS[1], ARGV[1])";
+const RedisScript kAppend("append", kAppendText);
+
+// A link on its own event loop thread, connected to `redis`.
+class LinkOnLoop {
+ public:
+  explicit LinkOnLoop(const RedisServer& redis) : link_(RedisAddress::parse(redis.url()), "t:", RedisTiming{}) {
+    link_.use(kAppend);
+    link_.on_commands_state([this](bool is_up) {
+      if (is_up && !told_up_) {
+        told_up_ = true;
+        up_.set_value();
+      }
+    });
+    link_.start(ioc_);
+    thread_ = std::thread([this] { ioc_.run(); });
+    if (up_.get_future().wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+      throw std::runtime_error("the link never connected");
+  }
+  ~LinkOnLoop() {
+    link_.stop();
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+  }
+  RedisLink& link() { return link_; }
+  // Runs `f` on the link's strand and waits for it.
+  void on_strand(std::function<void()> f) {
+    std::promise<void> done;
+    boost::asio::post(link_.strand(), [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{ioc_.get_executor()};
+  RedisLink link_;
+  std::promise<void> up_;
+  bool told_up_ = false;  // on the strand
+  std::thread thread_;
+};
+
+std::shared_ptr<RedisLink::ScriptCall> append_call(std::string value) {
+  auto call = std::make_shared<RedisLink::ScriptCall>();
+  call->keys = {"t:list"};
+  call->args = {std::move(value)};
+  return call;
+}
+
+}  // namespace
+
+TEST(RedisLink, ScriptsAreLoadedOnceAndCalledBySha) {
+  RedisServer redis;
+  LinkOnLoop loop(redis);
+  EXPECT_EQ(redis.cli("SCRIPT EXISTS " + kAppend.sha()), "1\n");
+  std::promise<long long> length;
+  loop.on_strand([&] {
+    ASSERT_TRUE(loop.link().run(kAppend, append_call("a"), [&](redisReply* reply) {
+      length.set_value(reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+    }));
+  });
+  EXPECT_EQ(length.get_future().get(), 1);
+  EXPECT_NE(redis.cli("INFO commandstats").find("cmdstat_evalsha:calls=1,"), std::string::npos);
+  EXPECT_EQ(redis.cli("INFO commandstats").find("cmdstat_eval:"), std::string::npos);
+}
+
+// The calls that find no script are sent again in the order they were made, and a call made
+// meanwhile (here from a reply that comes between two of their answers) waits behind them.
+TEST(RedisLink, CallsThatFoundNoScriptRunOnceInTheOrderTheyWereMade) {
+  RedisServer redis;
+  LinkOnLoop loop(redis);
+  std::promise<void> all_done;
+  int answered = 0;
+  auto count = [&](redisReply* reply) {
+    EXPECT_TRUE(reply && reply->type == REDIS_REPLY_INTEGER) << (reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "");
+    if (++answered == 5) all_done.set_value();
+  };
+  loop.on_strand([&] {
+    RedisLink& link = loop.link();
+    ASSERT_TRUE(link.run(kAppend, append_call("1"), count));
+    ASSERT_TRUE(link.command({"SCRIPT", "FLUSH"}, [](redisReply*) {}));
+    ASSERT_TRUE(link.run(kAppend, append_call("2"), count));  // NOSCRIPT: the link loads the scripts
+    ASSERT_TRUE(link.command({"PING"}, [&](redisReply*) {
+      // Between the answers to 2 and 3, both refused: this one must run after 3.
+      ASSERT_TRUE(link.run(kAppend, append_call("4"), count));
+    }));
+    ASSERT_TRUE(link.run(kAppend, append_call("3"), count));  // NOSCRIPT too
+    ASSERT_TRUE(link.run(kAppend, append_call("5"), count));  // NOSCRIPT too
+  });
+  ASSERT_EQ(all_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(redis.cli("LRANGE t:list 0 -1"), "1\n2\n3\n5\n4\n");
+}
