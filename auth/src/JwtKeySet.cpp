@@ -86,15 +86,8 @@ struct ErrorQueueMark {
 };
 
 [[noreturn]] void fail(std::string_view kid, std::string_view what) {
-  std::string message = "JwtKeySet: key";
-  if (!kid.empty()) {
-    message += " '";
-    message += kid;
-    message += "'";
-  }
-  message += ": ";
-  message += what;
-  throw std::runtime_error(message);
+  const std::string key = kid.empty() ? std::string() : " '" + std::string(kid) + "'";
+  throw std::runtime_error("JwtKeySet: key" + key + ": " + std::string(what));
 }
 
 Family family_of(EVP_PKEY* pkey, std::string_view kid) {

@@ -39,27 +39,33 @@ std::optional<double> numeric_date(const nlohmann::json& payload, const char* na
   return value;
 }
 
-JwtResult verify(std::string_view token, const JwtKeySet& keys, const JwtOptions& options,
-                 std::chrono::system_clock::time_point now) {
-  if (token.empty()) return JwtError::missing_token;
-  if (token.size() > options.max_token_bytes) return JwtError::bad_token;
+// A compact JWS's three parts, decoded, and the text its signature covers.
+struct DecodedToken {
+  std::string header;
+  std::string payload;
+  std::string signature;
+  std::string_view signing_input;
+};
 
+// std::nullopt unless `token` is three base64url parts, the first two non-empty.
+std::optional<DecodedToken> decode(std::string_view token) {
   const std::size_t dot1 = token.find('.');
-  if (dot1 == std::string_view::npos) return JwtError::bad_token;
+  if (dot1 == std::string_view::npos) return std::nullopt;
   const std::size_t dot2 = token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
-    return JwtError::bad_token;
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) return std::nullopt;
   const std::string_view header_b64 = token.substr(0, dot1);
   const std::string_view payload_b64 = token.substr(dot1 + 1, dot2 - dot1 - 1);
-  const std::string_view signature_b64 = token.substr(dot2 + 1);
-  if (header_b64.empty() || payload_b64.empty()) return JwtError::bad_token;
+  if (header_b64.empty() || payload_b64.empty()) return std::nullopt;
+  auto header = detail::base64url_decode(header_b64);
+  auto payload = detail::base64url_decode(payload_b64);
+  auto signature = detail::base64url_decode(token.substr(dot2 + 1));
+  if (!header || !payload || !signature) return std::nullopt;
+  return DecodedToken{std::move(*header), std::move(*payload), std::move(*signature), token.substr(0, dot2)};
+}
 
-  const auto header_text = detail::base64url_decode(header_b64);
-  const auto payload_text = detail::base64url_decode(payload_b64);
-  const auto signature = detail::base64url_decode(signature_b64);
-  if (!header_text || !payload_text || !signature) return JwtError::bad_token;
-
-  const auto header = parse_object(*header_text);
+// The header (its alg and kid, no crit) and the signature it names, checked with `keys`.
+std::optional<JwtError> check_signature(const DecodedToken& token, const JwtKeySet& keys) {
+  const auto header = parse_object(token.header);
   if (!header) return JwtError::bad_token;
   const auto alg_it = header->find("alg");
   if (alg_it == header->end() || !alg_it->is_string()) return JwtError::bad_token;
@@ -71,44 +77,50 @@ JwtResult verify(std::string_view token, const JwtKeySet& keys, const JwtOptions
   }
   if (header->contains("crit")) return JwtError::bad_token;  // RFC 7515 4.1.11: no extension understood
   if (iequals(alg, "none")) return JwtError::alg_not_allowed;
+  return keys.check_signature(alg, kid, token.signing_input, token.signature);
+}
 
-  const std::string_view signing_input = token.substr(0, dot2);
-  if (auto error = keys.check_signature(alg, kid, signing_input, *signature)) return *error;
+// The time claims a token was checked to hold (absent: std::nullopt).
+struct TokenDates {
+  std::optional<double> exp;
+  std::optional<double> nbf;
+};
 
-  // The signature holds: now the claims.
-  auto payload = parse_object(*payload_text);
-  if (!payload) return JwtError::bad_token;
-
-  const auto sub = payload->find("sub");
-  if (sub == payload->end() || !sub->is_string() || sub->get_ref<const std::string&>().empty())
+// The registered claims' types: sub a non-empty string, exp, nbf and iat numbers in range (exp
+// present if required), aud a string or an array of strings.
+std::optional<JwtError> check_claim_types(const nlohmann::json& payload, const JwtOptions& options, TokenDates& dates) {
+  const auto sub = payload.find("sub");
+  if (sub == payload.end() || !sub->is_string() || sub->get_ref<const std::string&>().empty())
     return JwtError::bad_token;
-
   bool well_formed = true;
-  const std::optional<double> exp = numeric_date(*payload, "exp", well_formed);
-  const std::optional<double> nbf = numeric_date(*payload, "nbf", well_formed);
-  if (auto iat = payload->find("iat"); iat != payload->end() && !iat->is_number()) well_formed = false;
-  if (!well_formed || (options.require_exp && !exp)) return JwtError::bad_token;
-
-  const auto aud = payload->find("aud");
-  if (aud != payload->end() && !aud->is_string()) {
+  dates.exp = numeric_date(payload, "exp", well_formed);
+  dates.nbf = numeric_date(payload, "nbf", well_formed);
+  if (auto iat = payload.find("iat"); iat != payload.end() && !iat->is_number()) well_formed = false;
+  if (!well_formed || (options.require_exp && !dates.exp)) return JwtError::bad_token;
+  const auto aud = payload.find("aud");
+  if (aud != payload.end() && !aud->is_string()) {
     if (!aud->is_array()) return JwtError::bad_token;
     for (const auto& item : *aud)
       if (!item.is_string()) return JwtError::bad_token;
   }
+  return std::nullopt;
+}
 
+// The claims against the time (with the leeway) and the required issuer and audience.
+std::optional<JwtError> check_claims(const nlohmann::json& payload, const JwtOptions& options, const TokenDates& dates,
+                                     std::chrono::system_clock::time_point now) {
   const double now_s = std::chrono::duration<double>(now.time_since_epoch()).count();
   const double leeway_s = static_cast<double>(options.leeway.count());
-  if (exp && now_s > *exp + leeway_s) return JwtError::expired;
-  if (nbf && now_s + leeway_s < *nbf) return JwtError::not_yet_valid;
-
+  if (dates.exp && now_s > *dates.exp + leeway_s) return JwtError::expired;
+  if (dates.nbf && now_s + leeway_s < *dates.nbf) return JwtError::not_yet_valid;
   if (options.issuer) {
-    const auto iss = payload->find("iss");
-    if (iss == payload->end() || !iss->is_string() || iss->get_ref<const std::string&>() != *options.issuer)
+    const auto iss = payload.find("iss");
+    if (iss == payload.end() || !iss->is_string() || iss->get_ref<const std::string&>() != *options.issuer)
       return JwtError::bad_issuer;
   }
   if (options.audience) {
     bool found = false;
-    if (aud != payload->end()) {
+    if (const auto aud = payload.find("aud"); aud != payload.end()) {
       if (aud->is_string())
         found = aud->get_ref<const std::string&>() == *options.audience;
       else
@@ -116,12 +128,29 @@ JwtResult verify(std::string_view token, const JwtKeySet& keys, const JwtOptions
     }
     if (!found) return JwtError::bad_audience;
   }
+  return std::nullopt;
+}
+
+JwtResult verify(std::string_view token, const JwtKeySet& keys, const JwtOptions& options,
+                 std::chrono::system_clock::time_point now) {
+  if (token.empty()) return JwtError::missing_token;
+  if (token.size() > options.max_token_bytes) return JwtError::bad_token;
+  const auto decoded = decode(token);
+  if (!decoded) return JwtError::bad_token;
+  if (auto error = check_signature(*decoded, keys)) return *error;
+
+  // The signature holds: now the claims.
+  auto payload = parse_object(decoded->payload);
+  if (!payload) return JwtError::bad_token;
+  TokenDates dates;
+  if (auto error = check_claim_types(*payload, options, dates)) return *error;
+  if (auto error = check_claims(*payload, options, dates, now)) return *error;
 
   JwtClaims claims;
-  claims.subject = sub->get<std::string>();
-  if (exp) {
+  claims.subject = payload->at("sub").get<std::string>();
+  if (dates.exp) {
     claims.expires_at = std::chrono::system_clock::time_point(
-        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(*exp)));
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(*dates.exp)));
   }
   claims.payload = std::move(*payload);
   return claims;

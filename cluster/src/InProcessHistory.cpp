@@ -19,7 +19,7 @@ std::shared_ptr<InProcessHistory::Log>& InProcessHistory::made_log_of(const std:
     log = std::make_shared<Log>();
     log->epoch = random_id();
     log->limits = policy_.limits_for(room);
-    log->last_used = Clock::now();
+    log->last_used = now_();
   }
   return log;
 }
@@ -76,7 +76,7 @@ void InProcessHistory::note_kept(const std::shared_ptr<Log>& log, std::uint64_t 
 Broker::History InProcessHistory::read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit) {
   std::shared_ptr<Log> log;
   auto lock = locked_log_of(room, log);
-  auto now = Clock::now();
+  auto now = now_();
   trim(*log, now);
   log->last_used = now;
   Broker::History history;

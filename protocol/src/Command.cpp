@@ -20,16 +20,10 @@ constexpr int kMaxNestingDepth = 64;
 // Returns kMaxNestingDepth + 1 as soon as the limit is passed.
 int nesting_depth(std::string_view text) {
   int depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
+  JsonText::StringTracker strings;
   for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-      continue;
-    }
-    if (c == '"') in_string = true;
-    else if (c == '[' || c == '{') {
+    if (strings.inside(c)) continue;
+    if (c == '[' || c == '{') {
       if (++depth > deepest) deepest = depth;
       if (deepest > kMaxNestingDepth) return deepest;
     } else if (c == ']' || c == '}') --depth;

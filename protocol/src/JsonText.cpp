@@ -105,12 +105,7 @@ class Scanner {
         member->value = text_.substr(start, pos_ - start);
         member->has_whitespace = whitespace_ != whitespace_before;
       }
-      skip_whitespace();
-      if (at_end()) return false;
-      if (peek() == '}') return ++pos_, true;
-      if (peek() != ',') return false;
-      ++pos_;
-      skip_whitespace();
+      if (auto next = after_item('}'); next != Next::another) return next == Next::end;
     }
   }
 
@@ -119,13 +114,21 @@ class Scanner {
     if (!at_end() && peek() == ']') return ++pos_, true;
     for (;;) {
       if (!value(depth)) return false;
-      skip_whitespace();
-      if (at_end()) return false;
-      if (peek() == ']') return ++pos_, true;
-      if (peek() != ',') return false;
-      ++pos_;
-      skip_whitespace();
+      if (auto next = after_item(']'); next != Next::another) return next == Next::end;
     }
+  }
+
+  // What follows a member of an object or an element of an array: a comma and another one (with
+  // the whitespace after the comma skipped), or `close`, the end of the object or array.
+  enum class Next { another, end, bad };
+  Next after_item(char close) {
+    skip_whitespace();
+    if (at_end()) return Next::bad;
+    if (peek() == close) return ++pos_, Next::end;
+    if (peek() != ',') return Next::bad;
+    ++pos_;
+    skip_whitespace();
+    return Next::another;
   }
 
   bool literal(std::string_view word) {
@@ -259,19 +262,9 @@ JsonText::Result JsonText::scan(std::string_view text, int max_depth) { return S
 std::string JsonText::minify(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (is_whitespace(c)) {
-      continue;
-    } else if (c == '"') {
-      in_string = true;
-    }
-    out += c;
-  }
+  StringTracker strings;
+  for (char c : text)
+    if (strings.inside(c) || !is_whitespace(c)) out += c;
   return out;
 }
 

@@ -16,8 +16,33 @@ namespace {
 
 constexpr const char* kEnvPrefix = "SWITCHBOARD_";
 
-po::options_description describe(Config& c) {
-  po::options_description d("Switchboard options (flag, or SWITCHBOARD_<NAME> environment variable, or key in --config)");
+// Rates (per second) and bursts (at once) of requests, their defaults shown as written.
+struct RateOption {
+  const char* name;
+  double Config::*field;
+  const char* shown;
+  const char* help;
+};
+const RateOption kRateOptions[] = {
+    {"publish-rate", &Config::publish_rate, "100", "publishes per second per connection (0: unlimited)"},
+    {"publish-burst", &Config::publish_burst, "200", "publishes a connection may make at once before the rate applies"},
+    {"request-rate", &Config::request_rate, "50", "other requests (subscribe, unsubscribe, presence, ping) per second per connection (0: unlimited)"},
+    {"request-burst", &Config::request_burst, "100", "other requests a connection may make at once before the rate applies"},
+    {"http-publish-rate-per-key", &Config::http_publish_rate_per_key, "0", "POST /api/publish per second per API key, beyond the burst refused with 429 (0: unlimited)"},
+    {"http-publish-rate-per-user", &Config::http_publish_rate_per_user, "100", "POST /api/publish per second per token user (its sub) (0: unlimited)"},
+    {"http-publish-rate-per-ip", &Config::http_publish_rate_per_ip, "100", "POST /api/publish per second per client address of anonymous callers (0: unlimited)"},
+    {"http-publish-burst", &Config::http_publish_burst, "200", "POST /api/publish one API key, user or address may make at once before its rate applies"},
+};
+
+// An option read as a count of seconds or milliseconds: its default and its help.
+struct DurationOption {
+  const char* name;
+  long count;
+  const char* help;
+};
+
+// Where the node listens, how clients authenticate, the cluster and history, what it serves.
+void add_node_options(po::options_description& d, Config& c) {
   // clang-format off
   d.add_options()
     ("help,h", "print this help and exit")
@@ -68,42 +93,37 @@ po::options_description describe(Config& c) {
         "browser origins allowed besides the node's own, comma-separated: "
         "https://app.example.com, https://*.example.com, or * for any; their pages may use WebSockets, "
         "/sse and the HTTP API (CORS), other origins get 403 on every route")
-    ("static-dir", po::value(&c.static_dir), "directory of web-client files served at / (default: the build's web-client/)")
+    ("static-dir", po::value(&c.static_dir),
+        "directory of web-client files served at / (default: ../share/switchboard/web-client from the "
+        "executable's directory, where cmake --install puts them; a build tree links it to web-client/)");
+  // clang-format on
+}
+
+// The limits of a connection, of an HTTP publisher and of a client address; logs.
+void add_limit_options(po::options_description& d, Config& c) {
+  // clang-format off
+  d.add_options()
     ("max-message-size", po::value(&c.max_message_size)->default_value(c.max_message_size),
         "largest accepted frame in bytes; larger closes with 1009")
     ("max-rooms", po::value(&c.max_rooms)->default_value(c.max_rooms), "rooms one connection may join")
     ("max-queue-bytes", po::value(&c.max_queue_bytes)->default_value(c.max_queue_bytes),
-        "outbound bytes queued per connection before it is closed as a slow consumer (4008)")
-    ("idle-timeout", po::value<long>()->default_value(c.idle_timeout.count()),
-        "seconds a connection may stay silent: the node pings it after half, and drops it after all of it")
-    ("sse-keepalive", po::value<long>()->default_value(c.sse_keepalive.count()),
-        "longest silence of a /sse stream (a keep-alive comment fills it)")
-    ("write-timeout", po::value<long>()->default_value(c.write_timeout.count()),
-        "seconds a write to a client (WebSocket or /sse stream) may stay under way: a client that takes "
-        "nothing this long is cut, counted as a 4008 close")
-    ("handshake-timeout", po::value<long>()->default_value(c.handshake_timeout.count()),
-        "seconds allowed for the TLS, HTTP and WebSocket handshakes")
-    ("close-timeout-ms", po::value<long>()->default_value(c.close_timeout.count()),
-        "milliseconds a closing connection gets to take its close frame before it is cut")
-    ("drain-delay-ms", po::value<long>()->default_value(c.drain_delay.count()),
-        "on SIGTERM, milliseconds the node keeps serving its connections with /readyz at 503 and new "
-        "WebSockets refused, so that a load balancer stops sending clients, before it closes them with 1001")
-    ("publish-rate", po::value(&c.publish_rate)->default_value(c.publish_rate, "100"),
-        "publishes per second per connection (0: unlimited)")
-    ("publish-burst", po::value(&c.publish_burst)->default_value(c.publish_burst, "200"),
-        "publishes a connection may make at once before the rate applies")
-    ("request-rate", po::value(&c.request_rate)->default_value(c.request_rate, "50"),
-        "other requests (subscribe, unsubscribe, presence, ping) per second per connection (0: unlimited)")
-    ("request-burst", po::value(&c.request_burst)->default_value(c.request_burst, "100"),
-        "other requests a connection may make at once before the rate applies")
-    ("http-publish-rate-per-key", po::value(&c.http_publish_rate_per_key)->default_value(c.http_publish_rate_per_key, "0"),
-        "POST /api/publish per second per API key, beyond the burst refused with 429 (0: unlimited)")
-    ("http-publish-rate-per-user", po::value(&c.http_publish_rate_per_user)->default_value(c.http_publish_rate_per_user, "100"),
-        "POST /api/publish per second per token user (its sub) (0: unlimited)")
-    ("http-publish-rate-per-ip", po::value(&c.http_publish_rate_per_ip)->default_value(c.http_publish_rate_per_ip, "100"),
-        "POST /api/publish per second per client address of anonymous callers (0: unlimited)")
-    ("http-publish-burst", po::value(&c.http_publish_burst)->default_value(c.http_publish_burst, "200"),
-        "POST /api/publish one API key, user or address may make at once before its rate applies")
+        "outbound bytes queued per connection before it is closed as a slow consumer (4008)");
+  // clang-format on
+  // Durations, as a count of their unit (load_config makes them durations).
+  const DurationOption durations[] = {
+      {"idle-timeout", c.idle_timeout.count(), "seconds a connection may stay silent: the node pings it after half, and drops it after all of it"},
+      {"sse-keepalive", c.sse_keepalive.count(), "longest silence of a /sse stream (a keep-alive comment fills it)"},
+      {"write-timeout", c.write_timeout.count(), "seconds a write to a client (WebSocket or /sse stream) may stay under way: a client that takes nothing this long is cut, counted as a 4008 close"},
+      {"handshake-timeout", c.handshake_timeout.count(), "seconds allowed for the TLS, HTTP and WebSocket handshakes"},
+      {"close-timeout-ms", c.close_timeout.count(), "milliseconds a closing connection gets to take its close frame before it is cut"},
+      {"drain-delay-ms", c.drain_delay.count(), "on SIGTERM, milliseconds the node keeps serving its connections with /readyz at 503 and new WebSockets refused, so that a load balancer stops sending clients, before it closes them with 1001"},
+  };
+  for (const auto& duration : durations)
+    d.add_options()(duration.name, po::value<long>()->default_value(duration.count), duration.help);
+  for (const auto& rate : kRateOptions)
+    d.add_options()(rate.name, po::value(&(c.*rate.field))->default_value(c.*rate.field, rate.shown), rate.help);
+  // clang-format off
+  d.add_options()
     ("token-limits", po::value(&c.token_limits)->implicit_value(true)->default_value(false),
         "honour a token's \"limits\" claim ({publish_rate, publish_burst, request_rate, request_burst}): "
         "it replaces --publish-rate, --publish-burst, --request-rate and --request-burst for the token's "
@@ -125,6 +145,12 @@ po::options_description describe(Config& c) {
     ("log-format", po::value(&c.log_format)->default_value(c.log_format),
         "text, or json: one object per line {\"ts\",\"level\",\"msg\"} for log collectors");
   // clang-format on
+}
+
+po::options_description describe(Config& c) {
+  po::options_description d("Switchboard options (flag, or SWITCHBOARD_<NAME> environment variable, or key in --config)");
+  add_node_options(d, c);
+  add_limit_options(d, c);
   return d;
 }
 

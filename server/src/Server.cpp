@@ -5,6 +5,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <future>
 
+#include "StaticDir.h"
 #include "dispatch/Dispatcher.h"
 #include "http/HttpApi.h"
 #include "http/HttpRoutes.h"
@@ -15,10 +16,6 @@
 #include "transport/FlushQueue.h"
 #include "transport/Listener.h"
 #include "transport/SessionContext.h"
-
-#ifndef SWITCHBOARD_DEFAULT_STATIC_DIR
-#define SWITCHBOARD_DEFAULT_STATIC_DIR "web-client"
-#endif
 
 namespace switchboard::server {
 
@@ -36,7 +33,7 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
     if (severity == cluster::LogSeverity::warn) log::warn(text);
     else log::info(text);
   });
-  if (config_.static_dir.empty()) config_.static_dir = SWITCHBOARD_DEFAULT_STATIC_DIR;
+  if (config_.static_dir.empty()) config_.static_dir = default_static_dir();
   if (config_.threads == 0) config_.threads = std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < config_.threads; ++i) {
     iocs_.push_back(std::make_unique<net::io_context>(1));

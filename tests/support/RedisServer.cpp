@@ -47,7 +47,7 @@ void RedisServer::start() {
     ::dup2(out[1], STDOUT_FILENO);
     ::close(out[0]);
     ::close(out[1]);
-    ::execl("/usr/bin/redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
+    ::execl(SWITCHBOARD_REDIS_SERVER, "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1", "--save", "",
             "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--loglevel", "notice",
             static_cast<char*>(nullptr));
     ::_exit(127);
@@ -103,7 +103,7 @@ void RedisServer::resume() {
 }
 
 std::string RedisServer::cli(const std::string& args) const {
-  std::string command = "/usr/bin/redis-cli -h 127.0.0.1 -p " + std::to_string(port_) + " " + args;
+  std::string command = SWITCHBOARD_REDIS_CLI " -h 127.0.0.1 -p " + std::to_string(port_) + " " + args;
   std::string out;
   if (FILE* f = ::popen(command.c_str(), "r")) {
     std::array<char, 4096> buf;

@@ -86,21 +86,31 @@ TEST(InProcessHistory, SizeZeroNumbersButKeepsNothing) {
 }
 
 TEST(InProcessHistory, MessagesExpireAndUnusedRoomsAreForgotten) {
-  InProcessHistory h(HistoryPolicy({100, std::chrono::seconds(1)}));
+  auto now = InProcessHistory::Clock::now();  // the history's time: moved by the test alone
+  InProcessHistory h(HistoryPolicy({100, std::chrono::seconds(1)}), 0, [&now] { return now; });
   append(h, "r", "a");
   auto epoch = h.read("r", std::nullopt, 0).position.epoch;
   h.retain("kept", true);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // the policy's smallest ttl is 1 s
+  now += std::chrono::milliseconds(999);
+  EXPECT_EQ(offsets(h.read("r", 0, 100)), (std::vector<std::uint64_t>{1}));  // not yet 1 s old
+  now += std::chrono::milliseconds(1);
   auto read = h.read("r", 0, 100);
   EXPECT_TRUE(read.messages.empty());
   EXPECT_FALSE(read.complete);
   EXPECT_EQ(read.position.epoch, epoch);  // read just now: still in use
+  h.sweep();
   EXPECT_EQ(h.room_count(), 2u);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  now += std::chrono::milliseconds(999);
+  h.sweep();
+  EXPECT_EQ(h.room_count(), 2u);  // read 999 ms ago
+  now += std::chrono::milliseconds(1);
   h.sweep();
   EXPECT_EQ(h.room_count(), 1u);  // "r" is forgotten, "kept" has a subscriber
   EXPECT_NE(h.read("r", std::nullopt, 0).position.epoch, epoch);
   h.retain("kept", false);
+  now += std::chrono::seconds(1);
+  h.sweep();
+  EXPECT_EQ(h.room_count(), 0u);
 }
 
 TEST(HistoryPolicy, LongestPrefixWins) {

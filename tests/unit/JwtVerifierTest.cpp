@@ -37,7 +37,7 @@ struct Minted {
 
 Minted run_mint_script() {
   Minted minted;
-  const std::string command = std::string("/usr/bin/python3 '") + SWITCHBOARD_SOURCE_DIR +
+  const std::string command = std::string("'" SWITCHBOARD_PYTHON "' '") + SWITCHBOARD_SOURCE_DIR +
                               "/tests/unit/jwt_mint.py' '{\"now\": " + std::to_string(kNow) + "}'";
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) {

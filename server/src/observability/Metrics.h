@@ -3,6 +3,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <iosfwd>
 #include <map>
 #include <mutex>
 #include <string>
@@ -65,6 +66,9 @@ class Metrics {
   std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Broker::Stats& broker) const;
 
  private:
+  // The families counted by key under the lock: closes, refusals, API answers.
+  void render_tallies(std::ostream& out) const;
+
   std::array<Counter, protocol::kErrorCodeCount> errors_{};
   mutable std::mutex mutex_;
   std::map<std::uint16_t, std::uint64_t> closes_;

@@ -11,13 +11,31 @@ namespace switchboard::server {
 namespace {
 thread_local FlushQueue* current_queue = nullptr;
 
-// This thread's CPU time: a round's length without the time the thread was not running.
-std::chrono::microseconds thread_cpu_time() {
+FlushQueue::Clock::time_point steady_now() {
+  return FlushQueue::Clock::time_point(std::chrono::steady_clock::now().time_since_epoch());
+}
+
+std::chrono::microseconds thread_cpu_now() {
   timespec ts{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return std::chrono::seconds(ts.tv_sec) + std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::nanoseconds(ts.tv_nsec));
 }
+
+// Set before any queue runs (at start, or by a test on its own thread), then only read.
+FlushQueue::Clock::NowFunction clock_now = &steady_now;
+FlushQueue::Clock::CpuTimeFunction clock_cpu_time = &thread_cpu_now;
 }  // namespace
+
+FlushQueue::Clock::time_point FlushQueue::Clock::now() { return clock_now(); }
+
+std::chrono::microseconds FlushQueue::Clock::thread_cpu_time() { return clock_cpu_time(); }
+
+void FlushQueue::Clock::set(NowFunction now, CpuTimeFunction thread_cpu_time) {
+  clock_now = now;
+  clock_cpu_time = thread_cpu_time;
+}
+
+void FlushQueue::Clock::reset() { set(&steady_now, &thread_cpu_now); }
 
 FlushQueue::FlushQueue(boost::asio::io_context& ioc) : ioc_(ioc), timer_(ioc) {}
 
@@ -34,7 +52,7 @@ void FlushQueue::request(std::shared_ptr<Connection> conn) {
   turns_ = 0;
   quiet_ = 0;
   seen_ = cork_start_ = frames_;
-  first_ = std::chrono::steady_clock::now();
+  first_ = Clock::now();
   streaming_ = last_round_ >= kLongRound && last_round_frames_ >= kStreamFrames * last_round_writers_ &&
                first_ - last_round_end_ < 2 * last_round_;
   boost::asio::post(ioc_, [this] { run(); });
@@ -57,7 +75,7 @@ void FlushQueue::run() {
     }
     return flush_all();
   }
-  if (++turns_ < kMaxTurns && std::chrono::steady_clock::now() < deadline)
+  if (++turns_ < kMaxTurns && Clock::now() < deadline)
     return boost::asio::post(ioc_, [this] { run(); });
   flush_all();
 }
@@ -68,11 +86,11 @@ void FlushQueue::flush_all() {
   running_.swap(pending_);
   last_round_frames_ = frames_ - cork_start_;
   last_round_writers_ = running_.size();
-  const auto started = thread_cpu_time();
+  const auto started = Clock::thread_cpu_time();
   for (auto& conn : running_) conn->flush();
   running_.clear();
-  last_round_ = thread_cpu_time() - started;
-  last_round_end_ = std::chrono::steady_clock::now();
+  last_round_ = Clock::thread_cpu_time() - started;
+  last_round_end_ = Clock::now();
   if (running_.capacity() > 4096) running_.shrink_to_fit();
 }
 

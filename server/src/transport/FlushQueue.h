@@ -21,10 +21,14 @@
 // A quiet node flushes within a few turns (microseconds); a busy one holds a frame back 4–20 ms
 // at most.
 //
+// It reads the time through FlushQueue::Clock: the steady clock and the thread's CPU time, unless
+// a test sets its own (then the cork's every decision, its timer's included, follows the test's
+// time, turn by turn).
+//
 // One queue per I/O thread, used only on that thread: no lock.
-#include <chrono>
+#include <boost/asio/basic_waitable_timer.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -43,6 +47,25 @@ class FlushQueue {
   // connection, and a cork begun within twice its length after its end, mean a stream (see above).
   static constexpr std::chrono::microseconds kLongRound{1000};
   static constexpr std::size_t kStreamFrames = 8;
+
+  // The queues' time: std::chrono::steady_clock's, and CLOCK_THREAD_CPUTIME_ID for the length of
+  // a round of writes, read through a function pointer each. A test sets its own with
+  // Clock::set() before it makes a queue, and Clock::reset() restores the real ones.
+  struct Clock {
+    using duration = std::chrono::steady_clock::duration;
+    using rep = duration::rep;
+    using period = duration::period;
+    using time_point = std::chrono::time_point<Clock>;
+    static constexpr bool is_steady = true;
+    using NowFunction = time_point (*)();
+    using CpuTimeFunction = std::chrono::microseconds (*)();
+
+    static time_point now();
+    // The calling thread's CPU time: a round's length without the time the thread was not running.
+    static std::chrono::microseconds thread_cpu_time();
+    static void set(NowFunction now, CpuTimeFunction thread_cpu_time);
+    static void reset();
+  };
 
   explicit FlushQueue(boost::asio::io_context& ioc);
   FlushQueue(const FlushQueue&) = delete;
@@ -80,16 +103,16 @@ class FlushQueue {
   bool scheduled_ = false;
   unsigned turns_ = 0;
   unsigned quiet_ = 0;  // turns in a row in which no frame was queued
-  boost::asio::steady_timer timer_;  // a waiting cork's deadline
+  boost::asio::basic_waitable_timer<Clock> timer_;  // a waiting cork's deadline
   bool streaming_ = false;  // this cork began soon after a long round of writes
   std::chrono::microseconds last_round_{0};  // the thread's CPU time for the last round of writes
-  std::chrono::steady_clock::time_point last_round_end_;
+  Clock::time_point last_round_end_;
   std::uint64_t frames_ = 0;  // frames queued by this thread's connections
   std::uint64_t seen_ = 0;
   std::uint64_t cork_start_ = 0;  // frames_ when this cork began
   std::uint64_t last_round_frames_ = 0;  // frames the last round's cork gathered
   std::size_t last_round_writers_ = 0;  // connections it flushed
-  std::chrono::steady_clock::time_point first_;  // when the oldest pending request came
+  Clock::time_point first_;  // when the oldest pending request came
 };
 
 }  // namespace switchboard::server

@@ -9,12 +9,16 @@
 // holds no message, the node has no subscriber in the room, and it was not used for the room's
 // time to live; the room gets a new epoch if it is used again.
 //
+// Its time (messages' age, rooms' last use) is the steady clock's, read through the function it is
+// given: tests give their own.
+//
 // Thread-safe. A room's publishes are numbered and delivered under the room's own lock, so that
 // every subscriber sees them in offset order; rooms do not contend with each other.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,10 +35,12 @@ namespace switchboard::cluster {
 class InProcessHistory {
  public:
   using Clock = std::chrono::steady_clock;
+  using Now = std::function<Clock::time_point()>;
 
-  // max_bytes: the budget of all rooms' kept messages (their text); 0: none.
-  explicit InProcessHistory(HistoryPolicy policy = {}, std::size_t max_bytes = 0)
-      : policy_(std::move(policy)), max_bytes_(max_bytes) {}
+  // max_bytes: the budget of all rooms' kept messages (their text); 0: none. now: the time.
+  explicit InProcessHistory(HistoryPolicy policy = {}, std::size_t max_bytes = 0,
+                            Now now = [] { return Clock::now(); })
+      : policy_(std::move(policy)), max_bytes_(max_bytes), now_(std::move(now)) {}
 
   // Numbers `push` (a message push without its offset), keeps it, and calls
   // deliver(numbered push, offset, epoch) with the room's lock held. Returns the offset.
@@ -45,7 +51,7 @@ class InProcessHistory {
     bool kept;
     {
       std::unique_lock lock = locked_log_of(room, log);
-      auto now = Clock::now();
+      auto now = now_();
       offset = ++log->offset;
       auto numbered = protocol::make_payload(protocol::with_offset(*push, offset));
       log->last_used = now;
@@ -66,8 +72,9 @@ class InProcessHistory {
   Broker::History read(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit);
   // Whether the node has local subscribers in the room: their rooms' logs are kept.
   void retain(const std::string& room, bool subscribed);
-  // Drops expired messages, and logs with nothing left to keep, as of `now`.
-  void sweep(Clock::time_point now = Clock::now());
+  // Drops expired messages, and logs with nothing left to keep, as of now (or of `now`).
+  void sweep() { sweep(now_()); }
+  void sweep(Clock::time_point now);
   std::size_t room_count() const;
   // Bytes of messages kept, in every room; messages evicted to stay within the budget.
   std::size_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
@@ -113,6 +120,7 @@ class InProcessHistory {
 
   HistoryPolicy policy_;
   const std::size_t max_bytes_;
+  const Now now_;
   std::atomic<std::size_t> bytes_{0};
   std::atomic<std::uint64_t> evictions_{0};
   std::atomic<std::size_t> stored_{0};  // messages kept, in every room

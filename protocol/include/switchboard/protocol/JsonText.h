@@ -37,6 +37,26 @@ class JsonText {
 
   // `text`, a valid JSON value, without whitespace outside strings.
   static std::string minify(std::string_view text);
+
+  // Follows JSON text character by character, for the scans that look only at what lies
+  // outside its strings: inside(c) tells whether `c` belongs to a string, its quotes included.
+  class StringTracker {
+   public:
+    bool inside(char c) {
+      if (in_string_) {
+        if (escaped_) escaped_ = false;
+        else if (c == '\\') escaped_ = true;
+        else if (c == '"') in_string_ = false;
+        return true;
+      }
+      in_string_ = c == '"';
+      return in_string_;
+    }
+
+   private:
+    bool in_string_ = false;
+    bool escaped_ = false;
+  };
 };
 
 }  // namespace switchboard::protocol
