@@ -77,7 +77,7 @@ std::shared_ptr<RedisLink::ScriptCall> append_call(std::string value) {
 TEST(RedisLink, ScriptsAreLoadedOnceAndCalledBySha) {
   RedisServer redis;
   LinkOnLoop loop(redis);
-  EXPECT_EQ(redis.cli("SCRIPT EXISTS " + kAppend.sha()), "1\n");
+  EXPECT_EQ(redis.cli("SCRIPT EXISTS " + loop.link().digest_of(kAppend)), "1\n");
   std::promise<long long> length;
   loop.on_strand([&] {
     ASSERT_TRUE(loop.link().run(kAppend, append_call("a"), [&](redisReply* reply) {
@@ -114,4 +114,27 @@ TEST(RedisLink, CallsThatFoundNoScriptRunOnceInTheOrderTheyWereMade) {
   });
   ASSERT_EQ(all_done.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
   EXPECT_EQ(redis.cli("LRANGE t:list 0 -1"), "1\n2\n3\n5\n4\n");
+}
+
+// Nodes share Redis's script cache, not their scripts: another node's SCRIPT LOAD after a SCRIPT
+// FLUSH brings back none of this node's, so a call of this node in flight behind one refused with
+// NOSCRIPT is refused too (and sent again in its order) rather than run ahead of it.
+TEST(RedisLink, EachLinkCallsItsOwnCopyOfAScript) {
+  RedisServer redis;
+  LinkOnLoop a(redis);
+  LinkOnLoop b(redis);
+  const std::string a_digest = a.link().digest_of(kAppend);
+  const std::string b_digest = b.link().digest_of(kAppend);
+  EXPECT_NE(a_digest, b_digest);
+  EXPECT_NE(a_digest, kAppend.sha());
+  redis.cli("SCRIPT FLUSH");
+  std::promise<long long> length;
+  b.on_strand([&] {
+    ASSERT_TRUE(b.link().run(kAppend, append_call("b"), [&](redisReply* reply) {  // NOSCRIPT: b loads its own
+      length.set_value(reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+    }));
+  });
+  EXPECT_EQ(length.get_future().get(), 1);
+  EXPECT_EQ(redis.cli("SCRIPT EXISTS " + b_digest), "1\n");
+  EXPECT_EQ(redis.cli("SCRIPT EXISTS " + a_digest), "0\n");
 }

@@ -323,6 +323,27 @@ TEST(ClusterPresence, JoinsListsAndLeavesWorkAfterRedisLostItsScripts) {
   EXPECT_EQ(alice.request({{"op", "presence"}, {"room", "lobby"}})["users"].size(), 1u);
 }
 
+// A node the others took for dead (its alive key ran out, its connections reaped) that joins a
+// room before its next heartbeat registers its connections again: the join tells it so.
+TEST(ClusterPresence, ANodeTakenForDeadRegistersItsConnectionsAgainOnItsNextJoin) {
+  RedisServer redis;
+  auto config = named_users_config(redis);
+  TestNode node(config);
+  wait_ready(node);
+  WsClient alice = connect_as(node, "alice");
+  ASSERT_EQ(alice.request({{"op", "subscribe"}, {"room", "lobby"}, {"presence", true}})["ok"], true);
+  EXPECT_EQ(alice.read_json()["user"], "alice");
+  const std::string id = redis.cli("SRANDMEMBER test:nodes");
+  ASSERT_FALSE(id.empty());
+  // What a reap by another node leaves behind: the node off the list, its presence gone.
+  redis.cli("DEL test:node:" + id.substr(0, id.size() - 1) + ":alive test:presence:lobby:conns "
+            "test:presence:lobby:users test:presence:lobby:info");
+  redis.cli("SREM test:nodes " + id.substr(0, id.size() - 1));
+  WsClient bob = connect_as(node, "bob");
+  ASSERT_EQ(bob.request({{"op", "subscribe"}, {"room", "other"}, {"presence", true}})["ok"], true);
+  EXPECT_TRUE(eventually([&] { return redis.cli("HGET test:presence:lobby:users alice") == "1\n"; }));
+}
+
 TEST(ClusterPresence, ADeadNodesUsersAreReapedAndRedisRestartRestoresPresence) {
   RedisServer redis;
   TestNode survivor(quickly_reaping_config(redis));

@@ -4,8 +4,10 @@
 
 #include <boost/asio/post.hpp>
 #include <future>
+#include <stdexcept>
 
 #include "switchboard/cluster/ClusterLog.h"
+#include "switchboard/cluster/RandomId.h"
 
 namespace switchboard::cluster {
 
@@ -18,7 +20,15 @@ bool is_noscript(const redisReply* reply) {
 }  // namespace
 
 RedisLink::RedisLink(RedisAddress address, std::string prefix, RedisTiming timing)
-    : address_(std::move(address)), prefix_(std::move(prefix)), timing_(timing) {}
+    : address_(std::move(address)), prefix_(std::move(prefix)), timing_(timing), tag_("switchboard link " + random_id()) {}
+
+void RedisLink::use(const RedisScript& script) { scripts_.emplace_back(&script, script.tagged(tag_)); }
+
+const RedisScript& RedisLink::own(const RedisScript& script) const {
+  for (const auto& [shared, copy] : scripts_)
+    if (shared == &script) return copy;
+  throw std::logic_error("a Redis script run before use()");
+}
 
 RedisLink::~RedisLink() {
   // The event loop has stopped by now: nothing else touches the connections.
@@ -63,7 +73,7 @@ void RedisLink::commands_changed(bool up) {
 // Sends SCRIPT LOAD for every script; `last_loaded` gets the last one's answer (they come in order).
 void RedisLink::load_scripts(ReplyHandler last_loaded) {
   for (std::size_t i = 0; i < scripts_.size(); ++i) {
-    const RedisScript& script = *scripts_[i];
+    const RedisScript& script = scripts_[i].second;
     bool last = i + 1 == scripts_.size();
     commands_->command({"SCRIPT", "LOAD", script.text()}, [&script, last, last_loaded](redisReply* reply) {
       if (reply && reply->type == REDIS_REPLY_ERROR)
@@ -100,7 +110,7 @@ bool RedisLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall>
 bool RedisLink::send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
                             bool may_reload) {
   std::string key_count = std::to_string(call->keys.size());
-  std::vector<std::string_view> args{"EVALSHA", script.sha(), key_count};
+  std::vector<std::string_view> args{"EVALSHA", own(script).sha(), key_count};
   args.reserve(args.size() + call->keys.size() + call->args.size() + call->payloads.size());
   for (const auto& key : call->keys) args.push_back(key);
   for (const auto& arg : call->args) args.push_back(arg);
@@ -112,6 +122,16 @@ bool RedisLink::send_script(const RedisScript& script, std::shared_ptr<const Scr
     if (!reloading_) scripts_lost();
     if (!send_script(script, call, done, false)) done(nullptr);
   });
+}
+
+void RedisLink::barrier(std::function<void(bool ran)> done) {
+  bool sent = command({"PING"}, [this, done](redisReply* reply) {
+    if (!reply) return done(false);
+    // A call refused with NOSCRIPT before this PING is being sent again: wait for it too.
+    if (reloading_) return barrier(done);
+    done(true);
+  });
+  if (!sent) done(false);
 }
 
 // Redis lost the scripts: they go again, and what is asked until they are back waits, so that it

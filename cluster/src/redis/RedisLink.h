@@ -4,12 +4,15 @@
 // RedisBroker and the RedisPresenceStore each hold a share of it and use it through the calls
 // below; neither reaches into the other.
 //
-// Scripts: every script a user of the link registers (use()) is loaded once each time the
-// command connection comes up, before anyone hears that it is up, and called with EVALSHA. When
-// Redis answers NOSCRIPT (it restarted with the connection still up, or SCRIPT FLUSH), the link
-// loads them all again and sends the call once more. Commands asked for meanwhile wait for the
-// scripts, so that Redis still runs everything in the order it was asked for: the calls that
-// found no script are sent again as their answers come, in that order, ahead of the waiting ones.
+// Scripts: every script a user of the link registers (use()) is loaded, as the link's own copy
+// (RedisScript::tagged), each time the command connection comes up, before anyone hears that it
+// is up, and called with EVALSHA. When Redis answers NOSCRIPT (it restarted with the connection
+// still up, or SCRIPT FLUSH), the link loads them all again and sends the call once more. Every
+// script call in flight behind it is refused too (only this link's own SCRIPT LOAD brings its
+// copies back), and script calls asked for meanwhile wait for the scripts: the calls that found
+// no script are sent again as their answers come, in that order, ahead of the waiting ones.
+// A plain command is not held back by a script call in flight: what must follow script calls
+// waits for barrier().
 //
 // Channels: what a room's channel ("<prefix>room:<name>") carries is one kind byte and a body;
 // each kind has its handler ('m' messages: the broker, 'p' presence events: the presence store).
@@ -24,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "redis/RedisConnection.h"
@@ -58,7 +62,14 @@ class RedisLink {
   RedisLink& operator=(const RedisLink&) = delete;
 
   // Before start(): the scripts to load, and who hears of what.
-  void use(const RedisScript& script) { scripts_.push_back(&script); }
+  // The link loads and calls its own tagged copy of the script (RedisScript::tagged).
+  void use(const RedisScript& script);
+  // Calls `done` (true) once Redis has run every call asked for before, those sent again after a
+  // NOSCRIPT included; false when the connection is down. A PING that, when its answer finds
+  // the scripts being loaded again, goes again behind them.
+  void barrier(std::function<void(bool ran)> done);
+  // The digest this link calls `script` by (its own copy's).
+  const std::string& digest_of(const RedisScript& script) const { return own(script).sha(); }
   void on_commands_state(StateHandler handler) { commands_state_.push_back(std::move(handler)); }
   void on_subscriber_state(StateHandler handler) { subscriber_state_ = std::move(handler); }
   void on_subscription(SubscriptionHandler handler) { subscription_ = std::move(handler); }
@@ -100,7 +111,10 @@ class RedisLink {
   RedisAddress address_;
   std::string prefix_;
   RedisTiming timing_;
-  std::vector<const RedisScript*> scripts_;
+  const std::string tag_;  // this link's scripts' first line
+  // The scripts used, each with the link's own copy: what it loads and calls.
+  std::vector<std::pair<const RedisScript*, RedisScript>> scripts_;
+  const RedisScript& own(const RedisScript& script) const;
   std::vector<StateHandler> commands_state_;
   StateHandler subscriber_state_;
   SubscriptionHandler subscription_;

@@ -34,16 +34,20 @@ end
 
 // KEYS: conns users info node-conns channel nodes alive
 // ARGV: field user info-json member join-event node-id alive-ttl-ms
+// Returns 1 when the connection joined, 0 when Redis had it already; plus 2 when the node's
+// alive key had run out or the node was off the list (the others may have reaped it: it
+// registers its connections again, as after a heartbeat that finds the same).
 constexpr const char* kJoinText = R"lua(
-redis.call('SET', KEYS[7], '1', 'PX', ARGV[7])
-redis.call('SADD', KEYS[6], ARGV[6])
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+local revived = 0
+if not redis.call('SET', KEYS[7], '1', 'PX', ARGV[7], 'GET') then revived = 2 end
+if redis.call('SADD', KEYS[6], ARGV[6]) == 1 then revived = 2 end
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return revived end
 redis.call('SADD', KEYS[4], ARGV[4])
 if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
   redis.call('PUBLISH', KEYS[5], ARGV[5])
 end
-return 1
+return 1 + revived
 )lua";
 
 // KEYS: conns users info node-conns channel    ARGV: field member user head tail [leave-event]
@@ -193,11 +197,15 @@ void RedisPresenceStore::stop() {
     if (replay_timer_) replay_timer_->cancel();
     // Out of the cluster's list of nodes too: a node that stopped cleanly has left every room, and
     // is not presumed dead (nor reaped, nor logged as such) by the others.
-    link_->command({"DEL", node_key(":alive")}, [](redisReply*) {});
-    link_->command({"SREM", link_->prefix() + "nodes", node_id_}, [](redisReply*) {});
-    // Answered after every command sent before it (the leaves of the closing connections):
-    // once it comes back, Redis has them all.
-    if (!link_->command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
+    // Only once Redis has the leaves of the closing connections (sent again after a NOSCRIPT
+    // included): a node off the list is never reaped, so a leave lost behind it would stay.
+    link_->barrier([this, flushed](bool ran) {
+      if (!ran) return flushed->set_value();
+      link_->command({"DEL", node_key(":alive")}, [](redisReply*) {});
+      link_->command({"SREM", link_->prefix() + "nodes", node_id_}, [](redisReply*) {});
+      // Answered after both: once it comes back, Redis has them.
+      if (!link_->command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
+    });
   });
   done.wait_for(std::chrono::seconds(2));
 }
@@ -313,7 +321,13 @@ void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, c
                           link_->channel_of(room), link_->prefix() + "nodes", node_key(":alive")},
                          {f, entry.user, entry.info, room + "\n" + f, std::move(event), node_id_,
                           std::to_string(node_timeout_.count())}),
-             [](redisReply*) {});  // lost with the connection: resync() sends it again
+             [this](redisReply* reply) {  // lost with the connection: resync() sends it again
+               if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
+               // As after a heartbeat: a node that registered before and finds itself taken for
+               // dead registers its connections again. A join registers the node too.
+               if ((reply->integer & 2) && registered_) resync();
+               registered_ = true;
+             });
 }
 
 void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, const Entry& entry, bool replayed) {
