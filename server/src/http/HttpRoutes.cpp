@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "switchboard/auth/JwtSigner.h"
+#include "switchboard/server/Log.h"
 
 namespace switchboard::server {
 
@@ -51,7 +52,11 @@ HttpRoutes::HttpRoutes(const Config& config, const Metrics& metrics, const RoomR
     : config_(config), metrics_(metrics), registry_(registry), broker_(broker) {
   std::error_code ec;
   static_dir_ = std::filesystem::canonical(config.static_dir, ec);
-  if (ec) static_dir_.clear();
+  if (ec) {
+    static_dir_.clear();
+    log::warn("the web client's files are not at " + config.static_dir + " (" + ec.message() +
+              "): GET / and the client's files answer 404; --static-dir names where they are");
+  }
 }
 
 std::optional<std::string> HttpRoutes::query_parameter(std::string_view target, std::string_view name) {
