@@ -13,6 +13,7 @@
 #include <array>
 #include <memory>
 
+#include "admission/Admission.h"
 #include "dispatch/Connection.h"
 #include "switchboard/protocol/EventId.h"
 #include "transport/SessionContext.h"
@@ -29,8 +30,7 @@ namespace net = boost::asio;
 template <class Stream>
 class SseSession final : public Connection, public std::enable_shared_from_this<SseSession<Stream>> {
  public:
-  SseSession(Stream&& stream, SessionContext& ctx, cluster::ConnectionId id, auth::Identity identity);
-  ~SseSession() override;
+  SseSession(Stream&& stream, SessionContext& ctx, cluster::ConnectionId id, Admission::Admitted admitted);
 
   // Answers `request` with the stream's head, then subscribes the rooms of `sse`.
   void run(const HttpRequest& request, SseRequest sse);
@@ -77,7 +77,7 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   // strand, in the order it was handed over; it runs on the stream's I/O thread like the rest.
   net::strand<net::any_io_executor> posts_;
   SessionContext& ctx_;
-  std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
+  ConnectionSlot slot_;  // its place among the node's connections, taken at admission
   std::unique_ptr<http::response<http::empty_body>> head_;
   std::unique_ptr<http::response_serializer<http::empty_body>> head_writer_;
   bool chunked_ = true;  // HTTP/1.1: the events go in chunks; HTTP/1.0: the body ends with the connection

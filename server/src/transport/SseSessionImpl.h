@@ -14,19 +14,14 @@
 namespace switchboard::server {
 
 template <class Stream>
-SseSession<Stream>::SseSession(Stream&& stream, SessionContext& ctx, cluster::ConnectionId id, auth::Identity identity)
-    : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
+SseSession<Stream>::SseSession(Stream&& stream, SessionContext& ctx, cluster::ConnectionId id, Admission::Admitted admitted)
+    : Connection(id, std::move(admitted.identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       stream_(std::move(stream)),
       posts_(stream_.get_executor()),
       ctx_(ctx),
-      connections_(ctx.connections),
+      slot_(std::move(admitted.slot)),
       timer_(stream_.get_executor()) {}
-
-template <class Stream>
-SseSession<Stream>::~SseSession() {
-  --*connections_;  // taken by the HTTP session that accepted the stream
-}
 
 template <class Stream>
 void SseSession<Stream>::run(const HttpRequest& request, SseRequest sse) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <vector>
 
+#include "admission/Admission.h"
 #include "dispatch/Connection.h"
 #include "transport/Inbox.h"
 #include "transport/OrderedWriteStream.h"
@@ -30,8 +31,7 @@ class WebSocketSession final : public Connection,
                                private Inbox::Receiver,
                                public std::enable_shared_from_this<WebSocketSession<NextLayer>> {
  public:
-  WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id, auth::Identity identity);
-  ~WebSocketSession() override;
+  WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id, Admission::Admitted admitted);
 
   // Completes the upgrade of `request`, then reads frames until the connection ends.
   void run(http::request<http::string_body> request);
@@ -79,7 +79,7 @@ class WebSocketSession final : public Connection,
   // its thread's inbox, in the order it was handed over, and runs on the connection's thread.
   Inbox* inbox_ = nullptr;
   SessionContext& ctx_;
-  std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
+  ConnectionSlot slot_;  // its place among the node's connections, taken at admission
   beast::flat_buffer buffer_;
   struct Queued {
     protocol::Payload frame;

@@ -19,22 +19,17 @@ namespace close_code = protocol::close_code;
 
 template <class NextLayer>
 WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id,
-                                              auth::Identity identity)
-    : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
+                                              Admission::Admitted admitted)
+    : Connection(id, std::move(admitted.identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       ws_(std::move(stream)),
       ctx_(ctx),
-      connections_(ctx.connections) {
+      slot_(std::move(admitted.slot)) {
   const auto executor = ws_.get_executor();  // held: target() points into it
   const auto* ioc_executor = executor.template target<net::io_context::executor_type>();
   if (!ioc_executor) throw std::logic_error("WebSocketSession: the stream must run on an io_context");
   ioc_ = &ioc_executor->context();
   inbox_ = &net::use_service<Inbox>(*ioc_);
-}
-
-template <class NextLayer>
-WebSocketSession<NextLayer>::~WebSocketSession() {
-  --*connections_;  // taken by the HTTP session that accepted the upgrade
 }
 
 template <class NextLayer>
