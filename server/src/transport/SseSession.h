@@ -12,6 +12,7 @@
 #include <boost/beast/ssl.hpp>
 #include <array>
 #include <memory>
+#include <unordered_map>
 
 #include "admission/Admission.h"
 #include "dispatch/Connection.h"
@@ -39,9 +40,13 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   void deliver(protocol::Payload frame, Clock::time_point at) override;
   void deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
                        std::string_view epoch, Clock::time_point at) override;
-  // The broker's answers to the stream's own subscribes (their ids are room indexes), turned
-  // into "subscribed" and "unsubscribed" events.
+  // A stream makes no request of its own: nothing is answered with a reply.
   void reply(std::string text) override;
+  // The answers to the stream's subscribes, written as "subscribed" and "unsubscribed" events.
+  void subscribed(const nlohmann::json& id, const std::string& room, const protocol::StreamPosition& position,
+                  std::optional<bool> recovered) override;
+  void unsubscribed(const nlohmann::json& id, const std::string& room, protocol::ErrorCode code,
+                    std::string_view message) override;
   void shutdown(std::uint16_t code, std::string reason) override;
   void abort() override;
   void post(std::function<void()> fn) override;
@@ -83,6 +88,7 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   bool chunked_ = true;  // HTTP/1.1: the events go in chunks; HTTP/1.0: the body ends with the connection
   std::vector<RoomState> rooms_;
   protocol::RoomPositions positions_;  // by the same index: where each room stands (empty epoch: not yet)
+  std::unordered_map<std::string, std::size_t> room_index_;  // room name → its index in both
   std::string pending_;  // events queued, not yet written
   std::string sending_;  // events being written
   std::size_t pending_events_ = 0;

@@ -3,8 +3,6 @@
 // file (Plain…, Tls…), like the WebSocket and HTTP sessions.
 #include "transport/SseSession.h"
 
-#include <nlohmann/json.hpp>
-
 #include "http/CrossOrigin.h"
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/EventId.h"
@@ -26,6 +24,7 @@ SseSession<Stream>::SseSession(Stream&& stream, SessionContext& ctx, cluster::Co
 template <class Stream>
 void SseSession<Stream>::run(const HttpRequest& request, SseRequest sse) {
   for (auto& room : sse.rooms) {
+    room_index_.emplace(room.name, rooms_.size());
     rooms_.push_back({std::move(room.name), room.presence, std::move(room.since), true});
     positions_.emplace_back(rooms_.back().name, protocol::StreamPosition{});
   }
@@ -56,15 +55,8 @@ void SseSession<Stream>::on_head(beast::error_code ec, std::size_t) {
   ++ctx_.metrics.sse_streams_opened;
   auto self = this->shared_from_this();
   ctx_.dispatcher.open(self);
-  for (std::size_t i = 0; i < rooms_.size() && !closing_; ++i) {
-    protocol::Command req;
-    req.op = protocol::Op::subscribe;
-    req.id = i;  // the reply says which room it is about
-    req.room = rooms_[i].name;
-    req.presence = rooms_[i].presence;
-    req.since = rooms_[i].since;
-    ctx_.dispatcher.execute(self, req);
-  }
+  for (std::size_t i = 0; i < rooms_.size() && !closing_; ++i)
+    ctx_.dispatcher.subscribe_on_behalf(self, rooms_[i].name, rooms_[i].presence, rooms_[i].since);
   arm_keepalive();
   do_read();
 }
@@ -88,25 +80,26 @@ std::string SseSession<Stream>::event_id() const {
 }
 
 template <class Stream>
-void SseSession<Stream>::reply(std::string text) {
-  auto reply = nlohmann::json::parse(text, nullptr, false);
-  auto id = reply.is_object() ? reply.find("id") : reply.end();
-  if (id == reply.end() || !id->is_number_unsigned() || id->get<std::size_t>() >= rooms_.size()) return;
-  std::size_t index = id->get<std::size_t>();
-  RoomState& room = rooms_[index];
-  if (auto error = reply.find("error"); error != reply.end()) {
-    room.active = false;
-    positions_[index].second = {};
-    nlohmann::json event = {{"type", "unsubscribed"}, {"room", room.name}, {"code", error->value("code", "internal")},
-                            {"message", error->value("message", "")}};
-    return enqueue({}, event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  }
-  protocol::StreamPosition at{reply.value("offset", std::uint64_t{0}), reply.value("epoch", std::string())};
-  std::optional<bool> recovered;
-  if (auto it = reply.find("recovered"); it != reply.end() && it->is_boolean()) recovered = it->get<bool>();
+void SseSession<Stream>::reply(std::string) {}
+
+template <class Stream>
+void SseSession<Stream>::subscribed(const nlohmann::json&, const std::string& room, const protocol::StreamPosition& position,
+                                    std::optional<bool> recovered) {
+  auto it = room_index_.find(room);
+  if (it == room_index_.end()) return;
   // Recovered: the missed messages follow and move the position on from where the client was.
-  positions_[index].second = recovered.value_or(false) ? *room.since : at;
-  enqueue(event_id(), *protocol::subscribed_push(room.name, at, recovered));
+  positions_[it->second].second = recovered.value_or(false) ? *rooms_[it->second].since : position;
+  enqueue(event_id(), *protocol::subscribed_push(room, position, recovered));
+}
+
+template <class Stream>
+void SseSession<Stream>::unsubscribed(const nlohmann::json&, const std::string& room, protocol::ErrorCode code,
+                                      std::string_view message) {
+  auto it = room_index_.find(room);
+  if (it == room_index_.end()) return;
+  rooms_[it->second].active = false;
+  positions_[it->second].second = {};
+  enqueue({}, *protocol::unsubscribed_push(room, code, message));
 }
 
 template <class Stream>
@@ -120,12 +113,10 @@ template <class Stream>
 void SseSession<Stream>::deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
                                          std::string_view epoch, Clock::time_point) {
   net::post(posts_, [self = this->shared_from_this(), frame, room, offset, epoch = std::string(epoch)] {
-    for (std::size_t i = 0; i < self->rooms_.size(); ++i) {
-      if (self->rooms_[i].name != room) continue;
-      if (!self->rooms_[i].active) return;
-      self->positions_[i].second = {offset, epoch};
-      return self->enqueue(self->event_id(), *frame);
-    }
+    auto it = self->room_index_.find(room);
+    if (it == self->room_index_.end() || !self->rooms_[it->second].active) return;
+    self->positions_[it->second].second = {offset, epoch};
+    self->enqueue(self->event_id(), *frame);
   });
 }
 
