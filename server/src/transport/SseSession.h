@@ -16,11 +16,10 @@
 
 #include "admission/Admission.h"
 #include "dispatch/Connection.h"
+#include "transport/ConnectionLifecycle.h"
 #include "switchboard/protocol/EventId.h"
 #include "transport/SessionContext.h"
 #include "transport/SseRequest.h"
-#include "transport/TokenWatch.h"
-#include "transport/WriteDeadline.h"
 
 namespace switchboard::server {
 
@@ -47,9 +46,12 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
                   std::optional<bool> recovered) override;
   void unsubscribed(const nlohmann::json& id, const std::string& room, protocol::ErrorCode code,
                     std::string_view message) override;
+  // Each through the strand posts_, behind what was handed over before: a close (its close
+  // event, then the end of the body), a drop, a task (skipped once the stream is gone).
   void shutdown(std::uint16_t code, std::string reason) override;
   void abort() override;
   void post(std::function<void()> fn) override;
+  // "refresh" events before the token expires, then the close with 4001.
   void watch_token_expiry() override;
 
  private:
@@ -94,16 +96,14 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   std::size_t pending_events_ = 0;
   std::size_t sending_events_ = 0;
   bool writing_ = false;
-  bool opened_ = false;    // head written, broker knows the stream
-  bool closing_ = false;   // a close was decided: no more events are queued
-  bool finished_ = false;  // broker told the stream is gone
   bool wrote_since_tick_ = false;      // something was written since the last keep-alive tick
   std::uint16_t close_code_ = 0;
   std::string close_reason_;
-  net::steady_timer timer_;  // keep-alive ticks; while closing, the close deadline
+  net::steady_timer timer_;  // keep-alive ticks, until the stream closes
   std::array<char, 256> read_buffer_{};
-  WriteDeadline write_deadline_;
-  TokenWatch token_watch_;
+  // Opened, closing, finished; the write and close deadlines, the token watch, the slow-consumer
+  // rule: the same as a WebSocket's.
+  ConnectionLifecycle lifecycle_;
 };
 
 using PlainSseSession = SseSession<beast::tcp_stream>;

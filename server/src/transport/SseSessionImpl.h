@@ -19,7 +19,8 @@ SseSession<Stream>::SseSession(Stream&& stream, SessionContext& ctx, cluster::Co
       posts_(stream_.get_executor()),
       ctx_(ctx),
       slot_(std::move(admitted.slot)),
-      timer_(stream_.get_executor()) {}
+      timer_(stream_.get_executor()),
+      lifecycle_(ctx, "SSE stream") {}
 
 template <class Stream>
 void SseSession<Stream>::run(const HttpRequest& request, SseRequest sse) {
@@ -51,11 +52,10 @@ void SseSession<Stream>::on_head(beast::error_code ec, std::size_t) {
   if (ec) return log::debug("SSE stream head not written: " + ec.message());
   // The keep-alive ticks watch the stream from here on.
   beast::get_lowest_layer(stream_).expires_never();
-  opened_ = true;
   ++ctx_.metrics.sse_streams_opened;
   auto self = this->shared_from_this();
-  ctx_.dispatcher.open(self);
-  for (std::size_t i = 0; i < rooms_.size() && !closing_; ++i)
+  lifecycle_.open(self);
+  for (std::size_t i = 0; i < rooms_.size() && !lifecycle_.closing(); ++i)
     ctx_.dispatcher.subscribe_on_behalf(self, rooms_[i].name, rooms_[i].presence, rooms_[i].since);
   arm_keepalive();
   do_read();
@@ -122,23 +122,13 @@ void SseSession<Stream>::deliver_message(const protocol::Payload& frame, const s
 
 template <class Stream>
 void SseSession<Stream>::enqueue(std::string_view event_id, std::string_view data) {
-  if (closing_ || finished_) return;
-  if (!event_id.empty()) {
-    pending_ += "id: ";
-    pending_ += event_id;
-    pending_ += '\n';
-  }
+  if (!lifecycle_.live()) return;
+  if (!event_id.empty()) pending_.append("id: ").append(event_id).append("\n");
   // Frames are single-line JSON: one data line each.
-  pending_ += "data: ";
-  pending_ += data;
-  pending_ += "\n\n";
+  pending_.append("data: ").append(data).append("\n\n");
   ++pending_events_;
-  if (pending_.size() > ctx_.config.max_queue_bytes && writing_) {
-    ++ctx_.metrics.slow_consumers;
-    log::info("closing SSE stream " + std::to_string(id()) + " (" + identity().user + "): slow consumer, " +
-              std::to_string(pending_.size()) + " bytes queued");
+  if (lifecycle_.overflowing(*this, sending_.size() + pending_.size(), sending_events_ + pending_events_))
     return begin_close(protocol::close_code::slow_consumer, "slow consumer");
-  }
   if (!writing_) do_write();
 }
 
@@ -146,8 +136,7 @@ template <class Stream>
 void SseSession<Stream>::do_write() {
   writing_ = true;
   wrote_since_tick_ = true;
-  write_deadline_.started(stream_.get_executor(), ctx_.config.write_timeout, this->shared_from_this(),
-                          [this] { on_write_timeout(); });
+  lifecycle_.write_started(stream_.get_executor(), this->shared_from_this(), [this] { on_write_timeout(); });
   sending_.swap(pending_);
   pending_.clear();
   sending_events_ = pending_events_;
@@ -161,7 +150,7 @@ void SseSession<Stream>::do_write() {
 template <class Stream>
 void SseSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
-  write_deadline_.finished();
+  lifecycle_.write_finished();
   if (ec) return drop();
   ctx_.metrics.frames_sent += sending_events_;
   ++ctx_.metrics.socket_writes;
@@ -170,7 +159,7 @@ void SseSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
   sending_.clear();
   // A burst grew the buffers; give the memory back rather than keep it per quiet stream.
   if (sending_.capacity() > 16 * 1024) sending_.shrink_to_fit();
-  if (closing_) return do_close();
+  if (lifecycle_.closing()) return do_close();
   if (!pending_.empty()) do_write();
 }
 
@@ -183,7 +172,7 @@ void SseSession<Stream>::arm_keepalive() {
 
 template <class Stream>
 void SseSession<Stream>::on_keepalive(beast::error_code ec) {
-  if (ec || closing_ || finished_) return;
+  if (ec || !lifecycle_.live()) return;
   if (!wrote_since_tick_ && !writing_) {
     // A comment: clients and proxies see traffic on a quiet stream, and a dead peer shows.
     pending_ += ":\n\n";
@@ -195,16 +184,9 @@ void SseSession<Stream>::on_keepalive(beast::error_code ec) {
 
 template <class Stream>
 void SseSession<Stream>::on_write_timeout() {
-  if (closing_ || finished_) return;  // a closing stream has its own deadline
   // The client has taken nothing for --write-timeout: a close event could not get through
   // either. Cut the stream.
-  ++ctx_.metrics.slow_consumers;
-  ++ctx_.metrics.write_timeouts;
-  ctx_.metrics.deliveries_dropped_slow_consumer += sending_events_ + pending_events_;
-  ctx_.metrics.count_close(protocol::close_code::slow_consumer);
-  log::info("cutting SSE stream " + std::to_string(id()) + " (" + identity().user + "): no write progress for " +
-            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ctx_.config.write_timeout).count()) + " s");
-  drop();
+  if (lifecycle_.write_timed_out(*this, sending_events_ + pending_events_)) drop();
 }
 
 template <class Stream>
@@ -222,38 +204,29 @@ void SseSession<Stream>::abort() {
 template <class Stream>
 void SseSession<Stream>::post(std::function<void()> fn) {
   net::post(posts_, [self = this->shared_from_this(), fn = std::move(fn)] {
-    if (!self->finished_) fn();
+    if (!self->lifecycle_.finished()) fn();
   });
 }
 
 template <class Stream>
 void SseSession<Stream>::watch_token_expiry() {
-  token_watch_.start(
-      stream_.get_executor(), identity().expires_at, ctx_.config.jwt_leeway, this->shared_from_this(),
-      {[this](std::int64_t exp) { enqueue({}, *protocol::refresh_push(exp)); },
-       [this] {
-         if (closing_ || finished_) return;
-         log::info("closing SSE stream " + std::to_string(id()) + " (" + identity().user + "): token expired");
-         begin_close(protocol::close_code::token_expired, "token expired");
-       }});
+  lifecycle_.watch_token(
+      stream_.get_executor(), *this, this->shared_from_this(),
+      [this](std::int64_t exp) { enqueue({}, *protocol::refresh_push(exp)); },
+      [this](std::uint16_t code, std::string reason) { begin_close(code, std::move(reason)); });
 }
 
 template <class Stream>
 void SseSession<Stream>::begin_close(std::uint16_t code, std::string reason) {
-  if (closing_ || finished_) return;
-  closing_ = true;
+  // A peer that does not read never takes the close event: the lifecycle cuts it after a bound.
+  if (!lifecycle_.begin_close(stream_.get_executor(), this->weak_from_this(), [this] { drop(); })) return;
+  timer_.cancel();  // no more keep-alive ticks
   close_code_ = code;
   close_reason_ = std::move(reason);
   // Drop what is not yet on the wire; the write under way, if any, finishes first.
   if (code == protocol::close_code::slow_consumer) ctx_.metrics.deliveries_dropped_slow_consumer += pending_events_;
   pending_.clear();
   pending_events_ = 0;
-  // A peer that does not read never takes the close event: cut the stream after a bound.
-  timer_.expires_after(ctx_.config.close_timeout);
-  timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->drop();
-  });
   if (!writing_) do_close();
 }
 
@@ -282,13 +255,9 @@ void SseSession<Stream>::drop() {
 
 template <class Stream>
 void SseSession<Stream>::finish() {
-  if (finished_) return;
-  finished_ = true;
+  if (!lifecycle_.finish(*this)) return;
   timer_.cancel();
-  write_deadline_.cancel();
-  token_watch_.cancel();
   pending_.clear();
-  if (opened_) ctx_.dispatcher.close(*this);
 }
 
 }  // namespace switchboard::server
