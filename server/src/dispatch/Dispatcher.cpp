@@ -351,12 +351,8 @@ void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Comm
     std::vector<protocol::Payload> messages;
     messages.reserve(history.messages.size() - first);
     for (std::size_t i = first; i < history.messages.size(); ++i) messages.push_back(std::move(history.messages[i].push));
-    std::string reply = protocol::history_reply(id, history.position, messages);
-    if (first > 0) {
-      ++metrics_.history_replies_truncated;
-      reply.insert(reply.size() - 1, ",\"truncated\":true");  // before the object's closing brace
-    }
-    conn->deliver(protocol::make_payload(std::move(reply)));
+    if (first > 0) ++metrics_.history_replies_truncated;
+    conn->deliver(protocol::make_payload(protocol::history_reply(id, history.position, messages, first > 0)));
   });
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "switchboard/auth/JwtSigner.h"
+#include "switchboard/protocol/Messages.h"
 
 namespace switchboard::server {
 
@@ -83,8 +84,7 @@ HttpResponse HttpRoutes::dev_token(const HttpRequest& req) const {
 
 HttpResponse HttpRoutes::json_error(const HttpRequest& req, http::status status, std::string_view code,
                                 std::string_view message) {
-  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
-  return make_response(req, status, "application/json", body.dump());
+  return make_response(req, status, "application/json", protocol::error_answer(code, message));
 }
 
 HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
