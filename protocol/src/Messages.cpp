@@ -134,6 +134,22 @@ std::string error_reply(const json& id, ErrorCode code, std::string_view message
   return out;
 }
 
+std::string status_answer(std::string_view status) {
+  std::string out = "{\"status\":";
+  append_string(out, status);
+  out += '}';
+  return out;
+}
+
+std::string dev_token_answer(std::string_view token, std::string_view user, std::int64_t expires_in) {
+  std::string out = "{\"expires_in\":" + std::to_string(expires_in) + ",\"token\":";
+  append_string(out, token);
+  out += ",\"user\":";
+  append_string(out, user);
+  out += '}';
+  return out;
+}
+
 std::string error_answer(std::string_view code, std::string_view message) {
   std::string out = "{\"error\":{\"code\":";
   append_string(out, code);

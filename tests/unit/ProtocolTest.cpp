@@ -687,6 +687,8 @@ TEST(Serialize, HttpApiAnswers) {
             R"({"ok":true,"room":"r","users":[{"user":"ann","info":{"n":1},"conns":2}]})");
   EXPECT_EQ(sp::presence_answer("r", {}), R"({"ok":true,"room":"r","users":[]})");
   EXPECT_EQ(sp::error_answer("not_found", "no such path"), R"({"error":{"code":"not_found","message":"no such path"}})");
+  EXPECT_EQ(sp::status_answer("ok"), R"({"status":"ok"})");
+  EXPECT_EQ(sp::dev_token_answer("a.b.c", "ann", 3600), R"({"expires_in":3600,"token":"a.b.c","user":"ann"})");
   // Text that is not UTF-8 (a bad room name echoed back) is replaced, not thrown on.
   std::string answer;
   ASSERT_NO_THROW(answer = sp::error_answer("bad_request", "bad room name '\xff'"));

@@ -75,11 +75,8 @@ HttpResponse HttpRoutes::dev_token(const HttpRequest& req) const {
                            {"info", {{"name", *user}}}};
   if (!config_.jwt_issuer.empty()) claims["iss"] = config_.jwt_issuer;
   if (!config_.jwt_audience.empty()) claims["aud"] = config_.jwt_audience;
-  nlohmann::json body = {{"token", auth::sign_hs256(config_.jwt_secret, claims)},
-                         {"user", *user},
-                         {"expires_in", kDevTokenTtl.count()}};
   return make_response(req, http::status::ok, "application/json",
-                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                       protocol::dev_token_answer(auth::sign_hs256(config_.jwt_secret, claims), *user, kDevTokenTtl.count()));
 }
 
 HttpResponse HttpRoutes::json_error(const HttpRequest& req, http::status status, std::string_view code,
@@ -95,12 +92,12 @@ HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (path == "/healthz") return make_response(req, http::status::ok, "application/json", R"({"status":"ok"})");
+  if (path == "/healthz") return make_response(req, http::status::ok, "application/json", protocol::status_answer("ok"));
   if (path == "/readyz") {
     // Ready when the node can carry messages: always alone, only with Redis in a cluster.
     if (draining_)
       return json_error(req, http::status::service_unavailable, "draining", "the node is shutting down");
-    if (broker_.ready()) return make_response(req, http::status::ok, "application/json", R"({"status":"ready"})");
+    if (broker_.ready()) return make_response(req, http::status::ok, "application/json", protocol::status_answer("ready"));
     return json_error(req, http::status::service_unavailable, "unavailable", "the cluster bus (Redis) is unreachable");
   }
   if (path == "/metrics")

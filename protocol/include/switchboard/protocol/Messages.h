@@ -45,6 +45,10 @@ std::string error_reply(const nlohmann::json& id, ErrorCode code, std::string_vi
 // handshakes and streams, the HTTP API, every route), whose codes go beyond ErrorCode's
 // (draining, origin_not_allowed, not_found, …).
 std::string error_answer(std::string_view code, std::string_view message);
+// {"status":"…"}: the answer of the health checks (GET /healthz: "ok", GET /readyz: "ready").
+std::string status_answer(std::string_view status);
+// {"expires_in":N,"token":"…","user":"…"}: a development token (GET /dev/token, --dev only).
+std::string dev_token_answer(std::string_view token, std::string_view user, std::int64_t expires_in);
 // {"type":"message","room":…,"data":…,"from":…}: a message before the broker numbered it. `data`
 // is the JSON text of one value (as parse_command or parse_publish_body keep it), copied as is.
 Payload message_push(std::string_view room, std::string_view data, std::string_view from);
