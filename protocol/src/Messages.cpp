@@ -53,40 +53,19 @@ std::string subscribe_reply(const json& id, const StreamPosition& position, std:
   return out;
 }
 
-std::string publish_reply(const json& id, std::uint64_t offset) {
-  std::string out;
-  append_id(out, id);
-  out += ",\"ok\":true,\"offset\":";
-  out += std::to_string(offset);
-  out += '}';
-  return out;
-}
-
-std::string history_reply(const json& id, const StreamPosition& position, const std::vector<Payload>& messages) {
-  std::string out;
-  std::size_t bytes = 64 + position.epoch.size();
-  for (const auto& m : messages) bytes += m->size() + 1;
-  out.reserve(bytes);
+namespace {
+// {"id":<id>,"ok":true, or {"ok":true, without an id.
+void append_ok(std::string& out, const json& id) {
   if (id.is_null()) {
     out += "{\"ok\":true";
   } else {
     append_id(out, id);
     out += ",\"ok\":true";
   }
-  append_position(out, position);
-  out += ",\"messages\":[";
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    if (i) out += ',';
-    out += *messages[i];  // each already a serialized message push
-  }
-  out += "]}";
-  return out;
 }
-
-std::string presence_reply(const json& id, const std::vector<PresenceMember>& users) {
-  std::string out;
-  append_id(out, id);
-  out += ",\"ok\":true,\"users\":[";
+// ,"users":[…]}
+void append_users(std::string& out, const std::vector<PresenceMember>& users) {
+  out += ",\"users\":[";
   for (std::size_t i = 0; i < users.size(); ++i) {
     if (i) out += ',';
     out += "{\"user\":";
@@ -98,6 +77,47 @@ std::string presence_reply(const json& id, const std::vector<PresenceMember>& us
     out += '}';
   }
   out += "]}";
+}
+}  // namespace
+
+std::string publish_reply(const json& id, std::uint64_t offset) {
+  std::string out;
+  append_ok(out, id);
+  out += ",\"offset\":";
+  out += std::to_string(offset);
+  out += '}';
+  return out;
+}
+
+std::string history_reply(const json& id, const StreamPosition& position, const std::vector<Payload>& messages,
+                          bool truncated) {
+  std::string out;
+  std::size_t bytes = 64 + position.epoch.size();
+  for (const auto& m : messages) bytes += m->size() + 1;
+  out.reserve(bytes);
+  append_ok(out, id);
+  append_position(out, position);
+  out += ",\"messages\":[";
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    if (i) out += ',';
+    out += *messages[i];  // each already a serialized message push
+  }
+  out += truncated ? "],\"truncated\":true}" : "]}";
+  return out;
+}
+
+std::string presence_reply(const json& id, const std::vector<PresenceMember>& users) {
+  std::string out;
+  append_id(out, id);
+  out += ",\"ok\":true";
+  append_users(out, users);
+  return out;
+}
+
+std::string presence_answer(std::string_view room, const std::vector<PresenceMember>& users) {
+  std::string out = "{\"ok\":true,\"room\":";
+  append_string(out, room);
+  append_users(out, users);
   return out;
 }
 
@@ -110,6 +130,31 @@ std::string error_reply(const json& id, ErrorCode code, std::string_view message
     out += ",\"error\":{";
   }
   append_code_and_message(out, code, message);
+  out += "}}";
+  return out;
+}
+
+std::string status_answer(std::string_view status) {
+  std::string out = "{\"status\":";
+  append_string(out, status);
+  out += '}';
+  return out;
+}
+
+std::string dev_token_answer(std::string_view token, std::string_view user, std::int64_t expires_in) {
+  std::string out = "{\"expires_in\":" + std::to_string(expires_in) + ",\"token\":";
+  append_string(out, token);
+  out += ",\"user\":";
+  append_string(out, user);
+  out += '}';
+  return out;
+}
+
+std::string error_answer(std::string_view code, std::string_view message) {
+  std::string out = "{\"error\":{\"code\":";
+  append_string(out, code);
+  out += ",\"message\":";
+  append_string(out, message);
   out += "}}";
   return out;
 }

@@ -1,19 +1,22 @@
-// The bytes of a WebSocket upgrade request, as the node handles them before the upgrade: Beast's
-// HTTP parser with the node's limits, then the origin check, the token lookup (header or query)
-// and its verification, with anonymous connections allowed as a fallback.
+// The bytes of a WebSocket upgrade request (or an SSE stream's), as the node handles them before
+// the upgrade: Beast's HTTP parser with the node's limits, the origin check, then the node's own
+// admission (server/src/admission/Admission.h: draining, the address's rate, a place among the
+// connections, the token lookup — header or query — and its verification, with anonymous
+// connections allowed as a fallback), both as a handshake and as the GET /ws probe.
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 
+#include "admission/Admission.h"
 #include "switchboard/auth/AnonymousAuthenticator.h"
 #include "switchboard/auth/JwtAuthenticator.h"
 #include "switchboard/auth/OriginPolicy.h"
 
 namespace http = boost::beast::http;
 namespace sa = switchboard::auth;
+namespace ss = switchboard::server;
 
 namespace {
 sa::JwtAuthenticator& authenticator() {
@@ -28,6 +31,13 @@ const sa::OriginPolicy& origins() {
   static const sa::OriginPolicy policy("https://app.example.com,https://*.example.org");
   return policy;
 }
+ss::Admission& admission() {
+  // No rate limit (every input comes from the same address); room for every input's connection,
+  // given back when its slot goes at the end of the input.
+  static ss::HandshakeLimiter handshakes(0, 0);
+  static ss::Admission admission(handshakes, std::make_shared<ss::ConnectionSlot::Count>(0), 1, authenticator());
+  return admission;
+}
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -39,9 +49,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   parser.put(boost::asio::buffer(data, size), ec);
   if (ec || !parser.is_header_done()) return 0;
   const auto& req = parser.get();
-  (void)boost::beast::websocket::is_upgrade(req);
   if (!origins().allows(req[http::field::origin], req[http::field::host])) return 0;
-  sa::AuthRequest request{req.target(), req[http::field::authorization], req[http::field::origin], "127.0.0.1"};
-  (void)authenticator().authenticate(request);
+  bool draining = size > 0 && data[size - 1] == '\0';  // now and then, a node shutting down
+  (void)admission().probe(req, "127.0.0.1", draining);
+  auto result = admission().admit(req, "127.0.0.1", draining);
+  if (!draining && std::holds_alternative<ss::Admission::Admitted>(result)) {
+    // One place only: the slot is still held, so a second handshake now finds the node full.
+    if (!std::holds_alternative<ss::Admission::Refusal>(admission().admit(req, "127.0.0.1", false))) __builtin_trap();
+  }
   return 0;
 }

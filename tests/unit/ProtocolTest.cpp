@@ -678,6 +678,22 @@ TEST(Serialize, PositionsInReplies) {
   EXPECT_EQ(sp::history_reply(3, {42, "ep"}, {sp::make_payload(numbered)}),
             R"({"id":3,"ok":true,"offset":42,"epoch":"ep","messages":[)" + numbered + "]}");
   EXPECT_EQ(sp::history_reply(4, {0, "ep"}, {}), R"({"id":4,"ok":true,"offset":0,"epoch":"ep","messages":[]})");
+  EXPECT_EQ(sp::history_reply(5, {0, "ep"}, {}, true),
+            R"({"id":5,"ok":true,"offset":0,"epoch":"ep","messages":[],"truncated":true})");
+}
+
+TEST(Serialize, HttpApiAnswers) {
+  EXPECT_EQ(sp::publish_reply(nullptr, 42), R"({"ok":true,"offset":42})");
+  EXPECT_EQ(sp::presence_answer("r", {{"ann", json{{"n", 1}}, 2}}),
+            R"({"ok":true,"room":"r","users":[{"user":"ann","info":{"n":1},"conns":2}]})");
+  EXPECT_EQ(sp::presence_answer("r", {}), R"({"ok":true,"room":"r","users":[]})");
+  EXPECT_EQ(sp::error_answer("not_found", "no such path"), R"({"error":{"code":"not_found","message":"no such path"}})");
+  EXPECT_EQ(sp::status_answer("ok"), R"({"status":"ok"})");
+  EXPECT_EQ(sp::dev_token_answer("a.b.c", "ann", 3600), R"({"expires_in":3600,"token":"a.b.c","user":"ann"})");
+  // Text that is not UTF-8 (a bad room name echoed back) is replaced, not thrown on.
+  std::string answer;
+  ASSERT_NO_THROW(answer = sp::error_answer("bad_request", "bad room name '\xff'"));
+  EXPECT_TRUE(json::accept(answer));
 }
 
 // A store that numbers messages itself (a cluster's Redis script) writes the push around the

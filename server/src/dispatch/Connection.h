@@ -10,7 +10,10 @@
 #include "admission/TokenBucket.h"
 #include "switchboard/auth/Identity.h"
 #include "switchboard/cluster/ConnectionId.h"
+#include "switchboard/protocol/ErrorCode.h"
+#include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/Payload.h"
+#include "switchboard/protocol/StreamPosition.h"
 
 namespace switchboard::server {
 
@@ -63,6 +66,24 @@ class Connection {
   virtual void flush() {}
   // Only on the connection's own thread (while it handles a request): queues a reply now.
   virtual void reply(std::string text) = 0;
+  // The dispatcher's answers to a subscribe, as data: each transport says them its own way. By
+  // default (a WebSocket) they are the protocol's replies to request `id`; an SSE stream writes
+  // them as events. Only on the connection's thread, in its own handler. `id` is null for a
+  // subscribe the node made on the connection's behalf (an SSE stream's rooms) or a request
+  // without one.
+  // Subscribed to `room`, which stands at `position`; `recovered`, for a subscribe that asked to
+  // resume, says whether every message missed since follows (then from the position it asked).
+  virtual void subscribed(const nlohmann::json& id, const std::string& room, const protocol::StreamPosition& position,
+                          std::optional<bool> recovered) {
+    (void)room;
+    if (!id.is_null()) reply(protocol::subscribe_reply(id, position, recovered));
+  }
+  // Not subscribed to `room`: the subscribe was refused with `code` (say forbidden, unavailable).
+  virtual void unsubscribed(const nlohmann::json& id, const std::string& room, protocol::ErrorCode code,
+                            std::string_view message) {
+    (void)room;
+    reply(protocol::error_reply(id, code, message));
+  }
   // Thread-safe: runs `fn` on the connection's thread, after what is already queued there.
   virtual void post(std::function<void()> fn) = 0;
   // Thread-safe: closes the connection with a WebSocket close code.

@@ -154,7 +154,7 @@ void Dispatcher::refuse(Connection& conn, const nlohmann::json& id, ErrorCode co
 void Dispatcher::execute(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   try {
     switch (req.op) {
-      case Op::subscribe: return subscribe(conn, req);
+      case Op::subscribe: return subscribe(conn, req.id, req.room, req.presence, req.since);
       case Op::unsubscribe: return unsubscribe(conn, req);
       case Op::publish: return publish(conn, req);
       case Op::presence: return presence(conn, req);
@@ -178,34 +178,55 @@ void Dispatcher::rate_limited(Connection& conn, const nlohmann::json& id, std::s
   }
 }
 
-bool Dispatcher::check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room) {
-  if (conn.identity().permissions.allows(action, room)) return true;
+std::optional<std::string> Dispatcher::forbidden(const Connection& conn, auth::RoomAction action, const std::string& room) {
+  if (conn.identity().permissions.allows(action, room)) return std::nullopt;
   static constexpr std::string_view kWhat[] = {"subscribe to", "publish to", "see presence in"};
-  reply_error(conn, id, ErrorCode::forbidden,
-              std::string("not allowed to ") + std::string(kWhat[static_cast<int>(action)]) + " " + room);
-  return false;
+  return std::string("not allowed to ") + std::string(kWhat[static_cast<int>(action)]) + " " + room;
 }
 
-void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
-  if (!check(*conn, req.id, auth::RoomAction::subscribe, req.room)) return;
-  if (req.presence && !check(*conn, req.id, auth::RoomAction::presence, req.room)) return;
-  switch (registry_.add(conn, req.room, req.presence, config_.max_rooms)) {
+bool Dispatcher::check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room) {
+  auto message = forbidden(conn, action, room);
+  if (message) reply_error(conn, id, ErrorCode::forbidden, *message);
+  return !message;
+}
+
+void Dispatcher::refuse_subscribe(Connection& conn, const nlohmann::json& id, const std::string& room, ErrorCode code,
+                                  std::string_view message) {
+  metrics_.count_error(code);
+  conn.unsubscribed(id, room, code, message);
+}
+
+void Dispatcher::subscribe_on_behalf(const std::shared_ptr<Connection>& conn, const std::string& room, bool presence,
+                                     std::optional<protocol::StreamPosition> since) {
+  try {
+    subscribe(conn, nullptr, room, presence, std::move(since));
+  } catch (const std::exception& e) {
+    log::error(std::string("subscribe failed: ") + e.what());
+    refuse_subscribe(*conn, nullptr, room, ErrorCode::internal, "internal error");
+  }
+}
+
+void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, const std::string& room,
+                           bool presence, std::optional<protocol::StreamPosition> since) {
+  auto message = forbidden(*conn, auth::RoomAction::subscribe, room);
+  if (!message && presence) message = forbidden(*conn, auth::RoomAction::presence, room);
+  if (message) return refuse_subscribe(*conn, id, room, ErrorCode::forbidden, *message);
+  switch (registry_.add(conn, room, presence, config_.max_rooms)) {
     case RoomRegistry::AddResult::too_many_rooms:
-      return reply_error(*conn, req.id, ErrorCode::too_many_rooms,
-                         "this connection is in " + std::to_string(config_.max_rooms) + " rooms already");
+      return refuse_subscribe(*conn, id, room, ErrorCode::too_many_rooms,
+                              "this connection is in " + std::to_string(config_.max_rooms) + " rooms already");
     case RoomRegistry::AddResult::updated:
-      return reply_ok(*conn, req.id);
+      return reply_ok(*conn, id);
     case RoomRegistry::AddResult::added:
       // The reply waits until the broker delivers the room's messages to this node (at once on a
       // single node; once Redis confirms in a cluster): from the reply on, nothing is missed.
-      broker_.when_subscribed(req.room, [this, conn, id = std::move(req.id), room = req.room,
-                                      since = std::move(req.since)](bool subscribed) mutable {
+      broker_.when_subscribed(room, [this, conn, id = std::move(id), room, since = std::move(since)](bool subscribed) mutable {
         // Back on the connection's thread, where its requests and its close are handled.
         conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
                     subscribed]() mutable {
           if (!subscribed) {
             registry_.remove(conn->id(), room);
-            return reply_error(*conn, id, ErrorCode::unavailable, "cannot subscribe right now; retry later");
+            return refuse_subscribe(*conn, id, room, ErrorCode::unavailable, "cannot subscribe right now; retry later");
           }
           answer_subscribe(conn, std::move(id), std::move(room), std::move(since));
         });
@@ -228,7 +249,7 @@ void Dispatcher::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohm
       if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
       if (!history.available) {
         registry_.remove(conn->id(), room);
-        return reply_error(*conn, id, ErrorCode::unavailable, "cannot subscribe right now; retry later");
+        return refuse_subscribe(*conn, id, room, ErrorCode::unavailable, "cannot subscribe right now; retry later");
       }
       // Joined before the reply, so that a presence request made after it counts this
       // connection (on a cluster node too: its Redis commands go out in order). The join event
@@ -246,7 +267,7 @@ void Dispatcher::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohm
           replay = &history.messages;
         }
       }
-      if (!id.is_null()) conn->reply(protocol::subscribe_reply(id, history.position, recovered));
+      conn->subscribed(id, room, history.position, recovered);
       if (registry_.release(conn, room, from, *replay) == RoomRegistry::ReleaseResult::overflowed) {
         ++metrics_.slow_consumers;
         conn->shutdown(protocol::close_code::slow_consumer, "slow consumer");
@@ -330,12 +351,8 @@ void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Comm
     std::vector<protocol::Payload> messages;
     messages.reserve(history.messages.size() - first);
     for (std::size_t i = first; i < history.messages.size(); ++i) messages.push_back(std::move(history.messages[i].push));
-    std::string reply = protocol::history_reply(id, history.position, messages);
-    if (first > 0) {
-      ++metrics_.history_replies_truncated;
-      reply.insert(reply.size() - 1, ",\"truncated\":true");  // before the object's closing brace
-    }
-    conn->deliver(protocol::make_payload(std::move(reply)));
+    if (first > 0) ++metrics_.history_replies_truncated;
+    conn->deliver(protocol::make_payload(protocol::history_reply(id, history.position, messages, first > 0)));
   });
 }
 

@@ -30,9 +30,13 @@ class Dispatcher {
   void open(const std::shared_ptr<Connection>& conn);
   // One text frame from `conn`; runs on the connection's thread.
   void handle(const std::shared_ptr<Connection>& conn, std::string_view text);
-  // Carries out a request made by the node on the connection's behalf (an SSE stream's subscribes),
-  // on the connection's thread, without taking from its request rate.
+  // Carries out a request, on the connection's thread (after handle took it from its request rate).
   void execute(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  // A subscribe the node makes on the connection's behalf (an SSE stream's rooms), on the
+  // connection's thread, without taking from its request rate: answered, like a client's, with
+  // conn->subscribed or conn->unsubscribed (with a null id).
+  void subscribe_on_behalf(const std::shared_ptr<Connection>& conn, const std::string& room, bool presence,
+                           std::optional<protocol::StreamPosition> since);
   // A frame that is not a valid request (bad JSON, a binary frame): costs a request of the
   // connection's rate like any other, then replies with the error (or rate_limited, then 4029).
   void refuse(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code, std::string_view message);
@@ -63,7 +67,8 @@ class Dispatcher {
   const RoomRegistry& registry() const { return registry_; }
 
  private:
-  void subscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  void subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, const std::string& room, bool presence,
+                 std::optional<protocol::StreamPosition> since);
   void unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req);
   void publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
   void presence(const std::shared_ptr<Connection>& conn, protocol::Command& req);
@@ -77,6 +82,11 @@ class Dispatcher {
   void rate_limited(Connection& conn, const nlohmann::json& id, std::string_view message);
   // Replies forbidden and returns false unless the connection may do `action` in `room`.
   bool check(Connection& conn, const nlohmann::json& id, auth::RoomAction action, const std::string& room);
+  // The forbidden error's message when the connection may not do `action` in `room`.
+  static std::optional<std::string> forbidden(const Connection& conn, auth::RoomAction action, const std::string& room);
+  // A subscribe to `room` is refused: counted, and told to the connection (conn.unsubscribed).
+  void refuse_subscribe(Connection& conn, const nlohmann::json& id, const std::string& room, protocol::ErrorCode code,
+                        std::string_view message);
   void reply_ok(Connection& conn, const nlohmann::json& id);
   // Like reply_ok and reply_error, but through the connection's queue (thread-safe), behind
   // every frame already on its way to it.

@@ -160,7 +160,7 @@ void HttpApi::publish(const HttpRequest& req, const Caller& caller, Respond resp
                                  metrics_.count_api_request("publish", 200);
                                  respond(HttpRoutes::make_response(
                                      shape, http::status::ok, "application/json",
-                                     R"({"ok":true,"offset":)" + std::to_string(*offset) + "}"));
+                                     protocol::publish_reply(nullptr, *offset)));
                                });
 }
 
@@ -227,12 +227,9 @@ void HttpApi::presence(const HttpRequest& req, const Caller& caller, Respond res
     if (!members)
       return respond(answer(shape, "presence", http::status::service_unavailable, "unavailable",
                             "presence is unavailable; retry later"));
-    nlohmann::json users = nlohmann::json::array();
-    for (const auto& m : *members) users.push_back({{"user", m.user}, {"info", m.info}, {"conns", m.conns}});
-    nlohmann::json body = {{"ok", true}, {"room", room}, {"users", std::move(users)}};
     metrics_.count_api_request("presence", 200);
     respond(HttpRoutes::make_response(shape, http::status::ok, "application/json",
-                                      body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+                                      protocol::presence_answer(room, *members)));
   });
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "switchboard/auth/JwtSigner.h"
+#include "switchboard/protocol/Messages.h"
 #include "switchboard/server/Log.h"
 
 namespace switchboard::server {
@@ -79,17 +80,13 @@ HttpResponse HttpRoutes::dev_token(const HttpRequest& req) const {
                            {"info", {{"name", *user}}}};
   if (!config_.jwt_issuer.empty()) claims["iss"] = config_.jwt_issuer;
   if (!config_.jwt_audience.empty()) claims["aud"] = config_.jwt_audience;
-  nlohmann::json body = {{"token", auth::sign_hs256(config_.jwt_secret, claims)},
-                         {"user", *user},
-                         {"expires_in", kDevTokenTtl.count()}};
   return make_response(req, http::status::ok, "application/json",
-                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+                       protocol::dev_token_answer(auth::sign_hs256(config_.jwt_secret, claims), *user, kDevTokenTtl.count()));
 }
 
 HttpResponse HttpRoutes::json_error(const HttpRequest& req, http::status status, std::string_view code,
                                 std::string_view message) {
-  nlohmann::json body = {{"error", {{"code", code}, {"message", message}}}};
-  return make_response(req, status, "application/json", body.dump());
+  return make_response(req, status, "application/json", protocol::error_answer(code, message));
 }
 
 HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
@@ -100,12 +97,12 @@ HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (path == "/healthz") return make_response(req, http::status::ok, "application/json", R"({"status":"ok"})");
+  if (path == "/healthz") return make_response(req, http::status::ok, "application/json", protocol::status_answer("ok"));
   if (path == "/readyz") {
     // Ready when the node can carry messages: always alone, only with Redis in a cluster.
     if (draining_)
       return json_error(req, http::status::service_unavailable, "draining", "the node is shutting down");
-    if (broker_.ready()) return make_response(req, http::status::ok, "application/json", R"({"status":"ready"})");
+    if (broker_.ready()) return make_response(req, http::status::ok, "application/json", protocol::status_answer("ready"));
     return json_error(req, http::status::service_unavailable, "unavailable", "the cluster bus (Redis) is unreachable");
   }
   if (path == "/metrics")

@@ -33,9 +33,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void on_read(beast::error_code ec, std::size_t bytes);
   // Answers 403 origin_not_allowed to a browser page of an origin the node does not allow.
   void refuse_origin(const HttpRequest& req, std::string_view path);
-  // The checks every WebSocket and SSE stream passes besides the origin's (draining, rate, room
-  // for one more, token): the caller's identity, or nullopt when refused (and answered).
-  std::optional<auth::Identity> admit(const HttpRequest& req);
+  // The checks every WebSocket and SSE stream passes besides the origin's (Admission): the
+  // caller's identity and place, or nullopt when refused (then counted, logged and answered).
+  std::optional<Admission::Admitted> admit(const HttpRequest& req);
   void upgrade();
   // GET /ws without an upgrade: the admission decision a handshake of this request would get,
   // as JSON (426 upgrade_required when it would be admitted).

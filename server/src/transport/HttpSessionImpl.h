@@ -122,64 +122,34 @@ void HttpSession<Stream>::refuse_origin(const HttpRequest& req, std::string_view
 template <class Stream>
 void HttpSession<Stream>::probe(const HttpRequest& req) {
   // What a handshake of this request would be told, without taking a place among the connections:
-  // the reason a browser's WebSocket API hides. It costs a handshake of the address's rate
-  // (--handshake-rate-per-ip), as it verifies the token as a handshake does.
-  auto answer = [&](http::status status, std::string_view code, std::string_view message) {
-    send(HttpRoutes::json_error(req, status, code, message));
-  };
-  if (ctx_.routes.draining())
-    return answer(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
-  if (!ctx_.handshakes.allow(client_address(req)))
-    return answer(http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
-  if (ctx_.connections->load() >= ctx_.max_connections)
-    return answer(http::status::service_unavailable, "too_many_connections",
-                  "the node is full; connect again, maybe to another node");
-  auto result = ctx_.authenticator.authenticate(
-      auth::AuthRequest{req.target(), req[http::field::authorization], req[http::field::origin], client_address(req)});
-  if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
-    return answer(static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
-  answer(http::status::upgrade_required, "upgrade_required",
-         "GET /ws with a WebSocket upgrade; a handshake of this request would be admitted");
+  // the reason a browser's WebSocket API hides.
+  if (auto refusal = ctx_.admission().probe(req, client_address(req), ctx_.routes.draining()))
+    return send(HttpRoutes::json_error(req, refusal->status, refusal->code, refusal->message));
+  send(HttpRoutes::json_error(req, http::status::upgrade_required, "upgrade_required",
+                              "GET /ws with a WebSocket upgrade; a handshake of this request would be admitted"));
 }
 
 template <class Stream>
-std::optional<auth::Identity> HttpSession<Stream>::admit(const HttpRequest& req) {
+std::optional<Admission::Admitted> HttpSession<Stream>::admit(const HttpRequest& req) {
   std::string remote_address = client_address(req);
-  auto refused = [&](http::status status, const std::string& code, std::string_view message) {
-    ctx_.metrics.count_handshake_rejected(code);
-    ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : "stream", remote_address,
-                          req[http::field::origin], static_cast<unsigned>(status), code);
-    refuse(req, status, code, message);
-    return std::nullopt;
-  };
-  if (ctx_.routes.draining())
-    return refused(http::status::service_unavailable, "draining", "the node is shutting down; connect again");
-  if (!ctx_.handshakes.allow(remote_address))
-    return refused(http::status::too_many_requests, "rate_limited", "too many connections from this address; retry later");
-  // A place among the node's connections, given back by the session when it ends.
-  if (ctx_.connections->fetch_add(1) >= ctx_.max_connections) {
-    --*ctx_.connections;
-    return refused(http::status::service_unavailable, "too_many_connections",
-                   "the node is full; connect again, maybe to another node");
-  }
-  auth::AuthRequest auth_request{req.target(), req[http::field::authorization], req[http::field::origin],
-                                 remote_address};
-  auto result = ctx_.authenticator.authenticate(auth_request);
-  if (auto* rejection = std::get_if<auth::AuthRejection>(&result)) {
-    --*ctx_.connections;
-    return refused(static_cast<http::status>(rejection->http_status), rejection->code, rejection->message);
-  }
-  return std::get<auth::Identity>(std::move(result));
+  auto result = ctx_.admission().admit(req, remote_address, ctx_.routes.draining());
+  if (auto* admitted = std::get_if<Admission::Admitted>(&result)) return std::move(*admitted);
+  const auto& refusal = std::get<Admission::Refusal>(result);
+  ctx_.metrics.count_handshake_rejected(refusal.code);
+  ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : "stream", remote_address,
+                        req[http::field::origin], static_cast<unsigned>(refusal.status), refusal.code);
+  refuse(req, refusal.status, refusal.code, refusal.message);
+  return std::nullopt;
 }
 
 template <class Stream>
 void HttpSession<Stream>::upgrade() {
-  auto identity = admit(parser_->get());
-  if (!identity) return;
+  auto admitted = admit(parser_->get());
+  if (!admitted) return;
   auto id = ctx_.next_connection_id++;
   using Upgraded = WebSocketStreamOf<Stream>;
   std::make_shared<WebSocketSession<typename Upgraded::type>>(Upgraded::from(std::move(stream_)), ctx_, id,
-                                                              std::move(*identity))
+                                                              std::move(*admitted))
       ->run(parser_->release());
 }
 
@@ -188,10 +158,10 @@ void HttpSession<Stream>::open_stream() {
   const HttpRequest& req = parser_->get();
   auto sse = SseRequest::parse(req.target(), req["Last-Event-ID"]);
   if (auto* error = std::get_if<std::string>(&sse)) return refuse(req, http::status::bad_request, "bad_request", *error);
-  auto identity = admit(req);
-  if (!identity) return;
+  auto admitted = admit(req);
+  if (!admitted) return;
   auto id = ctx_.next_connection_id++;
-  std::make_shared<SseSession<Stream>>(std::move(stream_), ctx_, id, std::move(*identity))
+  std::make_shared<SseSession<Stream>>(std::move(stream_), ctx_, id, std::move(*admitted))
       ->run(req, std::get<SseRequest>(std::move(sse)));
 }
 

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <memory>
 
+#include "admission/Admission.h"
+#include "admission/ConnectionSlot.h"
 #include "admission/HandshakeLimiter.h"
 #include "admission/RefusalLog.h"
 #include "dispatch/Dispatcher.h"
@@ -26,11 +28,15 @@ struct SessionContext {
   auth::OriginPolicy origins;
   HandshakeLimiter handshakes;
   std::size_t max_connections;                // WebSockets and SSE streams at once (resolved: never 0)
-  // Accepted upgrades and streams whose session still exists. Shared: a session destroyed with
-  // the event loop, after the node's context, still gives its place back.
-  std::shared_ptr<std::atomic<std::size_t>> connections = std::make_shared<std::atomic<std::size_t>>(0);
+  // Accepted upgrades and streams whose session still exists: each holds a ConnectionSlot.
+  // Shared: a session destroyed with the event loop, after the node's context, still gives its
+  // place back.
+  std::shared_ptr<ConnectionSlot::Count> connections = std::make_shared<ConnectionSlot::Count>(0);
   std::atomic<cluster::ConnectionId> next_connection_id{1};
   RefusalLog refusals{};  // refused handshakes, logged at info level, rate-limited
+
+  // The checks of a handshake or stream, on this node's parts.
+  Admission admission() { return Admission(handshakes, connections, max_connections, authenticator); }
 };
 
 }  // namespace switchboard::server

@@ -12,13 +12,14 @@
 #include <boost/beast/ssl.hpp>
 #include <array>
 #include <memory>
+#include <unordered_map>
 
+#include "admission/Admission.h"
 #include "dispatch/Connection.h"
+#include "transport/ConnectionLifecycle.h"
 #include "switchboard/protocol/EventId.h"
 #include "transport/SessionContext.h"
 #include "transport/SseRequest.h"
-#include "transport/TokenWatch.h"
-#include "transport/WriteDeadline.h"
 
 namespace switchboard::server {
 
@@ -29,8 +30,7 @@ namespace net = boost::asio;
 template <class Stream>
 class SseSession final : public Connection, public std::enable_shared_from_this<SseSession<Stream>> {
  public:
-  SseSession(Stream&& stream, SessionContext& ctx, cluster::ConnectionId id, auth::Identity identity);
-  ~SseSession() override;
+  SseSession(Stream&& stream, SessionContext& ctx, cluster::ConnectionId id, Admission::Admitted admitted);
 
   // Answers `request` with the stream's head, then subscribes the rooms of `sse`.
   void run(const HttpRequest& request, SseRequest sse);
@@ -39,12 +39,19 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   void deliver(protocol::Payload frame, Clock::time_point at) override;
   void deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
                        std::string_view epoch, Clock::time_point at) override;
-  // The broker's answers to the stream's own subscribes (their ids are room indexes), turned
-  // into "subscribed" and "unsubscribed" events.
+  // A stream makes no request of its own: nothing is answered with a reply.
   void reply(std::string text) override;
+  // The answers to the stream's subscribes, written as "subscribed" and "unsubscribed" events.
+  void subscribed(const nlohmann::json& id, const std::string& room, const protocol::StreamPosition& position,
+                  std::optional<bool> recovered) override;
+  void unsubscribed(const nlohmann::json& id, const std::string& room, protocol::ErrorCode code,
+                    std::string_view message) override;
+  // Each through the strand posts_, behind what was handed over before: a close (its close
+  // event, then the end of the body), a drop, a task (skipped once the stream is gone).
   void shutdown(std::uint16_t code, std::string reason) override;
   void abort() override;
   void post(std::function<void()> fn) override;
+  // "refresh" events before the token expires, then the close with 4001.
   void watch_token_expiry() override;
 
  private:
@@ -77,27 +84,26 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   // strand, in the order it was handed over; it runs on the stream's I/O thread like the rest.
   net::strand<net::any_io_executor> posts_;
   SessionContext& ctx_;
-  std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
+  ConnectionSlot slot_;  // its place among the node's connections, taken at admission
   std::unique_ptr<http::response<http::empty_body>> head_;
   std::unique_ptr<http::response_serializer<http::empty_body>> head_writer_;
   bool chunked_ = true;  // HTTP/1.1: the events go in chunks; HTTP/1.0: the body ends with the connection
   std::vector<RoomState> rooms_;
   protocol::RoomPositions positions_;  // by the same index: where each room stands (empty epoch: not yet)
+  std::unordered_map<std::string, std::size_t> room_index_;  // room name → its index in both
   std::string pending_;  // events queued, not yet written
   std::string sending_;  // events being written
   std::size_t pending_events_ = 0;
   std::size_t sending_events_ = 0;
   bool writing_ = false;
-  bool opened_ = false;    // head written, broker knows the stream
-  bool closing_ = false;   // a close was decided: no more events are queued
-  bool finished_ = false;  // broker told the stream is gone
   bool wrote_since_tick_ = false;      // something was written since the last keep-alive tick
   std::uint16_t close_code_ = 0;
   std::string close_reason_;
-  net::steady_timer timer_;  // keep-alive ticks; while closing, the close deadline
+  net::steady_timer timer_;  // keep-alive ticks, until the stream closes
   std::array<char, 256> read_buffer_{};
-  WriteDeadline write_deadline_;
-  TokenWatch token_watch_;
+  // Opened, closing, finished; the write and close deadlines, the token watch, the slow-consumer
+  // rule: the same as a WebSocket's.
+  ConnectionLifecycle lifecycle_;
 };
 
 using PlainSseSession = SseSession<beast::tcp_stream>;

@@ -3,8 +3,6 @@
 // file (Plain…, Tls…), like the WebSocket and HTTP sessions.
 #include "transport/SseSession.h"
 
-#include <nlohmann/json.hpp>
-
 #include "http/CrossOrigin.h"
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/EventId.h"
@@ -14,23 +12,20 @@
 namespace switchboard::server {
 
 template <class Stream>
-SseSession<Stream>::SseSession(Stream&& stream, SessionContext& ctx, cluster::ConnectionId id, auth::Identity identity)
-    : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
+SseSession<Stream>::SseSession(Stream&& stream, SessionContext& ctx, cluster::ConnectionId id, Admission::Admitted admitted)
+    : Connection(id, std::move(admitted.identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       stream_(std::move(stream)),
       posts_(stream_.get_executor()),
       ctx_(ctx),
-      connections_(ctx.connections),
-      timer_(stream_.get_executor()) {}
-
-template <class Stream>
-SseSession<Stream>::~SseSession() {
-  --*connections_;  // taken by the HTTP session that accepted the stream
-}
+      slot_(std::move(admitted.slot)),
+      timer_(stream_.get_executor()),
+      lifecycle_(ctx, "SSE stream") {}
 
 template <class Stream>
 void SseSession<Stream>::run(const HttpRequest& request, SseRequest sse) {
   for (auto& room : sse.rooms) {
+    room_index_.emplace(room.name, rooms_.size());
     rooms_.push_back({std::move(room.name), room.presence, std::move(room.since), true});
     positions_.emplace_back(rooms_.back().name, protocol::StreamPosition{});
   }
@@ -57,19 +52,11 @@ void SseSession<Stream>::on_head(beast::error_code ec, std::size_t) {
   if (ec) return log::debug("SSE stream head not written: " + ec.message());
   // The keep-alive ticks watch the stream from here on.
   beast::get_lowest_layer(stream_).expires_never();
-  opened_ = true;
   ++ctx_.metrics.sse_streams_opened;
   auto self = this->shared_from_this();
-  ctx_.dispatcher.open(self);
-  for (std::size_t i = 0; i < rooms_.size() && !closing_; ++i) {
-    protocol::Command req;
-    req.op = protocol::Op::subscribe;
-    req.id = i;  // the reply says which room it is about
-    req.room = rooms_[i].name;
-    req.presence = rooms_[i].presence;
-    req.since = rooms_[i].since;
-    ctx_.dispatcher.execute(self, req);
-  }
+  lifecycle_.open(self);
+  for (std::size_t i = 0; i < rooms_.size() && !lifecycle_.closing(); ++i)
+    ctx_.dispatcher.subscribe_on_behalf(self, rooms_[i].name, rooms_[i].presence, rooms_[i].since);
   arm_keepalive();
   do_read();
 }
@@ -93,25 +80,26 @@ std::string SseSession<Stream>::event_id() const {
 }
 
 template <class Stream>
-void SseSession<Stream>::reply(std::string text) {
-  auto reply = nlohmann::json::parse(text, nullptr, false);
-  auto id = reply.is_object() ? reply.find("id") : reply.end();
-  if (id == reply.end() || !id->is_number_unsigned() || id->get<std::size_t>() >= rooms_.size()) return;
-  std::size_t index = id->get<std::size_t>();
-  RoomState& room = rooms_[index];
-  if (auto error = reply.find("error"); error != reply.end()) {
-    room.active = false;
-    positions_[index].second = {};
-    nlohmann::json event = {{"type", "unsubscribed"}, {"room", room.name}, {"code", error->value("code", "internal")},
-                            {"message", error->value("message", "")}};
-    return enqueue({}, event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  }
-  protocol::StreamPosition at{reply.value("offset", std::uint64_t{0}), reply.value("epoch", std::string())};
-  std::optional<bool> recovered;
-  if (auto it = reply.find("recovered"); it != reply.end() && it->is_boolean()) recovered = it->get<bool>();
+void SseSession<Stream>::reply(std::string) {}
+
+template <class Stream>
+void SseSession<Stream>::subscribed(const nlohmann::json&, const std::string& room, const protocol::StreamPosition& position,
+                                    std::optional<bool> recovered) {
+  auto it = room_index_.find(room);
+  if (it == room_index_.end()) return;
   // Recovered: the missed messages follow and move the position on from where the client was.
-  positions_[index].second = recovered.value_or(false) ? *room.since : at;
-  enqueue(event_id(), *protocol::subscribed_push(room.name, at, recovered));
+  positions_[it->second].second = recovered.value_or(false) ? *rooms_[it->second].since : position;
+  enqueue(event_id(), *protocol::subscribed_push(room, position, recovered));
+}
+
+template <class Stream>
+void SseSession<Stream>::unsubscribed(const nlohmann::json&, const std::string& room, protocol::ErrorCode code,
+                                      std::string_view message) {
+  auto it = room_index_.find(room);
+  if (it == room_index_.end()) return;
+  rooms_[it->second].active = false;
+  positions_[it->second].second = {};
+  enqueue({}, *protocol::unsubscribed_push(room, code, message));
 }
 
 template <class Stream>
@@ -125,34 +113,22 @@ template <class Stream>
 void SseSession<Stream>::deliver_message(const protocol::Payload& frame, const std::string& room, std::uint64_t offset,
                                          std::string_view epoch, Clock::time_point) {
   net::post(posts_, [self = this->shared_from_this(), frame, room, offset, epoch = std::string(epoch)] {
-    for (std::size_t i = 0; i < self->rooms_.size(); ++i) {
-      if (self->rooms_[i].name != room) continue;
-      if (!self->rooms_[i].active) return;
-      self->positions_[i].second = {offset, epoch};
-      return self->enqueue(self->event_id(), *frame);
-    }
+    auto it = self->room_index_.find(room);
+    if (it == self->room_index_.end() || !self->rooms_[it->second].active) return;
+    self->positions_[it->second].second = {offset, epoch};
+    self->enqueue(self->event_id(), *frame);
   });
 }
 
 template <class Stream>
 void SseSession<Stream>::enqueue(std::string_view event_id, std::string_view data) {
-  if (closing_ || finished_) return;
-  if (!event_id.empty()) {
-    pending_ += "id: ";
-    pending_ += event_id;
-    pending_ += '\n';
-  }
+  if (!lifecycle_.live()) return;
+  if (!event_id.empty()) pending_.append("id: ").append(event_id).append("\n");
   // Frames are single-line JSON: one data line each.
-  pending_ += "data: ";
-  pending_ += data;
-  pending_ += "\n\n";
+  pending_.append("data: ").append(data).append("\n\n");
   ++pending_events_;
-  if (pending_.size() > ctx_.config.max_queue_bytes && writing_) {
-    ++ctx_.metrics.slow_consumers;
-    log::info("closing SSE stream " + std::to_string(id()) + " (" + identity().user + "): slow consumer, " +
-              std::to_string(pending_.size()) + " bytes queued");
+  if (lifecycle_.overflowing(*this, sending_.size() + pending_.size(), sending_events_ + pending_events_))
     return begin_close(protocol::close_code::slow_consumer, "slow consumer");
-  }
   if (!writing_) do_write();
 }
 
@@ -160,8 +136,7 @@ template <class Stream>
 void SseSession<Stream>::do_write() {
   writing_ = true;
   wrote_since_tick_ = true;
-  write_deadline_.started(stream_.get_executor(), ctx_.config.write_timeout, this->shared_from_this(),
-                          [this] { on_write_timeout(); });
+  lifecycle_.write_started(stream_.get_executor(), this->shared_from_this(), [this] { on_write_timeout(); });
   sending_.swap(pending_);
   pending_.clear();
   sending_events_ = pending_events_;
@@ -175,7 +150,7 @@ void SseSession<Stream>::do_write() {
 template <class Stream>
 void SseSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
-  write_deadline_.finished();
+  lifecycle_.write_finished();
   if (ec) return drop();
   ctx_.metrics.frames_sent += sending_events_;
   ++ctx_.metrics.socket_writes;
@@ -184,7 +159,7 @@ void SseSession<Stream>::on_write(beast::error_code ec, std::size_t bytes) {
   sending_.clear();
   // A burst grew the buffers; give the memory back rather than keep it per quiet stream.
   if (sending_.capacity() > 16 * 1024) sending_.shrink_to_fit();
-  if (closing_) return do_close();
+  if (lifecycle_.closing()) return do_close();
   if (!pending_.empty()) do_write();
 }
 
@@ -197,7 +172,7 @@ void SseSession<Stream>::arm_keepalive() {
 
 template <class Stream>
 void SseSession<Stream>::on_keepalive(beast::error_code ec) {
-  if (ec || closing_ || finished_) return;
+  if (ec || !lifecycle_.live()) return;
   if (!wrote_since_tick_ && !writing_) {
     // A comment: clients and proxies see traffic on a quiet stream, and a dead peer shows.
     pending_ += ":\n\n";
@@ -209,16 +184,9 @@ void SseSession<Stream>::on_keepalive(beast::error_code ec) {
 
 template <class Stream>
 void SseSession<Stream>::on_write_timeout() {
-  if (closing_ || finished_) return;  // a closing stream has its own deadline
   // The client has taken nothing for --write-timeout: a close event could not get through
   // either. Cut the stream.
-  ++ctx_.metrics.slow_consumers;
-  ++ctx_.metrics.write_timeouts;
-  ctx_.metrics.deliveries_dropped_slow_consumer += sending_events_ + pending_events_;
-  ctx_.metrics.count_close(protocol::close_code::slow_consumer);
-  log::info("cutting SSE stream " + std::to_string(id()) + " (" + identity().user + "): no write progress for " +
-            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ctx_.config.write_timeout).count()) + " s");
-  drop();
+  if (lifecycle_.write_timed_out(*this, sending_events_ + pending_events_)) drop();
 }
 
 template <class Stream>
@@ -236,38 +204,29 @@ void SseSession<Stream>::abort() {
 template <class Stream>
 void SseSession<Stream>::post(std::function<void()> fn) {
   net::post(posts_, [self = this->shared_from_this(), fn = std::move(fn)] {
-    if (!self->finished_) fn();
+    if (!self->lifecycle_.finished()) fn();
   });
 }
 
 template <class Stream>
 void SseSession<Stream>::watch_token_expiry() {
-  token_watch_.start(
-      stream_.get_executor(), identity().expires_at, ctx_.config.jwt_leeway, this->shared_from_this(),
-      {[this](std::int64_t exp) { enqueue({}, *protocol::refresh_push(exp)); },
-       [this] {
-         if (closing_ || finished_) return;
-         log::info("closing SSE stream " + std::to_string(id()) + " (" + identity().user + "): token expired");
-         begin_close(protocol::close_code::token_expired, "token expired");
-       }});
+  lifecycle_.watch_token(
+      stream_.get_executor(), *this, this->shared_from_this(),
+      [this](std::int64_t exp) { enqueue({}, *protocol::refresh_push(exp)); },
+      [this](std::uint16_t code, std::string reason) { begin_close(code, std::move(reason)); });
 }
 
 template <class Stream>
 void SseSession<Stream>::begin_close(std::uint16_t code, std::string reason) {
-  if (closing_ || finished_) return;
-  closing_ = true;
+  // A peer that does not read never takes the close event: the lifecycle cuts it after a bound.
+  if (!lifecycle_.begin_close(stream_.get_executor(), this->weak_from_this(), [this] { drop(); })) return;
+  timer_.cancel();  // no more keep-alive ticks
   close_code_ = code;
   close_reason_ = std::move(reason);
   // Drop what is not yet on the wire; the write under way, if any, finishes first.
   if (code == protocol::close_code::slow_consumer) ctx_.metrics.deliveries_dropped_slow_consumer += pending_events_;
   pending_.clear();
   pending_events_ = 0;
-  // A peer that does not read never takes the close event: cut the stream after a bound.
-  timer_.expires_after(ctx_.config.close_timeout);
-  timer_.async_wait([weak = this->weak_from_this()](beast::error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->drop();
-  });
   if (!writing_) do_close();
 }
 
@@ -296,13 +255,9 @@ void SseSession<Stream>::drop() {
 
 template <class Stream>
 void SseSession<Stream>::finish() {
-  if (finished_) return;
-  finished_ = true;
+  if (!lifecycle_.finish(*this)) return;
   timer_.cancel();
-  write_deadline_.cancel();
-  token_watch_.cancel();
   pending_.clear();
-  if (opened_) ctx_.dispatcher.close(*this);
 }
 
 }  // namespace switchboard::server

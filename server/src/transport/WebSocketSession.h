@@ -11,12 +11,12 @@
 #include <memory>
 #include <vector>
 
+#include "admission/Admission.h"
 #include "dispatch/Connection.h"
+#include "transport/ConnectionLifecycle.h"
 #include "transport/Inbox.h"
 #include "transport/OrderedWriteStream.h"
 #include "transport/SessionContext.h"
-#include "transport/TokenWatch.h"
-#include "transport/WriteDeadline.h"
 
 namespace switchboard::server {
 
@@ -30,8 +30,7 @@ class WebSocketSession final : public Connection,
                                private Inbox::Receiver,
                                public std::enable_shared_from_this<WebSocketSession<NextLayer>> {
  public:
-  WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id, auth::Identity identity);
-  ~WebSocketSession() override;
+  WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id, Admission::Admitted admitted);
 
   // Completes the upgrade of `request`, then reads frames until the connection ends.
   void run(http::request<http::string_body> request);
@@ -79,7 +78,7 @@ class WebSocketSession final : public Connection,
   // its thread's inbox, in the order it was handed over, and runs on the connection's thread.
   Inbox* inbox_ = nullptr;
   SessionContext& ctx_;
-  std::shared_ptr<std::atomic<std::size_t>> connections_;  // the node's count, given back on destruction
+  ConnectionSlot slot_;  // its place among the node's connections, taken at admission
   beast::flat_buffer buffer_;
   struct Queued {
     protocol::Payload frame;
@@ -104,16 +103,12 @@ class WebSocketSession final : public Connection,
   // Work handed to the inbox for this connection and not yet run: while there is any,
   // deliveries go through the inbox too, so that they keep their order.
   std::atomic<std::uint32_t> posted_{0};
-  bool opened_ = false;    // handshake done, broker knows the connection
-  bool closing_ = false;   // a close was decided: no more frames are queued
-  bool finished_ = false;  // broker told the connection is gone
   // Frames the queue held when it last emptied: the capacity it starts with next time, so that a
   // stream of rounds allocates the queue once per round instead of growing it from 8.
   std::uint16_t last_round_frames_ = 0;
   websocket::close_reason close_reason_;
-  std::unique_ptr<net::steady_timer> close_timer_;  // only for connections being closed
-  WriteDeadline write_deadline_;
-  TokenWatch token_watch_;
+  // Opened, closing, finished; the write and close deadlines, the token watch, the slow-consumer rule.
+  ConnectionLifecycle lifecycle_;
 };
 
 // The stream a WebSocket runs on, made from the HTTP session's once the upgrade is accepted. A

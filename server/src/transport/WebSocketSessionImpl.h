@@ -19,22 +19,18 @@ namespace close_code = protocol::close_code;
 
 template <class NextLayer>
 WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id,
-                                              auth::Identity identity)
-    : Connection(id, std::move(identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
+                                              Admission::Admitted admitted)
+    : Connection(id, std::move(admitted.identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
       ws_(std::move(stream)),
       ctx_(ctx),
-      connections_(ctx.connections) {
+      slot_(std::move(admitted.slot)),
+      lifecycle_(ctx, "connection") {
   const auto executor = ws_.get_executor();  // held: target() points into it
   const auto* ioc_executor = executor.template target<net::io_context::executor_type>();
   if (!ioc_executor) throw std::logic_error("WebSocketSession: the stream must run on an io_context");
   ioc_ = &ioc_executor->context();
   inbox_ = &net::use_service<Inbox>(*ioc_);
-}
-
-template <class NextLayer>
-WebSocketSession<NextLayer>::~WebSocketSession() {
-  --*connections_;  // taken by the HTTP session that accepted the upgrade
 }
 
 template <class NextLayer>
@@ -62,8 +58,7 @@ void WebSocketSession<NextLayer>::on_accept(beast::error_code ec) {
     log::debug("websocket accept failed: " + ec.message());
     return;
   }
-  opened_ = true;
-  ctx_.dispatcher.open(this->shared_from_this());
+  lifecycle_.open(this->shared_from_this());
   do_read();
 }
 
@@ -82,7 +77,7 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
   }
   ++ctx_.metrics.frames_received;
   ctx_.metrics.bytes_received += bytes;
-  if (!closing_) {
+  if (!lifecycle_.closing()) {
     if (!ws_.got_text()) {
       ctx_.dispatcher.refuse(*this, nullptr, protocol::ErrorCode::bad_request,
                          "binary frames are not supported; send JSON text frames");
@@ -143,7 +138,7 @@ void WebSocketSession<NextLayer>::run(std::function<void()>& task) {
   // The broker's work for this connection, and its close (shutdown): run as the connection's own
   // handler, so that what it delivers to the connection stays behind what is on its way.
   // Nothing runs once the connection is gone.
-  if (!finished_) {
+  if (!lifecycle_.finished()) {
     in_own_handler_ = true;
     task();
     in_own_handler_ = false;
@@ -178,30 +173,20 @@ void WebSocketSession<NextLayer>::close_socket() {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::watch_token_expiry() {
-  token_watch_.start(
-      ws_.get_executor(), identity().expires_at, ctx_.config.jwt_leeway, this->shared_from_this(),
-      {[this](std::int64_t exp) {
-         if (!closing_ && !finished_) enqueue(protocol::refresh_push(exp));
-       },
-       [this] {
-         if (closing_ || finished_) return;
-         log::info("closing connection " + std::to_string(id()) + " (" + identity().user + "): token expired");
-         begin_close(close_code::token_expired, "token expired");
-       }});
+  lifecycle_.watch_token(
+      ws_.get_executor(), *this, this->shared_from_this(),
+      [this](std::int64_t exp) { enqueue(protocol::refresh_push(exp)); },
+      [this](std::uint16_t code, std::string reason) { begin_close(code, std::move(reason)); });
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_point at) {
-  if (closing_ || finished_) return;
+  if (!lifecycle_.live()) return;
   queued_bytes_ += frame->size();
   if (queue_.empty()) queue_.reserve(std::max<std::size_t>(8, last_round_frames_));
   queue_.push_back({std::move(frame), at});
-  // A lone frame (say, a large presence reply) always goes out: only a backlog marks a slow reader.
-  if (queued_bytes_ > ctx_.config.max_queue_bytes && queue_.size() - head_ > 1) {
+  if (lifecycle_.overflowing(*this, queued_bytes_, queue_.size() - head_)) {
     ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
-    ++ctx_.metrics.slow_consumers;
-    log::info("closing connection " + std::to_string(id()) + " (" + identity().user +
-              "): slow consumer, " + std::to_string(queued_bytes_) + " bytes queued");
     return begin_close(close_code::slow_consumer, "slow consumer");
   }
   if (!writing_ && !flush_scheduled_) schedule_flush();
@@ -220,7 +205,7 @@ void WebSocketSession<NextLayer>::flush() {
   flush_scheduled_ = false;
   // Not open: Beast is closing (the peer's close frame, or a frame it refused) and may have
   // written its close frame already: no data frame may follow it.
-  if (closing_ || finished_ || !ws_.is_open()) return;
+  if (!lifecycle_.live() || !ws_.is_open()) return;
   if (!writing_ && head_ < queue_.size()) do_write();
 }
 
@@ -293,8 +278,7 @@ void WebSocketSession<NextLayer>::do_write() {
     piece = at;
   }
   if (at > piece) new (list + n++) net::const_buffer(bytes_at + piece, at - piece);
-  write_deadline_.started(ws_.get_executor(), ctx_.config.write_timeout, this->shared_from_this(),
-                          [this] { on_write_timeout(); });
+  lifecycle_.write_started(ws_.get_executor(), this->shared_from_this(), [this] { on_write_timeout(); });
   ws_.next_layer().async_write_all(boost::span<const net::const_buffer>(list, n),
                                    beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
 }
@@ -302,7 +286,7 @@ void WebSocketSession<NextLayer>::do_write() {
 template <class NextLayer>
 void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
-  write_deadline_.finished();
+  lifecycle_.write_finished();
   if (ec) return;  // the pending read fails too and finishes the session
   ctx_.metrics.frames_sent += in_flight_;
   ++ctx_.metrics.socket_writes;
@@ -332,7 +316,7 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   // Cut meanwhile (the write deadline fired in the same turn as this completion): nothing more
   // goes out, not even a close frame.
   if (!socket_open()) return;
-  if (closing_) return write_rest_then_close();
+  if (lifecycle_.closing()) return write_rest_then_close();
   if (head_ == queue_.size() || !ws_.is_open()) return;
   // What was queued during this write is corked like the first frame was, unless it already
   // fills a write: otherwise a loopback write, done at once, would take each frame alone.
@@ -342,23 +326,15 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::on_write_timeout() {
-  if (closing_ || finished_) return;  // a closing connection has its own deadline
-  // The client has taken nothing for --write-timeout: it would not take a close frame either.
-  closing_ = true;
-  ++ctx_.metrics.slow_consumers;
-  ++ctx_.metrics.write_timeouts;
-  ctx_.metrics.count_close(close_code::slow_consumer);
-  ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - head_ - in_flight_;
+  if (!lifecycle_.write_timed_out(*this, queue_.size() - head_ - in_flight_)) return;
   queue_.resize(head_ + in_flight_);  // the write under way reads from these until it fails
-  log::info("cutting connection " + std::to_string(id()) + " (" + identity().user + "): no write progress for " +
-            std::to_string(std::chrono::duration_cast<std::chrono::seconds>(ctx_.config.write_timeout).count()) + " s");
   close_socket();
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string reason) {
-  if (closing_ || finished_) return;
-  closing_ = true;
+  // A peer that does not read never takes the close frame: the lifecycle cuts it after a bound.
+  if (!lifecycle_.begin_close(ws_.get_executor(), this->weak_from_this(), [this] { close_socket(); })) return;
   close_reason_.code = code;
   close_reason_.reason = reason;
   // A slow consumer's backlog is dropped (and counted): only the frames being written finish.
@@ -370,12 +346,6 @@ void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string re
   }
   queued_bytes_ = 0;
   for (std::size_t i = head_; i < queue_.size(); ++i) queued_bytes_ += queue_[i].frame->size();
-  // A peer that does not read never takes the close frame: cut the connection after a bound.
-  close_timer_ = std::make_unique<net::steady_timer>(ws_.get_executor(), ctx_.config.close_timeout);
-  close_timer_->async_wait([weak = this->weak_from_this()](beast::error_code ec) {
-    if (ec) return;
-    if (auto self = weak.lock()) self->close_socket();
-  });
   if (!writing_) write_rest_then_close();
 }
 
@@ -396,14 +366,8 @@ void WebSocketSession<NextLayer>::do_close() {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::finish() {
-  if (finished_) return;
-  finished_ = true;
-  if (close_timer_) close_timer_->cancel();
-  write_deadline_.cancel();
-  token_watch_.cancel();
   // Frames being written stay until their write completes (it reads from them).
-  queue_.resize(head_ + (writing_ ? in_flight_ : 0));
-  if (opened_) ctx_.dispatcher.close(*this);
+  if (lifecycle_.finish(*this)) queue_.resize(head_ + (writing_ ? in_flight_ : 0));
 }
 
 }  // namespace switchboard::server

@@ -1,0 +1,60 @@
+#pragma once
+// The checks every WebSocket handshake and SSE stream passes besides the origin's, in order:
+// the node is not draining, the client's address is within --handshake-rate-per-ip, the node has
+// room for one more connection (--max-connections), and the authenticator accepts the request
+// (its token, or an anonymous connection where allowed). HttpSession runs them for /ws upgrades
+// and GET /sse (admit) and for GET /ws without an upgrade (probe, which tells what a handshake
+// would be told). Thread-safe: its parts are.
+#include <boost/beast/http/status.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "admission/ConnectionSlot.h"
+#include "admission/HandshakeLimiter.h"
+#include "http/HttpRoutes.h"
+#include "switchboard/auth/Authenticator.h"
+
+namespace switchboard::server {
+
+class Admission {
+ public:
+  // Why a request is refused: the HTTP status and the error code and message of its JSON answer.
+  struct Refusal {
+    boost::beast::http::status status;
+    std::string code;
+    std::string message;
+  };
+  // An admitted connection: who it is, and its place among the node's connections.
+  struct Admitted {
+    auth::Identity identity;
+    ConnectionSlot slot;
+  };
+
+  Admission(HandshakeLimiter& handshakes, std::shared_ptr<ConnectionSlot::Count> connections,
+            std::size_t max_connections, auth::Authenticator& authenticator)
+      : handshakes_(handshakes),
+        connections_(std::move(connections)),
+        max_connections_(max_connections),
+        authenticator_(authenticator) {}
+
+  // A handshake or stream from `address` (counted against its rate), on a node that is
+  // `draining` or not: admitted with a place taken, or refused.
+  std::variant<Admitted, Refusal> admit(const HttpRequest& req, const std::string& address, bool draining);
+  // What admit would answer, without taking a place (it costs a handshake of the address's rate,
+  // as it verifies the token as a handshake does): nullopt when it would be admitted.
+  std::optional<Refusal> probe(const HttpRequest& req, const std::string& address, bool draining);
+
+ private:
+  // The checks before the token's, with a place taken when `slot` is given.
+  std::optional<Refusal> check(const std::string& address, bool draining, std::optional<ConnectionSlot>* slot);
+  std::variant<auth::Identity, Refusal> authenticate(const HttpRequest& req, const std::string& address);
+
+  HandshakeLimiter& handshakes_;
+  std::shared_ptr<ConnectionSlot::Count> connections_;
+  std::size_t max_connections_;
+  auth::Authenticator& authenticator_;
+};
+
+}  // namespace switchboard::server
