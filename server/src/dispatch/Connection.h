@@ -1,5 +1,5 @@
 #pragma once
-// What the broker and the room registry know of a WebSocket connection.
+// What the dispatcher and the room registry know of a connection, WebSocket or Server-Sent Events.
 #include <chrono>
 #include <functional>
 #include <memory>

@@ -1,6 +1,6 @@
 #pragma once
 // What is handed to the WebSocket connections of one I/O thread — from other threads (a publish
-// read on another thread fanning out, the broker's closes) and from the connections' own
+// read on another thread fanning out, the dispatcher's closes) and from the connections' own
 // handlers — waits here, in the order it was handed over, and runs in one handler for the whole
 // batch. A fan-out from another thread then costs the target thread one wakeup for all its
 // subscribers, rather than a post, an allocation and a lock per subscriber and message; and the

@@ -80,7 +80,7 @@ class SseSession final : public Connection, public std::enable_shared_from_this<
   void finish();
 
   Stream stream_;
-  // What other threads hand this stream (messages, closes, the broker's work) goes through this
+  // What other threads hand this stream (messages, closes, the dispatcher's work) goes through this
   // strand, in the order it was handed over; it runs on the stream's I/O thread like the rest.
   net::strand<net::any_io_executor> posts_;
   SessionContext& ctx_;

@@ -74,7 +74,7 @@ class WebSocketSession final : public Connection,
 
   websocket::stream<OrderedWriteStream<NextLayer>> ws_;
   net::io_context* ioc_ = nullptr;  // the event loop of the connection's thread
-  // What other threads hand this connection (deliveries, closes, the broker's work) goes through
+  // What other threads hand this connection (deliveries, closes, the dispatcher's work) goes through
   // its thread's inbox, in the order it was handed over, and runs on the connection's thread.
   Inbox* inbox_ = nullptr;
   SessionContext& ctx_;

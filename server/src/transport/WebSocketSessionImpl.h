@@ -100,10 +100,10 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::deliver(protocol::Payload frame, Clock::time_point at) {
   // Each I/O thread runs its own io_context, and a connection's handlers all run on its one
   // thread. A delivery made on that thread — the fan-out of a publish read by another
-  // connection of the thread, or the broker's — is queued at once: no post, no handler per
+  // connection of the thread, or the dispatcher's — is queued at once: no post, no handler per
   // subscriber. Handed over, in order, through the thread's inbox: from other threads; while
   // work handed over before waits (it goes first); and from the connection's own handlers, so
-  // that what the broker queues while handling a request stays behind what is already on its way.
+  // that what the dispatcher queues while handling a request stays behind what is already on its way.
   if (ioc_->get_executor().running_in_this_thread() && !in_own_handler_ && posted_.load(std::memory_order_acquire) == 0)
     return enqueue(std::move(frame), at);
   posted_.fetch_add(1, std::memory_order_release);
