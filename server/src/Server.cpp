@@ -53,7 +53,7 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   }
   ctx_.reset(new SessionContext{config_, *metrics_, *dispatcher_, *authenticator_, *routes_, *api_,
                                 auth::OriginPolicy(config_.allowed_origins),
-                                HandshakeLimiter(config_.handshake_rate_per_ip, config_.handshake_burst_per_ip),
+                                KeyedRateLimiter(config_.handshake_rate_per_ip, config_.handshake_burst_per_ip),
                                 max_connections});
 }
 

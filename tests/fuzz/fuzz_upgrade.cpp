@@ -34,7 +34,7 @@ const sa::OriginPolicy& origins() {
 ss::Admission& admission() {
   // No rate limit (every input comes from the same address); room for every input's connection,
   // given back when its slot goes at the end of the input.
-  static ss::HandshakeLimiter handshakes(0, 0);
+  static ss::KeyedRateLimiter handshakes(0, 0);
   static ss::Admission admission(handshakes, std::make_shared<ss::ConnectionSlot::Count>(0), 1, authenticator());
   return admission;
 }

@@ -32,7 +32,7 @@ ss::HttpRequest request(bool with_token) {
 
 struct Fixture {
   sa::JwtAuthenticator authenticator = make_authenticator();
-  ss::HandshakeLimiter handshakes{0, 0};
+  ss::KeyedRateLimiter handshakes{0, 0};
   std::shared_ptr<ss::ConnectionSlot::Count> count = std::make_shared<ss::ConnectionSlot::Count>(0);
   ss::Admission admission{handshakes, count, 2, authenticator};
 };
@@ -83,7 +83,7 @@ TEST(Admission, ADrainingNodeAndAFastAddressAreRefusedBeforeTheToken) {
   EXPECT_EQ(std::get<ss::Admission::Refusal>(draining).code, "draining");
   EXPECT_EQ(f.admission.probe(request(true), "10.0.0.1", true)->code, "draining");
 
-  ss::HandshakeLimiter one_per_second(1, 1);
+  ss::KeyedRateLimiter one_per_second(1, 1);
   ss::Admission limited(one_per_second, f.count, 2, f.authenticator);
   EXPECT_FALSE(limited.probe(request(true), "10.0.0.2", false));  // the probe costs a handshake too
   auto refused = limited.admit(request(true), "10.0.0.2", false);

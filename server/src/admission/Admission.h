@@ -12,7 +12,7 @@
 #include <variant>
 
 #include "admission/ConnectionSlot.h"
-#include "admission/HandshakeLimiter.h"
+#include "admission/KeyedRateLimiter.h"
 #include "http/HttpRoutes.h"
 #include "switchboard/auth/Authenticator.h"
 
@@ -32,7 +32,7 @@ class Admission {
     ConnectionSlot slot;
   };
 
-  Admission(HandshakeLimiter& handshakes, std::shared_ptr<ConnectionSlot::Count> connections,
+  Admission(KeyedRateLimiter& handshakes, std::shared_ptr<ConnectionSlot::Count> connections,
             std::size_t max_connections, auth::Authenticator& authenticator)
       : handshakes_(handshakes),
         connections_(std::move(connections)),
@@ -51,7 +51,7 @@ class Admission {
   std::optional<Refusal> check(const std::string& address, bool draining, std::optional<ConnectionSlot>* slot);
   std::variant<auth::Identity, Refusal> authenticate(const HttpRequest& req, const std::string& address);
 
-  HandshakeLimiter& handshakes_;
+  KeyedRateLimiter& handshakes_;
   std::shared_ptr<ConnectionSlot::Count> connections_;
   std::size_t max_connections_;
   auth::Authenticator& authenticator_;

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "admission/HandshakeLimiter.h"
+#include "admission/KeyedRateLimiter.h"
 #include "dispatch/Dispatcher.h"
 #include "http/HttpRoutes.h"
 #include "observability/Metrics.h"
@@ -65,9 +65,9 @@ class HttpApi {
   std::vector<std::string> api_keys_;
   // Publishes per API key, per token user and per anonymous client address: token buckets
   // by caller, bounded in number like the handshakes' per address.
-  HandshakeLimiter key_publishes_;
-  HandshakeLimiter user_publishes_;
-  HandshakeLimiter address_publishes_;
+  KeyedRateLimiter key_publishes_;
+  KeyedRateLimiter user_publishes_;
+  KeyedRateLimiter address_publishes_;
 };
 
 }  // namespace switchboard::server

@@ -5,7 +5,7 @@
 
 #include "admission/Admission.h"
 #include "admission/ConnectionSlot.h"
-#include "admission/HandshakeLimiter.h"
+#include "admission/KeyedRateLimiter.h"
 #include "admission/RefusalLog.h"
 #include "dispatch/Dispatcher.h"
 #include "http/HttpApi.h"
@@ -26,7 +26,7 @@ struct SessionContext {
   HttpRoutes& routes;
   HttpApi& api;
   auth::OriginPolicy origins;
-  HandshakeLimiter handshakes;
+  KeyedRateLimiter handshakes;
   std::size_t max_connections;                // WebSockets and SSE streams at once (resolved: never 0)
   // Accepted upgrades and streams whose session still exists: each holds a ConnectionSlot.
   // Shared: a session destroyed with the event loop, after the node's context, still gives its

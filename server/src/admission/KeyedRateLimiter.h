@@ -1,8 +1,10 @@
 #pragma once
-// WebSocket handshakes per client address: a token bucket per address, so that one address that
-// reconnects in a loop (a broken client, or an attack) cannot take the node's handshake capacity
-// from everyone else. Thread-safe. Addresses idle for a minute are forgotten once the table grows.
-// The HTTP API uses it too, keyed by caller (API key, token user, anonymous address), for its publishes.
+// A token bucket per key, thread-safe: WebSocket handshakes and Server-Sent Events streams per
+// client address (one address that reconnects in a loop, a broken client or an attack, cannot
+// take the node's handshake capacity from everyone else), and the HTTP API's publishes per
+// caller (API key, token user, anonymous address). Keys idle for a minute are forgotten once the
+// table holds 10,000, in one pass at most every second: a table that many busy keys hold full
+// costs a handshake no scan.
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -12,10 +14,10 @@
 
 namespace switchboard::server {
 
-class HandshakeLimiter {
+class KeyedRateLimiter {
  public:
   // rate 0: no limit.
-  HandshakeLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
+  KeyedRateLimiter(double rate, double burst) : rate_(rate), burst_(burst) {}
 
   // Whether a handshake from `address` may proceed now (and counts it).
   bool allow(const std::string& address, TokenBucket::Clock::time_point now = TokenBucket::Clock::now());
@@ -35,6 +37,7 @@ class HandshakeLimiter {
   double burst_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, Entry> addresses_;
+  TokenBucket::Clock::time_point pruned_{};  // the last pass over the table
 };
 
 }  // namespace switchboard::server
