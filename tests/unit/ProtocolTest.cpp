@@ -176,7 +176,7 @@ TEST(ParseCommand, FieldOrderDoesNotMatter) {
 // parse_command: errors
 // ---------------------------------------------------------------------------------------------
 
-TEST(ParseRequestError, NotJsonIsBadJsonWithNullId) {
+TEST(ParseCommandError, NotJsonIsBadJsonWithNullId) {
   for (const char* text : {"", "hello", "{", R"({"op":"ping","id":1)", R"({"op":"ping",})",
                            "{'op':'ping'}", R"({"op":"ping"} trailing)"}) {
     SCOPED_TRACE(text);
@@ -187,13 +187,13 @@ TEST(ParseRequestError, NotJsonIsBadJsonWithNullId) {
   }
 }
 
-TEST(ParseRequestError, InvalidUtf8IsBadJson) {
+TEST(ParseCommandError, InvalidUtf8IsBadJson) {
   sp::CommandError e = fail("{\"op\":\"ping\",\"id\":\"\xff\xfe\"}");
   EXPECT_EQ(e.code, ErrorCode::bad_json);
   EXPECT_TRUE(e.id.is_null());
 }
 
-TEST(ParseRequestError, NonObjectIsBadRequest) {
+TEST(ParseCommandError, NonObjectIsBadRequest) {
   for (const char* text : {"[]", R"([{"op":"ping"}])", "1", R"("ping")", "null", "true"}) {
     SCOPED_TRACE(text);
     sp::CommandError e = fail(text);
@@ -202,7 +202,7 @@ TEST(ParseRequestError, NonObjectIsBadRequest) {
   }
 }
 
-TEST(ParseRequestError, BadIdTypes) {
+TEST(ParseCommandError, BadIdTypes) {
   std::string long_id(65, 'x');
   for (std::string text :
        {std::string(R"({"op":"ping","id":1.5})"), std::string(R"({"op":"ping","id":1.0})"),
@@ -217,13 +217,13 @@ TEST(ParseRequestError, BadIdTypes) {
   }
 }
 
-TEST(ParseRequestError, MissingOpEchoesId) {
+TEST(ParseCommandError, MissingOpEchoesId) {
   sp::CommandError e = fail(R"({"id":7,"room":"r"})");
   EXPECT_EQ(e.code, ErrorCode::bad_request);
   EXPECT_EQ(e.id, json(7));
 }
 
-TEST(ParseRequestError, NonStringOpEchoesId) {
+TEST(ParseCommandError, NonStringOpEchoesId) {
   for (const char* text : {R"({"id":"a","op":1})", R"({"id":"a","op":null})",
                            R"({"id":"a","op":["ping"]})", R"({"id":"a","op":{"name":"ping"}})"}) {
     SCOPED_TRACE(text);
@@ -233,7 +233,7 @@ TEST(ParseRequestError, NonStringOpEchoesId) {
   }
 }
 
-TEST(ParseRequestError, UnknownOpEchoesId) {
+TEST(ParseCommandError, UnknownOpEchoesId) {
   for (const char* text : {R"({"id":8,"op":"shout","room":"r"})", R"({"id":8,"op":""})",
                            R"({"id":8,"op":"PING"})", R"({"id":8,"op":"subscribe "})"}) {
     SCOPED_TRACE(text);
@@ -243,13 +243,13 @@ TEST(ParseRequestError, UnknownOpEchoesId) {
   }
 }
 
-TEST(ParseRequestError, UnknownOpWithoutId) {
+TEST(ParseCommandError, UnknownOpWithoutId) {
   sp::CommandError e = fail(R"({"op":"shout"})");
   EXPECT_EQ(e.code, ErrorCode::unknown_op);
   EXPECT_TRUE(e.id.is_null());
 }
 
-TEST(ParseRequestError, MissingRoom) {
+TEST(ParseCommandError, MissingRoom) {
   for (const char* op : {"subscribe", "unsubscribe", "publish", "presence"}) {
     SCOPED_TRACE(op);
     std::string text = std::string(R"({"id":9,"op":")") + op + R"(","data":1})";
@@ -259,7 +259,7 @@ TEST(ParseRequestError, MissingRoom) {
   }
 }
 
-TEST(ParseRequestError, NonStringRoom) {
+TEST(ParseCommandError, NonStringRoom) {
   for (const char* room : {"1", "null", "true", "[\"r\"]", "{\"name\":\"r\"}"}) {
     SCOPED_TRACE(room);
     std::string text = std::string(R"({"id":10,"op":"subscribe","room":)") + room + "}";
@@ -269,7 +269,7 @@ TEST(ParseRequestError, NonStringRoom) {
   }
 }
 
-TEST(ParseRequestError, InvalidRoomNamesAreBadRoom) {
+TEST(ParseCommandError, InvalidRoomNamesAreBadRoom) {
   std::string too_long(201, 'a');
   for (std::string room : {std::string(""), too_long, std::string("chat lobby"),
                            std::string("caf\xc3\xa9"), std::string("\xe2\x98\x83"),
@@ -284,7 +284,7 @@ TEST(ParseRequestError, InvalidRoomNamesAreBadRoom) {
   }
 }
 
-TEST(ParseRequestError, BadRoomForEveryOpThatTakesARoom) {
+TEST(ParseCommandError, BadRoomForEveryOpThatTakesARoom) {
   for (const char* op : {"subscribe", "unsubscribe", "publish", "presence"}) {
     SCOPED_TRACE(op);
     std::string text = std::string(R"({"id":1,"op":")") + op + R"(","room":"a b","data":1})";
@@ -317,7 +317,7 @@ TEST(RoomName, IsValidRoomName) {
   EXPECT_EQ(sp::kMaxRoomNameBytes, 200u);
 }
 
-TEST(ParseRequestError, PresenceNotBoolean) {
+TEST(ParseCommandError, PresenceNotBoolean) {
   for (const char* value : {"1", "0", "\"true\"", "null", "[]", "{}"}) {
     SCOPED_TRACE(value);
     std::string text = std::string(R"({"id":11,"op":"subscribe","room":"r","presence":)") + value + "}";
@@ -327,7 +327,7 @@ TEST(ParseRequestError, PresenceNotBoolean) {
   }
 }
 
-TEST(ParseRequestError, PublishWithoutData) {
+TEST(ParseCommandError, PublishWithoutData) {
   sp::CommandError e = fail(R"({"id":12,"op":"publish","room":"r"})");
   EXPECT_EQ(e.code, ErrorCode::bad_request);
   EXPECT_EQ(e.id, json(12));
