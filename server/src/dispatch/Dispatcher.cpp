@@ -220,7 +220,7 @@ void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, nlohmann::js
     case RoomRegistry::AddResult::added:
       // The reply waits until the broker delivers the room's messages to this node (at once on a
       // single node; once Redis confirms in a cluster): from the reply on, nothing is missed.
-      broker_.when_subscribed(room, [this, conn, id = std::move(id), room, since = std::move(since)](bool subscribed) mutable {
+      broker_.when_subscribed(room, [this, conn, id = std::move(id), room = std::string(room), since = std::move(since)](bool subscribed) mutable {
         // Back on the connection's thread, where its requests and its close are handled.
         conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
                     subscribed]() mutable {
