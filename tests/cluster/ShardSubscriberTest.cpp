@@ -1,6 +1,8 @@
 // The connection that holds a node's sharded subscriptions, against a real redis-server (7.0
 // serves SSUBSCRIBE and SPUBLISH without cluster mode too): confirmations, messages, refusals
-// matched to their channel, a connection killed or a Redis that hangs, and a stop under load.
+// matched to their channel, a connection killed or a Redis that hangs, and a stop under load;
+// and against a real Redis Cluster: -MOVED from a node that does not serve the channel's slot,
+// and the `sunsubscribe` a master sends when the slot moves to another.
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,10 +16,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include "RedisClusterProcess.h"
 #include "RedisServer.h"
 #include "redis/ShardSubscriber.h"
 
 using namespace switchboard::cluster;
+using switchboard::test::RedisClusterProcess;
 using switchboard::test::RedisServer;
 using Kind = ShardSubscriber::PushKind;
 
@@ -33,8 +37,8 @@ struct Event {
 // A subscriber on its own event loop thread; its reports wait in a queue for the test.
 class SubscriberOnLoop {
  public:
-  explicit SubscriberOnLoop(const RedisServer& redis, RedisTiming timing = {})
-            : subscriber_(strand_, RedisAddress::parse(redis.url()), "test", timing) {
+  explicit SubscriberOnLoop(const std::string& url, RedisTiming timing = {})
+            : subscriber_(strand_, RedisAddress::parse(url), "test", timing) {
     on_strand([this] {
       subscriber_.start([this](bool up) { record({up ? "up" : "down", "", ""}); },
                         [this](const ShardSubscriber::Push& p) {
@@ -106,7 +110,7 @@ class SubscriberOnLoop {
 
 TEST(ShardSubscriber, ConfirmsEachSubscriptionAndDeliversItsMessages) {
   RedisServer redis;
-  SubscriberOnLoop sub(redis);
+  SubscriberOnLoop sub(redis.url());
   EXPECT_EQ(sub.next().what, "up");
   ASSERT_TRUE(sub.subscribe("room:a"));
   ASSERT_TRUE(sub.subscribe("room:b"));
@@ -129,7 +133,7 @@ TEST(ShardSubscriber, ConfirmsEachSubscriptionAndDeliversItsMessages) {
 
 TEST(ShardSubscriber, CarriesBinaryMessagesWhole) {
   RedisServer redis;
-  SubscriberOnLoop sub(redis);
+  SubscriberOnLoop sub(redis.url());
   sub.next("up");
   ASSERT_TRUE(sub.subscribe("bin"));
   sub.next("subscribed");
@@ -153,7 +157,7 @@ TEST(ShardSubscriber, ARefusalNamesTheChannelItRefused) {
   RedisServer redis;
   // The default user may use only channels that start with "ok:".
   redis.cli("ACL SETUSER default resetchannels '&ok:*'");
-  SubscriberOnLoop sub(redis);
+  SubscriberOnLoop sub(redis.url());
   sub.next("up");
   ASSERT_TRUE(sub.subscribe("ok:1"));
   ASSERT_TRUE(sub.subscribe("forbidden"));
@@ -167,7 +171,7 @@ TEST(ShardSubscriber, ARefusalNamesTheChannelItRefused) {
 
 TEST(ShardSubscriber, AKilledConnectionComesBackWithoutItsSubscriptions) {
   RedisServer redis;
-  SubscriberOnLoop sub(redis);
+  SubscriberOnLoop sub(redis.url());
   sub.next("up");
   ASSERT_TRUE(sub.subscribe("room:a"));
   sub.next("subscribed");
@@ -186,7 +190,7 @@ TEST(ShardSubscriber, ARedisThatHangsIsLeftAndFoundAgain) {
   RedisTiming quick;
   quick.reply_timeout = std::chrono::milliseconds(600);
   quick.connect_timeout = std::chrono::milliseconds(300);
-  SubscriberOnLoop sub(redis, quick);
+  SubscriberOnLoop sub(redis.url(), quick);
   sub.next("up");
   ASSERT_TRUE(sub.subscribe("room:a"));
   sub.next("subscribed");
@@ -206,7 +210,7 @@ TEST(ShardSubscriber, AnAbsentRedisIsTriedAgainUntilItComes) {
   redis.stop();
   RedisTiming quick;
   quick.backoff_max = std::chrono::milliseconds(100);
-  SubscriberOnLoop sub(redis, quick);
+  SubscriberOnLoop sub(redis.url(), quick);
   EXPECT_FALSE(sub.subscribe("room:a"));
   redis.start();
   EXPECT_EQ(sub.next().what, "up");
@@ -214,7 +218,7 @@ TEST(ShardSubscriber, AnAbsentRedisIsTriedAgainUntilItComes) {
 
 TEST(ShardSubscriber, StopsWhileMessagesPourIn) {
   RedisServer redis;
-  auto sub = std::make_unique<SubscriberOnLoop>(redis);
+  auto sub = std::make_unique<SubscriberOnLoop>(redis.url());
   sub->next("up");
   ASSERT_TRUE(sub->subscribe("busy"));
   sub->next("subscribed");
@@ -231,4 +235,40 @@ TEST(ShardSubscriber, StopsWhileMessagesPourIn) {
   sub->next("message");
   sub.reset();  // stops mid-stream: nothing leaks, nothing runs after
   publisher.join();
+}
+
+TEST(ShardSubscriber, InAClusterAChannelIsServedByItsSlotsMasterAndLeftWhenTheSlotMoves) {
+  RedisClusterProcess cluster({.masters = 3});
+  const std::string channel = "room:lobby";
+  int slot = std::stoi(cluster.cli(0, "CLUSTER KEYSLOT " + channel));
+  std::size_t owner = cluster.master_of(slot), other = (owner + 1) % 3;
+  auto id = [&](std::size_t node) {
+    std::string out = cluster.cli(node, "CLUSTER MYID");
+    return out.substr(0, out.find('\n'));
+  };
+
+  SubscriberOnLoop wrong(cluster.url(other));
+  wrong.next("up");
+  ASSERT_TRUE(wrong.subscribe(channel));
+  Event refused = wrong.next();
+  EXPECT_EQ(refused.what + " " + refused.channel, "refused " + channel);
+  EXPECT_EQ(refused.body, "MOVED " + std::to_string(slot) + " 127.0.0.1:" + std::to_string(cluster.port(owner)));
+
+  SubscriberOnLoop sub(cluster.url(owner));
+  sub.next("up");
+  ASSERT_TRUE(sub.subscribe(channel));
+  sub.next("subscribed");
+  EXPECT_EQ(cluster.cli(owner, "SPUBLISH " + channel + " before"), "1\n");
+  EXPECT_EQ(sub.next().body, "before");
+
+  // The slot moves to another master (it holds no key: no MIGRATE needed).
+  std::string s = std::to_string(slot);
+  cluster.cli(other, "CLUSTER SETSLOT " + s + " IMPORTING " + id(owner));
+  cluster.cli(owner, "CLUSTER SETSLOT " + s + " MIGRATING " + id(other));
+  cluster.cli(other, "CLUSTER SETSLOT " + s + " NODE " + id(other));
+  cluster.cli(owner, "CLUSTER SETSLOT " + s + " NODE " + id(other));
+  Event left = sub.next();
+  EXPECT_EQ(left.what + " " + left.channel, "unsubscribed " + channel);
+  ASSERT_TRUE(sub.subscribe(channel));
+  EXPECT_EQ(sub.next().body.substr(0, 6 + s.size()), "MOVED " + s);
 }
