@@ -1,0 +1,353 @@
+#include "redis/ClusterRouter.h"
+
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/post.hpp>
+
+#include "redis/ClusterRedirect.h"
+#include "redis/HashSlot.h"
+#include "switchboard/cluster/ClusterLog.h"
+
+namespace switchboard::cluster {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+constexpr unsigned kMaxRedirects = 5;
+
+std::string_view error_of(const redisReply* reply) {
+  if (!reply || reply->type != REDIS_REPLY_ERROR) return {};
+  return {reply->str, reply->len};
+}
+}  // namespace
+
+ClusterRouter::ClusterRouter(Strand strand, ClusterTopology::Options options, std::string name)
+    : strand_(strand), name_(name), timing_(options.timing), topology_(strand, std::move(options), std::move(name)) {}
+
+ClusterRouter::~ClusterRouter() = default;
+
+void ClusterRouter::start(MessageHandler on_message, SubscriptionHandler on_subscription) {
+  on_message_ = std::move(on_message);
+  on_subscription_ = std::move(on_subscription);
+  topology_.start([this](const SlotMap& map) { layout_changed(map); });
+}
+
+void ClusterRouter::stop() {
+  stopped_ = true;
+  topology_.stop();
+  for (auto& [slot, queue] : queues_)
+    if (queue.retry) queue.retry->cancel();
+  // Calls in flight are answered nullptr as their links stop; those waiting are answered now.
+  for (auto& [key, link] : shards_) link->stop();
+  for (auto& [slot, queue] : queues_) {
+    auto calls = std::move(queue.calls);
+    queue.calls.clear();
+    for (auto& call : calls)
+      if (call.done) call.done(nullptr);
+  }
+  on_message_ = nullptr;
+  on_subscription_ = nullptr;
+}
+
+ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
+  std::string key = key_of(node);
+  auto found = shards_.find(key);
+  if (found != shards_.end()) return found->second.get();
+  auto link = std::make_unique<ShardLink>(strand_, topology_.address_of(node), timing_, scripts_);
+  ShardLink* raw = link.get();
+  shards_.emplace(key, std::move(link));
+  raw->start(
+      [this, key](bool up) {
+        if (up) {
+          // Calls waiting for this master go now.
+          for (auto& [slot, queue] : queues_)
+            if (!queue.in_flight && !queue.calls.empty()) dispatch(slot);
+        } else {
+          topology_.refresh("lost the connection to " + key, true);
+        }
+      },
+      [this, key](bool up) { subscriber_state(key, up); },
+      [this, key](const ShardSubscriber::Push& push) { on_push(key, push); });
+  return raw;
+}
+
+void ClusterRouter::layout_changed(const SlotMap& map) {
+  if (stopped_) return;
+  // A link to every master; links to nodes that are masters no more go.
+  std::map<std::string, bool> masters;
+  for (const auto& node : map.masters()) {
+    link_for(node);
+    masters[key_of(node)] = true;
+  }
+  for (auto it = shards_.begin(); it != shards_.end();) {
+    if (masters.count(it->first)) {
+      ++it;
+      continue;
+    }
+    std::string gone = it->first;
+    std::shared_ptr<ShardLink> link = std::move(it->second);
+    it = shards_.erase(it);
+    for (auto& [channel, ch] : channels_)
+      if (ch.placed == gone) lost(channel, ch);
+    link->stop();
+    // Freed once the handler running now (maybe one of this link's own) has returned.
+    boost::asio::post(strand_, [link] {});
+  }
+  // Channels whose slot moved to another master are subscribed there.
+  for (auto& [channel, ch] : channels_) {
+    if (ch.placed.empty()) continue;
+    const SlotMap::Node* owner = map.master_of(static_cast<std::uint16_t>(HashSlot::of(channel)));
+    if (!owner || key_of(*owner) != ch.placed) {
+      auto old = shards_.find(ch.placed);
+      if (old != shards_.end()) old->second->unsubscribe(channel);
+      lost(channel, ch);
+    }
+  }
+  place_all();
+}
+
+void ClusterRouter::run(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args,
+                        ReplyHandler done) {
+  if (keys.empty()) return done(nullptr);
+  int slot = HashSlot::of(keys.front());
+  Call call;
+  call.script = &script;
+  call.keys = keys.size();
+  call.words = std::move(keys);
+  call.words.insert(call.words.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+  call.done = std::move(done);
+  enqueue(slot, std::move(call));
+}
+
+void ClusterRouter::command(std::vector<std::string> args, std::size_t key_index, ReplyHandler done) {
+  if (key_index >= args.size()) return done(nullptr);
+  int slot = HashSlot::of(args[key_index]);
+  Call call;
+  call.words = std::move(args);
+  call.done = std::move(done);
+  enqueue(slot, std::move(call));
+}
+
+void ClusterRouter::enqueue(int slot, Call call) {
+  if (stopped_) return call.done(nullptr);
+  call.deadline = Clock::now() + timing_.reply_timeout;
+  SlotQueue& queue = queues_[slot];
+  queue.calls.push_back(std::move(call));
+  if (!queue.in_flight && !queue.retry) dispatch(slot);
+  tidy(slot);
+}
+
+// Forgets a slot's queue once it is idle and empty. Not while a handler called from within
+// dispatch() runs: the queue may be in use further up the stack.
+void ClusterRouter::tidy(int slot) {
+  if (depth_ > 0) return;
+  auto it = queues_.find(slot);
+  if (it != queues_.end() && it->second.calls.empty() && !it->second.in_flight && !it->second.retry) queues_.erase(it);
+}
+
+// Sends the slot's first call, unless one is in flight or waiting to go again.
+void ClusterRouter::dispatch(int slot) {
+  ++depth_;
+  struct Leave {
+    int& depth;
+    ~Leave() { --depth; }
+  } leave{depth_};
+  SlotQueue& queue = queues_[slot];
+  while (!queue.in_flight && !queue.retry && !queue.calls.empty()) {
+    Call& call = queue.calls.front();
+    const SlotMap::Node* master = call.ask ? &*call.ask : topology_.map().master_of(static_cast<std::uint16_t>(slot));
+    if (!master) {
+      topology_.refresh("a slot without a master", true);
+      finish(slot, nullptr);
+      continue;
+    }
+    bool asking = call.ask.has_value();
+    ShardLink* link = link_for(*master);
+    if (!link->commands_up()) {
+      // A master just learnt is being connected to: the call waits for it, within its time.
+      if (link->fresh() && Clock::now() < call.deadline) return retry_later(slot);
+      finish(slot, nullptr);
+      continue;
+    }
+    call.ask.reset();
+    std::vector<std::string_view> words(call.words.begin(), call.words.end());
+    auto handler = [this, slot](redisReply* reply) { answered(slot, reply); };
+    bool sent = call.script ? link->run(*call.script, words, call.keys, asking, handler)
+                            : link->command(words, asking, handler);
+    if (!sent) {
+      finish(slot, nullptr);
+      continue;
+    }
+    queue.in_flight = true;
+  }
+}
+
+void ClusterRouter::answered(int slot, redisReply* reply) {
+  SlotQueue& queue = queues_[slot];
+  queue.in_flight = false;
+  if (stopped_ || queue.calls.empty()) return;
+  handle_answer(slot, reply);
+  tidy(slot);
+}
+
+void ClusterRouter::handle_answer(int slot, redisReply* reply) {
+  SlotQueue& queue = queues_[slot];
+  Call& call = queue.calls.front();
+  std::string_view error = error_of(reply);
+  if (!reply) {
+    topology_.refresh("a connection lost", true);
+  } else if (error.starts_with("MOVED ") || error.starts_with("ASK ")) {
+    const SlotMap::Node* asked = topology_.map().master_of(static_cast<std::uint16_t>(slot));
+    auto redirect = ClusterRedirect::parse(error, asked ? asked->host : "");
+    if (redirect && ++call.redirects <= kMaxRedirects) {
+      if (redirect->kind == ClusterRedirect::Kind::moved) topology_.moved(*redirect);
+      else call.ask = redirect->to;
+      return dispatch(slot);
+    }
+  } else if (error.starts_with("TRYAGAIN")) {
+    if (Clock::now() < call.deadline) return retry_later(slot);
+  } else if (error.starts_with("CLUSTERDOWN")) {
+    topology_.refresh("CLUSTERDOWN", true);
+  }
+  finish(slot, reply);
+  dispatch(slot);
+}
+
+// The slot's first call is done: it leaves the queue and hears its answer.
+void ClusterRouter::finish(int slot, redisReply* reply) {
+  ++depth_;
+  SlotQueue& queue = queues_[slot];
+  Call call = std::move(queue.calls.front());
+  queue.calls.pop_front();
+  call.done(reply);
+  --depth_;
+}
+
+void ClusterRouter::retry_later(int slot) {
+  SlotQueue& queue = queues_[slot];
+  Call& call = queue.calls.front();
+  auto delay = call.retry_delay;
+  call.retry_delay = std::min(call.retry_delay * 2, milliseconds(200));
+  queue.retry = std::make_unique<boost::asio::steady_timer>(strand_, delay);
+  queue.retry->async_wait([this, slot](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    queues_[slot].retry.reset();
+    dispatch(slot);
+    tidy(slot);
+  });
+}
+
+void ClusterRouter::subscribe(const std::string& channel) {
+  Channel& ch = channels_[channel];
+  if (ch.wanted) return;
+  ch.wanted = true;
+  if (!ch.confirmed) ++unconfirmed_;
+  place(channel, ch);
+}
+
+void ClusterRouter::unsubscribe(const std::string& channel) {
+  auto it = channels_.find(channel);
+  if (it == channels_.end() || !it->second.wanted) return;
+  Channel& ch = it->second;
+  ch.wanted = false;
+  if (!ch.confirmed) --unconfirmed_;
+  auto link = shards_.find(ch.placed);
+  // Placed and confirmed, or on its way: SUNSUBSCRIBE (an SSUBSCRIBE on its way is answered
+  // first, and its confirmation, for a channel no longer wanted, is not reported).
+  if (!ch.placed.empty() && link != shards_.end() && link->second->unsubscribe(channel)) return;
+  bool was = ch.confirmed;
+  channels_.erase(it);
+  if (was && on_subscription_) on_subscription_(channel, false);
+}
+
+void ClusterRouter::place(const std::string& channel, Channel& ch) {
+  if (!ch.wanted || !ch.placed.empty()) return;
+  const SlotMap::Node* owner = topology_.map().master_of(static_cast<std::uint16_t>(HashSlot::of(channel)));
+  if (!owner) return;  // placed when the layout names a master for it
+  ShardLink* link = link_for(*owner);
+  if (link->subscriber_up() && link->subscribe(channel)) ch.placed = key_of(*owner);
+}
+
+void ClusterRouter::place_all() {
+  for (auto& [channel, ch] : channels_) place(channel, ch);
+}
+
+// The channel is not subscribed anywhere now.
+void ClusterRouter::lost(const std::string& channel, Channel& ch) {
+  bool was = ch.confirmed;
+  ch.placed.clear();
+  ch.confirmed = false;
+  if (was && ch.wanted) ++unconfirmed_;
+  if (was && on_subscription_) on_subscription_(channel, false);
+}
+
+void ClusterRouter::subscriber_state(const std::string& shard, bool up) {
+  if (stopped_) return;
+  if (up) return place_all();
+  for (auto& [channel, ch] : channels_)
+    if (ch.placed == shard) lost(channel, ch);
+  topology_.refresh("lost the subscriber connection to " + shard, true);
+}
+
+void ClusterRouter::on_push(const std::string& shard, const ShardSubscriber::Push& push) {
+  if (stopped_) return;
+  std::string channel(push.channel);
+  auto it = channels_.find(channel);
+  if (it == channels_.end() || it->second.placed != shard) return;  // not (or no longer) subscribed there
+  Channel& ch = it->second;
+  switch (push.kind) {
+    case ShardSubscriber::PushKind::message:
+      if (ch.confirmed && on_message_) on_message_(push.channel, push.body);
+      return;
+    case ShardSubscriber::PushKind::subscribed:
+      if (!ch.wanted) {  // unsubscribed meanwhile: its SUNSUBSCRIBE is on its way
+        ch.confirmed = true;
+        return;
+      }
+      if (!ch.confirmed) {
+        ch.confirmed = true;
+        --unconfirmed_;
+        if (on_subscription_) on_subscription_(channel, true);
+      }
+      return;
+    case ShardSubscriber::PushKind::unsubscribed:
+      if (!ch.wanted) {
+        channels_.erase(it);
+        if (on_subscription_) on_subscription_(channel, false);
+        return;
+      }
+      // The server ended it: its slot moved, or this master was demoted.
+      lost(channel, ch);
+      topology_.refresh("a subscription ended by " + shard, true);
+      return place(channel, ch);
+    case ShardSubscriber::PushKind::refused: {
+      ch.placed.clear();
+      auto redirect = ClusterRedirect::parse(push.body, shard.substr(0, shard.rfind(':')));
+      if (redirect && redirect->kind == ClusterRedirect::Kind::moved) {
+        topology_.moved(*redirect);
+        return place(channel, ch);  // where the map says now (the move may have placed it already)
+      }
+      log(LogSeverity::warn, "redis " + name_ + ": " + shard + " refused to subscribe to " + channel + ": " +
+                                 std::string(push.body));
+      topology_.refresh("a subscription refused", true);
+      return;
+    }
+  }
+}
+
+bool ClusterRouter::available(std::string_view key) const {
+  const SlotMap::Node* master = topology_.map().master_of(static_cast<std::uint16_t>(HashSlot::of(key)));
+  if (!master) return false;
+  auto link = shards_.find(key_of(*master));
+  return link != shards_.end() && link->second->commands_up();
+}
+
+bool ClusterRouter::ready() const {
+  if (!topology_.known() || topology_.map().covered() < SlotMap::kSlots || unconfirmed_ > 0) return false;
+  for (const auto& [key, link] : shards_)
+    if (!link->commands_up() || !link->subscriber_up()) return false;
+  return true;
+}
+
+}  // namespace switchboard::cluster

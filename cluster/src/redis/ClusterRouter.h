@@ -1,0 +1,128 @@
+#pragma once
+// How a node reaches a Redis Cluster: it keeps the cluster's layout (ClusterTopology), a
+// ShardLink to every master, and sends each call and subscription where its slot lives.
+//
+// Calls (scripts and commands) are routed by the slot of their first key; every key of a call
+// must share that slot (the room's hash tag sees to it). Per slot, one call is in flight at a
+// time and the others wait in order behind it: a call redirected or retried therefore never
+// overtakes the next one, and a room's writes keep their order across a slot's migration.
+// Answers:
+//  - `-MOVED slot host:port`: the map takes it, and the call goes there (5 redirections at most);
+//  - `-ASK slot host:port`: the call goes there once, after ASKING; the map stays;
+//  - `-TRYAGAIN` (a multi-key call while the slot's keys are half moved), or a master just learnt
+//    whose connection is still being made: the call is sent again shortly, until the reply
+//    timeout has passed since it was asked;
+//  - no master for the slot, its connection down, `-CLUSTERDOWN`: the call fails now (`done`
+//    gets nullptr, or the error) — no call waits across a failover — and the layout is read
+//    again until it changes.
+//
+// Subscriptions: a wanted channel is subscribed (SSUBSCRIBE) on the master of its slot. The
+// subscription handler hears `true` when a master confirmed it and `false` whenever the channel
+// is not subscribed any more — its master's subscriber connection went down, the server ended
+// it (`sunsubscribe`: the slot moved, or the master was demoted), the map moved its slot
+// elsewhere, or the user unsubscribed. A wanted channel is subscribed again, where its slot is
+// then, by itself: what was published in between is the user's to read back from history.
+//
+// Everything on the strand, handlers included; stop() before destroying while the loop runs.
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "redis/ClusterTopology.h"
+#include "redis/RedisScript.h"
+#include "redis/ShardLink.h"
+
+namespace switchboard::cluster {
+
+class ClusterRouter {
+ public:
+  using Strand = RedisConnection::Strand;
+  using ReplyHandler = RedisConnection::ReplyHandler;
+  using MessageHandler = std::function<void(std::string_view channel, std::string_view body)>;
+  using SubscriptionHandler = std::function<void(const std::string& channel, bool subscribed)>;
+
+  ClusterRouter(Strand strand, ClusterTopology::Options options, std::string name);
+  ~ClusterRouter();
+  ClusterRouter(const ClusterRouter&) = delete;
+  ClusterRouter& operator=(const ClusterRouter&) = delete;
+
+  // Before start(): a script every master loads (it outlives the router).
+  void use(const RedisScript& script) { scripts_.push_back(&script); }
+  void start(MessageHandler on_message, SubscriptionHandler on_subscription);
+  void stop();
+
+  // `done` runs exactly once, nullptr when the call could not be made or its answer was lost.
+  void run(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args, ReplyHandler done);
+  void command(std::vector<std::string> args, std::size_t key_index, ReplyHandler done);
+
+  void subscribe(const std::string& channel);
+  void unsubscribe(const std::string& channel);
+
+  // A master serves the key's slot and its command connection is up.
+  bool available(std::string_view key) const;
+  // The layout is known and covers every slot, every master's connections are up, and every
+  // wanted channel is subscribed.
+  bool ready() const;
+  const ClusterTopology& topology() const { return topology_; }
+
+ private:
+  struct Call {
+    const RedisScript* script = nullptr;  // null: a command
+    std::vector<std::string> words;       // keys then args, or the command
+    std::size_t keys = 0;                 // for a script
+    ReplyHandler done;
+    std::chrono::steady_clock::time_point deadline;
+    unsigned redirects = 0;
+    std::optional<SlotMap::Node> ask;  // the node an -ASK named, for the next send only
+    std::chrono::milliseconds retry_delay{10};
+  };
+  struct SlotQueue {
+    std::deque<Call> calls;
+    bool in_flight = false;
+    std::unique_ptr<boost::asio::steady_timer> retry;  // while the front call waits to go again
+  };
+  struct Channel {
+    bool wanted = false;
+    std::string placed;  // the shard (key of shards_) it was sent to, or empty
+    bool confirmed = false;
+  };
+
+  static std::string key_of(const SlotMap::Node& node) { return node.host + ":" + std::to_string(node.port); }
+  ShardLink* link_for(const SlotMap::Node& node);
+  void layout_changed(const SlotMap& map);
+  void enqueue(int slot, Call call);
+  void dispatch(int slot);
+  void answered(int slot, redisReply* reply);
+  void handle_answer(int slot, redisReply* reply);
+  void tidy(int slot);
+  void finish(int slot, redisReply* reply);
+  void retry_later(int slot);
+  void on_push(const std::string& shard, const ShardSubscriber::Push& push);
+  void subscriber_state(const std::string& shard, bool up);
+  void place(const std::string& channel, Channel& ch);
+  void place_all();
+  void lost(const std::string& channel, Channel& ch);
+
+  Strand strand_;
+  std::string name_;
+  RedisTiming timing_;
+  ClusterTopology topology_;
+  std::vector<const RedisScript*> scripts_;
+  std::map<std::string, std::unique_ptr<ShardLink>> shards_;  // by "host:port" of their master
+  std::unordered_map<int, SlotQueue> queues_;
+  std::unordered_map<std::string, Channel> channels_;
+  std::size_t unconfirmed_ = 0;  // wanted channels not confirmed
+  int depth_ = 0;                // dispatch() and answers' handlers running
+  MessageHandler on_message_;
+  SubscriptionHandler on_subscription_;
+  bool stopped_ = false;
+};
+
+}  // namespace switchboard::cluster

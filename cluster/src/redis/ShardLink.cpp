@@ -1,0 +1,74 @@
+#include "redis/ShardLink.h"
+
+#include <hiredis/hiredis.h>
+
+#include "switchboard/cluster/ClusterLog.h"
+
+namespace switchboard::cluster {
+
+namespace {
+bool is_noscript(const redisReply* reply) {
+  return reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT");
+}
+}  // namespace
+
+ShardLink::ShardLink(Strand strand, RedisAddress address, RedisTiming timing, std::vector<const RedisScript*> scripts)
+    : address_(address),
+      scripts_(std::move(scripts)),
+      commands_(strand, address, "commands " + address.describe(), timing),
+      subscriber_(strand, address, "subscriber " + address.describe(), timing) {}
+
+ShardLink::~ShardLink() = default;
+
+void ShardLink::start(StateHandler on_commands, StateHandler on_subscriber, ShardSubscriber::PushHandler on_push) {
+  commands_.start([this, on_commands = std::move(on_commands)](bool up) {
+    if (up) was_up_ = true;
+    // The scripts go first: every call sent after them finds them.
+    if (up)
+      for (const RedisScript* script : scripts_)
+        commands_.command({"SCRIPT", "LOAD", script->text()}, [script, where = address_.describe()](redisReply* reply) {
+          if (reply && reply->type == REDIS_REPLY_ERROR)
+            log(LogSeverity::warn, "Redis " + where + " refused the " + std::string(script->name()) +
+                                       " script: " + std::string(reply->str, reply->len));
+        });
+    on_commands(up);
+  });
+  subscriber_.start(std::move(on_subscriber), std::move(on_push));
+}
+
+void ShardLink::stop() {
+  subscriber_.stop();
+  commands_.stop();
+}
+
+bool ShardLink::command(const std::vector<std::string_view>& args, bool asking, ReplyHandler done) {
+  if (!commands_.up()) return false;
+  if (asking) commands_.command({"ASKING"}, [](redisReply*) {});
+  return commands_.command(args, std::move(done));
+}
+
+bool ShardLink::run(const RedisScript& script, const std::vector<std::string_view>& keys_and_args, std::size_t keys,
+                    bool asking, ReplyHandler done) {
+  auto args = std::make_shared<std::vector<std::string>>();
+  args->reserve(keys_and_args.size() + 3);
+  args->emplace_back("EVALSHA");
+  args->emplace_back(script.sha());
+  args->push_back(std::to_string(keys));
+  for (auto a : keys_and_args) args->emplace_back(a);
+  return send_script(script, std::move(args), asking, true, std::move(done));
+}
+
+bool ShardLink::send_script(const RedisScript& script, std::shared_ptr<std::vector<std::string>> args, bool asking,
+                            bool may_reload, ReplyHandler done) {
+  std::vector<std::string_view> views(args->begin(), args->end());
+  return command(views, asking, [this, &script, args, asking, may_reload, done = std::move(done)](redisReply* reply) {
+    if (!may_reload || !is_noscript(reply)) return done(reply);
+    // This master has not the script: load it, and send the call once more behind it.
+    log(LogSeverity::warn, "Redis " + address_.describe() + " lacks the " + std::string(script.name()) +
+                               " script (restarted, promoted, or SCRIPT FLUSH): loading it again");
+    commands_.command({"SCRIPT", "LOAD", script.text()}, [](redisReply*) {});
+    if (!send_script(script, args, asking, false, done)) done(nullptr);
+  });
+}
+
+}  // namespace switchboard::cluster

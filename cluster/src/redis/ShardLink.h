@@ -1,0 +1,62 @@
+#pragma once
+// A node's link to one master of a Redis Cluster: a command connection (hiredis, on the node's
+// Redis strand) that loads the node's scripts each time it comes up and calls them by EVALSHA,
+// and a ShardSubscriber for the room channels of the master's slots.
+//
+// A call refused with NOSCRIPT (the master restarted with the connection kept, a replica just
+// promoted that never had them, SCRIPT FLUSH) loads that script and is sent once more. Order is
+// not this link's business: the ClusterRouter sends at most one call per slot at a time.
+//
+// Everything on the strand; stop() before destroying while the event loop runs.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "redis/RedisConnection.h"
+#include "redis/RedisScript.h"
+#include "redis/ShardSubscriber.h"
+
+namespace switchboard::cluster {
+
+class ShardLink {
+ public:
+  using Strand = RedisConnection::Strand;
+  using ReplyHandler = RedisConnection::ReplyHandler;
+  using StateHandler = std::function<void(bool up)>;
+
+  // `scripts` (the link's own copies) outlive it.
+  ShardLink(Strand strand, RedisAddress address, RedisTiming timing, std::vector<const RedisScript*> scripts);
+  ~ShardLink();
+  ShardLink(const ShardLink&) = delete;
+  ShardLink& operator=(const ShardLink&) = delete;
+
+  void start(StateHandler on_commands, StateHandler on_subscriber, ShardSubscriber::PushHandler on_push);
+  void stop();
+
+  const RedisAddress& address() const { return address_; }
+  bool commands_up() const { return commands_.up(); }
+  // Its command connection has not been up yet (a master just learnt).
+  bool fresh() const { return !was_up_; }
+  bool subscriber_up() const { return subscriber_.up(); }
+
+  // EVALSHA of `script` with the call's keys and arguments; `asking`: preceded by ASKING (an
+  // -ASK redirection). False, without calling `done`, when the connection is not up.
+  bool run(const RedisScript& script, const std::vector<std::string_view>& keys_and_args, std::size_t keys, bool asking,
+           ReplyHandler done);
+  bool command(const std::vector<std::string_view>& args, bool asking, ReplyHandler done);
+  bool subscribe(std::string_view channel) { return subscriber_.subscribe(channel); }
+  bool unsubscribe(std::string_view channel) { return subscriber_.unsubscribe(channel); }
+
+ private:
+  bool send_script(const RedisScript& script, std::shared_ptr<std::vector<std::string>> args, bool asking,
+                   bool may_reload, ReplyHandler done);
+
+  RedisAddress address_;
+  std::vector<const RedisScript*> scripts_;
+  RedisConnection commands_;
+  ShardSubscriber subscriber_;
+  bool was_up_ = false;
+};
+
+}  // namespace switchboard::cluster

@@ -1,0 +1,282 @@
+// A node's routing over a real Redis Cluster: scripts and commands reach the master of their
+// slot on every master, in order per slot; a master that lost the scripts gets them again; a
+// slot that moved (-MOVED), a slot half migrated (-ASK), a master killed and replaced; sharded
+// subscriptions on every master, followed when their slot moves.
+#include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "RedisClusterProcess.h"
+#include "redis/ClusterRouter.h"
+#include "redis/HashSlot.h"
+
+using namespace switchboard::cluster;
+using switchboard::test::RedisClusterProcess;
+using namespace std::chrono_literals;
+
+namespace {
+
+// INCRs KEYS[1] and returns its new value.
+const RedisScript kIncr("incr", "return redis.call('INCR', KEYS[1])");
+
+struct Event {
+  std::string what;  // "subscribed", "lost", "message"
+  std::string channel;
+  std::string body;
+};
+
+// What a call got back, as plain data.
+struct Answer {
+  bool none = false;  // nullptr
+  long long integer = 0;
+  std::string error;
+};
+
+// A router on its own event loop thread.
+class RouterOnLoop {
+ public:
+  explicit RouterOnLoop(const RedisClusterProcess& cluster, std::size_t seed = 0) : router_(strand_, options(cluster, seed), "test") {
+    on_strand([this] {
+      router_.use(kIncr);
+      router_.start(
+          [this](std::string_view channel, std::string_view body) {
+            record({"message", std::string(channel), std::string(body)});
+          },
+          [this](const std::string& channel, bool subscribed) { record({subscribed ? "subscribed" : "lost", channel, ""}); });
+    });
+  }
+  ~RouterOnLoop() {
+    on_strand([this] { router_.stop(); });
+    work_.reset();
+    ioc_.stop();
+    thread_.join();
+  }
+  static ClusterTopology::Options options(const RedisClusterProcess& cluster, std::size_t seed) {
+    ClusterTopology::Options o;
+    o.seeds.push_back(RedisAddress::parse(cluster.url(seed)));
+    o.timing.connect_timeout = 500ms;
+    o.timing.reply_timeout = 2000ms;
+    o.timing.backoff_max = 200ms;
+    return o;
+  }
+  void on_strand(std::function<void()> f) {
+    std::promise<void> done;
+    boost::asio::post(strand_, [&] {
+      f();
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  bool ready() {
+    bool r = false;
+    on_strand([&] { r = router_.ready(); });
+    return r;
+  }
+  // Waits (10 s at most) for the router to be ready.
+  void await_ready() {
+    auto until = std::chrono::steady_clock::now() + 10s;
+    while (!ready()) {
+      if (std::chrono::steady_clock::now() > until) throw std::runtime_error("the router is not ready within 10 s");
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, 20ms);
+    }
+  }
+  // Runs the INCR script on `key` `n` times, all asked at once; their answers, in the order they came.
+  std::vector<Answer> incr(const std::string& key, int n = 1) {
+    auto answers = std::make_shared<std::vector<Answer>>();
+    std::promise<void> all;
+    on_strand([&] {
+      for (int i = 0; i < n; ++i)
+        router_.run(kIncr, {key}, {}, [answers, n, &all](redisReply* reply) {
+          Answer a;
+          if (!reply) a.none = true;
+          else if (reply->type == REDIS_REPLY_INTEGER) a.integer = reply->integer;
+          else if (reply->type == REDIS_REPLY_ERROR) a.error.assign(reply->str, reply->len);
+          answers->push_back(a);
+          if (static_cast<int>(answers->size()) == n) all.set_value();
+        });
+    });
+    if (all.get_future().wait_for(15s) != std::future_status::ready) throw std::runtime_error("calls unanswered");
+    return *answers;
+  }
+  // INCR until one succeeds (10 s at most): what a client retrying a refused publish does.
+  long long incr_until_done(const std::string& key) {
+    auto until = std::chrono::steady_clock::now() + 10s;
+    for (;;) {
+      Answer a = incr(key).front();
+      if (!a.none && a.error.empty()) return a.integer;
+      if (std::chrono::steady_clock::now() > until) throw std::runtime_error("no call succeeded within 10 s: " + a.error);
+      std::unique_lock lock(mutex_);
+      changed_.wait_for(lock, 50ms);
+    }
+  }
+  void subscribe(const std::string& channel) {
+    on_strand([&] { router_.subscribe(channel); });
+  }
+  Event next(const std::string& what) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      if (!changed_.wait_for(lock, 10s, [this] { return !events_.empty(); }))
+        throw std::runtime_error("no " + what + " within 10 s");
+      Event e = std::move(events_.front());
+      events_.pop_front();
+      if (e.what == what) return e;
+    }
+  }
+
+ private:
+  void record(Event e) {
+    std::lock_guard lock(mutex_);
+    events_.push_back(std::move(e));
+    changed_.notify_all();
+  }
+  boost::asio::io_context ioc_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{ioc_.get_executor()};
+  ClusterRouter::Strand strand_ = boost::asio::make_strand(ioc_);
+  ClusterRouter router_;
+  std::thread thread_{[this] { ioc_.run(); }};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Event> events_;
+};
+
+// A name, tagged as "{room-N}", whose slot the given node serves.
+std::string room_on(const RedisClusterProcess& cluster, std::size_t node, int from = 0) {
+  for (int i = from;; ++i) {
+    std::string name = "room-" + std::to_string(i);
+    if (cluster.master_of(HashSlot::of(name)) == node) return name;
+  }
+}
+
+std::string id_of(const RedisClusterProcess& cluster, std::size_t node) {
+  std::string out = cluster.cli(node, "CLUSTER MYID");
+  return out.substr(0, out.find('\n'));
+}
+
+// Moves an empty slot from its master to `to`.
+void move_slot(RedisClusterProcess& cluster, int slot, std::size_t to) {
+  std::size_t from = cluster.master_of(slot);
+  std::string s = std::to_string(slot);
+  cluster.cli(to, "CLUSTER SETSLOT " + s + " IMPORTING " + id_of(cluster, from));
+  cluster.cli(from, "CLUSTER SETSLOT " + s + " MIGRATING " + id_of(cluster, to));
+  cluster.cli(to, "CLUSTER SETSLOT " + s + " NODE " + id_of(cluster, to));
+  cluster.cli(from, "CLUSTER SETSLOT " + s + " NODE " + id_of(cluster, to));
+}
+
+}  // namespace
+
+class ClusterRouterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = new RedisClusterProcess({.masters = 3}); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  static RedisClusterProcess* cluster_;
+};
+RedisClusterProcess* ClusterRouterTest::cluster_ = nullptr;
+
+TEST_F(ClusterRouterTest, ScriptsReachEveryMasterInOrderPerSlot) {
+  RouterOnLoop router(*cluster_);
+  router.await_ready();
+  for (std::size_t node = 0; node < 3; ++node) {
+    std::string key = "{" + room_on(*cluster_, node, 100) + "}:counter";
+    std::vector<Answer> answers = router.incr(key, 200);
+    ASSERT_EQ(answers.size(), 200u);
+    for (int i = 0; i < 200; ++i) EXPECT_EQ(answers[i].integer, i + 1) << key << " " << answers[i].error;
+    EXPECT_EQ(cluster_->cli(node, "GET " + key), "200\n");
+  }
+}
+
+TEST_F(ClusterRouterTest, AMasterThatLostTheScriptsGetsThemAgain) {
+  RouterOnLoop router(*cluster_);
+  router.await_ready();
+  std::string key = "{" + room_on(*cluster_, 1, 200) + "}:counter";
+  EXPECT_EQ(router.incr(key).front().integer, 1);
+  cluster_->cli(1, "SCRIPT FLUSH");
+  std::vector<Answer> answers = router.incr(key, 3);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(answers[i].integer, i + 2) << answers[i].error;
+}
+
+TEST_F(ClusterRouterTest, FollowsASlotThatMovedAndItsSubscriptions) {
+  RouterOnLoop router(*cluster_);
+  router.await_ready();
+  // A subscription on every master.
+  std::vector<std::string> rooms;
+  for (std::size_t node = 0; node < 3; ++node) rooms.push_back(room_on(*cluster_, node, 300));
+  for (auto& room : rooms) router.subscribe("ch:{" + room + "}");
+  std::set<std::string> confirmed;
+  for (int i = 0; i < 3; ++i) confirmed.insert(router.next("subscribed").channel);
+  EXPECT_EQ(confirmed.size(), 3u);
+  for (std::size_t node = 0; node < 3; ++node) {
+    EXPECT_EQ(cluster_->cli(node, "SPUBLISH ch:{" + rooms[node] + "} hello"), "1\n");
+    EXPECT_EQ(router.next("message").channel, "ch:{" + rooms[node] + "}");
+  }
+
+  // rooms[0]'s slot moves to node 2: its subscription ends there and is made at node 2; the
+  // next call is redirected (-MOVED) and lands at node 2.
+  int slot = HashSlot::of(rooms[0]);
+  move_slot(*cluster_, slot, 2);
+  EXPECT_EQ(router.next("lost").channel, "ch:{" + rooms[0] + "}");
+  EXPECT_EQ(router.next("subscribed").channel, "ch:{" + rooms[0] + "}");
+  EXPECT_EQ(cluster_->cli(2, "SPUBLISH ch:{" + rooms[0] + "} moved"), "1\n");
+  Event m = router.next("message");
+  EXPECT_EQ(m.channel + " " + m.body, "ch:{" + rooms[0] + "} moved");
+  std::string key = "{" + rooms[0] + "}:counter";
+  EXPECT_EQ(router.incr(key).front().integer, 1);
+  EXPECT_EQ(cluster_->cli(2, "GET " + key), "1\n");
+  move_slot(*cluster_, slot, 0);  // as it was, for the next tests
+  cluster_->await_healthy();
+}
+
+TEST_F(ClusterRouterTest, ACallToAHalfMigratedSlotFollowsAsk) {
+  RouterOnLoop router(*cluster_);
+  router.await_ready();
+  std::string room = room_on(*cluster_, 0, 400);
+  std::string key = "{" + room + "}:counter";
+  EXPECT_EQ(router.incr(key).front().integer, 1);
+  // The slot migrates from node 0 to node 1, and the key has already gone: node 0 answers -ASK.
+  int slot = HashSlot::of(room);
+  std::string s = std::to_string(slot);
+  cluster_->cli(1, "CLUSTER SETSLOT " + s + " IMPORTING " + id_of(*cluster_, 0));
+  cluster_->cli(0, "CLUSTER SETSLOT " + s + " MIGRATING " + id_of(*cluster_, 1));
+  cluster_->cli(0, "MIGRATE 127.0.0.1 " + std::to_string(cluster_->port(1)) + " " + key + " 0 5000");
+  EXPECT_EQ(router.incr(key).front().integer, 2);
+  // The migration ends; the map learns it from the next -MOVED.
+  cluster_->cli(1, "CLUSTER SETSLOT " + s + " NODE " + id_of(*cluster_, 1));
+  cluster_->cli(0, "CLUSTER SETSLOT " + s + " NODE " + id_of(*cluster_, 1));
+  EXPECT_EQ(router.incr(key).front().integer, 3);
+  move_slot(*cluster_, slot, 0);
+  cluster_->cli(0, "DEL " + key);
+  cluster_->cli(1, "DEL " + key);
+  cluster_->await_healthy();
+}
+
+TEST(ClusterRouterFailover, FollowsAReplicaThatTookOverAndSubscribesThere) {
+  RedisClusterProcess cluster({.masters = 3, .replicas = 1, .require_full_coverage = false});
+  RouterOnLoop router(cluster);
+  router.await_ready();
+  std::string room = room_on(cluster, 0, 500);
+  std::string key = "{" + room + "}:counter", channel = "ch:{" + room + "}";
+  router.subscribe(channel);
+  router.next("subscribed");
+  EXPECT_EQ(router.incr(key).front().integer, 1);
+  cluster.kill_master_of(HashSlot::of(room));
+  EXPECT_EQ(router.next("lost").channel, channel);
+  // 2, or 1 if the replica had not yet received the first write (replication is asynchronous).
+  EXPECT_GE(router.incr_until_done(key), 1);
+  EXPECT_EQ(router.next("subscribed").channel, channel);
+  std::size_t promoted = cluster.master_of(HashSlot::of(room));
+  EXPECT_EQ(cluster.cli(promoted, "SPUBLISH " + channel + " after"), "1\n");
+  EXPECT_EQ(router.next("message").body, "after");
+  router.await_ready();
+}
