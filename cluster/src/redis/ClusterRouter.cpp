@@ -6,6 +6,7 @@
 
 #include "redis/ClusterRedirect.h"
 #include "redis/HashSlot.h"
+#include "redis/RedisReply.h"
 #include "switchboard/cluster/ClusterLog.h"
 
 namespace switchboard::cluster {
@@ -15,11 +16,6 @@ using std::chrono::milliseconds;
 
 namespace {
 constexpr unsigned kMaxRedirects = 5;
-
-std::string_view error_of(const redisReply* reply) {
-  if (!reply || reply->type != REDIS_REPLY_ERROR) return {};
-  return {reply->str, reply->len};
-}
 }  // namespace
 
 ClusterRouter::ClusterRouter(Strand strand, ClusterTopology::Options options, std::string name)

@@ -2,15 +2,10 @@
 
 #include <hiredis/hiredis.h>
 
+#include "redis/RedisReply.h"
 #include "switchboard/cluster/ClusterLog.h"
 
 namespace switchboard::cluster {
-
-namespace {
-bool is_noscript(const redisReply* reply) {
-  return reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT");
-}
-}  // namespace
 
 ShardLink::ShardLink(Strand strand, RedisAddress address, RedisTiming timing, std::vector<const RedisScript*> scripts)
     : address_(address),
@@ -62,7 +57,7 @@ bool ShardLink::send_script(const RedisScript& script, std::shared_ptr<std::vect
                             bool may_reload, ReplyHandler done) {
   std::vector<std::string_view> views(args->begin(), args->end());
   return command(views, asking, [this, &script, args, asking, may_reload, done = std::move(done)](redisReply* reply) {
-    if (!may_reload || !is_noscript(reply)) return done(reply);
+    if (!may_reload || !error_of(reply).starts_with("NOSCRIPT")) return done(reply);
     // This master has not the script: load it, and send the call once more behind it.
     log(LogSeverity::warn, "Redis " + address_.describe() + " lacks the " + std::string(script.name()) +
                                " script (restarted, promoted, or SCRIPT FLUSH): loading it again");
