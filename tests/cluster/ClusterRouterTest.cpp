@@ -51,7 +51,10 @@ class RouterOnLoop {
           [this](std::string_view channel, std::string_view body) {
             record({"message", std::string(channel), std::string(body)});
           },
-          [this](const std::string& channel, bool subscribed) { record({subscribed ? "subscribed" : "lost", channel, ""}); });
+          [this](const std::string& channel, ClusterRouter::Subscription state) {
+            using S = ClusterRouter::Subscription;
+            record({state == S::subscribed ? "subscribed" : state == S::lost ? "lost" : "unsubscribed", channel, ""});
+          });
     });
   }
   ~RouterOnLoop() {
@@ -76,11 +79,7 @@ class RouterOnLoop {
     });
     done.get_future().wait();
   }
-  bool ready() {
-    bool r = false;
-    on_strand([&] { r = router_.ready(); });
-    return r;
-  }
+  bool ready() { return router_.ready(); }
   // Waits (10 s at most) for the router to be ready.
   void await_ready() {
     auto until = std::chrono::steady_clock::now() + 10s;
@@ -96,7 +95,7 @@ class RouterOnLoop {
     std::promise<void> all;
     on_strand([&] {
       for (int i = 0; i < n; ++i)
-        router_.run(kIncr, {key}, {}, [answers, n, &all](redisReply* reply) {
+        router_.run(kIncr, std::make_shared<ScriptCall>(ScriptCall{{key}, {}, {}}), [answers, n, &all](redisReply* reply) {
           Answer a;
           if (!reply) a.none = true;
           else if (reply->type == REDIS_REPLY_INTEGER) a.integer = reply->integer;
@@ -121,6 +120,24 @@ class RouterOnLoop {
   }
   void subscribe(const std::string& channel) {
     on_strand([&] { router_.subscribe(channel); });
+  }
+  void unsubscribe(const std::string& channel) {
+    on_strand([&] { router_.unsubscribe(channel); });
+  }
+  // Waits for a barrier asked for now (10 s at most).
+  void barrier() {
+    std::promise<void> reached;
+    on_strand([&] { router_.barrier([&] { reached.set_value(); }); });
+    if (reached.get_future().wait_for(10s) != std::future_status::ready) throw std::runtime_error("barrier not reached");
+  }
+  // Asks for INCRs without waiting for them.
+  void incr_async(const std::string& key, int n, std::shared_ptr<std::vector<long long>> answers) {
+    on_strand([&] {
+      for (int i = 0; i < n; ++i)
+        router_.run(kIncr, std::make_shared<ScriptCall>(ScriptCall{{key}, {}, {}}), [answers](redisReply* reply) {
+          answers->push_back(reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+        });
+    });
   }
   Event next(const std::string& what) {
     std::unique_lock lock(mutex_);
@@ -195,6 +212,30 @@ TEST_F(ClusterRouterTest, ScriptsReachEveryMasterInOrderPerSlot) {
     for (int i = 0; i < 200; ++i) EXPECT_EQ(answers[i].integer, i + 1) << key << " " << answers[i].error;
     EXPECT_EQ(cluster_->cli(node, "GET " + key), "200\n");
   }
+}
+
+TEST_F(ClusterRouterTest, ABarrierWaitsForEveryCallAskedBefore) {
+  RouterOnLoop router(*cluster_);
+  router.await_ready();
+  auto answers = std::make_shared<std::vector<long long>>();
+  for (std::size_t node = 0; node < 3; ++node) router.incr_async("{" + room_on(*cluster_, node, 600) + "}:n", 50, answers);
+  router.barrier();
+  std::size_t seen = 0;
+  router.on_strand([&] { seen = answers->size(); });
+  EXPECT_EQ(seen, 150u);
+  router.barrier();  // with nothing in flight
+}
+
+TEST_F(ClusterRouterTest, UnsubscribingIsConfirmedAndStopsMessages) {
+  RouterOnLoop router(*cluster_);
+  router.await_ready();
+  std::string channel = "ch:{" + room_on(*cluster_, 1, 700) + "}";
+  router.subscribe(channel);
+  router.next("subscribed");
+  router.unsubscribe(channel);
+  EXPECT_EQ(router.next("unsubscribed").channel, channel);
+  EXPECT_EQ(cluster_->cli(1, "SPUBLISH " + channel + " x"), "0\n");
+  EXPECT_TRUE(router.ready());
 }
 
 TEST_F(ClusterRouterTest, AMasterThatLostTheScriptsGetsThemAgain) {

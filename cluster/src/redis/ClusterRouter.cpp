@@ -44,6 +44,8 @@ void ClusterRouter::stop() {
   }
   on_message_ = nullptr;
   on_subscription_ = nullptr;
+  ready_ = false;
+  masters_up_ = 0;
 }
 
 ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
@@ -55,6 +57,7 @@ ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
   shards_.emplace(key, std::move(link));
   raw->start(
       [this, key](bool up) {
+        update_ready();
         if (up) {
           // Calls waiting for this master go now.
           for (auto& [slot, queue] : queues_)
@@ -63,7 +66,10 @@ ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
           topology_.refresh("lost the connection to " + key, true);
         }
       },
-      [this, key](bool up) { subscriber_state(key, up); },
+      [this, key](bool up) {
+        update_ready();
+        subscriber_state(key, up);
+      },
       [this, key](const ShardSubscriber::Push& push) { on_push(key, push); });
   return raw;
 }
@@ -100,20 +106,37 @@ void ClusterRouter::layout_changed(const SlotMap& map) {
       lost(channel, ch);
     }
   }
+  sweep();
   place_all();
+  update_ready();
 }
 
-void ClusterRouter::run(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args,
-                        ReplyHandler done) {
-  if (keys.empty()) return done(nullptr);
-  int slot = HashSlot::of(keys.front());
-  Call call;
-  call.script = &script;
-  call.keys = keys.size();
-  call.words = std::move(keys);
-  call.words.insert(call.words.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
-  call.done = std::move(done);
-  enqueue(slot, std::move(call));
+void ClusterRouter::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done) {
+  if (call->keys.empty()) return done(nullptr);
+  int slot = HashSlot::of(call->keys.front());
+  Call c;
+  c.script = &script;
+  c.call = std::move(call);
+  c.done = std::move(done);
+  enqueue(slot, std::move(c));
+}
+
+void ClusterRouter::barrier(std::function<void()> done) {
+  // A mark at the end of every queue; the last one reached calls `done`.
+  auto left = std::make_shared<std::size_t>(1);
+  auto reached = [left, done = std::move(done)](redisReply*) {
+    if (--*left == 0) done();
+  };
+  std::vector<int> slots;
+  for (auto& [slot, queue] : queues_)
+    if (!queue.calls.empty()) slots.push_back(slot);
+  for (int slot : slots) {
+    ++*left;
+    Call mark;
+    mark.done = reached;
+    queues_[slot].calls.push_back(std::move(mark));
+  }
+  reached(nullptr);
 }
 
 void ClusterRouter::command(std::vector<std::string> args, std::size_t key_index, ReplyHandler done) {
@@ -152,6 +175,10 @@ void ClusterRouter::dispatch(int slot) {
   SlotQueue& queue = queues_[slot];
   while (!queue.in_flight && !queue.retry && !queue.calls.empty()) {
     Call& call = queue.calls.front();
+    if (!call.script && call.words.empty()) {  // a barrier's mark: every call before it is answered
+      finish(slot, nullptr);
+      continue;
+    }
     const SlotMap::Node* master = call.ask ? &*call.ask : topology_.map().master_of(static_cast<std::uint16_t>(slot));
     if (!master) {
       topology_.refresh("a slot without a master", true);
@@ -167,10 +194,14 @@ void ClusterRouter::dispatch(int slot) {
       continue;
     }
     call.ask.reset();
-    std::vector<std::string_view> words(call.words.begin(), call.words.end());
     auto handler = [this, slot](redisReply* reply) { answered(slot, reply); };
-    bool sent = call.script ? link->run(*call.script, words, call.keys, asking, handler)
-                            : link->command(words, asking, handler);
+    bool sent = false;
+    if (call.script) {
+      sent = link->run(*call.script, call.call, asking, handler);
+    } else {
+      std::vector<std::string_view> words(call.words.begin(), call.words.end());
+      sent = link->command(words, asking, handler);
+    }
     if (!sent) {
       finish(slot, nullptr);
       continue;
@@ -239,6 +270,7 @@ void ClusterRouter::subscribe(const std::string& channel) {
   if (ch.wanted) return;
   ch.wanted = true;
   if (!ch.confirmed) ++unconfirmed_;
+  update_ready();
   place(channel, ch);
 }
 
@@ -252,9 +284,9 @@ void ClusterRouter::unsubscribe(const std::string& channel) {
   // Placed and confirmed, or on its way: SUNSUBSCRIBE (an SSUBSCRIBE on its way is answered
   // first, and its confirmation, for a channel no longer wanted, is not reported).
   if (!ch.placed.empty() && link != shards_.end() && link->second->unsubscribe(channel)) return;
-  bool was = ch.confirmed;
   channels_.erase(it);
-  if (was && on_subscription_) on_subscription_(channel, false);
+  update_ready();
+  if (on_subscription_) on_subscription_(channel, Subscription::unsubscribed);
 }
 
 void ClusterRouter::place(const std::string& channel, Channel& ch) {
@@ -274,8 +306,10 @@ void ClusterRouter::lost(const std::string& channel, Channel& ch) {
   bool was = ch.confirmed;
   ch.placed.clear();
   ch.confirmed = false;
-  if (was && ch.wanted) ++unconfirmed_;
-  if (was && on_subscription_) on_subscription_(channel, false);
+  if (!was || !ch.wanted) return;
+  ++unconfirmed_;
+  update_ready();
+  if (on_subscription_) on_subscription_(channel, Subscription::lost);
 }
 
 void ClusterRouter::subscriber_state(const std::string& shard, bool up) {
@@ -283,7 +317,20 @@ void ClusterRouter::subscriber_state(const std::string& shard, bool up) {
   if (up) return place_all();
   for (auto& [channel, ch] : channels_)
     if (ch.placed == shard) lost(channel, ch);
+  sweep();
   topology_.refresh("lost the subscriber connection to " + shard, true);
+}
+
+// Channels unsubscribed whose SUNSUBSCRIBE can no longer be answered (their master is gone):
+// done.
+void ClusterRouter::sweep() {
+  std::vector<std::string> done;
+  for (auto& [channel, ch] : channels_)
+    if (!ch.wanted && ch.placed.empty()) done.push_back(channel);
+  for (auto& channel : done) {
+    channels_.erase(channel);
+    if (on_subscription_) on_subscription_(channel, Subscription::unsubscribed);
+  }
 }
 
 void ClusterRouter::on_push(const std::string& shard, const ShardSubscriber::Push& push) {
@@ -304,13 +351,14 @@ void ClusterRouter::on_push(const std::string& shard, const ShardSubscriber::Pus
       if (!ch.confirmed) {
         ch.confirmed = true;
         --unconfirmed_;
-        if (on_subscription_) on_subscription_(channel, true);
+        update_ready();
+        if (on_subscription_) on_subscription_(channel, Subscription::subscribed);
       }
       return;
     case ShardSubscriber::PushKind::unsubscribed:
       if (!ch.wanted) {
         channels_.erase(it);
-        if (on_subscription_) on_subscription_(channel, false);
+        if (on_subscription_) on_subscription_(channel, Subscription::unsubscribed);
         return;
       }
       // The server ended it: its slot moved, or this master was demoted.
@@ -339,11 +387,15 @@ bool ClusterRouter::available(std::string_view key) const {
   return link != shards_.end() && link->second->commands_up();
 }
 
-bool ClusterRouter::ready() const {
-  if (!topology_.known() || topology_.map().covered() < SlotMap::kSlots || unconfirmed_ > 0) return false;
-  for (const auto& [key, link] : shards_)
-    if (!link->commands_up() || !link->subscriber_up()) return false;
-  return true;
+void ClusterRouter::update_ready() {
+  std::size_t up = 0;
+  bool all = true;
+  for (const auto& [key, link] : shards_) {
+    if (link->commands_up()) ++up;
+    all = all && link->commands_up() && link->subscriber_up();
+  }
+  masters_up_ = up;
+  ready_ = all && !stopped_ && topology_.known() && topology_.map().covered() == SlotMap::kSlots && unconfirmed_ == 0;
 }
 
 }  // namespace switchboard::cluster

@@ -17,14 +17,17 @@
 //    again until it changes.
 //
 // Subscriptions: a wanted channel is subscribed (SSUBSCRIBE) on the master of its slot. The
-// subscription handler hears `true` when a master confirmed it and `false` whenever the channel
-// is not subscribed any more — its master's subscriber connection went down, the server ended
-// it (`sunsubscribe`: the slot moved, or the master was demoted), the map moved its slot
-// elsewhere, or the user unsubscribed. A wanted channel is subscribed again, where its slot is
-// then, by itself: what was published in between is the user's to read back from history.
+// subscription handler hears `subscribed` when a master confirmed it, `unsubscribed` when the
+// user's unsubscribe is done, and `lost` when a confirmed channel is not subscribed any more
+// although still wanted — its master's subscriber connection went down, the server ended it
+// (`sunsubscribe`: the slot moved, or the master was demoted), or the map moved its slot
+// elsewhere. A lost channel is subscribed again, where its slot is then, by itself: what was
+// published in between is the user's to read back from history.
 //
-// Everything on the strand, handlers included; stop() before destroying while the loop runs.
+// Everything on the strand, handlers included, but ready() and masters_up(), which any thread
+// may call; stop() before destroying while the loop runs.
 #include <boost/asio/steady_timer.hpp>
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -37,6 +40,7 @@
 
 #include "redis/ClusterTopology.h"
 #include "redis/RedisScript.h"
+#include "redis/ScriptCall.h"
 #include "redis/ShardLink.h"
 
 namespace switchboard::cluster {
@@ -46,7 +50,12 @@ class ClusterRouter {
   using Strand = RedisConnection::Strand;
   using ReplyHandler = RedisConnection::ReplyHandler;
   using MessageHandler = std::function<void(std::string_view channel, std::string_view body)>;
-  using SubscriptionHandler = std::function<void(const std::string& channel, bool subscribed)>;
+  enum class Subscription {
+    subscribed,    // a master confirmed it
+    unsubscribed,  // as asked: the channel is forgotten
+    lost,          // wanted still, but not subscribed now: it is being made again
+  };
+  using SubscriptionHandler = std::function<void(const std::string& channel, Subscription state)>;
 
   ClusterRouter(Strand strand, ClusterTopology::Options options, std::string name);
   ~ClusterRouter();
@@ -59,8 +68,11 @@ class ClusterRouter {
   void stop();
 
   // `done` runs exactly once, nullptr when the call could not be made or its answer was lost.
-  void run(const RedisScript& script, std::vector<std::string> keys, std::vector<std::string> args, ReplyHandler done);
+  void run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done);
+  // A command routed by its argument `key_index` (a key of the slot it acts on).
   void command(std::vector<std::string> args, std::size_t key_index, ReplyHandler done);
+  // `done` runs once every call asked for before has been answered.
+  void barrier(std::function<void()> done);
 
   void subscribe(const std::string& channel);
   void unsubscribe(const std::string& channel);
@@ -68,15 +80,17 @@ class ClusterRouter {
   // A master serves the key's slot and its command connection is up.
   bool available(std::string_view key) const;
   // The layout is known and covers every slot, every master's connections are up, and every
-  // wanted channel is subscribed.
-  bool ready() const;
+  // wanted channel is subscribed. Any thread.
+  bool ready() const { return ready_; }
+  // The number of masters whose command connection is up. Any thread.
+  std::size_t masters_up() const { return masters_up_; }
   const ClusterTopology& topology() const { return topology_; }
 
  private:
   struct Call {
-    const RedisScript* script = nullptr;  // null: a command
-    std::vector<std::string> words;       // keys then args, or the command
-    std::size_t keys = 0;                 // for a script
+    const RedisScript* script = nullptr;  // null: a command (or a barrier's mark, without words)
+    std::shared_ptr<const ScriptCall> call;  // a script's
+    std::vector<std::string> words;          // a command's
     ReplyHandler done;
     std::chrono::steady_clock::time_point deadline;
     unsigned redirects = 0;
@@ -109,6 +123,8 @@ class ClusterRouter {
   void place(const std::string& channel, Channel& ch);
   void place_all();
   void lost(const std::string& channel, Channel& ch);
+  void sweep();
+  void update_ready();
 
   Strand strand_;
   std::string name_;
@@ -123,6 +139,8 @@ class ClusterRouter {
   MessageHandler on_message_;
   SubscriptionHandler on_subscription_;
   bool stopped_ = false;
+  std::atomic<bool> ready_{false};
+  std::atomic<std::size_t> masters_up_{0};
 };
 
 }  // namespace switchboard::cluster

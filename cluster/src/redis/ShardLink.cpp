@@ -42,27 +42,25 @@ bool ShardLink::command(const std::vector<std::string_view>& args, bool asking, 
   return commands_.command(args, std::move(done));
 }
 
-bool ShardLink::run(const RedisScript& script, const std::vector<std::string_view>& keys_and_args, std::size_t keys,
-                    bool asking, ReplyHandler done) {
-  auto args = std::make_shared<std::vector<std::string>>();
-  args->reserve(keys_and_args.size() + 3);
-  args->emplace_back("EVALSHA");
-  args->emplace_back(script.sha());
-  args->push_back(std::to_string(keys));
-  for (auto a : keys_and_args) args->emplace_back(a);
-  return send_script(script, std::move(args), asking, true, std::move(done));
+bool ShardLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking, ReplyHandler done) {
+  return send_script(script, std::move(call), asking, true, std::move(done));
 }
 
-bool ShardLink::send_script(const RedisScript& script, std::shared_ptr<std::vector<std::string>> args, bool asking,
+bool ShardLink::send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking,
                             bool may_reload, ReplyHandler done) {
-  std::vector<std::string_view> views(args->begin(), args->end());
-  return command(views, asking, [this, &script, args, asking, may_reload, done = std::move(done)](redisReply* reply) {
+  std::string key_count = std::to_string(call->keys.size());
+  std::vector<std::string_view> args{"EVALSHA", script.sha(), key_count};
+  args.reserve(args.size() + call->keys.size() + call->args.size() + call->payloads.size());
+  for (const auto& key : call->keys) args.push_back(key);
+  for (const auto& arg : call->args) args.push_back(arg);
+  for (const auto& payload : call->payloads) args.push_back(*payload);
+  return command(args, asking, [this, &script, call, asking, may_reload, done = std::move(done)](redisReply* reply) {
     if (!may_reload || !error_of(reply).starts_with("NOSCRIPT")) return done(reply);
     // This master has not the script: load it, and send the call once more behind it.
     log(LogSeverity::warn, "Redis " + address_.describe() + " lacks the " + std::string(script.name()) +
                                " script (restarted, promoted, or SCRIPT FLUSH): loading it again");
     commands_.command({"SCRIPT", "LOAD", script.text()}, [](redisReply*) {});
-    if (!send_script(script, args, asking, false, done)) done(nullptr);
+    if (!send_script(script, call, asking, false, done)) done(nullptr);
   });
 }
 

@@ -15,6 +15,7 @@
 
 #include "redis/RedisConnection.h"
 #include "redis/RedisScript.h"
+#include "redis/ScriptCall.h"
 #include "redis/ShardSubscriber.h"
 
 namespace switchboard::cluster {
@@ -42,15 +43,14 @@ class ShardLink {
 
   // EVALSHA of `script` with the call's keys and arguments; `asking`: preceded by ASKING (an
   // -ASK redirection). False, without calling `done`, when the connection is not up.
-  bool run(const RedisScript& script, const std::vector<std::string_view>& keys_and_args, std::size_t keys, bool asking,
-           ReplyHandler done);
+  bool run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking, ReplyHandler done);
   bool command(const std::vector<std::string_view>& args, bool asking, ReplyHandler done);
   bool subscribe(std::string_view channel) { return subscriber_.subscribe(channel); }
   bool unsubscribe(std::string_view channel) { return subscriber_.unsubscribe(channel); }
 
  private:
-  bool send_script(const RedisScript& script, std::shared_ptr<std::vector<std::string>> args, bool asking,
-                   bool may_reload, ReplyHandler done);
+  bool send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking, bool may_reload,
+                   ReplyHandler done);
 
   RedisAddress address_;
   std::vector<const RedisScript*> scripts_;
