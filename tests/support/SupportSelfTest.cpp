@@ -1,4 +1,4 @@
-// Self-test for the test support library (WsClient, http_request, TestCert). Not part of the main
+// Self-test for the test support library (WsClient, http_request, TestCert, RedisClusterProcess). Not part of the main
 // build: it runs WsClient against a tiny Beast echo server started inside the test.
 //
 // Echo server protocol (one thread per connection, sync Beast, plain or TLS):
@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "RedisClusterProcess.h"
 #include "TestCert.h"
 #include "WsClient.h"
 
@@ -644,3 +646,37 @@ INSTANTIATE_TEST_SUITE_P(PlainAndTls, Echo, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? std::string("Tls") : std::string("Plain"); });
 
 }  // namespace
+
+// RedisClusterProcess: a one-master cluster serves every slot from its node; a 3+3 one spreads
+// the slots over three masters, and a SIGKILLed master's replica takes over its slots.
+TEST(RedisClusterProcess, OneMasterServesEverySlot) {
+  switchboard::test::RedisClusterProcess cluster({.masters = 1});
+  ASSERT_EQ(cluster.size(), 1u);
+  for (int slot : {0, 8000, 16383}) EXPECT_EQ(cluster.master_of(slot), 0u);
+  EXPECT_NE(cluster.cli(0, "CLUSTER INFO").find("cluster_slots_assigned:16384"), std::string::npos);
+  EXPECT_EQ(cluster.cli(0, "SET a 1"), "OK\n");
+  EXPECT_EQ(cluster.cli(0, "CLUSTER KEYSLOT foo"), "12182\n");
+}
+
+TEST(RedisClusterProcess, ThreeMastersWithReplicasFollowAFailover) {
+  switchboard::test::RedisClusterProcess cluster({.masters = 3, .replicas = 1});
+  ASSERT_EQ(cluster.size(), 6u);
+  std::set<std::size_t> masters;
+  for (int slot : {0, 8000, 16383}) masters.insert(cluster.master_of(slot));
+  EXPECT_EQ(masters.size(), 3u);
+  // Outside the slot's master, a key is redirected.
+  std::size_t other = cluster.master_of(0) == 0 ? 1 : 0;
+  EXPECT_NE(cluster.cli(other, "SET foo 1").find("MOVED 12182"), std::string::npos);
+
+  std::size_t killed = cluster.kill_master_of(0);
+  EXPECT_FALSE(cluster.running(killed));
+  cluster.await_healthy();
+  std::size_t promoted = cluster.master_of(0);
+  EXPECT_NE(promoted, killed);
+  EXPECT_NE(cluster.cli(promoted, "ROLE").find("master"), std::string::npos);
+  // Back from its directory, the old master follows the new one.
+  cluster.restart(killed);
+  cluster.await_healthy();
+  EXPECT_EQ(cluster.master_of(0), promoted);
+  EXPECT_NE(cluster.cli(killed, "ROLE").find("slave"), std::string::npos);
+}
