@@ -150,10 +150,6 @@ RedisPresenceStore::RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chr
 
 RedisPresenceStore::~RedisPresenceStore() = default;
 
-std::string RedisPresenceStore::key(const std::string& room, const char* what) const {
-  return link_->prefix() + "presence:" + room + ":" + what;
-}
-
 void RedisPresenceStore::set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
 
 // On the strand, for every event from Redis: what this node's subscribers were last shown of the
@@ -201,8 +197,8 @@ void RedisPresenceStore::stop() {
     // included): a node off the list is never reaped, so a leave lost behind it would stay.
     link_->barrier([this, flushed](bool ran) {
       if (!ran) return flushed->set_value();
-      link_->command({"DEL", node_key(":alive")}, [](redisReply*) {});
-      link_->command({"SREM", link_->prefix() + "nodes", node_id_}, [](redisReply*) {});
+      link_->command({"DEL", keys().node_alive(node_id_)}, [](redisReply*) {});
+      link_->command({"SREM", keys().nodes(), node_id_}, [](redisReply*) {});
       // Answered after both: once it comes back, Redis has them.
       if (!link_->command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
     });
@@ -213,9 +209,8 @@ void RedisPresenceStore::stop() {
 void RedisPresenceStore::heartbeat() {
   if (stopped_) return;
   if (link_->commands_up()) {
-    std::string prefix = link_->prefix();
     link_->run(kHeartbeatScript,
-               script_call({node_key(":alive"), prefix + "nodes", prefix + "nodes:last-beat", prefix + "nodes:grace"},
+               script_call({keys().node_alive(node_id_), keys().nodes(), keys().nodes_last_beat(), keys().nodes_grace()},
                            {node_id_, std::to_string(node_timeout_.count()),
                             std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settling_time().count())}),
                [this](redisReply* reply) {
@@ -239,7 +234,7 @@ void RedisPresenceStore::heartbeat() {
 
 // Removes the connections of the nodes that stopped beating, as leaves (the three reap scripts).
 void RedisPresenceStore::reap() {
-  link_->command({"SMEMBERS", link_->prefix() + "nodes"}, [this](redisReply* reply) {
+  link_->command({"SMEMBERS", keys().nodes()}, [this](redisReply* reply) {
     if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;
     for (std::size_t i = 0; i < reply->elements; ++i)
       if (std::string node = str(reply->element[i]); !node.empty() && node != node_id_) reap_node(node);
@@ -247,9 +242,8 @@ void RedisPresenceStore::reap() {
 }
 
 void RedisPresenceStore::reap_node(const std::string& node) {
-  std::string prefix = link_->prefix(), of_node = prefix + "node:" + node;
   link_->run(kClaimScript,
-             script_call({prefix + "nodes", prefix + "nodes:grace", of_node + ":alive", of_node + ":conns"}, {node}),
+             script_call({keys().nodes(), keys().nodes_grace(), keys().node_alive(node), keys().node_conns(node)}, {node}),
              [this, node](redisReply* reply) {
                if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;  // alive, or reaped
                auto reaping = std::make_shared<Reaping>(Reaping{node, reply->elements, 0});
@@ -262,14 +256,13 @@ void RedisPresenceStore::reap_node(const std::string& node) {
 void RedisPresenceStore::reap_connection(std::shared_ptr<Reaping> reaping, const std::string& member) {
   auto nl = member.find('\n');
   std::string room = member.substr(0, nl), f = nl == std::string::npos ? std::string() : member.substr(nl + 1);
-  link_->command({"HGET", key(room, "conns"), f}, [this, reaping, member, room, f](redisReply* reply) {
+  link_->command({"HGET", keys().presence_conns(room), f}, [this, reaping, member, room, f](redisReply* reply) {
     if (!reply) return;  // the connection was lost: the next heartbeat's reap takes it up again
     std::string user = str(reply);
     auto slot = protocol::leave_event_slot(room, user);
-    std::string of_node = link_->prefix() + "node:" + reaping->node;
     link_->run(kReapScript,
-               script_call({key(room, "conns"), key(room, "users"), key(room, "info"), link_->channel_of(room),
-                            of_node + ":alive", of_node + ":conns"},
+               script_call({keys().presence_conns(room), keys().presence_users(room), keys().presence_info(room),
+                            keys().channel(room), keys().node_alive(reaping->node), keys().node_conns(reaping->node)},
                            {f, member, user, "p" + slot.head, slot.tail}),
                [reaping](redisReply* reply) {
                  if (reply && reply->type == REDIS_REPLY_INTEGER) reaping->reaped += reply->integer;
@@ -280,8 +273,9 @@ void RedisPresenceStore::reap_connection(std::shared_ptr<Reaping> reaping, const
 }
 
 void RedisPresenceStore::unlist(std::shared_ptr<Reaping> reaping) {
-  std::string prefix = link_->prefix(), of_node = prefix + "node:" + reaping->node;
-  link_->run(kUnlistScript, script_call({prefix + "nodes", of_node + ":alive", of_node + ":conns"}, {reaping->node}),
+  link_->run(kUnlistScript,
+             script_call({keys().nodes(), keys().node_alive(reaping->node), keys().node_conns(reaping->node)},
+                         {reaping->node}),
              [this, reaping](redisReply* reply) {
                if (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) return;
                log(LogSeverity::warn, "presumed node " + reaping->node + " dead (no heartbeat for " +
@@ -317,8 +311,8 @@ void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, c
   std::string event = "p" + *protocol::presence_event(protocol::PresenceEventType::join, room, entry.user,
                                                       nlohmann::json::parse(entry.info));
   link_->run(kJoinScript,
-             script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
-                          link_->channel_of(room), link_->prefix() + "nodes", node_key(":alive")},
+             script_call({keys().presence_conns(room), keys().presence_users(room), keys().presence_info(room),
+                          keys().node_conns(node_id_), keys().channel(room), keys().nodes(), keys().node_alive(node_id_)},
                          {f, entry.user, entry.info, room + "\n" + f, std::move(event), node_id_,
                           std::to_string(node_timeout_.count())}),
              [this](redisReply* reply) {  // lost with the connection: resync() sends it again
@@ -336,8 +330,8 @@ void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, 
   std::vector<std::string> args{f, room + "\n" + f, entry.user, "p" + slot.head, slot.tail};
   if (replayed) args.push_back(args[3] + entry.info + slot.tail);
   link_->run(kLeaveScript,
-             script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
-                          link_->channel_of(room)},
+             script_call({keys().presence_conns(room), keys().presence_users(room), keys().presence_info(room),
+                          keys().node_conns(node_id_), keys().channel(room)},
                          std::move(args)),
              [this, k = Key{room, conn}](redisReply* reply) {
                if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
@@ -368,7 +362,7 @@ void RedisPresenceStore::leave(const std::string& room, ConnectionId conn) {
 
 void RedisPresenceStore::list(const std::string& room, ListHandler done) {
   net::post(link_->strand(), [this, room, done = std::move(done)]() mutable {
-    bool sent = link_->run(kListScript, script_call({key(room, "users"), key(room, "info")}, {}), [done](redisReply* reply) {
+    bool sent = link_->run(kListScript, script_call({keys().presence_users(room), keys().presence_info(room)}, {}), [done](redisReply* reply) {
           if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return done(std::nullopt);
           const redisReply* counts = reply->element[0];
           const redisReply* infos = reply->element[1];

@@ -98,8 +98,7 @@ class RedisPresenceStore final : public PresenceStore {
   bool show(const std::string& room, const protocol::Payload& event);
   void forget_old_leaves();
   std::string field(ConnectionId conn) const { return node_id_ + "/" + std::to_string(conn); }
-  std::string key(const std::string& room, const char* what) const;
-  std::string node_key(const char* what) const { return link_->prefix() + "node:" + node_id_ + what; }
+  const RedisKeys& keys() const { return link_->keys(); }
   std::chrono::milliseconds settling_time() const { return node_timeout_ + 2 * link_->timing().backoff_max; }
 
   std::shared_ptr<RedisLink> link_;
