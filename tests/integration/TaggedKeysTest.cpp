@@ -312,9 +312,11 @@ TEST_F(TaggedKeys, ANodeTakenForDeadRegistersItsConnectionsAgain) {
   std::string id = cli("SRANDMEMBER 'test:{nodes}'");
   ASSERT_FALSE(id.empty());
   id.pop_back();
-  cli("DEL 'test:{nodes}:alive:" + id + "'");
-  cli("SREM 'test:{nodes}' " + id);
+  // The presence first, then the node off the list at once (one slot, one script): a heartbeat
+  // in between must not find the node taken for dead before its connections are gone.
   cli("DEL 'test:presence:{lobby}:conns' 'test:presence:{lobby}:users' 'test:presence:{lobby}:info'");
+  cli("EVAL \"redis.call('DEL', KEYS[1]) redis.call('SREM', KEYS[2], ARGV[1])\" 2 'test:{nodes}:alive:" + id +
+      "' 'test:{nodes}' " + id);
   EXPECT_TRUE(eventually([&] { return cli("HGET 'test:presence:{lobby}:users' alice") == "1\n"; }));
   EXPECT_EQ(cli("SISMEMBER 'test:{nodes}' " + id), "1\n");
   EXPECT_EQ(cli("EXISTS 'test:{nodes}:alive:" + id + "'"), "1\n");

@@ -83,6 +83,7 @@ struct ClusterNodeLine {
   std::string id;
   std::uint16_t port = 0;
   bool master = false;
+  bool replica = false;
   bool failed = false;
   std::vector<std::pair<int, int>> slots;  // ranges served (importing/migrating entries left out)
 };
@@ -101,6 +102,7 @@ std::vector<ClusterNodeLine> parse_cluster_nodes(const std::string& text) {
     if (colon == std::string::npos) continue;
     n.port = static_cast<std::uint16_t>(std::atoi(f[1].substr(colon + 1, at - colon - 1).c_str()));
     n.master = f[2].find("master") != std::string::npos;
+    n.replica = f[2].find("slave") != std::string::npos;
     n.failed = f[2].find("fail") != std::string::npos && f[2].find("fail?") == std::string::npos;
     for (std::size_t i = 8; i < f.size(); ++i) {
       if (f[i].starts_with("[")) continue;
@@ -301,10 +303,22 @@ void RedisClusterProcess::await_healthy(std::chrono::milliseconds deadline) cons
         break;
       }
       std::map<std::pair<int, int>, std::uint16_t> owners;
-      for (const auto& line : parse_cluster_nodes(*nodes))
+      std::set<std::uint16_t> masters;
+      std::size_t replicas = 0;
+      for (const auto& line : parse_cluster_nodes(*nodes)) {
         if (line.master && !line.failed)
-          for (auto range : line.slots) owners[range] = line.port;
-      if (agreed && *agreed != owners) why = node + "sees other masters than node 0";
+          for (auto range : line.slots) {
+            owners[range] = line.port;
+            masters.insert(line.port);
+          }
+        if (line.replica && !line.failed) ++replicas;
+      }
+      std::size_t running_nodes = 0;
+      for (std::size_t j = 0; j < nodes_.size(); ++j) running_nodes += running(j) ? 1 : 0;
+      if (agreed && *agreed != owners) why = node + "sees other masters than the first node";
+      else if (masters.size() + replicas != running_nodes)
+        why = node + "sees " + std::to_string(masters.size()) + " masters and " + std::to_string(replicas) +
+              " replicas of " + std::to_string(running_nodes) + " running nodes";
       agreed = std::move(owners);
       auto replication = cluster_query(port(i), {"INFO", "replication"});
       if (!replication) why = node + "no INFO replication";
