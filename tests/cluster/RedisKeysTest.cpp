@@ -27,9 +27,9 @@ TEST(HashSlot, KnownVectorsAndHashTags) {
   EXPECT_EQ(HashSlot::of("foo"), 12182);
   EXPECT_EQ(HashSlot::of(""), 0);
   EXPECT_EQ(HashSlot::of("switchboard:{lobby}:offset"), HashSlot::of("lobby"));
-  EXPECT_EQ(HashSlot::hashed_part("a{b}c{d}"), "b");    // the first tag
+  EXPECT_EQ(HashSlot::hashed_part("a{b}c{d}"), "b");       // the first tag
   EXPECT_EQ(HashSlot::hashed_part("a{}b{c}"), "a{}b{c}");  // an empty first tag: the whole key
-  EXPECT_EQ(HashSlot::hashed_part("a}b{c"), "a}b{c");    // no '}' after the '{'
+  EXPECT_EQ(HashSlot::hashed_part("a}b{c"), "a}b{c");      // no '}' after the '{'
   EXPECT_EQ(HashSlot::hashed_part("{{a}}"), "{a");
   EXPECT_EQ(HashSlot::hashed_part("x{y"), "x{y");
 }
@@ -71,7 +71,8 @@ TEST(RedisKeys, TheTaggedLayoutPutsEveryKeyOfARoomInTheRoomsSlot) {
   EXPECT_EQ(k.room_of_channel("switchboard:room:{chat:lobby}"), "chat:lobby");
   EXPECT_EQ(k.room_of_channel("switchboard:room:chat:lobby"), std::nullopt);
 
-  for (const std::string& room : std::vector<std::string>{"lobby", "chat:lobby", "a", "x/y@z.w-1_2", std::string(200, 'r')}) {
+  for (const std::string& room :
+       std::vector<std::string>{"lobby", "chat:lobby", "a", "x/y@z.w-1_2", std::string(200, 'r')}) {
     int slot = k.slot_of_room(room);
     EXPECT_EQ(slot, HashSlot::of(room)) << room;
     for (const auto& key : {k.channel(room), k.history(room), k.stream(room), k.presence_conns(room),
@@ -95,14 +96,17 @@ TEST(RedisKeys, ATaggedPrefixWithABraceIsRefused) {
 TEST(HashSlot, AgreesWithCLUSTERKEYSLOT) {
   RedisClusterProcess cluster({.masters = 1});
   RedisKeys classic("switchboard:", RedisKeys::Layout::classic), tagged("sb:", RedisKeys::Layout::tagged);
-  std::vector<std::string> names{"", "a", "{", "}", "{}", "{}a", "a{}", "{a", "a}", "{a}", "x{a}y{b}", "{{a}}",
-                                 "}{a}", "a{b}}", "123456789", "é", "\x01\xff"};
+  std::vector<std::string> names{"",     "a",     "{",         "}",   "{}",       "{}a",
+                                 "a{}",  "{a",    "a}",        "{a}", "x{a}y{b}", "{{a}}",
+                                 "}{a}", "a{b}}", "123456789", "é",   "\x01\xff"};
   for (int i = 0; i < 60; ++i) {
     std::string room = "room" + std::to_string(i * 7919) + (i % 3 ? ":chat" : "/x@y.z");
-    for (const auto& key : {classic.channel(room), classic.history(room), tagged.stream(room), tagged.presence_info(room)})
+    for (const auto& key :
+         {classic.channel(room), classic.history(room), tagged.stream(room), tagged.presence_info(room)})
       names.push_back(key);
   }
-  for (int i = 0; i < 60; ++i) names.push_back(std::string(static_cast<std::size_t>(i), static_cast<char>('!' + i)));
+  for (int i = 0; i < 60; ++i)
+    names.push_back(std::string(static_cast<std::size_t>(i), static_cast<char>('!' + i)));
   ASSERT_GE(names.size(), 300u);
   // All in one redis-cli run: one KEYSLOT per line of its input (-x would append it as an argument).
   std::string input;
@@ -130,7 +134,8 @@ TEST(HashSlot, AgreesWithCLUSTERKEYSLOT) {
 // Outside RedisKeys, the Redis side's sources hold no key or channel name: no string literal
 // that starts a name ("room:", "history:", "nodes", …).
 TEST(RedisKeys, NoOtherFileOfTheRedisSideBuildsAName) {
-  const std::regex literal(R"re("(room:|history:|stream:|presence:|node:|nodes|:alive|:conns|:users|:info|:last-beat|:grace))re");
+  const std::regex literal(
+      R"re("(room:|history:|stream:|presence:|node:|nodes|:alive|:conns|:users|:info|:last-beat|:grace))re");
   int files = 0;
   for (const auto& entry : std::filesystem::directory_iterator(SWITCHBOARD_SOURCE_DIR "/cluster/src/redis")) {
     std::string name = entry.path().filename().string();

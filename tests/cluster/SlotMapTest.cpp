@@ -57,9 +57,11 @@ std::optional<SlotMap> slot_map(const std::string& text, std::string* error = nu
 
 TEST(SlotMap, ParsesRedis70RepliesWithReplicasAndExtraNames) {
   std::string text = array({
-      array({integer(0), integer(5460), node70(bulk("10.0.0.1"), 7000, "m1", {bulk("hostname"), bulk("a.example")}),
+      array({integer(0), integer(5460),
+             node70(bulk("10.0.0.1"), 7000, "m1", {bulk("hostname"), bulk("a.example")}),
              node70(bulk("10.0.0.4"), 7003, "r1")}),
-      array({integer(5461), integer(10922), node70(bulk("10.0.0.2"), 7001, "m2"), node70(bulk("10.0.0.5"), 7004, "r2")}),
+      array({integer(5461), integer(10922), node70(bulk("10.0.0.2"), 7001, "m2"),
+             node70(bulk("10.0.0.5"), 7004, "r2")}),
       array({integer(10923), integer(16383), node70(bulk("10.0.0.3"), 7002, "m3")}),
   });
   auto map = slot_map(text);
@@ -106,7 +108,8 @@ TEST(SlotMap, OlderRepliesAndRangesOfOneMasterMakeOneShardAndGapsAreNotServed) {
 TEST(SlotMap, NullAndEmptyEndpointsAreTheAnsweringNodeAndAQuestionMarkIsUnusable) {
   std::string text = array({
       array({integer(0), integer(1), node70(nil(), 7000, "m1"), node70(bulk(""), 7003, "r1")}),
-      array({integer(2), integer(16383), node70(bulk("?"), 7001, "m2"), node70(bulk("b.example"), 7004, "r2")}),
+      array(
+          {integer(2), integer(16383), node70(bulk("?"), 7001, "m2"), node70(bulk("b.example"), 7004, "r2")}),
   });
   auto map = slot_map(text);
   ASSERT_TRUE(map);

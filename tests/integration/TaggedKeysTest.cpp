@@ -65,7 +65,8 @@ class TaggedKeys : public ::testing::Test {
     cluster::RedisCluster::Options o;
     o.address = cluster::RedisAddress::parse(c.redis);
     o.prefix = c.redis_prefix;
-    o.timing.reply_timeout = std::max<std::chrono::milliseconds>(c.node_timeout / 2, std::chrono::milliseconds(200));
+    o.timing.reply_timeout =
+        std::max<std::chrono::milliseconds>(c.node_timeout / 2, std::chrono::milliseconds(200));
     o.history = c.history_policy();
     o.node_timeout = c.node_timeout;
     o.key_layout = cluster::RedisCluster::Options::KeyLayout::tagged;
@@ -122,18 +123,21 @@ TEST_F(TaggedKeys, MessagesReachEverySubscriberOnEveryNodeOnceInOrderUnderTheRoo
   for (auto& s : subscribers) subscribe(s, "chat:lobby");
   WsClient& publisher = subscribers[0];
   constexpr int kMessages = 200;
-  for (int m = 0; m < kMessages; ++m) publisher.send_json({{"op", "publish"}, {"id", m}, {"room", "chat:lobby"}, {"data", m}});
+  for (int m = 0; m < kMessages; ++m)
+    publisher.send_json({{"op", "publish"}, {"id", m}, {"room", "chat:lobby"}, {"data", m}});
   for (std::size_t i = 0; i < subscribers.size(); ++i) {
     for (int m = 0; m < kMessages; ++m) {
       json got = subscribers[i].read_until([](const json& j) { return j.value("type", "") == "message"; });
       ASSERT_EQ(got["data"], m) << "subscriber " << i;
       ASSERT_EQ(got["offset"], m + 1) << "subscriber " << i;
     }
-    if (i != 0) EXPECT_TRUE(subscribers[i].quiet_for(std::chrono::milliseconds(50))) << "a duplicate on " << i;
+    if (i != 0)
+      EXPECT_TRUE(subscribers[i].quiet_for(std::chrono::milliseconds(50))) << "a duplicate on " << i;
   }
   std::size_t acks = 0;
   for (const auto& j : publisher.skipped()) acks += j.value("ok", false) ? 1 : 0;
-  for (; acks < static_cast<std::size_t>(kMessages); ++acks) ASSERT_EQ(publisher.read_json()["ok"], true) << acks;
+  for (; acks < static_cast<std::size_t>(kMessages); ++acks)
+    ASSERT_EQ(publisher.read_json()["ok"], true) << acks;
   // The room's keys carry the room as hash tag; the liveness keys the {nodes} tag.
   auto all = keys();
   EXPECT_TRUE(std::binary_search(all.begin(), all.end(), "test:history:{chat:lobby}"));
@@ -188,7 +192,8 @@ TEST_F(TaggedKeys, AClientThatWasAwayRecoversEveryMessageInOrderThroughTheOtherN
     since = {{"offset", reply["offset"]}, {"epoch", reply["epoch"]}};
   }
   WsClient pub(a.port());
-  for (int m = 0; m < 100; ++m) ASSERT_EQ(pub.request({{"op", "publish"}, {"room", "chat:lobby"}, {"data", m}})["ok"], true);
+  for (int m = 0; m < 100; ++m)
+    ASSERT_EQ(pub.request({{"op", "publish"}, {"room", "chat:lobby"}, {"data", m}})["ok"], true);
   WsClient back(b.port());
   json reply = back.request({{"op", "subscribe"}, {"room", "chat:lobby"}, {"since", since}});
   ASSERT_EQ(reply["ok"], true) << reply;
@@ -215,7 +220,8 @@ TEST_F(TaggedKeys, PresenceMembersAndEventsAreClusterWideAndPerUser) {
   EXPECT_EQ(alice.read_json()["user"], "alice");
   WsClient bob = connect_as(b, "bob");
   presence_sub(bob);
-  EXPECT_EQ(alice.read_json(), (json{{"type", "join"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
+  EXPECT_EQ(alice.read_json(),
+            (json{{"type", "join"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
   EXPECT_EQ(bob.read_json()["user"], "bob");
   WsClient alice2 = connect_as(b, "alice");
   alice2.request({{"op", "subscribe"}, {"room", "lobby"}});
@@ -226,12 +232,14 @@ TEST_F(TaggedKeys, PresenceMembersAndEventsAreClusterWideAndPerUser) {
   EXPECT_EQ(cli("HLEN test:presence:{lobby}:conns"), "3\n");
 
   alice.close();
-  EXPECT_TRUE(eventually([&] { return bob.request({{"op", "presence"}, {"room", "lobby"}})["users"][0]["conns"] == 1; }));
+  EXPECT_TRUE(eventually([&] {
+    return bob.request({{"op", "presence"}, {"room", "lobby"}})["users"][0]["conns"] == 1;
+  }));
   EXPECT_TRUE(bob.quiet_for(std::chrono::milliseconds(50)));
   alice2.close();
-  EXPECT_EQ(bob.read_text(), *protocol::presence_event(protocol::PresenceEventType::leave, "lobby", "alice", {{"name", "alice"}}));
+  EXPECT_EQ(bob.read_text(), *protocol::presence_event(protocol::PresenceEventType::leave, "lobby", "alice",
+                                                       {{"name", "alice"}}));
   // Each node's set keeps what is left of its connections: node b, bob's.
-  std::string b_set;
   EXPECT_TRUE(eventually([&] {
     std::size_t sets = 0, members = 0;
     for (const auto& key : keys())
@@ -255,12 +263,14 @@ TEST_F(TaggedKeys, JoinsListsAndLeavesWorkAfterRedisLostItsScripts) {
   cli("SCRIPT FLUSH");
   WsClient bob = connect_as(b, "bob");
   ASSERT_EQ(bob.request({{"op", "subscribe"}, {"room", "lobby"}, {"presence", true}})["ok"], true);
-  EXPECT_EQ(alice.read_json(), (json{{"type", "join"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
+  EXPECT_EQ(alice.read_json(),
+            (json{{"type", "join"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
   cli("SCRIPT FLUSH");
   EXPECT_EQ(alice.request({{"op", "presence"}, {"room", "lobby"}})["users"].size(), 2u);
   cli("SCRIPT FLUSH");
   bob.close();
-  EXPECT_EQ(alice.read_json(), (json{{"type", "leave"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
+  EXPECT_EQ(alice.read_json(),
+            (json{{"type", "leave"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
   cli("SCRIPT FLUSH");
   const std::string beat = cli("GET test:{nodes}:last-beat");
   EXPECT_TRUE(eventually([&] { return cli("GET test:{nodes}:last-beat") != beat; }));
@@ -282,15 +292,17 @@ TEST_F(TaggedKeys, ADeadNodesUsersAreReapedAndALiveNodeIsLeftAlone) {
       "redis.call('HSET', KEYS[2], 'cas/per', 1, 'ann', 1, 'bo', 1) "
       "redis.call('HSET', KEYS[3], 'cas/per', cjson.encode({name='Casper'}), 'ann', '{}', 'bo', '{}')\" 3 "
       "'test:presence:{r}:conns' 'test:presence:{r}:users' 'test:presence:{r}:info'");
-  cli("EVAL \"redis.call('SADD', KEYS[1], 'r' .. string.char(10) .. 'ghost/1', 'r' .. string.char(10) .. 'ghost/2', "
+  cli("EVAL \"redis.call('SADD', KEYS[1], 'r' .. string.char(10) .. 'ghost/1', 'r' .. string.char(10) .. "
+      "'ghost/2', "
       "'r' .. string.char(10) .. 'ghost/3')\" 1 'test:node:{ghost}:conns'");
   cli("EVAL \"redis.call('SADD', KEYS[1], 'r' .. string.char(10) .. 'back/1')\" 1 'test:node:{back}:conns'");
   cli("EVAL \"redis.call('SET', KEYS[1], '1', 'PX', 60000) redis.call('SADD', KEYS[2], 'ghost', 'back')\" 2 "
       "'test:{nodes}:alive:back' 'test:{nodes}'");
   std::set<std::string> leaves{watcher.read_text(), watcher.read_text()};
-  EXPECT_EQ(leaves, (std::set<std::string>{
-                        *protocol::presence_event(protocol::PresenceEventType::leave, "r", "ann", json::object()),
-                        *protocol::presence_event(protocol::PresenceEventType::leave, "r", "cas/per", {{"name", "Casper"}})}));
+  EXPECT_EQ(leaves, (std::set<std::string>{*protocol::presence_event(protocol::PresenceEventType::leave, "r",
+                                                                     "ann", json::object()),
+                                           *protocol::presence_event(protocol::PresenceEventType::leave, "r",
+                                                                     "cas/per", {{"name", "Casper"}})}));
   EXPECT_TRUE(eventually([&] { return cli("SISMEMBER 'test:{nodes}' ghost") == "0\n"; }));
   EXPECT_EQ(cli("EXISTS 'test:node:{ghost}:conns'"), "0\n");
   EXPECT_EQ(cli("SISMEMBER 'test:{nodes}' back"), "1\n");
@@ -333,6 +345,7 @@ TEST_F(TaggedKeys, ANodeThatStopsLetsItsUsersLeaveAndGoesOffTheList) {
   EXPECT_EQ(watcher.read_json()["type"], "join");
   EXPECT_EQ(cli("SCARD 'test:{nodes}'"), "2\n");
   stop(b);
-  EXPECT_EQ(watcher.read_json(), (json{{"type", "leave"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
+  EXPECT_EQ(watcher.read_json(),
+            (json{{"type", "leave"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
   EXPECT_TRUE(eventually([&] { return cli("SCARD 'test:{nodes}'") == "1\n"; }));
 }

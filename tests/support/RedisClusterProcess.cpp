@@ -55,7 +55,8 @@ std::optional<std::string> cluster_query(std::uint16_t port, const std::vector<s
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    auto* reply = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    auto* reply = static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
     if (reply) {
       if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)
         out = std::string(reply->str, reply->len);
@@ -179,6 +180,7 @@ std::string RedisClusterProcess::seeds() const {
 void RedisClusterProcess::start(std::size_t i) {
   Node& n = nodes_.at(i);
   if (n.pid > 0) return;
+  // clang-format off
   std::vector<std::string> args{SWITCHBOARD_REDIS_SERVER,
                                 "--port", std::to_string(n.port),
                                 "--cluster-port", std::to_string(n.bus_port),
@@ -195,6 +197,7 @@ void RedisClusterProcess::start(std::size_t i) {
                                 "--daemonize", "no",
                                 "--dir", n.dir,
                                 "--logfile", "redis.log"};
+  // clang-format on
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -291,7 +294,8 @@ void RedisClusterProcess::await_healthy(std::chrono::milliseconds deadline) cons
         why = node + "no answer";
         break;
       }
-      if (cluster_info_field(*info, "cluster_state") != "ok") why = node + "cluster_state " + cluster_info_field(*info, "cluster_state");
+      if (cluster_info_field(*info, "cluster_state") != "ok")
+        why = node + "cluster_state " + cluster_info_field(*info, "cluster_state");
       else if (cluster_info_field(*info, "cluster_known_nodes") != std::to_string(nodes_.size()))
         why = node + "knows " + cluster_info_field(*info, "cluster_known_nodes") + " nodes";
       else if (cluster_info_field(*info, "cluster_slots_ok") != "16384")
@@ -315,19 +319,23 @@ void RedisClusterProcess::await_healthy(std::chrono::milliseconds deadline) cons
       }
       std::size_t running_nodes = 0;
       for (std::size_t j = 0; j < nodes_.size(); ++j) running_nodes += running(j) ? 1 : 0;
-      if (agreed && *agreed != owners) why = node + "sees other masters than the first node";
+      if (agreed && *agreed != owners)
+        why = node + "sees other masters than the first node";
       else if (masters.size() + replicas != running_nodes)
         why = node + "sees " + std::to_string(masters.size()) + " masters and " + std::to_string(replicas) +
               " replicas of " + std::to_string(running_nodes) + " running nodes";
       agreed = std::move(owners);
       auto replication = cluster_query(port(i), {"INFO", "replication"});
-      if (!replication) why = node + "no INFO replication";
+      if (!replication)
+        why = node + "no INFO replication";
       else if (cluster_info_field(*replication, "role") == "slave" &&
                cluster_info_field(*replication, "master_link_status") != "up")
-        why = node + "replica's link to its master is " + cluster_info_field(*replication, "master_link_status");
+        why = node + "replica's link to its master is " +
+              cluster_info_field(*replication, "master_link_status");
     }
     if (why.empty()) return;
-    if (std::chrono::steady_clock::now() > until) throw std::runtime_error("the Redis Cluster is not healthy: " + why);
+    if (std::chrono::steady_clock::now() > until)
+      throw std::runtime_error("the Redis Cluster is not healthy: " + why);
     std::this_thread::sleep_for(kClusterPoll);
   }
 }
@@ -350,7 +358,8 @@ std::size_t RedisClusterProcess::master_of(int slot) const {
 }
 
 std::string RedisClusterProcess::cli(std::size_t node, const std::string& args) const {
-  return cluster_shell(SWITCHBOARD_REDIS_CLI " -h 127.0.0.1 -p " + std::to_string(port(node)) + " " + args).first;
+  return cluster_shell(SWITCHBOARD_REDIS_CLI " -h 127.0.0.1 -p " + std::to_string(port(node)) + " " + args)
+      .first;
 }
 
 }  // namespace switchboard::test

@@ -7,7 +7,9 @@
 namespace switchboard::cluster {
 
 RedisKeys::RedisKeys(std::string prefix, Layout layout)
-    : prefix_(std::move(prefix)), layout_(layout), nodes_(prefix_ + (layout == Layout::tagged ? "{nodes}" : "nodes")) {
+    : prefix_(std::move(prefix)),
+      layout_(layout),
+      nodes_(prefix_ + (layout == Layout::tagged ? "{nodes}" : "nodes")) {
   if (layout_ == Layout::tagged && prefix_.find_first_of("{}") != std::string::npos)
     throw std::invalid_argument("the Redis prefix \"" + prefix_ +
                                 "\" holds a '{' or '}': with Redis Cluster, the prefix must hold no brace");

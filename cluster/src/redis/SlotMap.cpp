@@ -12,8 +12,10 @@ bool fail(std::string* error, std::string why) {
 }
 
 // One node of an entry: [endpoint, port, id, …].
-bool parse_node(const redisReply* r, std::string_view answered_by, SlotMap::Endpoint& out, std::string* error) {
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return fail(error, "a node is not [endpoint, port, …]");
+bool parse_node(const redisReply* r, std::string_view answered_by, SlotMap::Endpoint& out,
+                std::string* error) {
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+    return fail(error, "a node is not [endpoint, port, …]");
   const redisReply* host = r->element[0];
   const redisReply* port = r->element[1];
   if (host->type == REDIS_REPLY_NIL || (host->type == REDIS_REPLY_STRING && host->len == 0))
@@ -37,7 +39,8 @@ bool parse_node(const redisReply* r, std::string_view answered_by, SlotMap::Endp
 
 SlotMap::SlotMap() { owner_.fill(-1); }
 
-std::optional<SlotMap> SlotMap::parse(const redisReply* reply, std::string_view answered_by, std::string* error) {
+std::optional<SlotMap> SlotMap::parse(const redisReply* reply, std::string_view answered_by,
+                                      std::string* error) {
   if (!reply || reply->type != REDIS_REPLY_ARRAY) {
     fail(error, "CLUSTER SLOTS did not answer an array");
     return std::nullopt;
@@ -45,8 +48,8 @@ std::optional<SlotMap> SlotMap::parse(const redisReply* reply, std::string_view 
   SlotMap map;
   for (std::size_t i = 0; i < reply->elements; ++i) {
     const redisReply* entry = reply->element[i];
-    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 3 || entry->element[0]->type != REDIS_REPLY_INTEGER ||
-        entry->element[1]->type != REDIS_REPLY_INTEGER) {
+    if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 3 ||
+        entry->element[0]->type != REDIS_REPLY_INTEGER || entry->element[1]->type != REDIS_REPLY_INTEGER) {
       fail(error, "an entry is not [first, last, master, …]");
       return std::nullopt;
     }
@@ -69,7 +72,8 @@ std::optional<SlotMap> SlotMap::parse(const redisReply* reply, std::string_view 
       for (const auto& k : kept.replicas) known = known || (k.same_address(replica) && k.id == replica.id);
       if (!known) kept.replicas.push_back(std::move(replica));
     }
-    for (long long slot = first; slot <= last; ++slot) map.owner_[static_cast<std::size_t>(slot)] = static_cast<std::int16_t>(index);
+    for (long long slot = first; slot <= last; ++slot)
+      map.owner_[static_cast<std::size_t>(slot)] = static_cast<std::int16_t>(index);
   }
   return map;
 }
