@@ -6,7 +6,7 @@ namespace switchboard::cluster {
 
 namespace {
 
-bool fail(std::string* error, std::string why) {
+bool slots_reply_error(std::string* error, std::string why) {
   if (error) *error = std::move(why);
   return false;
 }
@@ -15,7 +15,7 @@ bool fail(std::string* error, std::string why) {
 bool parse_node(const redisReply* r, std::string_view answered_by, SlotMap::Endpoint& out,
                 std::string* error) {
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
-    return fail(error, "a node is not [endpoint, port, …]");
+    return slots_reply_error(error, "a node is not [endpoint, port, …]");
   const redisReply* host = r->element[0];
   const redisReply* port = r->element[1];
   if (host->type == REDIS_REPLY_NIL || (host->type == REDIS_REPLY_STRING && host->len == 0))
@@ -23,13 +23,13 @@ bool parse_node(const redisReply* r, std::string_view answered_by, SlotMap::Endp
   else if (host->type == REDIS_REPLY_STRING)
     out.host.assign(host->str, host->len);
   else
-    return fail(error, "a node's endpoint is neither a string nor null");
+    return slots_reply_error(error, "a node's endpoint is neither a string nor null");
   if (port->type != REDIS_REPLY_INTEGER || port->integer < 0 || port->integer > 65535)
-    return fail(error, "a node's port is not a port number");
+    return slots_reply_error(error, "a node's port is not a port number");
   out.port = static_cast<std::uint16_t>(port->integer);
   if (r->elements >= 3) {
     const redisReply* id = r->element[2];
-    if (id->type != REDIS_REPLY_STRING) return fail(error, "a node's id is not a string");
+    if (id->type != REDIS_REPLY_STRING) return slots_reply_error(error, "a node's id is not a string");
     out.id.assign(id->str, id->len);
   }
   return true;
@@ -42,7 +42,7 @@ SlotMap::SlotMap() { owner_.fill(-1); }
 std::optional<SlotMap> SlotMap::parse(const redisReply* reply, std::string_view answered_by,
                                       std::string* error) {
   if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-    fail(error, "CLUSTER SLOTS did not answer an array");
+    slots_reply_error(error, "CLUSTER SLOTS did not answer an array");
     return std::nullopt;
   }
   SlotMap map;
@@ -50,12 +50,12 @@ std::optional<SlotMap> SlotMap::parse(const redisReply* reply, std::string_view 
     const redisReply* entry = reply->element[i];
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 3 ||
         entry->element[0]->type != REDIS_REPLY_INTEGER || entry->element[1]->type != REDIS_REPLY_INTEGER) {
-      fail(error, "an entry is not [first, last, master, …]");
+      slots_reply_error(error, "an entry is not [first, last, master, …]");
       return std::nullopt;
     }
     long long first = entry->element[0]->integer, last = entry->element[1]->integer;
     if (first < 0 || last < first || last >= HashSlot::count) {
-      fail(error, "an entry's slots are not a range of 0 … 16383");
+      slots_reply_error(error, "an entry's slots are not a range of 0 … 16383");
       return std::nullopt;
     }
     Shard shard;
