@@ -349,3 +349,23 @@ TEST_F(TaggedKeys, ANodeThatStopsLetsItsUsersLeaveAndGoesOffTheList) {
             (json{{"type", "leave"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
   EXPECT_TRUE(eventually([&] { return cli("SCARD 'test:{nodes}'") == "1\n"; }));
 }
+
+// The cluster's node restarts empty (SIGKILL, no persistence; its slots are in its nodes.conf):
+// the node registers itself (its heartbeat goes first) and its connections again.
+TEST_F(TaggedKeys, ARedisRestartRestoresPresence) {
+  TestNode& n = node(config());
+  WsClient watcher(n.port());
+  std::string me = watch_presence(watcher, "r");
+  cluster_->kill(0);
+  cluster_->restart(0);
+  cluster_->await_healthy();
+  EXPECT_TRUE(eventually(
+      [&] {
+        auto r = watcher.request({{"op", "presence"}, {"room", "r"}});
+        return r.contains("users") && r["users"].size() == 1 && r["users"][0]["user"] == me;
+      },
+      std::chrono::seconds(15)));
+  EXPECT_EQ(cli("SCARD 'test:{nodes}'"), "1\n");
+  EXPECT_EQ(cli("HLEN 'test:presence:{r}:conns'"), "1\n");
+  wait_ready(n);
+}
