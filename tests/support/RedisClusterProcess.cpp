@@ -55,7 +55,8 @@ std::optional<std::string> cluster_query(std::uint16_t port, const std::vector<s
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    auto* reply = static_cast<redisReply*>(redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
+    auto* reply = static_cast<redisReply*>(
+        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
     if (reply) {
       if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)
         out = std::string(reply->str, reply->len);
@@ -83,6 +84,7 @@ struct ClusterNodeLine {
   std::string id;
   std::uint16_t port = 0;
   bool master = false;
+  bool replica = false;
   bool failed = false;
   std::vector<std::pair<int, int>> slots;  // ranges served (importing/migrating entries left out)
 };
@@ -101,6 +103,7 @@ std::vector<ClusterNodeLine> parse_cluster_nodes(const std::string& text) {
     if (colon == std::string::npos) continue;
     n.port = static_cast<std::uint16_t>(std::atoi(f[1].substr(colon + 1, at - colon - 1).c_str()));
     n.master = f[2].find("master") != std::string::npos;
+    n.replica = f[2].find("slave") != std::string::npos;
     n.failed = f[2].find("fail") != std::string::npos && f[2].find("fail?") == std::string::npos;
     for (std::size_t i = 8; i < f.size(); ++i) {
       if (f[i].starts_with("[")) continue;
@@ -177,6 +180,7 @@ std::string RedisClusterProcess::seeds() const {
 void RedisClusterProcess::start(std::size_t i) {
   Node& n = nodes_.at(i);
   if (n.pid > 0) return;
+  // clang-format off
   std::vector<std::string> args{SWITCHBOARD_REDIS_SERVER,
                                 "--port", std::to_string(n.port),
                                 "--cluster-port", std::to_string(n.bus_port),
@@ -193,6 +197,7 @@ void RedisClusterProcess::start(std::size_t i) {
                                 "--daemonize", "no",
                                 "--dir", n.dir,
                                 "--logfile", "redis.log"};
+  // clang-format on
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -289,7 +294,8 @@ void RedisClusterProcess::await_healthy(std::chrono::milliseconds deadline) cons
         why = node + "no answer";
         break;
       }
-      if (cluster_info_field(*info, "cluster_state") != "ok") why = node + "cluster_state " + cluster_info_field(*info, "cluster_state");
+      if (cluster_info_field(*info, "cluster_state") != "ok")
+        why = node + "cluster_state " + cluster_info_field(*info, "cluster_state");
       else if (cluster_info_field(*info, "cluster_known_nodes") != std::to_string(nodes_.size()))
         why = node + "knows " + cluster_info_field(*info, "cluster_known_nodes") + " nodes";
       else if (cluster_info_field(*info, "cluster_slots_ok") != "16384")
@@ -301,19 +307,35 @@ void RedisClusterProcess::await_healthy(std::chrono::milliseconds deadline) cons
         break;
       }
       std::map<std::pair<int, int>, std::uint16_t> owners;
-      for (const auto& line : parse_cluster_nodes(*nodes))
+      std::set<std::uint16_t> masters;
+      std::size_t replicas = 0;
+      for (const auto& line : parse_cluster_nodes(*nodes)) {
         if (line.master && !line.failed)
-          for (auto range : line.slots) owners[range] = line.port;
-      if (agreed && *agreed != owners) why = node + "sees other masters than node 0";
+          for (auto range : line.slots) {
+            owners[range] = line.port;
+            masters.insert(line.port);
+          }
+        if (line.replica && !line.failed) ++replicas;
+      }
+      std::size_t running_nodes = 0;
+      for (std::size_t j = 0; j < nodes_.size(); ++j) running_nodes += running(j) ? 1 : 0;
+      if (agreed && *agreed != owners)
+        why = node + "sees other masters than the first node";
+      else if (masters.size() + replicas != running_nodes)
+        why = node + "sees " + std::to_string(masters.size()) + " masters and " + std::to_string(replicas) +
+              " replicas of " + std::to_string(running_nodes) + " running nodes";
       agreed = std::move(owners);
       auto replication = cluster_query(port(i), {"INFO", "replication"});
-      if (!replication) why = node + "no INFO replication";
+      if (!replication)
+        why = node + "no INFO replication";
       else if (cluster_info_field(*replication, "role") == "slave" &&
                cluster_info_field(*replication, "master_link_status") != "up")
-        why = node + "replica's link to its master is " + cluster_info_field(*replication, "master_link_status");
+        why = node + "replica's link to its master is " +
+              cluster_info_field(*replication, "master_link_status");
     }
     if (why.empty()) return;
-    if (std::chrono::steady_clock::now() > until) throw std::runtime_error("the Redis Cluster is not healthy: " + why);
+    if (std::chrono::steady_clock::now() > until)
+      throw std::runtime_error("the Redis Cluster is not healthy: " + why);
     std::this_thread::sleep_for(kClusterPoll);
   }
 }
@@ -336,7 +358,8 @@ std::size_t RedisClusterProcess::master_of(int slot) const {
 }
 
 std::string RedisClusterProcess::cli(std::size_t node, const std::string& args) const {
-  return cluster_shell(SWITCHBOARD_REDIS_CLI " -h 127.0.0.1 -p " + std::to_string(port(node)) + " " + args).first;
+  return cluster_shell(SWITCHBOARD_REDIS_CLI " -h 127.0.0.1 -p " + std::to_string(port(node)) + " " + args)
+      .first;
 }
 
 }  // namespace switchboard::test

@@ -9,11 +9,11 @@
 //
 // Nodes are numbered from 0: the masters first, then the replicas (which master each replica
 // follows is `create`'s choice; master_of() says who owns a slot now).
+#include <sys/types.h>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <sys/types.h>
 #include <vector>
 
 namespace switchboard::test {
@@ -61,8 +61,9 @@ class RedisClusterProcess {
   void restart(std::size_t node);
 
   // Waits until every running node says cluster_state:ok, knows every node, has all 16384 slots
-  // served (cluster_slots_ok), and names the same master for every slot, and every running
-  // replica's link to its master is up. Polls; throws std::runtime_error after `deadline`.
+  // served (cluster_slots_ok), names the same master for every slot and every other running node
+  // as a replica, and every running replica's link to its master is up. Polls; throws std::runtime_error
+  // after `deadline`.
   void await_healthy(std::chrono::milliseconds deadline = std::chrono::seconds(30)) const;
 
  private:

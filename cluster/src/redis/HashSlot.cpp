@@ -20,7 +20,8 @@ constexpr auto kTable = make_table();
 
 std::uint16_t HashSlot::crc16(std::string_view bytes) {
   std::uint16_t crc = 0;
-  for (unsigned char c : bytes) crc = static_cast<std::uint16_t>((crc << 8) ^ kTable[((crc >> 8) ^ c) & 0xff]);
+  for (unsigned char c : bytes)
+    crc = static_cast<std::uint16_t>((crc << 8) ^ kTable[((crc >> 8) ^ c) & 0xff]);
   return crc;
 }
 

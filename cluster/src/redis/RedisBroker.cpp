@@ -218,8 +218,8 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   const HistoryLimits& limits = history_.limits_for(room);
   constexpr protocol::OffsetSlot slot = protocol::message_offset_slot();
   auto call = std::make_shared<RedisLink::ScriptCall>();
-  call->keys = {key_of("history:", room), key_of("stream:", room)};
-  call->args = {link_->channel_of(room),
+  call->keys = {link_->keys().history(room), link_->keys().stream(room)};
+  call->args = {link_->keys().channel(room),
                 std::to_string(limits.size),
                 std::to_string(std::chrono::milliseconds(limits.ttl).count()),
                 new_epoch(),
@@ -258,7 +258,7 @@ void RedisBroker::read_history(const std::string& room, std::optional<std::uint6
   const HistoryLimits& limits = history_.limits_for(room);
   std::size_t count = std::min(limit, limits.size);
   auto call = std::make_shared<RedisLink::ScriptCall>();
-  call->keys = {key_of("history:", room), key_of("stream:", room)};
+  call->keys = {link_->keys().history(room), link_->keys().stream(room)};
   call->args = {new_epoch(), std::to_string(numbering_ttl(limits.ttl).count()),
                 after ? std::to_string(*after) : std::string(), std::to_string(count)};
   bool sent = link_->run(kHistoryScript, std::move(call), [after, count, done](redisReply* reply) {

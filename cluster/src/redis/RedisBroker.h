@@ -124,7 +124,6 @@ class RedisBroker final : public Broker {
   void read_history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                     HistoryHandler done);
   std::string new_epoch();
-  std::string key_of(const char* what, const std::string& room) const { return link_->prefix() + what + room; }
   void on_commands_state(bool up);
   void on_message(const std::string& room, std::string_view body);
   void on_subscription(const std::string& room, bool subscribed);

@@ -7,7 +7,8 @@
 namespace switchboard::cluster {
 
 RedisCluster RedisCluster::make(Options options) {
-  auto link = std::make_shared<RedisLink>(std::move(options.address), std::move(options.prefix), options.timing);
+  auto layout = options.key_layout == Options::KeyLayout::tagged ? RedisKeys::Layout::tagged : RedisKeys::Layout::classic;
+  auto link = std::make_shared<RedisLink>(std::move(options.address), std::move(options.prefix), options.timing, layout);
   RedisCluster parts;
   parts.broker = std::make_unique<RedisBroker>(link, std::move(options.history));
   parts.presence = std::make_unique<RedisPresenceStore>(link, options.node_timeout);

@@ -19,8 +19,11 @@ bool is_noscript(const redisReply* reply) {
 }
 }  // namespace
 
-RedisLink::RedisLink(RedisAddress address, std::string prefix, RedisTiming timing)
-    : address_(std::move(address)), prefix_(std::move(prefix)), timing_(timing), tag_("switchboard link " + random_id()) {}
+RedisLink::RedisLink(RedisAddress address, std::string prefix, RedisTiming timing, RedisKeys::Layout layout)
+    : address_(std::move(address)),
+      keys_(std::move(prefix), layout),
+      timing_(timing),
+      tag_("switchboard link " + random_id()) {}
 
 void RedisLink::use(const RedisScript& script) { scripts_.emplace_back(&script, script.tagged(tag_)); }
 
@@ -149,11 +152,11 @@ void RedisLink::scripts_lost() {
 }
 
 bool RedisLink::subscribe(const std::string& room) {
-  return subscriber_ && subscriber_->subscribe(channel_of(room));
+  return subscriber_ && subscriber_->subscribe(keys_.channel(room));
 }
 
 bool RedisLink::unsubscribe(const std::string& room) {
-  return subscriber_ && subscriber_->unsubscribe(channel_of(room));
+  return subscriber_ && subscriber_->unsubscribe(keys_.channel(room));
 }
 
 void RedisLink::room_dropped(const std::string& room) {
@@ -167,9 +170,9 @@ void RedisLink::on_push(redisReply* reply) {
     return;
   std::string_view kind(reply->element[0]->str, reply->element[0]->len);
   std::string_view channel(reply->element[1]->str, reply->element[1]->len);
-  std::string room_prefix = prefix_ + "room:";
-  if (!channel.starts_with(room_prefix)) return;
-  std::string room(channel.substr(room_prefix.size()));
+  auto of_channel = keys_.room_of_channel(channel);
+  if (!of_channel) return;
+  const std::string& room = *of_channel;
   if (kind == "message") {
     const redisReply* body = reply->element[2];
     if (body->type != REDIS_REPLY_STRING || body->len < 1) return;

@@ -14,8 +14,11 @@
 // A plain command is not held back by a script call in flight: what must follow script calls
 // waits for barrier().
 //
-// Channels: what a room's channel ("<prefix>room:<name>") carries is one kind byte and a body;
-// each kind has its handler ('m' messages: the broker, 'p' presence events: the presence store).
+// Channels: what a room's channel (RedisKeys::channel) carries is one kind byte and a body; each
+// kind has its handler ('m' messages: the broker, 'p' presence events: the presence store).
+//
+// Names: every key and channel name comes from the link's RedisKeys (the prefix, in the classic
+// layout of one Redis unless the link is made with another).
 //
 // Threading: start() and stop() from the node's main thread; commands_up(), subscriber_up() from
 // any thread; everything else on the strand. Handlers run on the strand.
@@ -31,6 +34,7 @@
 #include <vector>
 
 #include "redis/RedisConnection.h"
+#include "redis/RedisKeys.h"
 #include "redis/RedisScript.h"
 #include "switchboard/protocol/Payload.h"
 
@@ -55,7 +59,8 @@ class RedisLink {
     std::vector<protocol::Payload> payloads;
   };
 
-  RedisLink(RedisAddress address, std::string prefix, RedisTiming timing);
+  RedisLink(RedisAddress address, std::string prefix, RedisTiming timing,
+            RedisKeys::Layout layout = RedisKeys::Layout::classic);
   // After the event loop stopped: frees the connections (their pending handlers get nullptr).
   ~RedisLink();
   RedisLink(const RedisLink&) = delete;
@@ -96,9 +101,8 @@ class RedisLink {
   // The node no longer receives the room's channel: the room-dropped handlers forget it.
   void room_dropped(const std::string& room);
 
-  const std::string& prefix() const { return prefix_; }
+  const RedisKeys& keys() const { return keys_; }
   const RedisTiming& timing() const { return timing_; }
-  std::string channel_of(const std::string& room) const { return prefix_ + "room:" + room; }
 
  private:
   void commands_changed(bool up);
@@ -109,7 +113,7 @@ class RedisLink {
   void on_push(redisReply* reply);
 
   RedisAddress address_;
-  std::string prefix_;
+  RedisKeys keys_;
   RedisTiming timing_;
   const std::string tag_;  // this link's scripts' first line
   // The scripts used, each with the link's own copy: what it loads and calls.

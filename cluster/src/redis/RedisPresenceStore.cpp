@@ -32,60 +32,52 @@ local function leave(conns, users, info, channel, field, user, head, tail)
 end
 )lua";
 
-// KEYS: conns users info node-conns channel nodes alive
-// ARGV: field user info-json member join-event node-id alive-ttl-ms
-// Returns 1 when the connection joined, 0 when Redis had it already; plus 2 when the node's
-// alive key had run out or the node was off the list (the others may have reaped it: it
-// registers its connections again, as after a heartbeat that finds the same).
+// Every script below touches the keys of one hash slot only (RedisKeys: in the tagged layout of
+// a Redis Cluster, a room's keys and channel share the room's slot, the liveness keys the {nodes}
+// slot). What spans a room and a node is done in steps, each on its own keys, in an order that a
+// node dying between two steps leaves reapable: a join adds to the node's set of connections
+// (SADD, the node's slot) before the room's script, a leave removes from it (SREM) after.
+
+// A join's room script. KEYS: conns users info channel   ARGV: field user info-json join-event
+// Returns 1 when the connection joined, 0 when Redis had it already.
 constexpr const char* kJoinText = R"lua(
-local revived = 0
-if not redis.call('SET', KEYS[7], '1', 'PX', ARGV[7], 'GET') then revived = 2 end
-if redis.call('SADD', KEYS[6], ARGV[6]) == 1 then revived = 2 end
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return revived end
-redis.call('SADD', KEYS[4], ARGV[4])
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-  redis.call('PUBLISH', KEYS[5], ARGV[5])
+  redis.call('PUBLISH', KEYS[4], ARGV[4])
 end
-return 1 + revived
+return 1
 )lua";
 
-// KEYS: conns users info node-conns channel    ARGV: field member user head tail [leave-event]
+// A leave's room script, and a reaped connection's. KEYS: conns users info channel
+// ARGV: field user head tail [leave-event]. Returns 1 when the connection left.
 // With the leave event (a leave replayed after an outage): when Redis no longer knows the
 // connection (it restarted empty) and counts no connection of the user, the leave is announced
 // all the same, for subscribers that saw the user join before the restart.
 constexpr const char* kLeaveBody = R"lua(
-local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[5], ARGV[1], ARGV[3], ARGV[4], ARGV[5])
-redis.call('SREM', KEYS[4], ARGV[2])
-if r == 0 and ARGV[6] and not redis.call('HGET', KEYS[2], ARGV[3]) then redis.call('PUBLISH', KEYS[5], ARGV[6]) end
+local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+if r == 0 and ARGV[5] and not redis.call('HGET', KEYS[2], ARGV[2]) then redis.call('PUBLISH', KEYS[4], ARGV[5]) end
 return r
 )lua";
 
-// Reaping a node presumed dead, in three steps (each touches only keys it is given):
-// 1. KEYS: nodes grace alive node-conns   ARGV: node
-//    When the node is listed, its alive key has run out and no grace period holds reaps off,
-//    returns the members of its connection set ("<room>\n<node>/<connection>"); else false.
+// Reaping a node presumed dead, in steps (each on the keys of one slot):
+// 1. claim, KEYS: nodes grace alive   ARGV: node
+//    1 when the node is listed, its alive key has run out and no grace period holds reaps off.
+// 2. SMEMBERS of its connection set ("<room>\n<node>/<connection>"), and for each member: the
+//    user Redis names for the connection (HGET), the leave's room script, then SREM from the set.
+// 3. Once SCARD reads the set empty, unlist, KEYS: nodes alive   ARGV: node
+//    Unless the node came back meanwhile (its alive key is there again), it leaves the list:
+//    returns 1 then. Otherwise it stays listed, and the next heartbeat's reap finishes the work.
+// A node that comes back while it is being reaped may lose connections to the reap (its alive
+// key is no longer read per connection): its heartbeat finds its alive key had run out, and it
+// registers its connections again, so its users leave and join again, and none stays lost.
 constexpr const char* kClaimText = R"lua(
-if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return false end
-if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then return false end
-return redis.call('SMEMBERS', KEYS[4])
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+return redis.call('SISMEMBER', KEYS[1], ARGV[1])
 )lua";
 
-// 2. For each member, with the user Redis names for the connection ('' when none):
-//    KEYS: conns users info channel alive node-conns    ARGV: field member user head tail
-//    Unless the node came back meanwhile (its alive key is there again), the connection leaves
-//    and its member goes from the set. Returns 1 when a connection left.
-constexpr const char* kReapBody = R"lua(
-if redis.call('EXISTS', KEYS[5]) == 1 then return 0 end
-redis.call('SREM', KEYS[6], ARGV[2])
-return leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[3], ARGV[4], ARGV[5])
-)lua";
-
-// 3. KEYS: nodes alive node-conns   ARGV: node
-//    Once its set is empty (and it did not come back), the node leaves the list: returns 1 then.
-//    Otherwise it stays listed, and the next heartbeat's reap finishes the work.
 constexpr const char* kUnlistText = R"lua(
-if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('SCARD', KEYS[3]) > 0 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 return redis.call('SREM', KEYS[1], ARGV[1])
 )lua";
 
@@ -113,11 +105,9 @@ return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 )lua";
 
 const std::string kLeaveText = std::string(kLeaveFunction) + kLeaveBody;
-const std::string kReapText = std::string(kLeaveFunction) + kReapBody;
 const RedisScript kJoinScript("presence join", kJoinText);
 const RedisScript kLeaveScript("presence leave", kLeaveText);
 const RedisScript kClaimScript("presence claim", kClaimText);
-const RedisScript kReapScript("presence reap", kReapText);
 const RedisScript kUnlistScript("presence unlist", kUnlistText);
 const RedisScript kHeartbeatScript("heartbeat", kHeartbeatText);
 const RedisScript kListScript("presence list", kListText);
@@ -135,7 +125,7 @@ std::string str(const redisReply* r) { return r->type == REDIS_REPLY_STRING ? st
 
 RedisPresenceStore::RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chrono::milliseconds node_timeout)
     : link_(std::move(link)), node_timeout_(node_timeout), node_id_(random_id()) {
-  for (const RedisScript* script : {&kJoinScript, &kLeaveScript, &kClaimScript, &kReapScript, &kUnlistScript, &kHeartbeatScript,
+  for (const RedisScript* script : {&kJoinScript, &kLeaveScript, &kClaimScript, &kUnlistScript, &kHeartbeatScript,
                                    &kListScript})
     link_->use(*script);
   link_->on_channel('p', [this](const std::string& room, std::string_view text) {
@@ -149,10 +139,6 @@ RedisPresenceStore::RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chr
 }
 
 RedisPresenceStore::~RedisPresenceStore() = default;
-
-std::string RedisPresenceStore::key(const std::string& room, const char* what) const {
-  return link_->prefix() + "presence:" + room + ":" + what;
-}
 
 void RedisPresenceStore::set_event_handler(EventHandler handler) { on_event_ = std::move(handler); }
 
@@ -201,8 +187,8 @@ void RedisPresenceStore::stop() {
     // included): a node off the list is never reaped, so a leave lost behind it would stay.
     link_->barrier([this, flushed](bool ran) {
       if (!ran) return flushed->set_value();
-      link_->command({"DEL", node_key(":alive")}, [](redisReply*) {});
-      link_->command({"SREM", link_->prefix() + "nodes", node_id_}, [](redisReply*) {});
+      link_->command({"DEL", keys().node_alive(node_id_)}, [](redisReply*) {});
+      link_->command({"SREM", keys().nodes(), node_id_}, [](redisReply*) {});
       // Answered after both: once it comes back, Redis has them.
       if (!link_->command({"PING"}, [flushed](redisReply*) { flushed->set_value(); })) flushed->set_value();
     });
@@ -213,20 +199,7 @@ void RedisPresenceStore::stop() {
 void RedisPresenceStore::heartbeat() {
   if (stopped_) return;
   if (link_->commands_up()) {
-    std::string prefix = link_->prefix();
-    link_->run(kHeartbeatScript,
-               script_call({node_key(":alive"), prefix + "nodes", prefix + "nodes:last-beat", prefix + "nodes:grace"},
-                           {node_id_, std::to_string(node_timeout_.count()),
-                            std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settling_time().count())}),
-               [this](redisReply* reply) {
-                 if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
-                 if (reply->integer == 1 && registered_) {
-                   log(LogSeverity::info,
-                       "Redis no longer listed this node, or its liveness ran out: registering its connections again");
-                   resync();
-                 }
-                 registered_ = true;
-               });
+    beat(false);
     // Not while settling: the other nodes may not be back yet.
     if (std::chrono::steady_clock::now() >= settled_at_) reap();
   }
@@ -237,9 +210,28 @@ void RedisPresenceStore::heartbeat() {
   });
 }
 
-// Removes the connections of the nodes that stopped beating, as leaves (the three reap scripts).
+// The heartbeat script: the node's alive key renewed, the node listed (the only place a node
+// registers itself). `resyncing`: the beat resync() sends ahead of its joins, whose answer starts
+// no other resync.
+void RedisPresenceStore::beat(bool resyncing) {
+  link_->run(kHeartbeatScript,
+             script_call({keys().node_alive(node_id_), keys().nodes(), keys().nodes_last_beat(), keys().nodes_grace()},
+                         {node_id_, std::to_string(node_timeout_.count()),
+                          std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settling_time().count())}),
+             [this, resyncing](redisReply* reply) {
+               if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
+               if (reply->integer == 1 && registered_ && !resyncing) {
+                 log(LogSeverity::info,
+                     "Redis no longer listed this node, or its liveness ran out: registering its connections again");
+                 resync();
+               }
+               registered_ = true;
+             });
+}
+
+// Removes the connections of the nodes that stopped beating, as leaves (the reap's steps).
 void RedisPresenceStore::reap() {
-  link_->command({"SMEMBERS", link_->prefix() + "nodes"}, [this](redisReply* reply) {
+  link_->command({"SMEMBERS", keys().nodes()}, [this](redisReply* reply) {
     if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;
     for (std::size_t i = 0; i < reply->elements; ++i)
       if (std::string node = str(reply->element[i]); !node.empty() && node != node_id_) reap_node(node);
@@ -247,53 +239,63 @@ void RedisPresenceStore::reap() {
 }
 
 void RedisPresenceStore::reap_node(const std::string& node) {
-  std::string prefix = link_->prefix(), of_node = prefix + "node:" + node;
-  link_->run(kClaimScript,
-             script_call({prefix + "nodes", prefix + "nodes:grace", of_node + ":alive", of_node + ":conns"}, {node}),
+  link_->run(kClaimScript, script_call({keys().nodes(), keys().nodes_grace(), keys().node_alive(node)}, {node}),
              [this, node](redisReply* reply) {
-               if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;  // alive, or reaped
-               auto reaping = std::make_shared<Reaping>(Reaping{node, reply->elements, 0});
-               if (reply->elements == 0) return unlist(reaping);
-               for (std::size_t i = 0; i < reply->elements; ++i) reap_connection(reaping, str(reply->element[i]));
+               if (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 1 || stopped_) return;  // alive, or reaped
+               link_->command({"SMEMBERS", keys().node_conns(node)}, [this, node](redisReply* reply) {
+                 if (!reply || reply->type != REDIS_REPLY_ARRAY || stopped_) return;
+                 auto reaping = std::make_shared<Reaping>(Reaping{node, reply->elements, 0});
+                 if (reply->elements == 0) return unlist(reaping);
+                 for (std::size_t i = 0; i < reply->elements; ++i) reap_connection(reaping, str(reply->element[i]));
+               });
              });
 }
 
-// One member of a dead node's set, "<room>\n<node>/<connection>": its user, then its leave.
+// One member of a dead node's set, "<room>\n<node>/<connection>": its user, its leave (the room's
+// script), then the member out of the set. A lost connection or an error leaves the rest to the
+// next heartbeat's reap.
 void RedisPresenceStore::reap_connection(std::shared_ptr<Reaping> reaping, const std::string& member) {
   auto nl = member.find('\n');
   std::string room = member.substr(0, nl), f = nl == std::string::npos ? std::string() : member.substr(nl + 1);
-  link_->command({"HGET", key(room, "conns"), f}, [this, reaping, member, room, f](redisReply* reply) {
-    if (!reply) return;  // the connection was lost: the next heartbeat's reap takes it up again
+  link_->command({"HGET", keys().presence_conns(room), f}, [this, reaping, member, room, f](redisReply* reply) {
+    if (!reply || reply->type == REDIS_REPLY_ERROR || stopped_) return;
     std::string user = str(reply);
     auto slot = protocol::leave_event_slot(room, user);
-    std::string of_node = link_->prefix() + "node:" + reaping->node;
-    link_->run(kReapScript,
-               script_call({key(room, "conns"), key(room, "users"), key(room, "info"), link_->channel_of(room),
-                            of_node + ":alive", of_node + ":conns"},
-                           {f, member, user, "p" + slot.head, slot.tail}),
-               [reaping](redisReply* reply) {
-                 if (reply && reply->type == REDIS_REPLY_INTEGER) reaping->reaped += reply->integer;
+    link_->run(kLeaveScript,
+               script_call({keys().presence_conns(room), keys().presence_users(room), keys().presence_info(room),
+                            keys().channel(room)},
+                           {f, user, "p" + slot.head, slot.tail}),
+               [this, reaping, member](redisReply* reply) {
+                 if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
+                 reaping->reaped += reply->integer;
+                 link_->command({"SREM", keys().node_conns(reaping->node), member}, [this, reaping](redisReply* reply) {
+                   if (!reply || reply->type == REDIS_REPLY_ERROR || stopped_) return;
+                   if (--reaping->waiting == 0) unlist(reaping);
+                 });
                });
-    // Sent after every reap of the node's connections: answered after them too.
-    if (--reaping->waiting == 0) unlist(reaping);
   });
 }
 
+// Once the dead node's set reads empty, the node goes off the list (unless it came back).
 void RedisPresenceStore::unlist(std::shared_ptr<Reaping> reaping) {
-  std::string prefix = link_->prefix(), of_node = prefix + "node:" + reaping->node;
-  link_->run(kUnlistScript, script_call({prefix + "nodes", of_node + ":alive", of_node + ":conns"}, {reaping->node}),
-             [this, reaping](redisReply* reply) {
-               if (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) return;
-               log(LogSeverity::warn, "presumed node " + reaping->node + " dead (no heartbeat for " +
-                                          std::to_string(node_timeout_.count()) + " ms): reaped its " +
-                                          std::to_string(reaping->reaped) + " connections from presence");
-             });
+  link_->command({"SCARD", keys().node_conns(reaping->node)}, [this, reaping](redisReply* reply) {
+    if (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 0 || stopped_) return;
+    link_->run(kUnlistScript, script_call({keys().nodes(), keys().node_alive(reaping->node)}, {reaping->node}),
+               [this, reaping](redisReply* reply) {
+                 if (!reply || reply->type != REDIS_REPLY_INTEGER || reply->integer != 1) return;
+                 log(LogSeverity::warn, "presumed node " + reaping->node + " dead (no heartbeat for " +
+                                            std::to_string(node_timeout_.count()) + " ms): reaped its " +
+                                            std::to_string(reaping->reaped) + " connections from presence");
+               });
+  });
 }
 
 // The settling time after this node reached Redis again: every live node has registered its
 // connections again by then (each does as soon as it is back, within its reconnect backoff).
 void RedisPresenceStore::resync() {
   if (stopped_) return;
+  // The node registers itself first: its joins follow (in order, on the one connection).
+  beat(true);
   for (const auto& [k, entry] : local_) send_join(k.first, k.second, entry);
   if (!resynced_before_) {  // the node's first connection: no other node lost Redis because of it
     resynced_before_ = true;
@@ -312,36 +314,35 @@ void RedisPresenceStore::replay_leaves() {
   for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, entry, true);
 }
 
+// Two steps: the connection into the node's set (the node's slot), then the room's script. A
+// connection's join and leave are sent in order, each step behind the same step of the one before.
 void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, const Entry& entry) {
   std::string f = field(conn);
   std::string event = "p" + *protocol::presence_event(protocol::PresenceEventType::join, room, entry.user,
                                                       nlohmann::json::parse(entry.info));
+  if (!link_->command({"SADD", keys().node_conns(node_id_), room + "\n" + f}, [](redisReply*) {})) return;
+  // Lost with the connection: resync() sends it again.
   link_->run(kJoinScript,
-             script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
-                          link_->channel_of(room), link_->prefix() + "nodes", node_key(":alive")},
-                         {f, entry.user, entry.info, room + "\n" + f, std::move(event), node_id_,
-                          std::to_string(node_timeout_.count())}),
-             [this](redisReply* reply) {  // lost with the connection: resync() sends it again
-               if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
-               // As after a heartbeat: a node that registered before and finds itself taken for
-               // dead registers its connections again. A join registers the node too.
-               if ((reply->integer & 2) && registered_) resync();
-               registered_ = true;
-             });
+             script_call({keys().presence_conns(room), keys().presence_users(room), keys().presence_info(room),
+                          keys().channel(room)},
+                         {f, entry.user, entry.info, std::move(event)}),
+             [](redisReply*) {});
 }
 
+// Two steps: the room's script, then the connection out of the node's set.
 void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, const Entry& entry, bool replayed) {
   std::string f = field(conn);
   auto slot = protocol::leave_event_slot(room, entry.user);
-  std::vector<std::string> args{f, room + "\n" + f, entry.user, "p" + slot.head, slot.tail};
-  if (replayed) args.push_back(args[3] + entry.info + slot.tail);
-  link_->run(kLeaveScript,
-             script_call({key(room, "conns"), key(room, "users"), key(room, "info"), node_key(":conns"),
-                          link_->channel_of(room)},
-                         std::move(args)),
-             [this, k = Key{room, conn}](redisReply* reply) {
-               if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
-             });
+  std::vector<std::string> args{f, entry.user, "p" + slot.head, slot.tail};
+  if (replayed) args.push_back(args[2] + entry.info + slot.tail);
+  bool sent = link_->run(kLeaveScript,
+                         script_call({keys().presence_conns(room), keys().presence_users(room),
+                                      keys().presence_info(room), keys().channel(room)},
+                                     std::move(args)),
+                         [this, k = Key{room, conn}](redisReply* reply) {
+                           if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
+                         });
+  if (sent) link_->command({"SREM", keys().node_conns(node_id_), room + "\n" + f}, [](redisReply*) {});
 }
 
 void RedisPresenceStore::join(const std::string& room, ConnectionId conn, const std::string& user,
@@ -368,7 +369,7 @@ void RedisPresenceStore::leave(const std::string& room, ConnectionId conn) {
 
 void RedisPresenceStore::list(const std::string& room, ListHandler done) {
   net::post(link_->strand(), [this, room, done = std::move(done)]() mutable {
-    bool sent = link_->run(kListScript, script_call({key(room, "users"), key(room, "info")}, {}), [done](redisReply* reply) {
+    bool sent = link_->run(kListScript, script_call({keys().presence_users(room), keys().presence_info(room)}, {}), [done](redisReply* reply) {
           if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) return done(std::nullopt);
           const redisReply* counts = reply->element[0];
           const redisReply* infos = reply->element[1];

@@ -3,32 +3,38 @@
 // It works through the node's RedisLink (shared with the broker): the link's strand runs all of
 // it, its scripts are the link's, and its events arrive on the room channels the broker subscribes.
 //
-// Keys (P = the cluster's prefix):
-//   P:presence:<room>:conns  hash  "<node>/<connection>" → user     every connection in the room
-//   P:presence:<room>:users  hash  user → number of connections     on all nodes together
-//   P:presence:<room>:info   hash  user → info JSON                 from the user's first connection
-//   P:node:<node>:conns      set   "<room>\n<node>/<connection>"    what a node registered
-//   P:node:<node>:alive      key with a TTL, renewed by the node's heartbeat
-//   P:nodes                  set   node ids with presence
-//   P:nodes:last-beat        the latest heartbeat of any node (Redis's clock, ms; no TTL)
-//   P:nodes:grace            key with a TTL: no node is reaped while it exists
-// Joins and leaves are Lua scripts: each updates the hashes and, when a user's first connection
-// arrives or its last one goes, PUBLISHes the join/leave event on the room's channel (kind 'p'),
-// atomically, so every node sees the same events in the same order. The events are written by
-// protocol/ (presence_event; a leave around the info Redis keeps, leave_event_slot): the scripts
-// move bytes, and every key they touch is given to them in KEYS.
+// Keys (RedisKeys; the classic layout's names, P = the cluster's prefix):
+//   P presence:<room>:conns  hash  "<node>/<connection>" → user     every connection in the room
+//   P presence:<room>:users  hash  user → number of connections     on all nodes together
+//   P presence:<room>:info   hash  user → info JSON                 from the user's first connection
+//   P node:<node>:conns      set   "<room>\n<node>/<connection>"    what a node registered
+//   P node:<node>:alive      key with a TTL, renewed by the node's heartbeat
+//   P nodes                  set   node ids with presence
+//   P nodes:last-beat        the latest heartbeat of any node (Redis's clock, ms; no TTL)
+//   P nodes:grace            key with a TTL: no node is reaped while it exists
+// Every script touches the keys of one hash slot only (in a Redis Cluster's tagged layout: the
+// room's, the node's, or {nodes}). A join adds the connection to the node's set (SADD), then
+// runs the room's script; a leave runs the room's script, then removes it from the set (SREM):
+// a node that dies between the two leaves an entry the reap finds. The room's scripts update the
+// hashes and, when a user's first connection arrives or its last one goes, PUBLISH the join/leave
+// event on the room's channel (kind 'p'), atomically, so every node sees the same events in the
+// same order. The events are written by protocol/ (presence_event; a leave around the info Redis
+// keeps, leave_event_slot): the scripts move bytes, and every key they touch is given to them in
+// KEYS. Only the heartbeat registers the node (its alive key, P nodes); it goes ahead of the
+// joins when the node starts and whenever it registers its connections again.
 //
 // A node that dies (SIGKILL) stops renewing its alive key. Every node checks, each heartbeat,
-// for nodes in P:nodes without an alive key and reaps them: it reads the dead node's set of
-// connections, then removes each as a leave (with its event) unless the node came back
-// meanwhile, then takes the node out of P:nodes once its set is empty (what a lost connection
-// left undone, the next heartbeat does). So a dead node's users leave within node_timeout plus
-// one heartbeat (node_timeout / 3). A node whose alive key ran out registers its connections again
-// on its next heartbeat, as one that Redis no longer lists does: it may have been reaped.
+// for nodes in P nodes without an alive key and reaps them: it claims the node (listed, no
+// alive key, no grace), reads its set of connections, then removes each as a leave (with its
+// event) and from the set, then takes the node out of P nodes once its set reads empty (what a
+// lost connection left undone, the next heartbeat does). So a dead node's users leave within
+// node_timeout plus one heartbeat (node_timeout / 3). A node whose alive key ran out registers
+// its connections again on its next heartbeat, as one that Redis no longer lists does: it may
+// have been reaped (or be being reaped: its users may then leave and join again).
 //
 // When the command connection comes back after an outage, the node registers its connections
 // again (a Redis that restarted empty learns them anew; one that kept them changes nothing) at
-// once; so does a heartbeat that finds the node missing from P:nodes (Redis forgot it, or
+// once; so does a heartbeat that finds the node missing from P nodes (Redis forgot it, or
 // another node reaped it while it could not reach Redis). The connections that left meanwhile
 // are removed only once every live node had the time to register its own again (the settling
 // time: node_timeout plus twice the longest reconnect backoff): a user who left through one
@@ -36,7 +42,7 @@
 // same reason a node reaps no other node during its settling time; and when no node at all has
 // beaten for two heartbeat intervals (Redis hung, and every liveness key ran out at once — the
 // heartbeats and reaps queued meanwhile run when it answers again), Redis itself holds off every
-// reap for a settling time (P:nodes:grace).
+// reap for a settling time (P nodes:grace).
 //
 // What this node's subscribers are shown: per room, whether each user was last announced as
 // joined or left. A join of a user shown present (a node registering its connections again
@@ -82,6 +88,7 @@ class RedisPresenceStore final : public PresenceStore {
   // `replayed`: a leave sent again after an outage.
   void send_leave(const std::string& room, ConnectionId conn, const Entry& entry, bool replayed);
   void heartbeat();
+  void beat(bool resyncing);
   // Reaping the nodes presumed dead (one pass per heartbeat).
   struct Reaping {
     std::string node;
@@ -98,8 +105,7 @@ class RedisPresenceStore final : public PresenceStore {
   bool show(const std::string& room, const protocol::Payload& event);
   void forget_old_leaves();
   std::string field(ConnectionId conn) const { return node_id_ + "/" + std::to_string(conn); }
-  std::string key(const std::string& room, const char* what) const;
-  std::string node_key(const char* what) const { return link_->prefix() + "node:" + node_id_ + what; }
+  const RedisKeys& keys() const { return link_->keys(); }
   std::chrono::milliseconds settling_time() const { return node_timeout_ + 2 * link_->timing().backoff_max; }
 
   std::shared_ptr<RedisLink> link_;
@@ -112,7 +118,7 @@ class RedisPresenceStore final : public PresenceStore {
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::unique_ptr<boost::asio::steady_timer> replay_timer_;  // replays leaves once settled
   std::chrono::steady_clock::time_point settled_at_{};       // end of the settling time
-  bool registered_ = false;  // a heartbeat found this node in P:nodes
+  bool registered_ = false;  // a heartbeat found this node in P nodes
   bool resynced_before_ = false;
   bool started_ = false;  // on the strand, from start()
   bool stopped_ = false;

@@ -26,6 +26,12 @@ struct RedisCluster {
     HistoryPolicy history;
     // A node whose heartbeat stops this long is presumed dead: its users leave.
     std::chrono::milliseconds node_timeout{6000};
+    // How keys and channels are named: classic, the names of one Redis (every earlier version's,
+    // so that a rolling restart keeps working); tagged, every key of a room with the room as
+    // hash tag, one slot per room script, for Redis Cluster. Not a node option yet: tests choose
+    // it. Throws std::invalid_argument (from make) for a tagged layout with a '{' or '}' in the prefix.
+    enum class KeyLayout { classic, tagged };
+    KeyLayout key_layout = KeyLayout::classic;
   };
   static RedisCluster make(Options options);
 
