@@ -41,7 +41,7 @@ for i = 1, count do
   local push = ARGV[7 + i]
   push = string.sub(push, 1, #push - kept) .. ARGV[6] .. offset .. string.sub(push, #push - kept + 1)
   if keep then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-0', 'p', push) end
-  redis.call('PUBLISH', ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
+  redis.call(PUBLISH, ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
   offsets[i] = offset
 end
 if keep then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end

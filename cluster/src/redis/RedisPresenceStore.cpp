@@ -26,7 +26,7 @@ local function leave(conns, users, info, channel, field, user, head, tail)
     redis.call('HDEL', users, user)
     local i = redis.call('HGET', info, user) or '{}'
     redis.call('HDEL', info, user)
-    redis.call('PUBLISH', channel, head .. i .. tail)
+    redis.call(PUBLISH, channel, head .. i .. tail)
   end
   return 1
 end
@@ -44,7 +44,7 @@ constexpr const char* kJoinText = R"lua(
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
-  redis.call('PUBLISH', KEYS[4], ARGV[4])
+  redis.call(PUBLISH, KEYS[4], ARGV[4])
 end
 return 1
 )lua";
@@ -56,7 +56,7 @@ return 1
 // all the same, for subscribers that saw the user join before the restart.
 constexpr const char* kLeaveBody = R"lua(
 local r = leave(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
-if r == 0 and ARGV[5] and not redis.call('HGET', KEYS[2], ARGV[2]) then redis.call('PUBLISH', KEYS[4], ARGV[5]) end
+if r == 0 and ARGV[5] and not redis.call('HGET', KEYS[2], ARGV[2]) then redis.call(PUBLISH, KEYS[4], ARGV[5]) end
 return r
 )lua";
 

@@ -17,9 +17,10 @@ std::string sha1_hex(std::string_view text) {
 RedisScript::RedisScript(std::string_view name, std::string_view text)
     : name_(name), text_(text), sha_(sha1_hex(text)) {}
 
-RedisScript RedisScript::tagged(std::string_view tag) const {
+RedisScript RedisScript::tagged(std::string_view tag, std::string_view publish) const {
   RedisScript copy(name_, text_);
-  copy.own_text_ = "-- " + std::string(tag) + "\n" + std::string(text_);
+  copy.own_text_ =
+      "-- " + std::string(tag) + "\nlocal PUBLISH = '" + std::string(publish) + "'\n" + std::string(text_);
   copy.sha_ = sha1_hex(copy.own_text_);
   return copy;
 }

@@ -1,7 +1,8 @@
 #pragma once
 // A Lua script the node runs in Redis: its text, loaded once per connection (SCRIPT LOAD), and
 // the SHA1 digest it is then called by (EVALSHA). Every key a script touches comes in KEYS; its
-// ARGV carry data only (what to store, counts, times), never a key name nor a push's JSON.
+// ARGV carry data only (what to store, counts, times), never a key name nor a push's JSON. A
+// script publishes with `redis.call(PUBLISH, …)`: the node's copy (tagged()) names the command.
 //
 // A node loads its own copy of each script (tagged(): the text under a first line naming the
 // node's link, so a digest of its own). Redis keeps one script cache for all its clients: were
@@ -19,8 +20,10 @@ class RedisScript {
   // `name` is for the log; `text` must outlive the script (a string literal).
   RedisScript(std::string_view name, std::string_view text);
 
-  // The same script under a first line `-- <tag>`: the same code, a digest of its own.
-  RedisScript tagged(std::string_view tag) const;
+  // The same script under a first line `-- <tag>`: the same code, a digest of its own. Then
+  // the link's choices the scripts use: `PUBLISH`, the command that publishes on a room's
+  // channel ('PUBLISH', or 'SPUBLISH' for a Redis Cluster's sharded channels).
+  RedisScript tagged(std::string_view tag, std::string_view publish = "PUBLISH") const;
 
   std::string_view name() const { return name_; }
   std::string_view text() const { return own_text_.empty() ? text_ : std::string_view(own_text_); }
