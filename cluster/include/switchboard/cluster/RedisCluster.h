@@ -8,7 +8,9 @@
 // it, as every PresenceStore does.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/HistoryPolicy.h"
@@ -19,13 +21,24 @@
 namespace switchboard::cluster {
 
 struct RedisCluster {
+  // A Redis master watched by Sentinel (--redis-sentinel): the node follows it across failovers.
+  struct Sentinel {
+    std::vector<RedisAddress> sentinels;  // tried in this order (host, port and password of each)
+    std::string master_name;              // as the sentinels monitor it
+  };
   struct Options {
+    // Redis; with `sentinel`, only its password and db are used (the sentinels name the master).
     RedisAddress address;
+    std::optional<Sentinel> sentinel;
     std::string prefix;  // of every key and channel of the cluster
     RedisTiming timing;
     HistoryPolicy history;
     // A node whose heartbeat stops this long is presumed dead: its users leave.
     std::chrono::milliseconds node_timeout{6000};
+    // --redis-wait-replicas: a publish is acked only once this many replicas have it (WAIT after
+    // the publish script; fewer within wait_timeout: the publisher hears unavailable). 0: no WAIT.
+    unsigned wait_replicas = 0;
+    std::chrono::milliseconds wait_timeout{200};
   };
   static RedisCluster make(Options options);
 
