@@ -117,6 +117,12 @@ void RedisConnection::reset(std::string_view why) {
   }
 }
 
+void RedisConnection::retry_now() {
+  if (ac_ || stopped_) return;
+  timer_.cancel();
+  connect();
+}
+
 void RedisConnection::connect() {
   if (stopped_) return;
   if (!source_) return open();

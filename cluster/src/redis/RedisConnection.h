@@ -65,6 +65,8 @@ class RedisConnection {
   void stop();
   // Drops the connection now (pending handlers get nullptr) and reconnects after the backoff.
   void reset(std::string_view why);
+  // Waiting to reconnect (the backoff): tries now (the master moved: it is worth trying at once).
+  void retry_now();
   bool up() const { return up_; }
   // Where it connects (or connected) last.
   const RedisAddress& address() const { return address_; }

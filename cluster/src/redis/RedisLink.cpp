@@ -90,10 +90,11 @@ void RedisLink::stop() {
 // The master moved (or may have): both connections connect again, to the one the sentinels name.
 void RedisLink::master_lost(std::string_view why) {
   master_lost_posted_ = false;
-  if (!commands_->up() && !subscriber_->up()) return;  // already connecting again
   log(LogSeverity::warn, "Redis master changed (" + std::string(why) + "): asking the sentinels again");
-  commands_->reset(why);
-  subscriber_->reset(why);
+  for (auto* connection : {commands_.get(), subscriber_.get()}) {
+    if (connection->up()) connection->reset(why);
+    else connection->retry_now();  // no need to wait out the backoff
+  }
 }
 
 // Every check_period: the command connection's Redis is still the master (a master demoted by
