@@ -846,10 +846,12 @@ std::string metric(TestNode& node, const std::string& name) {
 
 }  // namespace
 
-// A sentinel that is down (nothing listens on its port) is passed by: the node asks the next.
+// A sentinel that is down (nothing listens on its port), and a Redis that is no sentinel (it
+// refuses SENTINEL), are passed by: the node asks the next.
 TEST_F(ClusterSentinel, ADeadFirstSentinelIsPassedBy) {
   auto config = sentinel_config(*topology_);
-  config.redis_sentinel = "127.0.0.1:1," + config.redis_sentinel;
+  config.redis_sentinel =
+      "127.0.0.1:1,127.0.0.1:" + std::to_string(topology_->replica_port()) + "," + config.redis_sentinel;
   TestNode node(config);
   wait_ready(node);
   WsClient alice(node.port());

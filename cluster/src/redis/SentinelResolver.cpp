@@ -24,22 +24,24 @@ void SentinelResolver::start(ChangedHandler changed) {
   watcher_ = std::make_unique<RedisConnection>(strand_, order_.front(), "sentinel watcher", options_.timing);
   // Each connect tries the next sentinel in order: after a lost connection, the one in use first.
   queries_->set_address_source([this](Found found) {
-    found(order_[query_cursor_++ % order_.size()]);
+    in_use_ = query_cursor_++ % order_.size();
+    found(order_[in_use_]);
   });
   watcher_->set_address_source([this](Found found) {
     found(order_[watch_cursor_++ % order_.size()]);
   });
   queries_->start([this](bool up) {
-    if (!up) return;
-    // The sentinel that answered goes to the front: the next reconnect tries it first.
-    std::size_t used = (query_cursor_ + order_.size() - 1) % order_.size();
-    std::rotate(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(used), order_.begin() + static_cast<std::ptrdiff_t>(used) + 1);
-    query_cursor_ = 0;
-    send_waiting();
+    if (up) send_waiting();
   });
   watcher_->start(
       [this](bool up) {
-        if (up) watcher_->subscribe("+switch-master");
+        if (!up) return;
+        // Only a sentinel that knows the master is watched (any Redis would take the SUBSCRIBE).
+        watcher_->command({"SENTINEL", "get-master-addr-by-name", options_.master_name}, [this](redisReply* reply) {
+          if (!reply || stopped_) return;
+          if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) watcher_->subscribe("+switch-master");
+          else watcher_->reset("not a sentinel of master \"" + options_.master_name + "\"");
+        });
       },
       [this](redisReply* reply) { on_switch(reply); });
   schedule_check();
@@ -81,6 +83,10 @@ void SentinelResolver::send_waiting() {
           auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), address.port);
           if (ec == std::errc() && end == port.data() + port.size() && address.port != 0) {
             nulls_in_a_row_ = 0;
+            // The sentinel that answered goes to the front: a reconnect tries it first.
+            auto used = order_.begin() + static_cast<std::ptrdiff_t>(in_use_);
+            std::rotate(order_.begin(), used, used + 1);
+            in_use_ = query_cursor_ = 0;
             auto waiting = std::move(waiting_);
             waiting_.clear();
             for (auto& found : waiting) found(address);
@@ -92,8 +98,9 @@ void SentinelResolver::send_waiting() {
         if (++nulls_in_a_row_ % order_.size() == 0)
           log(LogSeverity::warn, "no sentinel knows a master named \"" + options_.master_name +
                                      "\" (check --redis-sentinel-master): asking again");
-        std::rotate(order_.begin(), order_.begin() + 1, order_.end());
-        query_cursor_ = 0;
+        auto used = order_.begin() + static_cast<std::ptrdiff_t>(in_use_);
+        std::rotate(used, used + 1, order_.end());
+        query_cursor_ = in_use_;
         queries_->reset("the sentinel did not name master \"" + options_.master_name + "\"");
       });
   (void)sent;  // when not sent: asked when the connection comes up

@@ -5,10 +5,11 @@
 //
 // resolve() asks a sentinel `SENTINEL get-master-addr-by-name NAME` on a query connection that
 // holds one sentinel at a time: it tries them in the order given, each with a short connect
-// timeout, and the one that answered goes to the front (a later reconnect tries it first). A
+// timeout, and the one that named the master goes to the front (a later reconnect tries it first). A
 // sentinel that does not know NAME (null answer) goes to the back, and the next one is asked.
 //
-// start() also watches for a failover: a second connection, to one sentinel at a time as well,
+// start() also watches for a failover: a second connection, to one sentinel at a time as well
+// (the next in turn that names the master),
 // subscribes to "+switch-master"; a switch of our master, or a periodic check (every
 // check_period) that finds the sentinels naming another address than the last one handed out,
 // calls the `changed` handler (the link then drops its connections, which connect again through
@@ -72,6 +73,7 @@ class SentinelResolver {
   ChangedHandler changed_;
   std::vector<RedisAddress> order_;  // the sentinels, the one that answered last first
   std::size_t query_cursor_ = 0;     // the next one the query connection tries
+  std::size_t in_use_ = 0;           // the one it tries or holds now
   std::size_t watch_cursor_ = 0;     // the next one the watcher tries
   std::unique_ptr<RedisConnection> queries_;
   std::unique_ptr<RedisConnection> watcher_;
