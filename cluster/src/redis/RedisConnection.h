@@ -2,7 +2,9 @@
 // One connection to Redis through hiredis's asynchronous API, driven by the node's Asio event
 // loop: the socket hiredis opens is watched with an asio::posix::stream_descriptor, and every
 // hiredis call runs on this connection's strand. It connects, reconnects with capped exponential
-// backoff and full jitter, and says when it goes up or down.
+// backoff and full jitter, and says when it goes up or down. It connects to the address given, or
+// to the one an address source names before each attempt (with --redis-sentinel), and may insist
+// on reaching a master (ROLE).
 //
 // Everything but the constructor and destructor must be called on the strand.
 #include <boost/asio/io_context.hpp>
@@ -68,8 +70,6 @@ class RedisConnection {
   // Waiting to reconnect (the backoff): tries now (the master moved: it is worth trying at once).
   void retry_now();
   bool up() const { return up_; }
-  // Where it connects (or connected) last.
-  const RedisAddress& address() const { return address_; }
   const Strand& strand() const { return strand_; }
 
   // Sends a command given as its arguments (binary-safe). Returns false, without calling
