@@ -23,7 +23,7 @@ namespace switchboard::test {
 
 namespace {
 
-std::uint16_t free_port() {
+std::uint16_t unused_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -102,8 +102,8 @@ RedisSentinelProcess::RedisSentinelProcess() {
   if (!::mkdtemp(dir)) throw std::runtime_error("cannot make a directory for the Sentinel topology");
   dir_ = dir;
   try {
-    servers_[0].port = free_port();
-    servers_[1].port = free_port();
+    servers_[0].port = unused_port();
+    servers_[1].port = unused_port();
     start_server(servers_[0], 0);
     start_server(servers_[1], servers_[0].port);
     for (std::size_t i = 0; i < 3; ++i) start_sentinel(i, servers_[0].port);
@@ -149,7 +149,7 @@ void RedisSentinelProcess::start_server(Server& server, std::uint16_t master_por
 }
 
 void RedisSentinelProcess::start_sentinel(std::size_t index, std::uint16_t master_port) {
-  std::uint16_t port = free_port();
+  std::uint16_t port = unused_port();
   std::string conf = dir_ + "/sentinel-" + std::to_string(index) + ".conf";
   {
     std::ofstream out(conf);
