@@ -348,6 +348,7 @@ std::string validate(const Config& c) {
   if (!c.redis_password.empty() && !c.clustered()) return "--redis-password goes with --redis or --redis-sentinel";
   if (c.redis_wait_replicas > 0) {
     if (!c.clustered()) return "--redis-wait-replicas goes with --redis or --redis-sentinel";
+    if (c.redis_wait_replicas > 100) return "--redis-wait-replicas must be between 0 and 100";
     if (c.redis_wait_timeout.count() < 1 || c.redis_wait_timeout > c.node_timeout / 4)
       return "--redis-wait-timeout-ms must be between 1 and a quarter of --node-timeout-ms (a WAIT holds up the "
              "node's heartbeat behind it)";

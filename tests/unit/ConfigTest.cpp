@@ -189,6 +189,7 @@ TEST(Config, RedisSentinelAndWaitReplicas) {
   refused({"--redis-sentinel", "h:1", "--redis-sentinel-master", "my master"}, "spaces");
   refused({"--redis-wait-replicas", "1"}, "goes with --redis or --redis-sentinel");
   refused({"--redis-password", "x"}, "goes with --redis or --redis-sentinel");
+  refused({"--redis", "redis://h", "--redis-wait-replicas", "101"}, "between 0 and 100");
   refused({"--redis", "redis://:a@h", "--redis-password", "b"}, "give it once");
   refused({"--redis", "redis://h", "--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "0"}, "--redis-wait-timeout-ms");
   refused({"--redis", "redis://h", "--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "5000"}, "a quarter");
