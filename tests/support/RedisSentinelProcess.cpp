@@ -174,7 +174,10 @@ void RedisSentinelProcess::wait_until_ready(const char* what) {
   const std::string replica = std::to_string(replica_port());
   await(
       [&] {
-        if (cli(replica_port(), "INFO replication").find("master_link_status:up") == std::string::npos) return false;
+        // In sync, and online for the master (after the replica's first ACK): WAIT counts it.
+        if (cli(replica_port(), "INFO replication").find("master_link_status:up") == std::string::npos ||
+            cli(master_port(), "INFO replication").find("state=online") == std::string::npos)
+          return false;
         for (auto port : sentinel_ports_) {
           auto fields = entries_of(cli(port, std::string("SENTINEL master ") + kMasterName));
           if (fields.size() != 1 || fields[0]["port"] != master || fields[0]["flags"] != "master" ||

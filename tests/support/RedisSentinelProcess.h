@@ -2,8 +2,8 @@
 // A Redis watched by Sentinel, for tests: a master, one replica of it and three sentinels (quorum
 // 2), all redis-server processes on 127.0.0.1 and free ports, in a temporary directory of their
 // own (each sentinel rewrites its config file there). The constructor returns once the replica
-// is in sync and every sentinel knows the two others and the replica; the destructor kills them
-// all and removes the directory.
+// is in sync (and online for the master: a WAIT counts it) and every sentinel knows the two
+// others and the replica; the destructor kills them all and removes the directory.
 //
 // kill_master() SIGKILLs the master and returns once the sentinels promoted the replica;
 // restore() starts the killed server again as a replica of the new master and waits until the
