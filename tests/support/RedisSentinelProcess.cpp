@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,11 +38,15 @@ std::uint16_t unused_port() {
   return ntohs(addr.sin_port);
 }
 
-// Starts redis-server with `args`, its output to /dev/null (each writes a log file instead).
+// Starts redis-server with `args`, its output to /dev/null (each writes a log file instead). It
+// is killed if the thread that started it ends (the test process killed on a timeout included).
 pid_t spawn(const std::vector<std::string>& args) {
+  pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent went before prctl
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, STDIN_FILENO);
     ::dup2(null, STDOUT_FILENO);

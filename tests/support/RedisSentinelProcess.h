@@ -3,7 +3,9 @@
 // 2), all redis-server processes on 127.0.0.1 and free ports, in a temporary directory of their
 // own (each sentinel rewrites its config file there). The constructor returns once the replica
 // is in sync (and online for the master: a WAIT counts it) and every sentinel knows the two
-// others and the replica; the destructor kills them all and removes the directory.
+// others and the replica; the destructor kills them all and removes the directory. The processes
+// also die with the thread that started them (PR_SET_PDEATHSIG): make and restore the topology
+// on the test's main thread.
 //
 // kill_master() SIGKILLs the master and returns once the sentinels promoted the replica;
 // restore() starts the killed server again as a replica of the new master and waits until the
