@@ -34,6 +34,7 @@ Deployment::Deployment(Options& options)
       cpu_(static_cast<int>(options.integer("node-cpu", 0))),
       threads_(static_cast<int>(options.integer("node-threads", 1))),
       redis_executable_(options.text("redis-server", "redis-server")),
+      with_replica_(options.flag("redis-replica")),
       log_dir_(options.text("log-dir", "/tmp/switchboard-bench-" + std::to_string(getpid()))) {
   std::filesystem::create_directories(log_dir_);
 }
@@ -56,6 +57,11 @@ void Deployment::start(int nodes) {
     redis_ = std::make_unique<RedisProcess>(redis_executable_, cpu_, log_dir_ + "/redis.log");
     redis_->start();
     redis_url = redis_->url();
+    if (with_replica_) {
+      auto port = static_cast<std::uint16_t>(std::stoi(redis_url.substr(redis_url.rfind(':') + 1)));
+      replica_ = std::make_unique<RedisProcess>(redis_executable_, cpu_, log_dir_ + "/redis-replica.log", port);
+      replica_->start();
+    }
   }
   for (int i = 0; i < nodes; ++i) {
     NodeSettings s{executable_,
@@ -75,6 +81,7 @@ nlohmann::ordered_json Deployment::stop() {
   for (auto& n : nodes_) {
     ended.push_back(n->stop(wrapper_.empty() ? std::chrono::seconds(10) : std::chrono::seconds(120)));
   }
+  if (replica_) replica_->stop();
   if (redis_) redis_->stop();
   return ended;
 }
@@ -145,6 +152,7 @@ nlohmann::ordered_json Deployment::metrics_report() const {
 nlohmann::ordered_json Deployment::describe() const {
   nlohmann::ordered_json d{{"nodes", nodes_.size()}, {"node_cpu", cpu_}, {"node_threads", threads_}};
   if (redis_) d["redis_cpu"] = cpu_;
+  if (replica_) d["redis_replica"] = true;
   if (!wrapper_.empty()) d["wrapper"] = wrapper_;
   nlohmann::ordered_json logs = nlohmann::ordered_json::array();
   for (const auto& n : nodes_) logs.push_back(n->log_problems());

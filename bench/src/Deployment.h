@@ -19,7 +19,7 @@ namespace switchboard::bench {
 class Deployment {
  public:
   // Reads the node flags: --node PATH, --node-cpu N, --node-threads N, --node-arg ARG (repeatable),
-  // --node-wrapper "valgrind --tool=callgrind …", --redis-server PATH, --log-dir DIR.
+  // --node-wrapper "valgrind --tool=callgrind …", --redis-server PATH, --redis-replica, --log-dir DIR.
   explicit Deployment(Options& options);
   ~Deployment();
 
@@ -67,6 +67,8 @@ class Deployment {
   int cpu_, threads_;
   std::string redis_executable_, log_dir_;
   std::unique_ptr<RedisProcess> redis_;
+  bool with_replica_ = false;
+  std::unique_ptr<RedisProcess> replica_;  // with --redis-replica
   std::vector<std::unique_ptr<NodeProcess>> nodes_;
 };
 

@@ -22,8 +22,8 @@ namespace switchboard::bench {
 
 namespace net = boost::asio;
 
-RedisProcess::RedisProcess(std::string executable, int cpu, std::string log_path)
-    : executable_(std::move(executable)), cpu_(cpu), log_path_(std::move(log_path)) {}
+RedisProcess::RedisProcess(std::string executable, int cpu, std::string log_path, std::uint16_t replica_of)
+    : executable_(std::move(executable)), cpu_(cpu), log_path_(std::move(log_path)), replica_of_(replica_of) {}
 
 RedisProcess::~RedisProcess() { stop(); }
 
@@ -31,7 +31,8 @@ void RedisProcess::start() {
   port_ = free_port();
   std::vector<std::string> args{executable_, "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                 "--save",    "",       "--appendonly",        "no",     "--daemonize",
-                                "no"};
+                                "no",        "--repl-diskless-sync-delay", "0"};
+  if (replica_of_ != 0) args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(replica_of_)});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -59,10 +60,24 @@ void RedisProcess::start() {
       stopped_ = true;
       throw std::runtime_error("redis-server exited at start, see " + log_path_);
     }
-    if (answers_ping()) return;
+    if (answers_ping() && (replica_of_ == 0 || in_sync())) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  throw std::runtime_error("redis-server does not answer PING, see " + log_path_);
+  throw std::runtime_error("redis-server does not answer PING (or a replica is not in sync), see " + log_path_);
+}
+
+bool RedisProcess::in_sync() const {
+  try {
+    net::io_context ioc;
+    net::ip::tcp::socket socket(ioc);
+    socket.connect({net::ip::make_address("127.0.0.1"), port_});
+    net::write(socket, net::buffer(std::string("INFO replication\r\n")));
+    std::string reply(4096, '\0');
+    reply.resize(socket.read_some(net::buffer(reply)));
+    return reply.find("master_link_status:up") != std::string::npos;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 bool RedisProcess::answers_ping() const {

@@ -12,12 +12,14 @@ namespace switchboard::bench {
 
 class RedisProcess {
  public:
-  RedisProcess(std::string executable, int cpu, std::string log_path);
+  // With `replica_of` (a port), a replica of that redis-server.
+  RedisProcess(std::string executable, int cpu, std::string log_path, std::uint16_t replica_of = 0);
   ~RedisProcess();
   RedisProcess(const RedisProcess&) = delete;
   RedisProcess& operator=(const RedisProcess&) = delete;
 
-  // Starts it on a free port and waits until it answers PING; throws on failure.
+  // Starts it on a free port and waits until it answers PING (a replica: until it is in sync);
+  // throws on failure.
   void start();
   std::string stop();
 
@@ -27,12 +29,14 @@ class RedisProcess {
 
  private:
   bool answers_ping() const;
+  bool in_sync() const;
 
   std::string executable_;
   int cpu_;
   std::string log_path_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
+  std::uint16_t replica_of_ = 0;
   bool stopped_ = false;
 };
 

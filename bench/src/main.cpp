@@ -44,6 +44,8 @@ Common flags:
   --node-arg ARG        one more argument for the node (repeatable)
   --node-wrapper "CMD"  run the node under CMD, e.g. "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out"
   --redis-server PATH   for cluster [redis-server]
+  --redis-replica       for cluster: a replica of that Redis too (pinned with it), e.g. with
+                        --node-arg=--redis-wait-replicas --node-arg=1
   --log-dir DIR         where the node and Redis logs go [/tmp/switchboard-bench-<pid>]
 )";
 

@@ -9,14 +9,25 @@ namespace switchboard::server {
 
 ClusterParts make_cluster_parts(const Config& config) {
   ClusterParts parts;
-  if (config.redis.empty()) {
+  if (!config.clustered()) {
     parts.broker = std::make_unique<cluster::InProcessBroker>(config.history_policy(), config.history_max_bytes);
     parts.presence = std::make_unique<cluster::InProcessPresenceStore>();
     return parts;
   }
   cluster::RedisCluster::Options options;
-  options.address = cluster::RedisAddress::parse(config.redis);
-  log::info("cluster: Redis at " + options.address.describe() + ", prefix \"" + config.redis_prefix + "\"");
+  if (config.redis_sentinel.empty()) {
+    options.address = cluster::RedisAddress::parse(config.redis);
+    log::info("cluster: Redis at " + options.address.describe() + ", prefix \"" + config.redis_prefix + "\"");
+  } else {
+    options.sentinel = cluster::RedisCluster::Sentinel{config.sentinel_addresses(), config.redis_sentinel_master};
+    std::string list;
+    for (const auto& s : options.sentinel->sentinels) list += (list.empty() ? "" : ", ") + s.describe();
+    log::info("cluster: Redis master \"" + config.redis_sentinel_master + "\" as named by the sentinels " + list +
+              ", prefix \"" + config.redis_prefix + "\"");
+  }
+  if (!config.redis_password.empty()) options.address.password = config.redis_password;
+  options.wait_replicas = config.redis_wait_replicas;
+  options.wait_timeout = config.redis_wait_timeout;
   options.prefix = config.redis_prefix;
   options.timing.reply_timeout =
       std::max<std::chrono::milliseconds>(config.node_timeout / 2, std::chrono::milliseconds(200));

@@ -72,6 +72,20 @@ void add_node_options(po::options_description& d, Config& c) {
         "(prefer the environment variable)")
     ("redis", po::value(&c.redis),
         "redis://[:password@]host[:port][/db]: join the cluster that shares this Redis (default: run alone)")
+    ("redis-sentinel", po::value(&c.redis_sentinel),
+        "host:port[,host:port...] of Redis Sentinels (each may be redis://:password@host:port): join the "
+        "cluster on the Redis master they name, and follow it across failovers (instead of --redis)")
+    ("redis-sentinel-master", po::value(&c.redis_sentinel_master),
+        "with --redis-sentinel: the name the sentinels monitor the master under")
+    ("redis-password", po::value(&c.redis_password),
+        "password of the Redis master with --redis-sentinel, or of --redis when its URL has none "
+        "(prefer the environment variable)")
+    ("redis-wait-replicas", po::value(&c.redis_wait_replicas)->default_value(c.redis_wait_replicas),
+        "in a cluster: ack a publish only once this many Redis replicas have it (WAIT after the publish), "
+        "else answer unavailable; keeps acked messages across a failover, at a latency cost (0: off)")
+    ("redis-wait-timeout-ms", po::value<long>()->default_value(c.redis_wait_timeout.count()),
+        "with --redis-wait-replicas: milliseconds the WAIT for the replicas may take before the publish is "
+        "refused with unavailable")
     ("redis-prefix", po::value(&c.redis_prefix)->default_value(c.redis_prefix),
         "prefix of the cluster's Redis channels and keys (clusters sharing one Redis need different ones)")
     ("node-timeout-ms", po::value<long>()->default_value(c.node_timeout.count()),
@@ -217,6 +231,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.node_timeout = std::chrono::milliseconds(vm["node-timeout-ms"].as<long>());
     config.drain_delay = std::chrono::milliseconds(vm["drain-delay-ms"].as<long>());
     config.history_ttl = std::chrono::seconds(vm["history-ttl"].as<long>());
+    config.redis_wait_timeout = std::chrono::milliseconds(vm["redis-wait-timeout-ms"].as<long>());
   } catch (const std::exception& e) {
     result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
     result.exit_code = 2;
@@ -244,6 +259,38 @@ std::vector<std::string> Config::api_key_list() const {
     rest.remove_prefix(comma + 1);
   }
   return keys;
+}
+
+std::vector<cluster::RedisAddress> Config::sentinel_addresses() const {
+  std::vector<cluster::RedisAddress> sentinels;
+  std::string_view rest = redis_sentinel;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    std::string entry(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    while (!entry.empty() && entry.front() == ' ') entry.erase(0, 1);
+    while (!entry.empty() && entry.back() == ' ') entry.pop_back();
+    auto fail = [&](const std::string& why) {
+      return std::invalid_argument("--redis-sentinel: \"" + entry + "\" " + why +
+                                   "; expected host:port or redis://[:password@]host:port, comma-separated");
+    };
+    if (entry.empty()) throw fail("is empty");
+    // host:port, [v6]:port: the same as a URL without password.
+    std::string url = entry.rfind("redis://", 0) == 0 ? entry : "redis://" + entry;
+    cluster::RedisAddress address;
+    try {
+      address = cluster::RedisAddress::parse(url);
+    } catch (const std::invalid_argument&) {
+      throw fail("is not an address");
+    }
+    auto after_host = url.find(']') != std::string::npos ? url.find(']') : url.rfind('@');
+    if (url.find(':', after_host == std::string::npos ? 8 : after_host) == std::string::npos)
+      throw fail("has no port (Sentinel's is usually 26379)");
+    if (address.db != 0) throw fail("has a database number (give none for a sentinel)");
+    sentinels.push_back(std::move(address));
+  }
+  if (sentinels.empty()) throw std::invalid_argument("--redis-sentinel names no sentinel");
+  return sentinels;
 }
 
 cluster::HistoryPolicy Config::history_policy() const {
@@ -276,10 +323,35 @@ std::string validate(const Config& c) {
   if (auto problem = check_rooms_option("anonymous-rooms", c.anonymous_rooms); !problem.empty()) return problem;
   if (!c.redis.empty()) {
     try {
-      cluster::RedisAddress::parse(c.redis);
+      if (!cluster::RedisAddress::parse(c.redis).password.empty() && !c.redis_password.empty())
+        return "--redis has a password and --redis-password gives another: give it once";
     } catch (const std::invalid_argument& e) {
       return e.what();
     }
+  }
+  if (!c.redis.empty() && !c.redis_sentinel.empty())
+    return "--redis and --redis-sentinel exclude each other: give Redis's address, or the sentinels that name it";
+  if (!c.redis_sentinel.empty()) {
+    try {
+      c.sentinel_addresses();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    if (c.redis_sentinel_master.empty())
+      return "--redis-sentinel needs --redis-sentinel-master, the name the sentinels monitor the master under";
+  }
+  if (!c.redis_sentinel_master.empty()) {
+    if (c.redis_sentinel.empty()) return "--redis-sentinel-master goes with --redis-sentinel";
+    if (c.redis_sentinel_master.find_first_of(" \t\r\n") != std::string::npos)
+      return "--redis-sentinel-master must not contain spaces";
+  }
+  if (!c.redis_password.empty() && !c.clustered()) return "--redis-password goes with --redis or --redis-sentinel";
+  if (c.redis_wait_replicas > 0) {
+    if (!c.clustered()) return "--redis-wait-replicas goes with --redis or --redis-sentinel";
+    if (c.redis_wait_replicas > 100) return "--redis-wait-replicas must be between 0 and 100";
+    if (c.redis_wait_timeout.count() < 1 || c.redis_wait_timeout > c.node_timeout / 4)
+      return "--redis-wait-timeout-ms must be between 1 and a quarter of --node-timeout-ms (a WAIT holds up the "
+             "node's heartbeat behind it)";
   }
   try {
     c.history_policy();

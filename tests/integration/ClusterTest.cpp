@@ -11,6 +11,7 @@
 #include <thread>
 #include <tuple>
 
+#include "RedisSentinelProcess.h"
 #include "RedisServer.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/StreamPosition.h"
@@ -696,4 +697,350 @@ TEST(ClusterPresence, ARedisThatHangsLongerThanTheNodeTimeoutMakesNoUserLeave) {
   EXPECT_TRUE(observer.quiet_for(std::chrono::milliseconds(6000))) << observer.read_json().dump();
   auto users = observer.request({{"op", "presence"}, {"room", "r"}})["users"];
   EXPECT_EQ(users.size(), 2u) << users.dump();
+}
+
+// ---- The same checks on every Redis deployment the node runs on ----
+//
+// `single`: one redis-server (--redis). `sentinel`: a master, its replica and three sentinels
+// (--redis-sentinel): the node asks the sentinels for the master. Each topology starts once per
+// suite (in the test process; ctest runs each test in a process of its own) and is emptied
+// (FLUSHALL) before each test.
+
+namespace {
+
+enum class Engine { single, sentinel };
+
+std::string engine_name(const testing::TestParamInfo<Engine>& info) {
+  return info.param == Engine::single ? "single" : "sentinel";
+}
+void PrintTo(Engine engine, std::ostream* out) { *out << (engine == Engine::single ? "single" : "sentinel"); }
+
+// A node on the sentinels of `topology`.
+server::Config sentinel_config(const RedisSentinelProcess& topology) {
+  auto c = TestNode::default_config();
+  c.redis_sentinel = topology.sentinels();
+  c.redis_sentinel_master = topology.master_name();
+  c.redis_prefix = "test:";
+  return c;
+}
+
+class ClusterEngines : public testing::TestWithParam<Engine> {
+ public:
+  static void TearDownTestSuite() {
+    single_.reset();
+    sentinel_.reset();
+  }
+
+ protected:
+  void SetUp() override {
+    if (GetParam() == Engine::single) {
+      if (!single_) single_ = std::make_unique<RedisServer>();
+      single_->cli("FLUSHALL");
+    } else {
+      if (!sentinel_) sentinel_ = std::make_unique<RedisSentinelProcess>();
+      RedisSentinelProcess::cli(sentinel_->master_port(), "FLUSHALL");
+    }
+  }
+  server::Config config() const {
+    return GetParam() == Engine::single ? cluster_config(*single_) : sentinel_config(*sentinel_);
+  }
+  // Users by name from /dev/token (as named_users_config).
+  server::Config named_users() const {
+    auto c = config();
+    c.allow_anonymous = false;
+    c.dev = true;
+    c.jwt_secret = "cluster-presence-test-secret";
+    return c;
+  }
+
+  static inline std::unique_ptr<RedisServer> single_;
+  static inline std::unique_ptr<RedisSentinelProcess> sentinel_;
+};
+
+}  // namespace
+
+TEST_P(ClusterEngines, MessagesCrossNodesExactlyOnceInOrder) {
+  TestNode a(config()), b(config());
+  wait_ready(a);
+  wait_ready(b);
+  std::vector<WsClient> subscribers;
+  for (int i = 0; i < 4; ++i) subscribers.emplace_back(i % 2 ? b.port() : a.port());
+  for (auto& s : subscribers) subscribe(s, "chat:lobby");
+  WsClient publisher(a.port());
+  constexpr int kMessages = 100;
+  for (int n = 0; n < kMessages; ++n)
+    publisher.send_json({{"op", "publish"}, {"id", n}, {"room", "chat:lobby"}, {"data", n}});
+  for (int n = 0; n < kMessages; ++n) ASSERT_EQ(publisher.read_json()["ok"], true) << n;
+  for (std::size_t i = 0; i < subscribers.size(); ++i) {
+    for (int n = 0; n < kMessages; ++n) {
+      json m = subscribers[i].read_json();
+      ASSERT_EQ(m["data"], n) << "subscriber " << i << ": " << m.dump();
+      ASSERT_EQ(m["offset"], n + 1);
+    }
+    EXPECT_TRUE(subscribers[i].quiet_for(std::chrono::milliseconds(50))) << "a duplicate on " << i;
+  }
+}
+
+TEST_P(ClusterEngines, PresenceJoinsAndLeavesCrossNodes) {
+  TestNode a(named_users()), b(named_users());
+  wait_ready(a);
+  wait_ready(b);
+  WsClient alice = connect_as(a, "alice");
+  EXPECT_EQ(watch_presence(alice, "lobby"), "alice");
+  WsClient bob = connect_as(b, "bob");
+  EXPECT_EQ(watch_presence(bob, "lobby"), "bob");
+  EXPECT_EQ(alice.read_json(), (json{{"type", "join"}, {"room", "lobby"}, {"user", "bob"}, {"info", {{"name", "bob"}}}}));
+  json users = alice.request({{"op", "presence"}, {"room", "lobby"}})["users"];
+  ASSERT_EQ(users.size(), 2u) << users.dump();
+  EXPECT_EQ(users[1]["user"], "bob");
+  bob.close();
+  EXPECT_EQ(alice.read_text(), *protocol::presence_event(protocol::PresenceEventType::leave, "lobby", "bob", {{"name", "bob"}}));
+}
+
+TEST_P(ClusterEngines, HistoryAndRecoveryAcrossNodes) {
+  TestNode a(config()), b(config());
+  wait_ready(a);
+  wait_ready(b);
+  WsClient alice(a.port());
+  for (int n = 1; n <= 5; ++n) {
+    json reply = alice.request({{"op", "publish"}, {"room", "news"}, {"data", n}});
+    ASSERT_EQ(reply["ok"], true) << reply.dump();
+    ASSERT_EQ(reply["offset"], n);
+  }
+  WsClient bob(b.port());
+  json history = bob.request({{"op", "history"}, {"room", "news"}});
+  EXPECT_EQ(history["messages"].size(), 5u);
+  EXPECT_EQ(history["offset"], 5);
+  const std::string epoch = history["epoch"];
+  json reply = bob.request({{"op", "subscribe"}, {"room", "news"}, {"since", {{"offset", 2}, {"epoch", epoch}}}});
+  ASSERT_EQ(reply["recovered"], true) << reply.dump();
+  EXPECT_EQ(reply["epoch"], epoch);
+  for (int n = 3; n <= 5; ++n) EXPECT_EQ(bob.read_json()["data"], n);
+  ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 6}})["ok"], true);
+  EXPECT_EQ(bob.read_json()["data"], 6);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, ClusterEngines, testing::Values(Engine::single, Engine::sentinel), engine_name);
+
+// ---- Sentinel: following the master ----
+
+namespace {
+
+class ClusterSentinel : public testing::Test {
+ public:
+  static void SetUpTestSuite() {
+    if (!topology_) topology_ = std::make_unique<RedisSentinelProcess>();
+  }
+  static void TearDownTestSuite() { topology_.reset(); }
+
+ protected:
+  void SetUp() override { RedisSentinelProcess::cli(topology_->master_port(), "FLUSHALL"); }
+  static inline std::unique_ptr<RedisSentinelProcess> topology_;
+};
+
+std::string metric(TestNode& node, const std::string& name) {
+  std::string body = http_get(node.port(), "/metrics").body;
+  auto at = body.find("\n" + name + " ");
+  return at == std::string::npos ? std::string() : body.substr(at + name.size() + 2, body.find('\n', at + 1) - at - name.size() - 2);
+}
+
+}  // namespace
+
+// A sentinel that is down (nothing listens on its port), and a Redis that is no sentinel (it
+// refuses SENTINEL), are passed by: the node asks the next.
+TEST_F(ClusterSentinel, ADeadFirstSentinelIsPassedBy) {
+  auto config = sentinel_config(*topology_);
+  config.redis_sentinel =
+      "127.0.0.1:1,127.0.0.1:" + std::to_string(topology_->replica_port()) + "," + config.redis_sentinel;
+  TestNode node(config);
+  wait_ready(node);
+  WsClient alice(node.port());
+  subscribe(alice, "news");
+  ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 1}})["ok"], true);
+  EXPECT_EQ(alice.read_json()["data"], 1);
+}
+
+// The master turned into a replica by hand keeps the node's connections: the next write is
+// refused with READONLY, and the node drops both connections and asks the sentinels again; it
+// finds no master (the one they name says it is a replica) until the master is one again.
+TEST_F(ClusterSentinel, AReadOnlyAnswerMakesTheNodeAskTheSentinelsAgain) {
+  TestNode node(sentinel_config(*topology_));
+  wait_ready(node);
+  WsClient alice(node.port());
+  subscribe(alice, "news");
+  ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 1}})["ok"], true);
+  EXPECT_EQ(alice.read_json()["data"], 1);
+  // A replica of nothing that answers: it refuses writes, and nothing replicates into it.
+  std::uint16_t master = topology_->master_port();
+  ASSERT_EQ(RedisSentinelProcess::cli(master, "REPLICAOF 127.0.0.1 1"), "OK\n");
+  json refused = alice.request({{"op", "publish"}, {"room", "news"}, {"data", 2}});
+  EXPECT_EQ(refused["error"]["code"], "unavailable") << refused.dump();
+  EXPECT_TRUE(eventually([&] { return http_get(node.port(), "/readyz").status == 503; }))
+      << "the node kept its connections to a replica";
+  ASSERT_EQ(RedisSentinelProcess::cli(master, "REPLICAOF NO ONE"), "OK\n");
+  wait_ready(node);
+  ASSERT_EQ(alice.request({{"op", "publish"}, {"room", "news"}, {"data", 3}})["ok"], true);
+  json m = alice.read_until([](const json& j) { return j.value("type", "") == "message"; });
+  EXPECT_EQ(m["data"], 3);
+  EXPECT_EQ(m["offset"], 2);  // the same numbering: message 2 was never written
+}
+
+// SIGKILL of the master while a client publishes with --redis-wait-replicas 1: both nodes go
+// unready, follow the promoted replica within 10 s and are ready again; every acked message is
+// in the promoted replica's history, so a subscriber that comes back with `since` gets each once,
+// in order, under the same epoch (recovered). Publishes the promoted master cannot replicate
+// (its replica is dead) are refused and counted, until the killed server is back as its replica.
+TEST_F(ClusterSentinel, AFailoverLosesNoAckedMessageWithWaitReplicas) {
+  auto config = sentinel_config(*topology_);
+  config.redis_wait_replicas = 1;
+  config.history_size = 10000;
+  TestNode a(config), b(config);
+  wait_ready(a);
+  wait_ready(b);
+  Reader live(b.port(), "busy");  // stays subscribed through the failover, on the other node
+  live.run();
+
+  // Both nodes' readiness, sampled from before the kill until both are back.
+  std::atomic<bool> stop_watching{false}, a_unready{false}, b_unready{false};
+  std::thread watcher([&] {
+    while (!stop_watching) {
+      if (http_get(a.port(), "/readyz").status == 503) a_unready = true;
+      if (http_get(b.port(), "/readyz").status == 503) b_unready = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  });
+  std::thread killer;
+  std::atomic<bool> killed{false};
+  struct Joiner {  // on every way out, failed assertions included
+    std::function<void()> f;
+    ~Joiner() { f(); }
+  } joiner{[&] {
+    stop_watching = true;
+    if (watcher.joinable()) watcher.join();
+    if (killer.joinable()) killer.join();
+    if (live.thread.joinable()) live.thread.join();  // reads until "end", or its deadline
+  }};
+  std::map<std::uint64_t, int> acked;  // offset → data
+  const std::string epoch = live.start.epoch;  // the room's, from before the first message
+  WsClient publisher(a.port());
+  publisher.set_deadline(std::chrono::seconds(30));
+  int refused = 0;
+  auto started = std::chrono::steady_clock::now();
+  for (int n = 0;; ++n) {
+    if (n == 50) {
+      killer = std::thread([&] {
+        topology_->kill_master();
+        killed = true;
+      });
+      started = std::chrono::steady_clock::now();
+    }
+    json reply = publisher.request({{"op", "publish"}, {"room", "busy"}, {"data", n}});
+    if (reply.value("ok", false)) {
+      acked[reply["offset"].get<std::uint64_t>()] = n;
+    } else {
+      ASSERT_EQ(reply["error"]["code"], "unavailable") << reply.dump();
+      ++refused;
+    }
+    if (killed && a_unready && b_unready && http_get(a.port(), "/readyz").status == 200 &&
+        http_get(b.port(), "/readyz").status == 200)
+      break;
+    ASSERT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10)) << "the nodes never followed";
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  killer.join();
+  stop_watching = true;
+  watcher.join();
+  EXPECT_GT(refused, 0);
+  // The promoted master has no replica yet: its WAIT finds none, and the publish is refused.
+  json alone = publisher.request({{"op", "publish"}, {"room", "busy"}, {"data", "alone"}});
+  EXPECT_EQ(alone["error"]["code"], "unavailable") << alone.dump();
+  EXPECT_NE(metric(a, "switchboard_redis_replica_waits_short_total"), "0");
+  topology_->restore();
+  json reply;
+  ASSERT_TRUE(eventually([&] {
+    reply = publisher.request({{"op", "publish"}, {"room", "busy"}, {"data", "end"}});
+    return reply.value("ok", false);
+  })) << reply.dump();
+  acked[reply["offset"].get<std::uint64_t>()] = std::numeric_limits<int>::max();
+
+  // A subscriber that comes back with `since` (the position before the first message).
+  WsClient back(b.port());
+  back.set_deadline(std::chrono::seconds(10));
+  json sub = back.request({{"op", "subscribe"}, {"room", "busy"}, {"since", {{"offset", 0}, {"epoch", epoch}}}});
+  ASSERT_EQ(sub["recovered"], true) << sub.dump();
+  EXPECT_EQ(sub["epoch"], epoch);
+  std::map<std::uint64_t, json> got;
+  std::uint64_t last = 0;
+  while (last < acked.rbegin()->first) {
+    json m = back.read_json();
+    ASSERT_EQ(m["type"], "message") << m.dump();
+    ASSERT_GT(m["offset"].get<std::uint64_t>(), last) << "out of order or twice";
+    last = m["offset"];
+    got[last] = m["data"];
+  }
+  for (const auto& [offset, n] : acked) {
+    ASSERT_TRUE(got.count(offset)) << "acked message " << n << " (offset " << offset << ") lost";
+    if (n != std::numeric_limits<int>::max()) EXPECT_EQ(got[offset], n);
+  }
+  // The live subscriber, on the other node, got them too, once each, in order (caught up from
+  // the history after its node followed the promoted replica).
+  // It stopped at the first "end" delivered, which may be a refused one (delivered all the same):
+  // it reads on to the acked one.
+  live.thread.join();
+  auto is_message = [](const json& f) { return f.value("type", "") == "message"; };
+  while (live.frames.back().value("offset", std::uint64_t{0}) < acked.rbegin()->first)
+    live.frames.push_back(live.client.read_until(is_message));
+  std::uint64_t live_last = 0;
+  std::set<std::uint64_t> live_got;
+  for (const auto& f : live.frames) {
+    if (f.value("type", "") != "message") continue;
+    ASSERT_GT(f["offset"].get<std::uint64_t>(), live_last) << f.dump();
+    live_last = f["offset"];
+    live_got.insert(live_last);
+  }
+  for (const auto& [offset, n] : acked) EXPECT_TRUE(live_got.count(offset)) << "live subscriber missed " << n;
+  std::cout << acked.size() << " messages acked, " << refused << " refused during the failover\n";
+}
+
+// --redis-wait-replicas on one Redis (--redis): without a replica, each publish's WAIT finds none
+// and the publisher hears unavailable — though the message went out (the script ran), which is
+// what PROTOCOL.md warns of — and the wait that fell short is counted; once a replica follows
+// that Redis, publishes are acked again.
+TEST(Cluster, WaitReplicasAcksOnlyWhatAReplicaHas) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.redis_wait_replicas = 1;
+  config.redis_wait_timeout = std::chrono::milliseconds(50);
+  TestNode node(config);
+  wait_ready(node);
+  WsClient alice(node.port());
+  subscribe(alice, "news");
+  json refused = alice.request({{"op", "publish"}, {"room", "news"}, {"data", 1}});
+  EXPECT_EQ(refused["error"]["code"], "unavailable") << refused.dump();
+  EXPECT_EQ(alice.read_json()["data"], 1);  // delivered all the same
+  EXPECT_EQ(metric(node, "switchboard_redis_replica_waits_short_total"), "1");
+
+  // A replica that loads the master's data from the socket (no file in the test's directory).
+  RedisServer replica;
+  redis.cli("CONFIG SET repl-diskless-sync-delay 0");
+  replica.cli("CONFIG SET repl-diskless-load swapdb");
+  replica.cli("REPLICAOF 127.0.0.1 " + std::to_string(redis.port()));
+  // Once in sync, and online for the master, the replica confirms within the timeout — the
+  // first WAITs after its sync may still fall short (measured: up to a second, until the
+  // replica's first periodic ACK), and those publishes are refused: each is retried.
+  ASSERT_TRUE(eventually([&] { return redis.cli("INFO replication").find("state=online") != std::string::npos; },
+                         std::chrono::seconds(10)));
+  int n = 2;
+  json acked;
+  ASSERT_TRUE(eventually(
+      [&] {
+        acked = alice.request({{"op", "publish"}, {"room", "news"}, {"data", n++}});
+        return acked.value("ok", false);
+      },
+      std::chrono::seconds(5)))
+      << acked.dump();
+  EXPECT_EQ(acked["offset"], n - 1);  // every publish numbered, acked or not
+  json delivered = alice.read_until([&](const json& j) { return j.value("data", 0) == n - 1; });
+  EXPECT_EQ(delivered["offset"], n - 1);
+  EXPECT_EQ(metric(node, "switchboard_redis_replica_waits_short_total"), std::to_string(n - 2));
 }

@@ -41,6 +41,7 @@
 #include <openssl/x509v3.h>
 
 #include "RedisClusterProcess.h"
+#include "RedisSentinelProcess.h"
 #include "TestCert.h"
 #include "WsClient.h"
 
@@ -679,4 +680,25 @@ TEST(RedisClusterProcess, ThreeMastersWithReplicasFollowAFailover) {
   cluster.await_healthy();
   EXPECT_EQ(cluster.master_of(0), promoted);
   EXPECT_NE(cluster.cli(killed, "ROLE").find("slave"), std::string::npos);
+}
+
+// The Sentinel topology: the sentinels name the master and see its replica; after a SIGKILL of the
+// master they name the promoted replica, and the killed server comes back as its replica.
+TEST(RedisSentinelProcess, FailsOverAndRestores) {
+  using R = switchboard::test::RedisSentinelProcess;
+  R topology;
+  const std::string ask = std::string("SENTINEL get-master-addr-by-name ") + R::kMasterName;
+  auto first = topology.master_port();
+  for (auto port : topology.sentinel_ports())
+    EXPECT_EQ(R::cli(port, ask), "127.0.0.1\n" + std::to_string(first) + "\n");
+  EXPECT_EQ(R::cli(topology.replica_port(), "ROLE").substr(0, 6), "slave\n");
+  for (auto port : topology.sentinel_ports())
+    EXPECT_NE(topology.sentinels().find("127.0.0.1:" + std::to_string(port)), std::string::npos);
+
+  topology.kill_master();
+  EXPECT_NE(topology.master_port(), first);
+  EXPECT_EQ(R::cli(topology.master_port(), "ROLE").substr(0, 7), "master\n");
+  topology.restore();
+  EXPECT_EQ(topology.replica_port(), first);
+  EXPECT_NE(R::cli(first, "INFO replication").find("master_link_status:up"), std::string::npos);
 }

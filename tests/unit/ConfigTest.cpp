@@ -55,7 +55,8 @@ TEST(Config, HelpListsEveryOption) {
                           "--allow-anonymous", "--max-message-size", "--max-rooms", "--max-queue-bytes",
                           "--idle-timeout", "--handshake-timeout", "--publish-rate", "--config", "--dev",
                           "--api-keys", "--default-rooms", "--anonymous-rooms", "--jwt-max-token-bytes", "--redis",
-                          "--redis-prefix", "--token-limits"})
+                          "--redis-prefix", "--token-limits", "--redis-sentinel", "--redis-sentinel-master",
+                          "--redis-password", "--redis-wait-replicas", "--redis-wait-timeout-ms"})
     EXPECT_NE(r.message.find(opt), std::string::npos) << opt;
 }
 
@@ -150,6 +151,48 @@ TEST(Config, RedisUrl) {
     EXPECT_EQ(refused.exit_code, 2) << bad;
     EXPECT_NE(refused.message.find("--redis"), std::string::npos) << bad;
   }
+}
+
+// --redis-sentinel: sentinels as host:port or redis:// URLs (for a sentinel password), in order;
+// the master's name and password; --redis-wait-replicas. Bad combinations stop the start.
+TEST(Config, RedisSentinelAndWaitReplicas) {
+  auto r = load({"--allow-anonymous", "--redis-sentinel", "10.0.0.1:26379, redis://:sp@[::1]:26380,s3:5000",
+                 "--redis-sentinel-master", "mymaster", "--redis-wait-replicas", "1"},
+                {"SWITCHBOARD_REDIS_PASSWORD=master-secret"});
+  ASSERT_TRUE(r.config) << r.message;
+  auto sentinels = r.config->sentinel_addresses();
+  ASSERT_EQ(sentinels.size(), 3u);
+  EXPECT_EQ(sentinels[0].host, "10.0.0.1");
+  EXPECT_EQ(sentinels[0].port, 26379);
+  EXPECT_EQ(sentinels[1].host, "::1");
+  EXPECT_EQ(sentinels[1].password, "sp");
+  EXPECT_EQ(sentinels[2].host, "s3");
+  EXPECT_EQ(sentinels[2].port, 5000);
+  EXPECT_EQ(r.config->redis_sentinel_master, "mymaster");
+  EXPECT_EQ(r.config->redis_password, "master-secret");
+  EXPECT_TRUE(r.config->clustered());
+  EXPECT_EQ(r.config->redis_wait_replicas, 1u);
+  EXPECT_EQ(r.config->redis_wait_timeout, std::chrono::milliseconds(200));  // the default
+
+  auto refused = [](std::vector<const char*> args, const char* expected) {
+    args.insert(args.begin(), "--allow-anonymous");
+    auto result = load(args);
+    EXPECT_EQ(result.exit_code, 2) << expected;
+    EXPECT_NE(result.message.find(expected), std::string::npos) << result.message;
+  };
+  refused({"--redis", "redis://h", "--redis-sentinel", "h:1", "--redis-sentinel-master", "m"}, "exclude each other");
+  refused({"--redis-sentinel", "h:1"}, "needs --redis-sentinel-master");
+  refused({"--redis-sentinel-master", "m"}, "goes with --redis-sentinel");
+  refused({"--redis-sentinel", "h", "--redis-sentinel-master", "m"}, "has no port");
+  refused({"--redis-sentinel", "h:1,,h:2", "--redis-sentinel-master", "m"}, "is empty");
+  refused({"--redis-sentinel", "http://h:1", "--redis-sentinel-master", "m"}, "is not an address");
+  refused({"--redis-sentinel", "h:1", "--redis-sentinel-master", "my master"}, "spaces");
+  refused({"--redis-wait-replicas", "1"}, "goes with --redis or --redis-sentinel");
+  refused({"--redis-password", "x"}, "goes with --redis or --redis-sentinel");
+  refused({"--redis", "redis://h", "--redis-wait-replicas", "101"}, "between 0 and 100");
+  refused({"--redis", "redis://:a@h", "--redis-password", "b"}, "give it once");
+  refused({"--redis", "redis://h", "--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "0"}, "--redis-wait-timeout-ms");
+  refused({"--redis", "redis://h", "--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "5000"}, "a quarter");
 }
 
 TEST(Config, MemoryBoundsHaveDefaultsAndAreChecked) {

@@ -123,8 +123,8 @@ std::chrono::milliseconds numbering_ttl(std::chrono::seconds ttl) {
 
 }  // namespace
 
-RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history)
-    : link_(std::move(link)), history_(std::move(history)), epoch_seed_(random_id()) {
+RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history, Acks acks)
+    : link_(std::move(link)), history_(std::move(history)), acks_(acks), epoch_seed_(random_id()) {
   link_->use(kPublishScript);
   link_->use(kHistoryScript);
   link_->on_commands_state([this](bool up) { on_commands_state(up); });
@@ -132,6 +132,9 @@ RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history)
   link_->on_subscription([this](const std::string& room, bool subscribed) { on_subscription(room, subscribed); });
   link_->on_channel('m', [this](const std::string& room, std::string_view body) { on_message(room, body); });
 }
+
+RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history)
+    : RedisBroker(std::move(link), std::move(history), Acks{}) {}
 
 // Unique to this node and call: used only when a room has no epoch in Redis yet.
 std::string RedisBroker::new_epoch() { return epoch_seed_ + "." + std::to_string(++epochs_made_); }
@@ -151,6 +154,7 @@ RedisBroker::Stats RedisBroker::stats() const {
   s.clustered = true;
   s.connected = ready();
   s.reconnects = reconnects_.load();
+  s.replica_waits_short = replica_waits_short_.load();
   return s;
 }
 
@@ -229,8 +233,18 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   call->payloads.reserve(run.size());
   for (const auto& m : run) call->payloads.push_back(m.push);
   auto handlers = std::make_shared<std::vector<Outgoing>>(std::move(run));
-  bool sent = link_->run(kPublishScript, std::move(call), [handlers](redisReply* reply) {
+  bool sent = link_->run(kPublishScript, std::move(call), [this, handlers](redisReply* reply) {
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == handlers->size()) {
+      if (acks_.replicas > 0) {
+        std::vector<std::uint64_t> offsets;
+        for (std::size_t i = 0; i < reply->elements; ++i) {
+          const redisReply* offset = reply->element[i];
+          offsets.push_back(offset->type == REDIS_REPLY_INTEGER && offset->integer > 0
+                                ? static_cast<std::uint64_t>(offset->integer)
+                                : 0);
+        }
+        return wait_for_replicas(handlers, std::move(offsets));
+      }
       for (std::size_t i = 0; i < reply->elements; ++i) {
         const redisReply* offset = reply->element[i];
         (*handlers)[i].done(offset->type == REDIS_REPLY_INTEGER && offset->integer > 0
@@ -243,6 +257,26 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   });
   if (!sent)
     for (auto& m : *handlers) m.done(std::nullopt);
+}
+
+// WAIT covers every write this connection made before it: the batch's script, and the batches
+// before it. The messages are acked when enough replicas have them, else refused (unavailable).
+void RedisBroker::wait_for_replicas(std::shared_ptr<std::vector<Outgoing>> handlers, std::vector<std::uint64_t> offsets) {
+  auto refuse = [handlers] {
+    for (auto& m : *handlers) m.done(std::nullopt);
+  };
+  bool sent = link_->command(
+      {"WAIT", std::to_string(acks_.replicas), std::to_string(acks_.timeout.count())},
+      [this, handlers, offsets = std::move(offsets), refuse](redisReply* reply) {
+        if (!reply) return refuse();
+        if (reply->type != REDIS_REPLY_INTEGER || reply->integer < static_cast<long long>(acks_.replicas)) {
+          ++replica_waits_short_;
+          return refuse();
+        }
+        for (std::size_t i = 0; i < offsets.size(); ++i)
+          (*handlers)[i].done(offsets[i] > 0 ? std::optional<std::uint64_t>(offsets[i]) : std::nullopt);
+      });
+  if (!sent) refuse();
 }
 
 void RedisBroker::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,

@@ -23,6 +23,11 @@
 // Every message, the publishing node's own included, comes back through the subscriber
 // connection: each node receives it once and delivers it once to each local subscriber.
 //
+// Acks: with Acks::replicas > 0 (--redis-wait-replicas), each publish script call is followed on
+// the same connection by WAIT replicas timeout; its messages are acked only when that many
+// replicas have them, else their publishers hear unavailable (the messages may still have been
+// delivered, and may be lost if the master fails over). Such waits are counted (stats()).
+//
 // Order: publishes from one connection go through one Redis connection in order, and Redis
 // delivers a channel's messages to each subscriber in order.
 //
@@ -39,6 +44,7 @@
 // called from any thread and never block. start() starts the link, stop() stops it.
 #include <boost/asio/io_context.hpp>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,7 +60,12 @@ namespace switchboard::cluster {
 
 class RedisBroker final : public Broker {
  public:
-  RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history = {});
+  struct Acks {
+    unsigned replicas = 0;  // 0: acked once the master ran the script
+    std::chrono::milliseconds timeout{200};
+  };
+  RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history, Acks acks);
+  explicit RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history = {});
   ~RedisBroker() override;
 
   // The link's life: connects on start, disconnects on stop.
@@ -112,6 +123,8 @@ class RedisBroker final : public Broker {
   static constexpr std::size_t kMaxBatchBytes = 1 << 20;
   void send_outbox();
   void send_publishes(std::vector<Outgoing> run);
+  // After a publish script's answer: WAIT for the replicas, then the acks.
+  void wait_for_replicas(std::shared_ptr<std::vector<Outgoing>> handlers, std::vector<std::uint64_t> offsets);
 
   void sync(const std::string& room);
   // On the strand: hands a message (null `push`: a position) to the node and notes it.
@@ -131,6 +144,8 @@ class RedisBroker final : public Broker {
 
   std::shared_ptr<RedisLink> link_;
   HistoryPolicy history_;
+  Acks acks_;
+  std::atomic<std::uint64_t> replica_waits_short_{0};
   std::string epoch_seed_;
   std::uint64_t epochs_made_ = 0;  // on the strand
   DeliverHandler deliver_;

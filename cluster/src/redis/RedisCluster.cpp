@@ -8,9 +8,18 @@ namespace switchboard::cluster {
 
 RedisCluster RedisCluster::make(Options options) {
   auto layout = options.key_layout == Options::KeyLayout::tagged ? RedisKeys::Layout::tagged : RedisKeys::Layout::classic;
+  RedisAddress master_auth = options.address;
   auto link = std::make_shared<RedisLink>(std::move(options.address), std::move(options.prefix), options.timing, layout);
+  if (options.sentinel) {
+    SentinelResolver::Options sentinel;
+    sentinel.sentinels = std::move(options.sentinel->sentinels);
+    sentinel.master_name = std::move(options.sentinel->master_name);
+    sentinel.master = std::move(master_auth);
+    link->follow_sentinels(std::move(sentinel));
+  }
   RedisCluster parts;
-  parts.broker = std::make_unique<RedisBroker>(link, std::move(options.history));
+  parts.broker = std::make_unique<RedisBroker>(link, std::move(options.history),
+                                               RedisBroker::Acks{options.wait_replicas, options.wait_timeout});
   parts.presence = std::make_unique<RedisPresenceStore>(link, options.node_timeout);
   return parts;
 }

@@ -117,8 +117,27 @@ void RedisConnection::reset(std::string_view why) {
   }
 }
 
+void RedisConnection::retry_now() {
+  if (ac_ || stopped_) return;
+  timer_.cancel();
+  connect();
+}
+
 void RedisConnection::connect() {
   if (stopped_) return;
+  if (!source_) return open();
+  source_([this, asked = ++asks_](std::optional<RedisAddress> found) {
+    if (stopped_ || asked != asks_ || ac_) return;
+    if (!found) {
+      ++failures_;
+      return schedule_reconnect();
+    }
+    address_ = std::move(*found);
+    open();
+  });
+}
+
+void RedisConnection::open() {
   redisAsyncContext* ac = redisAsyncConnect(address_.host.c_str(), address_.port);
   if (!ac || ac->err) {
     log_line(name_, std::string("cannot connect to ") + address_.describe() + ": " + (ac ? ac->errstr : "out of memory"));
@@ -157,7 +176,6 @@ void RedisConnection::on_connect(const redisAsyncContext* ac, int status) {
 }
 
 void RedisConnection::connected() {
-  timer_.cancel();
   auto refuse = [this](std::string what) {
     return [this, what](redisReply* reply) {
       if (reply && reply->type == REDIS_REPLY_ERROR) {
@@ -169,6 +187,20 @@ void RedisConnection::connected() {
   // Sent ahead of everything else on this connection, so they apply to every later command.
   if (!address_.password.empty()) send_checked({"AUTH", address_.password}, refuse("AUTH"));
   if (address_.db != 0) send_checked({"SELECT", std::to_string(address_.db)}, refuse("SELECT"));
+  if (!require_master_) return went_up();
+  // Up only at a master (a sentinel's answer may be stale; a demoted master still answers reads).
+  // The connect timeout still runs meanwhile.
+  send_checked({"ROLE"}, [this, ac = ac_](redisReply* reply) {
+    if (!reply || ac_ != ac) return;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING &&
+        std::string_view(reply->element[0]->str, reply->element[0]->len) == "master")
+      return went_up();
+    reset(address_.describe() + " is not the master (any longer)");
+  });
+}
+
+void RedisConnection::went_up() {
+  timer_.cancel();
   if (failures_ > 0) log_line(name_, "connected to " + address_.describe(), LogSeverity::info);
   redisEnableKeepAlive(&ac_->c);  // a peer gone without a reset is noticed by TCP too
   failures_ = 0;
@@ -255,6 +287,8 @@ void RedisConnection::on_reply(redisAsyncContext* ac, void* reply, void* privdat
   if (reply && self) {
     self->last_reply_ = std::chrono::steady_clock::now();
     if (self->unanswered_ > 0) --self->unanswered_;
+    auto* r = static_cast<redisReply*>(reply);
+    if (r->type == REDIS_REPLY_ERROR && self->on_error_) self->on_error_(std::string_view(r->str, r->len));
   }
   (*handler)(static_cast<redisReply*>(reply));
 }

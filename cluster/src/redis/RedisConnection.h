@@ -2,7 +2,9 @@
 // One connection to Redis through hiredis's asynchronous API, driven by the node's Asio event
 // loop: the socket hiredis opens is watched with an asio::posix::stream_descriptor, and every
 // hiredis call runs on this connection's strand. It connects, reconnects with capped exponential
-// backoff and full jitter, and says when it goes up or down.
+// backoff and full jitter, and says when it goes up or down. It connects to the address given, or
+// to the one an address source names before each attempt (with --redis-sentinel), and may insist
+// on reaching a master (ROLE).
 //
 // Everything but the constructor and destructor must be called on the strand.
 #include <boost/asio/io_context.hpp>
@@ -11,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <string_view>
@@ -36,6 +39,12 @@ class RedisConnection {
   using StateHandler = std::function<void(bool up)>;
 
   using Timing = RedisTiming;
+  // Where to connect, asked before each attempt: the address, or nullopt to try again after the
+  // backoff. It may answer later, on the strand.
+  using Found = std::function<void(std::optional<RedisAddress> address)>;
+  using AddressSource = std::function<void(Found found)>;
+  // Every error reply, before its handler gets it.
+  using ErrorObserver = std::function<void(std::string_view error)>;
 
   RedisConnection(Strand strand, RedisAddress address, std::string name, Timing timing);
   RedisConnection(Strand strand, RedisAddress address, std::string name)
@@ -46,11 +55,20 @@ class RedisConnection {
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
 
+  // Before start(). Each connect asks `source` for the address instead of using the one given
+  // (a node on Sentinel: SentinelResolver).
+  void set_address_source(AddressSource source) { source_ = std::move(source); }
+  // Before start(). The connection goes up only once ROLE says it reached a master; otherwise it
+  // drops and connects again (asking the address source again).
+  void require_master() { require_master_ = true; }
+  void on_error_reply(ErrorObserver observer) { on_error_ = std::move(observer); }
   void start(StateHandler on_state, PushHandler on_push = nullptr);
   // Disconnects for good: pending handlers get nullptr, no reconnect.
   void stop();
   // Drops the connection now (pending handlers get nullptr) and reconnects after the backoff.
   void reset(std::string_view why);
+  // Waiting to reconnect (the backoff): tries now (the master moved: it is worth trying at once).
+  void retry_now();
   bool up() const { return up_; }
   const Strand& strand() const { return strand_; }
 
@@ -69,7 +87,9 @@ class RedisConnection {
   static void on_push(redisAsyncContext* ac, void* reply, void* privdata);
 
   void connect();
+  void open();
   void connected();
+  void went_up();
   void lost(std::string_view why);
   void schedule_reconnect();
   void watch_replies();
@@ -81,6 +101,10 @@ class RedisConnection {
   RedisAddress address_;
   std::string name_;
   Timing timing_;
+  AddressSource source_;
+  std::uint64_t asks_ = 0;  // tells the address source's latest answer from earlier ones
+  bool require_master_ = false;
+  ErrorObserver on_error_;
   StateHandler on_state_;
   PushHandler on_push_;
   redisAsyncContext* ac_ = nullptr;

@@ -37,13 +37,33 @@ RedisLink::~RedisLink() {
   // The event loop has stopped by now: nothing else touches the connections.
   subscriber_.reset();
   commands_.reset();
+  sentinel_.reset();
 }
 
 void RedisLink::start(net::io_context& ioc) {
   strand_.emplace(net::make_strand(ioc));
   commands_ = std::make_unique<RedisConnection>(*strand_, address_, "commands", timing_);
   subscriber_ = std::make_unique<RedisConnection>(*strand_, address_, "subscriber", timing_);
+  if (sentinel_options_) {
+    sentinel_ = std::make_unique<SentinelResolver>(*strand_, *sentinel_options_);
+    master_check_ = std::make_unique<net::steady_timer>(*strand_);
+    for (auto* connection : {commands_.get(), subscriber_.get()}) {
+      connection->set_address_source([this](RedisConnection::Found found) { sentinel_->resolve(std::move(found)); });
+      connection->require_master();
+    }
+    // A write refused by a replica: the master moved (the connections drop once, whatever the
+    // number of calls refused).
+    commands_->on_error_reply([this](std::string_view error) {
+      if (!error.starts_with("READONLY") || master_lost_posted_) return;
+      master_lost_posted_ = true;
+      net::post(*strand_, [this] { master_lost("Redis answered READONLY"); });
+    });
+  }
   net::post(*strand_, [this] {
+    if (sentinel_) {
+      sentinel_->start([this](std::string_view why) { master_lost(why); });
+      check_master();
+    }
     commands_->start([this](bool up) { commands_changed(up); });
     subscriber_->start(
         [this](bool up) {
@@ -60,10 +80,40 @@ void RedisLink::stop() {
   net::post(*strand_, [this, &done] {
     subscriber_->stop();
     commands_->stop();
+    if (sentinel_) {
+      sentinel_->stop();
+      master_check_->cancel();
+    }
     commands_up_ = subscriber_up_ = false;
     done.set_value();
   });
   done.get_future().wait();
+}
+
+// The master moved (or may have): both connections connect again, to the one the sentinels name.
+void RedisLink::master_lost(std::string_view why) {
+  master_lost_posted_ = false;
+  log(LogSeverity::warn, "Redis master changed (" + std::string(why) + "): asking the sentinels again");
+  for (auto* connection : {commands_.get(), subscriber_.get()}) {
+    if (connection->up()) connection->reset(why);
+    else connection->retry_now();  // no need to wait out the backoff
+  }
+}
+
+// Every check_period: the command connection's Redis is still the master (a master demoted by
+// hand keeps its connections; Sentinel drops them when it reconfigures one).
+void RedisLink::check_master() {
+  master_check_->expires_after(sentinel_options_->check_period);
+  master_check_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    check_master();
+    commands_->command({"ROLE"}, [this](redisReply* reply) {
+      if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+          reply->element[0]->type == REDIS_REPLY_STRING &&
+          std::string_view(reply->element[0]->str, reply->element[0]->len) != "master")
+        master_lost("ROLE says the master became a replica");
+    });
+  });
 }
 
 void RedisLink::commands_changed(bool up) {

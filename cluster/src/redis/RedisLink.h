@@ -36,6 +36,7 @@
 #include "redis/RedisConnection.h"
 #include "redis/RedisKeys.h"
 #include "redis/RedisScript.h"
+#include "redis/SentinelResolver.h"
 #include "switchboard/protocol/Payload.h"
 
 namespace switchboard::cluster {
@@ -81,6 +82,12 @@ class RedisLink {
   void on_channel(char kind, ChannelHandler handler) { channels_[kind] = std::move(handler); }
   void on_room_dropped(RoomHandler handler) { room_dropped_.push_back(std::move(handler)); }
 
+  // Before start(): the master is the one the sentinels name (--redis-sentinel), not the address
+  // given. Both connections ask a SentinelResolver for it on every connect and go up only at a
+  // master (ROLE). They drop and connect again when the master changed: a READONLY answer, the
+  // sentinels' +switch-master or another address at their periodic check, or a ROLE other than
+  // master at the link's own check of the command connection (every check_period).
+  void follow_sentinels(SentinelResolver::Options options) { sentinel_options_ = std::move(options); }
   // Connects once the node's event loop runs; stop() disconnects (it waits for the strand).
   void start(boost::asio::io_context& ioc);
   void stop();
@@ -111,6 +118,8 @@ class RedisLink {
                    bool may_reload);
   void scripts_lost();
   void on_push(redisReply* reply);
+  void master_lost(std::string_view why);
+  void check_master();
 
   RedisAddress address_;
   RedisKeys keys_;
@@ -127,6 +136,10 @@ class RedisLink {
   std::optional<Strand> strand_;  // from start()
   std::unique_ptr<RedisConnection> commands_;
   std::unique_ptr<RedisConnection> subscriber_;
+  std::optional<SentinelResolver::Options> sentinel_options_;
+  std::unique_ptr<SentinelResolver> sentinel_;              // with sentinel_options_, on the strand
+  std::unique_ptr<boost::asio::steady_timer> master_check_;  // the same
+  bool master_lost_posted_ = false;                          // on the strand
   std::atomic<bool> commands_up_{false};
   std::atomic<bool> subscriber_up_{false};
   // On the strand: the scripts are being loaded again after a NOSCRIPT; what is asked meanwhile

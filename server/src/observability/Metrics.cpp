@@ -94,6 +94,10 @@ void render_broker(std::ostream& out, const cluster::Broker::Stats& broker) {
            "1 while the node's connections to Redis are up and its rooms subscribed, else 0.", broker.connected ? 1 : 0);
     single(out, "switchboard_redis_reconnects_total", "counter",
            "Connections to Redis made again after one was lost or failed.", broker.reconnects);
+    single(out, "switchboard_redis_replica_waits_short_total", "counter",
+           "Publish batches whose WAIT (--redis-wait-replicas) found fewer replicas than asked in time: "
+           "their publishers heard unavailable.",
+           broker.replica_waits_short);
     return;
   }
   single(out, "switchboard_history_bytes", "gauge",

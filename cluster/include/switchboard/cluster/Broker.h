@@ -85,6 +85,9 @@ class Broker {
     bool clustered = false;   // a cluster broker (Redis); the rest means nothing otherwise
     bool connected = false;   // ready()
     std::uint64_t reconnects = 0;  // connections to the backend made again after one was lost
+    // Publishes' WAITs (--redis-wait-replicas) that found fewer replicas than asked in time: their
+    // messages were refused (unavailable).
+    std::uint64_t replica_waits_short = 0;
     // The embedded broker's history (a cluster's is in Redis): bytes kept, and messages evicted
     // to stay within --history-max-bytes.
     std::uint64_t history_bytes = 0;

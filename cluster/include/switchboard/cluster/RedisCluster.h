@@ -8,7 +8,9 @@
 // it, as every PresenceStore does.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/HistoryPolicy.h"
@@ -19,8 +21,15 @@
 namespace switchboard::cluster {
 
 struct RedisCluster {
+  // A Redis master watched by Sentinel (--redis-sentinel): the node follows it across failovers.
+  struct Sentinel {
+    std::vector<RedisAddress> sentinels;  // tried in this order (host, port and password of each)
+    std::string master_name;              // as the sentinels monitor it
+  };
   struct Options {
+    // Redis; with `sentinel`, only its password and db are used (the sentinels name the master).
     RedisAddress address;
+    std::optional<Sentinel> sentinel;
     std::string prefix;  // of every key and channel of the cluster
     RedisTiming timing;
     HistoryPolicy history;
@@ -32,6 +41,10 @@ struct RedisCluster {
     // it. Throws std::invalid_argument (from make) for a tagged layout with a '{' or '}' in the prefix.
     enum class KeyLayout { classic, tagged };
     KeyLayout key_layout = KeyLayout::classic;
+    // --redis-wait-replicas: a publish is acked only once this many replicas have it (WAIT after
+    // the publish script; fewer within wait_timeout: the publisher hears unavailable). 0: no WAIT.
+    unsigned wait_replicas = 0;
+    std::chrono::milliseconds wait_timeout{200};
   };
   static RedisCluster make(Options options);
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "switchboard/cluster/HistoryPolicy.h"
+#include "switchboard/cluster/RedisAddress.h"
 
 namespace switchboard::server {
 
@@ -32,6 +33,11 @@ struct Config {
   std::string api_keys;               // comma-separated keys for the HTTP API (backends)
   bool dev = false;                   // GET /dev/token mints tokens for anyone: local development only
   std::string redis;                  // redis://[:password@]host:port[/db]: run as part of a cluster
+  std::string redis_sentinel;         // host:port[,…] or redis://[:password@]host:port[,…]: Redis via Sentinel
+  std::string redis_sentinel_master;  // the name the sentinels monitor the master under
+  std::string redis_password;         // the master's password (--redis-sentinel; --redis: when its URL has none)
+  unsigned redis_wait_replicas = 0;   // a publish is acked once this many replicas have it (WAIT); 0: off
+  std::chrono::milliseconds redis_wait_timeout{200};  // how long that WAIT waits before unavailable
   std::string redis_prefix = "switchboard:";  // of every Redis key and channel of this cluster
   std::chrono::milliseconds node_timeout{6000};  // a silent node's users leave presence after this
   std::size_t history_size = 100;     // messages kept per room for recovery and the history op
@@ -70,6 +76,9 @@ struct Config {
   bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }
   // The API keys, split and trimmed.
   std::vector<std::string> api_key_list() const;
+  bool clustered() const { return !redis.empty() || !redis_sentinel.empty(); }
+  // --redis-sentinel's sentinels, in order. Throws std::invalid_argument.
+  std::vector<cluster::RedisAddress> sentinel_addresses() const;
   // --history-size, --history-ttl and --history-rules as a policy. Throws std::invalid_argument.
   cluster::HistoryPolicy history_policy() const;
 };
