@@ -15,7 +15,12 @@ ClusterParts make_cluster_parts(const Config& config) {
     return parts;
   }
   cluster::RedisCluster::Options options;
-  if (config.redis_sentinel.empty()) {
+  if (!config.redis_cluster.empty()) {
+    options.cluster_seeds = config.cluster_seeds();
+    std::string list;
+    for (const auto& s : options.cluster_seeds) list += (list.empty() ? "" : ", ") + s.describe();
+    log::info("cluster: a Redis Cluster found from " + list + ", prefix \"" + config.redis_prefix + "\"");
+  } else if (config.redis_sentinel.empty()) {
     options.address = cluster::RedisAddress::parse(config.redis);
     log::info("cluster: Redis at " + options.address.describe() + ", prefix \"" + config.redis_prefix + "\"");
   } else {

@@ -75,6 +75,9 @@ void add_node_options(po::options_description& d, Config& c) {
     ("redis-sentinel", po::value(&c.redis_sentinel),
         "host:port[,host:port...] of Redis Sentinels (each may be redis://:password@host:port): join the "
         "cluster on the Redis master they name, and follow it across failovers (instead of --redis)")
+    ("redis-cluster", po::value(&c.redis_cluster),
+        "redis://[:password@]host:port[,host:port...]: seed nodes of a Redis Cluster; join the cluster of nodes "
+        "on it, rooms spread over its masters, messages on sharded channels (instead of --redis)")
     ("redis-sentinel-master", po::value(&c.redis_sentinel_master),
         "with --redis-sentinel: the name the sentinels monitor the master under")
     ("redis-password", po::value(&c.redis_password),
@@ -261,9 +264,11 @@ std::vector<std::string> Config::api_key_list() const {
   return keys;
 }
 
-std::vector<cluster::RedisAddress> Config::sentinel_addresses() const {
-  std::vector<cluster::RedisAddress> sentinels;
-  std::string_view rest = redis_sentinel;
+namespace {
+// A comma-separated list of Redis addresses, each host:port or redis://[:password@]host:port.
+std::vector<cluster::RedisAddress> address_list(std::string_view rest, const std::string& option,
+                                                const std::string& usual_port) {
+  std::vector<cluster::RedisAddress> addresses;
   while (!rest.empty()) {
     auto comma = rest.find(',');
     std::string entry(rest.substr(0, comma));
@@ -271,7 +276,7 @@ std::vector<cluster::RedisAddress> Config::sentinel_addresses() const {
     while (!entry.empty() && entry.front() == ' ') entry.erase(0, 1);
     while (!entry.empty() && entry.back() == ' ') entry.pop_back();
     auto fail = [&](const std::string& why) {
-      return std::invalid_argument("--redis-sentinel: \"" + entry + "\" " + why +
+      return std::invalid_argument("--" + option + ": \"" + entry + "\" " + why +
                                    "; expected host:port or redis://[:password@]host:port, comma-separated");
     };
     if (entry.empty()) throw fail("is empty");
@@ -285,12 +290,30 @@ std::vector<cluster::RedisAddress> Config::sentinel_addresses() const {
     }
     auto after_host = url.find(']') != std::string::npos ? url.find(']') : url.rfind('@');
     if (url.find(':', after_host == std::string::npos ? 8 : after_host) == std::string::npos)
-      throw fail("has no port (Sentinel's is usually 26379)");
-    if (address.db != 0) throw fail("has a database number (give none for a sentinel)");
-    sentinels.push_back(std::move(address));
+      throw fail("has no port (" + usual_port + ")");
+    if (address.db != 0) throw fail("has a database number (give none)");
+    addresses.push_back(std::move(address));
   }
-  if (sentinels.empty()) throw std::invalid_argument("--redis-sentinel names no sentinel");
-  return sentinels;
+  if (addresses.empty()) throw std::invalid_argument("--" + option + " names no address");
+  return addresses;
+}
+}  // namespace
+
+std::vector<cluster::RedisAddress> Config::sentinel_addresses() const {
+  return address_list(redis_sentinel, "redis-sentinel", "Sentinel's is usually 26379");
+}
+
+std::vector<cluster::RedisAddress> Config::cluster_seeds() const {
+  auto seeds = address_list(redis_cluster, "redis-cluster", "Redis's is usually 6379");
+  std::string password = redis_password;
+  for (const auto& seed : seeds)
+    if (password.empty() && !seed.password.empty()) password = seed.password;
+  for (auto& seed : seeds) {
+    if (!seed.password.empty() && seed.password != password)
+      throw std::invalid_argument("--redis-cluster: the seeds give different passwords (a Redis Cluster has one)");
+    seed.password = password;
+  }
+  return seeds;
 }
 
 cluster::HistoryPolicy Config::history_policy() const {
@@ -329,8 +352,18 @@ std::string validate(const Config& c) {
       return e.what();
     }
   }
-  if (!c.redis.empty() && !c.redis_sentinel.empty())
-    return "--redis and --redis-sentinel exclude each other: give Redis's address, or the sentinels that name it";
+  if (!c.redis.empty() + !c.redis_sentinel.empty() + !c.redis_cluster.empty() > 1)
+    return "--redis, --redis-sentinel and --redis-cluster exclude each other: give one Redis's address, the "
+           "sentinels that name the master, or a Redis Cluster's seed nodes";
+  if (!c.redis_cluster.empty()) {
+    try {
+      c.cluster_seeds();
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    if (c.redis_prefix.find_first_of("{}") != std::string::npos)
+      return "--redis-prefix must not contain { or } with --redis-cluster (the rooms' names are the keys' hash tags)";
+  }
   if (!c.redis_sentinel.empty()) {
     try {
       c.sentinel_addresses();
@@ -345,9 +378,10 @@ std::string validate(const Config& c) {
     if (c.redis_sentinel_master.find_first_of(" \t\r\n") != std::string::npos)
       return "--redis-sentinel-master must not contain spaces";
   }
-  if (!c.redis_password.empty() && !c.clustered()) return "--redis-password goes with --redis or --redis-sentinel";
+  if (!c.redis_password.empty() && !c.clustered())
+    return "--redis-password goes with --redis, --redis-sentinel or --redis-cluster";
   if (c.redis_wait_replicas > 0) {
-    if (!c.clustered()) return "--redis-wait-replicas goes with --redis or --redis-sentinel";
+    if (!c.clustered()) return "--redis-wait-replicas goes with --redis, --redis-sentinel or --redis-cluster";
     if (c.redis_wait_replicas > 100) return "--redis-wait-replicas must be between 0 and 100";
     if (c.redis_wait_timeout.count() < 1 || c.redis_wait_timeout > c.node_timeout / 4)
       return "--redis-wait-timeout-ms must be between 1 and a quarter of --node-timeout-ms (a WAIT holds up the "

@@ -11,6 +11,7 @@
 #include <thread>
 #include <tuple>
 
+#include "RedisClusterProcess.h"
 #include "RedisSentinelProcess.h"
 #include "RedisServer.h"
 #include "switchboard/protocol/Messages.h"
@@ -702,18 +703,28 @@ TEST(ClusterPresence, ARedisThatHangsLongerThanTheNodeTimeoutMakesNoUserLeave) {
 // ---- The same checks on every Redis deployment the node runs on ----
 //
 // `single`: one redis-server (--redis). `sentinel`: a master, its replica and three sentinels
-// (--redis-sentinel): the node asks the sentinels for the master. Each topology starts once per
-// suite (in the test process; ctest runs each test in a process of its own) and is emptied
-// (FLUSHALL) before each test.
+// (--redis-sentinel): the node asks the sentinels for the master. `cluster`: a Redis Cluster of
+// three masters and three replicas (--redis-cluster): rooms spread over the masters by hash slot.
+// Each topology starts once per suite (in the test process; ctest runs each test in a process
+// of its own) and is emptied (FLUSHALL) before each test.
 
 namespace {
 
-enum class Engine { single, sentinel };
+enum class Engine { single, sentinel, cluster };
 
-std::string engine_name(const testing::TestParamInfo<Engine>& info) {
-  return info.param == Engine::single ? "single" : "sentinel";
+const char* name_of(Engine engine) {
+  return engine == Engine::single ? "single" : engine == Engine::sentinel ? "sentinel" : "cluster";
 }
-void PrintTo(Engine engine, std::ostream* out) { *out << (engine == Engine::single ? "single" : "sentinel"); }
+std::string engine_name(const testing::TestParamInfo<Engine>& info) { return name_of(info.param); }
+void PrintTo(Engine engine, std::ostream* out) { *out << name_of(engine); }
+
+// A node on the Redis Cluster `redis`.
+server::Config redis_cluster_config(const RedisClusterProcess& redis) {
+  auto c = TestNode::default_config();
+  c.redis_cluster = redis.seeds();
+  c.redis_prefix = "test:";
+  return c;
+}
 
 // A node on the sentinels of `topology`.
 server::Config sentinel_config(const RedisSentinelProcess& topology) {
@@ -729,6 +740,7 @@ class ClusterEngines : public testing::TestWithParam<Engine> {
   static void TearDownTestSuite() {
     single_.reset();
     sentinel_.reset();
+    redis_cluster_.reset();
   }
 
  protected:
@@ -736,13 +748,21 @@ class ClusterEngines : public testing::TestWithParam<Engine> {
     if (GetParam() == Engine::single) {
       if (!single_) single_ = std::make_unique<RedisServer>();
       single_->cli("FLUSHALL");
-    } else {
+    } else if (GetParam() == Engine::sentinel) {
       if (!sentinel_) sentinel_ = std::make_unique<RedisSentinelProcess>();
       RedisSentinelProcess::cli(sentinel_->master_port(), "FLUSHALL");
+    } else {
+      if (!redis_cluster_) redis_cluster_ = std::make_unique<RedisClusterProcess>(RedisClusterProcess::Options{.replicas = 1});
+      for (std::size_t node = 0; node < redis_cluster_->size(); ++node) redis_cluster_->cli(node, "FLUSHALL");
     }
   }
   server::Config config() const {
-    return GetParam() == Engine::single ? cluster_config(*single_) : sentinel_config(*sentinel_);
+    switch (GetParam()) {
+      case Engine::single: return cluster_config(*single_);
+      case Engine::sentinel: return sentinel_config(*sentinel_);
+      case Engine::cluster: break;
+    }
+    return redis_cluster_config(*redis_cluster_);
   }
   // Users by name from /dev/token (as named_users_config).
   server::Config named_users() const {
@@ -755,6 +775,7 @@ class ClusterEngines : public testing::TestWithParam<Engine> {
 
   static inline std::unique_ptr<RedisServer> single_;
   static inline std::unique_ptr<RedisSentinelProcess> sentinel_;
+  static inline std::unique_ptr<RedisClusterProcess> redis_cluster_;
 };
 
 }  // namespace
@@ -820,7 +841,8 @@ TEST_P(ClusterEngines, HistoryAndRecoveryAcrossNodes) {
   EXPECT_EQ(bob.read_json()["data"], 6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, ClusterEngines, testing::Values(Engine::single, Engine::sentinel), engine_name);
+INSTANTIATE_TEST_SUITE_P(Engines, ClusterEngines, testing::Values(Engine::single, Engine::sentinel, Engine::cluster),
+                         engine_name);
 
 // ---- Sentinel: following the master ----
 

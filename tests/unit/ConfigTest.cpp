@@ -187,12 +187,40 @@ TEST(Config, RedisSentinelAndWaitReplicas) {
   refused({"--redis-sentinel", "h:1,,h:2", "--redis-sentinel-master", "m"}, "is empty");
   refused({"--redis-sentinel", "http://h:1", "--redis-sentinel-master", "m"}, "is not an address");
   refused({"--redis-sentinel", "h:1", "--redis-sentinel-master", "my master"}, "spaces");
-  refused({"--redis-wait-replicas", "1"}, "goes with --redis or --redis-sentinel");
-  refused({"--redis-password", "x"}, "goes with --redis or --redis-sentinel");
+  refused({"--redis-wait-replicas", "1"}, "goes with --redis, --redis-sentinel or --redis-cluster");
+  refused({"--redis-password", "x"}, "goes with --redis, --redis-sentinel or --redis-cluster");
   refused({"--redis", "redis://h", "--redis-wait-replicas", "101"}, "between 0 and 100");
   refused({"--redis", "redis://:a@h", "--redis-password", "b"}, "give it once");
   refused({"--redis", "redis://h", "--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "0"}, "--redis-wait-timeout-ms");
   refused({"--redis", "redis://h", "--redis-wait-replicas", "1", "--redis-wait-timeout-ms", "5000"}, "a quarter");
+}
+
+TEST(Config, RedisClusterSeedsShareOnePassword) {
+  auto r = load({"--allow-anonymous", "--redis-cluster", "redis://:pw@10.0.0.1:7000, 10.0.0.2:7001,[::1]:7002"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_TRUE(r.config->clustered());
+  auto seeds = r.config->cluster_seeds();
+  ASSERT_EQ(seeds.size(), 3u);
+  EXPECT_EQ(seeds[0].host, "10.0.0.1");
+  EXPECT_EQ(seeds[1].port, 7001);
+  EXPECT_EQ(seeds[2].host, "::1");
+  for (const auto& seed : seeds) EXPECT_EQ(seed.password, "pw");
+  auto env = load({"--allow-anonymous"}, {"SWITCHBOARD_REDIS_CLUSTER=h:1", "SWITCHBOARD_REDIS_PASSWORD=secret"});
+  ASSERT_TRUE(env.config) << env.message;
+  EXPECT_EQ(env.config->cluster_seeds().front().password, "secret");
+
+  auto refused = [](std::vector<const char*> args, const char* expected) {
+    args.insert(args.begin(), "--allow-anonymous");
+    auto result = load(args);
+    EXPECT_EQ(result.exit_code, 2) << expected;
+    EXPECT_NE(result.message.find(expected), std::string::npos) << result.message;
+  };
+  refused({"--redis", "redis://h", "--redis-cluster", "h:1"}, "exclude each other");
+  refused({"--redis-cluster", "h"}, "has no port");
+  refused({"--redis-cluster", "redis://:a@h:1,redis://:b@h:2"}, "different passwords");
+  refused({"--redis-cluster", "h:1/2"}, "has a database number");
+  refused({"--redis-cluster", "http://h:1"}, "is not an address");
+  refused({"--redis-cluster", "h:1", "--redis-prefix", "app{x}:"}, "must not contain { or }");
 }
 
 TEST(Config, MemoryBoundsHaveDefaultsAndAreChecked) {

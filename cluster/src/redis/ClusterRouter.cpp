@@ -23,9 +23,11 @@ ClusterRouter::ClusterRouter(Strand strand, ClusterTopology::Options options, st
 
 ClusterRouter::~ClusterRouter() = default;
 
-void ClusterRouter::start(MessageHandler on_message, SubscriptionHandler on_subscription) {
+void ClusterRouter::start(MessageHandler on_message, SubscriptionHandler on_subscription,
+                          std::function<void(bool up)> on_master) {
   on_message_ = std::move(on_message);
   on_subscription_ = std::move(on_subscription);
+  on_master_ = std::move(on_master);
   topology_.start([this](const SlotMap& map) { layout_changed(map); });
 }
 
@@ -44,6 +46,7 @@ void ClusterRouter::stop() {
   }
   on_message_ = nullptr;
   on_subscription_ = nullptr;
+  on_master_ = nullptr;
   ready_ = false;
   masters_up_ = 0;
 }
@@ -60,11 +63,14 @@ ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
         update_ready();
         if (up) {
           // Calls waiting for this master go now.
+          std::vector<int> waiting;
           for (auto& [slot, queue] : queues_)
-            if (!queue.in_flight && !queue.calls.empty()) dispatch(slot);
+            if (!queue.in_flight && !queue.retry && !queue.calls.empty()) waiting.push_back(slot);
+          for (int slot : waiting) dispatch(slot);
         } else {
           topology_.refresh("lost the connection to " + key, true);
         }
+        if (on_master_) on_master_(up);
       },
       [this, key](bool up) {
         update_ready();
@@ -139,9 +145,9 @@ void ClusterRouter::barrier(std::function<void()> done) {
   reached(nullptr);
 }
 
-void ClusterRouter::command(std::vector<std::string> args, std::size_t key_index, ReplyHandler done) {
-  if (key_index >= args.size()) return done(nullptr);
-  int slot = HashSlot::of(args[key_index]);
+void ClusterRouter::command(std::vector<std::string> args, std::string_view route, ReplyHandler done) {
+  if (args.empty()) return done(nullptr);
+  int slot = HashSlot::of(route);
   Call call;
   call.words = std::move(args);
   call.done = std::move(done);

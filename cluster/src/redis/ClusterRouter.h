@@ -64,13 +64,16 @@ class ClusterRouter {
 
   // Before start(): a script every master loads (it outlives the router).
   void use(const RedisScript& script) { scripts_.push_back(&script); }
-  void start(MessageHandler on_message, SubscriptionHandler on_subscription);
+  // `on_master` hears of every master's command connection going up or down.
+  void start(MessageHandler on_message, SubscriptionHandler on_subscription,
+             std::function<void(bool up)> on_master = nullptr);
   void stop();
 
   // `done` runs exactly once, nullptr when the call could not be made or its answer was lost.
   void run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done);
-  // A command routed by its argument `key_index` (a key of the slot it acts on).
-  void command(std::vector<std::string> args, std::size_t key_index, ReplyHandler done);
+  // A command sent to the master of `route`'s slot (a key it acts on, or for a command without
+  // keys such as WAIT, a key of the slot whose master it is meant for), in that slot's order.
+  void command(std::vector<std::string> args, std::string_view route, ReplyHandler done);
   // `done` runs once every call asked for before has been answered.
   void barrier(std::function<void()> done);
 
@@ -138,6 +141,7 @@ class ClusterRouter {
   int depth_ = 0;                // dispatch() and answers' handlers running
   MessageHandler on_message_;
   SubscriptionHandler on_subscription_;
+  std::function<void(bool up)> on_master_;
   bool stopped_ = false;
   std::atomic<bool> ready_{false};
   std::atomic<std::size_t> masters_up_{0};

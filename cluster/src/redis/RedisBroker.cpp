@@ -129,7 +129,7 @@ RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history,
   link_->use(kHistoryScript);
   link_->on_commands_state([this](bool up) { on_commands_state(up); });
   link_->on_subscriber_state([this](bool up) { on_subscriber_state(up); });
-  link_->on_subscription([this](const std::string& room, bool subscribed) { on_subscription(room, subscribed); });
+  link_->on_subscription([this](const std::string& room, RedisLink::Subscription state) { on_subscription(room, state); });
   link_->on_channel('m', [this](const std::string& room, std::string_view body) { on_message(room, body); });
 }
 
@@ -147,7 +147,9 @@ void RedisBroker::start(net::io_context& ioc) { link_->start(ioc); }
 
 void RedisBroker::stop() { link_->stop(); }
 
-bool RedisBroker::ready() const { return link_->commands_up() && link_->subscriber_up() && resubscribed_; }
+bool RedisBroker::ready() const {
+  return link_->commands_up() && link_->subscriber_up() && resubscribed_ && link_->ready();
+}
 
 RedisBroker::Stats RedisBroker::stats() const {
   Stats s;
@@ -265,7 +267,9 @@ void RedisBroker::wait_for_replicas(std::shared_ptr<std::vector<Outgoing>> handl
   auto refuse = [handlers] {
     for (auto& m : *handlers) m.done(std::nullopt);
   };
-  bool sent = link_->command(
+  // On the connection (with a Redis Cluster: to the master) that ran the batch's script.
+  bool sent = link_->command_at(
+      link_->keys().history(handlers->front().room),
       {"WAIT", std::to_string(acks_.replicas), std::to_string(acks_.timeout.count())},
       [this, handlers, offsets = std::move(offsets), refuse](redisReply* reply) {
         if (!reply) return refuse();
@@ -372,11 +376,26 @@ void RedisBroker::on_message(const std::string& room, std::string_view text) {
   else hand(room, ch, push, *offset, epoch);
 }
 
-// Redis confirmed a SUBSCRIBE or UNSUBSCRIBE of the room's channel.
-void RedisBroker::on_subscription(const std::string& room, bool subscribed) {
+// Redis confirmed a SUBSCRIBE or UNSUBSCRIBE of the room's channel, or (a Redis Cluster) the
+// room's master lost its subscription.
+void RedisBroker::on_subscription(const std::string& room, RedisLink::Subscription state) {
   auto it = channels_.find(room);
   if (it == channels_.end()) return;
   Channel& ch = it->second;
+  if (state == RedisLink::Subscription::lost) {
+    // Not subscribed now, but the link subscribes it again by itself, where the room's slot then
+    // lives: its confirmation comes as for a SUBSCRIBE, and what was missed meanwhile is read
+    // back from history (the room's position is kept). Not ready until then.
+    ch.subscribed = false;
+    ch.in_flight = true;
+    if (ch.wanted && !ch.resubscribing) {
+      ch.resubscribing = true;
+      ++unconfirmed_;
+      resubscribed_ = false;
+    }
+    return;
+  }
+  bool subscribed = state == RedisLink::Subscription::subscribed;
   ch.in_flight = false;
   if (subscribed && !ch.subscribed && ch.resubscribing) {
     ch.resubscribing = false;

@@ -139,7 +139,7 @@ class RedisBroker final : public Broker {
   std::string new_epoch();
   void on_commands_state(bool up);
   void on_message(const std::string& room, std::string_view body);
-  void on_subscription(const std::string& room, bool subscribed);
+  void on_subscription(const std::string& room, RedisLink::Subscription state);
   void on_subscriber_state(bool up);
 
   std::shared_ptr<RedisLink> link_;

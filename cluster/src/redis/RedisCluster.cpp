@@ -7,9 +7,17 @@
 namespace switchboard::cluster {
 
 RedisCluster RedisCluster::make(Options options) {
-  auto layout = options.key_layout == Options::KeyLayout::tagged ? RedisKeys::Layout::tagged : RedisKeys::Layout::classic;
+  bool sharded = !options.cluster_seeds.empty();
+  auto layout = options.key_layout == Options::KeyLayout::tagged || sharded ? RedisKeys::Layout::tagged
+                                                                           : RedisKeys::Layout::classic;
   RedisAddress master_auth = options.address;
   auto link = std::make_shared<RedisLink>(std::move(options.address), std::move(options.prefix), options.timing, layout);
+  if (sharded) {
+    ClusterTopology::Options topology;
+    topology.seeds = std::move(options.cluster_seeds);
+    topology.timing = options.timing;
+    link->shard_over(std::move(topology));
+  }
   if (options.sentinel) {
     SentinelResolver::Options sentinel;
     sentinel.sentinels = std::move(options.sentinel->sentinels);

@@ -6,6 +6,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "redis/RedisReply.h"
 #include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
 
@@ -13,19 +14,20 @@ namespace switchboard::cluster {
 
 namespace net = boost::asio;
 
-namespace {
-bool is_noscript(const redisReply* reply) {
-  return reply && reply->type == REDIS_REPLY_ERROR && std::string_view(reply->str, reply->len).starts_with("NOSCRIPT");
-}
-}  // namespace
-
 RedisLink::RedisLink(RedisAddress address, std::string prefix, RedisTiming timing, RedisKeys::Layout layout)
     : address_(std::move(address)),
       keys_(std::move(prefix), layout),
       timing_(timing),
       tag_("switchboard link " + random_id()) {}
 
-void RedisLink::use(const RedisScript& script) { scripts_.emplace_back(&script, script.tagged(tag_)); }
+void RedisLink::use(const RedisScript& script) {
+  scripts_.emplace_back(&script, script.tagged(tag_, sharded() ? "SPUBLISH" : "PUBLISH"));
+}
+
+void RedisLink::shard_over(ClusterTopology::Options options) {
+  if (!scripts_.empty()) throw std::logic_error("RedisLink::shard_over after use()");
+  topology_options_ = std::move(options);
+}
 
 const RedisScript& RedisLink::own(const RedisScript& script) const {
   for (const auto& [shared, copy] : scripts_)
@@ -35,6 +37,7 @@ const RedisScript& RedisLink::own(const RedisScript& script) const {
 
 RedisLink::~RedisLink() {
   // The event loop has stopped by now: nothing else touches the connections.
+  router_.reset();
   subscriber_.reset();
   commands_.reset();
   sentinel_.reset();
@@ -42,6 +45,7 @@ RedisLink::~RedisLink() {
 
 void RedisLink::start(net::io_context& ioc) {
   strand_.emplace(net::make_strand(ioc));
+  if (topology_options_) return start_router();
   commands_ = std::make_unique<RedisConnection>(*strand_, address_, "commands", timing_);
   subscriber_ = std::make_unique<RedisConnection>(*strand_, address_, "subscriber", timing_);
   if (sentinel_options_) {
@@ -74,10 +78,32 @@ void RedisLink::start(net::io_context& ioc) {
   });
 }
 
+void RedisLink::start_router() {
+  router_ = std::make_unique<ClusterRouter>(*strand_, *topology_options_, "cluster");
+  for (const auto& [shared, copy] : scripts_) router_->use(copy);
+  subscriber_up_ = true;
+  net::post(*strand_, [this] {
+    router_->start([this](std::string_view channel, std::string_view body) { channel_message(channel, body); },
+                   [this](const std::string& channel, Subscription state) {
+                     auto room = keys_.room_of_channel(channel);
+                     if (room && subscription_) subscription_(*room, state);
+                   },
+                   [this](bool up) {
+                     for (auto& handler : commands_state_) handler(up);
+                   });
+    if (subscriber_state_) subscriber_state_(true);
+  });
+}
+
 void RedisLink::stop() {
   if (!strand_) return;
   std::promise<void> done;
   net::post(*strand_, [this, &done] {
+    if (router_) {
+      router_->stop();
+      subscriber_up_ = false;
+      return done.set_value();
+    }
     subscriber_->stop();
     commands_->stop();
     if (sentinel_) {
@@ -138,6 +164,15 @@ void RedisLink::load_scripts(ReplyHandler last_loaded) {
 }
 
 bool RedisLink::command(std::vector<std::string> args, ReplyHandler done) {
+  if (router_) {
+    if (args.size() < 2) {
+      router_->barrier([done] { done(nullptr); });
+    } else {
+      std::string key = args[1];
+      router_->command(std::move(args), key, std::move(done));
+    }
+    return true;
+  }
   if (!commands_ || !commands_->up()) return false;
   if (reloading_) {
     waiting_.push_back([this, args = std::move(args), done]() mutable {
@@ -149,7 +184,17 @@ bool RedisLink::command(std::vector<std::string> args, ReplyHandler done) {
   return commands_->command(views, std::move(done));
 }
 
+bool RedisLink::command_at(const std::string& key, std::vector<std::string> args, ReplyHandler done) {
+  if (!router_) return command(std::move(args), std::move(done));
+  router_->command(std::move(args), key, std::move(done));
+  return true;
+}
+
 bool RedisLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done) {
+  if (router_) {
+    router_->run(own(script), std::move(call), std::move(done));
+    return true;
+  }
   if (!commands_ || !commands_->up()) return false;
   if (reloading_) {
     waiting_.push_back([this, &script, call = std::move(call), done]() mutable {
@@ -169,7 +214,7 @@ bool RedisLink::send_script(const RedisScript& script, std::shared_ptr<const Scr
   for (const auto& arg : call->args) args.push_back(arg);
   for (const auto& payload : call->payloads) args.push_back(*payload);
   return commands_->command(args, [this, &script, call, done = std::move(done), may_reload](redisReply* reply) {
-    if (!may_reload || !is_noscript(reply)) return done(reply);
+    if (!may_reload || !error_of(reply).starts_with("NOSCRIPT")) return done(reply);
     // Redis did not run it: load the scripts again (once for every call that finds out) and send
     // it again, behind them.
     if (!reloading_) scripts_lost();
@@ -178,6 +223,7 @@ bool RedisLink::send_script(const RedisScript& script, std::shared_ptr<const Scr
 }
 
 void RedisLink::barrier(std::function<void(bool ran)> done) {
+  if (router_) return router_->barrier([done] { done(true); });
   bool sent = command({"PING"}, [this, done](redisReply* reply) {
     if (!reply) return done(false);
     // A call refused with NOSCRIPT before this PING is being sent again: wait for it too.
@@ -202,10 +248,18 @@ void RedisLink::scripts_lost() {
 }
 
 bool RedisLink::subscribe(const std::string& room) {
+  if (router_) {
+    router_->subscribe(keys_.channel(room));
+    return true;
+  }
   return subscriber_ && subscriber_->subscribe(keys_.channel(room));
 }
 
 bool RedisLink::unsubscribe(const std::string& room) {
+  if (router_) {
+    router_->unsubscribe(keys_.channel(room));
+    return true;
+  }
   return subscriber_ && subscriber_->unsubscribe(keys_.channel(room));
 }
 
@@ -220,17 +274,22 @@ void RedisLink::on_push(redisReply* reply) {
     return;
   std::string_view kind(reply->element[0]->str, reply->element[0]->len);
   std::string_view channel(reply->element[1]->str, reply->element[1]->len);
-  auto of_channel = keys_.room_of_channel(channel);
-  if (!of_channel) return;
-  const std::string& room = *of_channel;
   if (kind == "message") {
     const redisReply* body = reply->element[2];
-    if (body->type != REDIS_REPLY_STRING || body->len < 1) return;
-    auto handler = channels_.find(body->str[0]);
-    if (handler != channels_.end()) handler->second(room, std::string_view(body->str + 1, body->len - 1));
-  } else if ((kind == "subscribe" || kind == "unsubscribe") && subscription_) {
-    subscription_(room, kind == "subscribe");
+    if (body->type == REDIS_REPLY_STRING) channel_message(channel, std::string_view(body->str, body->len));
+    return;
   }
+  auto room = keys_.room_of_channel(channel);
+  if (room && (kind == "subscribe" || kind == "unsubscribe") && subscription_)
+    subscription_(*room, kind == "subscribe" ? Subscription::subscribed : Subscription::unsubscribed);
+}
+
+// A room channel's message: its kind byte says whose it is.
+void RedisLink::channel_message(std::string_view channel, std::string_view body) {
+  auto room = keys_.room_of_channel(channel);
+  if (!room || body.empty()) return;
+  auto handler = channels_.find(body.front());
+  if (handler != channels_.end()) handler->second(*room, body.substr(1));
 }
 
 }  // namespace switchboard::cluster

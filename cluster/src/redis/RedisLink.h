@@ -20,8 +20,17 @@
 // Names: every key and channel name comes from the link's RedisKeys (the prefix, in the classic
 // layout of one Redis unless the link is made with another).
 //
-// Threading: start() and stop() from the node's main thread; commands_up(), subscriber_up() from
-// any thread; everything else on the strand. Handlers run on the strand.
+// A Redis Cluster (shard_over()): the link reaches its masters through a ClusterRouter instead of
+// the two connections. Every call goes to the master of its first key's slot (a command's: its
+// second word, the key it acts on), every room channel is a sharded one (SSUBSCRIBE, and the
+// scripts' PUBLISH is SPUBLISH), on the master of the room's slot. The names must be tagged
+// (RedisKeys), so that each call's keys share the room's slot. The commands handlers hear `true`
+// each time a master's command connection comes up; the subscriber is up from start() on, and a
+// room whose subscription its master lost is reported `lost`, then `subscribed` again wherever
+// its slot then lives.
+//
+// Threading: start() and stop() from the node's main thread; commands_up(), subscriber_up(),
+// ready() from any thread; everything else on the strand. Handlers run on the strand.
 #include <boost/asio/io_context.hpp>
 #include <atomic>
 #include <functional>
@@ -33,9 +42,11 @@
 #include <utility>
 #include <vector>
 
+#include "redis/ClusterRouter.h"
 #include "redis/RedisConnection.h"
 #include "redis/RedisKeys.h"
 #include "redis/RedisScript.h"
+#include "redis/ScriptCall.h"
 #include "redis/SentinelResolver.h"
 #include "switchboard/protocol/Payload.h"
 
@@ -48,17 +59,14 @@ class RedisLink {
   using StateHandler = std::function<void(bool up)>;
   // A message on a room's channel: the room, and the body after the kind byte.
   using ChannelHandler = std::function<void(const std::string& room, std::string_view body)>;
-  // A SUBSCRIBE (subscribed true) or UNSUBSCRIBE of a room's channel confirmed by Redis.
-  using SubscriptionHandler = std::function<void(const std::string& room, bool subscribed)>;
+  // A room channel's subscription: confirmed by Redis (subscribed), ended as asked
+  // (unsubscribed), or, with a Redis Cluster, lost although still wanted (lost: the link
+  // subscribes it again, where its slot lives, and reports subscribed then).
+  using Subscription = ClusterRouter::Subscription;
+  using SubscriptionHandler = std::function<void(const std::string& room, Subscription state)>;
   using RoomHandler = std::function<void(const std::string& room)>;
 
-  // A script call's arguments, kept until Redis ran it (it may be sent twice). `payloads` follow
-  // `args` in ARGV, sent as they are.
-  struct ScriptCall {
-    std::vector<std::string> keys;
-    std::vector<std::string> args;
-    std::vector<protocol::Payload> payloads;
-  };
+  using ScriptCall = cluster::ScriptCall;
 
   RedisLink(RedisAddress address, std::string prefix, RedisTiming timing,
             RedisKeys::Layout layout = RedisKeys::Layout::classic);
@@ -88,18 +96,31 @@ class RedisLink {
   // sentinels' +switch-master or another address at their periodic check, or a ROLE other than
   // master at the link's own check of the command connection (every check_period).
   void follow_sentinels(SentinelResolver::Options options) { sentinel_options_ = std::move(options); }
+  // Before use() and start(): the link reaches a Redis Cluster found from `options.seeds` (the
+  // link's address is not used).
+  void shard_over(ClusterTopology::Options options);
+  bool sharded() const { return topology_options_.has_value(); }
   // Connects once the node's event loop runs; stop() disconnects (it waits for the strand).
   void start(boost::asio::io_context& ioc);
   void stop();
   bool started() const { return strand_.has_value(); }
   const Strand& strand() const { return *strand_; }
 
-  bool commands_up() const { return commands_up_; }
+  // One Redis: its connections are up. A Redis Cluster: a master's command connection is up; the
+  // subscriber is up from start() on (each room subscribes when its master can).
+  bool commands_up() const { return router_ ? router_->masters_up() > 0 : commands_up_.load(); }
   bool subscriber_up() const { return subscriber_up_; }
+  // A Redis Cluster: every slot has a master, connected, and every room is subscribed. One Redis:
+  // true (commands_up() and subscriber_up() say it).
+  bool ready() const { return !router_ || router_->ready(); }
 
   // On the strand. Like RedisConnection::command: false, without calling `done`, when the command
   // connection is not up; otherwise `done` runs exactly once (nullptr: the connection was lost).
+  // With a Redis Cluster a command goes to the master of its key (its second word); one without
+  // key (PING) waits for every call asked for before, then `done` gets nullptr.
   bool command(std::vector<std::string> args, ReplyHandler done);
+  // A command without key (WAIT) for the master that holds `key`, after that master's calls.
+  bool command_at(const std::string& key, std::vector<std::string> args, ReplyHandler done);
   bool run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done);
   // The subscriber connection: SUBSCRIBE / UNSUBSCRIBE a room's channel (answers go to the
   // subscription handler). False when it is not up.
@@ -112,12 +133,14 @@ class RedisLink {
   const RedisTiming& timing() const { return timing_; }
 
  private:
+  void start_router();
   void commands_changed(bool up);
   void load_scripts(ReplyHandler last_loaded);
   bool send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
                    bool may_reload);
   void scripts_lost();
   void on_push(redisReply* reply);
+  void channel_message(std::string_view channel, std::string_view body);
   void master_lost(std::string_view why);
   void check_master();
 
@@ -136,6 +159,8 @@ class RedisLink {
   std::optional<Strand> strand_;  // from start()
   std::unique_ptr<RedisConnection> commands_;
   std::unique_ptr<RedisConnection> subscriber_;
+  std::optional<ClusterTopology::Options> topology_options_;
+  std::unique_ptr<ClusterRouter> router_;  // with topology_options_, from start()
   std::optional<SentinelResolver::Options> sentinel_options_;
   std::unique_ptr<SentinelResolver> sentinel_;              // with sentinel_options_, on the strand
   std::unique_ptr<boost::asio::steady_timer> master_check_;  // the same

@@ -30,6 +30,10 @@ struct RedisCluster {
     // Redis; with `sentinel`, only its password and db are used (the sentinels name the master).
     RedisAddress address;
     std::optional<Sentinel> sentinel;
+    // A Redis Cluster (--redis-cluster): the nodes to learn it from (host, port and password of
+    // each; the password is every node's). Its keys and channels are tagged (key_layout is not
+    // used), rooms are spread over its masters by hash slot, and messages cross sharded channels.
+    std::vector<RedisAddress> cluster_seeds;
     std::string prefix;  // of every key and channel of the cluster
     RedisTiming timing;
     HistoryPolicy history;
@@ -37,8 +41,8 @@ struct RedisCluster {
     std::chrono::milliseconds node_timeout{6000};
     // How keys and channels are named: classic, the names of one Redis (every earlier version's,
     // so that a rolling restart keeps working); tagged, every key of a room with the room as
-    // hash tag, one slot per room script, for Redis Cluster. Not a node option yet: tests choose
-    // it. Throws std::invalid_argument (from make) for a tagged layout with a '{' or '}' in the prefix.
+    // hash tag, one slot per room script, as with cluster_seeds; tests choose it on one Redis too.
+    // Throws std::invalid_argument (from make) for a tagged layout with a '{' or '}' in the prefix.
     enum class KeyLayout { classic, tagged };
     KeyLayout key_layout = KeyLayout::classic;
     // --redis-wait-replicas: a publish is acked only once this many replicas have it (WAIT after

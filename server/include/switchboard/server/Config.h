@@ -34,6 +34,7 @@ struct Config {
   bool dev = false;                   // GET /dev/token mints tokens for anyone: local development only
   std::string redis;                  // redis://[:password@]host:port[/db]: run as part of a cluster
   std::string redis_sentinel;         // host:port[,…] or redis://[:password@]host:port[,…]: Redis via Sentinel
+  std::string redis_cluster;          // redis://[:password@]host:port[,host:port…]: a Redis Cluster's seed nodes
   std::string redis_sentinel_master;  // the name the sentinels monitor the master under
   std::string redis_password;         // the master's password (--redis-sentinel; --redis: when its URL has none)
   unsigned redis_wait_replicas = 0;   // a publish is acked once this many replicas have it (WAIT); 0: off
@@ -76,9 +77,12 @@ struct Config {
   bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }
   // The API keys, split and trimmed.
   std::vector<std::string> api_key_list() const;
-  bool clustered() const { return !redis.empty() || !redis_sentinel.empty(); }
+  bool clustered() const { return !redis.empty() || !redis_sentinel.empty() || !redis_cluster.empty(); }
   // --redis-sentinel's sentinels, in order. Throws std::invalid_argument.
   std::vector<cluster::RedisAddress> sentinel_addresses() const;
+  // --redis-cluster's seed nodes, each with the password (of the first URL that gives one, or
+  // --redis-password). Throws std::invalid_argument.
+  std::vector<cluster::RedisAddress> cluster_seeds() const;
   // --history-size, --history-ttl and --history-rules as a policy. Throws std::invalid_argument.
   cluster::HistoryPolicy history_policy() const;
 };
