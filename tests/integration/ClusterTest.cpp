@@ -912,8 +912,15 @@ TEST_F(ClusterSentinel, AReadOnlyAnswerMakesTheNodeAskTheSentinelsAgain) {
 // in the promoted replica's history, so a subscriber that comes back with `since` gets each once,
 // in order, under the same epoch (recovered). Publishes the promoted master cannot replicate
 // (its replica is dead) are refused and counted, until the killed server is back as its replica.
-TEST_F(ClusterSentinel, AFailoverLosesNoAckedMessageWithWaitReplicas) {
-  auto config = sentinel_config(*topology_);
+namespace {
+
+// Publishes to "busy" on node a while `kill_master` kills the Redis master that holds it, until
+// both nodes are ready again (their /readyz went 503, then 200, within 10 s): every acked message
+// reaches a subscriber that comes back with `since` and the live subscriber on node b, once each,
+// in order, under the same epoch. The promoted master has no replica yet (its replica was the
+// one killed): publishes are refused until `restore` brings one back.
+void expect_a_failover_to_lose_no_acked_message(server::Config config, const std::function<void()>& kill_master,
+                                                const std::function<void()>& restore) {
   config.redis_wait_replicas = 1;
   config.history_size = 10000;
   TestNode a(config), b(config);
@@ -951,7 +958,7 @@ TEST_F(ClusterSentinel, AFailoverLosesNoAckedMessageWithWaitReplicas) {
   for (int n = 0;; ++n) {
     if (n == 50) {
       killer = std::thread([&] {
-        topology_->kill_master();
+        kill_master();
         killed = true;
       });
       started = std::chrono::steady_clock::now();
@@ -977,7 +984,7 @@ TEST_F(ClusterSentinel, AFailoverLosesNoAckedMessageWithWaitReplicas) {
   json alone = publisher.request({{"op", "publish"}, {"room", "busy"}, {"data", "alone"}});
   EXPECT_EQ(alone["error"]["code"], "unavailable") << alone.dump();
   EXPECT_NE(metric(a, "switchboard_redis_replica_waits_short_total"), "0");
-  topology_->restore();
+  restore();
   json reply;
   ASSERT_TRUE(eventually([&] {
     reply = publisher.request({{"op", "publish"}, {"room", "busy"}, {"data", "end"}});
@@ -1022,6 +1029,27 @@ TEST_F(ClusterSentinel, AFailoverLosesNoAckedMessageWithWaitReplicas) {
   }
   for (const auto& [offset, n] : acked) EXPECT_TRUE(live_got.count(offset)) << "live subscriber missed " << n;
   std::cout << acked.size() << " messages acked, " << refused << " refused during the failover\n";
+}
+
+}  // namespace
+
+TEST_F(ClusterSentinel, AFailoverLosesNoAckedMessageWithWaitReplicas) {
+  expect_a_failover_to_lose_no_acked_message(
+      sentinel_config(*topology_), [] { topology_->kill_master(); }, [] { topology_->restore(); });
+}
+
+// The same on a Redis Cluster: the master of the room's slot is killed, its replica promoted; the
+// other masters' rooms are not held up (cluster-require-full-coverage no).
+TEST(ClusterOnRedisCluster, AFailoverLosesNoAckedMessageWithWaitReplicas) {
+  RedisClusterProcess redis({.masters = 3, .replicas = 1, .require_full_coverage = false});
+  int slot = std::stoi(redis.cli(0, "CLUSTER KEYSLOT busy"));
+  std::size_t killed = 0;
+  expect_a_failover_to_lose_no_acked_message(
+      redis_cluster_config(redis), [&] { killed = redis.kill_master_of(slot); },
+      [&] {
+        redis.restart(killed);
+        redis.await_healthy();
+      });
 }
 
 // --redis-wait-replicas on one Redis (--redis): without a replica, each publish's WAIT finds none
