@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <random>
+#include <string>
 
 #include "switchboard/cluster/RedisTiming.h"
 
@@ -23,10 +24,23 @@ class RedisBackoff {
   // After a connection came up.
   void succeeded() { failures_ = 0; }
   unsigned failures() const { return failures_; }
+  // Whether the attempt that just failed is worth a log line: the first of a run of failures,
+  // then one every 10 s (a Redis down for a while fills no log). Before next().
+  bool worth_logging() {
+    auto now = std::chrono::steady_clock::now();
+    if (failures_ > 0 && now - last_logged_ < std::chrono::seconds(10)) return false;
+    last_logged_ = now;
+    return true;
+  }
+  // For the log lines of a long run of failures: " (still, after N tries)".
+  std::string attempts() const {
+    return failures_ < 2 ? std::string() : " (still, after " + std::to_string(failures_) + " tries)";
+  }
 
  private:
   std::chrono::milliseconds min_, max_;
   unsigned failures_ = 0;
+  std::chrono::steady_clock::time_point last_logged_{};
   std::mt19937 random_{std::random_device{}()};
 };
 

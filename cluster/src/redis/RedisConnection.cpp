@@ -71,7 +71,8 @@ RedisConnection::RedisConnection(Strand strand, RedisAddress address, std::strin
       name_(std::move(name)),
       timing_(timing),
       timer_(strand_),
-      watchdog_(strand_) {}
+      watchdog_(strand_),
+      backoff_(timing_) {}
 
 RedisConnection::~RedisConnection() {
   stopped_ = true;
@@ -112,7 +113,6 @@ void RedisConnection::reset(std::string_view why) {
   if (!was_connected) {
     ac_ = nullptr;
     watcher_.reset();
-    ++failures_;
     schedule_reconnect();
   }
 }
@@ -128,10 +128,7 @@ void RedisConnection::connect() {
   if (!source_) return open();
   source_([this, asked = ++asks_](std::optional<RedisAddress> found) {
     if (stopped_ || asked != asks_ || ac_) return;
-    if (!found) {
-      ++failures_;
-      return schedule_reconnect();
-    }
+    if (!found) return schedule_reconnect();
     address_ = std::move(*found);
     open();
   });
@@ -140,9 +137,10 @@ void RedisConnection::connect() {
 void RedisConnection::open() {
   redisAsyncContext* ac = redisAsyncConnect(address_.host.c_str(), address_.port);
   if (!ac || ac->err) {
-    log_line(name_, std::string("cannot connect to ") + address_.describe() + ": " + (ac ? ac->errstr : "out of memory"));
+    if (backoff_.worth_logging())
+      log_line(name_, std::string("cannot connect to ") + address_.describe() + ": " +
+                          (ac ? ac->errstr : "out of memory") + backoff_.attempts());
     if (ac) redisAsyncFree(ac);
-    ++failures_;
     return schedule_reconnect();
   }
   ac_ = ac;
@@ -166,10 +164,11 @@ void RedisConnection::on_connect(const redisAsyncContext* ac, int status) {
   auto* self = static_cast<RedisConnection*>(ac->data);
   if (status != REDIS_OK) {
     // hiredis frees the context right after this returns.
-    log_line(self->name_, "cannot connect to " + self->address_.describe() + ": " + ac->errstr);
+    if (self->backoff_.worth_logging())
+      log_line(self->name_, "cannot connect to " + self->address_.describe() + ": " + ac->errstr +
+                                self->backoff_.attempts());
     self->ac_ = nullptr;
     self->watcher_.reset();
-    ++self->failures_;
     return self->schedule_reconnect();
   }
   self->connected();
@@ -201,9 +200,9 @@ void RedisConnection::connected() {
 
 void RedisConnection::went_up() {
   timer_.cancel();
-  if (failures_ > 0) log_line(name_, "connected to " + address_.describe(), LogSeverity::info);
+  if (backoff_.failures() > 0) log_line(name_, "connected to " + address_.describe(), LogSeverity::info);
   redisEnableKeepAlive(&ac_->c);  // a peer gone without a reset is noticed by TCP too
-  failures_ = 0;
+  backoff_.succeeded();
   unanswered_ = 0;
   last_reply_ = std::chrono::steady_clock::now();
   up_ = true;
@@ -234,18 +233,13 @@ void RedisConnection::lost(std::string_view why) {
   up_ = false;
   if (stopped_) return;
   log_line(name_, std::string("connection lost: ") + std::string(why));
-  ++failures_;
   if (was_up && on_state_) on_state_(false);
   schedule_reconnect();
 }
 
 void RedisConnection::schedule_reconnect() {
   if (stopped_) return;
-  // Capped exponential backoff with jitter: a random delay between min/2 and min(max, min * 2^failures).
-  auto ceiling = timing_.backoff_min.count() << std::min(failures_, 16u);
-  ceiling = std::min<long long>(ceiling, timing_.backoff_max.count());
-  auto delay = std::uniform_int_distribution<long long>(timing_.backoff_min.count() / 2, ceiling)(random_);
-  timer_.expires_after(std::chrono::milliseconds(delay));
+  timer_.expires_after(backoff_.next());
   timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec && !ac_) connect();
   });

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "redis/RedisBackoff.h"
 #include "switchboard/cluster/RedisAddress.h"
 #include "switchboard/cluster/RedisTiming.h"
 
@@ -113,8 +114,7 @@ class RedisConnection {
   boost::asio::steady_timer watchdog_;  // unanswered commands, while connected
   std::size_t unanswered_ = 0;
   std::chrono::steady_clock::time_point last_reply_;
-  std::mt19937 random_{std::random_device{}()};
-  unsigned failures_ = 0;  // consecutive failed attempts, for the backoff
+  RedisBackoff backoff_;  // the wait between attempts, and which failures are logged
   bool up_ = false;
   bool stopped_ = false;
 };

@@ -82,7 +82,8 @@ struct ShardSubscriber::Impl : std::enable_shared_from_this<Impl> {
   void closed(const std::string& why) {
     bool was_up = told_up;
     drop();
-    warn(was_up ? "connection lost: " + why : why);
+    if (was_up) warn("connection lost: " + why);
+    else if (backoff.worth_logging()) warn(why + backoff.attempts());
     if (was_up && on_state) on_state(false);
     schedule_reconnect();
   }
