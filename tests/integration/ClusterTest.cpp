@@ -1052,6 +1052,42 @@ TEST(ClusterOnRedisCluster, AFailoverLosesNoAckedMessageWithWaitReplicas) {
       });
 }
 
+// A master without replica dies: its rooms answer unavailable (publish, subscribe) and the node
+// is not ready, while rooms on the other masters carry on; when it is back, so are its rooms.
+TEST(ClusterOnRedisCluster, ARoomWhoseMasterIsDownIsUnavailableWhileTheOthersCarryOn) {
+  RedisClusterProcess redis({.masters = 3, .require_full_coverage = false});
+  TestNode node(redis_cluster_config(redis));
+  wait_ready(node);
+  // Two rooms on different masters.
+  std::string down = "down", up;
+  int down_slot = std::stoi(redis.cli(0, "CLUSTER KEYSLOT " + down));
+  for (int i = 0; up.empty(); ++i) {
+    std::string name = "up-" + std::to_string(i);
+    if (redis.master_of(std::stoi(redis.cli(0, "CLUSTER KEYSLOT " + name))) != redis.master_of(down_slot)) up = name;
+  }
+  WsClient alice(node.port());
+  subscribe(alice, up);
+  std::size_t killed = redis.kill_master_of(down_slot);
+  ASSERT_TRUE(eventually([&] { return http_get(node.port(), "/readyz").status == 503; }));
+  ASSERT_TRUE(eventually([&] {
+    return alice.request({{"op", "publish"}, {"room", down}, {"data", 1}})["error"]["code"] == "unavailable";
+  }));
+  EXPECT_EQ(alice.request({{"op", "subscribe"}, {"room", down}})["error"]["code"], "unavailable");
+  // The other master's room: published and delivered meanwhile.
+  EXPECT_EQ(alice.request({{"op", "publish"}, {"room", up}, {"data", "still here"}})["ok"], true);
+  EXPECT_EQ(alice.read_json()["data"], "still here");
+
+  // Back with its slots (no replica took them); for a moment (up to the node timeout) a master
+  // that restarted answers CLUSTERDOWN, and the room is still unavailable.
+  redis.restart(killed);
+  wait_ready(node);
+  ASSERT_TRUE(eventually([&] { return alice.request({{"op", "subscribe"}, {"room", down}}).value("ok", false); }));
+  ASSERT_TRUE(eventually([&] {
+    return alice.request({{"op", "publish"}, {"room", down}, {"data", "back"}}).value("ok", false);
+  }));
+  EXPECT_EQ(alice.read_json()["data"], "back");
+}
+
 // --redis-wait-replicas on one Redis (--redis): without a replica, each publish's WAIT finds none
 // and the publisher hears unavailable — though the message went out (the script ran), which is
 // what PROTOCOL.md warns of — and the wait that fell short is counted; once a replica follows

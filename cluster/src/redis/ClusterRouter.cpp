@@ -273,6 +273,14 @@ void ClusterRouter::retry_later(int slot) {
 
 void ClusterRouter::subscribe(const std::string& channel) {
   Channel& ch = channels_[channel];
+  if (ch.wanted && ch.confirmed) {  // said again, for a caller that may have forgotten it
+    boost::asio::post(strand_, [this, channel] {
+      auto it = channels_.find(channel);
+      if (on_subscription_ && it != channels_.end() && it->second.wanted && it->second.confirmed)
+        on_subscription_(channel, Subscription::subscribed);
+    });
+    return;
+  }
   if (ch.wanted) return;
   ch.wanted = true;
   if (!ch.confirmed) ++unconfirmed_;
@@ -292,7 +300,10 @@ void ClusterRouter::unsubscribe(const std::string& channel) {
   if (!ch.placed.empty() && link != shards_.end() && link->second->unsubscribe(channel)) return;
   channels_.erase(it);
   update_ready();
-  if (on_subscription_) on_subscription_(channel, Subscription::unsubscribed);
+  // Reported once the caller is done (it may be in the middle of its own bookkeeping).
+  boost::asio::post(strand_, [this, channel] {
+    if (on_subscription_ && !channels_.count(channel)) on_subscription_(channel, Subscription::unsubscribed);
+  });
 }
 
 void ClusterRouter::place(const std::string& channel, Channel& ch) {

@@ -22,7 +22,8 @@
 // although still wanted — its master's subscriber connection went down, the server ended it
 // (`sunsubscribe`: the slot moved, or the master was demoted), or the map moved its slot
 // elsewhere. A lost channel is subscribed again, where its slot is then, by itself: what was
-// published in between is the user's to read back from history.
+// published in between is the user's to read back from history. subscribe() and unsubscribe()
+// may be called at any time, in any order; no handler runs from within them.
 //
 // Everything on the strand, handlers included, but ready() and masters_up(), which any thread
 // may call; stop() before destroying while the loop runs.

@@ -328,7 +328,7 @@ void RedisBroker::when_subscribed(const std::string& room, SubscribedHandler don
     auto it = channels_.find(room);
     if (it == channels_.end() || !it->second.wanted) return done(false);  // unsubscribed meanwhile
     if (it->second.subscribed) return done(true);
-    if (!link_->subscriber_up()) return done(false);
+    if (!link_->subscriber_up() || !link_->room_reachable(room)) return done(false);
     it->second.waiters.push_back(std::move(done));
   });
 }
@@ -344,7 +344,9 @@ void RedisBroker::sync(const std::string& room) {
   auto it = channels_.find(room);
   if (it == channels_.end()) return;
   Channel& ch = it->second;
-  if (ch.in_flight || !link_->subscriber_up()) return;
+  // One SUBSCRIBE or UNSUBSCRIBE in flight per channel on one Redis (hiredis keeps one callback
+  // per channel); a Redis Cluster's router takes either at any time.
+  if ((ch.in_flight && !link_->sharded()) || !link_->subscriber_up()) return;
   if (!ch.wanted && ch.resubscribing) {  // no longer needed: not awaited for readiness
     ch.resubscribing = false;
     confirmed_one();
@@ -353,6 +355,8 @@ void RedisBroker::sync(const std::string& room) {
     if (ch.wanted) notify(ch, true);
     else {
       notify(ch, false);
+      // (A Redis Cluster's router may still want it, asked before: it forgets it.)
+      if (link_->sharded()) link_->unsubscribe(room);
       if (ch.catching_up) --catching_up_;  // given up: the reconnect's summary no longer waits for it
       channels_.erase(it);
       link_->room_dropped(room);

@@ -126,6 +126,11 @@ class RedisLink {
   // subscription handler). False when it is not up.
   bool subscribe(const std::string& room);
   bool unsubscribe(const std::string& room);
+  // On the strand. A Redis Cluster: a master serves the room's slot and its command connection is
+  // up. One Redis: true.
+  bool room_reachable(const std::string& room) const {
+    return !router_ || router_->available(keys_.channel(room));
+  }
   // The node no longer receives the room's channel: the room-dropped handlers forget it.
   void room_dropped(const std::string& room);
 
