@@ -404,15 +404,15 @@ bool ClusterRouter::available(std::string_view key) const {
   return link != shards_.end() && link->second->commands_up();
 }
 
+// Ready: every slot has a master, one at least is reachable, and every wanted channel is
+// subscribed — a master that is down holds the node back only while it holds a channel of its.
 void ClusterRouter::update_ready() {
   std::size_t up = 0;
-  bool all = true;
-  for (const auto& [key, link] : shards_) {
+  for (const auto& [key, link] : shards_)
     if (link->commands_up()) ++up;
-    all = all && link->commands_up() && link->subscriber_up();
-  }
   masters_up_ = up;
-  ready_ = all && !stopped_ && topology_.known() && topology_.map().covered() == SlotMap::kSlots && unconfirmed_ == 0;
+  ready_ = !stopped_ && up > 0 && topology_.known() && topology_.map().covered() == SlotMap::kSlots &&
+           unconfirmed_ == 0;
 }
 
 }  // namespace switchboard::cluster

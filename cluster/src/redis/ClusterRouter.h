@@ -83,8 +83,9 @@ class ClusterRouter {
 
   // A master serves the key's slot and its command connection is up.
   bool available(std::string_view key) const;
-  // The layout is known and covers every slot, every master's connections are up, and every
-  // wanted channel is subscribed. Any thread.
+  // The layout is known and covers every slot, a master at least is reachable, and every wanted
+  // channel is subscribed (a master that is down holds the node back only while it holds one of
+  // its channels). Any thread.
   bool ready() const { return ready_; }
   // The number of masters whose command connection is up. Any thread.
   std::size_t masters_up() const { return masters_up_; }

@@ -110,8 +110,8 @@ class RedisLink {
   // subscriber is up from start() on (each room subscribes when its master can).
   bool commands_up() const { return router_ ? router_->masters_up() > 0 : commands_up_.load(); }
   bool subscriber_up() const { return subscriber_up_; }
-  // A Redis Cluster: every slot has a master, connected, and every room is subscribed. One Redis:
-  // true (commands_up() and subscriber_up() say it).
+  // A Redis Cluster: every slot has a master, and every room of the node is subscribed (on its
+  // master, up). One Redis: true (commands_up() and subscriber_up() say it).
   bool ready() const { return !router_ || router_->ready(); }
 
   // On the strand. Like RedisConnection::command: false, without calling `done`, when the command
