@@ -1095,6 +1095,74 @@ TEST(ClusterOnRedisCluster, ARoomWhoseMasterIsDownIsUnavailableWhileTheOthersCar
   EXPECT_EQ(alice.read_json()["data"], "back");
 }
 
+// A room's slot moves to another master (as `redis-cli --cluster reshard` moves it: IMPORTING /
+// MIGRATING, its keys MIGRATEd, then the new owner set) while a publisher publishes to it: every
+// subscriber, on both nodes, gets every acked message once, in order, with no announcement.
+TEST(ClusterOnRedisCluster, ARoomMovedToAnotherMasterWhilePublishingLosesNothing) {
+  RedisClusterProcess redis({.masters = 3});
+  TestNode a(redis_cluster_config(redis)), b(redis_cluster_config(redis));
+  wait_ready(a);
+  wait_ready(b);
+  const std::string room = "moving";
+  const int slot = std::stoi(redis.cli(0, "CLUSTER KEYSLOT " + room));
+  const std::size_t from = redis.master_of(slot), to = (from + 1) % 3;
+  auto id_of = [&](std::size_t node) {
+    std::string out = redis.cli(node, "CLUSTER MYID");
+    return out.substr(0, out.find('\n'));
+  };
+  Reader on_a(a.port(), room), on_b(b.port(), room);
+  on_a.run();
+  on_b.run();
+  WsClient publisher(a.port());
+  std::vector<int> acked;
+  std::atomic<bool> moved{false};
+  std::thread mover([&] {
+    const std::string s = std::to_string(slot);
+    redis.cli(to, "CLUSTER SETSLOT " + s + " IMPORTING " + id_of(from));
+    redis.cli(from, "CLUSTER SETSLOT " + s + " MIGRATING " + id_of(to));
+    std::string keys = redis.cli(from, "CLUSTER GETKEYSINSLOT " + s + " 100");
+    for (std::size_t at = 0, end; (end = keys.find('\n', at)) != std::string::npos; at = end + 1)
+      redis.cli(from, "MIGRATE 127.0.0.1 " + std::to_string(redis.port(to)) + " " + keys.substr(at, end - at) + " 0 5000");
+    redis.cli(to, "CLUSTER SETSLOT " + s + " NODE " + id_of(to));
+    redis.cli(from, "CLUSTER SETSLOT " + s + " NODE " + id_of(to));
+    moved = true;
+  });
+  struct Joiner {
+    std::thread& t;
+    ~Joiner() {
+      if (t.joinable()) t.join();
+    }
+  } joiner{mover};
+  // Publishes until well after the move (refused ones are tried again: the count is of acks).
+  int n = 0, after_move = 0;
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (after_move < 20) {
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "publishes never went through after the move";
+    json reply = publisher.request({{"op", "publish"}, {"room", room}, {"data", n}});
+    if (reply.value("ok", false)) {
+      acked.push_back(n++);
+      if (moved) ++after_move;
+    } else {
+      ASSERT_EQ(reply["error"]["code"], "unavailable") << reply.dump();
+    }
+  }
+  mover.join();
+  EXPECT_EQ(redis.master_of(slot), to);
+  ASSERT_TRUE(publisher.request({{"op", "publish"}, {"room", room}, {"data", "end"}}).value("ok", false));
+  for (Reader* reader : {&on_a, &on_b}) {
+    reader->thread.join();
+    std::vector<int> got;
+    std::uint64_t last = reader->start.offset;
+    for (const auto& f : reader->frames) {
+      ASSERT_EQ(f.value("type", ""), "message") << f.dump();  // no announcement: nothing was lost
+      ASSERT_EQ(f["offset"].get<std::uint64_t>(), last + 1) << f.dump();
+      last = f["offset"];
+      if (f["data"] != "end") got.push_back(f["data"]);
+    }
+    EXPECT_EQ(got, acked);
+  }
+}
+
 // --redis-wait-replicas on one Redis (--redis): without a replica, each publish's WAIT finds none
 // and the publisher hears unavailable — though the message went out (the script ran), which is
 // what PROTOCOL.md warns of — and the wait that fell short is counted; once a replica follows
