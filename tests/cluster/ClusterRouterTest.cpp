@@ -5,16 +5,10 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <condition_variable>
-#include <deque>
 #include <future>
-#include <mutex>
 #include <set>
-#include <thread>
 
+#include "LoopThread.h"
 #include "RedisClusterProcess.h"
 #include "redis/ClusterRouter.h"
 #include "redis/HashSlot.h"
@@ -44,7 +38,8 @@ struct Answer {
 // A router on its own event loop thread.
 class RouterOnLoop {
  public:
-  explicit RouterOnLoop(const RedisClusterProcess& cluster, std::size_t seed = 0) : router_(strand_, options(cluster, seed), "test") {
+  explicit RouterOnLoop(const RedisClusterProcess& cluster, std::size_t seed = 0)
+      : router_(loop_.strand(), options(cluster, seed), "test") {
     on_strand([this] {
       router_.use(kIncr);
       router_.start(
@@ -59,9 +54,7 @@ class RouterOnLoop {
   }
   ~RouterOnLoop() {
     on_strand([this] { router_.stop(); });
-    work_.reset();
-    ioc_.stop();
-    thread_.join();
+    loop_.stop();
   }
   static ClusterTopology::Options options(const RedisClusterProcess& cluster, std::size_t seed) {
     ClusterTopology::Options o;
@@ -71,22 +64,14 @@ class RouterOnLoop {
     o.timing.backoff_max = 200ms;
     return o;
   }
-  void on_strand(std::function<void()> f) {
-    std::promise<void> done;
-    boost::asio::post(strand_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void on_strand(const std::function<void()>& f) { loop_.on_strand(f); }
   bool ready() { return router_.ready(); }
   // Waits (10 s at most) for the router to be ready.
   void await_ready() {
     auto until = std::chrono::steady_clock::now() + 10s;
     while (!ready()) {
       if (std::chrono::steady_clock::now() > until) throw std::runtime_error("the router is not ready within 10 s");
-      std::unique_lock lock(mutex_);
-      changed_.wait_for(lock, 20ms);
+      events_.wait_a_little(20ms);
     }
   }
   // Runs the INCR script on `key` `n` times, all asked at once; their answers, in the order they came.
@@ -114,8 +99,7 @@ class RouterOnLoop {
       Answer a = incr(key).front();
       if (!a.none && a.error.empty()) return a.integer;
       if (std::chrono::steady_clock::now() > until) throw std::runtime_error("no call succeeded within 10 s: " + a.error);
-      std::unique_lock lock(mutex_);
-      changed_.wait_for(lock, 50ms);
+      events_.wait_a_little(50ms);
     }
   }
   void subscribe(const std::string& channel) {
@@ -140,30 +124,15 @@ class RouterOnLoop {
     });
   }
   Event next(const std::string& what) {
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      if (!changed_.wait_for(lock, 10s, [this] { return !events_.empty(); }))
-        throw std::runtime_error("no " + what + " within 10 s");
-      Event e = std::move(events_.front());
-      events_.pop_front();
-      if (e.what == what) return e;
-    }
+    return events_.next([&](const Event& e) { return e.what == what; });
   }
 
  private:
-  void record(Event e) {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(e));
-    changed_.notify_all();
-  }
-  boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{ioc_.get_executor()};
-  ClusterRouter::Strand strand_ = boost::asio::make_strand(ioc_);
+  void record(Event e) { events_.add(std::move(e)); }
+
+  switchboard::test::LoopThread loop_;
   ClusterRouter router_;
-  std::thread thread_{[this] { ioc_.run(); }};
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<Event> events_;
+  switchboard::test::Reports<Event> events_;
 };
 
 // A name, tagged as "{room-N}", whose slot the given node serves.

@@ -2,14 +2,7 @@
 // seed skipped), following a master's failover, refreshes coalesced however many are asked.
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <condition_variable>
-#include <future>
-#include <mutex>
-#include <thread>
-
+#include "LoopThread.h"
 #include "RedisClusterProcess.h"
 #include "redis/ClusterTopology.h"
 
@@ -21,61 +14,27 @@ namespace {
 // A topology on its own event loop thread; each map it reports is kept for the test.
 class TopologyOnLoop {
  public:
-  explicit TopologyOnLoop(ClusterTopology::Options options) : topology_(strand_, std::move(options), "test") {
-    on_strand([this] {
-      topology_.start([this](const SlotMap& map) {
-        std::lock_guard lock(mutex_);
-        maps_.push_back(map);
-        changed_.notify_all();
-      });
-    });
+  explicit TopologyOnLoop(ClusterTopology::Options options) : topology_(loop_.strand(), std::move(options), "test") {
+    loop_.on_strand([this] { topology_.start([this](const SlotMap& map) { maps_.add(map); }); });
   }
   ~TopologyOnLoop() {
-    on_strand([this] { topology_.stop(); });
-    work_.reset();
-    ioc_.stop();
-    thread_.join();
+    loop_.on_strand([this] { topology_.stop(); });
+    loop_.stop();
   }
-  void on_strand(std::function<void()> f) {
-    std::promise<void> done;
-    boost::asio::post(strand_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
+  void on_strand(const std::function<void()>& f) { loop_.on_strand(f); }
   // The first reported map (since the last call) that `good` accepts; throws after 10 s.
-  SlotMap await(const std::function<bool(const SlotMap&)>& good) {
-    std::unique_lock lock(mutex_);
-    SlotMap found;
-    bool ok = changed_.wait_for(lock, std::chrono::seconds(10), [&] {
-      for (; seen_ < maps_.size(); ++seen_)
-        if (good(maps_[seen_])) {
-          found = maps_[seen_++];
-          return true;
-        }
-      return false;
-    });
-    if (!ok) throw std::runtime_error("no such map within 10 s");
-    return found;
-  }
+  SlotMap await(const std::function<bool(const SlotMap&)>& good) { return maps_.next(good); }
   unsigned long refreshes() {
     unsigned long n = 0;
-    on_strand([&] { n = topology_.refreshes(); });
+    loop_.on_strand([&] { n = topology_.refreshes(); });
     return n;
   }
   ClusterTopology& topology() { return topology_; }
 
  private:
-  boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{ioc_.get_executor()};
-  ClusterTopology::Strand strand_ = boost::asio::make_strand(ioc_);
+  switchboard::test::LoopThread loop_;
   ClusterTopology topology_;
-  std::thread thread_{[this] { ioc_.run(); }};
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::vector<SlotMap> maps_;
-  std::size_t seen_ = 0;
+  switchboard::test::Reports<SlotMap> maps_;
 };
 
 ClusterTopology::Options seeds(const std::vector<std::string>& urls) {

@@ -5,17 +5,11 @@
 // and the `sunsubscribe` a master sends when the slot moves to another.
 #include <gtest/gtest.h>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
-#include <condition_variable>
-#include <deque>
-#include <future>
-#include <mutex>
 #include <thread>
 
 #include <hiredis/hiredis.h>
 
+#include "LoopThread.h"
 #include "RedisClusterProcess.h"
 #include "RedisServer.h"
 #include "redis/ShardSubscriber.h"
@@ -34,76 +28,45 @@ struct Event {
   std::string body;
 };
 
-// A subscriber on its own event loop thread; its reports wait in a queue for the test.
+// A subscriber on its own event loop thread; its reports wait in order for the test.
 class SubscriberOnLoop {
  public:
   explicit SubscriberOnLoop(const std::string& url, RedisTiming timing = {})
-            : subscriber_(strand_, RedisAddress::parse(url), "test", timing) {
-    on_strand([this] {
-      subscriber_.start([this](bool up) { record({up ? "up" : "down", "", ""}); },
+      : subscriber_(loop_.strand(), RedisAddress::parse(url), "test", timing) {
+    loop_.on_strand([this] {
+      subscriber_.start([this](bool up) { reports_.add({up ? "up" : "down", "", ""}); },
                         [this](const ShardSubscriber::Push& p) {
                           static const char* names[] = {"subscribed", "unsubscribed", "message", "refused"};
-                          record({names[static_cast<int>(p.kind)], std::string(p.channel), std::string(p.body)});
+                          reports_.add({names[static_cast<int>(p.kind)], std::string(p.channel), std::string(p.body)});
                         });
     });
   }
   ~SubscriberOnLoop() {
-    on_strand([this] { subscriber_.stop(); });
-    work_.reset();
-    ioc_.stop();
-    thread_.join();
+    loop_.on_strand([this] { subscriber_.stop(); });
+    loop_.stop();
   }
 
-  void on_strand(std::function<void()> f) {
-    std::promise<void> done;
-    boost::asio::post(strand_, [&] {
-      f();
-      done.set_value();
-    });
-    done.get_future().wait();
-  }
   bool subscribe(const std::string& channel) {
     bool sent = false;
-    on_strand([&] { sent = subscriber_.subscribe(channel); });
+    loop_.on_strand([&] { sent = subscriber_.subscribe(channel); });
     return sent;
   }
   bool unsubscribe(const std::string& channel) {
     bool sent = false;
-    on_strand([&] { sent = subscriber_.unsubscribe(channel); });
+    loop_.on_strand([&] { sent = subscriber_.unsubscribe(channel); });
     return sent;
   }
   // The next report (10 s at most).
-  Event next() {
-    std::unique_lock lock(mutex_);
-    if (!changed_.wait_for(lock, std::chrono::seconds(10), [this] { return !events_.empty(); }))
-      throw std::runtime_error("no report from the subscriber within 10 s");
-    Event e = std::move(events_.front());
-    events_.pop_front();
-    return e;
-  }
+  Event next() { return reports_.next(); }
   // Skips reports until one of kind `what` (10 s at most in all).
   Event next(const std::string& what) {
-    for (;;) {
-      Event e = next();
-      if (e.what == what) return e;
-    }
+    return reports_.next([&](const Event& e) { return e.what == what; });
   }
 
  private:
-  void record(Event e) {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(e));
-    changed_.notify_all();
-  }
-
-  boost::asio::io_context ioc_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{ioc_.get_executor()};
-  ShardSubscriber::Strand strand_ = boost::asio::make_strand(ioc_);
+  switchboard::test::LoopThread loop_;
   ShardSubscriber subscriber_;
-  std::thread thread_{[this] { ioc_.run(); }};
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<Event> events_;
+  switchboard::test::Reports<Event> reports_;
 };
 
 }  // namespace

@@ -20,26 +20,14 @@
 #include <stdexcept>
 #include <thread>
 
+#include "FreePort.h"
+
 namespace switchboard::test {
 
 // Named apart from the other support files' helpers (they may share one unity build).
 namespace {
 
 constexpr auto kClusterPoll = std::chrono::milliseconds(20);
-
-std::uint16_t cluster_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-            ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  if (fd >= 0) ::close(fd);
-  if (!ok) throw std::runtime_error("cannot find a free port");
-  return ntohs(addr.sin_port);
-}
 
 // One command on a fresh connection to 127.0.0.1:port, with a short timeout: the reply as text
 // (status, bulk string or integer), or nullopt when the node did not answer or answered an error.
@@ -144,7 +132,7 @@ RedisClusterProcess::RedisClusterProcess(Options options) : options_(options) {
   std::set<std::uint16_t> taken;
   auto fresh_port = [&] {
     for (;;)
-      if (auto p = cluster_free_port(); taken.insert(p).second) return p;
+      if (auto p = free_port(); taken.insert(p).second) return p;
   };
   nodes_.resize(options_.masters * (1 + options_.replicas));
   try {

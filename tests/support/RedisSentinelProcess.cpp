@@ -20,23 +20,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "FreePort.h"
+
 namespace switchboard::test {
 
 namespace {
-
-std::uint16_t unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-    throw std::runtime_error("cannot find a free port");
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // Starts redis-server with `args`, its output to /dev/null (each writes a log file instead). It
 // is killed if the thread that started it ends (the test process killed on a timeout included).
@@ -107,8 +95,8 @@ RedisSentinelProcess::RedisSentinelProcess() {
   if (!::mkdtemp(dir)) throw std::runtime_error("cannot make a directory for the Sentinel topology");
   dir_ = dir;
   try {
-    servers_[0].port = unused_port();
-    servers_[1].port = unused_port();
+    servers_[0].port = free_port();
+    servers_[1].port = free_port();
     start_server(servers_[0], 0);
     start_server(servers_[1], servers_[0].port);
     for (std::size_t i = 0; i < 3; ++i) start_sentinel(i, servers_[0].port);
@@ -154,7 +142,7 @@ void RedisSentinelProcess::start_server(Server& server, std::uint16_t master_por
 }
 
 void RedisSentinelProcess::start_sentinel(std::size_t index, std::uint16_t master_port) {
-  std::uint16_t port = unused_port();
+  std::uint16_t port = free_port();
   std::string conf = dir_ + "/sentinel-" + std::to_string(index) + ".conf";
   {
     std::ofstream out(conf);

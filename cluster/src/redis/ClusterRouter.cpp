@@ -34,6 +34,7 @@ void ClusterRouter::start(MessageHandler on_message, SubscriptionHandler on_subs
 void ClusterRouter::stop() {
   stopped_ = true;
   topology_.stop();
+  if (placing_) placing_->cancel();
   for (auto& [slot, queue] : queues_)
     if (queue.retry) queue.retry->cancel();
   // Calls in flight are answered nullptr as their links stop; those waiting are answered now.
@@ -273,14 +274,6 @@ void ClusterRouter::retry_later(int slot) {
 
 void ClusterRouter::subscribe(const std::string& channel) {
   Channel& ch = channels_[channel];
-  if (ch.wanted && ch.confirmed) {  // said again, for a caller that may have forgotten it
-    boost::asio::post(strand_, [this, channel] {
-      auto it = channels_.find(channel);
-      if (on_subscription_ && it != channels_.end() && it->second.wanted && it->second.confirmed)
-        on_subscription_(channel, Subscription::subscribed);
-    });
-    return;
-  }
   if (ch.wanted) return;
   ch.wanted = true;
   if (!ch.confirmed) ++unconfirmed_;
@@ -294,6 +287,7 @@ void ClusterRouter::unsubscribe(const std::string& channel) {
   Channel& ch = it->second;
   ch.wanted = false;
   if (!ch.confirmed) --unconfirmed_;
+  update_ready();
   auto link = shards_.find(ch.placed);
   // Placed and confirmed, or on its way: SUNSUBSCRIBE (an SSUBSCRIBE on its way is answered
   // first, and its confirmation, for a channel no longer wanted, is not reported).
@@ -316,6 +310,17 @@ void ClusterRouter::place(const std::string& channel, Channel& ch) {
 
 void ClusterRouter::place_all() {
   for (auto& [channel, ch] : channels_) place(channel, ch);
+}
+
+void ClusterRouter::retry_placing() {
+  if (placing_) return;
+  placing_ = std::make_unique<boost::asio::steady_timer>(strand_, milliseconds(500));
+  placing_->async_wait([this](boost::system::error_code ec) {
+    if (ec || stopped_) return;
+    placing_.reset();
+    sweep();
+    place_all();
+  });
 }
 
 // The channel is not subscribed anywhere now.
@@ -384,15 +389,20 @@ void ClusterRouter::on_push(const std::string& shard, const ShardSubscriber::Pus
       return place(channel, ch);
     case ShardSubscriber::PushKind::refused: {
       ch.placed.clear();
-      auto redirect = ClusterRedirect::parse(push.body, shard.substr(0, shard.rfind(':')));
+      std::string from = shard;  // (`shard` belongs to the link's handler, which the move may stop)
+      auto redirect = ClusterRedirect::parse(push.body, from.substr(0, from.rfind(':')));
       if (redirect && redirect->kind == ClusterRedirect::Kind::moved) {
-        topology_.moved(*redirect);
-        return place(channel, ch);  // where the map says now (the move may have placed it already)
+        topology_.moved(*redirect);  // may change the layout, and forget channels no longer wanted
+        auto again = channels_.find(channel);
+        if (again != channels_.end()) place(channel, again->second);  // where the map says now
+      } else {
+        log(LogSeverity::warn, "redis " + name_ + ": " + from + " refused to subscribe to " + channel + ": " +
+                                   std::string(push.body));
+        topology_.refresh("a subscription refused", true);
       }
-      log(LogSeverity::warn, "redis " + name_ + ": " + shard + " refused to subscribe to " + channel + ": " +
-                                 std::string(push.body));
-      topology_.refresh("a subscription refused", true);
-      return;
+      // Whatever the map says then, channels not placed are tried again (and those no longer
+      // wanted forgotten) shortly.
+      return retry_placing();
     }
   }
 }

@@ -127,6 +127,7 @@ class ClusterRouter {
   void subscriber_state(const std::string& shard, bool up);
   void place(const std::string& channel, Channel& ch);
   void place_all();
+  void retry_placing();
   void lost(const std::string& channel, Channel& ch);
   void sweep();
   void update_ready();
@@ -141,6 +142,7 @@ class ClusterRouter {
   std::unordered_map<std::string, Channel> channels_;
   std::size_t unconfirmed_ = 0;  // wanted channels not confirmed
   int depth_ = 0;                // dispatch() and answers' handlers running
+  std::unique_ptr<boost::asio::steady_timer> placing_;  // a refused subscription: try again shortly
   MessageHandler on_message_;
   SubscriptionHandler on_subscription_;
   std::function<void(bool up)> on_master_;

@@ -344,8 +344,15 @@ void RedisBroker::sync(const std::string& room) {
   auto it = channels_.find(room);
   if (it == channels_.end()) return;
   Channel& ch = it->second;
+  // A Redis Cluster's router takes subscribe and unsubscribe at any time and keeps what the node
+  // last asked for: it is told every time (an unsubscribe still on its way when a room is
+  // wanted again then ends as a lost subscription, caught up from history).
+  if (link_->sharded() && link_->subscriber_up()) {
+    if (ch.wanted) link_->subscribe(room);
+    else if (ch.subscribed) link_->unsubscribe(room);
+  }
   // One SUBSCRIBE or UNSUBSCRIBE in flight per channel on one Redis (hiredis keeps one callback
-  // per channel); a Redis Cluster's router takes either at any time.
+  // per channel).
   if ((ch.in_flight && !link_->sharded()) || !link_->subscriber_up()) return;
   if (!ch.wanted && ch.resubscribing) {  // no longer needed: not awaited for readiness
     ch.resubscribing = false;
@@ -363,7 +370,8 @@ void RedisBroker::sync(const std::string& room) {
     }
     return;
   }
-  ch.in_flight = ch.wanted ? link_->subscribe(room) : link_->unsubscribe(room);
+  if (link_->sharded()) ch.in_flight = true;  // told above
+  else ch.in_flight = ch.wanted ? link_->subscribe(room) : link_->unsubscribe(room);
 }
 
 // A message on a room's channel: "<offset>:<epoch>:<push>".
@@ -440,7 +448,7 @@ void RedisBroker::start_catch_up(const std::string& room, Channel& ch) {
 
 // Without `after` (the node delivered nothing of the room yet) only the room's position is read.
 void RedisBroker::send_catch_up(const std::string& room, Channel& ch, std::optional<std::uint64_t> after) {
-  if (!link_->commands_up()) return;  // sent when the command connection comes up
+  if (!link_->commands_up() || !link_->room_reachable(room)) return;  // sent when the connection comes up
   ch.catch_up_sent = true;
   ++ch.catch_up_tries;
   std::size_t limit = after ? history_.limits_for(room).size : 0;

@@ -1,5 +1,6 @@
 #include "redis/RedisConnection.h"
 
+#include "redis/RedisArgv.h"
 #include "switchboard/cluster/ClusterLog.h"
 
 #include <hiredis/async.h>
@@ -248,16 +249,8 @@ void RedisConnection::schedule_reconnect() {
 bool RedisConnection::send(const std::vector<std::string_view>& args, void (*callback)(redisAsyncContext*, void*, void*),
                            void* privdata) {
   if (!ac_ || !(ac_->c.flags & REDIS_CONNECTED)) return false;
-  std::vector<const char*> argv;
-  std::vector<std::size_t> argvlen;
-  argv.reserve(args.size());
-  argvlen.reserve(args.size());
-  for (auto a : args) {
-    argv.push_back(a.data());
-    argvlen.push_back(a.size());
-  }
-  return redisAsyncCommandArgv(ac_, callback, privdata, static_cast<int>(args.size()), argv.data(), argvlen.data()) ==
-         REDIS_OK;
+  RedisArgv argv(args);
+  return redisAsyncCommandArgv(ac_, callback, privdata, argv.count(), argv.argv.data(), argv.lengths.data()) == REDIS_OK;
 }
 
 bool RedisConnection::send_checked(const std::vector<std::string_view>& args, ReplyHandler done) {

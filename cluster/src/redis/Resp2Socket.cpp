@@ -6,6 +6,8 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/write.hpp>
 
+#include "redis/RedisArgv.h"
+
 namespace switchboard::cluster {
 
 namespace net = boost::asio;
@@ -68,16 +70,9 @@ void Resp2Socket::close() {
 
 bool Resp2Socket::send(const std::vector<std::string_view>& args) {
   if (!open_) return false;
-  std::vector<const char*> argv;
-  std::vector<std::size_t> argvlen;
-  argv.reserve(args.size());
-  argvlen.reserve(args.size());
-  for (auto a : args) {
-    argv.push_back(a.data());
-    argvlen.push_back(a.size());
-  }
+  RedisArgv argv(args);
   char* command = nullptr;
-  int length = redisFormatCommandArgv(&command, static_cast<int>(args.size()), argv.data(), argvlen.data());
+  int length = redisFormatCommandArgv(&command, argv.count(), argv.argv.data(), argv.lengths.data());
   if (length < 0) return false;
   outbox_.append(command, static_cast<std::size_t>(length));
   redisFreeCommand(command);
