@@ -1,5 +1,7 @@
 #pragma once
-// The broker of a cluster: Redis pub/sub, one channel per room ("<prefix>room:<name>").
+// The broker of a cluster: Redis pub/sub, one channel per room ("<prefix>room:<name>"; on a Redis
+// Cluster "<prefix>room:{<name>}", a sharded channel on the master of the room's slot, and the
+// history keys below tagged the same way: RedisKeys names them all).
 // What crosses a room's channel is one kind byte and the frame: 'm' for a message (then
 // "<offset>:<epoch>:" before the frame), 'p' for a presence event (published by
 // RedisPresenceStore's scripts). It works through the node's RedisLink, which it shares with the
@@ -32,7 +34,9 @@
 // delivers a channel's messages to each subscriber in order.
 //
 // Catching up: Redis pub/sub drops what is published while the subscriber connection is down
-// (or before the room's channel is subscribed again). When a room the node delivered before is
+// (or before the room's channel is subscribed again; on a Redis Cluster, while the room's master
+// fails over or its slot moves: the link reports the room's subscription lost, then subscribed
+// again where the slot lives). When a room the node delivered before is
 // subscribed again, the broker reads the room's history after the last message it delivered —
 // from the start of the new epoch when Redis restarted empty — and hands those first, then the
 // messages that arrived meanwhile, in order and once each. What the history no longer holds is
