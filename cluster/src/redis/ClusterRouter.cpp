@@ -389,7 +389,8 @@ void ClusterRouter::on_push(const std::string& shard, const ShardSubscriber::Pus
       return place(channel, ch);
     case ShardSubscriber::PushKind::refused: {
       ch.placed.clear();
-      std::string from = shard;  // (`shard` belongs to the link's handler, which the move may stop)
+      // A copy: `shard` belongs to the link's handler, which the move below may stop and free.
+      std::string from = shard;  // NOLINT(performance-unnecessary-copy-initialization)
       auto redirect = ClusterRedirect::parse(push.body, from.substr(0, from.rfind(':')));
       if (redirect && redirect->kind == ClusterRedirect::Kind::moved) {
         topology_.moved(*redirect);  // may change the layout, and forget channels no longer wanted
