@@ -916,13 +916,13 @@ namespace {
 
 // Publishes to "busy" on node a while `kill_master` kills the Redis master that holds it, until
 // both nodes are ready again (within 10 s; node b's /readyz, whose subscriber is in the room,
-// went 503 meanwhile, and node a's too when `a_unready_too`: with one Redis master, every node
+// went 503 meanwhile, and node a's too with `one_master`: with one Redis master, every node
 // waits for it; with a Redis Cluster, only the nodes with rooms on it): every acked message
 // reaches a subscriber that comes back with `since` and the live subscriber on node b, once each,
 // in order, under the same epoch. The promoted master has no replica yet (its replica was the
 // one killed): publishes are refused until `restore` brings one back.
 void expect_a_failover_to_lose_no_acked_message(server::Config config, const std::function<void()>& kill_master,
-                                                const std::function<void()>& restore, bool a_unready_too) {
+                                                const std::function<void()>& restore, bool one_master) {
   config.redis_wait_replicas = 1;
   config.history_size = 10000;
   TestNode a(config), b(config);
@@ -972,7 +972,7 @@ void expect_a_failover_to_lose_no_acked_message(server::Config config, const std
       ASSERT_EQ(reply["error"]["code"], "unavailable") << reply.dump();
       ++refused;
     }
-    if (killed && (a_unready || !a_unready_too) && b_unready && http_get(a.port(), "/readyz").status == 200 &&
+    if (killed && (a_unready || !one_master) && b_unready && http_get(a.port(), "/readyz").status == 200 &&
         http_get(b.port(), "/readyz").status == 200)
       break;
     ASSERT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(10)) << "the nodes never followed";
@@ -982,10 +982,12 @@ void expect_a_failover_to_lose_no_acked_message(server::Config config, const std
   stop_watching = true;
   watcher.join();
   EXPECT_GT(refused, 0);
-  // The promoted master has no replica yet: its WAIT finds none, and the publish is refused.
+  // The promoted master has no replica yet: its WAIT finds none, and the publish is refused (with
+  // one master, that WAIT is what refuses it; a Redis Cluster's master may also refuse it while
+  // it settles).
   json alone = publisher.request({{"op", "publish"}, {"room", "busy"}, {"data", "alone"}});
   EXPECT_EQ(alone["error"]["code"], "unavailable") << alone.dump();
-  EXPECT_NE(metric(a, "switchboard_redis_replica_waits_short_total"), "0");
+  if (one_master) EXPECT_NE(metric(a, "switchboard_redis_replica_waits_short_total"), "0");
   restore();
   json reply;
   ASSERT_TRUE(eventually([&] {
