@@ -18,27 +18,53 @@ namespace net = boost::asio;
 
 namespace {
 
-// Publishes a batch of a room's messages, in order. KEYS: the room's history hash, its stream.
-// ARGV: channel, history size, history ttl (ms), a new epoch in case the room has none, the
-// hash's ttl (ms), the offset slot's `before` and `kept` (protocol::message_offset_slot), then
-// each push (without offset). A room without an epoch has lost its history (or never had one):
-// its stream goes too, so that offsets start again at 1 under the new epoch.
-// Returns the messages' offsets.
-constexpr const char* kPublishText = R"lua(
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[4]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
+// What the publish and history scripts first do with the room's numbering. KEYS[1]: the room's
+// history hash (epoch, latest offset), KEYS[2]: its stream.
+constexpr std::string_view kNumberingText = R"lua(
+-- The room's epoch. A room without one has lost its history (or never had one): its stream goes
+-- too, so that offsets start again at 1 under the new epoch.
+local function room_epoch(new_epoch)
+  local epoch = redis.call('HGET', KEYS[1], 'epoch')
+  if not epoch then
+    epoch = new_epoch
+    redis.call('DEL', KEYS[2])
+    redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
+  end
+  return epoch
 end
-local count = #ARGV - 7
+-- An offset a node handed on under the room's epoch is never given to another message. A replica
+-- promoted by a failover may lack the latest messages its master numbered (Redis replicates
+-- asynchronously): the numbering then goes on after the node's mark (`mark_epoch`, `mark`: the
+-- last offset it handed on), and the stream notes the offsets in between as lost (one entry at
+-- the mark, its field `lost` holding the first lost offset).
+local function skip_lost(epoch, mark_epoch, mark, size)
+  if mark_epoch ~= epoch then return end
+  local top = tonumber(redis.call('HGET', KEYS[1], 'offset') or 0)
+  mark = tonumber(mark)
+  if mark <= top then return end
+  redis.call('HSET', KEYS[1], 'offset', mark)
+  if tonumber(size) > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
+    redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', size, mark .. '-0', 'lost', top + 1)
+  end
+end
+)lua";
+
+// Publishes a batch of a room's messages, in order. ARGV: channel, history size, history ttl
+// (ms), a new epoch in case the room has none, the hash's ttl (ms), the offset slot's `before`
+// and `kept` (protocol::message_offset_slot), the node's mark (the epoch and the offset of the
+// room's last message it handed on; '' and 0 when none), then each push (without offset).
+// Returns the messages' offsets.
+const std::string kPublishText = std::string(kNumberingText) + R"lua(
+local epoch = room_epoch(ARGV[4])
+skip_lost(epoch, ARGV[8], ARGV[9], ARGV[2])
+local count = #ARGV - 9
 local last = redis.call('HINCRBY', KEYS[1], 'offset', count)
 local keep = tonumber(ARGV[2]) > 0
 local kept = tonumber(ARGV[7])
 local offsets = {}
 for i = 1, count do
   local offset = last - count + i
-  local push = ARGV[7 + i]
+  local push = ARGV[9 + i]
   push = string.sub(push, 1, #push - kept) .. ARGV[6] .. offset .. string.sub(push, #push - kept + 1)
   if keep then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-0', 'p', push) end
   redis.call(PUBLISH, ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
@@ -49,16 +75,13 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return offsets
 )lua";
 
-// KEYS: the room's history hash, its stream. ARGV: a new epoch in case the room has none, the
-// hash's ttl (ms), the offset to read after ('' for the latest messages), how many at most.
-// Returns {epoch, latest offset, entries oldest first}.
-constexpr const char* kHistoryText = R"lua(
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
-end
+// ARGV: a new epoch in case the room has none, the hash's ttl (ms), the offset to read after
+// ('' for the latest messages), how many at most, the history size, the node's mark (as for a
+// publish). Returns {epoch, latest offset, entries oldest first}: messages (field `p`) and the
+// lost offsets' notes (field `lost`).
+const std::string kHistoryText = std::string(kNumberingText) + R"lua(
+local epoch = room_epoch(ARGV[1])
+skip_lost(epoch, ARGV[6], ARGV[7], ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local offset = tonumber(redis.call('HGET', KEYS[1], 'offset'))
 local limit = tonumber(ARGV[4])
@@ -85,8 +108,9 @@ std::optional<std::uint64_t> parse_offset(std::string_view text) {
 }
 
 // The history script's answer: {epoch, latest offset, entries oldest first}, each entry
-// [id, [field, value]]. Not available when Redis did not run it.
-Broker::History history_of(const redisReply* reply, std::optional<std::uint64_t> after, std::size_t count) {
+// [id, [field, value]]: a message (`p`, the push) or a note of lost offsets (`lost`, the first
+// of them; the entry's id is the last). Not available when Redis did not run it.
+Broker::History history_of(const redisReply* reply, std::optional<std::uint64_t> after) {
   Broker::History history;
   if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
       reply->element[0]->type != REDIS_REPLY_STRING || reply->element[1]->type != REDIS_REPLY_INTEGER ||
@@ -95,23 +119,37 @@ Broker::History history_of(const redisReply* reply, std::optional<std::uint64_t>
   history.available = true;
   history.position.epoch.assign(reply->element[0]->str, reply->element[0]->len);
   history.position.offset = static_cast<std::uint64_t>(reply->element[1]->integer);
+  // With `after`: every offset from after + 1 on is a message or noted lost, up to the latest.
+  std::uint64_t next = after ? *after + 1 : 0;
+  bool gapless = true;
   const redisReply* entries = reply->element[2];
   for (std::size_t i = 0; i < entries->elements; ++i) {
     const redisReply* e = entries->element[i];
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
-        e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2)
+        e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2 ||
+        e->element[1]->element[0]->type != REDIS_REPLY_STRING || e->element[1]->element[1]->type != REDIS_REPLY_STRING)
       continue;
     std::string_view id(e->element[0]->str, e->element[0]->len);
+    std::string_view field(e->element[1]->element[0]->str, e->element[1]->element[0]->len);
+    std::string_view value(e->element[1]->element[1]->str, e->element[1]->element[1]->len);
     auto offset = parse_offset(id.substr(0, id.find('-')));
-    const redisReply* value = e->element[1]->element[1];
-    if (!offset || value->type != REDIS_REPLY_STRING) continue;
-    history.messages.push_back({*offset, protocol::make_payload(std::string(value->str, value->len))});
+    if (!offset) continue;
+    std::uint64_t first = *offset;
+    if (field == "p") {
+      history.messages.push_back({*offset, protocol::make_payload(std::string(value))});
+    } else if (field == "lost") {
+      auto from = parse_offset(value);
+      if (!from || *from > *offset) continue;
+      first = *from;
+    } else {
+      continue;
+    }
+    if (first > next) gapless = false;
+    next = *offset + 1;
   }
-  auto top = history.position.offset;
   if (after) {
-    const auto& m = history.messages;
-    history.complete = *after == top || (*after < top && top - *after <= count && m.size() == top - *after &&
-                                         m.front().offset == *after + 1 && m.back().offset == top);
+    auto top = history.position.offset;
+    history.complete = *after == top || (*after < top && gapless && next == top + 1);
   }
   return history;
 }
@@ -157,6 +195,7 @@ RedisBroker::Stats RedisBroker::stats() const {
   s.connected = ready();
   s.reconnects = reconnects_.load();
   s.replica_waits_short = replica_waits_short_.load();
+  s.stale_messages = stale_messages_.load();
   return s;
 }
 
@@ -232,6 +271,7 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
                 std::to_string(numbering_ttl(limits.ttl).count()),
                 std::string(slot.before),
                 std::to_string(slot.kept)};
+  add_mark(room, call->args);
   call->payloads.reserve(run.size());
   for (const auto& m : run) call->payloads.push_back(m.push);
   auto handlers = std::make_shared<std::vector<Outgoing>>(std::move(run));
@@ -283,11 +323,27 @@ void RedisBroker::wait_for_replicas(std::shared_ptr<std::vector<Outgoing>> handl
   if (!sent) refuse();
 }
 
-void RedisBroker::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+// On the strand: the node's mark for a room's script (ARGV), the epoch and offset of the room's
+// last message it handed on ('' and 0 when none): the script never numbers another message
+// with an offset up to it (skip_lost).
+void RedisBroker::add_mark(const std::string& room, std::vector<std::string>& args) const {
+  auto it = channels_.find(room);
+  if (it == channels_.end() || it->second.delivered.epoch.empty()) {
+    args.emplace_back();
+    args.emplace_back("0");
+    return;
+  }
+  args.push_back(it->second.delivered.epoch);
+  args.push_back(std::to_string(it->second.delivered.offset));
+}
+
+void RedisBroker::history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
                        HistoryHandler done) {
   if (!link_->commands_up()) return done(History{});
-  net::post(link_->strand(), [this, room, after, limit, done = std::move(done)]() mutable {
-    read_history(room, after, limit, std::move(done));
+  std::optional<std::uint64_t> offset;
+  if (after) offset = after->offset;
+  net::post(link_->strand(), [this, room, offset, limit, done = std::move(done)]() mutable {
+    read_history(room, offset, limit, std::move(done));
   });
 }
 
@@ -298,9 +354,10 @@ void RedisBroker::read_history(const std::string& room, std::optional<std::uint6
   auto call = std::make_shared<RedisLink::ScriptCall>();
   call->keys = {link_->keys().history(room), link_->keys().stream(room)};
   call->args = {new_epoch(), std::to_string(numbering_ttl(limits.ttl).count()),
-                after ? std::to_string(*after) : std::string(), std::to_string(count)};
-  bool sent = link_->run(kHistoryScript, std::move(call), [after, count, done](redisReply* reply) {
-    done(history_of(reply, after, count));
+                after ? std::to_string(*after) : std::string(), std::to_string(count), std::to_string(limits.size)};
+  add_mark(room, call->args);
+  bool sent = link_->run(kHistoryScript, std::move(call), [after, done](redisReply* reply) {
+    done(history_of(reply, after));
   });
   if (!sent) done(History{});
 }
@@ -384,8 +441,14 @@ void RedisBroker::on_message(const std::string& room, std::string_view text) {
   auto push = protocol::make_payload(std::string(text.substr(second + 1)));
   std::string_view epoch = text.substr(colon + 1, second - colon - 1);
   Channel& ch = it->second;
-  if (ch.catching_up) ch.pending.push_back({*offset, std::string(epoch), std::move(push)});
-  else hand(room, ch, push, *offset, epoch);
+  if (ch.catching_up) return ch.pending.push_back({*offset, std::string(epoch), std::move(push)});
+  if (epoch == ch.delivered.epoch && *offset <= ch.delivered.offset) {
+    // A master that lacked the room's latest messages (after a failover) numbered this one with
+    // an offset the node already handed on: it cannot reach the room's subscribers under it.
+    ++stale_messages_;
+    return;
+  }
+  hand(room, ch, push, *offset, epoch);
 }
 
 // Redis confirmed a SUBSCRIBE or UNSUBSCRIBE of the room's channel, or (a Redis Cluster) the

@@ -81,7 +81,7 @@ class RedisBroker final : public Broker {
   // Messages and history: one script call each (a publish's may carry a batch).
   void set_deliver_handler(DeliverHandler handler) override;
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
-  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+  void history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
                HistoryHandler done) override;
   // The room channels, on the link's subscriber connection.
   void when_subscribed(const std::string& room, SubscribedHandler done) override;
@@ -126,6 +126,7 @@ class RedisBroker final : public Broker {
   static constexpr std::size_t kMaxBatch = 256;
   static constexpr std::size_t kMaxBatchBytes = 1 << 20;
   void send_outbox();
+  void add_mark(const std::string& room, std::vector<std::string>& args) const;
   void send_publishes(std::vector<Outgoing> run);
   // After a publish script's answer: WAIT for the replicas, then the acks.
   void wait_for_replicas(std::shared_ptr<std::vector<Outgoing>> handlers, std::vector<std::uint64_t> offsets);
@@ -150,6 +151,7 @@ class RedisBroker final : public Broker {
   HistoryPolicy history_;
   Acks acks_;
   std::atomic<std::uint64_t> replica_waits_short_{0};
+  std::atomic<std::uint64_t> stale_messages_{0};
   std::string epoch_seed_;
   std::uint64_t epochs_made_ = 0;  // on the strand
   DeliverHandler deliver_;

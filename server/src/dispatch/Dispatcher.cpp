@@ -240,10 +240,8 @@ void Dispatcher::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohm
   if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
   // Read now that the room's messages reach this node: every later one arrives held, every
   // earlier one is in the history (or gone from it, and then the reply says so).
-  std::optional<std::uint64_t> after;
-  if (since) after = since->offset;
   std::size_t limit = since ? std::numeric_limits<std::size_t>::max() : 0;
-  broker_.history(room, after, limit, [this, conn, id = std::move(id), room, since](cluster::Broker::History history) mutable {
+  broker_.history(room, since, limit, [this, conn, id = std::move(id), room, since](cluster::Broker::History history) mutable {
     conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
                 history = std::move(history)] {
       if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
@@ -256,7 +254,7 @@ void Dispatcher::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohm
       // reaches this connection through its queue, after the reply queued here at once.
       presence_.join(room, conn->id(), conn->identity().user, conn->identity().info);
       std::optional<bool> recovered;
-      protocol::StreamPosition from = history.position;
+      protocol::StreamPosition from = history.position, told = history.position;
       static const std::vector<cluster::Broker::Entry> kNone;
       const auto* replay = &kNone;
       if (since) {
@@ -265,9 +263,14 @@ void Dispatcher::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohm
         if (*recovered) {
           from.offset = since->offset;
           replay = &history.messages;
+        } else if (since->epoch == from.epoch && since->offset > from.offset) {
+          // The client saw offsets the room's numbering has not reached (a failover to a replica
+          // that lacked the latest messages): it goes on from its own position, so that no
+          // other message reaches it under an offset it already had.
+          from.offset = told.offset = since->offset;
         }
       }
-      conn->subscribed(id, room, history.position, recovered);
+      conn->subscribed(id, room, told, recovered);
       if (registry_.release(conn, room, from, *replay) == RoomRegistry::ReleaseResult::overflowed) {
         ++metrics_.slow_consumers;
         conn->shutdown(protocol::close_code::slow_consumer, "slow consumer");

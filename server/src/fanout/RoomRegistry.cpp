@@ -190,6 +190,10 @@ RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connecti
   const auto now = Connection::Clock::now();
   for (const auto& entry : recovered) {
     if (entry.offset <= at.offset) continue;
+    if (entry.offset != at.offset + 1) {  // offsets lost in a failover: the new position first
+      at.offset = entry.offset - 1;
+      conn->deliver_message(protocol::subscribed_push(room, at, false), room, at.offset, at.epoch, now);
+    }
     conn->deliver_message(entry.push, room, entry.offset, after.epoch, now);
     at.offset = entry.offset;
   }

@@ -46,8 +46,9 @@ class RoomRegistry {
   bool contains(cluster::ConnectionId conn, const std::string& room) const;
 
   enum class ReleaseResult { released, overflowed, gone };
-  // Ends the hold of a new subscription: queues `recovered`, then the held messages with an
-  // offset after both `after` and the last recovered one, and from then on delivers directly.
+  // Ends the hold of a new subscription: queues `recovered` (where its offsets skip some, lost in
+  // a failover, the position before the next first), then the held messages with an offset
+  // after both `after` and the last recovered one, and from then on delivers directly.
   // `overflowed` when more than the held limit arrived meanwhile (the held messages are
   // dropped: the caller closes the connection as a slow consumer); `gone` when not subscribed.
   ReleaseResult release(const std::shared_ptr<Connection>& conn, const std::string& room,

@@ -98,6 +98,10 @@ void render_broker(std::ostream& out, const cluster::Broker::Stats& broker) {
            "Publish batches whose WAIT (--redis-wait-replicas) found fewer replicas than asked in time: "
            "their publishers heard unavailable.",
            broker.replica_waits_short);
+    single(out, "switchboard_redis_stale_messages_total", "counter",
+           "Messages a room's channel brought with an offset this node had already delivered (after a "
+           "failover to a replica that lacked the room's latest messages): not delivered again.",
+           broker.stale_messages);
     return;
   }
   single(out, "switchboard_history_bytes", "gauge",

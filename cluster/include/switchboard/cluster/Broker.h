@@ -58,9 +58,10 @@ class Broker {
   // Numbers `push` (a message push without its offset), keeps it in the room's history and
   // publishes it to `room` on every node. `done` may be called inline.
   virtual void publish(const std::string& room, protocol::Payload push, PublishHandler done) = 0;
-  // Reads the room's position and messages: with `after`, those after that offset (at most
-  // `limit`); without, the latest `limit`. `done` may run inline or on another thread.
-  virtual void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
+  // Reads the room's position and messages: with `after` (where a reader stands: its epoch and
+  // offset), those after that offset (at most `limit`); without, the latest `limit`. `done` may
+  // run inline or on another thread.
+  virtual void history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
                        HistoryHandler done) = 0;
   // This node starts (stops) wanting the room's messages. Callers serialize these per room.
   // Never blocks and never calls the deliver handler inline.
@@ -88,6 +89,10 @@ class Broker {
     // Publishes' WAITs (--redis-wait-replicas) that found fewer replicas than asked in time: their
     // messages were refused (unavailable).
     std::uint64_t replica_waits_short = 0;
+    // Messages a room's channel brought with an offset the node had already handed on (a master
+    // promoted by a failover lacked the room's latest messages and numbered new ones with their
+    // offsets, before the node's next script moved the numbering past them): not delivered.
+    std::uint64_t stale_messages = 0;
     // The embedded broker's history (a cluster's is in Redis): bytes kept, and messages evicted
     // to stay within --history-max-bytes.
     std::uint64_t history_bytes = 0;
