@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "FreePort.h"
+#include "RedisCli.h"
 
 namespace switchboard::test {
 
@@ -103,18 +104,6 @@ std::vector<ClusterNodeLine> parse_cluster_nodes(const std::string& text) {
     out.push_back(std::move(n));
   }
   return out;
-}
-
-// Runs a shell command; its output and exit status.
-std::pair<std::string, int> cluster_shell(const std::string& command) {
-  std::string out;
-  int status = -1;
-  if (FILE* f = ::popen((command + " 2>&1").c_str(), "r")) {
-    std::array<char, 4096> buf;
-    while (auto n = std::fread(buf.data(), 1, buf.size(), f)) out.append(buf.data(), n);
-    status = ::pclose(f);
-  }
-  return {out, status};
 }
 
 }  // namespace
@@ -260,10 +249,10 @@ void RedisClusterProcess::form() {
       throw std::runtime_error("CLUSTER ADDSLOTSRANGE refused");
     return;
   }
-  std::string command = SWITCHBOARD_REDIS_CLI " --cluster create";
+  std::string command = "--cluster create";
   for (const auto& n : nodes_) command += " 127.0.0.1:" + std::to_string(n.port);
   command += " --cluster-replicas " + std::to_string(options_.replicas) + " --cluster-yes";
-  auto [out, status] = cluster_shell(command);
+  auto [out, status] = run_redis_cli(command);
   if (status != 0 || out.find("[OK] All 16384 slots covered") == std::string::npos)
     throw std::runtime_error("redis-cli --cluster create failed: " + out);
 }
@@ -346,8 +335,7 @@ std::size_t RedisClusterProcess::master_of(int slot) const {
 }
 
 std::string RedisClusterProcess::cli(std::size_t node, const std::string& args) const {
-  return cluster_shell(SWITCHBOARD_REDIS_CLI " -h 127.0.0.1 -p " + std::to_string(port(node)) + " " + args)
-      .first;
+  return redis_cli(port(node), args);
 }
 
 }  // namespace switchboard::test

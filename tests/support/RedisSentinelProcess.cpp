@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "FreePort.h"
+#include "RedisCli.h"
 
 namespace switchboard::test {
 
@@ -211,15 +212,6 @@ void RedisSentinelProcess::restore() {
   wait_until_ready("the killed server did not come back as a replica");
 }
 
-std::string RedisSentinelProcess::cli(std::uint16_t port, const std::string& args) {
-  std::string command = SWITCHBOARD_REDIS_CLI " -h 127.0.0.1 -p " + std::to_string(port) + " " + args + " 2>&1";
-  std::string out;
-  if (FILE* f = ::popen(command.c_str(), "r")) {
-    std::array<char, 4096> buf;
-    while (auto n = std::fread(buf.data(), 1, buf.size(), f)) out.append(buf.data(), n);
-    ::pclose(f);
-  }
-  return out;
-}
+std::string RedisSentinelProcess::cli(std::uint16_t port, const std::string& args) { return redis_cli(port, args); }
 
 }  // namespace switchboard::test

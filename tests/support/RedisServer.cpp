@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "FreePort.h"
+#include "RedisCli.h"
 
 namespace switchboard::test {
 
@@ -86,15 +87,6 @@ void RedisServer::resume() {
   if (pid_ > 0) ::kill(pid_, SIGCONT);
 }
 
-std::string RedisServer::cli(const std::string& args) const {
-  std::string command = SWITCHBOARD_REDIS_CLI " -h 127.0.0.1 -p " + std::to_string(port_) + " " + args;
-  std::string out;
-  if (FILE* f = ::popen(command.c_str(), "r")) {
-    std::array<char, 4096> buf;
-    while (auto n = std::fread(buf.data(), 1, buf.size(), f)) out.append(buf.data(), n);
-    ::pclose(f);
-  }
-  return out;
-}
+std::string RedisServer::cli(const std::string& args) const { return redis_cli(port_, args); }
 
 }  // namespace switchboard::test

@@ -403,10 +403,11 @@ void RedisBroker::sync(const std::string& room) {
   Channel& ch = it->second;
   // A Redis Cluster's router takes subscribe and unsubscribe at any time and keeps what the node
   // last asked for: it is told every time (an unsubscribe still on its way when a room is
-  // wanted again then ends as a lost subscription, caught up from history).
+  // wanted again then ends as a lost subscription, caught up from history; one no longer wanted
+  // is forgotten, even before its subscription was confirmed).
   if (link_->sharded() && link_->subscriber_up()) {
     if (ch.wanted) link_->subscribe(room);
-    else if (ch.subscribed) link_->unsubscribe(room);
+    else link_->unsubscribe(room);
   }
   // One SUBSCRIBE or UNSUBSCRIBE in flight per channel on one Redis (hiredis keeps one callback
   // per channel).
@@ -419,8 +420,6 @@ void RedisBroker::sync(const std::string& room) {
     if (ch.wanted) notify(ch, true);
     else {
       notify(ch, false);
-      // (A Redis Cluster's router may still want it, asked before: it forgets it.)
-      if (link_->sharded()) link_->unsubscribe(room);
       if (ch.catching_up) --catching_up_;  // given up: the reconnect's summary no longer waits for it
       channels_.erase(it);
       link_->room_dropped(room);
