@@ -1173,6 +1173,24 @@ TEST(ClusterOnRedisCluster, ARoomWhoseMasterIsDownIsUnavailableWhileTheOthersCar
   EXPECT_EQ(alice.read_json()["data"], "back");
 }
 
+// A subscribe the room's master does not confirm (here it pauses every client for 2 s) is
+// refused as unavailable once the node's reply timeout (half --node-timeout) has passed, rather
+// than left unanswered; once the master answers again, subscribing works.
+TEST(ClusterOnRedisCluster, ASubscribeTheMasterDoesNotConfirmIsRefusedInTime) {
+  RedisClusterProcess redis({.masters = 1});
+  auto config = redis_cluster_config(redis);
+  config.node_timeout = std::chrono::milliseconds(600);  // replies awaited for 300 ms
+  TestNode node(config);
+  wait_ready(node);
+  WsClient alice(node.port());
+  redis.cli(0, "CLIENT PAUSE 2000 ALL");
+  json reply = alice.request({{"op", "subscribe"}, {"room", "quiet"}});
+  EXPECT_EQ(reply["error"]["code"], "unavailable") << reply.dump();  // not an ok after the pause
+  ASSERT_TRUE(eventually([&] { return alice.request({{"op", "subscribe"}, {"room", "quiet"}}).value("ok", false); }));
+  EXPECT_EQ(alice.request({{"op", "publish"}, {"room", "quiet"}, {"data", 1}})["ok"], true);
+  EXPECT_EQ(alice.read_json()["data"], 1);
+}
+
 // A room's slot moves to another master (as `redis-cli --cluster reshard` moves it: IMPORTING /
 // MIGRATING, its keys MIGRATEd, then the new owner set) while a publisher publishes to it: every
 // subscriber, on both nodes, gets every acked message once, in order, with no announcement.

@@ -183,7 +183,14 @@ void RedisBroker::set_deliver_handler(DeliverHandler handler) { deliver_ = std::
 
 void RedisBroker::start(net::io_context& ioc) { link_->start(ioc); }
 
-void RedisBroker::stop() { link_->stop(); }
+void RedisBroker::stop() {
+  if (link_->started())
+    net::post(link_->strand(), [this] {
+      stopped_ = true;
+      if (waiter_timer_) waiter_timer_->cancel();
+    });
+  link_->stop();  // behind the post above: the strand runs it first
+}
 
 bool RedisBroker::ready() const {
   return link_->commands_up() && link_->subscriber_up() && resubscribed_ && link_->ready();
@@ -385,15 +392,48 @@ void RedisBroker::when_subscribed(const std::string& room, SubscribedHandler don
     auto it = channels_.find(room);
     if (it == channels_.end() || !it->second.wanted) return done(false);  // unsubscribed meanwhile
     if (it->second.subscribed) return done(true);
-    if (!link_->subscriber_up() || !link_->room_reachable(room)) return done(false);
-    it->second.waiters.push_back(std::move(done));
+    if (!link_->subscriber_up() || !link_->room_reachable(room) || stopped_) return done(false);
+    it->second.waiters.push_back({std::chrono::steady_clock::now() + link_->timing().reply_timeout, std::move(done)});
+    arm_waiter_timer();
   });
 }
 
 void RedisBroker::notify(Channel& ch, bool subscribed) {
   auto waiters = std::move(ch.waiters);
   ch.waiters.clear();
-  for (auto& done : waiters) done(subscribed);
+  for (auto& w : waiters) w.done(subscribed);
+}
+
+// Wakes up at the oldest waiter's deadline (every waiter gets the same wait, so the oldest is
+// the first due).
+void RedisBroker::arm_waiter_timer() {
+  if (waiter_timer_armed_ || stopped_) return;
+  std::optional<std::chrono::steady_clock::time_point> first;
+  for (const auto& [room, ch] : channels_)
+    for (const auto& w : ch.waiters)
+      if (!first || w.deadline < *first) first = w.deadline;
+  if (!first) return;
+  if (!waiter_timer_) waiter_timer_ = std::make_unique<net::steady_timer>(link_->strand());
+  waiter_timer_armed_ = true;
+  waiter_timer_->expires_at(*first);
+  waiter_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec == net::error::operation_aborted) return;
+    waiter_timer_armed_ = false;
+    expire_waiters();
+  });
+}
+
+void RedisBroker::expire_waiters() {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<SubscribedHandler> due;
+  for (auto& [room, ch] : channels_)
+    std::erase_if(ch.waiters, [&](Channel::Waiter& w) {
+      if (w.deadline > now) return false;
+      due.push_back(std::move(w.done));
+      return true;
+    });
+  for (auto& done : due) done(false);
+  arm_waiter_timer();
 }
 
 // Brings the subscriber connection in line with what the node wants for `room`.

@@ -47,6 +47,7 @@
 // Threading: all Redis work runs on the link's strand; publish, subscribe and unsubscribe may be
 // called from any thread and never block. start() starts the link, stop() stops it.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -97,7 +98,11 @@ class RedisBroker final : public Broker {
     bool subscribed = false;  // confirmed by Redis
     bool in_flight = false;
     bool resubscribing = false;  // counted in unconfirmed_
-    std::vector<SubscribedHandler> waiters;  // when_subscribed() calls waiting for the confirmation
+    struct Waiter {
+      std::chrono::steady_clock::time_point deadline;
+      SubscribedHandler done;
+    };
+    std::vector<Waiter> waiters;  // when_subscribed() calls waiting for the confirmation
     std::uint64_t id = 0;  // tells a reply for this channel from one for an earlier one of the room
     bool was_subscribed = false;  // confirmed before: a confirmation now is a resubscribe
     // The last message (or position) handed to the node.
@@ -115,6 +120,14 @@ class RedisBroker final : public Broker {
     std::vector<Pending> pending;
   };
   static void notify(Channel& ch, bool subscribed);
+  // Waiters not confirmed by their deadline (the link's reply timeout) hear false: a client's
+  // subscribe is refused (unavailable, retryable) rather than left unanswered while a Redis
+  // Cluster's master fails over. On the strand.
+  void arm_waiter_timer();
+  void expire_waiters();
+  std::unique_ptr<boost::asio::steady_timer> waiter_timer_;  // on the strand, from the first waiter
+  bool waiter_timer_armed_ = false;
+  bool stopped_ = false;  // on the strand
 
   // A publish waiting for the strand. Those made while the strand is busy go to Redis together:
   // one script call per room carries up to kMaxBatch of them.
