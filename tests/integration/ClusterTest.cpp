@@ -602,6 +602,11 @@ TEST(ClusterRecovery, OffsetsAMasterLostInAFailoverAreNeverGivenToOtherMessages)
   EXPECT_TRUE(eventually([&] { return metric(c.b, "switchboard_redis_stale_messages_total") == "1"; }));
   EXPECT_EQ(publish(pub, "next"), 12u);
   for (WsClient* client : {&sub, &ahead, &back}) expect_message(*client, 12, "next");
+  // The room's history: its messages, without the note of the lost ones.
+  json history = pub.request({{"op", "history"}, {"room", "r"}});
+  std::vector<std::uint64_t> offsets;
+  for (const auto& m : history["messages"]) offsets.push_back(m["offset"]);
+  EXPECT_EQ(offsets, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6, 7, 11, 12})) << history.dump();
 }
 
 // Redis stopped and started again (empty), its connections killed, its keys flushed — under a

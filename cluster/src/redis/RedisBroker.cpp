@@ -36,7 +36,8 @@ end
 -- promoted by a failover may lack the latest messages its master numbered (Redis replicates
 -- asynchronously): the numbering then goes on after the node's mark (`mark_epoch`, `mark`: the
 -- last offset it handed on), and the stream notes the offsets in between as lost (one entry at
--- the mark, its field `lost` holding the first lost offset).
+-- the mark: `lost` the first lost offset, `last` the mark; two fields, so that a node of an
+-- earlier version, which reads an entry of one field as a message, passes over it).
 local function skip_lost(epoch, mark_epoch, mark, size)
   if mark_epoch ~= epoch then return end
   local top = tonumber(redis.call('HGET', KEYS[1], 'offset') or 0)
@@ -44,7 +45,7 @@ local function skip_lost(epoch, mark_epoch, mark, size)
   if mark <= top then return end
   redis.call('HSET', KEYS[1], 'offset', mark)
   if tonumber(size) > 0 and redis.call('EXISTS', KEYS[2]) == 1 then
-    redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', size, mark .. '-0', 'lost', top + 1)
+    redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', size, mark .. '-0', 'lost', top + 1, 'last', mark)
   end
 end
 )lua";
@@ -108,8 +109,8 @@ std::optional<std::uint64_t> parse_offset(std::string_view text) {
 }
 
 // The history script's answer: {epoch, latest offset, entries oldest first}, each entry
-// [id, [field, value]]: a message (`p`, the push) or a note of lost offsets (`lost`, the first
-// of them; the entry's id is the last). Not available when Redis did not run it.
+// [id, [field, value, …]]: a message (`p`, the push) or a note of lost offsets (`lost`, the first
+// of them, and `last`; the entry's id is the last). Not available when Redis did not run it.
 Broker::History history_of(const redisReply* reply, std::optional<std::uint64_t> after) {
   Broker::History history;
   if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
@@ -126,7 +127,7 @@ Broker::History history_of(const redisReply* reply, std::optional<std::uint64_t>
   for (std::size_t i = 0; i < entries->elements; ++i) {
     const redisReply* e = entries->element[i];
     if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[0]->type != REDIS_REPLY_STRING ||
-        e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements != 2 ||
+        e->element[1]->type != REDIS_REPLY_ARRAY || e->element[1]->elements < 2 ||
         e->element[1]->element[0]->type != REDIS_REPLY_STRING || e->element[1]->element[1]->type != REDIS_REPLY_STRING)
       continue;
     std::string_view id(e->element[0]->str, e->element[0]->len);
