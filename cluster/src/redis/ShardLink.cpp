@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include "redis/RedisReply.h"
+#include "redis/ScriptUnit.h"
 #include "switchboard/cluster/ClusterLog.h"
 
 namespace switchboard::cluster {
@@ -42,26 +43,40 @@ bool ShardLink::command(const std::vector<std::string_view>& args, bool asking, 
   return commands_.command(args, std::move(done));
 }
 
-bool ShardLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking, ReplyHandler done) {
-  return send_script(script, std::move(call), asking, true, std::move(done));
+bool ShardLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking,
+                    ReplyHandler done, ReplyHandler waited) {
+  if (call->wait && !waited) waited = [](redisReply*) {};
+  return send_script(script, std::move(call), asking, true, std::move(done), std::move(waited));
 }
 
 bool ShardLink::send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking,
-                            bool may_reload, ReplyHandler done) {
+                            bool may_reload, ReplyHandler done, ReplyHandler waited) {
   std::string key_count = std::to_string(call->keys.size());
   std::vector<std::string_view> args{"EVALSHA", script.sha(), key_count};
   args.reserve(args.size() + call->keys.size() + call->args.size() + call->payloads.size());
   for (const auto& key : call->keys) args.push_back(key);
   for (const auto& arg : call->args) args.push_back(arg);
   for (const auto& payload : call->payloads) args.push_back(*payload);
-  return command(args, asking, [this, &script, call, asking, may_reload, done = std::move(done)](redisReply* reply) {
-    if (!may_reload || !error_of(reply).starts_with("NOSCRIPT")) return done(reply);
-    // This master has not the script: load it, and send the call once more behind it.
-    log(LogSeverity::warn, "Redis " + address_.describe() + " lacks the " + std::string(script.name()) +
-                               " script (restarted, promoted, or SCRIPT FLUSH): loading it again");
-    commands_.command({"SCRIPT", "LOAD", script.text()}, [](redisReply*) {});
-    if (!send_script(script, call, asking, false, done)) done(nullptr);
-  });
+  auto unit = std::make_shared<ScriptUnit>();
+  bool sent =
+      command(args, asking, [this, &script, call, asking, may_reload, done, waited, unit](redisReply* reply) {
+        if (!may_reload || !error_of(reply).starts_with("NOSCRIPT")) {
+          done(reply);
+          if (unit->wait_unsent) waited(nullptr);
+          return;
+        }
+        // This master has not the script: load it, and send the call (and its WAIT) once more behind it.
+        unit->sent_again = true;
+        log(LogSeverity::warn, "Redis " + address_.describe() + " lacks the " + std::string(script.name()) +
+                                   " script (restarted, promoted, or SCRIPT FLUSH): loading it again");
+        commands_.command({"SCRIPT", "LOAD", script.text()}, [](redisReply*) {});
+        if (send_script(script, call, asking, false, done, waited)) return;
+        done(nullptr);
+        if (call->wait) waited(nullptr);
+      });
+  if (!sent) return false;
+  if (call->wait) ScriptUnit::send_wait(unit, commands_, *call->wait, waited);
+  return true;
 }
 
 }  // namespace switchboard::cluster

@@ -7,6 +7,10 @@
 // promoted that never had them, SCRIPT FLUSH) loads that script and is sent once more. Order is
 // not this link's business: the ClusterRouter sends at most one call per slot at a time.
 //
+// A call with a wait (ScriptCall::wait) is sent as one unit, EVALSHA then WAIT, on the command
+// connection: the WAIT counts the replicas that have the script's writes. After NOSCRIPT the
+// unit goes again whole, and the answer of the WAIT behind the refused script is dropped.
+//
 // Everything on the strand; stop() before destroying while the event loop runs.
 #include <functional>
 #include <memory>
@@ -42,15 +46,18 @@ class ShardLink {
   bool subscriber_up() const { return subscriber_.up(); }
 
   // EVALSHA of `script` with the call's keys and arguments; `asking`: preceded by ASKING (an
-  // -ASK redirection). False, without calling `done`, when the connection is not up.
-  bool run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking, ReplyHandler done);
+  // -ASK redirection). False, without calling a handler, when the connection is not up.
+  // Otherwise `done` runs once with the script's answer and, with a wait, `waited` runs once
+  // after it with the answer of the WAIT sent right behind that script (nullptr: lost).
+  bool run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking, ReplyHandler done,
+           ReplyHandler waited = nullptr);
   bool command(const std::vector<std::string_view>& args, bool asking, ReplyHandler done);
   bool subscribe(std::string_view channel) { return subscriber_.subscribe(channel); }
   bool unsubscribe(std::string_view channel) { return subscriber_.unsubscribe(channel); }
 
  private:
-  bool send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking, bool may_reload,
-                   ReplyHandler done);
+  bool send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking,
+                   bool may_reload, ReplyHandler done, ReplyHandler waited);
 
   RedisAddress address_;
   std::vector<const RedisScript*> scripts_;
