@@ -358,6 +358,27 @@ TEST_F(ClusterRouterTest, AWaitIsAnsweredByTheMasterThatRanTheScript) {
   cluster_->await_healthy();
 }
 
+// Sharded pub/sub needs Redis 7: a master is used once COMMAND INFO SPUBLISH shows it knows the
+// command. Redis 6 answers it as Redis 7 answers a command it does not know (a nil entry).
+TEST_F(ClusterRouterTest, AMasterMustKnowShardedPubSub) {
+  redisContext* c = redisConnect("127.0.0.1", cluster_->port(0));
+  ASSERT_TRUE(c && !c->err);
+  auto ask = [c](const char* command) {
+    return std::unique_ptr<redisReply, void (*)(void*)>(static_cast<redisReply*>(redisCommand(c, command)),
+                                                        freeReplyObject);
+  };
+  auto known = ask("COMMAND INFO SPUBLISH");
+  EXPECT_TRUE(ShardLink::knows_sharded_pubsub(known.get()));
+  auto unknown = ask("COMMAND INFO NOSUCHCOMMAND");  // Redis 6's answer for SPUBLISH
+  ASSERT_TRUE(unknown && unknown->type == REDIS_REPLY_ARRAY && unknown->elements == 1);
+  EXPECT_FALSE(ShardLink::knows_sharded_pubsub(unknown.get()));
+  auto no_command = ask("NOSUCHCOMMAND INFO SPUBLISH");  // a Redis without COMMAND at all
+  ASSERT_TRUE(no_command && no_command->type == REDIS_REPLY_ERROR);
+  EXPECT_FALSE(ShardLink::knows_sharded_pubsub(no_command.get()));
+  EXPECT_FALSE(ShardLink::knows_sharded_pubsub(nullptr));
+  redisFree(c);
+}
+
 TEST(ClusterRouterFailover, FollowsAReplicaThatTookOverAndSubscribesThere) {
   RedisClusterProcess cluster({.masters = 3, .replicas = 1, .require_full_coverage = false});
   RouterOnLoop router(cluster);

@@ -65,6 +65,7 @@ ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
       [this, key](bool up) {
         update_ready();
         if (up) {
+          place_all();  // its subscriber may have been up before it could be used
           // Calls waiting for this master go now.
           std::vector<int> waiting;
           for (auto& [slot, queue] : queues_)

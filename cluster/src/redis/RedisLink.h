@@ -25,9 +25,10 @@
 // second word, the key it acts on), every room channel is a sharded one (SSUBSCRIBE, and the
 // scripts' PUBLISH is SPUBLISH), on the master of the room's slot. The names must be tagged
 // (RedisKeys), so that each call's keys share the room's slot. The commands handlers hear `true`
-// each time a master's command connection comes up; the subscriber is up from start() on, and a
-// room whose subscription its master lost is reported `lost`, then `subscribed` again wherever
-// its slot then lives.
+// each time a master's command connection comes up (at a master that knows sharded pub/sub:
+// Redis 7 or newer; an older one is logged and left unused, ShardLink); the subscriber is up
+// from start() on, and a room whose subscription its master lost is reported `lost`, then
+// `subscribed` again wherever its slot then lives.
 //
 // Threading: start() and stop() from the node's main thread; commands_up(), subscriber_up(),
 // ready() from any thread; everything else on the strand. Handlers run on the strand.

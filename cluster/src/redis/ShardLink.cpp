@@ -18,18 +18,48 @@ ShardLink::~ShardLink() = default;
 
 void ShardLink::start(StateHandler on_commands, StateHandler on_subscriber, ShardSubscriber::PushHandler on_push) {
   commands_.start([this, on_commands = std::move(on_commands)](bool up) {
-    if (up) was_up_ = true;
+    if (!up) {
+      bool was_usable = usable_;
+      usable_ = false;
+      if (was_usable) on_commands(false);
+      return;
+    }
     // The scripts go first: every call sent after them finds them.
-    if (up)
-      for (const RedisScript* script : scripts_)
-        commands_.command({"SCRIPT", "LOAD", script->text()}, [script, where = address_.describe()](redisReply* reply) {
-          if (reply && reply->type == REDIS_REPLY_ERROR)
-            log(LogSeverity::warn, "Redis " + where + " refused the " + std::string(script->name()) +
-                                       " script: " + std::string(reply->str, reply->len));
-        });
-    on_commands(up);
+    for (const RedisScript* script : scripts_)
+      commands_.command(
+          {"SCRIPT", "LOAD", script->text()}, [script, where = address_.describe()](redisReply* reply) {
+            if (reply && reply->type == REDIS_REPLY_ERROR)
+              log(LogSeverity::warn, "Redis " + where + " refused the " + std::string(script->name()) +
+                                         " script: " + std::string(reply->str, reply->len));
+          });
+    // The master must know sharded pub/sub (Redis 7): the link is usable once it said so.
+    commands_.command({"COMMAND", "INFO", "SPUBLISH"}, [this, on_commands](redisReply* reply) {
+      if (!reply || !commands_.up()) return;  // lost meanwhile: asked again when it comes back
+      was_up_ = true;
+      if (!knows_sharded_pubsub(reply)) {
+        log(LogSeverity::warn,
+            "Redis " + address_.describe() +
+                " does not know SPUBLISH: Redis 7 or newer is required for --redis-cluster "
+                "(sharded pub/sub); the rooms of its slots are unavailable");
+        return;
+      }
+      usable_ = true;
+      on_commands(true);
+    });
   });
   subscriber_.start(std::move(on_subscriber), std::move(on_push));
+}
+
+bool ShardLink::knows_sharded_pubsub(const redisReply* reply) {
+  // COMMAND INFO answers one entry per command asked: the command's description (an array), or
+  // nil for a command the server does not know (Redis 6 and older for SPUBLISH).
+  if (!reply) return false;
+  if (reply->type == REDIS_REPLY_ERROR) {
+    std::string_view error(reply->str, reply->len);
+    return !error.starts_with("ERR unknown command") && !error.starts_with("ERR unknown subcommand");
+  }
+  return reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 && reply->element[0] &&
+         reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements > 0;
 }
 
 void ShardLink::stop() {
@@ -38,7 +68,7 @@ void ShardLink::stop() {
 }
 
 bool ShardLink::command(const std::vector<std::string_view>& args, bool asking, ReplyHandler done) {
-  if (!commands_.up()) return false;
+  if (!commands_up()) return false;
   if (asking) commands_.command({"ASKING"}, [](redisReply*) {});
   return commands_.command(args, std::move(done));
 }

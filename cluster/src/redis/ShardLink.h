@@ -7,6 +7,11 @@
 // promoted that never had them, SCRIPT FLUSH) loads that script and is sent once more. Order is
 // not this link's business: the ClusterRouter sends at most one call per slot at a time.
 //
+// The master must know sharded pub/sub (SPUBLISH, SSUBSCRIBE: Redis 7 or newer). Each time the
+// command connection comes up, the link asks (COMMAND INFO SPUBLISH) and is usable — its
+// connections count as up — only once the master said it does: an older master is logged and
+// left unused (the rooms of its slots are unavailable), without a reconnect loop.
+//
 // A call with a wait (ScriptCall::wait) is sent as one unit, EVALSHA then WAIT, on the command
 // connection: the WAIT counts the replicas that have the script's writes. After NOSCRIPT the
 // unit goes again whole, and the answer of the WAIT behind the refused script is dropped.
@@ -40,10 +45,15 @@ class ShardLink {
   void stop();
 
   const RedisAddress& address() const { return address_; }
-  bool commands_up() const { return commands_.up(); }
-  // Its command connection has not been up yet (a master just learnt).
+  // The command connection is up, at a master that knows sharded pub/sub.
+  bool commands_up() const { return commands_.up() && usable_; }
+  // Its command connection has not been up yet, or the master not yet asked about sharded
+  // pub/sub (a master just learnt).
   bool fresh() const { return !was_up_; }
-  bool subscriber_up() const { return subscriber_.up(); }
+  bool subscriber_up() const { return subscriber_.up() && usable_; }
+  // A COMMAND INFO SPUBLISH answer: the server knows SPUBLISH (an error other than an unknown
+  // command, such as a refusal by ACL, is taken for yes: it does not tell).
+  static bool knows_sharded_pubsub(const redisReply* reply);
 
   // EVALSHA of `script` with the call's keys and arguments; `asking`: preceded by ASKING (an
   // -ASK redirection). False, without calling a handler, when the connection is not up.
@@ -64,6 +74,7 @@ class ShardLink {
   RedisConnection commands_;
   ShardSubscriber subscriber_;
   bool was_up_ = false;
+  bool usable_ = false;  // up, and the master knows sharded pub/sub
 };
 
 }  // namespace switchboard::cluster
