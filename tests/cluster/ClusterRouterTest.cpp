@@ -38,8 +38,10 @@ struct Answer {
 // A router on its own event loop thread.
 class RouterOnLoop {
  public:
-  explicit RouterOnLoop(const RedisClusterProcess& cluster, std::size_t seed = 0)
-      : router_(loop_.strand(), options(cluster, seed), "test") {
+  // `period`: how often the layout is read again unasked.
+  explicit RouterOnLoop(const RedisClusterProcess& cluster, std::size_t seed = 0,
+                        std::chrono::milliseconds period = 5000ms)
+      : router_(loop_.strand(), options(cluster, seed, period), "test") {
     on_strand([this] {
       router_.use(kIncr);
       router_.start(
@@ -56,8 +58,10 @@ class RouterOnLoop {
     on_strand([this] { router_.stop(); });
     loop_.stop();
   }
-  static ClusterTopology::Options options(const RedisClusterProcess& cluster, std::size_t seed) {
+  static ClusterTopology::Options options(const RedisClusterProcess& cluster, std::size_t seed,
+                                          std::chrono::milliseconds period) {
     ClusterTopology::Options o;
+    o.period = period;
     o.seeds.push_back(RedisAddress::parse(cluster.url(seed)));
     o.timing.connect_timeout = 500ms;
     o.timing.reply_timeout = 2000ms;
@@ -80,17 +84,54 @@ class RouterOnLoop {
     std::promise<void> all;
     on_strand([&] {
       for (int i = 0; i < n; ++i)
-        router_.run(kIncr, std::make_shared<ScriptCall>(ScriptCall{{key}, {}, {}}), [answers, n, &all](redisReply* reply) {
-          Answer a;
-          if (!reply) a.none = true;
-          else if (reply->type == REDIS_REPLY_INTEGER) a.integer = reply->integer;
-          else if (reply->type == REDIS_REPLY_ERROR) a.error.assign(reply->str, reply->len);
-          answers->push_back(a);
-          if (static_cast<int>(answers->size()) == n) all.set_value();
-        });
+        router_.run(kIncr, std::make_shared<ScriptCall>(ScriptCall{{key}, {}, {}, {}}),
+                    [answers, n, &all](redisReply* reply) {
+                      Answer a;
+                      if (!reply)
+                        a.none = true;
+                      else if (reply->type == REDIS_REPLY_INTEGER)
+                        a.integer = reply->integer;
+                      else if (reply->type == REDIS_REPLY_ERROR)
+                        a.error.assign(reply->str, reply->len);
+                      answers->push_back(a);
+                      if (static_cast<int>(answers->size()) == n) all.set_value();
+                    });
     });
     if (all.get_future().wait_for(15s) != std::future_status::ready) throw std::runtime_error("calls unanswered");
     return *answers;
+  }
+  // Runs the INCR script on `key` with a wait (ScriptCall::wait): the script's answer, then the
+  // WAIT's, in the order they came.
+  std::vector<Answer> incr_and_wait(const std::string& key, unsigned replicas,
+                                    std::chrono::milliseconds timeout) {
+    auto answers = std::make_shared<std::vector<Answer>>();
+    std::promise<void> waited;
+    on_strand([&] {
+      auto call =
+          std::make_shared<ScriptCall>(ScriptCall{{key}, {}, {}, ScriptCall::Wait{replicas, timeout}});
+      router_.run(
+          kIncr, call, [answers](redisReply* reply) { answers->push_back(answer_of(reply)); },
+          [answers, &waited](redisReply* reply) {
+            answers->push_back(answer_of(reply));
+            waited.set_value();
+          });
+    });
+    if (waited.get_future().wait_for(15s) != std::future_status::ready)
+      throw std::runtime_error("WAIT unanswered");
+    barrier();  // a WAIT's answer that came late would show up in `answers` by now
+    std::vector<Answer> out;
+    on_strand([&] { out = *answers; });
+    return out;
+  }
+  static Answer answer_of(redisReply* reply) {
+    Answer a;
+    if (!reply)
+      a.none = true;
+    else if (reply->type == REDIS_REPLY_INTEGER)
+      a.integer = reply->integer;
+    else if (reply->type == REDIS_REPLY_ERROR)
+      a.error.assign(reply->str, reply->len);
+    return a;
   }
   // INCR until one succeeds (10 s at most): what a client retrying a refused publish does.
   long long incr_until_done(const std::string& key) {
@@ -118,9 +159,10 @@ class RouterOnLoop {
   void incr_async(const std::string& key, int n, std::shared_ptr<std::vector<long long>> answers) {
     on_strand([&] {
       for (int i = 0; i < n; ++i)
-        router_.run(kIncr, std::make_shared<ScriptCall>(ScriptCall{{key}, {}, {}}), [answers](redisReply* reply) {
-          answers->push_back(reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
-        });
+        router_.run(kIncr, std::make_shared<ScriptCall>(ScriptCall{{key}, {}, {}, {}}),
+                    [answers](redisReply* reply) {
+                      answers->push_back(reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1);
+                    });
     });
   }
   Event next(const std::string& what) {
@@ -269,6 +311,72 @@ TEST_F(ClusterRouterTest, ACallToAHalfMigratedSlotFollowsAsk) {
   cluster_->cli(0, "DEL " + key);
   cluster_->cli(1, "DEL " + key);
   cluster_->await_healthy();
+}
+
+// A call with a wait whose master lost the script, then whose slot moved: its unit (EVALSHA,
+// WAIT) is sent again whole after NOSCRIPT; after the move it goes to the old master, which
+// answers -MOVED, then again whole to the new one; the WAIT's answer the call hears is the new
+// master's, the one that ran the script. (The old master refuses WAIT here, so that its answer
+// would show.)
+TEST_F(ClusterRouterTest, AWaitIsAnsweredByTheMasterThatRanTheScript) {
+  RouterOnLoop router(*cluster_, 0, 10min);  // the layout is read again only when a call finds it stale
+  router.await_ready();
+  std::string room = room_on(*cluster_, 0, 800);
+  std::string key = "{" + room + "}:counter";
+  std::vector<Answer> first = router.incr_and_wait(key, 0, 1000ms);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].integer, 1) << first[0].error;
+  EXPECT_TRUE(first[1].error.empty() && !first[1].none) << first[1].error;  // WAIT 0: no replica asked for
+  // A master that lost the script: the unit goes again whole, and its WAIT is heard once.
+  cluster_->cli(0, "SCRIPT FLUSH");
+  std::vector<Answer> again = router.incr_and_wait(key, 0, 1000ms);
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].integer, 2) << again[0].error;
+  EXPECT_TRUE(again[1].error.empty() && !again[1].none) << again[1].error;
+  int slot = HashSlot::of(room);
+  cluster_->cli(0, "DEL " + key);
+  move_slot(*cluster_, slot, 2);
+  cluster_->cli(0, "ACL SETUSER default -wait");
+  cluster_->cli(0, "CONFIG RESETSTAT");
+  std::vector<Answer> moved = router.incr_and_wait(key, 0, 1000ms);
+  cluster_->cli(0, "ACL SETUSER default +@all");
+  ASSERT_EQ(moved.size(), 2u);
+  EXPECT_EQ(moved[0].integer, 1) << moved[0].error;
+  EXPECT_FALSE(moved[1].none);
+  EXPECT_EQ(moved[1].error, "");  // not the old master's refusal
+  EXPECT_EQ(moved[1].integer, 0);
+  EXPECT_EQ(cluster_->cli(2, "GET " + key), "1\n");
+  // The old master did get (and refuse) the WAIT behind the script it redirected.
+  std::string stats = cluster_->cli(0, "INFO commandstats");
+  auto at = stats.find("cmdstat_wait:");
+  ASSERT_NE(at, std::string::npos) << stats;
+  std::string wait_stats = stats.substr(at, stats.find('\n', at) - at);
+  EXPECT_TRUE(wait_stats.starts_with("cmdstat_wait:calls=0,")) << wait_stats;
+  EXPECT_NE(wait_stats.find("rejected_calls=1,"), std::string::npos) << wait_stats;
+  move_slot(*cluster_, slot, 0);  // as it was, for the next tests
+  cluster_->cli(2, "DEL " + key);
+  cluster_->await_healthy();
+}
+
+// Sharded pub/sub needs Redis 7: a master is used once COMMAND INFO SPUBLISH shows it knows the
+// command. Redis 6 answers it as Redis 7 answers a command it does not know (a nil entry).
+TEST_F(ClusterRouterTest, AMasterMustKnowShardedPubSub) {
+  redisContext* c = redisConnect("127.0.0.1", cluster_->port(0));
+  ASSERT_TRUE(c && !c->err);
+  auto ask = [c](const char* command) {
+    return std::unique_ptr<redisReply, void (*)(void*)>(static_cast<redisReply*>(redisCommand(c, command)),
+                                                        freeReplyObject);
+  };
+  auto known = ask("COMMAND INFO SPUBLISH");
+  EXPECT_TRUE(ShardLink::knows_sharded_pubsub(known.get()));
+  auto unknown = ask("COMMAND INFO NOSUCHCOMMAND");  // Redis 6's answer for SPUBLISH
+  ASSERT_TRUE(unknown && unknown->type == REDIS_REPLY_ARRAY && unknown->elements == 1);
+  EXPECT_FALSE(ShardLink::knows_sharded_pubsub(unknown.get()));
+  auto no_command = ask("NOSUCHCOMMAND INFO SPUBLISH");  // a Redis without COMMAND at all
+  ASSERT_TRUE(no_command && no_command->type == REDIS_REPLY_ERROR);
+  EXPECT_FALSE(ShardLink::knows_sharded_pubsub(no_command.get()));
+  EXPECT_FALSE(ShardLink::knows_sharded_pubsub(nullptr));
+  redisFree(c);
 }
 
 TEST(ClusterRouterFailover, FollowsAReplicaThatTookOverAndSubscribesThere) {

@@ -1,5 +1,6 @@
 // The node's link to Redis against a real redis-server: its scripts are called by EVALSHA, and
-// a Redis that lost them (SCRIPT FLUSH) gets them again with every call run once, in order.
+// a Redis that lost them (SCRIPT FLUSH) gets them again with every call run once, in order; a
+// call's WAIT (--redis-wait-replicas) follows its script on the same connection.
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
@@ -72,7 +73,78 @@ std::shared_ptr<RedisLink::ScriptCall> append_call(std::string value) {
   return call;
 }
 
+// What a script call with a wait heard: the script's answer, then the WAIT's (-1: none, or not
+// an integer), in the order they came.
+struct Waited {
+  std::vector<long long> answers;
+  std::promise<void> waited;
+};
+
+long long integer_of(redisReply* reply) {
+  return reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+}
+
+// Runs the append script with a wait of `replicas`; returns once the WAIT answered and every
+// answer asked for before a PING sent after it came (a WAIT answer heard twice would show).
+std::vector<long long> append_and_wait(LinkOnLoop& loop, const std::string& value, unsigned replicas,
+                                       std::chrono::milliseconds timeout) {
+  auto heard = std::make_shared<Waited>();
+  loop.on_strand([&] {
+    auto call = append_call(value);
+    call->wait = ScriptCall::Wait{replicas, timeout};
+    ASSERT_TRUE(loop.link().run(
+        kAppend, call, [heard](redisReply* reply) { heard->answers.push_back(integer_of(reply)); },
+        [heard](redisReply* reply) {
+          heard->answers.push_back(integer_of(reply));
+          heard->waited.set_value();
+        }));
+  });
+  if (heard->waited.get_future().wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    throw std::runtime_error("the WAIT was not answered");
+  std::promise<void> pinged;
+  loop.on_strand([&] { loop.link().barrier([&](bool) { pinged.set_value(); }); });
+  pinged.get_future().wait();
+  std::vector<long long> answers;
+  loop.on_strand([&] { answers = heard->answers; });
+  return answers;
+}
+
+// Polls (10 s at most) until the replica's link to its master is up.
+void await_replica(const RedisServer& replica) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (replica.cli("INFO replication").find("master_link_status:up") == std::string::npos) {
+    if (std::chrono::steady_clock::now() > until) throw std::runtime_error("the replica never synced");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 }  // namespace
+
+// A script call's WAIT goes right behind it, on the command connection: it counts the replica
+// that has the script's write, and none while that replica hangs. After SCRIPT FLUSH the call
+// and its WAIT go again together, and only the second WAIT's answer is heard.
+TEST(RedisLink, AScriptsWaitCountsTheReplicasThatHaveItsWrites) {
+  RedisServer redis;
+  RedisServer replica;
+  redis.cli("CONFIG SET repl-diskless-sync-delay 0");  // the replica syncs at once,
+  replica.cli("CONFIG SET repl-diskless-load on-empty-db");  // from the socket, writing no file
+  replica.cli("REPLICAOF 127.0.0.1 " + std::to_string(redis.port()));
+  await_replica(replica);
+  LinkOnLoop loop(redis);
+  EXPECT_EQ(append_and_wait(loop, "a", 1, std::chrono::seconds(5)), (std::vector<long long>{1, 1}));
+
+  redis.cli("SCRIPT FLUSH");
+  redis.cli("CONFIG RESETSTAT");
+  EXPECT_EQ(append_and_wait(loop, "b", 1, std::chrono::seconds(5)), (std::vector<long long>{2, 1}));
+  // The WAIT behind the refused script was sent, and its answer dropped.
+  EXPECT_NE(redis.cli("INFO commandstats").find("cmdstat_wait:calls=2,"), std::string::npos);
+  EXPECT_NE(redis.cli("INFO commandstats").find("cmdstat_evalsha:calls=2,"), std::string::npos);
+
+  replica.pause();
+  EXPECT_EQ(append_and_wait(loop, "c", 1, std::chrono::milliseconds(100)), (std::vector<long long>{3, 0}));
+  replica.resume();
+  EXPECT_EQ(redis.cli("LRANGE t:list 0 -1"), "a\nb\nc\n");
+}
 
 TEST(RedisLink, ScriptsAreLoadedOnceAndCalledBySha) {
   RedisServer redis;

@@ -42,8 +42,10 @@ void ClusterRouter::stop() {
   for (auto& [slot, queue] : queues_) {
     auto calls = std::move(queue.calls);
     queue.calls.clear();
-    for (auto& call : calls)
+    for (auto& call : calls) {
       if (call.done) call.done(nullptr);
+      if (call.waited) call.waited(nullptr);
+    }
   }
   on_message_ = nullptr;
   on_subscription_ = nullptr;
@@ -63,6 +65,7 @@ ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
       [this, key](bool up) {
         update_ready();
         if (up) {
+          place_all();  // its subscriber may have been up before it could be used
           // Calls waiting for this master go now.
           std::vector<int> waiting;
           for (auto& [slot, queue] : queues_)
@@ -118,13 +121,21 @@ void ClusterRouter::layout_changed(const SlotMap& map) {
   update_ready();
 }
 
-void ClusterRouter::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done) {
-  if (call->keys.empty()) return done(nullptr);
+void ClusterRouter::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
+                        ReplyHandler waited) {
+  if (call->wait && !waited) waited = [](redisReply*) {};
+  if (!call->wait) waited = nullptr;
+  if (call->keys.empty()) {
+    done(nullptr);
+    if (waited) waited(nullptr);
+    return;
+  }
   int slot = HashSlot::of(call->keys.front());
   Call c;
   c.script = &script;
   c.call = std::move(call);
   c.done = std::move(done);
+  c.waited = std::move(waited);
   enqueue(slot, std::move(c));
 }
 
@@ -156,7 +167,11 @@ void ClusterRouter::command(std::vector<std::string> args, std::string_view rout
 }
 
 void ClusterRouter::enqueue(int slot, Call call) {
-  if (stopped_) return call.done(nullptr);
+  if (stopped_) {
+    call.done(nullptr);
+    if (call.waited) call.waited(nullptr);
+    return;
+  }
   call.deadline = Clock::now() + timing_.reply_timeout;
   SlotQueue& queue = queues_[slot];
   queue.calls.push_back(std::move(call));
@@ -203,7 +218,11 @@ void ClusterRouter::dispatch(int slot) {
     call.ask.reset();
     auto handler = [this, slot](redisReply* reply) { answered(slot, reply); };
     bool sent = false;
-    if (call.script) {
+    if (call.script && call.waited) {
+      std::uint64_t unit = call.unit = ++units_;
+      sent = link->run(*call.script, call.call, asking, handler,
+                       [this, slot, unit](redisReply* reply) { wait_answered(slot, unit, reply); });
+    } else if (call.script) {
       sent = link->run(*call.script, call.call, asking, handler);
     } else {
       std::vector<std::string_view> words(call.words.begin(), call.words.end());
@@ -244,18 +263,50 @@ void ClusterRouter::handle_answer(int slot, redisReply* reply) {
   } else if (error.starts_with("CLUSTERDOWN")) {
     topology_.refresh("CLUSTERDOWN", true);
   }
+  if (call.waited) {
+    // The script's answer is final: the WAIT sent behind it, on the same connection, is the
+    // call's last answer, and the slot's next call waits for it.
+    ++depth_;
+    auto done = std::move(call.done);
+    call.done = nullptr;
+    queue.in_flight = true;
+    queue.waiting = call.unit;
+    done(reply);
+    --depth_;
+    return;
+  }
   finish(slot, reply);
   dispatch(slot);
 }
 
-// The slot's first call is done: it leaves the queue and hears its answer.
+// The slot's first call is done: it leaves the queue and hears its answer (and, with a wait whose
+// WAIT was not sent, nullptr for it).
 void ClusterRouter::finish(int slot, redisReply* reply) {
   ++depth_;
   SlotQueue& queue = queues_[slot];
   Call call = std::move(queue.calls.front());
   queue.calls.pop_front();
   call.done(reply);
+  if (call.waited) call.waited(nullptr);
   --depth_;
+}
+
+// The answer of the WAIT sent behind a script: the call's last answer when the slot awaits that
+// unit's WAIT; otherwise it followed a script that was sent again (or the call is over), and is
+// dropped.
+void ClusterRouter::wait_answered(int slot, std::uint64_t unit, redisReply* reply) {
+  auto it = queues_.find(slot);
+  if (stopped_ || it == queues_.end() || it->second.waiting != unit || it->second.calls.empty()) return;
+  SlotQueue& queue = it->second;
+  queue.waiting = 0;
+  queue.in_flight = false;
+  ++depth_;
+  Call call = std::move(queue.calls.front());
+  queue.calls.pop_front();
+  call.waited(reply);
+  --depth_;
+  dispatch(slot);
+  tidy(slot);
 }
 
 void ClusterRouter::retry_later(int slot) {

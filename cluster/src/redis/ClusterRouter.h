@@ -15,6 +15,11 @@
 //  - no master for the slot, its connection down, `-CLUSTERDOWN`: the call fails now (`done`
 //    gets nullptr, or the error) — no call waits across a failover — and the layout is read
 //    again until it changes.
+// A script call with a wait (ScriptCall::wait) goes as one unit, EVALSHA then WAIT, to one master
+// on one connection (ShardLink::run): every time it is sent again, its WAIT goes again with it,
+// and the answer of a WAIT behind a script that was sent again is dropped. Once the script's
+// answer is final, `done` hears it and the call stays in flight until its WAIT answers
+// (`waited`), so that the WAIT counts the replicas of the master that ran the script.
 //
 // Subscriptions: a wanted channel is subscribed (SSUBSCRIBE) on the master of its slot. The
 // subscription handler hears `subscribed` when a master confirmed it, `unsubscribed` when the
@@ -71,7 +76,10 @@ class ClusterRouter {
   void stop();
 
   // `done` runs exactly once, nullptr when the call could not be made or its answer was lost.
-  void run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done);
+  // With a wait, `waited` runs exactly once after it: the answer of the WAIT sent right behind
+  // the script `done` heard of, on the same connection (nullptr: lost, or not sent).
+  void run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
+           ReplyHandler waited = nullptr);
   // A command sent to the master of `route`'s slot (a key it acts on, or for a command without
   // keys such as WAIT, a key of the slot whose master it is meant for), in that slot's order.
   void command(std::vector<std::string> args, std::string_view route, ReplyHandler done);
@@ -96,7 +104,9 @@ class ClusterRouter {
     const RedisScript* script = nullptr;  // null: a command (or a barrier's mark, without words)
     std::shared_ptr<const ScriptCall> call;  // a script's
     std::vector<std::string> words;          // a command's
-    ReplyHandler done;
+    ReplyHandler done;                       // null once called (a call that waits for its WAIT's answer)
+    ReplyHandler waited;                     // a script's with a wait
+    std::uint64_t unit = 0;                  // with a wait: the last unit sent (units_)
     std::chrono::steady_clock::time_point deadline;
     unsigned redirects = 0;
     std::optional<SlotMap::Node> ask;  // the node an -ASK named, for the next send only
@@ -105,6 +115,7 @@ class ClusterRouter {
   struct SlotQueue {
     std::deque<Call> calls;
     bool in_flight = false;
+    std::uint64_t waiting = 0;  // the unit whose WAIT the front call awaits (its script answered)
     std::unique_ptr<boost::asio::steady_timer> retry;  // while the front call waits to go again
   };
   struct Channel {
@@ -122,6 +133,7 @@ class ClusterRouter {
   void handle_answer(int slot, redisReply* reply);
   void tidy(int slot);
   void finish(int slot, redisReply* reply);
+  void wait_answered(int slot, std::uint64_t unit, redisReply* reply);
   void retry_later(int slot);
   void on_push(const std::string& shard, const ShardSubscriber::Push& push);
   void subscriber_state(const std::string& shard, bool up);
@@ -142,6 +154,7 @@ class ClusterRouter {
   std::unordered_map<std::string, Channel> channels_;
   std::size_t unconfirmed_ = 0;  // wanted channels not confirmed
   int depth_ = 0;                // dispatch() and answers' handlers running
+  std::uint64_t units_ = 0;      // script calls with a wait sent so far
   std::unique_ptr<boost::asio::steady_timer> placing_;  // a refused subscription: try again shortly
   MessageHandler on_message_;
   SubscriptionHandler on_subscription_;

@@ -283,17 +283,20 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   call->payloads.reserve(run.size());
   for (const auto& m : run) call->payloads.push_back(m.push);
   auto handlers = std::make_shared<std::vector<Outgoing>>(std::move(run));
-  bool sent = link_->run(kPublishScript, std::move(call), [this, handlers](redisReply* reply) {
+  if (acks_.replicas > 0) call->wait = ScriptCall::Wait{acks_.replicas, acks_.timeout};
+  // With a wait: the offsets, kept until the WAIT behind the script answers.
+  auto offsets = std::make_shared<std::optional<std::vector<std::uint64_t>>>();
+  auto ran = [this, handlers, offsets](redisReply* reply) {
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == handlers->size()) {
       if (acks_.replicas > 0) {
-        std::vector<std::uint64_t> offsets;
+        offsets->emplace();
         for (std::size_t i = 0; i < reply->elements; ++i) {
           const redisReply* offset = reply->element[i];
-          offsets.push_back(offset->type == REDIS_REPLY_INTEGER && offset->integer > 0
-                                ? static_cast<std::uint64_t>(offset->integer)
-                                : 0);
+          (*offsets)->push_back(offset->type == REDIS_REPLY_INTEGER && offset->integer > 0
+                                    ? static_cast<std::uint64_t>(offset->integer)
+                                    : 0);
         }
-        return wait_for_replicas(handlers, std::move(offsets));
+        return;
       }
       for (std::size_t i = 0; i < reply->elements; ++i) {
         const redisReply* offset = reply->element[i];
@@ -304,31 +307,31 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
       return;
     }
     for (auto& m : *handlers) m.done(std::nullopt);
-  });
+  };
+  bool sent = link_->run(kPublishScript, std::move(call), std::move(ran),
+                         acks_.replicas > 0 ? wait_for_replicas(handlers, offsets) : nullptr);
   if (!sent)
     for (auto& m : *handlers) m.done(std::nullopt);
 }
 
-// WAIT covers every write this connection made before it: the batch's script, and the batches
-// before it. The messages are acked when enough replicas have them, else refused (unavailable).
-void RedisBroker::wait_for_replicas(std::shared_ptr<std::vector<Outgoing>> handlers, std::vector<std::uint64_t> offsets) {
-  auto refuse = [handlers] {
-    for (auto& m : *handlers) m.done(std::nullopt);
+// The answer of the WAIT that followed the batch's script on the same connection (with a Redis
+// Cluster: at the master that ran it). WAIT covers every write that connection made before it:
+// the batch's script, and the batches before it. The messages are acked when enough replicas
+// have them, else refused (unavailable); a batch whose script failed was refused already.
+RedisLink::ReplyHandler RedisBroker::wait_for_replicas(
+    std::shared_ptr<std::vector<Outgoing>> handlers,
+    std::shared_ptr<std::optional<std::vector<std::uint64_t>>> offsets) {
+  return [this, handlers, offsets](redisReply* reply) {
+    if (!*offsets) return;
+    if (!reply || reply->type != REDIS_REPLY_INTEGER ||
+        reply->integer < static_cast<long long>(acks_.replicas)) {
+      if (reply) ++replica_waits_short_;
+      for (auto& m : *handlers) m.done(std::nullopt);
+      return;
+    }
+    for (std::size_t i = 0; i < (*offsets)->size(); ++i)
+      (*handlers)[i].done((**offsets)[i] > 0 ? std::optional<std::uint64_t>((**offsets)[i]) : std::nullopt);
   };
-  // On the connection (with a Redis Cluster: to the master) that ran the batch's script.
-  bool sent = link_->command_at(
-      link_->keys().history(handlers->front().room),
-      {"WAIT", std::to_string(acks_.replicas), std::to_string(acks_.timeout.count())},
-      [this, handlers, offsets = std::move(offsets), refuse](redisReply* reply) {
-        if (!reply) return refuse();
-        if (reply->type != REDIS_REPLY_INTEGER || reply->integer < static_cast<long long>(acks_.replicas)) {
-          ++replica_waits_short_;
-          return refuse();
-        }
-        for (std::size_t i = 0; i < offsets.size(); ++i)
-          (*handlers)[i].done(offsets[i] > 0 ? std::optional<std::uint64_t>(offsets[i]) : std::nullopt);
-      });
-  if (!sent) refuse();
 }
 
 // On the strand: the node's mark for a room's script (ARGV), the epoch and offset of the room's

@@ -141,8 +141,11 @@ class RedisBroker final : public Broker {
   void send_outbox();
   void add_mark(const std::string& room, std::vector<std::string>& args) const;
   void send_publishes(std::vector<Outgoing> run);
-  // After a publish script's answer: WAIT for the replicas, then the acks.
-  void wait_for_replicas(std::shared_ptr<std::vector<Outgoing>> handlers, std::vector<std::uint64_t> offsets);
+  // With --redis-wait-replicas: the handler of the WAIT behind a publish script, which acks the
+  // batch (its offsets, once the script answered) or refuses it.
+  RedisLink::ReplyHandler wait_for_replicas(
+      std::shared_ptr<std::vector<Outgoing>> handlers,
+      std::shared_ptr<std::optional<std::vector<std::uint64_t>>> offsets);
 
   void sync(const std::string& room);
   // On the strand: hands a message (null `push`: a position) to the node and notes it.

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "redis/RedisReply.h"
+#include "redis/ScriptUnit.h"
 #include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
 
@@ -184,42 +185,54 @@ bool RedisLink::command(std::vector<std::string> args, ReplyHandler done) {
   return commands_->command(views, std::move(done));
 }
 
-bool RedisLink::command_at(const std::string& key, std::vector<std::string> args, ReplyHandler done) {
-  if (!router_) return command(std::move(args), std::move(done));
-  router_->command(std::move(args), key, std::move(done));
-  return true;
-}
-
-bool RedisLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done) {
+bool RedisLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
+                    ReplyHandler waited) {
+  if (call->wait && !waited) waited = [](redisReply*) {};
   if (router_) {
-    router_->run(own(script), std::move(call), std::move(done));
+    router_->run(own(script), std::move(call), std::move(done), std::move(waited));
     return true;
   }
   if (!commands_ || !commands_->up()) return false;
   if (reloading_) {
-    waiting_.push_back([this, &script, call = std::move(call), done]() mutable {
-      if (!run(script, std::move(call), done)) done(nullptr);
+    waiting_.push_back([this, &script, call = std::move(call), done, waited]() mutable {
+      bool wait = call->wait.has_value();
+      if (run(script, std::move(call), done, waited)) return;
+      done(nullptr);
+      if (wait) waited(nullptr);
     });
     return true;
   }
-  return send_script(script, std::move(call), std::move(done), true);
+  return send_script(script, std::move(call), std::move(done), std::move(waited), true);
 }
 
-bool RedisLink::send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
-                            bool may_reload) {
+// EVALSHA, and with a wait, WAIT right behind it on the same connection.
+bool RedisLink::send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call,
+                            ReplyHandler done, ReplyHandler waited, bool may_reload) {
   std::string key_count = std::to_string(call->keys.size());
   std::vector<std::string_view> args{"EVALSHA", own(script).sha(), key_count};
   args.reserve(args.size() + call->keys.size() + call->args.size() + call->payloads.size());
   for (const auto& key : call->keys) args.push_back(key);
   for (const auto& arg : call->args) args.push_back(arg);
   for (const auto& payload : call->payloads) args.push_back(*payload);
-  return commands_->command(args, [this, &script, call, done = std::move(done), may_reload](redisReply* reply) {
-    if (!may_reload || !error_of(reply).starts_with("NOSCRIPT")) return done(reply);
-    // Redis did not run it: load the scripts again (once for every call that finds out) and send
-    // it again, behind them.
-    if (!reloading_) scripts_lost();
-    if (!send_script(script, call, done, false)) done(nullptr);
-  });
+  auto unit = std::make_shared<ScriptUnit>();
+  bool sent =
+      commands_->command(args, [this, &script, call, done, waited, may_reload, unit](redisReply* reply) {
+        if (!may_reload || !error_of(reply).starts_with("NOSCRIPT")) {
+          done(reply);
+          if (unit->wait_unsent) waited(nullptr);
+          return;
+        }
+        // Redis did not run it: load the scripts again (once for every call that finds out) and send
+        // it again (with its WAIT), behind them.
+        unit->sent_again = true;
+        if (!reloading_) scripts_lost();
+        if (send_script(script, call, done, waited, false)) return;
+        done(nullptr);
+        if (call->wait) waited(nullptr);
+      });
+  if (!sent) return false;
+  if (call->wait) ScriptUnit::send_wait(unit, *commands_, *call->wait, waited);
+  return true;
 }
 
 void RedisLink::barrier(std::function<void(bool ran)> done) {

@@ -25,9 +25,10 @@
 // second word, the key it acts on), every room channel is a sharded one (SSUBSCRIBE, and the
 // scripts' PUBLISH is SPUBLISH), on the master of the room's slot. The names must be tagged
 // (RedisKeys), so that each call's keys share the room's slot. The commands handlers hear `true`
-// each time a master's command connection comes up; the subscriber is up from start() on, and a
-// room whose subscription its master lost is reported `lost`, then `subscribed` again wherever
-// its slot then lives.
+// each time a master's command connection comes up (at a master that knows sharded pub/sub:
+// Redis 7 or newer; an older one is logged and left unused, ShardLink); the subscriber is up
+// from start() on, and a room whose subscription its master lost is reported `lost`, then
+// `subscribed` again wherever its slot then lives.
 //
 // Threading: start() and stop() from the node's main thread; commands_up(), subscriber_up(),
 // ready() from any thread; everything else on the strand. Handlers run on the strand.
@@ -119,9 +120,13 @@ class RedisLink {
   // With a Redis Cluster a command goes to the master of its key (its second word); one without
   // key (PING) waits for every call asked for before, then `done` gets nullptr.
   bool command(std::vector<std::string> args, ReplyHandler done);
-  // A command without key (WAIT) for the master that holds `key`, after that master's calls.
-  bool command_at(const std::string& key, std::vector<std::string> args, ReplyHandler done);
-  bool run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done);
+  // A script call: `done` gets the script's answer. With a wait (ScriptCall::wait), `WAIT`
+  // follows the script on the same connection (one Redis: the command connection; a Redis
+  // Cluster: the master that ran it), and `waited` runs once after `done` with that WAIT's answer
+  // (nullptr: lost, or the call failed). A unit sent again (NOSCRIPT, a redirection) sends its
+  // WAIT again, and only the WAIT behind the script whose answer `done` got counts.
+  bool run(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
+           ReplyHandler waited = nullptr);
   // The subscriber connection: SUBSCRIBE / UNSUBSCRIBE a room's channel (answers go to the
   // subscription handler). False when it is not up.
   bool subscribe(const std::string& room);
@@ -142,7 +147,7 @@ class RedisLink {
   void commands_changed(bool up);
   void load_scripts(ReplyHandler last_loaded);
   bool send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, ReplyHandler done,
-                   bool may_reload);
+                   ReplyHandler waited, bool may_reload);
   void scripts_lost();
   void on_push(redisReply* reply);
   void channel_message(std::string_view channel, std::string_view body);

@@ -1,6 +1,14 @@
 #pragma once
 // A Lua script call's keys and arguments, kept until Redis ran it (it may be sent more than
 // once: after NOSCRIPT, or a redirection). `payloads` follow `args` in ARGV, sent as they are.
+//
+// `wait` (--redis-wait-replicas): `WAIT replicas timeout` goes right behind the script's EVALSHA,
+// on the same connection, as one unit: its answer counts the replicas that have that
+// connection's writes, the script's included. A unit the link or the router sends again (after
+// NOSCRIPT, -MOVED, -ASK, -TRYAGAIN) is sent whole again, and the answer of the WAIT that followed
+// the refused script is dropped.
+#include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -9,9 +17,14 @@
 namespace switchboard::cluster {
 
 struct ScriptCall {
+  struct Wait {
+    unsigned replicas = 0;
+    std::chrono::milliseconds timeout{0};
+  };
   std::vector<std::string> keys;
   std::vector<std::string> args;
   std::vector<protocol::Payload> payloads;
+  std::optional<Wait> wait;
 };
 
 }  // namespace switchboard::cluster
