@@ -1196,6 +1196,43 @@ TEST(ClusterOnRedisCluster, ASubscribeTheMasterDoesNotConfirmIsRefusedInTime) {
   EXPECT_EQ(alice.read_json()["data"], 1);
 }
 
+// A leave Redis refuses — the cluster is down: a slot lost its master, and with full coverage
+// required every slot answers CLUSTERDOWN, as a restarted master does for a moment — is sent
+// again until Redis takes it: once the cluster is up again the user is gone from presence, and
+// the room's observers got the leave.
+TEST(ClusterOnRedisCluster, ALeaveRefusedWhileTheClusterIsDownIsSentAgain) {
+  RedisClusterProcess redis({.masters = 1});
+  auto config = redis_cluster_config(redis);
+  config.node_timeout = std::chrono::seconds(60);  // no heartbeat meets the outage below
+  TestNode node(config);
+  wait_ready(node);
+  WsClient observer(node.port()), leaver(node.port());
+  const std::string me = watch_presence(observer, "p");
+  json reply = leaver.request({{"op", "subscribe"}, {"room", "p"}});
+  ASSERT_EQ(reply["ok"], true) << reply.dump();
+  json joined = observer.read_json();
+  ASSERT_EQ(joined["type"], "join") << joined.dump();
+  const std::string user = joined["user"];
+
+  auto clusterdowns = [&] {
+    std::string info = redis.cli(0, "INFO errorstats");
+    auto at = info.find("errorstat_CLUSTERDOWN:count=");
+    return at == std::string::npos ? 0 : std::atoi(info.c_str() + at + 28);
+  };
+  const int slot = (std::stoi(redis.cli(0, "CLUSTER KEYSLOT {p}")) + 1) % 16384;
+  ASSERT_EQ(redis.cli(0, "CLUSTER DELSLOTS " + std::to_string(slot)), "OK\n");
+  ASSERT_TRUE(eventually([&] { return redis.cli(0, "CLUSTER INFO").find("cluster_state:fail") != std::string::npos; }));
+  leaver.close();
+  ASSERT_TRUE(eventually([&] { return clusterdowns() > 0; }));  // the leave, refused
+  ASSERT_EQ(redis.cli(0, "CLUSTER ADDSLOTS " + std::to_string(slot)), "OK\n");
+  json left = observer.read_json();
+  EXPECT_EQ(left["type"], "leave") << left.dump();
+  EXPECT_EQ(left["user"], user) << left.dump();
+  json members = observer.request({{"op", "presence"}, {"room", "p"}});
+  ASSERT_EQ(members["users"].size(), 1u) << members.dump();
+  EXPECT_EQ(members["users"][0]["user"], me) << members.dump();
+}
+
 // A room's slot moves to another master (as `redis-cli --cluster reshard` moves it: IMPORTING /
 // MIGRATING, its keys MIGRATEd, then the new owner set) while a publisher publishes to it: every
 // subscriber, on both nodes, gets every acked message once, in order, with no announcement.

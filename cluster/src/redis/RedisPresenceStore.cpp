@@ -1,5 +1,6 @@
 #include "redis/RedisPresenceStore.h"
 
+#include "redis/RedisReply.h"
 #include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
 #include "switchboard/protocol/LeaveEventSlot.h"
@@ -124,7 +125,7 @@ std::string str(const redisReply* r) { return r->type == REDIS_REPLY_STRING ? st
 }  // namespace
 
 RedisPresenceStore::RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chrono::milliseconds node_timeout)
-    : link_(std::move(link)), node_timeout_(node_timeout), node_id_(random_id()) {
+    : link_(std::move(link)), node_timeout_(node_timeout), node_id_(random_id()), retry_backoff_(link_->timing()) {
   for (const RedisScript* script : {&kJoinScript, &kLeaveScript, &kClaimScript, &kUnlistScript, &kHeartbeatScript,
                                    &kListScript})
     link_->use(*script);
@@ -168,6 +169,7 @@ void RedisPresenceStore::start() {
     started_ = true;
     timer_ = std::make_unique<net::steady_timer>(link_->strand());
     replay_timer_ = std::make_unique<net::steady_timer>(link_->strand());
+    retry_timer_ = std::make_unique<net::steady_timer>(link_->strand());
     if (link_->commands_up()) resync();
     heartbeat();
   });
@@ -181,6 +183,7 @@ void RedisPresenceStore::stop() {
     stopped_ = true;
     if (timer_) timer_->cancel();
     if (replay_timer_) replay_timer_->cancel();
+    if (retry_timer_) retry_timer_->cancel();
     // Out of the cluster's list of nodes too: a node that stopped cleanly has left every room, and
     // is not presumed dead (nor reaped, nor logged as such) by the others.
     // Only once Redis has the leaves of the closing connections (sent again after a NOSCRIPT
@@ -296,6 +299,7 @@ void RedisPresenceStore::resync() {
   if (stopped_) return;
   // The node registers itself first: its joins follow (in order, on the one connection).
   beat(true);
+  refused_joins_.clear();  // sent again here
   for (const auto& [k, entry] : local_) send_join(k.first, k.second, entry);
   if (!resynced_before_) {  // the node's first connection: no other node lost Redis because of it
     resynced_before_ = true;
@@ -311,7 +315,37 @@ void RedisPresenceStore::resync() {
 
 void RedisPresenceStore::replay_leaves() {
   if (stopped_ || !link_->commands_up()) return;  // the next resync() schedules them again
+  refused_leaves_.clear();  // sent again here
   for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, entry, true);
+}
+
+void RedisPresenceStore::refused(std::set<Key>& refusals, const Key& k, std::string_view error) {
+  refusals.insert(k);
+  if (retry_armed_ || stopped_ || !retry_timer_) return;
+  if (retry_backoff_.worth_logging())
+    log(LogSeverity::warn, "Redis refused presence updates (" + std::string(error) + "): sending them again" +
+                               retry_backoff_.attempts());
+  retry_armed_ = true;
+  retry_timer_->expires_after(retry_backoff_.next());
+  retry_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    retry_armed_ = false;
+    retry_refused();
+  });
+}
+
+void RedisPresenceStore::retry_refused() {
+  if (stopped_ || !link_->commands_up()) return;  // resync() sends them when Redis is back
+  auto joins = std::move(refused_joins_);
+  refused_joins_.clear();
+  for (const auto& k : joins)
+    if (auto it = local_.find(k); it != local_.end()) send_join(k.first, k.second, it->second);
+  // Not before the settling time after a reconnect: replay_leaves() sends them then.
+  if (std::chrono::steady_clock::now() < settled_at_) return;
+  auto leaves = std::move(refused_leaves_);
+  refused_leaves_.clear();
+  for (const auto& k : leaves)
+    if (auto it = unconfirmed_leaves_.find(k); it != unconfirmed_leaves_.end()) send_leave(k.first, k.second, it->second, true);
 }
 
 // Two steps: the connection into the node's set (the node's slot), then the room's script. A
@@ -321,12 +355,15 @@ void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, c
   std::string event = "p" + *protocol::presence_event(protocol::PresenceEventType::join, room, entry.user,
                                                       nlohmann::json::parse(entry.info));
   if (!link_->command({"SADD", keys().node_conns(node_id_), room + "\n" + f}, [](redisReply*) {})) return;
-  // Lost with the connection: resync() sends it again.
+  // Lost with the connection: resync() sends it again. Refused: sent again a moment later.
   link_->run(kJoinScript,
              script_call({keys().presence_conns(room), keys().presence_users(room), keys().presence_info(room),
                           keys().channel(room)},
                          {f, entry.user, entry.info, std::move(event)}),
-             [](redisReply*) {});
+             [this, k = Key{room, conn}](redisReply* reply) {
+               if (reply && reply->type == REDIS_REPLY_ERROR) refused(refused_joins_, k, error_of(reply));
+               else if (reply) retry_backoff_.succeeded();
+             });
 }
 
 // Two steps: the room's script, then the connection out of the node's set.
@@ -340,7 +377,10 @@ void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, 
                                       keys().presence_info(room), keys().channel(room)},
                                      std::move(args)),
                          [this, k = Key{room, conn}](redisReply* reply) {
-                           if (reply && reply->type != REDIS_REPLY_ERROR) unconfirmed_leaves_.erase(k);
+                           if (reply && reply->type == REDIS_REPLY_ERROR) return refused(refused_leaves_, k, error_of(reply));
+                           if (!reply) return;  // replayed after the reconnect
+                           unconfirmed_leaves_.erase(k);
+                           retry_backoff_.succeeded();
                          });
   if (sent) link_->command({"SREM", keys().node_conns(node_id_), room + "\n" + f}, [](redisReply*) {});
 }

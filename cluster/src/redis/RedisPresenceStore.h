@@ -56,6 +56,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "redis/RedisBackoff.h"
 #include "redis/RedisLink.h"
 #include "switchboard/cluster/PresenceStore.h"
 
@@ -101,6 +102,10 @@ class RedisPresenceStore final : public PresenceStore {
   void unlist(std::shared_ptr<Reaping> reaping);
   void resync();
   void replay_leaves();
+  // A join or leave Redis refused (an error answer: a Redis Cluster's master answers CLUSTERDOWN
+  // for a while after it restarted) is sent again after a backoff, until Redis takes it.
+  void refused(std::set<Key>& refusals, const Key& k, std::string_view error);
+  void retry_refused();
   // Whether this node's subscribers are to be shown a presence event (and notes it).
   bool show(const std::string& room, const protocol::Payload& event);
   void forget_old_leaves();
@@ -117,6 +122,10 @@ class RedisPresenceStore final : public PresenceStore {
   std::map<Key, Entry> unconfirmed_leaves_;
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::unique_ptr<boost::asio::steady_timer> replay_timer_;  // replays leaves once settled
+  std::set<Key> refused_joins_, refused_leaves_;
+  std::unique_ptr<boost::asio::steady_timer> retry_timer_;
+  bool retry_armed_ = false;
+  RedisBackoff retry_backoff_;
   std::chrono::steady_clock::time_point settled_at_{};       // end of the settling time
   bool registered_ = false;  // a heartbeat found this node in P nodes
   bool resynced_before_ = false;
