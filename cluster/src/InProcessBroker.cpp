@@ -34,9 +34,9 @@ void InProcessBroker::publish(const std::string& room, protocol::Payload push, P
   done(offset);
 }
 
-void InProcessBroker::history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
+void InProcessBroker::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                            HistoryHandler done) {
-  done(history_.read(room, after ? std::optional(after->offset) : std::nullopt, limit));
+  done(history_.read(room, after, limit));
 }
 
 // The node's room registry already knows which rooms have local subscribers, and a single node

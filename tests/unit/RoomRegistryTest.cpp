@@ -39,7 +39,7 @@ class CountingBroker final : public cluster::Broker {
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override {
     inner.publish(room, std::move(push), std::move(done));
   }
-  void history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
+  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                HistoryHandler done) override {
     inner.history(room, after, limit, std::move(done));
   }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <mutex>
 
+#include "redis/RedisReply.h"
 #include "switchboard/cluster/ClusterLog.h"
 #include "switchboard/cluster/RandomId.h"
 #include "switchboard/protocol/OffsetSlot.h"
@@ -86,13 +87,26 @@ skip_lost(epoch, ARGV[6], ARGV[7], ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local offset = tonumber(redis.call('HGET', KEYS[1], 'offset'))
 local limit = tonumber(ARGV[4])
+-- Up to `limit` messages, with the notes of lost offsets among them (which count for none).
+local function read(command, from, to)
+  local count = limit
+  while true do
+    local got = redis.call(command, KEYS[2], from, to, 'COUNT', count)
+    local notes = 0
+    for i = 1, #got do
+      if got[i][2][1] ~= 'p' then notes = notes + 1 end
+    end
+    if #got < count or #got - notes >= limit then return got end
+    count = limit + notes
+  end
+end
 local entries = {}
 if limit > 0 then
   if ARGV[3] == '' then
-    local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', limit)
+    local newest = read('XREVRANGE', '+', '-')
     for i = #newest, 1, -1 do entries[#entries + 1] = newest[i] end
   else
-    entries = redis.call('XRANGE', KEYS[2], (tonumber(ARGV[3]) + 1) .. '-0', '+', 'COUNT', limit)
+    entries = read('XRANGE', (tonumber(ARGV[3]) + 1) .. '-0', '+')
   end
 end
 return {epoch, offset, entries}
@@ -163,7 +177,11 @@ std::chrono::milliseconds numbering_ttl(std::chrono::seconds ttl) {
 }  // namespace
 
 RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history, Acks acks)
-    : link_(std::move(link)), history_(std::move(history)), acks_(acks), epoch_seed_(random_id()) {
+    : link_(std::move(link)),
+      history_(std::move(history)),
+      acks_(acks),
+      wait_errors_logged_(link_->timing()),
+      epoch_seed_(random_id()) {
   link_->use(kPublishScript);
   link_->use(kHistoryScript);
   link_->on_commands_state([this](bool up) { on_commands_state(up); });
@@ -325,10 +343,16 @@ RedisLink::ReplyHandler RedisBroker::wait_for_replicas(
     if (!*offsets) return;
     if (!reply || reply->type != REDIS_REPLY_INTEGER ||
         reply->integer < static_cast<long long>(acks_.replicas)) {
-      if (reply) ++replica_waits_short_;
+      if (reply && reply->type == REDIS_REPLY_INTEGER) ++replica_waits_short_;
+      else if (reply && wait_errors_logged_.worth_logging())  // e.g. an ACL without WAIT
+        log(LogSeverity::warn, "Redis refused WAIT (" + std::string(error_of(reply)) +
+                                   "): publishes are refused while --redis-wait-replicas is set" +
+                                   wait_errors_logged_.attempts());
+      if (reply && reply->type != REDIS_REPLY_INTEGER) wait_errors_logged_.next();
       for (auto& m : *handlers) m.done(std::nullopt);
       return;
     }
+    wait_errors_logged_.succeeded();
     for (std::size_t i = 0; i < (*offsets)->size(); ++i)
       (*handlers)[i].done((**offsets)[i] > 0 ? std::optional<std::uint64_t>((**offsets)[i]) : std::nullopt);
   };
@@ -348,13 +372,11 @@ void RedisBroker::add_mark(const std::string& room, std::vector<std::string>& ar
   args.push_back(std::to_string(it->second.delivered.offset));
 }
 
-void RedisBroker::history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
+void RedisBroker::history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                        HistoryHandler done) {
   if (!link_->commands_up()) return done(History{});
-  std::optional<std::uint64_t> offset;
-  if (after) offset = after->offset;
-  net::post(link_->strand(), [this, room, offset, limit, done = std::move(done)]() mutable {
-    read_history(room, offset, limit, std::move(done));
+  net::post(link_->strand(), [this, room, after, limit, done = std::move(done)]() mutable {
+    read_history(room, after, limit, std::move(done));
   });
 }
 
@@ -486,9 +508,19 @@ void RedisBroker::on_message(const std::string& room, std::string_view text) {
   Channel& ch = it->second;
   if (ch.catching_up) return ch.pending.push_back({*offset, std::string(epoch), std::move(push)});
   if (epoch == ch.delivered.epoch && *offset <= ch.delivered.offset) {
-    // A master that lacked the room's latest messages (after a failover) numbered this one with
-    // an offset the node already handed on: it cannot reach the room's subscribers under it.
+    // Up to what the last catch-up read back: pub/sub brought it too, after the read. Past that,
+    // a master that lacked the room's latest messages (after a failover) numbered this one with
+    // an offset the node already handed on: it cannot reach the room's subscribers under it, and
+    // the room's numbering is moved past the node's mark at once (a read of no message).
+    if (epoch == ch.read_back.epoch && *offset <= ch.read_back.offset) return;
     ++stale_messages_;
+    if (!ch.renumbering) {
+      ch.renumbering = true;
+      read_history(room, std::nullopt, 0, [this, room, id = ch.id](const History&) {
+        auto it = channels_.find(room);
+        if (it != channels_.end() && it->second.id == id) it->second.renumbering = false;
+      });
+    }
     return;
   }
   hand(room, ch, push, *offset, epoch);
@@ -577,6 +609,7 @@ void RedisBroker::send_catch_up(const std::string& room, Channel& ch, std::optio
 
 void RedisBroker::finish_catch_up(const std::string& room, Channel& ch, const History& history) {
   if (history.available) {
+    ch.read_back = history.position;
     const std::string& epoch = history.position.epoch;
     const bool delivered_before = !ch.delivered.epoch.empty();
     std::size_t read_back = 0;

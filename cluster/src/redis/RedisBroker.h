@@ -57,6 +57,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "redis/RedisBackoff.h"
 #include "redis/RedisLink.h"
 #include "switchboard/cluster/Broker.h"
 #include "switchboard/cluster/HistoryPolicy.h"
@@ -82,7 +83,7 @@ class RedisBroker final : public Broker {
   // Messages and history: one script call each (a publish's may carry a batch).
   void set_deliver_handler(DeliverHandler handler) override;
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
-  void history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
+  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                HistoryHandler done) override;
   // The room channels, on the link's subscriber connection.
   void when_subscribed(const std::string& room, SubscribedHandler done) override;
@@ -107,6 +108,8 @@ class RedisBroker final : public Broker {
     bool was_subscribed = false;  // confirmed before: a confirmation now is a resubscribe
     // The last message (or position) handed to the node.
     protocol::StreamPosition delivered;
+    protocol::StreamPosition read_back;  // where the last catch-up's read of the history stood
+    bool renumbering = false;  // a stale message's read (moving the numbering past `delivered`) is on its way
     // Reading back from history what pub/sub dropped: messages arriving meanwhile wait.
     bool catching_up = false;
     bool catch_up_sent = false;   // the read is under way
@@ -168,6 +171,7 @@ class RedisBroker final : public Broker {
   Acks acks_;
   std::atomic<std::uint64_t> replica_waits_short_{0};
   std::atomic<std::uint64_t> stale_messages_{0};
+  RedisBackoff wait_errors_logged_;  // on the strand: WAIT refused (an error answer), logged now and then
   std::string epoch_seed_;
   std::uint64_t epochs_made_ = 0;  // on the strand
   DeliverHandler deliver_;

@@ -20,7 +20,7 @@ void ShardLink::start(StateHandler on_commands, StateHandler on_subscriber, Shar
   commands_.start([this, on_commands = std::move(on_commands)](bool up) {
     if (!up) {
       bool was_usable = usable_;
-      usable_ = false;
+      usable_ = probing_ = false;
       if (was_usable) on_commands(false);
       return;
     }
@@ -33,9 +33,10 @@ void ShardLink::start(StateHandler on_commands, StateHandler on_subscriber, Shar
                                          " script: " + std::string(reply->str, reply->len));
           });
     // The master must know sharded pub/sub (Redis 7): the link is usable once it said so.
-    commands_.command({"COMMAND", "INFO", "SPUBLISH"}, [this, on_commands](redisReply* reply) {
+    probing_ = commands_.command({"COMMAND", "INFO", "SPUBLISH"}, [this, on_commands](redisReply* reply) {
       if (!reply || !commands_.up()) return;  // lost meanwhile: asked again when it comes back
       was_up_ = true;
+      probing_ = false;
       if (!knows_sharded_pubsub(reply)) {
         log(LogSeverity::warn,
             "Redis " + address_.describe() +
@@ -54,10 +55,7 @@ bool ShardLink::knows_sharded_pubsub(const redisReply* reply) {
   // COMMAND INFO answers one entry per command asked: the command's description (an array), or
   // nil for a command the server does not know (Redis 6 and older for SPUBLISH).
   if (!reply) return false;
-  if (reply->type == REDIS_REPLY_ERROR) {
-    std::string_view error(reply->str, reply->len);
-    return !error.starts_with("ERR unknown command") && !error.starts_with("ERR unknown subcommand");
-  }
+  if (reply->type == REDIS_REPLY_ERROR) return true;
   return reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 && reply->element[0] &&
          reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements > 0;
 }

@@ -47,12 +47,12 @@ class ShardLink {
   const RedisAddress& address() const { return address_; }
   // The command connection is up, at a master that knows sharded pub/sub.
   bool commands_up() const { return commands_.up() && usable_; }
-  // Its command connection has not been up yet, or the master not yet asked about sharded
-  // pub/sub (a master just learnt).
-  bool fresh() const { return !was_up_; }
+  // Its command connection has not been up yet (a master just learnt), or has just come up
+  // (again) and the master's answer about sharded pub/sub is on its way: calls wait for it.
+  bool fresh() const { return !was_up_ || probing_; }
   bool subscriber_up() const { return subscriber_.up() && usable_; }
-  // A COMMAND INFO SPUBLISH answer: the server knows SPUBLISH (an error other than an unknown
-  // command, such as a refusal by ACL, is taken for yes: it does not tell).
+  // A COMMAND INFO SPUBLISH answer: the server knows SPUBLISH (Redis 6 answers a nil entry). An
+  // error — COMMAND refused by ACL, or renamed away — does not tell, and is taken for yes.
   static bool knows_sharded_pubsub(const redisReply* reply);
 
   // EVALSHA of `script` with the call's keys and arguments; `asking`: preceded by ASKING (an
@@ -74,6 +74,7 @@ class ShardLink {
   RedisConnection commands_;
   ShardSubscriber subscriber_;
   bool was_up_ = false;
+  bool probing_ = false;  // the COMMAND INFO SPUBLISH sent, not answered yet
   bool usable_ = false;  // up, and the master knows sharded pub/sub
 };
 

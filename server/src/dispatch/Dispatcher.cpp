@@ -240,8 +240,10 @@ void Dispatcher::answer_subscribe(const std::shared_ptr<Connection>& conn, nlohm
   if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile
   // Read now that the room's messages reach this node: every later one arrives held, every
   // earlier one is in the history (or gone from it, and then the reply says so).
+  std::optional<std::uint64_t> after;
+  if (since) after = since->offset;
   std::size_t limit = since ? std::numeric_limits<std::size_t>::max() : 0;
-  broker_.history(room, since, limit, [this, conn, id = std::move(id), room, since](cluster::Broker::History history) mutable {
+  broker_.history(room, after, limit, [this, conn, id = std::move(id), room, since](cluster::Broker::History history) mutable {
     conn->post([this, conn, id = std::move(id), room = std::move(room), since = std::move(since),
                 history = std::move(history)] {
       if (!registry_.contains(conn->id(), room)) return reply_ok(*conn, id);  // left meanwhile

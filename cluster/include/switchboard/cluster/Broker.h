@@ -58,10 +58,9 @@ class Broker {
   // Numbers `push` (a message push without its offset), keeps it in the room's history and
   // publishes it to `room` on every node. `done` may be called inline.
   virtual void publish(const std::string& room, protocol::Payload push, PublishHandler done) = 0;
-  // Reads the room's position and messages: with `after` (where a reader stands: its epoch and
-  // offset), those after that offset (at most `limit`); without, the latest `limit`. `done` may
-  // run inline or on another thread.
-  virtual void history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
+  // Reads the room's position and messages: with `after`, those after that offset (at most
+  // `limit`); without, the latest `limit`. `done` may run inline or on another thread.
+  virtual void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                        HistoryHandler done) = 0;
   // This node starts (stops) wanting the room's messages. Callers serialize these per room.
   // Never blocks and never calls the deliver handler inline.

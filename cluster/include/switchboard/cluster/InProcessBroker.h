@@ -16,7 +16,7 @@ class InProcessBroker final : public Broker {
 
   void set_deliver_handler(DeliverHandler handler) override;
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
-  void history(const std::string& room, std::optional<protocol::StreamPosition> after, std::size_t limit,
+  void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                HistoryHandler done) override;
   void subscribe(const std::string& room) override;
   void unsubscribe(const std::string& room) override;
