@@ -222,6 +222,10 @@ void RedisPresenceStore::beat(bool resyncing) {
                          {node_id_, std::to_string(node_timeout_.count()),
                           std::to_string((node_timeout_ * 2 / 3).count()), std::to_string(settling_time().count())}),
              [this, resyncing](redisReply* reply) {
+               if (reply && reply->type == REDIS_REPLY_ERROR && !stopped_) {
+                 beat_refused_ = true;
+                 return refused(error_of(reply));
+               }
                if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
                if (reply->integer == 1 && registered_ && !resyncing) {
                  log(LogSeverity::info,
@@ -319,8 +323,7 @@ void RedisPresenceStore::replay_leaves() {
   for (const auto& [k, entry] : unconfirmed_leaves_) send_leave(k.first, k.second, entry, true);
 }
 
-void RedisPresenceStore::refused(std::set<Key>& refusals, const Key& k, std::string_view error) {
-  refusals.insert(k);
+void RedisPresenceStore::refused(std::string_view error) {
   if (retry_armed_ || stopped_ || !retry_timer_) return;
   if (retry_backoff_.worth_logging())
     log(LogSeverity::warn, "Redis refused presence updates (" + std::string(error) + "): sending them again" +
@@ -336,6 +339,10 @@ void RedisPresenceStore::refused(std::set<Key>& refusals, const Key& k, std::str
 
 void RedisPresenceStore::retry_refused() {
   if (stopped_ || !link_->commands_up()) return;  // resync() sends them when Redis is back
+  if (beat_refused_) {  // the node registers itself again first: its joins follow
+    beat_refused_ = false;
+    beat(true);
+  }
   auto joins = std::move(refused_joins_);
   refused_joins_.clear();
   for (const auto& k : joins)
@@ -361,7 +368,10 @@ void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, c
                           keys().channel(room)},
                          {f, entry.user, entry.info, std::move(event)}),
              [this, k = Key{room, conn}](redisReply* reply) {
-               if (reply && reply->type == REDIS_REPLY_ERROR) refused(refused_joins_, k, error_of(reply));
+               if (reply && reply->type == REDIS_REPLY_ERROR) {
+                 refused_joins_.insert(k);
+                 refused(error_of(reply));
+               }
                else if (reply) retry_backoff_.succeeded();
              });
 }
@@ -377,7 +387,10 @@ void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, 
                                       keys().presence_info(room), keys().channel(room)},
                                      std::move(args)),
                          [this, k = Key{room, conn}](redisReply* reply) {
-                           if (reply && reply->type == REDIS_REPLY_ERROR) return refused(refused_leaves_, k, error_of(reply));
+                           if (reply && reply->type == REDIS_REPLY_ERROR) {
+                             refused_leaves_.insert(k);
+                             return refused(error_of(reply));
+                           }
                            if (!reply) return;  // replayed after the reconnect
                            unconfirmed_leaves_.erase(k);
                            retry_backoff_.succeeded();

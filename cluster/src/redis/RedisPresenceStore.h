@@ -102,9 +102,10 @@ class RedisPresenceStore final : public PresenceStore {
   void unlist(std::shared_ptr<Reaping> reaping);
   void resync();
   void replay_leaves();
-  // A join or leave Redis refused (an error answer: a Redis Cluster's master answers CLUSTERDOWN
-  // for a while after it restarted) is sent again after a backoff, until Redis takes it.
-  void refused(std::set<Key>& refusals, const Key& k, std::string_view error);
+  // A heartbeat, join or leave Redis refused (an error answer: a Redis Cluster's master answers
+  // CLUSTERDOWN for a while after it restarted) is sent again after a backoff, until Redis takes
+  // it: refused() schedules retry_refused().
+  void refused(std::string_view error);
   void retry_refused();
   // Whether this node's subscribers are to be shown a presence event (and notes it).
   bool show(const std::string& room, const protocol::Payload& event);
@@ -123,6 +124,7 @@ class RedisPresenceStore final : public PresenceStore {
   std::unique_ptr<boost::asio::steady_timer> timer_;
   std::unique_ptr<boost::asio::steady_timer> replay_timer_;  // replays leaves once settled
   std::set<Key> refused_joins_, refused_leaves_;
+  bool beat_refused_ = false;
   std::unique_ptr<boost::asio::steady_timer> retry_timer_;
   bool retry_armed_ = false;
   RedisBackoff retry_backoff_;
