@@ -7,13 +7,26 @@ namespace switchboard::bench {
 CpuMeter::CpuMeter(Deployment& deployment)
     : deployment_(deployment),
       node_before_(deployment.stats()),
-      redis_before_(deployment.redis_stats()),
+      redis_before_(deployment.redis_stats_per_master()),
       client_before_us_(ProcStats::self_cpu_us()) {}
 
 void CpuMeter::stop() {
   node_after_ = deployment_.stats();
-  redis_after_ = deployment_.redis_stats();
+  redis_after_ = deployment_.redis_stats_per_master();
   client_us_ = ProcStats::self_cpu_us() - client_before_us_;
+}
+
+std::vector<std::int64_t> CpuMeter::redis_cpu_us_per_master() const {
+  std::vector<std::int64_t> used;
+  for (std::size_t i = 0; i < redis_after_.size() && i < redis_before_.size(); ++i)
+    used.push_back(redis_after_[i].cpu_us - redis_before_[i].cpu_us);
+  return used;
+}
+
+std::int64_t CpuMeter::redis_cpu_us() const {
+  std::int64_t sum = 0;
+  for (auto used : redis_cpu_us_per_master()) sum += used;
+  return sum;
 }
 
 void CpuMeter::report(nlohmann::ordered_json& out, double elapsed_s, std::size_t deliveries,
@@ -23,7 +36,8 @@ void CpuMeter::report(nlohmann::ordered_json& out, double elapsed_s, std::size_t
   out["node_cpu_us_per_delivery"] =
       deliveries ? Figures::rounded(node_cpu / static_cast<double>(deliveries), 1000) : 0.0;
   out["node_cpu_util"] = Figures::rounded(node_cpu / (elapsed_s * 1e6), util_scale);
-  if (deployment_.has_redis()) out["redis_cpu_us"] = redis_after_.cpu_us - redis_before_.cpu_us;
+  if (deployment_.has_redis()) out["redis_cpu_us"] = redis_cpu_us();
+  if (deployment_.redis_masters() > 0) out["redis_cpu_us_per_master"] = redis_cpu_us_per_master();
   out["client_cpu_util"] = Figures::rounded(static_cast<double>(client_us_) / (elapsed_s * 1e6), util_scale);
 }
 

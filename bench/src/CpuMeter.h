@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -20,15 +21,21 @@ class CpuMeter {
   void stop();
 
   // "node_cpu_us", "node_cpu_us_per_delivery" (over `deliveries`), "node_cpu_util", "redis_cpu_us"
-  // (with Redis) and "client_cpu_util", over `elapsed_s`; the utilisations rounded to 1/util_scale.
+  // (with Redis; summed over the masters of a Redis Cluster, and "redis_cpu_us_per_master" then)
+  // and "client_cpu_util", over `elapsed_s`; the utilisations rounded to 1/util_scale.
   void report(nlohmann::ordered_json& out, double elapsed_s, std::size_t deliveries, double util_scale) const;
 
   const ProcStats& node_before() const { return node_before_; }
   const ProcStats& node_after() const { return node_after_; }
+  std::int64_t node_cpu_us() const { return node_after_.cpu_us - node_before_.cpu_us; }
+  // Redis's CPU µs over the measurement: in all, and per master (one entry for a plain redis-server).
+  std::int64_t redis_cpu_us() const;
+  std::vector<std::int64_t> redis_cpu_us_per_master() const;
 
  private:
   Deployment& deployment_;
-  ProcStats node_before_, redis_before_, node_after_, redis_after_;
+  ProcStats node_before_, node_after_;
+  std::vector<ProcStats> redis_before_, redis_after_;
   std::int64_t client_before_us_ = 0, client_us_ = 0;
 };
 

@@ -28,7 +28,8 @@ void NodeProcess::start(std::chrono::milliseconds timeout) {
   args.insert(args.end(), {settings_.executable, "--bind", "127.0.0.1", "--port", std::to_string(port_),
                            "--allow-anonymous", "--publish-rate", "0", "--request-rate", "0",
                            "--drain-delay-ms", "0", "--threads", std::to_string(settings_.threads)});
-  if (!settings_.redis.empty()) args.insert(args.end(), {"--redis", settings_.redis});
+  if (!settings_.redis.empty())
+    args.insert(args.end(), {settings_.redis_cluster ? "--redis-cluster" : "--redis", settings_.redis});
   args.insert(args.end(), settings_.extra_args.begin(), settings_.extra_args.end());
 
   std::vector<char*> argv;

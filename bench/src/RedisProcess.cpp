@@ -12,6 +12,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -32,6 +33,12 @@ void RedisProcess::start() {
   std::vector<std::string> args{executable_, "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                 "--save",    "",       "--appendonly",        "no",     "--daemonize",
                                 "no",        "--repl-diskless-sync-delay", "0"};
+  if (!cluster_dir_.empty()) {
+    const std::string config = cluster_dir_ + "/nodes-" + std::to_string(port_) + ".conf";
+    std::filesystem::remove(config);
+    args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-config-file", config,
+                             "--cluster-port", std::to_string(free_port())});
+  }
   if (replica_of_ != 0) args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(replica_of_)});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
