@@ -36,8 +36,9 @@ void RedisProcess::start() {
   if (!cluster_dir_.empty()) {
     const std::string config = cluster_dir_ + "/nodes-" + std::to_string(port_) + ".conf";
     std::filesystem::remove(config);
+    bus_port_ = free_port();
     args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-config-file", config,
-                             "--cluster-port", std::to_string(free_port())});
+                             "--cluster-port", std::to_string(bus_port_)});
   }
   if (replica_of_ != 0) args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(replica_of_)});
   std::vector<char*> argv;

@@ -31,6 +31,7 @@ class RedisProcess {
 
   std::string url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
   std::uint16_t port() const { return port_; }
+  std::uint16_t bus_port() const { return bus_port_; }  // a Redis Cluster node's cluster bus
   pid_t pid() const { return pid_; }
   ProcStats stats() const { return ProcStats::of(pid_); }
 
@@ -45,6 +46,7 @@ class RedisProcess {
   std::uint16_t port_ = 0;
   std::uint16_t replica_of_ = 0;
   std::string cluster_dir_;
+  std::uint16_t bus_port_ = 0;
   bool stopped_ = false;
 };
 

@@ -81,8 +81,9 @@ void RedisShards::form() {
     if (reply != "OK") throw std::runtime_error("CLUSTER ADDSLOTSRANGE refused: " + reply.value_or("no answer"));
   }
   for (std::size_t i = 1; i < n; ++i) {
-    auto reply = redis_command(masters_[0]->port(),
-                               {"CLUSTER", "MEET", "127.0.0.1", std::to_string(masters_[i]->port())});
+    // The bus port too: it is not the default port + 10000.
+    auto reply = redis_command(masters_[0]->port(), {"CLUSTER", "MEET", "127.0.0.1", std::to_string(masters_[i]->port()),
+                                                     std::to_string(masters_[i]->bus_port())});
     if (reply != "OK") throw std::runtime_error("CLUSTER MEET refused: " + reply.value_or("no answer"));
   }
 }
