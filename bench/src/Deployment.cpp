@@ -127,6 +127,12 @@ ProcStats Deployment::redis_stats() const {
   return total;
 }
 
+std::vector<std::uint16_t> Deployment::redis_ports() const {
+  if (shards_) return shards_->ports();
+  if (redis_) return {redis_->port()};
+  return {};
+}
+
 std::vector<ProcStats> Deployment::redis_stats_per_master() const {
   if (shards_) return shards_->stats();
   if (redis_) return {redis_->stats()};

@@ -57,6 +57,8 @@ class Deployment {
   ProcStats redis_stats() const;
   // Per master of the Redis Cluster; the one redis-server alone otherwise (empty without Redis).
   std::vector<ProcStats> redis_stats_per_master() const;
+  // The ports of the Redis masters: the cluster's, or the one redis-server (not its replica).
+  std::vector<std::uint16_t> redis_ports() const;
   // The number of Redis Cluster masters, 0 with a plain redis-server (or none).
   std::size_t redis_masters() const { return shards_ ? shards_->size() : 0; }
   // The master that owns `room` (0 without a Redis Cluster).

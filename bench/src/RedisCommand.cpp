@@ -7,6 +7,7 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <istream>
+#include <sstream>
 
 namespace switchboard::bench {
 
@@ -48,6 +49,27 @@ std::optional<std::string> redis_command(std::uint16_t port, const std::vector<s
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+std::map<std::string, RedisCommandStat> redis_command_stats(std::uint16_t port) {
+  std::map<std::string, RedisCommandStat> stats;
+  auto info = redis_command(port, {"INFO", "commandstats"});
+  if (!info) return stats;
+  constexpr std::string_view prefix = "cmdstat_";
+  std::istringstream lines(*info);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with(prefix)) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    auto value_of = [&](const std::string& key) -> std::int64_t {
+      auto pos = line.find(key + "=", colon);
+      return pos == std::string::npos ? 0 : std::stoll(line.substr(pos + key.size() + 1));
+    };
+    auto& stat = stats[line.substr(prefix.size(), colon - prefix.size())];
+    stat.calls = value_of("calls");
+    stat.usec = value_of("usec");
+  }
+  return stats;
 }
 
 std::string redis_info_field(const std::string& info, const std::string& field) {

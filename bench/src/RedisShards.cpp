@@ -142,6 +142,12 @@ std::string RedisShards::seeds() const {
   return seeds;
 }
 
+std::vector<std::uint16_t> RedisShards::ports() const {
+  std::vector<std::uint16_t> ports;
+  for (const auto& m : masters_) ports.push_back(m->port());
+  return ports;
+}
+
 std::vector<ProcStats> RedisShards::stats() const {
   std::vector<ProcStats> all;
   for (const auto& m : masters_) all.push_back(m->stats());

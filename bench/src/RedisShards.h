@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -33,6 +34,7 @@ class RedisShards {
   std::size_t size() const { return masters_.size(); }
   // "redis://127.0.0.1:p1,127.0.0.1:p2,…": the seeds for the node's --redis-cluster.
   std::string seeds() const;
+  std::vector<std::uint16_t> ports() const;
   // CPU and RSS of each master.
   std::vector<ProcStats> stats() const;
   // The master that owns the slot of `room`'s hash tag ({room}), as the cluster says
