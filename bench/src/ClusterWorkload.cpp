@@ -3,6 +3,7 @@
 #include "Deployment.h"
 #include "FanoutWorkload.h"
 #include "LatencyWorkload.h"
+#include "PublishWorkload.h"
 
 namespace switchboard::bench {
 
@@ -20,20 +21,34 @@ std::vector<nlohmann::ordered_json> ClusterWorkload::run(Options& options) {
   latency.rate = options.number("rate", 1000);
   latency.seconds = options.number("seconds", 10);
   latency.payload_bytes = fanout.payload_bytes;
-  const bool skip_fanout = options.flag("latency-only"), skip_latency = options.flag("fanout-only");
+  PublishWorkload::Params publish;
+  publish.publishers = options.size("publish-publishers", 8);
+  publish.rooms = options.size("publish-rooms", 64);
+  publish.window = options.size("publish-window", 32);
+  publish.seconds = options.number("publish-seconds", 5);
+  publish.payload_bytes = fanout.payload_bytes;
+  // With any of the --*-only flags, only the lines they name; all three otherwise.
+  const bool fanout_only = options.flag("fanout-only"), latency_only = options.flag("latency-only"),
+             publish_only = options.flag("publish-only");
+  const bool all = !fanout_only && !latency_only && !publish_only;
   Deployment deployment(options);
   options.reject_unknown();
   deployment.start(nodes);
 
   std::vector<nlohmann::ordered_json> lines;
-  if (!skip_fanout) {
+  if (all || fanout_only) {
     nlohmann::ordered_json line{{"workload", "cluster-fanout"}};
     line.update(FanoutWorkload(deployment, fanout).measure());
     lines.push_back(std::move(line));
   }
-  if (!skip_latency) {
+  if (all || latency_only) {
     nlohmann::ordered_json line{{"workload", "cluster-latency"}};
     line.update(LatencyWorkload(deployment, latency).measure());
+    lines.push_back(std::move(line));
+  }
+  if (all || publish_only) {
+    nlohmann::ordered_json line{{"workload", "cluster-publish"}};
+    line.update(PublishWorkload(deployment, publish).measure());
     lines.push_back(std::move(line));
   }
   auto described = deployment.describe();

@@ -1,6 +1,7 @@
-// cluster: the fanout and latency workloads against two nodes sharing a redis-server (both
-// started here, with Redis, on the node CPU), subscribers spread over both nodes, publishers on
-// the first. CPU per delivery is summed over both nodes; Redis's CPU is reported beside it.
+// cluster: the fanout, latency and publish workloads against two nodes sharing a redis-server,
+// or a Redis Cluster of N masters with --redis-cluster-masters N (all started here, with Redis, on
+// the node CPU), subscribers spread over both nodes, publishers on the first. CPU per delivery is
+// summed over both nodes; Redis's CPU is reported beside it (per master, too, on a Redis Cluster).
 #pragma once
 
 #include <vector>
@@ -13,7 +14,7 @@ namespace switchboard::bench {
 
 class ClusterWorkload {
  public:
-  // Two JSON lines: "cluster-fanout" and "cluster-latency".
+  // Three JSON lines: "cluster-fanout", "cluster-latency" and "cluster-publish".
   static std::vector<nlohmann::ordered_json> run(Options& options);
 };
 

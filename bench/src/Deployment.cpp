@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace switchboard::bench {
@@ -35,7 +36,13 @@ Deployment::Deployment(Options& options)
       threads_(static_cast<int>(options.integer("node-threads", 1))),
       redis_executable_(options.text("redis-server", "redis-server")),
       with_replica_(options.flag("redis-replica")),
+      cluster_masters_(options.size("redis-cluster-masters", 0)),
+      redis_cli_(options.text("redis-cli", "redis-cli")),
       log_dir_(options.text("log-dir", "/tmp/switchboard-bench-" + std::to_string(getpid()))) {
+  if (options.integer("redis-cluster-masters", 0) < 0)
+    throw std::invalid_argument("--redis-cluster-masters wants 1 or more");
+  if (with_replica_ && cluster_masters_ > 0)
+    throw std::invalid_argument("--redis-replica and --redis-cluster-masters do not go together");
   std::filesystem::create_directories(log_dir_);
 }
 
@@ -53,7 +60,11 @@ nlohmann::ordered_json Deployment::with_one_node(
 
 void Deployment::start(int nodes) {
   std::string redis_url;
-  if (nodes > 1) {
+  if (nodes > 1 && cluster_masters_ > 0) {
+    shards_ = std::make_unique<RedisShards>(redis_executable_, redis_cli_, cpu_, log_dir_, cluster_masters_);
+    shards_->start();
+    redis_url = shards_->seeds();
+  } else if (nodes > 1) {
     redis_ = std::make_unique<RedisProcess>(redis_executable_, cpu_, log_dir_ + "/redis.log");
     redis_->start();
     redis_url = redis_->url();
@@ -70,6 +81,7 @@ void Deployment::start(int nodes) {
                    cpu_,
                    threads_,
                    redis_url,
+                   shards_ != nullptr,
                    log_dir_ + "/node-" + std::to_string(i) + ".log"};
     nodes_.push_back(std::make_unique<NodeProcess>(std::move(s)));
     nodes_.back()->start(wrapper_.empty() ? std::chrono::seconds(30) : std::chrono::seconds(120));
@@ -83,6 +95,7 @@ nlohmann::ordered_json Deployment::stop() {
   }
   if (replica_) replica_->stop();
   if (redis_) redis_->stop();
+  if (shards_) shards_->stop();
   return ended;
 }
 
@@ -105,7 +118,26 @@ ProcStats Deployment::stats() const {
   return total;
 }
 
-ProcStats Deployment::redis_stats() const { return redis_ ? redis_->stats() : ProcStats{}; }
+ProcStats Deployment::redis_stats() const {
+  ProcStats total;
+  for (const auto& s : redis_stats_per_master()) {
+    total.cpu_us += s.cpu_us;
+    total.rss_kib += s.rss_kib;
+  }
+  return total;
+}
+
+std::vector<std::uint16_t> Deployment::redis_ports() const {
+  if (shards_) return shards_->ports();
+  if (redis_) return {redis_->port()};
+  return {};
+}
+
+std::vector<ProcStats> Deployment::redis_stats_per_master() const {
+  if (shards_) return shards_->stats();
+  if (redis_) return {redis_->stats()};
+  return {};
+}
 
 ProcStats Deployment::settled_stats() const {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -151,7 +183,8 @@ nlohmann::ordered_json Deployment::metrics_report() const {
 
 nlohmann::ordered_json Deployment::describe() const {
   nlohmann::ordered_json d{{"nodes", nodes_.size()}, {"node_cpu", cpu_}, {"node_threads", threads_}};
-  if (redis_) d["redis_cpu"] = cpu_;
+  if (has_redis()) d["redis_cpu"] = cpu_;
+  if (shards_) d["redis_cluster_masters"] = shards_->size();
   if (replica_) d["redis_replica"] = true;
   if (!wrapper_.empty()) d["wrapper"] = wrapper_;
   nlohmann::ordered_json logs = nlohmann::ordered_json::array();

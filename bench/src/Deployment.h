@@ -1,5 +1,6 @@
-// What a workload runs against: one node, or a cluster of nodes sharing a redis-server, all
-// started by the benchmark and stopped at the end. Figures are summed over the nodes.
+// What a workload runs against: one node, or a cluster of nodes sharing a redis-server (or a
+// Redis Cluster of N masters, with --redis-cluster-masters N), all started by the benchmark and
+// stopped at the end. Figures are summed over the nodes.
 #pragma once
 
 #include <boost/asio/ip/tcp.hpp>
@@ -13,13 +14,15 @@
 #include "NodeProcess.h"
 #include "Options.h"
 #include "RedisProcess.h"
+#include "RedisShards.h"
 
 namespace switchboard::bench {
 
 class Deployment {
  public:
   // Reads the node flags: --node PATH, --node-cpu N, --node-threads N, --node-arg ARG (repeatable),
-  // --node-wrapper "valgrind --tool=callgrind …", --redis-server PATH, --redis-replica, --log-dir DIR.
+  // --node-wrapper "valgrind --tool=callgrind …", --redis-server PATH, --redis-replica,
+  // --redis-cluster-masters N, --redis-cli PATH, --log-dir DIR.
   explicit Deployment(Options& options);
   ~Deployment();
 
@@ -36,7 +39,8 @@ class Deployment {
                          [&](Deployment& deployment) { return Workload(deployment, params).measure(); });
   }
 
-  // Starts `nodes` nodes; with more than one, a redis-server first and every node joins it.
+  // Starts `nodes` nodes; with more than one, a redis-server first and every node joins it (or
+  // a Redis Cluster, which every node joins with --redis-cluster).
   void start(int nodes);
   // Stops everything; returns how each process ended.
   nlohmann::ordered_json stop();
@@ -49,10 +53,21 @@ class Deployment {
   boost::asio::ip::tcp::endpoint endpoint(std::size_t i) const;
   // CPU µs and RSS KiB summed over the nodes (not Redis).
   ProcStats stats() const;
+  // Redis's CPU µs and RSS KiB: of the one redis-server, or summed over the cluster's masters.
   ProcStats redis_stats() const;
+  // Per master of the Redis Cluster; the one redis-server alone otherwise (empty without Redis).
+  std::vector<ProcStats> redis_stats_per_master() const;
+  // The ports of the Redis masters: the cluster's, or the one redis-server (not its replica).
+  std::vector<std::uint16_t> redis_ports() const;
+  // The number of Redis Cluster masters, 0 with a plain redis-server (or none).
+  std::size_t redis_masters() const { return shards_ ? shards_->size() : 0; }
+  // The master that owns `room` (0 without a Redis Cluster).
+  std::size_t redis_master_of_room(const std::string& room) const {
+    return shards_ ? shards_->master_of_room(room) : 0;
+  }
   // stats() after half a second of rest: the baseline of a node just started.
   ProcStats settled_stats() const;
-  bool has_redis() const { return redis_ != nullptr; }
+  bool has_redis() const { return redis_ != nullptr || shards_ != nullptr; }
   // False if a node has exited.
   bool alive();
   // A metric summed over the nodes.
@@ -65,9 +80,12 @@ class Deployment {
   std::string executable_;
   std::vector<std::string> wrapper_, extra_args_;
   int cpu_, threads_;
-  std::string redis_executable_, log_dir_;
-  std::unique_ptr<RedisProcess> redis_;
+  std::string redis_executable_;
   bool with_replica_ = false;
+  std::size_t cluster_masters_ = 0;  // --redis-cluster-masters
+  std::string redis_cli_, log_dir_;
+  std::unique_ptr<RedisProcess> redis_;
+  std::unique_ptr<RedisShards> shards_;  // with --redis-cluster-masters
   std::unique_ptr<RedisProcess> replica_;  // with --redis-replica
   std::vector<std::unique_ptr<NodeProcess>> nodes_;
 };

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,7 +29,8 @@ void NodeProcess::start(std::chrono::milliseconds timeout) {
   args.insert(args.end(), {settings_.executable, "--bind", "127.0.0.1", "--port", std::to_string(port_),
                            "--allow-anonymous", "--publish-rate", "0", "--request-rate", "0",
                            "--drain-delay-ms", "0", "--threads", std::to_string(settings_.threads)});
-  if (!settings_.redis.empty()) args.insert(args.end(), {"--redis", settings_.redis});
+  if (!settings_.redis.empty())
+    args.insert(args.end(), {settings_.redis_cluster ? "--redis-cluster" : "--redis", settings_.redis});
   args.insert(args.end(), settings_.extra_args.begin(), settings_.extra_args.end());
 
   std::vector<char*> argv;
@@ -37,9 +39,13 @@ void NodeProcess::start(std::chrono::milliseconds timeout) {
   int log = open(settings_.log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log < 0) throw std::runtime_error("cannot write " + settings_.log_path);
 
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // SIGTERM when the benchmark dies (killed, crashed) before it could stop this process.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
     // A process group of its own: a wrapper (perf, strace) and the node it runs are stopped together.
     setpgid(0, 0);
     if (settings_.cpu >= 0) {

@@ -22,7 +22,8 @@ struct NodeSettings {
   std::vector<std::string> extra_args;  // appended to the node's command line
   int cpu = 0;                          // CPU the node is pinned to (like `taskset -c 0`); -1: not pinned
   int threads = 1;                      // --threads
-  std::string redis;                    // --redis URL, empty: alone
+  std::string redis;                    // --redis URL (or seeds, with redis_cluster), empty: alone
+  bool redis_cluster = false;           // `redis` goes to --redis-cluster rather than --redis
   std::string log_path;                 // the node's stdout and stderr
 };
 

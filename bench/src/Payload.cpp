@@ -34,6 +34,7 @@ std::optional<Delivery> parse_delivery(std::string_view frame) {
   if (room_end == std::string_view::npos || frame.compare(room_end, kDataPrefix.size(), kDataPrefix) != 0)
     return std::nullopt;
   Delivery d;
+  d.frame = frame;
   d.room = frame.substr(kMessagePrefix.size(), room_end - kMessagePrefix.size());
   auto pos = parse_int(frame, room_end + kDataPrefix.size(), d.seq);
   if (pos == std::string_view::npos || frame.compare(pos, kTimeKey.size(), kTimeKey) != 0)
@@ -47,18 +48,19 @@ std::optional<Reply> parse_reply(std::string_view frame) {
   auto comma = frame.find(',', kReplyPrefix.size());
   if (comma == std::string_view::npos) return std::nullopt;
   Reply r;
+  r.frame = frame;
   r.id = frame.substr(kReplyPrefix.size(), comma - kReplyPrefix.size());
   r.ok = frame.compare(comma, 10, R"(,"ok":true)") == 0;
   return r;
 }
 
 std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t sent_ns,
-                          std::size_t payload_bytes) {
+                          std::size_t payload_bytes, std::int64_t id) {
   std::string data = R"({"a":)" + std::to_string(seq) + R"(,"b":)" + std::to_string(sent_ns) + R"(,"p":")";
   const std::size_t closing = 2;  // "}
   if (data.size() + closing < payload_bytes) data.append(payload_bytes - data.size() - closing, 'x');
   data += "\"}";
-  std::string frame = R"({"op":"publish","id":)" + std::to_string(seq) + R"(,"room":")";
+  std::string frame = R"({"op":"publish","id":)" + std::to_string(id != 0 ? id : seq) + R"(,"room":")";
   frame.append(room);
   frame += R"(","data":)";
   frame += data;

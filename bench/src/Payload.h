@@ -20,11 +20,13 @@ struct Delivery {
   std::string_view room;
   std::int64_t seq = 0;
   std::int64_t sent_ns = 0;
+  std::string_view frame;  // the whole push (its "offset" is last)
 };
 
 struct Reply {
   std::string_view id;  // the id as written: a number, or a string with its quotes
   bool ok = false;
+  std::string_view frame;  // the whole reply (a publish's "offset", say)
 };
 
 FrameKind classify(std::string_view frame);
@@ -34,9 +36,9 @@ std::optional<Delivery> parse_delivery(std::string_view frame);
 std::optional<Reply> parse_reply(std::string_view frame);
 
 // {"op":"publish","id":<seq>,"room":…,"data":…}, whose data is `payload_bytes` long when that is
-// more than the unpadded data.
+// more than the unpadded data; with an `id` other than 0, that id rather than the seq.
 std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t sent_ns,
-                          std::size_t payload_bytes);
+                          std::size_t payload_bytes, std::int64_t id = 0);
 // {"op":"subscribe","id":"s","room":…}; its reply has the id "s" (with quotes).
 std::string subscribe_frame(std::string_view room);
 // The reply to subscribe_frame: {"id":"s",…}.

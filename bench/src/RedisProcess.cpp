@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -32,15 +34,26 @@ void RedisProcess::start() {
   std::vector<std::string> args{executable_, "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                 "--save",    "",       "--appendonly",        "no",     "--daemonize",
                                 "no",        "--repl-diskless-sync-delay", "0"};
+  if (!cluster_dir_.empty()) {
+    const std::string config = cluster_dir_ + "/nodes-" + std::to_string(port_) + ".conf";
+    std::filesystem::remove(config);
+    bus_port_ = free_port();
+    args.insert(args.end(), {"--cluster-enabled", "yes", "--cluster-config-file", config,
+                             "--cluster-port", std::to_string(bus_port_)});
+  }
   if (replica_of_ != 0) args.insert(args.end(), {"--replicaof", "127.0.0.1", std::to_string(replica_of_)});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   int log = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (log < 0) throw std::runtime_error("cannot write " + log_path_);
+  const pid_t parent = getpid();
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // SIGTERM when the benchmark dies (killed, crashed) before it could stop this process.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) _exit(1);
     if (cpu_ >= 0) {
       cpu_set_t set;
       CPU_ZERO(&set);

@@ -28,7 +28,10 @@ Workloads (defaults in brackets):
   latency      --subscribers 200 --rooms 10 --publishers 10 --rate 1000 --seconds 10 --warmup 1
   connections  --connections 19000 --rooms 190 --messages-per-room 3
   cluster      --nodes 2 --fanout-subscribers 1000 --fanout-messages 5000 --latency-subscribers 200
-               --rooms 10 --rate 1000 --seconds 10 [--fanout-only | --latency-only]
+               --rooms 10 --rate 1000 --seconds 10 --publish-publishers 8 --publish-rooms 64
+               --publish-window 32 --publish-seconds 5 [--fanout-only] [--latency-only] [--publish-only]
+               (three lines: cluster-fanout, cluster-latency, cluster-publish; the --*-only flags
+               pick some of them)
   churn        --rate 1000 --seconds 10 --rounds 2 --max-in-flight 1000
   soak         --connections 10000 --warmup-connections 1000 --rate 200 --max-in-flight 100
                --drop-fraction 0.2 --hold-ms 1000 --witnesses 20 --rooms 4 --publish-rate 200
@@ -46,6 +49,11 @@ Common flags:
   --redis-server PATH   for cluster [redis-server]
   --redis-replica       for cluster: a replica of that Redis too (pinned with it), e.g. with
                         --node-arg=--redis-wait-replicas --node-arg=1
+  --redis-cluster-masters N
+                        for cluster: a Redis Cluster of N masters (no replicas) instead of one
+                        redis-server, every master pinned with the nodes; the nodes join it
+                        with --redis-cluster (sharded pub/sub)
+  --redis-cli PATH      forms a Redis Cluster of 3 masters or more [redis-cli]
   --log-dir DIR         where the node and Redis logs go [/tmp/switchboard-bench-<pid>]
 )";
 
