@@ -86,14 +86,7 @@ class RouterOnLoop {
       for (int i = 0; i < n; ++i)
         router_.run(kIncr, std::make_shared<ScriptCall>(ScriptCall{{key}, {}, {}, {}}),
                     [answers, n, &all](redisReply* reply) {
-                      Answer a;
-                      if (!reply)
-                        a.none = true;
-                      else if (reply->type == REDIS_REPLY_INTEGER)
-                        a.integer = reply->integer;
-                      else if (reply->type == REDIS_REPLY_ERROR)
-                        a.error.assign(reply->str, reply->len);
-                      answers->push_back(a);
+                      answers->push_back(answer_of(reply));
                       if (static_cast<int>(answers->size()) == n) all.set_value();
                     });
     });

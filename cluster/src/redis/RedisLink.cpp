@@ -209,11 +209,7 @@ bool RedisLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall>
 bool RedisLink::send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call,
                             ReplyHandler done, ReplyHandler waited, bool may_reload) {
   std::string key_count = std::to_string(call->keys.size());
-  std::vector<std::string_view> args{"EVALSHA", own(script).sha(), key_count};
-  args.reserve(args.size() + call->keys.size() + call->args.size() + call->payloads.size());
-  for (const auto& key : call->keys) args.push_back(key);
-  for (const auto& arg : call->args) args.push_back(arg);
-  for (const auto& payload : call->payloads) args.push_back(*payload);
+  std::vector<std::string_view> args = call->evalsha(own(script).sha(), key_count);
   auto unit = std::make_shared<ScriptUnit>();
   bool sent =
       commands_->command(args, [this, &script, call, done, waited, may_reload, unit](redisReply* reply) {

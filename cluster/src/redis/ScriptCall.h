@@ -10,6 +10,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "switchboard/protocol/Payload.h"
@@ -25,6 +26,17 @@ struct ScriptCall {
   std::vector<std::string> args;
   std::vector<protocol::Payload> payloads;
   std::optional<Wait> wait;
+
+  // The words of `EVALSHA sha key-count keys… args… payloads…`: views into this call, `sha` and
+  // `key_count` (the number of keys, as text), which outlive them.
+  std::vector<std::string_view> evalsha(std::string_view sha, const std::string& key_count) const {
+    std::vector<std::string_view> words{"EVALSHA", sha, key_count};
+    words.reserve(words.size() + keys.size() + args.size() + payloads.size());
+    for (const auto& key : keys) words.push_back(key);
+    for (const auto& arg : args) words.push_back(arg);
+    for (const auto& payload : payloads) words.push_back(*payload);
+    return words;
+  }
 };
 
 }  // namespace switchboard::cluster

@@ -80,11 +80,7 @@ bool ShardLink::run(const RedisScript& script, std::shared_ptr<const ScriptCall>
 bool ShardLink::send_script(const RedisScript& script, std::shared_ptr<const ScriptCall> call, bool asking,
                             bool may_reload, ReplyHandler done, ReplyHandler waited) {
   std::string key_count = std::to_string(call->keys.size());
-  std::vector<std::string_view> args{"EVALSHA", script.sha(), key_count};
-  args.reserve(args.size() + call->keys.size() + call->args.size() + call->payloads.size());
-  for (const auto& key : call->keys) args.push_back(key);
-  for (const auto& arg : call->args) args.push_back(arg);
-  for (const auto& payload : call->payloads) args.push_back(*payload);
+  std::vector<std::string_view> args = call->evalsha(script.sha(), key_count);
   auto unit = std::make_shared<ScriptUnit>();
   bool sent =
       command(args, asking, [this, &script, call, asking, may_reload, done, waited, unit](redisReply* reply) {
