@@ -419,8 +419,9 @@ void RedisBroker::when_subscribed(const std::string& room, SubscribedHandler don
     if (it == channels_.end() || !it->second.wanted) return done(false);  // unsubscribed meanwhile
     if (it->second.subscribed) return done(true);
     if (!link_->subscriber_up() || !link_->room_reachable(room) || stopped_) return done(false);
-    it->second.waiters.push_back({std::chrono::steady_clock::now() + link_->timing().reply_timeout, std::move(done)});
-    arm_waiter_timer();
+    auto deadline = std::chrono::steady_clock::now() + link_->timing().reply_timeout;
+    it->second.waiters.push_back({deadline, std::move(done)});
+    arm_waiter_timer(deadline);
   });
 }
 
@@ -430,18 +431,13 @@ void RedisBroker::notify(Channel& ch, bool subscribed) {
   for (auto& w : waiters) w.done(subscribed);
 }
 
-// Wakes up at the oldest waiter's deadline (every waiter gets the same wait, so the oldest is
-// the first due).
-void RedisBroker::arm_waiter_timer() {
+// The timer is armed while any waiter waits, for the first deadline (every waiter gets the same
+// wait: a waiter added while it is armed is due after that).
+void RedisBroker::arm_waiter_timer(std::chrono::steady_clock::time_point deadline) {
   if (waiter_timer_armed_ || stopped_) return;
-  std::optional<std::chrono::steady_clock::time_point> first;
-  for (const auto& [room, ch] : channels_)
-    for (const auto& w : ch.waiters)
-      if (!first || w.deadline < *first) first = w.deadline;
-  if (!first) return;
   if (!waiter_timer_) waiter_timer_ = std::make_unique<net::steady_timer>(link_->strand());
   waiter_timer_armed_ = true;
-  waiter_timer_->expires_at(*first);
+  waiter_timer_->expires_at(deadline);
   waiter_timer_->async_wait([this](boost::system::error_code ec) {
     if (ec == net::error::operation_aborted) return;
     waiter_timer_armed_ = false;
@@ -452,14 +448,18 @@ void RedisBroker::arm_waiter_timer() {
 void RedisBroker::expire_waiters() {
   const auto now = std::chrono::steady_clock::now();
   std::vector<SubscribedHandler> due;
+  std::optional<std::chrono::steady_clock::time_point> next;
   for (auto& [room, ch] : channels_)
     std::erase_if(ch.waiters, [&](Channel::Waiter& w) {
-      if (w.deadline > now) return false;
+      if (w.deadline > now) {
+        if (!next || w.deadline < *next) next = w.deadline;
+        return false;
+      }
       due.push_back(std::move(w.done));
       return true;
     });
   for (auto& done : due) done(false);
-  arm_waiter_timer();
+  if (next) arm_waiter_timer(*next);
 }
 
 // Brings the subscriber connection in line with what the node wants for `room`.

@@ -126,7 +126,7 @@ class RedisBroker final : public Broker {
   // Waiters not confirmed by their deadline (the link's reply timeout) hear false: a client's
   // subscribe is refused (unavailable, retryable) rather than left unanswered while a Redis
   // Cluster's master fails over. On the strand.
-  void arm_waiter_timer();
+  void arm_waiter_timer(std::chrono::steady_clock::time_point deadline);
   void expire_waiters();
   std::unique_ptr<boost::asio::steady_timer> waiter_timer_;  // on the strand, from the first waiter
   bool waiter_timer_armed_ = false;
