@@ -29,7 +29,7 @@ class LinkOnLoop {
  public:
   explicit LinkOnLoop(const RedisServer& redis) : link_(RedisAddress::parse(redis.url()), "t:", RedisTiming{}) {
     link_.use(kAppend);
-    link_.on_commands_state([this](bool is_up) {
+    link_.on_commands_state([this](bool is_up, const RedisLink::Serves&) {
       if (is_up && !told_up_) {
         told_up_ = true;
         up_.set_value();

@@ -2,6 +2,7 @@
 // nodes exactly once and in order, and a Redis outage is survived without acking lost messages.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <iostream>
 #include <limits>
@@ -1232,6 +1233,55 @@ TEST(ClusterOnRedisCluster, ALeaveRefusedWhileTheClusterIsDownIsSentAgain) {
   ASSERT_EQ(redis.cli(0, "CLUSTER ADDSLOTS " + std::to_string(slot)), "OK\n");
   ASSERT_TRUE(eventually([&] { return users().size() == 1; })) << users().dump();
   EXPECT_EQ(users()[0]["user"], me);
+}
+
+// A master that restarted empty gets the node's joins of its rooms again — and the other
+// masters none: with many connections, one master coming back does not make every node send all
+// its joins to all of them.
+TEST(ClusterOnRedisCluster, AMasterThatRestartedGetsTheJoinsOfItsRoomsAndTheOthersNone) {
+  RedisClusterProcess redis({.masters = 3, .require_full_coverage = false});
+  auto config = redis_cluster_config(redis);
+  config.node_timeout = std::chrono::seconds(60);  // heartbeats 20 s apart: none during the restart
+  TestNode node(config);
+  wait_ready(node);
+  // 8 rooms on each master, a connection in each.
+  std::map<std::size_t, std::vector<std::string>> rooms;  // master → its rooms
+  for (int i = 0; rooms.size() < 3 || std::any_of(rooms.begin(), rooms.end(), [](auto& r) { return r.second.size() < 8; }); ++i) {
+    std::string room = "r" + std::to_string(i);
+    auto& list = rooms[redis.master_of(std::stoi(redis.cli(0, "CLUSTER KEYSLOT {" + room + "}")))];
+    if (list.size() < 8) list.push_back(room);
+  }
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (auto& [master, list] : rooms)
+    for (auto& room : list) {
+      clients.push_back(std::make_unique<WsClient>(node.port()));
+      json reply = clients.back()->request({{"op", "subscribe"}, {"room", room}});
+      ASSERT_EQ(reply["ok"], true) << reply.dump();
+    }
+  // A master that holds neither the list of nodes nor this node's set of connections.
+  std::set<std::size_t> holders{redis.master_of(std::stoi(redis.cli(0, "CLUSTER KEYSLOT {nodes}")))};
+  for (auto& [master, list] : rooms)
+    if (redis.cli(master, "--scan --pattern 'test:node:*:conns'").size() > 0) holders.insert(master);
+  std::size_t restarted = rooms.size();
+  for (auto& [master, list] : rooms)
+    if (!holders.count(master)) restarted = master;
+  ASSERT_LT(restarted, rooms.size());
+  auto scripts_run = [&](std::size_t master) {
+    std::string info = redis.cli(master, "INFO commandstats");
+    auto at = info.find("cmdstat_evalsha:calls=");
+    return at == std::string::npos ? 0 : std::atoi(info.c_str() + at + 22);
+  };
+  std::map<std::size_t, int> before;
+  for (auto& [master, list] : rooms) before[master] = scripts_run(master);
+
+  redis.kill(restarted);
+  redis.restart(restarted);  // empty: no persistence
+  redis.await_healthy();
+  const std::string room = rooms[restarted].front();
+  ASSERT_TRUE(eventually([&] { return clients.front()->request({{"op", "presence"}, {"room", room}})["users"].size() == 1; },
+                         std::chrono::seconds(10)));
+  for (auto& [master, list] : rooms)
+    if (master != restarted) EXPECT_LT(scripts_run(master) - before[master], 8) << "master " << master;
 }
 
 // A room's slot moves to another master (as `redis-cli --cluster reshard` moves it: IMPORTING /

@@ -24,7 +24,7 @@ ClusterRouter::ClusterRouter(Strand strand, ClusterTopology::Options options, st
 ClusterRouter::~ClusterRouter() = default;
 
 void ClusterRouter::start(MessageHandler on_message, SubscriptionHandler on_subscription,
-                          std::function<void(bool up)> on_master) {
+                          std::function<void(bool up, const std::string& master)> on_master) {
   on_message_ = std::move(on_message);
   on_subscription_ = std::move(on_subscription);
   on_master_ = std::move(on_master);
@@ -54,6 +54,11 @@ void ClusterRouter::stop() {
   masters_up_ = 0;
 }
 
+bool ClusterRouter::serves(const std::string& master, std::string_view key) const {
+  const SlotMap::Node* node = topology_.map().master_of(HashSlot::of(key));
+  return node && key_of(*node) == master;
+}
+
 ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
   std::string key = key_of(node);
   auto found = shards_.find(key);
@@ -74,7 +79,7 @@ ShardLink* ClusterRouter::link_for(const SlotMap::Node& node) {
         } else {
           topology_.refresh("lost the connection to " + key, true);
         }
-        if (on_master_) on_master_(up);
+        if (on_master_) on_master_(up, key);
       },
       [this, key](bool up) {
         update_ready();

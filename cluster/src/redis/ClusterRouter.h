@@ -72,7 +72,7 @@ class ClusterRouter {
   void use(const RedisScript& script) { scripts_.push_back(&script); }
   // `on_master` hears of every master's command connection going up or down.
   void start(MessageHandler on_message, SubscriptionHandler on_subscription,
-             std::function<void(bool up)> on_master = nullptr);
+             std::function<void(bool up, const std::string& master)> on_master = nullptr);
   void stop();
 
   // `done` runs exactly once, nullptr when the call could not be made or its answer was lost.
@@ -91,6 +91,9 @@ class ClusterRouter {
 
   // A master serves the key's slot and its command connection is up.
   bool available(std::string_view key) const;
+  // Whether `master` (as on_master names it: host:port) serves `key`'s slot in the layout known
+  // now.
+  bool serves(const std::string& master, std::string_view key) const;
   // The layout is known and covers every slot, a master at least is reachable, and every wanted
   // channel is subscribed (a master that is down holds the node back only while it holds one of
   // its channels). Any thread.
@@ -125,6 +128,7 @@ class ClusterRouter {
   };
 
   static std::string key_of(const SlotMap::Node& node) { return node.host + ":" + std::to_string(node.port); }
+
   ShardLink* link_for(const SlotMap::Node& node);
   void layout_changed(const SlotMap& map);
   void enqueue(int slot, Call call);
@@ -158,7 +162,7 @@ class ClusterRouter {
   std::unique_ptr<boost::asio::steady_timer> placing_;  // a refused subscription: try again shortly
   MessageHandler on_message_;
   SubscriptionHandler on_subscription_;
-  std::function<void(bool up)> on_master_;
+  std::function<void(bool up, const std::string& master)> on_master_;
   bool stopped_ = false;
   std::atomic<bool> ready_{false};
   std::atomic<std::size_t> masters_up_{0};

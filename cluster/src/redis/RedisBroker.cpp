@@ -184,7 +184,7 @@ RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history,
       epoch_seed_(random_id()) {
   link_->use(kPublishScript);
   link_->use(kHistoryScript);
-  link_->on_commands_state([this](bool up) { on_commands_state(up); });
+  link_->on_commands_state([this](bool up, const RedisLink::Serves&) { on_commands_state(up); });
   link_->on_subscriber_state([this](bool up) { on_subscriber_state(up); });
   link_->on_subscription([this](const std::string& room, RedisLink::Subscription state) { on_subscription(room, state); });
   link_->on_channel('m', [this](const std::string& room, std::string_view body) { on_message(room, body); });

@@ -89,8 +89,9 @@ void RedisLink::start_router() {
                      auto room = keys_.room_of_channel(channel);
                      if (room && subscription_) subscription_(*room, state);
                    },
-                   [this](bool up) {
-                     for (auto& handler : commands_state_) handler(up);
+                   [this](bool up, const std::string& master) {
+                     Serves serves = [this, master](std::string_view key) { return router_->serves(master, key); };
+                     for (auto& handler : commands_state_) handler(up, serves);
                    });
     if (subscriber_state_) subscriber_state_(true);
   });
@@ -147,7 +148,8 @@ void RedisLink::commands_changed(bool up) {
   // The scripts go first: every command sent after them finds them.
   if (up) load_scripts([](redisReply*) {});
   commands_up_ = up;
-  for (auto& handler : commands_state_) handler(up);
+  static const Serves every_key = [](std::string_view) { return true; };
+  for (auto& handler : commands_state_) handler(up, every_key);
 }
 
 // Sends SCRIPT LOAD for every script; `last_loaded` gets the last one's answer (they come in order).

@@ -85,7 +85,11 @@ class RedisLink {
   void barrier(std::function<void(bool ran)> done);
   // The digest this link calls `script` by (its own copy's).
   const std::string& digest_of(const RedisScript& script) const { return own(script).sha(); }
-  void on_commands_state(StateHandler handler) { commands_state_.push_back(std::move(handler)); }
+  // Which keys a connection that came up serves: with a Redis Cluster, one master's slots; one
+  // Redis serves every key.
+  using Serves = std::function<bool(std::string_view key)>;
+  using CommandsStateHandler = std::function<void(bool up, const Serves& serves)>;
+  void on_commands_state(CommandsStateHandler handler) { commands_state_.push_back(std::move(handler)); }
   void on_subscriber_state(StateHandler handler) { subscriber_state_ = std::move(handler); }
   void on_subscription(SubscriptionHandler handler) { subscription_ = std::move(handler); }
   void on_channel(char kind, ChannelHandler handler) { channels_[kind] = std::move(handler); }
@@ -161,7 +165,7 @@ class RedisLink {
   // The scripts used, each with the link's own copy: what it loads and calls.
   std::vector<std::pair<const RedisScript*, RedisScript>> scripts_;
   const RedisScript& own(const RedisScript& script) const;
-  std::vector<StateHandler> commands_state_;
+  std::vector<CommandsStateHandler> commands_state_;
   StateHandler subscriber_state_;
   SubscriptionHandler subscription_;
   std::map<char, ChannelHandler> channels_;

@@ -133,8 +133,8 @@ RedisPresenceStore::RedisPresenceStore(std::shared_ptr<RedisLink> link, std::chr
     auto event = protocol::make_payload(std::string(text));
     if (on_event_ && show(room, event)) on_event_(room, event);
   });
-  link_->on_commands_state([this](bool up) {
-    if (up && started_) resync();
+  link_->on_commands_state([this](bool up, const RedisLink::Serves& serves) {
+    if (up && started_) resync(&serves);
   });
   link_->on_room_dropped([this](const std::string& room) { shown_.erase(room); });
 }
@@ -299,12 +299,22 @@ void RedisPresenceStore::unlist(std::shared_ptr<Reaping> reaping) {
 
 // The settling time after this node reached Redis again: every live node has registered its
 // connections again by then (each does as soon as it is back, within its reconnect backoff).
-void RedisPresenceStore::resync() {
+void RedisPresenceStore::resync(const RedisLink::Serves* serves) {
   if (stopped_) return;
   // The node registers itself first: its joins follow (in order, on the one connection).
   beat(true);
-  refused_joins_.clear();  // sent again here
-  for (const auto& [k, entry] : local_) send_join(k.first, k.second, entry);
+  // With a Redis Cluster, a master that came back (perhaps empty) gets the joins of its rooms;
+  // all of them when it holds the node's set of connections.
+  if (!serves || (*serves)(keys().node_conns(node_id_))) {
+    refused_joins_.clear();  // sent again here
+    for (const auto& [k, entry] : local_) send_join(k.first, k.second, entry);
+  } else {
+    for (const auto& [k, entry] : local_)
+      if ((*serves)(keys().presence_conns(k.first))) {
+        refused_joins_.erase(k);
+        send_join(k.first, k.second, entry);
+      }
+  }
   if (!resynced_before_) {  // the node's first connection: no other node lost Redis because of it
     resynced_before_ = true;
     return replay_leaves();

@@ -100,7 +100,8 @@ class RedisPresenceStore final : public PresenceStore {
   void reap_node(const std::string& node);
   void reap_connection(std::shared_ptr<Reaping> reaping, const std::string& member);
   void unlist(std::shared_ptr<Reaping> reaping);
-  void resync();
+  // Registers the node and its connections again: those `serves` names (null: all of them).
+  void resync(const RedisLink::Serves* serves = nullptr);
   void replay_leaves();
   // A heartbeat, join or leave Redis refused (an error answer: a Redis Cluster's master answers
   // CLUSTERDOWN for a while after it restarted) is sent again after a backoff, until Redis takes
