@@ -156,8 +156,8 @@ void RedisConnection::open() {
   redisAsyncSetConnectCallback(ac, &RedisConnection::on_connect);  // waits for writability
   redisAsyncSetDisconnectCallback(ac, &RedisConnection::on_disconnect);
   timer_.expires_after(timing_.connect_timeout);
-  timer_.async_wait([this, ac](boost::system::error_code ec) {
-    if (!ec && ac_ == ac && !up_) reset("connect timed out");
+  timer_.async_wait([this, ac, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (!ec && !alive.expired() && ac_ == ac && !up_) reset("connect timed out");
   });
 }
 
@@ -218,8 +218,8 @@ void RedisConnection::on_disconnect(const redisAsyncContext* ac, int status) {
 
 void RedisConnection::watch_replies() {
   watchdog_.expires_after(timing_.reply_timeout / 3);
-  watchdog_.async_wait([this, ac = ac_](boost::system::error_code ec) {
-    if (ec || ac_ != ac || !up_) return;
+  watchdog_.async_wait([this, ac = ac_, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (ec || alive.expired() || ac_ != ac || !up_) return;
     if (unanswered_ > 0 && std::chrono::steady_clock::now() - last_reply_ > timing_.reply_timeout)
       return reset("no reply for " + std::to_string(timing_.reply_timeout.count()) + " ms");
     watch_replies();
@@ -241,8 +241,8 @@ void RedisConnection::lost(std::string_view why) {
 void RedisConnection::schedule_reconnect() {
   if (stopped_) return;
   timer_.expires_after(backoff_.next());
-  timer_.async_wait([this](boost::system::error_code ec) {
-    if (!ec && !ac_) connect();
+  timer_.async_wait([this, alive = std::weak_ptr<bool>(alive_)](boost::system::error_code ec) {
+    if (!ec && !alive.expired() && !stopped_ && !ac_) connect();
   });
 }
 

@@ -117,6 +117,9 @@ class RedisConnection {
   RedisBackoff backoff_;  // the wait between attempts, and which failures are logged
   bool up_ = false;
   bool stopped_ = false;
+  // Its timers' handlers hold it weakly: one whose timer fired just before stop() may run after
+  // the connection is gone (a Redis Cluster's router frees a dropped master's link at once).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace switchboard::cluster
