@@ -279,9 +279,39 @@ void RedisBroker::send_outbox() {
     std::vector<Outgoing> run;
     run.reserve(end - begin);
     for (std::size_t i = begin; i < end; ++i) run.push_back(std::move(batch[order[i]]));
-    send_publishes(std::move(run));
+    queue_publishes(std::move(run));
     begin = end;
   }
+}
+
+// A Redis Cluster's router sends one call per hash slot at a time: a room's publishes that come
+// while its batch is on its way wait here, and go together as its next batch (one script call
+// for many, rather than one call each queued behind it). One Redis pipelines every batch.
+void RedisBroker::queue_publishes(std::vector<Outgoing> run) {
+  if (!link_->sharded()) return send_publishes(std::move(run));
+  auto [it, idle] = publishing_.try_emplace(run.front().room);
+  if (idle) return send_publishes(std::move(run));
+  for (auto& m : run) it->second.push_back(std::move(m));
+}
+
+// The room's batch is answered (or refused): its next one goes, if any waits.
+void RedisBroker::next_publishes(const std::string& room) {
+  auto it = publishing_.find(room);
+  if (it == publishing_.end()) return;
+  auto& waiting = it->second;
+  if (waiting.empty()) {
+    publishing_.erase(it);
+    return;
+  }
+  std::vector<Outgoing> run;
+  std::size_t bytes = 0;
+  while (!waiting.empty() && run.size() < kMaxBatch &&
+         (run.empty() || bytes + waiting.front().push->size() <= kMaxBatchBytes)) {
+    bytes += waiting.front().push->size();
+    run.push_back(std::move(waiting.front()));
+    waiting.pop_front();
+  }
+  send_publishes(std::move(run));
 }
 
 void RedisBroker::send_publishes(std::vector<Outgoing> run) {
@@ -304,7 +334,14 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   if (acks_.replicas > 0) call->wait = ScriptCall::Wait{acks_.replicas, acks_.timeout};
   // With a wait: the offsets, kept until the WAIT behind the script answers.
   auto offsets = std::make_shared<std::optional<std::vector<std::uint64_t>>>();
-  auto ran = [this, handlers, offsets](redisReply* reply) {
+  auto ran = [this, handlers, offsets, room = room](redisReply* reply) {
+    struct Next {  // on every way out: the room's next batch
+      RedisBroker& broker;
+      const std::string& room;
+      ~Next() {
+        if (broker.link_->sharded()) broker.next_publishes(room);
+      }
+    } next{*this, room};
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == handlers->size()) {
       if (acks_.replicas > 0) {
         offsets->emplace();
@@ -328,8 +365,9 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   };
   bool sent = link_->run(kPublishScript, std::move(call), std::move(ran),
                          acks_.replicas > 0 ? wait_for_replicas(handlers, offsets) : nullptr);
-  if (!sent)
-    for (auto& m : *handlers) m.done(std::nullopt);
+  if (sent) return;
+  for (auto& m : *handlers) m.done(std::nullopt);
+  if (link_->sharded()) next_publishes(room);
 }
 
 // The answer of the WAIT that followed the batch's script on the same connection (with a Redis

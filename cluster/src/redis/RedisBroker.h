@@ -50,6 +50,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -142,6 +143,11 @@ class RedisBroker final : public Broker {
   static constexpr std::size_t kMaxBatch = 256;
   static constexpr std::size_t kMaxBatchBytes = 1 << 20;
   void send_outbox();
+  void queue_publishes(std::vector<Outgoing> run);
+  void next_publishes(const std::string& room);
+  // With a Redis Cluster, per room with a batch on its way: the publishes waiting for it (on the
+  // strand).
+  std::unordered_map<std::string, std::deque<Outgoing>> publishing_;
   void add_mark(const std::string& room, std::vector<std::string>& args) const;
   void send_publishes(std::vector<Outgoing> run);
   // With --redis-wait-replicas: the handler of the WAIT behind a publish script, which acks the
