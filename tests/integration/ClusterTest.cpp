@@ -1284,6 +1284,37 @@ TEST(ClusterOnRedisCluster, AMasterThatRestartedGetsTheJoinsOfItsRoomsAndTheOthe
     if (master != restarted) EXPECT_LT(scripts_run(master) - before[master], 8) << "master " << master;
 }
 
+// A room's publishes that come while its batch is on its way to a Redis Cluster go together as
+// its next batch: a burst takes a few script calls, not one each, and keeps its order.
+TEST(ClusterOnRedisCluster, ARoomsBurstOfPublishesGoesInFewScriptCallsInOrder) {
+  RedisClusterProcess redis({.masters = 1});
+  TestNode node(redis_cluster_config(redis));
+  wait_ready(node);
+  WsClient alice(node.port());
+  subscribe(alice, "burst");
+  auto scripts_run = [&] {
+    std::string info = redis.cli(0, "INFO commandstats");
+    auto at = info.find("cmdstat_evalsha:calls=");
+    return at == std::string::npos ? 0 : std::atoi(info.c_str() + at + 22);
+  };
+  const int before = scripts_run();
+  constexpr int kBurst = 300;
+  for (int n = 0; n < kBurst; ++n) alice.send_json({{"op", "publish"}, {"room", "burst"}, {"data", n}, {"id", n}});
+  int acked = 0, next = 0;
+  while (acked < kBurst || next < kBurst) {
+    json f = alice.read_json();
+    if (f.contains("id")) {
+      ASSERT_EQ(f["ok"], true) << f.dump();
+      ++acked;
+    } else {
+      ASSERT_EQ(f["type"], "message") << f.dump();
+      ASSERT_EQ(f["data"], next) << f.dump();  // in publish order
+      ASSERT_EQ(f["offset"], ++next) << f.dump();
+    }
+  }
+  EXPECT_LT(scripts_run() - before, kBurst / 10);
+}
+
 // A room's slot moves to another master (as `redis-cli --cluster reshard` moves it: IMPORTING /
 // MIGRATING, its keys MIGRATEd, then the new owner set) while a publisher publishes to it: every
 // subscriber, on both nodes, gets every acked message once, in order, with no announcement.
