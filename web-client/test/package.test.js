@@ -74,8 +74,9 @@ test('npm pack: the tarball holds the entry point, its types, every module of sr
 
 test('the tarball installed into an empty project: imported by its name, it connects, subscribes, publishes and receives', async () => {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'switchboard-install-'));
-  const node = await SwitchboardNode.start();
+  let node;
   try {
+    node = await SwitchboardNode.start();
     const { stdout } = await npm(['pack', '--json', '--pack-destination', tmp], webClientDir, tmp);
     const tarball = path.join(tmp, JSON.parse(stdout)[0].filename);
 
@@ -134,7 +135,7 @@ test('the tarball installed into an empty project: imported by its name, it conn
         .catch((err) => assert.fail(`tsc ${resolution.join(' ')}: ${err.stdout}${err.stderr}`));
     }
   } finally {
-    await node.stop();
+    await node?.stop();
     await rm(tmp, { recursive: true, force: true });
   }
 });
