@@ -359,6 +359,8 @@ void RedisPresenceStore::retry_refused() {
     if (auto it = local_.find(k); it != local_.end()) send_join(k.first, k.second, it->second);
   // Not before the settling time after a reconnect: replay_leaves() sends them then.
   if (std::chrono::steady_clock::now() < settled_at_) return;
+  // As replayed leaves: were the master to have restarted empty meanwhile, the leave is still
+  // announced to those who saw the user join.
   auto leaves = std::move(refused_leaves_);
   refused_leaves_.clear();
   for (const auto& k : leaves)
@@ -381,8 +383,9 @@ void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, c
                if (reply && reply->type == REDIS_REPLY_ERROR) {
                  refused_joins_.insert(k);
                  refused(error_of(reply));
+               } else if (reply) {
+                 retry_backoff_.succeeded();
                }
-               else if (reply) retry_backoff_.succeeded();
              });
 }
 
