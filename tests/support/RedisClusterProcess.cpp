@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -178,9 +179,13 @@ void RedisClusterProcess::start(std::size_t i) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  pid_t parent = ::getpid();
   n.pid = ::fork();
   if (n.pid < 0) throw std::runtime_error("fork failed");
   if (n.pid == 0) {
+    // Killed if the thread that started it ends: a test process that crashed leaves none behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // the parent went before prctl
     ::execv(SWITCHBOARD_REDIS_SERVER, argv.data());
     ::_exit(127);
   }
