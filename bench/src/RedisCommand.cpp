@@ -1,53 +1,37 @@
 #include "RedisCommand.h"
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
-#include <istream>
+#include <hiredis/hiredis.h>
+
+#include <memory>
 #include <sstream>
 
 namespace switchboard::bench {
 
-namespace net = boost::asio;
-
 std::optional<std::string> redis_command(std::uint16_t port, const std::vector<std::string>& args) {
-  try {
-    net::io_context ioc;
-    net::ip::tcp::socket socket(ioc);
-    socket.connect({net::ip::make_address("127.0.0.1"), port});
-    std::string request = "*" + std::to_string(args.size()) + "\r\n";
-    for (const auto& a : args) request += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-    net::write(socket, net::buffer(request));
-    net::streambuf in;
-    net::read_until(socket, in, "\r\n");
-    std::istream stream(&in);
-    std::string line;
-    std::getline(stream, line);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) return std::nullopt;
-    switch (line[0]) {
-      case '+':
-      case ':':
-        return line.substr(1);
-      case '-':
-        return line;
-      case '$': {
-        const long length = std::stol(line.substr(1));
-        if (length < 0) return std::nullopt;
-        const auto wanted = static_cast<std::size_t>(length) + 2;  // and its \r\n
-        if (in.size() < wanted) net::read(socket, in, net::transfer_exactly(wanted - in.size()));
-        std::string body(static_cast<std::size_t>(length), '\0');
-        stream.read(body.data(), length);
-        return body;
-      }
-      default:
-        return std::nullopt;
-    }
-  } catch (const std::exception&) {
-    return std::nullopt;
+  timeval timeout{2, 0};
+  std::unique_ptr<redisContext, void (*)(redisContext*)> c(redisConnectWithTimeout("127.0.0.1", port, timeout),
+                                                            redisFree);
+  if (!c || c->err || redisSetTimeout(c.get(), timeout) != REDIS_OK) return std::nullopt;
+  std::vector<const char*> argv;
+  std::vector<std::size_t> lengths;
+  for (const auto& a : args) {
+    argv.push_back(a.data());
+    lengths.push_back(a.size());
+  }
+  std::unique_ptr<redisReply, void (*)(void*)> reply(
+      static_cast<redisReply*>(redisCommandArgv(c.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())),
+      freeReplyObject);
+  if (!reply) return std::nullopt;
+  switch (reply->type) {
+    case REDIS_REPLY_STATUS:
+    case REDIS_REPLY_STRING:
+      return std::string(reply->str, reply->len);
+    case REDIS_REPLY_ERROR:
+      return "-" + std::string(reply->str, reply->len);
+    case REDIS_REPLY_INTEGER:
+      return std::to_string(reply->integer);
+    default:
+      return std::nullopt;
   }
 }
 

@@ -1,5 +1,5 @@
-// One command to a redis-server on 127.0.0.1, on a connection of its own: the benchmark's way of
-// forming a Redis Cluster and asking it where rooms live (CLUSTER INFO, CLUSTER NODES, …).
+// One command to a redis-server on 127.0.0.1, on a hiredis connection of its own: the benchmark's
+// way of checking its servers, forming a Redis Cluster and asking it where rooms live.
 #pragma once
 
 #include <cstdint>

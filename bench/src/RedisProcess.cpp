@@ -7,11 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/write.hpp>
 #include <chrono>
 #include <filesystem>
 #include <stdexcept>
@@ -19,10 +14,9 @@
 #include <vector>
 
 #include "FreePort.h"
+#include "RedisCommand.h"
 
 namespace switchboard::bench {
-
-namespace net = boost::asio;
 
 RedisProcess::RedisProcess(std::string executable, int cpu, std::string log_path, std::uint16_t replica_of)
     : executable_(std::move(executable)), cpu_(cpu), log_path_(std::move(log_path)), replica_of_(replica_of) {}
@@ -34,6 +28,9 @@ void RedisProcess::start() {
   std::vector<std::string> args{executable_, "--port", std::to_string(port_), "--bind", "127.0.0.1",
                                 "--save",    "",       "--appendonly",        "no",     "--daemonize",
                                 "no",        "--repl-diskless-sync-delay", "0"};
+  // Its working directory is the log directory: a replica's sync file lands there, not in the
+  // directory the benchmark was started from.
+  args.insert(args.end(), {"--dir", std::filesystem::path(log_path_).parent_path().string()});
   if (!cluster_dir_.empty()) {
     const std::string config = cluster_dir_ + "/nodes-" + std::to_string(port_) + ".conf";
     std::filesystem::remove(config);
@@ -80,32 +77,11 @@ void RedisProcess::start() {
 }
 
 bool RedisProcess::in_sync() const {
-  try {
-    net::io_context ioc;
-    net::ip::tcp::socket socket(ioc);
-    socket.connect({net::ip::make_address("127.0.0.1"), port_});
-    net::write(socket, net::buffer(std::string("INFO replication\r\n")));
-    std::string reply(4096, '\0');
-    reply.resize(socket.read_some(net::buffer(reply)));
-    return reply.find("master_link_status:up") != std::string::npos;
-  } catch (const std::exception&) {
-    return false;
-  }
+  auto info = redis_command(port_, {"INFO", "replication"});
+  return info && info->find("master_link_status:up") != std::string::npos;
 }
 
-bool RedisProcess::answers_ping() const {
-  try {
-    net::io_context ioc;
-    net::ip::tcp::socket socket(ioc);
-    socket.connect({net::ip::make_address("127.0.0.1"), port_});
-    net::write(socket, net::buffer(std::string("PING\r\n")));
-    char reply[7];
-    net::read(socket, net::buffer(reply));
-    return std::string(reply, 7) == "+PONG\r\n";
-  } catch (const std::exception&) {
-    return false;
-  }
-}
+bool RedisProcess::answers_ping() const { return redis_command(port_, {"PING"}) == "PONG"; }
 
 std::string RedisProcess::stop() {
   if (pid_ <= 0 || stopped_) return "";
