@@ -69,9 +69,15 @@ std::string unique_dir(const std::string& tag) {
   return dir.string();
 }
 
-// Shared certificate for the TLS variants.
+// Shared certificate for the TLS variants. They load it from memory: its files are removed at
+// once, so that no run leaves a directory behind.
 const TestCert& shared_cert() {
-  static const TestCert cert = make_test_cert(unique_dir("shared"));
+  static const TestCert cert = [] {
+    const auto dir = unique_dir("shared");
+    TestCert made = make_test_cert(dir);
+    std::filesystem::remove_all(dir);
+    return made;
+  }();
   return cert;
 }
 
