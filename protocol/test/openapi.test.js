@@ -70,6 +70,9 @@ function checkAgainst(response, pointer, method, res, events) {
     for (const event of events ?? []) {
       const error = validate(`${at}/x-event-data`, event.data);
       assert.equal(error, null, `${where}: event ${JSON.stringify(event.data)}: ${error}`);
+      if (event.id === undefined) continue;
+      const idError = validate(`${at}/x-event-id`, event.id);
+      assert.equal(idError, null, `${where}: event id ${event.id}: ${idError}`);
     }
   } else {
     const error = validate(`${at}/schema`, res.body);
