@@ -135,6 +135,19 @@ test('openapi.yaml is a valid OpenAPI 3.1 description', async () => {
   const result = await validator.validate(path.join(protocolDir, 'openapi.yaml'));
   assert.deepEqual(result, { valid: true });
   assert.equal(validator.version, '3.1');
+  // Every reference resolves; every operation has an id of its own.
+  const walk = (node) => {
+    if (typeof node !== 'object' || node === null) return;
+    if (typeof node.$ref === 'string') {
+      assert.match(node.$ref, /^#\//, `a reference outside the file: ${node.$ref}`);
+      lookup(node.$ref.slice(1));
+    }
+    for (const value of Object.values(node)) walk(value);
+  };
+  walk(doc);
+  const ids = Object.values(doc.paths).flatMap((item) => METHODS.filter((m) => item[m]).map((m) => item[m].operationId));
+  assert.ok(ids.every(Boolean), 'an operation without operationId');
+  assert.equal(new Set(ids).size, ids.length, 'operationIds are not unique');
   for (const [p, item] of Object.entries(doc.paths)) {
     assert.ok(item['x-allow'], `${p}: no x-allow`);
     for (const m of METHODS) {
@@ -347,9 +360,17 @@ test('rate limits: 429 with Retry-After', async () => {
   }
 });
 
-test('a draining node: 503 draining, then the stream is closed with 1001', async () => {
-  const node = await SwitchboardNode.start(['--jwt-secret', SECRET], { drainDelayMs: 5000 });
+test('a token that expires: refresh, then close 4001; a draining node: 503 draining, then close 1001', async () => {
+  const node = await SwitchboardNode.start(['--jwt-secret', SECRET, '--jwt-leeway', '0'], { drainDelayMs: 5000 });
   try {
+    // A token good for 2 s at most: the node asks for a new one halfway, and ends the stream at exp.
+    const short = await stream(`${node.url}/sse?rooms=a`, bearer(jwt({ exp: Math.floor(Date.now() / 1000) + 2 })));
+    const refresh = await short.next((e) => e.data.type === 'refresh');
+    const expired = await short.next((e) => e.data.type === 'close');
+    assert.equal(expired.data.code, 4001);
+    assert.ok(short.events.indexOf(refresh) < short.events.indexOf(expired));
+    short.check();
+    short.close();
     const s = await stream(`${node.url}/sse?rooms=a`, bearer(jwt()));
     await s.next((e) => e.data.type === 'subscribed');
     node.child.kill('SIGTERM');
