@@ -170,6 +170,10 @@ test('POST /api/publish', async () => {
   assert.equal(codeOf(await post(bearer(KEY), '{"room":"chat lobby","data":1}', 400)), 'bad_room');
   assert.equal(codeOf(await post(bearer(KEY), '{"room":"chat:lobby","data":1,"from":""}', 400)), 'bad_request');
   assert.equal(codeOf(await post({}, message, 401)), 'missing_token');
+  // Errors too carry CORS headers for an allowed origin, so that its pages can read why.
+  const sharedError = await post({ Origin: ALLOWED }, message, 401);
+  assert.equal(sharedError.headers['access-control-allow-origin'], ALLOWED);
+  assert.equal(sharedError.headers.vary, 'Origin');
   assert.equal(codeOf(await post(bearer(jwt({}, 'another-secret-0123456789abcdef')), message, 401)), 'bad_signature');
   assert.equal(codeOf(await post(bearer('not-a-key'), message, 401)), 'bad_token');
   assert.equal(codeOf(await post(bearer(jwt({ rooms: { sub: ['*'] } })), message, 403)), 'forbidden');
