@@ -117,6 +117,17 @@ test('the dashboard is importable: a datasource variable, a node variable, panel
   assert.ok(instance?.includeAll && instance.multi, 'no multi-valued instance variable');
   const ids = panels.map((p) => p.id);
   assert.equal(new Set(ids).size, ids.length, 'panel ids are not unique');
+  // Panels within the 24 columns of the grid, none over another.
+  const cells = new Map();
+  for (const { title, gridPos: { x, y, w, h } } of panels) {
+    assert.ok(x >= 0 && w > 0 && x + w <= 24 && y >= 0 && h > 0, `${title}: outside the grid`);
+    for (let r = y; r < y + h; r++) {
+      for (let c = x; c < x + w; c++) {
+        assert.ok(!cells.has(`${r},${c}`), `${title} lies over ${cells.get(`${r},${c}`)}`);
+        cells.set(`${r},${c}`, title);
+      }
+    }
+  }
   for (const p of panels) {
     assert.ok(p.gridPos && p.title, `panel ${p.id}: no gridPos or title`);
     if (p.type === 'row') continue;
