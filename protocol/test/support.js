@@ -52,8 +52,11 @@ export class SwitchboardNode {
       const exited = node.exited.then(({ code, signal }) => {
         throw new Error(`node exited (${code ?? signal}) before listening:\n${node.log}`);
       });
+      const failed = new Promise((_, reject) => {
+        child.once('error', (err) => reject(new Error(`cannot start ${nodeBin} (SWITCHBOARD_BIN): ${err.message}`)));
+      });
       const m = await Promise.race([
-        awaitOutput(child.stderr, () => node.log, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 10000, 'node'), exited]);
+        awaitOutput(child.stderr, () => node.log, /listening on http:\/\/127\.0\.0\.1:(\d+)/, 10000, 'node'), exited, failed]);
       exited.catch(() => {});
       node.port = Number(m[1]);
     } catch (err) {
