@@ -76,7 +76,8 @@ class Node:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=read, daemon=True).start()
+        self.reader = threading.Thread(target=read, daemon=True)
+        self.reader.start()
         if not ready.wait(10) or not self.port:
             self.stop()
             raise RuntimeError("the node did not start:\n" + "".join(self.log))
@@ -109,6 +110,9 @@ class Node:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self.reader.join(5)  # at the end of the log, now that the node exited
+        if self.proc.stderr is not None and not self.reader.is_alive():
+            self.proc.stderr.close()
 
 
 class Nodes:
@@ -155,6 +159,7 @@ def redis_url() -> Iterator[str]:
                              "--save", "", "--appendonly", "no", "--dir", "/tmp"],
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    reader: Optional[threading.Thread] = None
     try:
         ready = threading.Event()
 
@@ -165,7 +170,8 @@ def redis_url() -> Iterator[str]:
                     ready.set()
             ready.set()
 
-        threading.Thread(target=read, daemon=True).start()
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         if not ready.wait(10) or proc.poll() is not None:
             raise RuntimeError("redis-server did not start")
         yield f"redis://127.0.0.1:{port}"
@@ -176,6 +182,10 @@ def redis_url() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        if reader is not None:
+            reader.join(5)
+        if proc.stdout is not None and (reader is None or not reader.is_alive()):
+            proc.stdout.close()
 
 
 def fast(**options: Any) -> dict:

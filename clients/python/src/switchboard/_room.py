@@ -35,11 +35,13 @@ class Room:
         self._name = name
         self._presence_events = presence
         self._state = "subscribing"
-        self._position: Optional[Position] = since
+        self._position: Optional[Position] = since  # of the last message received
+        self._taken: Optional[Position] = since     # of the last event the application took
         self._recovered: Optional[bool] = None
         self._ever_subscribed = False
         self._attempt = 0
-        self._buffer: Deque[Event] = collections.deque()
+        # Events with the position each leaves the room at (None: unchanged).
+        self._buffer: Deque[Tuple[Event, Optional[Position]]] = collections.deque()
         self._max_buffered = max_buffered
         self._readable = asyncio.Event()
         self._space = asyncio.Event()
@@ -77,9 +79,12 @@ class Room:
 
     @property
     def position(self) -> Optional[Position]:
-        """The offset and epoch of the last message received (or of the subscribe reply): sent
-        with every resubscribe. Save it to subscribe later with ``since=``."""
-        return self._position
+        """Where the application stands in the room: the offset and epoch of the last message
+        it took from the room (or of the subscribe reply, or of a Subscribed event it took).
+        Save it after handling an event to subscribe later (another process, say) with
+        ``since=``. (Resubscribes after a reconnect resume after the last message received,
+        buffered ones included.)"""
+        return self._taken
 
     @property
     def recovered(self) -> Optional[bool]:
@@ -124,7 +129,9 @@ class Room:
                 raise StopAsyncIteration
             self._readable.clear()
             await self._readable.wait()
-        event = self._buffer.popleft()
+        event, position = self._buffer.popleft()
+        if position is not None:
+            self._taken = position
         if len(self._buffer) < self._max_buffered:
             self._space.set()
         return event
@@ -139,8 +146,8 @@ class Room:
 
     # ---- what the client tells the room ----
 
-    def _push(self, event: Event) -> None:
-        self._buffer.append(event)
+    def _push(self, event: Event, position: Optional[Position] = None) -> None:
+        self._buffer.append((event, position))
         self._readable.set()
         if len(self._buffer) >= self._max_buffered:
             self._space.clear()
@@ -195,8 +202,9 @@ class Room:
         self._state = "subscribed"
         if not self._first.done():
             self._first.set_result(None)
+            self._taken = self._position
         else:
-            self._push(Subscribed(self._name, resubscribed, recovered, self._position))
+            self._push(Subscribed(self._name, resubscribed, recovered, self._position), self._position)
 
     def _connection_lost(self, close_code: int) -> None:
         if self._state == "unsubscribed":
@@ -233,7 +241,7 @@ class Room:
             self._position = Position(offset, position.epoch if position else "")
             if self._replay_until is not None and offset >= self._replay_until:
                 self._replay_until = None
-        self._push(message_of(m))
+        self._push(message_of(m), self._position)
         return True
 
     def _announced(self, m: Dict[str, Any]) -> None:
@@ -247,7 +255,7 @@ class Room:
         self._position = Position(offset, epoch)
         self._recovered = m.get("recovered") is True
         self._replay_until = None
-        self._push(Subscribed(self._name, True, self._recovered, self._position))
+        self._push(Subscribed(self._name, True, self._recovered, self._position), self._position)
 
     def _presence(self, m: Dict[str, Any]) -> None:
         info = m.get("info") if isinstance(m.get("info"), dict) else {}
@@ -268,7 +276,7 @@ class Room:
             return
         self._state = "unsubscribed"
         if event is not None:
-            self._buffer.append(event)
+            self._buffer.append((event, None))
         self._ended = True
         self._ended_with = error
         self._readable.set()
