@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator, List, Optional, TypeVar
+from typing import Any, Awaitable, Callable, Dict, Iterator, List, Optional, Tuple, TypeVar
 
 import jwt
 import pytest
@@ -188,13 +188,13 @@ def redis_url() -> Iterator[str]:
             proc.stdout.close()
 
 
-def fast(**options: Any) -> dict:
+def fast(**options: Any) -> Dict[str, Any]:
     """Client options for tests: quick reconnects and requests."""
     return {"min_reconnect_delay": 0.02, "max_reconnect_delay": 0.2, "request_timeout": 3.0,
             **options}
 
 
-async def next_of(room: Any, kind: type, timeout: float = 5.0, skip: Optional[tuple] = None) -> Any:
+async def next_of(room: Any, kind: type, timeout: float = 5.0, skip: Optional[Tuple[type, ...]] = None) -> Any:
     """The room's next event of type ``kind``, skipping those of the types in ``skip`` (others
     fail the test)."""
     while True:

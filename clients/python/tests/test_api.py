@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import switchboard
-from conftest import API_KEY, Node, fast, next_of, run, token, within
+from conftest import API_KEY, Node, Nodes, fast, next_of, run, token, within
 
 
 def test_publish_presence_history(node: Node) -> None:
@@ -63,7 +63,7 @@ def test_errors_carry_the_protocols_codes_and_status(node: Node) -> None:
     run(main())
 
 
-def test_rate_limited_carries_retry_after(nodes) -> None:
+def test_rate_limited_carries_retry_after(nodes: Nodes) -> None:
     node = nodes.start("--http-publish-rate-per-key", "1", "--http-publish-burst", "1")
 
     async def main() -> None:

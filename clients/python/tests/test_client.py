@@ -19,7 +19,7 @@ def test_subscribe_publish_presence_history_ping_unsubscribe(node: Node) -> None
             assert alice.state == "connected"
             room = await within(alice.subscribe("chat:lobby", presence=True))
             assert room.state == "subscribed" and room.presence_events and room.name == "chat:lobby"
-            assert room.position == switchboard.Position(0, room.position.epoch) and room.position.epoch
+            assert room.position is not None and room.position.offset == 0 and room.position.epoch
             assert room.recovered is None
             assert await next_of(room, switchboard.Join) == switchboard.Join("chat:lobby", "alice", {"name": "Alice"})
 

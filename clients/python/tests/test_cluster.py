@@ -35,7 +35,7 @@ def test_subscribe_on_one_node_publish_on_the_other_and_recover_across_a_restart
             for n in range(2, 7):
                 assert (await within(api.publish("chat:cluster", n))).offset == n
             await asyncio.to_thread(nodes.start, "--redis", redis_url, port=a.port)
-            events = []
+            events: List[switchboard.Event] = []
             while len([e for e in events if isinstance(e, switchboard.Message)]) < 5:
                 events.append(await within(room.next_event(), 10))
             subscribed = [e for e in events if isinstance(e, switchboard.Subscribed)]

@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 import switchboard
 from conftest import REPO, Nodes, fast, next_of, run, token, within
 
@@ -23,6 +25,7 @@ def test_the_readme_example_runs_against_a_dev_node(nodes: Nodes) -> None:
     async def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             script = Path(tmp) / "example.py"
+            assert example is not None
             script.write_text(example.group(1))
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, str(script), stdout=asyncio.subprocess.PIPE,
@@ -56,3 +59,17 @@ def test_the_package_is_typed_and_versioned() -> None:
     pyproject = (HERE / "pyproject.toml").read_text()
     assert f'version = "{switchboard.__version__}"' in pyproject
     assert 'license = {text = "Apache-2.0"}' in pyproject
+
+
+def test_the_types_check_strictly() -> None:
+    # mypy --strict (Debian's mypy) over the package as installed, and this README's example as
+    # an application using it. Skipped where mypy is not installed.
+    mypy = pytest.importorskip("mypy.api")
+    example = re.search(r"```python\n(.*?)```", (HERE / "README.md").read_text(), re.S)
+    assert example is not None
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "example.py"
+        script.write_text(example.group(1))
+        for target in (["-p", "switchboard"], [str(script)]):
+            out, err, status = mypy.run(["--strict", "--cache-dir", os.devnull, *target])
+            assert status == 0, out + err

@@ -27,6 +27,7 @@ def test_resubscribes_after_a_node_restart_and_reports_recovered_false(nodes: No
             for n in range(3):
                 await within(room.publish(n))
             assert [(await next_of(room, switchboard.Message)).offset for _ in range(3)] == [1, 2, 3]
+            assert room.position is not None
             old_epoch = room.position.epoch
 
             await asyncio.to_thread(first.stop)

@@ -12,8 +12,8 @@ import ssl as _ssl
 import urllib.parse
 from typing import (Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, Union)
 
-import websockets
 import websockets.exceptions
+from websockets.legacy.client import connect as websocket_connect
 
 from ._errors import (CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, RETRYABLE,
                       TOKEN_REFUSALS, Closed, Disconnected, Error, RequestTimeout, TokenExpired,
@@ -30,15 +30,13 @@ TokenSource = Callable[[], Union[Optional[str], Awaitable[Optional[str]]]]
 # A connection that stayed open this long resets the backoff: the next retry is a quick one.
 STABLE_AFTER = 5.0
 
-_WEBSOCKETS_MAJOR = int(str(getattr(websockets, "__version__", "10")).split(".")[0])
-
 
 def backoff_delay(attempt: int, minimum: float, maximum: float,
                   rand: Callable[[], float] = random.random) -> float:
     """The delay before reconnect attempt ``attempt`` (0 for the first retry): exponential
     backoff with full jitter above the floor, uniform in
     ``[minimum, min(maximum, minimum * 2**(attempt+1))]``."""
-    ceiling = min(maximum, minimum * 2 ** min(attempt + 1, 30))
+    ceiling = min(maximum, minimum * 2.0 ** min(attempt + 1, 30))
     return minimum + rand() * max(0.0, ceiling - minimum)
 
 
@@ -323,12 +321,12 @@ class Client:
                 try:
                     ws = await self._open(token)
                 except _Refused as refused:
-                    err = refused.error
-                    if err is not None and err.code in TOKEN_REFUSALS and self._get_token is None:
-                        self._finish(err, Disconnection(CLOSE_ABNORMAL, err.message, False))
+                    why = refused.error
+                    if why is not None and why.code in TOKEN_REFUSALS and self._get_token is None:
+                        self._finish(why, Disconnection(CLOSE_ABNORMAL, why.message, False))
                         return
-                    if err is not None:
-                        self._report_error(err)
+                    if why is not None:
+                        self._report_error(why)
                     self._report_disconnect(Disconnection(CLOSE_ABNORMAL, refused.reason, True))
                     attempt = await self._wait_to_retry(attempt)
                     continue
@@ -377,12 +375,12 @@ class Client:
             "ping_interval": None,  # the heartbeat below; the node's pings are answered anyway
             "close_timeout": self._request_timeout,
             "max_size": 64 * 1024 * 1024,
+            "extra_headers": headers,
         }
-        kwargs["additional_headers" if _WEBSOCKETS_MAJOR >= 14 else "extra_headers"] = headers
         if self._url.startswith("wss:") and self._ssl is not None:
             kwargs["ssl"] = self._ssl
         try:
-            return await websockets.connect(self._url, **kwargs)
+            return await websocket_connect(self._url, **kwargs)
         except asyncio.CancelledError:
             raise
         except Exception as err:  # noqa: BLE001 - every way a handshake fails

@@ -259,8 +259,11 @@ class Room:
 
     def _presence(self, m: Dict[str, Any]) -> None:
         info = m.get("info") if isinstance(m.get("info"), dict) else {}
-        cls = Join if m.get("type") == "join" else Leave
-        self._push(cls(room=self._name, user=str(m.get("user", "")), info=dict(info or {})))
+        user, info = str(m.get("user", "")), dict(info or {})
+        if m.get("type") == "join":
+            self._push(Join(room=self._name, user=user, info=info))
+        else:
+            self._push(Leave(room=self._name, user=user, info=info))
 
     def _set_presence_events(self, presence: bool) -> bool:
         if self._presence_events == presence:
