@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import List
+
+import jwt
 
 import pytest
 
@@ -49,31 +52,32 @@ def test_resubscribes_after_a_node_restart_and_reports_recovered_false(nodes: No
 
 
 def test_answers_refresh_pushes_through_get_token(nodes: Nodes) -> None:
-    # Tokens of 4 s and no leeway: the node asks for a refresh halfway through, and closes
-    # with 4001 at expiry when none came. Three tokens asked for means two refreshes answered:
-    # the connection outlived the first token.
+    # Tokens of 4 s and no leeway: the node asks for a refresh halfway through a token's life,
+    # and closes with 4001 at expiry when none came. The client answers each push with a token
+    # from get_token; the connection outlives the first tokens.
     node = nodes.start("--jwt-leeway", "0")
 
     async def main() -> None:
-        asked = 0
-        third = asyncio.Event()
+        expiries: List[int] = []
+        fourth = asyncio.Event()
         closes: List[switchboard.Disconnection] = []
         errors: List[switchboard.Error] = []
 
         async def get_token() -> str:
-            nonlocal asked
-            asked += 1
-            if asked >= 3:
-                third.set()
-            return token("erin", ttl=4)
+            t = token("erin", ttl=4)
+            expiries.append(jwt.decode(t, options={"verify_signature": False})["exp"])
+            if len(expiries) == 4:
+                fourth.set()
+            return t
 
         async with switchboard.Client(node.ws_url, get_token=get_token, on_disconnect=closes.append,
                                       on_error=errors.append, **fast()) as client:
             room = await within(client.subscribe("chat:lobby"))
-            await within(third.wait(), 10)
+            await within(fourth.wait(), 15)
+            assert time.time() >= expiries[0]  # the first token is over
             await within(room.publish("still here"))
             assert (await next_of(room, switchboard.Message)).data == "still here"
-            assert closes == [] and errors == []
+            assert closes == [] and errors == [] and client.state == "connected"
 
     run(main(), timeout=40)
 
