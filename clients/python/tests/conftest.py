@@ -62,6 +62,7 @@ class Node:
                 "--api-keys", API_KEY, *args]
         self.log: List[str] = []
         self.port = 0
+        self.tls_port = 0
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True)
         ready = threading.Event()
@@ -72,6 +73,8 @@ class Node:
                 self.log.append(line)
                 m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
                 if m and not self.port:
+                    tls = re.search(r"https://127\.0\.0\.1:(\d+)", line)
+                    self.tls_port = int(tls.group(1)) if tls else 0
                     self.port = int(m.group(1))
                     ready.set()
             ready.set()
