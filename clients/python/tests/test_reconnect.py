@@ -103,6 +103,26 @@ def test_token_expiry_without_get_token_is_final_4001(nodes: Nodes) -> None:
     run(main(), timeout=20)
 
 
+def test_after_a_refused_refresh_4001_then_a_reconnect_with_a_fresh_token(nodes: Nodes) -> None:
+    node = nodes.start("--jwt-leeway", "0")
+
+    async def main() -> None:
+        tokens = iter([token("nina", ttl=2), token("someone-else", ttl=60), token("nina", ttl=3600)])
+        closes: List[switchboard.Disconnection] = []
+        errors: List[switchboard.Error] = []
+        async with switchboard.Client(node.ws_url, get_token=lambda: next(tokens), on_disconnect=closes.append,
+                                      on_error=errors.append, **fast()) as client:
+            room = await within(client.subscribe("chat:lobby"))
+            event = await next_of(room, switchboard.Subscribed, timeout=10)
+            assert event.resubscribed and client.state == "connected"
+            assert closes == [switchboard.Disconnection(4001, "token expired", True)]
+            assert [(type(e), e.code, e.op) for e in errors] == [(switchboard.Forbidden, "forbidden", "refresh")]
+            await within(room.publish("back"))
+            assert (await next_of(room, switchboard.Message)).data == "back"
+
+    run(main(), timeout=20)
+
+
 def test_a_slow_consumer_is_closed_with_4008_and_comes_back(nodes: Nodes) -> None:
     # The reader stops while a room's buffer is full, so a backend that does not keep up fills
     # the node's queue for it: the node closes it with 4008 and drops that backlog. The client

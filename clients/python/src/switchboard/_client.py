@@ -240,7 +240,8 @@ class Client:
             await asyncio.shield(room._first)
         except BaseException:
             if self._rooms.get(name) is room and not room._first.done():
-                self._end_room(room, None)
+                # Given up on (cancelled, timed out): leave the room, should the node say yes.
+                self._spawn(self._unsubscribe(room))
             raise
         return room
 
