@@ -24,6 +24,9 @@ API_KEY = "python-client-tests-api-key"
 
 T = TypeVar("T")
 
+# Loopback only: no proxy of the environment between the tests and their nodes.
+os.environ["no_proxy"] = os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+
 
 def token(user: str, ttl: float = 3600, **claims: Any) -> str:
     """An HS256 JWT for ``user``, verified by the nodes' --jwt-secret."""
