@@ -55,7 +55,7 @@ def test_subscribe_publish_presence_history_ping_unsubscribe(node: Node) -> None
             assert await within(alice.ping()) >= 0
 
             await within(bob_room.unsubscribe())
-            assert bob_room.state == "unsubscribed" and bob.rooms == []
+            assert bob_room.state == "unsubscribed" and bob.rooms == [] and bob_room.buffered == 1
             assert await next_of(room, switchboard.Leave) == switchboard.Leave("chat:lobby", "bob", {})
             # What was buffered is still delivered, then iteration ends.
             assert [e async for e in bob_room] == [switchboard.Message("chat:lobby", None, "alice", 2)]
