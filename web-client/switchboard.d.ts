@@ -105,6 +105,12 @@ export interface SwitchboardOptions {
 
 export type Transport = 'websocket' | 'sse';
 
+/** Options of a publish. */
+export interface PublishOptions {
+  /** Idempotency key: 1-64 letters, digits and `_ - . :`; unpredictable (random), unique per message. */
+  idem?: string;
+}
+
 /** The node's ack of a publish: the message's offset in its room (subscribers get the same `offset`). */
 export interface PublishAck {
   offset: number;
@@ -200,8 +206,8 @@ export class Room<T = Json> extends Emitter<RoomEvents<T>> {
   readonly state: 'subscribing' | 'subscribed' | 'unsubscribed';
   /** The last message received (or the subscribe reply's position); sent on every resubscribe to recover missed messages. */
   readonly position: Position | null;
-  /** Resolves when the node accepted the message, with its offset in the room. */
-  publish(data: T): Promise<PublishAck>;
+  /** Resolves when the node accepted the message, with its offset in the room. `idem`: an idempotency key (see Switchboard#publish). */
+  publish(data: T, options?: PublishOptions): Promise<PublishAck>;
   /** The users present in the room, sorted by user id. */
   presence(): Promise<PresenceUser[]>;
   /** The room's latest messages kept by the node, oldest first. */
@@ -226,8 +232,13 @@ export class Switchboard extends Emitter<ClientEvents> {
   disconnect(): void;
   /** Subscribes now or as soon as connected, and again after every reconnect. Same name: same Room (presence flag updated). */
   subscribe<T = Json>(room: string, options?: { presence?: boolean; since?: Position }): Room<T>;
-  /** Publishes to any room, subscribed or not; resolves with the node's ack. */
-  publish(room: string, data: Json): Promise<PublishAck>;
+  /**
+   * Publishes to any room, subscribed or not; resolves with the node's ack. With `idem`, a retry
+   * with the same key within the node's window gets the first publish's ack and is not delivered
+   * again. With the offline queue on, every publish gets a key and is sent again after a reconnect
+   * when its connection was lost before the node answered.
+   */
+  publish(room: string, data: Json, options?: PublishOptions): Promise<PublishAck>;
   /** The users present in any room. */
   presence(room: string): Promise<PresenceUser[]>;
   /** The latest messages of any room (with the right to subscribe to it), oldest first. */

@@ -12,13 +12,15 @@ namespace {
 constexpr std::chrono::seconds kSweepEvery{5};
 }
 
-InProcessBroker::InProcessBroker(HistoryPolicy policy, std::size_t history_max_bytes)
-    : history_(std::move(policy), history_max_bytes) {}
+InProcessBroker::InProcessBroker(HistoryPolicy policy, std::size_t history_max_bytes,
+                                 std::chrono::milliseconds idempotency_window)
+    : history_(std::move(policy), history_max_bytes), idempotency_(idempotency_window) {}
 
 Broker::Stats InProcessBroker::stats() const {
   Stats stats;
   stats.history_bytes = history_.bytes();
   stats.history_evictions = history_.evictions();
+  stats.duplicate_publishes = idempotency_.duplicates();
   return stats;
 }
 
@@ -27,10 +29,15 @@ InProcessBroker::~InProcessBroker() = default;
 
 void InProcessBroker::set_deliver_handler(DeliverHandler handler) { deliver_ = std::move(handler); }
 
-void InProcessBroker::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
+void InProcessBroker::publish(const std::string& room, protocol::Payload push, PublishHandler done,
+                              const std::string& idem) {
+  // Keyed by room: the same key in another room is another publish.
+  const std::string key = idem.empty() ? std::string() : room + '\n' + idem;
+  if (!key.empty() && !idempotency_.claim(key, done)) return;
   std::uint64_t offset = history_.append(room, push, [&](const protocol::Payload& numbered, std::uint64_t n, std::string_view epoch) {
     if (deliver_) deliver_(room, numbered, n, epoch);
   });
+  if (!key.empty()) idempotency_.settle(key, offset);
   done(offset);
 }
 

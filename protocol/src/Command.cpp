@@ -82,9 +82,31 @@ bool parse_op(const std::string& name, Op& op) {
   return true;
 }
 
+constexpr const char* kBadIdem = "idem must be a string of 1-64 letters, digits and _ - . :";
+
+// Reads a publish's optional `idem` member into `key`; false when it is there but not a key.
+bool read_idem(const Members& doc, std::string& key) {
+  auto* member = find(doc, "idem");
+  if (!member) return true;
+  json idem = value_of(*member);
+  if (!idem.is_string() || !is_valid_idem(idem.get_ref<const std::string&>())) return false;
+  key = std::move(idem.get_ref<std::string&>());
+  return true;
+}
+
 bool op_takes_room(Op op) { return op != Op::ping && op != Op::refresh; }
 
 }  // namespace
+
+bool is_valid_idem(std::string_view key) {
+  if (key.empty() || key.size() > kMaxIdemBytes) return false;
+  for (char c : key) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 ParseResult parse_command(std::string_view text) {
   constexpr const char* too_deep = "request nests deeper than 64 levels";
@@ -151,6 +173,7 @@ ParseResult parse_command(std::string_view text) {
     auto* data = find(doc, "data");
     if (!data) return error(ErrorCode::bad_request, "publish needs data", req.id);
     req.data = text_of(*data);
+    if (!read_idem(doc, req.idem)) return error(ErrorCode::bad_request, kBadIdem, req.id);
   }
 
   if (req.op == Op::refresh) {
@@ -187,6 +210,7 @@ std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text
       return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
     body.from = std::move(from.get_ref<std::string&>());
   }
+  if (!read_idem(doc, body.idem)) return error(ErrorCode::bad_request, kBadIdem);
   return body;
 }
 

@@ -10,7 +10,8 @@ namespace switchboard::server {
 ClusterParts make_cluster_parts(const Config& config) {
   ClusterParts parts;
   if (!config.clustered()) {
-    parts.broker = std::make_unique<cluster::InProcessBroker>(config.history_policy(), config.history_max_bytes);
+    parts.broker = std::make_unique<cluster::InProcessBroker>(config.history_policy(), config.history_max_bytes,
+                                                              config.idempotency_window);
     parts.presence = std::make_unique<cluster::InProcessPresenceStore>();
     return parts;
   }
@@ -38,6 +39,7 @@ ClusterParts make_cluster_parts(const Config& config) {
       std::max<std::chrono::milliseconds>(config.node_timeout / 2, std::chrono::milliseconds(200));
   options.history = config.history_policy();
   options.node_timeout = config.node_timeout;
+  options.idempotency_window = config.idempotency_window;
   auto redis = cluster::RedisCluster::make(std::move(options));
   parts.broker = std::move(redis.broker);
   parts.presence = std::move(redis.presence);

@@ -101,6 +101,9 @@ void add_node_options(po::options_description& d, Config& c) {
     ("history-rules", po::value(&c.history_rules),
         "JSON history limits per room-name prefix, longest prefix first, e.g. "
         "{\"chat:\":{\"size\":1000,\"ttl\":3600},\"typing:\":{\"size\":0}}")
+    ("idempotency-window", po::value<long>()->default_value(c.idempotency_window.count()),
+        "seconds a publish's idem key is remembered: a retry with the same key within it gets the first "
+        "publish's ack and is not delivered again (in a cluster, on any node; 0: keys are ignored)")
     ("history-max-bytes", po::value(&c.history_max_bytes)->default_value(c.history_max_bytes),
         "bytes of messages a single node keeps in all its rooms' histories together; past it the oldest "
         "are evicted first (0: no budget; in a cluster, Redis's maxmemory bounds the history)")
@@ -234,6 +237,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.node_timeout = std::chrono::milliseconds(vm["node-timeout-ms"].as<long>());
     config.drain_delay = std::chrono::milliseconds(vm["drain-delay-ms"].as<long>());
     config.history_ttl = std::chrono::seconds(vm["history-ttl"].as<long>());
+    config.idempotency_window = std::chrono::seconds(vm["idempotency-window"].as<long>());
     config.redis_wait_timeout = std::chrono::milliseconds(vm["redis-wait-timeout-ms"].as<long>());
   } catch (const std::exception& e) {
     result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
@@ -393,6 +397,8 @@ std::string validate(const Config& c) {
     return std::string("--history-rules: ") + e.what();
   }
   if (c.redis_prefix.empty()) return "--redis-prefix must not be empty";
+  if (c.idempotency_window.count() < 0 || c.idempotency_window > std::chrono::hours(24))
+    return "--idempotency-window must be between 0 and 86400 seconds";
   if (c.drain_delay.count() < 0 || c.drain_delay > std::chrono::minutes(10))
     return "--drain-delay-ms must be between 0 and 600000";
   if (c.node_timeout.count() < 300) return "--node-timeout-ms must be at least 300";

@@ -147,6 +147,30 @@ TEST_F(TaggedKeys, MessagesReachEverySubscriberOnEveryNodeOnceInOrderUnderTheRoo
   EXPECT_EQ(cli("PUBSUB NUMSUB test:room:{chat:lobby}"), "test:room:{chat:lobby}\n3\n");
 }
 
+// Idempotency keys live in the room's slot: a batch with keys, and a retry through another node.
+TEST_F(TaggedKeys, IdempotentPublishesKeepTheirKeysUnderTheRoomsTag) {
+  TestNode& a = node(config());
+  TestNode& b = node(config());
+  WsClient sub(a.port()), pub(a.port()), retry(b.port());
+  subscribe(sub, "chat:lobby");
+  for (int m = 0; m < 20; ++m)
+    pub.send_json({{"op", "publish"}, {"id", m}, {"room", "chat:lobby"}, {"data", m}, {"idem", "k" + std::to_string(m % 10)}});
+  for (int m = 0; m < 20; ++m) {
+    json ack = pub.read_json();
+    ASSERT_EQ(ack["ok"], true) << ack;
+    EXPECT_EQ(ack["offset"], ack["id"].get<int>() % 10 + 1) << ack;
+  }
+  json again = retry.request({{"op", "publish"}, {"room", "chat:lobby"}, {"data", 3}, {"idem", "k3"}});
+  EXPECT_EQ(again["offset"], 4) << again;
+  for (int m = 0; m < 10; ++m) EXPECT_EQ(sub.read_json()["data"], m);
+  EXPECT_TRUE(sub.quiet_for(std::chrono::milliseconds(50)));
+  auto all = keys();
+  EXPECT_TRUE(std::binary_search(all.begin(), all.end(), "test:idem:{chat:lobby}|k3"));
+  std::string ttl = cli("PTTL 'test:idem:{chat:lobby}|k3'");
+  EXPECT_GT(std::stol(ttl), 0) << ttl;
+  EXPECT_LE(std::stol(ttl), 300000) << ttl;
+}
+
 // A burst to several rooms (batched per room into one script call each) is numbered per room.
 TEST_F(TaggedKeys, ABurstOfPublishesToSeveralRoomsIsNumberedPerRoomInOrder) {
   TestNode& a = node(config());

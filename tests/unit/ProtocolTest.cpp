@@ -327,6 +327,31 @@ TEST(ParseCommandError, PresenceNotBoolean) {
   }
 }
 
+TEST(ParseCommand, PublishWithAnIdempotencyKey) {
+  EXPECT_EQ(ok(R"({"op":"publish","room":"r","data":1,"idem":"3f0c-9a:x_1.b"})").idem, "3f0c-9a:x_1.b");
+  EXPECT_EQ(ok(R"({"op":"publish","room":"r","data":1})").idem, "");
+  EXPECT_EQ(ok(R"({"op":"publish","room":"r","data":1,"idem":")" + std::string(64, 'k') + R"("})").idem,
+            std::string(64, 'k'));
+}
+
+TEST(ParseCommandError, PublishWithABadIdempotencyKey) {
+  const std::vector<std::string> bad = {R"("")", R"(")" + std::string(65, 'k') + R"(")", R"("a b")", R"("a|b")",
+                                        R"("é")", "7", "null", R"(["k"])"};
+  for (const auto& idem : bad) {
+    sp::CommandError e = fail(R"({"id":13,"op":"publish","room":"r","data":1,"idem":)" + idem + "}");
+    EXPECT_EQ(e.code, ErrorCode::bad_request) << idem;
+    EXPECT_EQ(e.message, "idem must be a string of 1-64 letters, digits and _ - . :") << idem;
+    EXPECT_EQ(e.id, json(13));
+  }
+}
+
+TEST(ParsePublishBody, TakesAnIdempotencyKey) {
+  auto body = std::get<sp::PublishBody>(sp::parse_publish_body(R"({"room":"r","data":1,"idem":"order-77"})"));
+  EXPECT_EQ(body.idem, "order-77");
+  auto bad = std::get<sp::CommandError>(sp::parse_publish_body(R"({"room":"r","data":1,"idem":"a/b"})"));
+  EXPECT_EQ(bad.code, ErrorCode::bad_request);
+}
+
 TEST(ParseCommandError, PublishWithoutData) {
   sp::CommandError e = fail(R"({"id":12,"op":"publish","room":"r"})");
   EXPECT_EQ(e.code, ErrorCode::bad_request);

@@ -36,8 +36,9 @@ class RecordingConnection final : public server::Connection {
 class CountingBroker final : public cluster::Broker {
  public:
   void set_deliver_handler(DeliverHandler h) override { inner.set_deliver_handler(std::move(h)); }
-  void publish(const std::string& room, protocol::Payload push, PublishHandler done) override {
-    inner.publish(room, std::move(push), std::move(done));
+  using Broker::publish;
+  void publish(const std::string& room, protocol::Payload push, PublishHandler done, const std::string& idem) override {
+    inner.publish(room, std::move(push), std::move(done), idem);
   }
   void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                HistoryHandler done) override {

@@ -6,7 +6,7 @@ import {
   CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, RETRYABLE, SwitchboardError, TOKEN_REFUSALS,
 } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
-import { OfflineQueue } from './offline-queue.js';
+import { OfflineQueue, newIdem } from './offline-queue.js';
 import { readOptions } from './options.js';
 import { Room } from './room.js';
 import { SseTransport } from './sse-transport.js';
@@ -168,19 +168,37 @@ export class Switchboard extends Emitter {
    * `offset`, so it can be logged or used to recognise one's own message); rejects with a
    * SwitchboardError: a protocol code (`bad_room`, `forbidden`, `rate_limited`, …), `timeout`,
    * `disconnected` (not connected and no offline queue, or the connection was lost before the
-   * reply: the message may or may not have been delivered), or `queue_full`.
+   * reply without an offline queue: the message may or may not have been delivered), or
+   * `queue_full`.
+   * `options.idem`: an idempotency key (1-64 letters, digits and `_ - . :`): a publish with the key
+   * of one the node accepted within its window gets that one's ack and is not delivered again,
+   * so that the application can retry safely. With the offline queue on, every publish gets a key
+   * (this one, or a random one), and one whose connection is lost before the node answered is
+   * sent again with it after the reconnect: delivered once either way.
    * @param {string} room
    * @param {unknown} data
+   * @param {{idem?: string}} [options]
    * @returns {Promise<{offset: number}>}
    */
-  publish(room, data) {
+  publish(room, data, options = {}) {
+    const idem = options.idem ?? (this.#queue.enabled ? newIdem() : undefined);
+    const send = () => this.#call('publish', room, (conn) => conn.publish(room, data, idem)).then(ack);
     if (this.#ready || (this.#isOpen() && this.#queue.length === 0 && !this.#queue.enabled)) {
-      return this.#call('publish', room, (conn) => conn.publish(room, data)).then(ack);
+      if (!this.#queue.enabled) return send();
+      return send().catch((/** @type {SwitchboardError} */ err) =>
+        this.#sendAgain(err) ? this.#queue.add(room, data, idem) : Promise.reject(err));
     }
-    if (this.#queue.enabled && this.#wanted) return this.#queue.add(room, data);
-    if (this.#isOpen()) return this.#call('publish', room, (conn) => conn.publish(room, data)).then(ack);
+    if (this.#queue.enabled && this.#wanted) return this.#queue.add(room, data, idem);
+    if (this.#isOpen()) return send();
     return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'publish' }));
   }
+
+  /**
+   * Whether a publish that failed with `err` goes again after the reconnect: its connection was
+   * lost before the node answered, and the client reconnects.
+   * @param {SwitchboardError} err
+   */
+  #sendAgain(err) { return err?.code === 'disconnected' && this.#wanted && this.#queue.enabled; }
 
   /**
    * The users present in a room (subscribed or not), sorted by user id.
@@ -572,7 +590,9 @@ export class Switchboard extends Emitter {
 
   #flushQueue() {
     for (const item of this.#queue.take()) {
-      this.#call('publish', item.room, (conn) => conn.publish(item.room, item.data)).then((reply) => item.resolve(ack(reply)), item.reject);
+      this.#call('publish', item.room, (conn) => conn.publish(item.room, item.data, item.idem)).then(
+        (reply) => item.resolve(ack(reply)),
+        (/** @type {SwitchboardError} */ err) => (this.#sendAgain(err) ? this.#queue.putBack(item) : item.reject(err)));
     }
   }
 }

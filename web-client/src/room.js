@@ -86,11 +86,12 @@ export class Room extends Emitter {
 
   /**
    * Publishes `data` (any JSON value) to the room; resolves when the node accepted it, with the
-   * message's offset.
+   * message's offset. `options.idem`: an idempotency key (see Client#publish).
    * @param {unknown} data
+   * @param {{idem?: string}} [options]
    * @returns {Promise<{offset: number}>}
    */
-  publish(data) { return this.#client.publish(this.#name, data); }
+  publish(data, options) { return this.#client.publish(this.#name, data, options); }
 
   /**
    * The users present in the room, sorted by user id.

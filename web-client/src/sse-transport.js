@@ -108,10 +108,12 @@ export class SseTransport {
   /**
    * @param {string} room
    * @param {unknown} data
+   * @param {string} [idem]
    * @returns {Promise<{offset: number}>}
    */
-  publish(room, data) {
-    return this.#api('publish', room, () => ['publish', { method: 'POST', body: JSON.stringify({ room, data }) }]);
+  publish(room, data, idem) {
+    const body = idem === undefined ? { room, data } : { room, data, idem };
+    return this.#api('publish', room, () => ['publish', { method: 'POST', body: JSON.stringify(body) }]);
   }
 
   /** @param {string} room */

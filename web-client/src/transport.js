@@ -41,7 +41,7 @@ import { SwitchboardError, nodeError } from './errors.js';
  * @property {(room: string, options: {presence: boolean, since?: Position}, onOk: (reply: SubscribeReply) => void) => Promise<SubscribeReply>} subscribe
  *   `onOk` runs as soon as the ok is read, before anything received after it is handled
  * @property {(room: string) => Promise<void>} unsubscribe
- * @property {(room: string, data: unknown) => Promise<{offset: number}>} publish
+ * @property {(room: string, data: unknown, idem?: string) => Promise<{offset: number}>} publish
  * @property {(room: string) => Promise<{users?: unknown}>} presence
  * @property {(room: string, limit: number | undefined) => Promise<{messages?: unknown, offset?: number, epoch?: string}>} history
  * @property {(timeout: number) => Promise<void>} ping

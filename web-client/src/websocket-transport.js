@@ -77,9 +77,10 @@ export class WebSocketTransport {
   /**
    * @param {string} room
    * @param {unknown} data
+   * @param {string} [idem]
    * @returns {Promise<{offset: number}>}
    */
-  publish(room, data) { return this.#request('publish', { room, data }); }
+  publish(room, data, idem) { return this.#request('publish', idem === undefined ? { room, data } : { room, data, idem }); }
 
   /** @param {string} room */
   presence(room) { return this.#request('presence', { room }); }

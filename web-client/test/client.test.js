@@ -256,6 +256,42 @@ test('a request without a reply times out', { timeout: 10000 }, async () => {
   }
 });
 
+test('with the offline queue, a publish whose connection is lost before the ack goes again with its key and is delivered once', { timeout: 20000 }, async () => {
+  const own = await OwnNode.start();
+  const proxy = await startProxy(own.port);
+  try {
+    const watcher = await connected(open(own.wsUrl));
+    const watched = watcher.subscribe('chat:idem');
+    await next(watched, 'subscribed');
+    const box = inbox(watched);
+
+    const c = await connected(open(`ws://127.0.0.1:${proxy.port}/ws`, { offlineQueue: { max: 5 }, heartbeatInterval: 0 }));
+    // The node takes the publish, and its ack is lost with the connection.
+    proxy.muteReplies();
+    const sent = c.publish('chat:idem', { n: 1 });
+    const [first] = await box.waitFor(1);
+    assert.deepEqual(first.data, { n: 1 });
+    proxy.down();
+    proxy.up();
+    // Sent again after the reconnect with the same key: the first ack, nothing delivered twice.
+    const ack = await within(10000, sent, 'the publish sent again');
+    assert.equal(ack.offset, first.offset);
+    const after = await c.publish('chat:idem', { n: 2 });
+    assert.equal(after.offset, first.offset + 1);
+    const got = await box.waitFor(2);
+    assert.deepEqual(got.map((m) => m.data.n), [1, 2]);
+
+    // An application's own key: a retry it makes gets the first ack.
+    const mine = await c.publish('chat:idem', { n: 3 }, { idem: 'order-3' });
+    assert.deepEqual(await watched.publish({ n: 3 }, { idem: 'order-3' }), mine);
+    assert.deepEqual((await box.waitFor(3)).map((m) => m.data.n), [1, 2, 3]);
+    await assert.rejects(c.publish('chat:idem', 1, { idem: 'no spaces' }), { code: 'bad_request' });
+  } finally {
+    await proxy.close();
+    await own.close();
+  }
+});
+
 test('the offline queue keeps the newest publishes and sends them after the resubscribe', { timeout: 20000 }, async () => {
   const own = await OwnNode.start();
   try {

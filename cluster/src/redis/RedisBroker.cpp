@@ -54,23 +54,44 @@ end
 // Publishes a batch of a room's messages, in order. ARGV: channel, history size, history ttl
 // (ms), a new epoch in case the room has none, the hash's ttl (ms), the offset slot's `before`
 // and `kept` (protocol::message_offset_slot), the node's mark (the epoch and the offset of the
-// room's last message it handed on; '' and 0 when none), then each push (without offset).
-// Returns the messages' offsets.
+// room's last message it handed on; '' and 0 when none), the idempotency window (ms), then for
+// each message the index in KEYS of its idempotency key (0: none), then each push (without
+// offset). Returns the messages' offsets; a message whose key Redis holds (a publish within the
+// window, or one before it in the batch) is not published again: its offset is the first
+// publish's, negated.
 const std::string kPublishText = std::string(kNumberingText) + R"lua(
 local epoch = room_epoch(ARGV[4])
 skip_lost(epoch, ARGV[8], ARGV[9], ARGV[2])
-local count = #ARGV - 9
-local last = redis.call('HINCRBY', KEYS[1], 'offset', count)
+local count = (#ARGV - 10) / 2
+local offsets, first, fresh = {}, {}, 0
+for i = 1, count do
+  local k = tonumber(ARGV[10 + i])
+  if k > 0 then
+    local known = redis.call('GET', KEYS[k])
+    if known then offsets[i] = -tonumber(known)
+    elseif first[KEYS[k]] then offsets[i] = first[KEYS[k]]
+    else first[KEYS[k]] = i; fresh = fresh + 1 end
+  else
+    fresh = fresh + 1
+  end
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'offset', fresh) - fresh
 local keep = tonumber(ARGV[2]) > 0
 local kept = tonumber(ARGV[7])
-local offsets = {}
 for i = 1, count do
-  local offset = last - count + i
-  local push = ARGV[9 + i]
-  push = string.sub(push, 1, #push - kept) .. ARGV[6] .. offset .. string.sub(push, #push - kept + 1)
-  if keep then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-0', 'p', push) end
-  redis.call(PUBLISH, ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
-  offsets[i] = offset
+  local known = offsets[i]
+  if known and known > 0 then
+    offsets[i] = -offsets[known]
+  elseif not known then
+    offset = offset + 1
+    local push = ARGV[10 + count + i]
+    push = string.sub(push, 1, #push - kept) .. ARGV[6] .. offset .. string.sub(push, #push - kept + 1)
+    if keep then redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], offset .. '-0', 'p', push) end
+    redis.call(PUBLISH, ARGV[1], 'm' .. offset .. ':' .. epoch .. ':' .. push)
+    offsets[i] = offset
+    local k = tonumber(ARGV[10 + i])
+    if k > 0 then redis.call('SET', KEYS[k], offset, 'PX', ARGV[10]) end
+  end
 end
 if keep then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
@@ -176,10 +197,12 @@ std::chrono::milliseconds numbering_ttl(std::chrono::seconds ttl) {
 
 }  // namespace
 
-RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history, Acks acks)
+RedisBroker::RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history, Acks acks,
+                         std::chrono::milliseconds idempotency_window)
     : link_(std::move(link)),
       history_(std::move(history)),
       acks_(acks),
+      idempotency_window_(idempotency_window),
       wait_errors_logged_(link_->timing()),
       epoch_seed_(random_id()) {
   link_->use(kPublishScript);
@@ -222,6 +245,7 @@ RedisBroker::Stats RedisBroker::stats() const {
   s.reconnects = reconnects_.load();
   s.replica_waits_short = replica_waits_short_.load();
   s.stale_messages = stale_messages_.load();
+  s.duplicate_publishes = duplicate_publishes_.load();
   return s;
 }
 
@@ -244,13 +268,14 @@ void RedisBroker::confirmed_one() {
   if (unconfirmed_ > 0 && --unconfirmed_ == 0) resubscribed_ = true;
 }
 
-void RedisBroker::publish(const std::string& room, protocol::Payload push, PublishHandler done) {
+void RedisBroker::publish(const std::string& room, protocol::Payload push, PublishHandler done,
+                          const std::string& idem) {
   if (!link_->commands_up()) return done(std::nullopt);
   bool first;
   {
     std::lock_guard lock(outbox_mutex_);
     first = outbox_.empty();
-    outbox_.push_back({room, std::move(push), std::move(done)});
+    outbox_.push_back({room, std::move(push), std::move(done), idem});
   }
   if (first) net::post(link_->strand(), [this] { send_outbox(); });
 }
@@ -328,6 +353,15 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
                 std::string(slot.before),
                 std::to_string(slot.kept)};
   add_mark(room, call->args);
+  call->args.push_back(std::to_string(idempotency_window_.count()));
+  for (const auto& m : run) {
+    if (m.idem.empty() || idempotency_window_.count() <= 0) {
+      call->args.emplace_back("0");
+      continue;
+    }
+    call->keys.push_back(link_->keys().idempotency(room, m.idem));
+    call->args.push_back(std::to_string(call->keys.size()));
+  }
   call->payloads.reserve(run.size());
   for (const auto& m : run) call->payloads.push_back(m.push);
   auto handlers = std::make_shared<std::vector<Outgoing>>(std::move(run));
@@ -345,20 +379,10 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
     if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == handlers->size()) {
       if (acks_.replicas > 0) {
         offsets->emplace();
-        for (std::size_t i = 0; i < reply->elements; ++i) {
-          const redisReply* offset = reply->element[i];
-          (*offsets)->push_back(offset->type == REDIS_REPLY_INTEGER && offset->integer > 0
-                                    ? static_cast<std::uint64_t>(offset->integer)
-                                    : 0);
-        }
+        for (std::size_t i = 0; i < reply->elements; ++i) (*offsets)->push_back(offset_of(reply->element[i]).value_or(0));
         return;
       }
-      for (std::size_t i = 0; i < reply->elements; ++i) {
-        const redisReply* offset = reply->element[i];
-        (*handlers)[i].done(offset->type == REDIS_REPLY_INTEGER && offset->integer > 0
-                                ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(offset->integer))
-                                : std::nullopt);
-      }
+      for (std::size_t i = 0; i < reply->elements; ++i) (*handlers)[i].done(offset_of(reply->element[i]));
       return;
     }
     for (auto& m : *handlers) m.done(std::nullopt);
@@ -368,6 +392,13 @@ void RedisBroker::send_publishes(std::vector<Outgoing> run) {
   if (sent) return;
   for (auto& m : *handlers) m.done(std::nullopt);
   if (link_->sharded()) next_publishes(room);
+}
+
+std::optional<std::uint64_t> RedisBroker::offset_of(const redisReply* reply) {
+  if (reply->type != REDIS_REPLY_INTEGER || reply->integer == 0) return std::nullopt;
+  if (reply->integer > 0) return static_cast<std::uint64_t>(reply->integer);
+  ++duplicate_publishes_;
+  return static_cast<std::uint64_t>(-reply->integer);
 }
 
 // The answer of the WAIT that followed the batch's script on the same connection (with a Redis

@@ -71,7 +71,9 @@ class RedisBroker final : public Broker {
     unsigned replicas = 0;  // 0: acked once the master ran the script
     std::chrono::milliseconds timeout{200};
   };
-  RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history, Acks acks);
+  // idempotency_window: how long a publish's idempotency key stays in Redis.
+  RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history, Acks acks,
+              std::chrono::milliseconds idempotency_window = kDefaultIdempotencyWindow);
   explicit RedisBroker(std::shared_ptr<RedisLink> link, HistoryPolicy history = {});
   ~RedisBroker() override;
 
@@ -83,7 +85,9 @@ class RedisBroker final : public Broker {
 
   // Messages and history: one script call each (a publish's may carry a batch).
   void set_deliver_handler(DeliverHandler handler) override;
-  void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
+  using Broker::publish;
+  void publish(const std::string& room, protocol::Payload push, PublishHandler done,
+               const std::string& idem) override;
   void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                HistoryHandler done) override;
   // The room channels, on the link's subscriber connection.
@@ -139,6 +143,7 @@ class RedisBroker final : public Broker {
     std::string room;
     protocol::Payload push;
     PublishHandler done;
+    std::string idem;  // the publisher's idempotency key, empty when none
   };
   static constexpr std::size_t kMaxBatch = 256;
   static constexpr std::size_t kMaxBatchBytes = 1 << 20;
@@ -175,6 +180,11 @@ class RedisBroker final : public Broker {
   std::shared_ptr<RedisLink> link_;
   HistoryPolicy history_;
   Acks acks_;
+  std::chrono::milliseconds idempotency_window_;
+  // A publish script's answer for one message: its offset, nullopt when refused; a duplicate's
+  // (negated by the script) is counted.
+  std::optional<std::uint64_t> offset_of(const redisReply* reply);
+  std::atomic<std::uint64_t> duplicate_publishes_{0};
   std::atomic<std::uint64_t> replica_waits_short_{0};
   std::atomic<std::uint64_t> stale_messages_{0};
   RedisBackoff wait_errors_logged_;  // on the strand: WAIT refused (an error answer), logged now and then

@@ -27,7 +27,8 @@ RedisCluster RedisCluster::make(Options options) {
   }
   RedisCluster parts;
   parts.broker = std::make_unique<RedisBroker>(link, std::move(options.history),
-                                               RedisBroker::Acks{options.wait_replicas, options.wait_timeout});
+                                               RedisBroker::Acks{options.wait_replicas, options.wait_timeout},
+                                               options.idempotency_window);
   parts.presence = std::make_unique<RedisPresenceStore>(link, options.node_timeout);
   return parts;
 }

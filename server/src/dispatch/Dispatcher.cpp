@@ -305,7 +305,7 @@ void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Comm
     if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
     metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::publish_reply(id, *offset)));
-  });
+  }, req.idem);
 }
 
 void Dispatcher::presence(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
@@ -362,9 +362,9 @@ void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Comm
 }
 
 void Dispatcher::publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
-                                  cluster::Broker::PublishHandler done) {
+                                      const std::string& idem, cluster::Broker::PublishHandler done) {
   ++metrics_.messages_published;
-  broker_.publish(room, protocol::message_push(room, data, from), std::move(done));
+  broker_.publish(room, protocol::message_push(room, data, from), std::move(done), idem);
 }
 
 void Dispatcher::history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done) {

@@ -48,9 +48,9 @@ class Dispatcher {
 
   // A message from a backend (the HTTP API) rather than a connection, `data` its JSON text as
   // parse_publish_body keeps it: `done(offset)` is called once, on any thread, when the broker has
-  // taken it (nullopt when it could not).
+  // taken it (nullopt when it could not). `idem`: the request's idempotency key (empty: none).
   void publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
-                            cluster::Broker::PublishHandler done);
+                            const std::string& idem, cluster::Broker::PublishHandler done);
   // The latest `limit` messages of `room`, for the HTTP API: `done` is called once, on any thread.
   void history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done);
   // The presence list of `room`, for the HTTP API: `done` is called once, on any thread.

@@ -89,6 +89,10 @@ void sample(std::ostream& out, const char* name, const char* label, const V& val
 
 // Redis's connection in a cluster; the embedded history's budget on a single node.
 void render_broker(std::ostream& out, const cluster::Broker::Stats& broker) {
+  single(out, "switchboard_publish_duplicates_total", "counter",
+         "Publishes whose idem key was known (a retry within --idempotency-window): answered with the first "
+         "publish's offset, not delivered again.",
+         broker.duplicate_publishes);
   if (broker.clustered) {
     single(out, "switchboard_redis_up", "gauge",
            "1 while the node's connections to Redis are up and its rooms subscribed, else 0.", broker.connected ? 1 : 0);

@@ -131,7 +131,7 @@ export class OwnNode {
 /**
  * A TCP proxy on 127.0.0.1 in front of a node. freeze() makes the connections open now silent
  * in both directions (bytes are swallowed, sockets stay open): a dead network, as a laptop
- * lid or a NAT timeout makes one. Connections opened later pass. down() and up() cut the
+ * lid or a NAT timeout makes one; muteReplies() silences only what the node sends. Connections opened later pass. down() and up() cut the
  * network and bring it back. With `blockWebSockets`, it answers WebSocket upgrades 403 and
  * passes every other request, like a proxy that does not allow WebSockets.
  */
@@ -141,14 +141,14 @@ export async function startProxy(targetPort, { blockWebSockets = false } = {}) {
   let upgradesRefused = 0;
   const server = net.createServer((client) => {
     if (refusing) { client.destroy(); return; }
-    const pair = { client, upstream: null, frozen: false };
+    const pair = { client, upstream: null, frozen: false, muted: false };
     pairs.add(pair);
     const end = () => { pair.client.destroy(); pair.upstream?.destroy(); pairs.delete(pair); };
     client.on('error', end);
     client.on('close', end);
     const connect = (first) => {
       pair.upstream = net.connect(targetPort, '127.0.0.1');
-      pair.upstream.on('data', (d) => { if (!pair.frozen) pair.client.write(d); });
+      pair.upstream.on('data', (d) => { if (!pair.frozen && !pair.muted) pair.client.write(d); });
       pair.upstream.on('error', end);
       pair.upstream.on('close', end);
       if (first.length) pair.upstream.write(first);
@@ -177,6 +177,8 @@ export async function startProxy(targetPort, { blockWebSockets = false } = {}) {
     /** WebSocket upgrades refused (with blockWebSockets). */
     get upgradesRefused() { return upgradesRefused; },
     freeze() { for (const p of pairs) p.frozen = true; },
+    /** What the node sends on the connections open now is swallowed; what clients send passes. */
+    muteReplies() { for (const p of pairs) p.muted = true; },
     /** The network goes down: open connections are cut and new ones refused until up(). */
     down() {
       refusing = true;

@@ -5,6 +5,7 @@
 // It also numbers them: each message of a room gets the room's next offset, in the order every
 // node delivers them, and the broker keeps the room's recent messages (its history, bounded by a
 // HistoryPolicy) so that a client that missed some can read them again.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -20,6 +21,9 @@ class io_context;
 }
 
 namespace switchboard::cluster {
+
+// How long a publish's idempotency key is remembered by default (--idempotency-window).
+inline constexpr std::chrono::milliseconds kDefaultIdempotencyWindow = std::chrono::minutes(5);
 
 class Broker {
  public:
@@ -57,7 +61,14 @@ class Broker {
   virtual void set_deliver_handler(DeliverHandler handler) = 0;
   // Numbers `push` (a message push without its offset), keeps it in the room's history and
   // publishes it to `room` on every node. `done` may be called inline.
-  virtual void publish(const std::string& room, protocol::Payload push, PublishHandler done) = 0;
+  // `idem` (empty: none) is the publisher's idempotency key, unique within the room: when a
+  // publish with the same key was accepted within the broker's window (on any node of a
+  // cluster), `done` gets that publish's offset and nothing is published again.
+  virtual void publish(const std::string& room, protocol::Payload push, PublishHandler done,
+                       const std::string& idem) = 0;
+  void publish(const std::string& room, protocol::Payload push, PublishHandler done) {
+    publish(room, std::move(push), std::move(done), std::string());
+  }
   // Reads the room's position and messages: with `after`, those after that offset (at most
   // `limit`); without, the latest `limit`. `done` may run inline or on another thread.
   virtual void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
@@ -92,6 +103,9 @@ class Broker {
     // promoted by a failover lacked the room's latest messages and numbered new ones with their
     // offsets, before the node's next script moved the numbering past them): not delivered.
     std::uint64_t stale_messages = 0;
+    // Publishes whose idempotency key was known: answered with the first one's offset, not
+    // published again.
+    std::uint64_t duplicate_publishes = 0;
     // The embedded broker's history (a cluster's is in Redis): bytes kept, and messages evicted
     // to stay within --history-max-bytes.
     std::uint64_t history_bytes = 0;

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "switchboard/cluster/Broker.h"
+#include "switchboard/cluster/IdempotencyKeys.h"
 #include "switchboard/cluster/InProcessHistory.h"
 
 namespace switchboard::cluster {
@@ -10,12 +11,16 @@ namespace switchboard::cluster {
 // delivered locally before it is acknowledged.
 class InProcessBroker final : public Broker {
  public:
-  // history_max_bytes: the budget of every room's kept messages together (0: none).
-  explicit InProcessBroker(HistoryPolicy policy = {}, std::size_t history_max_bytes = 0);
+  // history_max_bytes: the budget of every room's kept messages together (0: none);
+  // idempotency_window: how long a publish's idempotency key is remembered.
+  explicit InProcessBroker(HistoryPolicy policy = {}, std::size_t history_max_bytes = 0,
+                           std::chrono::milliseconds idempotency_window = kDefaultIdempotencyWindow);
   ~InProcessBroker() override;
 
   void set_deliver_handler(DeliverHandler handler) override;
-  void publish(const std::string& room, protocol::Payload push, PublishHandler done) override;
+  using Broker::publish;
+  void publish(const std::string& room, protocol::Payload push, PublishHandler done,
+               const std::string& idem) override;
   void history(const std::string& room, std::optional<std::uint64_t> after, std::size_t limit,
                HistoryHandler done) override;
   void subscribe(const std::string& room) override;
@@ -32,6 +37,7 @@ class InProcessBroker final : public Broker {
 
   DeliverHandler deliver_;
   InProcessHistory history_;
+  IdempotencyKeys idempotency_;
   std::unique_ptr<Sweeper> sweeper_;
 };
 

@@ -49,6 +49,8 @@ struct RedisCluster {
     // the publish script; fewer within wait_timeout: the publisher hears unavailable). 0: no WAIT.
     unsigned wait_replicas = 0;
     std::chrono::milliseconds wait_timeout{200};
+    // --idempotency-window: how long a publish's idempotency key stays in Redis.
+    std::chrono::milliseconds idempotency_window = kDefaultIdempotencyWindow;
   };
   static RedisCluster make(Options options);
 

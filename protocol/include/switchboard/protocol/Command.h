@@ -14,6 +14,10 @@ namespace switchboard::protocol {
 
 enum class Op { subscribe, unsubscribe, publish, presence, ping, refresh, history };
 
+// An idempotency key (`idem` of a publish): 1-64 bytes of letters, digits and _ - . :
+inline constexpr std::size_t kMaxIdemBytes = 64;
+bool is_valid_idem(std::string_view key);
+
 // Messages a history request returns at most, and by default.
 inline constexpr std::size_t kMaxHistoryLimit = 1000;
 inline constexpr std::size_t kDefaultHistoryLimit = 100;
@@ -26,6 +30,7 @@ struct Command {
   std::optional<StreamPosition> since;  // subscribe: recover the messages after this position
   std::size_t limit = kDefaultHistoryLimit;  // history: at most this many of the latest messages
   std::string data;       // publish: the JSON text of any value, as sent minus whitespace outside strings
+  std::string idem;       // publish: the publisher's idempotency key (kMaxIdemBytes), empty when none
   std::string token;      // refresh: the new JWT
 };
 
@@ -41,11 +46,12 @@ using ParseResult = std::variant<Command, CommandError>;
 // (RFC 8259, valid UTF-8, numbers of any magnitude); `data` is kept as the publisher's text.
 ParseResult parse_command(std::string_view text);
 
-// The body of an HTTP publish (POST /api/publish): {"room":…,"data":…,"from":…}.
+// The body of an HTTP publish (POST /api/publish): {"room":…,"data":…,"from":…,"idem":…}.
 struct PublishBody {
   std::string room;
   std::string data;  // the JSON text of any value, as sent minus whitespace outside strings
   std::optional<std::string> from;  // 1-200 bytes when present
+  std::string idem;  // the idempotency key, empty when none
 };
 
 // Parses and validates an HTTP publish body, with the same limits as a frame. Never throws.

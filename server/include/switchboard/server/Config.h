@@ -44,6 +44,7 @@ struct Config {
   std::size_t history_size = 100;     // messages kept per room for recovery and the history op
   std::chrono::seconds history_ttl{300};  // how long they are kept
   std::string history_rules;          // JSON: per room-name prefix {"size":N,"ttl":seconds}
+  std::chrono::seconds idempotency_window{300};  // how long a publish's idem key is remembered; 0: ignored
   std::size_t history_max_bytes = 256 * 1024 * 1024;  // every room's kept messages together (single node); 0: no budget
   std::string allowed_origins;        // browser origins besides the node's own; see auth::OriginPolicy
   std::string static_dir;             // web-client/ files served at /
