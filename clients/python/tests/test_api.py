@@ -39,6 +39,24 @@ def test_publish_presence_history(node: Node) -> None:
     run(main())
 
 
+def test_a_retry_with_the_same_idempotency_key_is_delivered_once(node: Node) -> None:
+    async def main() -> None:
+        api = switchboard.Api(node.http_url, api_key=API_KEY)
+        async with switchboard.Client(node.ws_url, token=token("ivy"), **fast()) as client:
+            room = await within(client.subscribe("orders"))
+            first = await within(api.publish("orders", {"order": 77}, idem="order-77"))
+            assert await within(api.publish("orders", {"order": 77}, idem="order-77")) == first
+            assert await within(room.publish({"order": 77}, idem="order-77")) == first
+            assert await within(client.publish("orders", {"order": 78}, idem="order-78")) == switchboard.Ack(first.offset + 1)
+            assert (await next_of(room, switchboard.Message)).data == {"order": 77}
+            assert (await next_of(room, switchboard.Message)).data == {"order": 78}
+            with pytest.raises(switchboard.BadRequest) as bad:
+                await within(client.publish("orders", 1, idem="no spaces"))
+            assert bad.value.code == "bad_request"
+
+    run(main())
+
+
 def test_errors_carry_the_protocols_codes_and_status(node: Node) -> None:
     async def main() -> None:
         api = switchboard.Api(node.http_url, api_key=API_KEY)

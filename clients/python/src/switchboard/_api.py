@@ -37,12 +37,17 @@ class Api:
         self._timeout = timeout
         self._ssl = ssl
 
-    async def publish(self, room: str, data: Any, *, sender: Optional[str] = None) -> Ack:
+    async def publish(self, room: str, data: Any, *, sender: Optional[str] = None,
+                      idem: Optional[str] = None) -> Ack:
         """Publishes ``data`` (any JSON value) to ``room``; ``sender`` (the protocol's ``from``,
-        API keys only; default ``"server"``) names the publisher. Returns the node's Ack."""
+        API keys only; default ``"server"``) names the publisher. Returns the node's Ack.
+        ``idem``: an idempotency key, shared with WebSocket publishes (see
+        :meth:`Client.publish`): a retry with it is delivered once."""
         body: Dict[str, Any] = {"room": room, "data": data}
         if sender is not None:
             body["from"] = sender
+        if idem is not None:
+            body["idem"] = idem
         reply = await self._call("POST", "/api/publish", room, "publish",
                                  json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
         return Ack(offset=int(reply.get("offset", 0)))

@@ -245,13 +245,20 @@ class Client:
             raise
         return room
 
-    async def publish(self, room: str, data: Any) -> Ack:
+    async def publish(self, room: str, data: Any, *, idem: Optional[str] = None) -> Ack:
         """Publishes ``data`` (any JSON value) to ``room``, subscribed or not. Returns the
         node's Ack, whose ``offset`` is the message's number in the room. Raises
         :class:`Error`: a protocol code (``bad_room``, ``forbidden``, ``rate_limited``, …),
         ``timeout``, or ``disconnected`` (not connected, or the connection was lost before the
-        reply: the message may or may not have been delivered)."""
-        reply = await self._request("publish", {"room": room, "data": data}, room=room)
+        reply: the message may or may not have been delivered). ``idem``: an idempotency key
+        (1-64 letters, digits and ``_ - . :``, unpredictable, e.g. ``uuid.uuid4().hex``): a retry
+        with the same key, through any node, gets the first publish's Ack and is not delivered
+        again, so a publish that failed with ``disconnected``, ``timeout`` or ``unavailable``
+        can be sent again safely."""
+        fields: Dict[str, Any] = {"room": room, "data": data}
+        if idem is not None:
+            fields["idem"] = idem
+        reply = await self._request("publish", fields, room=room)
         return Ack(offset=int(reply.get("offset", 0)))
 
     async def presence(self, room: str) -> List[PresenceUser]:

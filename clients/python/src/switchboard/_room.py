@@ -98,11 +98,12 @@ class Room:
         """Events received and not yet taken by the application."""
         return len(self._buffer)
 
-    async def publish(self, data: Any) -> Ack:
+    async def publish(self, data: Any, *, idem: Optional[str] = None) -> Ack:
         """Publishes ``data`` (any JSON value) to the room; returns the node's Ack (the
         message's offset). Raises :class:`Error` (``forbidden``, ``rate_limited``,
-        ``disconnected``, ``timeout``, …)."""
-        return await self._client.publish(self._name, data)
+        ``disconnected``, ``timeout``, …). ``idem``: an idempotency key (see
+        :meth:`Client.publish`)."""
+        return await self._client.publish(self._name, data, idem=idem)
 
     async def presence(self) -> List[PresenceUser]:
         """The users present in the room, sorted by user id."""
