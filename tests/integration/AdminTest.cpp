@@ -3,6 +3,7 @@
 // pages; refusals counted in /metrics.
 #include <gtest/gtest.h>
 
+#include "RedisServer.h"
 #include "TestNode.h"
 #include "WsClient.h"
 
@@ -182,4 +183,23 @@ TEST(Admin, StatsShowTheNodeItsConnectionsTrafficAndLargestRooms) {
   EXPECT_EQ(WsClient::try_handshake(node.port(), foreign).status, 403);
   doc = json::parse(stats(node.port()).body);
   EXPECT_EQ(doc["handshakes_rejected"]["origin_not_allowed"], 1);
+}
+
+TEST(Admin, ANodeOfAClusterShowsItsRedisAndReadiness) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.admin = true;
+  config.admin_key = kKey;
+  TestNode node(config);
+  wait_ready(node);
+  auto doc = json::parse(stats(node.port()).body);
+  EXPECT_TRUE(doc["cluster"]["clustered"].get<bool>());
+  EXPECT_EQ(doc["nodes"][0]["redis"], "connected");
+  EXPECT_TRUE(doc["nodes"][0]["ready"].get<bool>());
+  EXPECT_FALSE(doc["other_nodes_shown"].get<bool>());
+  redis.stop();
+  // Redis gone: the node is not ready, and its dashboard says why.
+  ASSERT_TRUE(eventually([&] { return json::parse(stats(node.port()).body)["nodes"][0]["redis"] == "unreachable"; }));
+  doc = json::parse(stats(node.port()).body);
+  EXPECT_FALSE(doc["nodes"][0]["ready"].get<bool>());
 }
