@@ -16,25 +16,25 @@ namespace switchboard::server {
 
 namespace {
 
-constexpr std::string_view kPrefix = "/admin";
-constexpr std::string_view kApiPrefix = "/admin/api/";
+constexpr std::string_view kAdminPath = "/admin";
+constexpr std::string_view kAdminApiPath = "/admin/api/";
 
-bool equal_in_constant_time(std::string_view a, std::string_view b) {
+bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::string host_name() {
+std::string node_host_name() {
   std::array<char, 256> name{};
   if (gethostname(name.data(), name.size() - 1) != 0) return "localhost";
   return name.data();
 }
 
-std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+std::int64_t unix_time_ms(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
 // Only the node's own pages may show or frame the dashboard, and it runs no script but its own.
-void protect(HttpResponse& res) {
+void forbid_framing(HttpResponse& res) {
   res.set("Content-Security-Policy",
           "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
           "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
@@ -53,12 +53,12 @@ AdminRoutes::AdminRoutes(const Config& config, Metrics& metrics, const RoomRegis
       metrics_(metrics),
       registry_(registry),
       broker_(broker),
-      node_id_(host_name() + "/" + std::to_string(getpid())),
+      node_id_(node_host_name() + "/" + std::to_string(getpid())),
       started_(std::chrono::steady_clock::now()),
       started_at_(std::chrono::system_clock::now()) {}
 
 bool AdminRoutes::handles(std::string_view path) {
-  return path == kPrefix || (path.starts_with(kPrefix) && path[kPrefix.size()] == '/');
+  return path == kAdminPath || (path.starts_with(kAdminPath) && path[kAdminPath.size()] == '/');
 }
 
 HttpResponse AdminRoutes::handle(const HttpRequest& req, bool draining,
@@ -66,7 +66,7 @@ HttpResponse AdminRoutes::handle(const HttpRequest& req, bool draining,
   if (!config_.admin)
     return HttpRoutes::json_error(req, http::status::not_found, "not_found", "no such path");
   auto res = answer(req, draining, file);
-  protect(res);
+  forbid_framing(res);
   return res;
 }
 
@@ -74,7 +74,7 @@ HttpResponse AdminRoutes::answer(const HttpRequest& req, bool draining,
                                  const std::function<HttpResponse(std::string_view path)>& file) const {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
-  bool api = path.starts_with(kApiPrefix);
+  bool api = path.starts_with(kAdminApiPath);
   if (cross_site(req, !api)) {
     metrics_.count_http_refused("admin", "cross_site");
     return HttpRoutes::json_error(req, http::status::forbidden, "cross_site",
@@ -85,7 +85,7 @@ HttpResponse AdminRoutes::answer(const HttpRequest& req, bool draining,
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (!api) return file(path == kPrefix || path == "/admin/" ? "/admin/index.html" : path);
+  if (!api) return file(path == kAdminPath || path == "/admin/" ? "/admin/index.html" : path);
   if (!authorized(req)) {
     metrics_.count_http_refused("admin", "unauthorized");
     auto res = HttpRoutes::json_error(req, http::status::unauthorized, "unauthorized",
@@ -109,7 +109,7 @@ bool AdminRoutes::cross_site(const HttpRequest& req, bool page) const {
 
 bool AdminRoutes::authorized(const HttpRequest& req) const {
   std::string_view key = auth::JwtAuthenticator::bearer_token(req[http::field::authorization]);
-  return !key.empty() && !config_.admin_key.empty() && equal_in_constant_time(key, config_.admin_key);
+  return !key.empty() && !config_.admin_key.empty() && same_secret(key, config_.admin_key);
 }
 
 std::vector<RoomRegistry::RoomSize> AdminRoutes::top_rooms() const {
@@ -130,7 +130,7 @@ std::string AdminRoutes::stats(bool draining) const {
   json node = {{"id", node_id_},
                {"self", true},
                {"version", SWITCHBOARD_VERSION},
-               {"started_at_ms", unix_ms(started_at_)},
+               {"started_at_ms", unix_time_ms(started_at_)},
                {"uptime_seconds", uptime.count()},
                {"ready", redis_up && !draining},
                {"draining", draining},
@@ -141,7 +141,7 @@ std::string AdminRoutes::stats(bool draining) const {
   json rejected = json::object();
   for (const auto& [reason, n] : metrics_.handshakes_rejected_by_reason()) rejected[reason] = n;
   json doc = {
-      {"time_ms", unix_ms(std::chrono::system_clock::now())},
+      {"time_ms", unix_time_ms(std::chrono::system_clock::now())},
       // The node knows no more of the other nodes of its cluster than their ids (its presence
       // heartbeats in Redis): each node's dashboard shows that node.
       {"nodes", json::array({node})},
