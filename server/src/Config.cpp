@@ -109,6 +109,11 @@ void add_node_options(po::options_description& d, Config& c) {
         "are evicted first (0: no budget; in a cluster, Redis's maxmemory bounds the history)")
     ("dev", po::value(&c.dev)->implicit_value(true)->default_value(false),
         "development mode: GET /dev/token?user=NAME mints a token for anyone. Never in production")
+    ("admin", po::value(&c.admin)->implicit_value(true)->default_value(false),
+        "serve the operator dashboard at /admin (and its JSON at /admin/api/stats), behind --admin-key")
+    ("admin-key", po::value(&c.admin_key),
+        "with --admin: the dashboard's secret (16+ characters), typed into its login, sent as "
+        "Authorization: Bearer <key> (prefer the environment variable)")
     ("allowed-origins", po::value(&c.allowed_origins),
         "browser origins allowed besides the node's own, comma-separated: "
         "https://app.example.com, https://*.example.com, or * for any; their pages may use WebSockets, "
@@ -404,6 +409,9 @@ std::string validate(const Config& c) {
   if (c.node_timeout.count() < 300) return "--node-timeout-ms must be at least 300";
   for (const auto& key : c.api_key_list())
     if (key.size() < 16) return "--api-keys: every key must be at least 16 characters long";
+  if (c.admin && c.admin_key.size() < 16)
+    return "--admin needs --admin-key (or SWITCHBOARD_ADMIN_KEY), at least 16 characters long";
+  if (!c.admin && !c.admin_key.empty()) return "--admin-key goes with --admin";
   if (c.tls_cert.empty() != c.tls_key.empty()) return "--tls-cert and --tls-key go together";
   if (c.max_message_size < 256) return "--max-message-size must be at least 256 bytes";
   if (c.max_rooms == 0) return "--max-rooms must be at least 1";

@@ -40,7 +40,8 @@ def main():
         subprocess.run([CMAKE, "--install", BUILD, "--prefix", prefix], check=True, stdout=subprocess.DEVNULL,
                        timeout=TIMEOUT)
         web = os.path.join(prefix, "share", "switchboard", "web-client")
-        for path in ["switchboard.js", "switchboard.d.ts", "src/client.js", "demo/index.html", "demo/app.js"]:
+        for path in ["switchboard.js", "switchboard.d.ts", "src/client.js", "demo/index.html", "demo/app.js",
+                     "admin/index.html", "admin/admin.js", "admin/admin.css"]:
             assert os.path.isfile(os.path.join(web, path)), "not installed: " + path
         assert not os.path.exists(os.path.join(web, "test")), "the web client's tests were installed"
         with open(os.path.join(web, "demo", "index.html"), "a") as page:

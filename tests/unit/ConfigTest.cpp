@@ -257,3 +257,22 @@ TEST(Config, TokenLimitsAreOffByDefault) {
   ASSERT_TRUE(by_env.config) << by_env.message;
   EXPECT_TRUE(by_env.config->token_limits);
 }
+
+TEST(Config, TheDashboardIsOffByDefaultAndNeedsItsKey) {
+  auto off = load({"--allow-anonymous"});
+  ASSERT_TRUE(off.config) << off.message;
+  EXPECT_FALSE(off.config->admin);
+  EXPECT_NE(load({"--help"}).message.find("--admin-key"), std::string::npos);
+  // The key from the environment, as the operator guide advises.
+  auto on = load({"--allow-anonymous", "--admin"}, {"SWITCHBOARD_ADMIN_KEY=admin-key-0123456789"});
+  ASSERT_TRUE(on.config) << on.message;
+  EXPECT_TRUE(on.config->admin);
+  EXPECT_EQ(on.config->admin_key, "admin-key-0123456789");
+  auto no_key = load({"--allow-anonymous", "--admin"});
+  EXPECT_EQ(no_key.exit_code, 2);
+  EXPECT_NE(no_key.message.find("--admin needs --admin-key"), std::string::npos) << no_key.message;
+  EXPECT_EQ(load({"--allow-anonymous", "--admin", "--admin-key", "short"}).exit_code, 2);
+  auto key_alone = load({"--allow-anonymous", "--admin-key", "admin-key-0123456789"});
+  EXPECT_EQ(key_alone.exit_code, 2);
+  EXPECT_NE(key_alone.message.find("--admin-key goes with --admin"), std::string::npos) << key_alone.message;
+}

@@ -266,3 +266,26 @@ TEST(TokenBucket, BurstThenRate) {
   server::TokenBucket unlimited(0, 1, t0);
   for (int i = 0; i < 1000; ++i) EXPECT_TRUE(unlimited.try_take(t0));
 }
+
+TEST_F(RoomRegistryTest, LargestRoomsAreTheMostSubscribedFirstTiesByName) {
+  EXPECT_TRUE(registry.largest_rooms(20).empty());
+  std::vector<std::shared_ptr<RecordingConnection>> conns;
+  for (cluster::ConnectionId id = 1; id <= 4; ++id) conns.push_back(conn(id));
+  // b: 4 subscribers; a and c: 2; d: 1.
+  for (const auto& c : conns) add(c, "b", false, 10);
+  add(conns[0], "c", false, 10);
+  add(conns[1], "c", false, 10);
+  add(conns[2], "a", false, 10);
+  add(conns[3], "a", false, 10);
+  add(conns[0], "d", false, 10);
+  auto names = [](const std::vector<RoomRegistry::RoomSize>& rooms) {
+    std::vector<std::string> out;
+    for (const auto& r : rooms) out.push_back(r.room + "=" + std::to_string(r.subscribers));
+    return out;
+  };
+  EXPECT_EQ(names(registry.largest_rooms(20)), (std::vector<std::string>{"b=4", "a=2", "c=2", "d=1"}));
+  EXPECT_EQ(names(registry.largest_rooms(2)), (std::vector<std::string>{"b=4", "a=2"}));
+  EXPECT_TRUE(registry.largest_rooms(0).empty());
+  registry.remove_all(conns[0]->id());
+  EXPECT_EQ(names(registry.largest_rooms(20)), (std::vector<std::string>{"b=3", "a=2", "c=1"}));
+}

@@ -1,5 +1,6 @@
 #include "fanout/RoomRegistry.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "switchboard/protocol/Messages.h"
@@ -236,6 +237,32 @@ std::size_t RoomRegistry::room_count() const {
 std::size_t RoomRegistry::subscription_count() const {
   std::shared_lock lock(mutex_);
   return subscriptions_;
+}
+
+std::vector<RoomRegistry::RoomSize> RoomRegistry::largest_rooms(std::size_t n) const {
+  using Entry = std::pair<std::size_t, const std::string*>;
+  // Larger first; among equals, the name first in order.
+  auto larger = [](const Entry& a, const Entry& b) { return a.first != b.first ? a.first > b.first : *a.second < *b.second; };
+  std::vector<RoomSize> largest;
+  if (n == 0) return largest;
+  std::shared_lock lock(mutex_);
+  std::vector<Entry> heap;  // the n largest so far, the smallest of them at the front
+  heap.reserve(std::min(n, rooms_.size()));
+  for (const auto& [name, room] : rooms_) {
+    Entry entry{room.subscribers.size(), &name};
+    if (heap.size() < n) {
+      heap.push_back(entry);
+      std::push_heap(heap.begin(), heap.end(), larger);
+    } else if (larger(entry, heap.front())) {
+      std::pop_heap(heap.begin(), heap.end(), larger);
+      heap.back() = entry;
+      std::push_heap(heap.begin(), heap.end(), larger);
+    }
+  }
+  std::sort(heap.begin(), heap.end(), larger);
+  largest.reserve(heap.size());
+  for (const auto& [subscribers, name] : heap) largest.push_back({*name, subscribers});
+  return largest;
 }
 
 void RoomRegistry::clear() {

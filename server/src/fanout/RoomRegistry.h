@@ -72,6 +72,15 @@ class RoomRegistry {
 
   std::size_t room_count() const;
   std::size_t subscription_count() const;
+
+  struct RoomSize {
+    std::string room;
+    std::size_t subscribers = 0;
+  };
+  // The `n` rooms with the most local subscribers, most first (ties by name). One pass over the
+  // rooms under the shared lock, keeping the `n` largest in a heap: subscribes and unsubscribes
+  // wait for it, deliveries do not.
+  std::vector<RoomSize> largest_rooms(std::size_t n) const;
   // Drops every subscription without touching the broker (node teardown).
   void clear();
 

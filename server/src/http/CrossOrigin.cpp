@@ -1,5 +1,6 @@
 #include "http/CrossOrigin.h"
 
+#include "http/AdminRoutes.h"
 #include "http/HttpApi.h"
 
 namespace switchboard::server {
@@ -25,6 +26,7 @@ std::string_view CrossOrigin::route(std::string_view path) {
   if (path == "/healthz" || path == "/readyz") return "health";
   if (path == "/metrics") return "metrics";
   if (path == "/dev/token") return "dev_token";
+  if (AdminRoutes::handles(path)) return "admin";
   return "files";
 }
 

@@ -16,7 +16,7 @@ namespace switchboard::server {
 
 class CrossOrigin {
  public:
-  // The route of `path` as /metrics labels it: ws, sse, api, health, metrics, dev_token or files.
+  // The route of `path` as /metrics labels it: ws, sse, api, health, metrics, dev_token, admin or files.
   static std::string_view route(std::string_view path);
   // Whether an allowed origin's pages may read the answers of `path` (CORS): the HTTP API, /sse,
   // /ws (the admission probe) and the client module's files (switchboard.js, its .d.ts, src/).

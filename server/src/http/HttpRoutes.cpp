@@ -1,5 +1,7 @@
 #include "http/HttpRoutes.h"
 
+#include "http/AdminRoutes.h"
+
 #include <algorithm>
 #include <boost/url/parse.hpp>
 #include <chrono>
@@ -48,9 +50,13 @@ HttpResponse HttpRoutes::make_response(const HttpRequest& req, http::status stat
   return res;
 }
 
-HttpRoutes::HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry,
+HttpRoutes::HttpRoutes(const Config& config, Metrics& metrics, const RoomRegistry& registry,
                        const cluster::Broker& broker)
-    : config_(config), metrics_(metrics), registry_(registry), broker_(broker) {
+    : config_(config),
+      metrics_(metrics),
+      registry_(registry),
+      broker_(broker),
+      admin_(std::make_unique<AdminRoutes>(config, metrics, registry, broker)) {
   std::error_code ec;
   static_dir_ = std::filesystem::canonical(config.static_dir, ec);
   if (ec) {
@@ -59,6 +65,8 @@ HttpRoutes::HttpRoutes(const Config& config, const Metrics& metrics, const RoomR
               "): GET / and the client's files answer 404; --static-dir names where they are");
   }
 }
+
+HttpRoutes::~HttpRoutes() = default;
 
 std::optional<std::string> HttpRoutes::query_parameter(std::string_view target, std::string_view name) {
   auto url = boost::urls::parse_origin_form(target);
@@ -92,6 +100,8 @@ HttpResponse HttpRoutes::json_error(const HttpRequest& req, http::status status,
 HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
+  if (AdminRoutes::handles(path))
+    return admin_->handle(req, draining_, [&](std::string_view file) { return static_file(req, file); });
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET and HEAD");
     res.set(http::field::allow, "GET, HEAD");
@@ -118,9 +128,11 @@ HttpResponse HttpRoutes::static_file(const HttpRequest& req, std::string_view pa
   // Only plain relative paths: no "..", no hidden files, no backslashes or NULs.
   std::filesystem::path relative(std::string(path.substr(1)));
   // Only what browsers need: the demo and the client module with the modules it imports from
-  // src/ (not the tests, packages or node_modules/ that a checkout of web-client/ also holds).
+  // src/ (not the tests, packages or node_modules/ that a checkout of web-client/ also holds), and
+  // the dashboard's page in admin/ (reached only through AdminRoutes, with --admin).
   auto first = relative.begin()->string();
-  if (first != "demo" && first != "src" && relative != "switchboard.js" && relative != "switchboard.d.ts")
+  if (first == "admin" && !(config_.admin && AdminRoutes::handles(path))) return not_found();
+  if (first != "demo" && first != "src" && first != "admin" && relative != "switchboard.js" && relative != "switchboard.d.ts")
     return not_found();
   for (const auto& part : relative) {
     auto s = part.string();

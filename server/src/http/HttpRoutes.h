@@ -1,10 +1,11 @@
 #pragma once
-// Answers the node's plain HTTP requests: /healthz, /readyz, /metrics, /dev/token (dev mode only) and the
-// web client's files (demo/, the switchboard.js module and the modules of src/ it imports). /ws (upgrades, and the admission probe without one), /sse and the /api/ endpoints are
+// Answers the node's plain HTTP requests: /healthz, /readyz, /metrics, /dev/token (dev mode only),
+// the operator dashboard (/admin, with --admin: AdminRoutes) and the web client's files (demo/, the switchboard.js module and the modules of src/ it imports). /ws (upgrades, and the admission probe without one), /sse and the /api/ endpoints are
 // handled by HttpSession and HttpApi before this is consulted.
 #include <boost/beast/http.hpp>
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -19,9 +20,12 @@ namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
 
+class AdminRoutes;
+
 class HttpRoutes {
  public:
-  HttpRoutes(const Config& config, const Metrics& metrics, const RoomRegistry& registry, const cluster::Broker& broker);
+  HttpRoutes(const Config& config, Metrics& metrics, const RoomRegistry& registry, const cluster::Broker& broker);
+  ~HttpRoutes();
 
   HttpResponse handle(const HttpRequest& req) const;
 
@@ -48,6 +52,7 @@ class HttpRoutes {
   const Metrics& metrics_;
   const RoomRegistry& registry_;
   const cluster::Broker& broker_;
+  std::unique_ptr<AdminRoutes> admin_;
   std::atomic<bool> draining_{false};
 };
 

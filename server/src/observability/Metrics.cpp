@@ -65,6 +65,11 @@ std::uint64_t Metrics::handshakes_rejected(const std::string& reason) const {
   return it == rejected_.end() ? 0 : it->second;
 }
 
+std::map<std::string, std::uint64_t> Metrics::handshakes_rejected_by_reason() const {
+  std::lock_guard lock(mutex_);
+  return rejected_;
+}
+
 namespace {
 void family(std::ostream& out, const char* name, const char* type, const char* help) {
   out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n';
@@ -196,7 +201,8 @@ void Metrics::render_tallies(std::ostream& out) const {
   for (const auto& [by, n] : http_publish_limited_) sample(out, "switchboard_http_publishes_rate_limited_total", "by", by, n);
   family(out, "switchboard_http_requests_refused_total", "counter",
          "HTTP requests refused before being routed, by route and reason (origin_not_allowed: a browser page "
-         "of an origin not in --allowed-origins).");
+         "of an origin not in --allowed-origins; on route admin, unauthorized: a missing or wrong --admin-key, "
+         "cross_site: a request from another site's page).");
   for (const auto& [key, n] : refused_)
     sample(out, "switchboard_http_requests_refused_total", "route", key.first, "reason", key.second, n);
 }

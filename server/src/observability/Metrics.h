@@ -61,6 +61,8 @@ class Metrics {
   std::uint64_t api_requests(std::string_view endpoint, unsigned status) const;
   std::uint64_t http_publishes_rate_limited(std::string_view by) const;
   std::uint64_t http_refused(std::string_view route, std::string_view reason) const;
+  // Every reason counted by count_handshake_rejected, with its count (the operator dashboard).
+  std::map<std::string, std::uint64_t> handshakes_rejected_by_reason() const;
 
   // Gauges read at render time from the room registry, and the broker's connection state.
   std::string render(std::size_t rooms, std::size_t subscriptions, const cluster::Broker::Stats& broker) const;

@@ -32,6 +32,8 @@ struct Config {
   std::string anonymous_rooms;        // JSON grants of anonymous connections; empty: every room
   std::string api_keys;               // comma-separated keys for the HTTP API (backends)
   bool dev = false;                   // GET /dev/token mints tokens for anyone: local development only
+  bool admin = false;                 // the operator dashboard at /admin and its JSON at /admin/api/
+  std::string admin_key;              // the dashboard's secret, sent as Authorization: Bearer <key>
   std::string redis;                  // redis://[:password@]host:port[/db]: run as part of a cluster
   std::string redis_sentinel;         // host:port[,…] or redis://[:password@]host:port[,…]: Redis via Sentinel
   std::string redis_cluster;          // redis://[:password@]host:port[,host:port…]: a Redis Cluster's seed nodes
