@@ -117,12 +117,19 @@ async function poll(mine) {
     setStatus('trouble', `Error ${res.status}`);
     return schedule(mine);
   }
-  const stats = await res.json();
-  if (mine !== generation) return;
-  trouble(null);
-  showDashboard();
-  update(stats);
-  document.body.dataset.polls = String(++polls);
+  try {
+    const stats = await res.json();
+    if (mine !== generation) return;
+    trouble(null);
+    showDashboard();
+    update(stats);
+    document.body.dataset.polls = String(++polls);
+  } catch (err) {
+    // Not the node's JSON (e.g. a proxy's page): say so, and keep polling.
+    if (mine !== generation) return;
+    trouble(`The node's answer could not be read (${err instanceof Error ? err.message : err}).`);
+    setStatus('trouble', 'Unreadable');
+  }
   schedule(mine);
 }
 

@@ -43,6 +43,8 @@ void forbid_framing(HttpResponse& res) {
   res.set("Referrer-Policy", "no-referrer");
   res.set("Cross-Origin-Resource-Policy", "same-origin");
   res.set("Cross-Origin-Opener-Policy", "same-origin");
+  // What the node carries is not for a shared cache, nor for the browser's.
+  res.set(http::field::cache_control, "no-store");
 }
 
 }  // namespace
