@@ -34,10 +34,19 @@ void InProcessBroker::publish(const std::string& room, protocol::Payload push, P
   // Keyed by room: the same key in another room is another publish.
   const std::string key = idem.empty() ? std::string() : room + '\n' + idem;
   if (!key.empty() && !idempotency_.claim(key, done)) return;
+  // Should the append throw, the key is freed (the publishes waiting for it hear nullopt).
+  struct Claim {
+    IdempotencyKeys* keys;
+    const std::string& key;
+    ~Claim() {
+      if (keys) keys->settle(key, std::nullopt);
+    }
+  } claim{key.empty() ? nullptr : &idempotency_, key};
   std::uint64_t offset = history_.append(room, push, [&](const protocol::Payload& numbered, std::uint64_t n, std::string_view epoch) {
     if (deliver_) deliver_(room, numbered, n, epoch);
   });
-  if (!key.empty()) idempotency_.settle(key, offset);
+  if (claim.keys) idempotency_.settle(key, offset);
+  claim.keys = nullptr;
   done(offset);
 }
 
