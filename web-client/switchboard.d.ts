@@ -89,8 +89,13 @@ export interface SwitchboardOptions {
   heartbeatTimeout?: number;
   /** How long a request waits for its reply, and getToken() and the handshake may take, in ms (default 10000). */
   requestTimeout?: number;
-  /** Keep up to `max` publishes made while disconnected and send them after the reconnect (default: off). */
-  offlineQueue?: { max: number };
+  /**
+   * Keep up to `max` publishes made while disconnected and send them after the reconnect (default:
+   * off). With it, every publish carries an idempotency key, and one whose connection was lost
+   * before the node answered is sent again after the reconnect (at most twice, within
+   * `resendWithin` ms of its first send, default 240000: below the node's --idempotency-window).
+   */
+  offlineQueue?: { max: number; resendWithin?: number };
   /**
    * What to connect with, in order of preference (default `['websocket', 'sse']`). `sse`: a
    * Server-Sent Events stream (GET /sse beside the WebSocket path) for messages, and the HTTP

@@ -1,12 +1,13 @@
 // Idempotent publishes (`idem`): a retry with the key of a publish the broker accepted gets that
 // publish's ack and delivers nothing again — on the embedded broker, and across two nodes sharing
-// a real redis-server (the retry through the other node).
+// a real redis-server (the retry through the other node). Keys are per room and per publisher.
 #include <gtest/gtest.h>
 
 #include <sstream>
 
 #include "RedisServer.h"
 #include "TestNode.h"
+#include "TestToken.h"
 #include "WsClient.h"
 
 using namespace switchboard;
@@ -16,6 +17,14 @@ using nlohmann::json;
 namespace {
 
 const std::string kApiKey = "idempotency-test-key-0123456789";
+const std::string kSecret = "idempotency-test-secret-0123456789";
+
+// A connection of `user` (a JWT).
+WsClient::Options as(const std::string& user) {
+  WsClient::Options o;
+  o.target = "/ws?token=" + user_token(kSecret, user);
+  return o;
+}
 
 class IdempotentPublish : public ::testing::TestWithParam<bool> {
  protected:
@@ -33,6 +42,8 @@ class IdempotentPublish : public ::testing::TestWithParam<bool> {
   server::Config config() const {
     auto c = TestNode::default_config();
     c.api_keys = kApiKey;
+    c.jwt_secret = kSecret;
+    c.allow_anonymous = true;
     c.idempotency_window = window_;
     if (redis_) {
       c.redis = redis_->url();
@@ -76,13 +87,13 @@ TEST_P(IdempotentPublish, ARetryThroughTheOtherNodeGetsTheFirstAckAndDeliversNot
   WsClient sub(a().port());
   ASSERT_EQ(sub.request({{"op", "subscribe"}, {"room", "chat:lobby"}})["ok"], true);
   {
-    WsClient publisher(a().port());
+    WsClient publisher(a().port(), as("ada"));
     json ack = publish(publisher, "chat:lobby", "hello", "msg-1");
     ASSERT_EQ(ack["ok"], true) << ack;
     EXPECT_EQ(ack["offset"], 1);
   }
   // The publisher reconnects (to the other node) and sends it again: the same ack, no delivery.
-  WsClient again(b().port());
+  WsClient again(b().port(), as("ada"));
   json retry = publish(again, "chat:lobby", "hello", "msg-1");
   ASSERT_EQ(retry["ok"], true) << retry;
   EXPECT_EQ(retry["offset"], 1);
@@ -123,25 +134,33 @@ TEST_P(IdempotentPublish, TheSameKeySentTwiceWithoutWaitingIsPublishedOnce) {
   EXPECT_TRUE(sub.quiet_for(std::chrono::milliseconds(100)));
 }
 
-TEST_P(IdempotentPublish, TheHttpApiAndWebSocketsShareTheKeys) {
+TEST_P(IdempotentPublish, KeysAreKeptPerPublisherOverWebSocketsAndTheHttpApi) {
   WsClient sub(a().port());
   ASSERT_EQ(sub.request({{"op", "subscribe"}, {"room", "alerts"}})["ok"], true);
-  auto post = [&](TestNode& node) {
+  auto post = [&](TestNode& node, const std::string& bearer) {
     return http_request(node.port(), "POST", "/api/publish",
-                        {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + kApiKey}},
+                        {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + bearer}},
                         R"({"room":"alerts","data":"disk full","idem":"alert-42"})");
   };
-  auto r = post(a());
+  // The API keys are one publisher, through any node.
+  auto r = post(a(), kApiKey);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body), (json{{"ok", true}, {"offset", 1}}));
-  r = post(b());
+  r = post(b(), kApiKey);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body), (json{{"ok", true}, {"offset", 1}}));
-  WsClient ws(b().port());
-  EXPECT_EQ(publish(ws, "alerts", "disk full", "alert-42")["offset"], 1);
-  EXPECT_EQ(sub.read_json()["data"], "disk full");
+  // A user with the same key is another publisher: no key of the API's answers its publish. Its
+  // key is the same over a WebSocket and over the HTTP API with its token.
+  WsClient ada(b().port(), as("ada"));
+  EXPECT_EQ(publish(ada, "alerts", "disk full", "alert-42")["offset"], 2);
+  r = post(a(), user_token(kSecret, "ada"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["offset"], 2);
+  WsClient eve(a().port(), as("eve"));
+  EXPECT_EQ(publish(eve, "alerts", "disk full", "alert-42")["offset"], 3);
+  for (int offset = 1; offset <= 3; ++offset) EXPECT_EQ(sub.read_json()["offset"], offset);
   EXPECT_TRUE(sub.quiet_for(std::chrono::milliseconds(100)));
-  EXPECT_EQ(duplicates(b()), 2u);
+  EXPECT_EQ(duplicates(a()) + (clustered() ? duplicates(b()) : 0), 2u);
 
   // A bad key is refused before anything is published.
   r = http_request(a().port(), "POST", "/api/publish",

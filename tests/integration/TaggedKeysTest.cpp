@@ -149,9 +149,9 @@ TEST_F(TaggedKeys, MessagesReachEverySubscriberOnEveryNodeOnceInOrderUnderTheRoo
 
 // Idempotency keys live in the room's slot: a batch with keys, and a retry through another node.
 TEST_F(TaggedKeys, IdempotentPublishesKeepTheirKeysUnderTheRoomsTag) {
-  TestNode& a = node(config());
-  TestNode& b = node(config());
-  WsClient sub(a.port()), pub(a.port()), retry(b.port());
+  TestNode& a = node(named_users_config());
+  TestNode& b = node(named_users_config());
+  WsClient sub = connect_as(a, "watcher"), pub = connect_as(a, "ada"), retry = connect_as(b, "ada");
   subscribe(sub, "chat:lobby");
   for (int m = 0; m < 20; ++m)
     pub.send_json({{"op", "publish"}, {"id", m}, {"room", "chat:lobby"}, {"data", m}, {"idem", "k" + std::to_string(m % 10)}});
@@ -165,8 +165,8 @@ TEST_F(TaggedKeys, IdempotentPublishesKeepTheirKeysUnderTheRoomsTag) {
   for (int m = 0; m < 10; ++m) EXPECT_EQ(sub.read_json()["data"], m);
   EXPECT_TRUE(sub.quiet_for(std::chrono::milliseconds(50)));
   auto all = keys();
-  EXPECT_TRUE(std::binary_search(all.begin(), all.end(), "test:idem:{chat:lobby}|k3"));
-  std::string ttl = cli("PTTL 'test:idem:{chat:lobby}|k3'");
+  EXPECT_TRUE(std::binary_search(all.begin(), all.end(), "test:idem:{chat:lobby}|k3|u:ada"));
+  std::string ttl = cli("PTTL 'test:idem:{chat:lobby}|k3|u:ada'");
   EXPECT_GT(std::stol(ttl), 0) << ttl;
   EXPECT_LE(std::stol(ttl), 300000) << ttl;
 }

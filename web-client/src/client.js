@@ -6,7 +6,8 @@ import {
   CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, RETRYABLE, SwitchboardError, TOKEN_REFUSALS,
 } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
-import { OfflineQueue, newIdem } from './offline-queue.js';
+import { OfflineQueue, MAX_RESENDS } from './offline-queue.js';
+/** @typedef {import('./offline-queue.js').Queued} Queued */
 import { readOptions } from './options.js';
 import { Room } from './room.js';
 import { SseTransport } from './sse-transport.js';
@@ -181,24 +182,42 @@ export class Switchboard extends Emitter {
    * @returns {Promise<{offset: number}>}
    */
   publish(room, data, options = {}) {
-    const idem = options.idem ?? (this.#queue.enabled ? newIdem() : undefined);
-    const send = () => this.#call('publish', room, (conn) => conn.publish(room, data, idem)).then(ack);
-    if (this.#ready || (this.#isOpen() && this.#queue.length === 0 && !this.#queue.enabled)) {
-      if (!this.#queue.enabled) return send();
-      return send().catch((/** @type {SwitchboardError} */ err) =>
-        this.#sendAgain(err) ? this.#queue.add(room, data, idem) : Promise.reject(err));
+    if (!this.#queue.enabled) {
+      const idem = options.idem;
+      if (this.#isOpen()) return this.#call('publish', room, (conn) => conn.publish(room, data, idem)).then(ack);
+      return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'publish' }));
     }
-    if (this.#queue.enabled && this.#wanted) return this.#queue.add(room, data, idem);
-    if (this.#isOpen()) return send();
-    return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'publish' }));
+    if (!this.#ready && !this.#wanted && !this.#isOpen()) {
+      return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'publish' }));
+    }
+    const item = this.#queue.entry(room, data, options.idem);
+    return new Promise((resolve, reject) => {
+      item.resolve = resolve;
+      item.reject = reject;
+      if (this.#ready || (!this.#wanted && this.#isOpen())) this.#send(item);
+      else this.#queue.add(item);
+    });
   }
 
   /**
-   * Whether a publish that failed with `err` goes again after the reconnect: its connection was
-   * lost before the node answered, and the client reconnects.
-   * @param {SwitchboardError} err
+   * Sends a publish of the offline queue's; when its connection is lost before the node answers
+   * and the client reconnects, it goes back into the queue, to be sent again with its key — at
+   * most MAX_RESENDS times, and only within `offlineQueue.resendWithin` of its first send (the
+   * node remembers keys for its --idempotency-window, 5 minutes by default).
+   * @param {Queued} item
    */
-  #sendAgain(err) { return err?.code === 'disconnected' && this.#wanted && this.#queue.enabled; }
+  #send(item) {
+    item.sends++;
+    if (!item.firstSent) item.firstSent = Date.now();
+    this.#call('publish', item.room, (conn) => conn.publish(item.room, item.data, item.idem)).then(
+      (reply) => item.resolve(ack(reply)),
+      (/** @type {SwitchboardError} */ err) => {
+        const again = err?.code === 'disconnected' && this.#wanted && item.sends <= MAX_RESENDS &&
+          Date.now() - item.firstSent < this.#options.resendWithin;
+        if (again) this.#queue.putBack(item);
+        else item.reject(err);
+      });
+  }
 
   /**
    * The users present in a room (subscribed or not), sorted by user id.
@@ -589,10 +608,7 @@ export class Switchboard extends Emitter {
   // ---- offline queue ----
 
   #flushQueue() {
-    for (const item of this.#queue.take()) {
-      this.#call('publish', item.room, (conn) => conn.publish(item.room, item.data, item.idem)).then(
-        (reply) => item.resolve(ack(reply)),
-        (/** @type {SwitchboardError} */ err) => (this.#sendAgain(err) ? this.#queue.putBack(item) : item.reject(err)));
-    }
+    for (const item of this.#queue.take()) this.#send(item);
   }
+
 }

@@ -14,7 +14,9 @@
  * @property {number} [heartbeatInterval] ms of silence before a ping, default 20000; 0 turns heartbeats off
  * @property {number} [heartbeatTimeout] ms to wait for any traffic after a ping, default 10000
  * @property {number} [requestTimeout] ms for a reply, for getToken and for the handshake, default 10000
- * @property {{max: number}} [offlineQueue] keep up to `max` publishes made while disconnected
+ * @property {{max: number, resendWithin?: number}} [offlineQueue] keep up to `max` publishes made while disconnected;
+ *   a publish whose connection is lost before its answer is sent again (with its key) within
+ *   `resendWithin` ms of its first send, default 240000
  * @property {Array<'websocket' | 'sse'>} [transports] what to connect with, in order of preference:
  *   default `['websocket', 'sse']` (Server-Sent Events plus the HTTP API when WebSockets keep failing)
  * @property {number} [fallbackAfter] WebSocket attempts in a row that never open before the
@@ -38,6 +40,7 @@
  * @property {number} heartbeatTimeout
  * @property {number} requestTimeout
  * @property {number} queueMax
+ * @property {number} resendWithin
  */
 
 const DEFAULTS = Object.freeze({
@@ -98,6 +101,10 @@ export function readOptions(options) {
   const requestTimeout = positive('requestTimeout', o.requestTimeout, DEFAULTS.requestTimeout);
   const queueMax = o.offlineQueue?.max ?? 0;
   if (!Number.isInteger(queueMax) || queueMax < 0) throw new TypeError('Switchboard: offlineQueue.max must be a non-negative integer');
+  // Below the node's --idempotency-window (300 s by default), so that a publish sent again is
+  // recognised by its key.
+  const resendWithin = o.offlineQueue?.resendWithin ?? 240000;
+  if (typeof resendWithin !== 'number' || !(resendWithin >= 0)) throw new TypeError('Switchboard: offlineQueue.resendWithin must be a non-negative number of ms');
   return Object.freeze({
     token: o.token ?? null,
     getToken: o.getToken ?? null,
@@ -111,5 +118,6 @@ export function readOptions(options) {
     heartbeatTimeout,
     requestTimeout,
     queueMax,
+    resendWithin,
   });
 }

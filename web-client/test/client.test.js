@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { SwitchboardError } from '../switchboard.js';
-import { SwitchboardNode, OwnNode, clientOpener, startProxy, next, record, inbox, within, connected } from './support/helpers.js';
+import { SwitchboardNode, OwnNode, clientOpener, startProxy, next, record, inbox, within, connected, signJwt } from './support/helpers.js';
 
 let node;
 const open = clientOpener(() => node.wsUrl);
@@ -257,7 +257,9 @@ test('a request without a reply times out', { timeout: 10000 }, async () => {
 });
 
 test('with the offline queue, a publish whose connection is lost before the ack goes again with its key and is delivered once', { timeout: 20000 }, async () => {
-  const own = await OwnNode.start();
+  // Keys are per publisher: the publisher is a user of its own (a token), the same after the reconnect.
+  const secret = 'idem-test-secret-0123456789';
+  const own = await OwnNode.start({ env: { SWITCHBOARD_JWT_SECRET: secret } });
   const proxy = await startProxy(own.port);
   try {
     const watcher = await connected(open(own.wsUrl));
@@ -265,7 +267,8 @@ test('with the offline queue, a publish whose connection is lost before the ack 
     await next(watched, 'subscribed');
     const box = inbox(watched);
 
-    const c = await connected(open(`ws://127.0.0.1:${proxy.port}/ws`, { offlineQueue: { max: 5 }, heartbeatInterval: 0 }));
+    const token = signJwt({ sub: 'ada', exp: Math.floor(Date.now() / 1000) + 600 }, secret);
+    const c = await connected(open(`ws://127.0.0.1:${proxy.port}/ws`, { token, offlineQueue: { max: 5 }, heartbeatInterval: 0 }));
     // The node takes the publish, and its ack is lost with the connection.
     proxy.muteReplies();
     const sent = c.publish('chat:idem', { n: 1 });
@@ -281,13 +284,30 @@ test('with the offline queue, a publish whose connection is lost before the ack 
     const got = await box.waitFor(2);
     assert.deepEqual(got.map((m) => m.data.n), [1, 2]);
 
-    // An application's own key: a retry it makes gets the first ack.
+    // An application's own key: a retry it makes gets the first ack; another publisher's key is its own.
     const mine = await c.publish('chat:idem', { n: 3 }, { idem: 'order-3' });
-    assert.deepEqual(await watched.publish({ n: 3 }, { idem: 'order-3' }), mine);
-    assert.deepEqual((await box.waitFor(3)).map((m) => m.data.n), [1, 2, 3]);
+    assert.deepEqual(await c.subscribe('chat:idem').publish({ n: 3 }, { idem: 'order-3' }), mine);
+    const theirs = await watched.publish({ n: 4 }, { idem: 'order-3' });
+    assert.equal(theirs.offset, mine.offset + 1);
+    assert.deepEqual((await box.waitFor(4)).map((m) => m.data.n), [1, 2, 3, 4]);
     await assert.rejects(c.publish('chat:idem', 1, { idem: 'no spaces' }), { code: 'bad_request' });
   } finally {
     await proxy.close();
+    await own.close();
+  }
+});
+
+test('with the offline queue, a publish whose every send loses the connection is rejected after two more', { timeout: 20000 }, async () => {
+  const own = await OwnNode.start({ args: ['--max-message-size', '1024'] });
+  try {
+    const c = await connected(open(own.wsUrl, { offlineQueue: { max: 5 } }));
+    const log = record(c, ['disconnected']);
+    // Too large: the node closes the connection (1009) each time it is sent.
+    await assert.rejects(within(10000, c.publish('chat:big', 'x'.repeat(4096)), 'the large publish'), { code: 'disconnected' });
+    assert.deepEqual(log.map(([, e]) => e.code), [1009, 1009, 1009]);
+    // The next publish goes once the client is back.
+    assert.equal(typeof (await within(10000, c.publish('chat:big', 'small'), 'a publish after it')).offset, 'number');
+  } finally {
     await own.close();
   }
 });

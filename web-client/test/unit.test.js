@@ -141,3 +141,33 @@ test('EventStreamParser: fields, comments, any line ending, text split anywhere'
   ]);
   assert.equal(comments, 1);
 });
+
+test('the offline queue keeps its order, and never pushes out a publish sent before', async () => {
+  const { OfflineQueue, newIdem } = await import('../src/offline-queue.js');
+  const q = new OfflineQueue(2);
+  const settled = [];
+  const make = (n) => {
+    const item = q.entry('r', n);
+    item.resolve = () => settled.push(`${n} ok`);
+    item.reject = (err) => settled.push(`${n} ${err.code}`);
+    return item;
+  };
+  const a = make(1), b = make(2), c = make(3), d = make(4);
+  assert.match(a.idem, /^[0-9a-f]{32}$/);
+  assert.notEqual(a.idem, b.idem);
+  assert.equal(q.entry('r', 0, 'mine').idem, 'mine');
+  assert.match(newIdem(), /^[0-9a-f]{32}$/);
+  // a was sent and lost with its connection; c and d were made while reconnecting.
+  a.sends = 1;
+  q.add(c);
+  q.add(d);
+  q.putBack(a);
+  assert.deepEqual(q.take().map((it) => it.data), [1, 3, 4]);
+  // Past max, the oldest never sent goes, not the one put back.
+  b.sends = 1;
+  q.putBack(b);
+  q.add(c);
+  q.add(d);
+  assert.deepEqual(settled, ['3 queue_full']);
+  assert.deepEqual(q.take().map((it) => it.data), [2, 4]);
+});

@@ -46,10 +46,14 @@ def test_a_retry_with_the_same_idempotency_key_is_delivered_once(node: Node) -> 
             room = await within(client.subscribe("orders"))
             first = await within(api.publish("orders", {"order": 77}, idem="order-77"))
             assert await within(api.publish("orders", {"order": 77}, idem="order-77")) == first
-            assert await within(room.publish({"order": 77}, idem="order-77")) == first
-            assert await within(client.publish("orders", {"order": 78}, idem="order-78")) == switchboard.Ack(first.offset + 1)
+            # Keys are per publisher: ivy's "order-77" is hers, over the WebSocket and the HTTP API.
+            mine = await within(room.publish({"order": 77, "by": "ivy"}, idem="order-77"))
+            assert mine == switchboard.Ack(first.offset + 1)
+            assert await within(client.publish("orders", {"order": 77, "by": "ivy"}, idem="order-77")) == mine
+            as_ivy = switchboard.Api(node.http_url, token=token("ivy"))
+            assert await within(as_ivy.publish("orders", {"order": 77, "by": "ivy"}, idem="order-77")) == mine
             assert (await next_of(room, switchboard.Message)).data == {"order": 77}
-            assert (await next_of(room, switchboard.Message)).data == {"order": 78}
+            assert (await next_of(room, switchboard.Message)).data == {"order": 77, "by": "ivy"}
             with pytest.raises(switchboard.BadRequest) as bad:
                 await within(client.publish("orders", 1, idem="no spaces"))
             assert bad.value.code == "bad_request"

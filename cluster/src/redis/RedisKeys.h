@@ -6,7 +6,7 @@
 //   P room:<room>             channel        P room:{<room>}                 the room's
 //   P history:<room>          hash           P history:{<room>}              the room's
 //   P stream:<room>           stream         P stream:{<room>}               the room's
-//   P idem:<room>|<key>       key with TTL   P idem:{<room>}|<key>           the room's
+//   P idem:<room>|<key>|<pub> key with TTL   P idem:{<room>}|<key>|<pub>     the room's
 //   P presence:<room>:conns   hash           P presence:{<room>}:conns       the room's
 //   P presence:<room>:users   hash           P presence:{<room>}:users       the room's
 //   P presence:<room>:info    hash           P presence:{<room>}:info        the room's
@@ -46,8 +46,9 @@ class RedisKeys {
   // A room's history: the hash (epoch, latest offset) and the stream of messages.
   std::string history(std::string_view room) const { return room_key("history:", room, ""); }
   std::string stream(std::string_view room) const { return room_key("stream:", room, ""); }
-  // A publish's idempotency key in the room (set by the publish script for the window; '|' is
-  // in no room name, so that the room and the key never run into each other).
+  // A publish's idempotency key in the room, `key` as the server scoped it to its publisher
+  // (set by the publish script for the window; '|' is in no room name, so that the room and the
+  // key never run into each other).
   std::string idempotency(std::string_view room, std::string_view key) const {
     return room_key("idem:", room, "|" + std::string(key));
   }

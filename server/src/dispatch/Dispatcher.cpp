@@ -305,7 +305,7 @@ void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Comm
     if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
     metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::publish_reply(id, *offset)));
-  }, req.idem);
+  }, scoped_idem(req.idem, conn->identity().user, false));
 }
 
 void Dispatcher::presence(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
@@ -365,6 +365,14 @@ void Dispatcher::publish_from_backend(const std::string& room, std::string_view 
                                       const std::string& idem, cluster::Broker::PublishHandler done) {
   ++metrics_.messages_published;
   broker_.publish(room, protocol::message_push(room, data, from), std::move(done), idem);
+}
+
+std::string Dispatcher::scoped_idem(std::string_view idem, std::string_view user, bool api_key) {
+  if (idem.empty()) return {};
+  // '|' is in no key (protocol::is_valid_idem): the key and its publisher never run into each other.
+  std::string scoped(idem);
+  if (api_key) return scoped.append("|api");
+  return scoped.append("|u:").append(user);
 }
 
 void Dispatcher::history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done) {

@@ -48,9 +48,14 @@ class Dispatcher {
 
   // A message from a backend (the HTTP API) rather than a connection, `data` its JSON text as
   // parse_publish_body keeps it: `done(offset)` is called once, on any thread, when the broker has
-  // taken it (nullopt when it could not). `idem`: the request's idempotency key (empty: none).
+  // taken it (nullopt when it could not). `idem`: the request's idempotency key as
+  // scoped_idem() makes it (empty: none).
   void publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
                             const std::string& idem, cluster::Broker::PublishHandler done);
+  // A publish's idempotency key as the broker keeps it: the client's key and its publisher — a
+  // user (`u:<user id>`), or the node's API keys together (`api`) —, so that no publisher's key
+  // answers another's publish. Empty when the client sent none.
+  static std::string scoped_idem(std::string_view idem, std::string_view user, bool api_key);
   // The latest `limit` messages of `room`, for the HTTP API: `done` is called once, on any thread.
   void history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done);
   // The presence list of `room`, for the HTTP API: `done` is called once, on any thread.

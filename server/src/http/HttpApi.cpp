@@ -149,7 +149,8 @@ void HttpApi::publish(const HttpRequest& req, const Caller& caller, Respond resp
   // The answer is built when the broker has taken the message: keep what it needs.
   auto version = req.version();
   auto keep_alive = req.keep_alive();
-  dispatcher_.publish_from_backend(body.room, body.data, from, body.idem,
+  dispatcher_.publish_from_backend(body.room, body.data, from,
+                                   Dispatcher::scoped_idem(body.idem, caller.identity.user, caller.backend),
                                [this, version, keep_alive, respond = std::move(respond)](std::optional<std::uint64_t> offset) {
                                  HttpRequest shape;
                                  shape.version(version);

@@ -61,9 +61,10 @@ class Broker {
   virtual void set_deliver_handler(DeliverHandler handler) = 0;
   // Numbers `push` (a message push without its offset), keeps it in the room's history and
   // publishes it to `room` on every node. `done` may be called inline.
-  // `idem` (empty: none) is the publisher's idempotency key, unique within the room: when a
-  // publish with the same key was accepted within the broker's window (on any node of a
-  // cluster), `done` gets that publish's offset and nothing is published again.
+  // `idem` (empty: none) is the publish's idempotency key (the server scopes it to the
+  // publisher): when a publish with the same key in the room was accepted within the broker's
+  // window (on any node of a cluster), `done` gets that publish's offset and nothing is
+  // published again.
   virtual void publish(const std::string& room, protocol::Payload push, PublishHandler done,
                        const std::string& idem) = 0;
   void publish(const std::string& room, protocol::Payload push, PublishHandler done) {
