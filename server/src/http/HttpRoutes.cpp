@@ -102,6 +102,11 @@ HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
   std::string_view path = target.substr(0, target.find('?'));
   if (AdminRoutes::handles(path))
     return admin_->handle(req, draining_, [&](std::string_view file) { return static_file(req, file); });
+  if (path == "/sse") {  // a GET of it is a stream (HttpSession), never answered here
+    auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET");
+    res.set(http::field::allow, "GET");
+    return res;
+  }
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET and HEAD");
     res.set(http::field::allow, "GET, HEAD");
