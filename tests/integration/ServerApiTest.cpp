@@ -72,8 +72,7 @@ class ServerApi : public ::testing::TestWithParam<bool> {
 
 }  // namespace
 
-// The nodes of a cluster share what they know through the control channel: Redis's is next.
-INSTANTIATE_TEST_SUITE_P(Broker, ServerApi, ::testing::Values(false),
+INSTANTIATE_TEST_SUITE_P(Broker, ServerApi, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Redis" : "Embedded"; });
 
 TEST_P(ServerApi, DisconnectClosesEveryConnectionOfTheUserOnEveryNode) {
