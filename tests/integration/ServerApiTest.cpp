@@ -256,6 +256,9 @@ TEST_P(ServerApi, UsersTellWhetherAUserIsOnlineWithItsConnectionsAndRooms) {
   EXPECT_EQ(nobody, (json{{"ok", true}, {"user", "nobody"}, {"online", false}, {"connections", 0},
                           {"rooms", json::array()}, {"nodes", expected_nodes()}}));
   EXPECT_EQ(call(a(), "GET", "/api/users/").status, 400);
+  // Any bytes: an id that is not UTF-8 is asked for (and answered) all the same.
+  auto odd = call(b(), "GET", "/api/users/%FF%FE");
+  EXPECT_EQ(odd.status, 200) << odd.body;
   EXPECT_GE(b().metrics().api_requests("users", 200), 1u);
 }
 

@@ -23,14 +23,20 @@ std::int64_t epoch_ms(std::chrono::system_clock::time_point at) {
 
 RedisControlChannel::RedisControlChannel(std::shared_ptr<RedisLink> link)
     : link_(std::move(link)), node_id_(random_id()) {
-  link_->on_named_channel(keys().control(), [this](std::string_view message) { on_query(message); });
-  link_->on_named_channel(keys().control_replies(node_id_), [this](std::string_view message) { on_reply(message); });
-  // Redis forgets a connection's subscriptions with it: subscribed again on the next one.
-  link_->on_subscriber_state([this](bool up) {
-    if (up && started_ && !stopped_) subscribe();
+  // The link may outlive the channel (a node made without it): its handlers then do nothing.
+  std::weak_ptr<bool> alive = alive_;
+  link_->on_named_channel(keys().control(), [this, alive](std::string_view message) {
+    if (!alive.expired()) on_query(message);
   });
-  link_->on_commands_state([this](bool up, const RedisLink::Serves& serves) {
-    if (up && started_ && !stopped_ && serves(keys().control_standing())) replay_standing();
+  link_->on_named_channel(keys().control_replies(node_id_), [this, alive](std::string_view message) {
+    if (!alive.expired()) on_reply(message);
+  });
+  // Redis forgets a connection's subscriptions with it: subscribed again on the next one.
+  link_->on_subscriber_state([this, alive](bool up) {
+    if (!alive.expired() && up && started_ && !stopped_) subscribe();
+  });
+  link_->on_commands_state([this, alive](bool up, const RedisLink::Serves& serves) {
+    if (!alive.expired() && up && started_ && !stopped_ && serves(keys().control_standing())) replay_standing();
   });
 }
 
@@ -64,7 +70,9 @@ void RedisControlChannel::ask(json query, Gathered done, std::optional<std::chro
   net::post(link_->strand(), [this, query = std::move(query), done = std::move(done), keep_until]() mutable {
     if (stopped_ || !started_ || !link_->commands_up()) return done({}, 0);
     auto id = ++next_id_;
-    std::string message = json{{"from", node_id_}, {"id", id}, {"query", std::move(query)}}.dump();
+    // A user id from a URL may be any bytes: those that are not UTF-8 are replaced, not thrown on.
+    std::string message = json{{"from", node_id_}, {"id", id}, {"query", std::move(query)}}.dump(
+        -1, ' ', false, json::error_handler_t::replace);
     if (keep_until) {
       auto now = std::to_string(epoch_ms(std::chrono::system_clock::now()));
       link_->command({"ZREMRANGEBYSCORE", keys().control_standing(), "-inf", "(" + now}, [](redisReply*) {});

@@ -22,6 +22,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
+#include <string>
 
 #include "redis/RedisLink.h"
 #include "switchboard/cluster/ControlChannel.h"
@@ -56,6 +57,9 @@ class RedisControlChannel final : public ControlChannel {
   const RedisKeys& keys() const { return link_->keys(); }
 
   std::shared_ptr<RedisLink> link_;
+  // Expires with the channel: the link's handlers hold a weak_ptr to it. (A channel that was
+  // started is stopped before it goes, while the link's strand still runs.)
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   const std::string node_id_;
   Handler handler_;
   // On the strand.

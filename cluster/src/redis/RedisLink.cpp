@@ -276,7 +276,7 @@ bool RedisLink::unsubscribe(const std::string& room) {
 
 bool RedisLink::subscribe_named(const std::string& channel) {
   if (router_) {
-    router_->subscribe(channel);
+    router_->subscribe(channel, false);  // not one of the node's rooms: ready() does not wait for it
     return true;
   }
   return subscriber_ && subscriber_->subscribe(channel);

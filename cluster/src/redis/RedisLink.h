@@ -144,7 +144,7 @@ class RedisLink {
   bool subscribe(const std::string& room);
   bool unsubscribe(const std::string& room);
   // On the strand: SUBSCRIBE (a Redis Cluster: SSUBSCRIBE) a named channel. False when the
-  // subscriber is not up.
+  // subscriber is not up. ready() does not wait for it.
   bool subscribe_named(const std::string& channel);
   // The command that publishes on a channel this link subscribes: PUBLISH, or SPUBLISH with a
   // Redis Cluster (its channels are sharded).
