@@ -30,6 +30,7 @@ export type ErrorCode =
   | 'bad_issuer'
   | 'unknown_key'
   | 'alg_not_allowed'
+  | 'revoked'        // a backend revoked the user's (or the token's) access for a while: final
   // the client's
   | 'timeout'        // no reply within requestTimeout
   | 'disconnected'   // not connected (and no offline queue), or the connection was lost before the reply
@@ -187,7 +188,7 @@ export interface RoomEvents<T = Json> {
 export interface ClientEvents {
   connecting: (event: { attempt: number }) => void;
   connected: (event: { reconnected: boolean; transport: Transport }) => void;
-  /** `refused`: the code of a refusal that ended connecting for good (`origin_not_allowed`, or a refused static token). */
+  /** `refused`: the code of a refusal that ended connecting for good (`origin_not_allowed`, `revoked`, or a refused static token). */
   disconnected: (event: { code: number; reason: string; willReconnect: boolean; refused?: ErrorCode }) => void;
   reconnecting: (event: { delay: number; attempt: number }) => void;
   error: (error: SwitchboardError | Error) => void;

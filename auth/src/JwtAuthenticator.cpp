@@ -96,6 +96,8 @@ AuthResult JwtAuthenticator::verify_token(std::string_view token) {
   Identity identity;
   identity.user = std::move(claims.subject);
   identity.expires_at = claims.expires_at;
+  if (auto it = claims.payload.find("jti"); it != claims.payload.end() && it->is_string())
+    identity.token_id = it->get<std::string>();
   if (auto it = claims.payload.find("info"); it != claims.payload.end() && it->is_object())
     identity.info = std::move(*it);
   try {

@@ -214,4 +214,41 @@ std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text
   return body;
 }
 
+std::variant<BroadcastBody, CommandError> parse_broadcast_body(std::string_view text) {
+  constexpr const char* too_deep = "body nests deeper than 64 levels";
+  if (nesting_depth(text) > kMaxNestingDepth) return error(ErrorCode::bad_request, too_deep);
+  auto scanned = scan_object(text, "body is not valid JSON", R"(the body is a JSON object {"rooms":[…],"data":…})",
+                             too_deep);
+  if (auto* err = std::get_if<CommandError>(&scanned)) return std::move(*err);
+  const Members& doc = std::get<Members>(scanned);
+  BroadcastBody body;
+  auto* rooms = find(doc, "rooms");
+  json rooms_value = rooms ? value_of(*rooms) : json();
+  const std::string bad_rooms =
+      "rooms is required: an array of 1-" + std::to_string(kMaxBroadcastRooms) + " distinct room names";
+  if (!rooms_value.is_array() || rooms_value.empty() || rooms_value.size() > kMaxBroadcastRooms)
+    return error(ErrorCode::bad_request, bad_rooms);
+  for (auto& room : rooms_value) {
+    if (!room.is_string()) return error(ErrorCode::bad_request, bad_rooms);
+    auto& name = room.get_ref<std::string&>();
+    if (!is_valid_room_name(name))
+      return error(ErrorCode::bad_room, "room names are 1-200 bytes of letters, digits and : _ - . @ /");
+    for (const auto& seen : body.rooms)
+      if (seen == name) return error(ErrorCode::bad_request, bad_rooms + " (" + name + " is there twice)");
+    body.rooms.push_back(std::move(name));
+  }
+  auto* data = find(doc, "data");
+  if (!data) return error(ErrorCode::bad_request, "broadcast needs data");
+  body.data = text_of(*data);
+  if (auto* member = find(doc, "from")) {
+    json from = value_of(*member);
+    if (!from.is_string() || from.get_ref<const std::string&>().empty() ||
+        from.get_ref<const std::string&>().size() > kMaxRoomNameBytes)
+      return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
+    body.from = std::move(from.get_ref<std::string&>());
+  }
+  if (!read_idem(doc, body.idem)) return error(ErrorCode::bad_request, kBadIdem);
+  return body;
+}
+
 }  // namespace switchboard::protocol

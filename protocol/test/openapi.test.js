@@ -84,9 +84,16 @@ function checkAgainst(response, pointer, method, res, events) {
  * Checks an answer of `method url` against the description; `events`: a stream's events so far.
  * Returns the answer.
  */
+/** The documented path a request's path is: itself, or a template such as /api/users/{id}. */
+function templateOf(pathname) {
+  if (doc.paths[pathname]) return pathname;
+  return Object.keys(doc.paths).find((p) => p.includes('{')
+    && new RegExp(`^${p.replace(/\{[^}]+\}/g, '[^/]+')}$`).test(pathname)) ?? pathname;
+}
+
 function check(method, url, res, events) {
   res.url = url;
-  const { pathname } = new URL(url);
+  const pathname = templateOf(new URL(url).pathname);
   const item = doc.paths[pathname];
   assert.ok(item, `${pathname} is not described in openapi.yaml`);
   const op = item[method.toLowerCase()];
@@ -213,6 +220,61 @@ test('GET /api/history', async () => {
   assert.equal(codeOf(await call('GET', url('?room=news'), { status: 401 })), 'missing_token');
   const publishOnly = jwt({ rooms: { pub: ['*'] } });
   assert.equal(codeOf(await call('GET', url('?room=news'), { headers: bearer(publishOnly), status: 403 })), 'forbidden');
+});
+
+test('the server API (API keys only)', async () => {
+  const post = (p, body, status, headers = bearer(KEY)) =>
+    call('POST', `${main.url}/api/${p}`, { headers, body: typeof body === 'string' ? body : JSON.stringify(body), status });
+  const get = (p, status, headers = bearer(KEY)) => call('GET', `${main.url}/api/${p}`, { headers, status });
+  const token = bearer(jwt());
+  const evil = { ...bearer(KEY), Origin: EVIL };
+
+  let res = await post('disconnect', { user: 'nobody', reason: 'bye', until: Math.floor(Date.now() / 1000) + 60 }, 200);
+  assert.deepEqual(JSON.parse(res.body).nodes, { answered: 1, known: 1 });
+  await post('disconnect', { jti: 'token-1' }, 200);
+  assert.equal(codeOf(await post('disconnect', '{', 400)), 'bad_json');
+  assert.equal(codeOf(await post('disconnect', {}, 400)), 'bad_request');
+  assert.equal(codeOf(await post('disconnect', { user: 'a', code: 1000 }, 400)), 'bad_request');
+  assert.equal(codeOf(await post('disconnect', { user: 'a' }, 401, {})), 'missing_token');
+  assert.equal(codeOf(await post('disconnect', { user: 'a' }, 403, token)), 'forbidden');
+  assert.equal(codeOf(await post('disconnect', { user: 'a' }, 403, evil)), 'origin_not_allowed');
+
+  res = await post('unsubscribe', { user: 'nobody', room: 'chat:lobby' }, 200);
+  assert.equal(JSON.parse(res.body).unsubscribed, 0);
+  assert.equal(codeOf(await post('unsubscribe', { user: 'a', room: 'a b' }, 400)), 'bad_room');
+  assert.equal(codeOf(await post('unsubscribe', { user: 'a' }, 400)), 'bad_request');
+  await post('unsubscribe', { user: 'a', room: 'a' }, 401, {});
+  await post('unsubscribe', { user: 'a', room: 'a' }, 403, token);
+
+  res = await post('broadcast', { rooms: ['news:a', 'news:b'], data: { n: 1 }, idem: 'openapi-1' }, 200);
+  assert.deepEqual(Object.keys(JSON.parse(res.body).offsets).sort(), ['news:a', 'news:b']);
+  assert.equal(codeOf(await post('broadcast', { rooms: [], data: 1 }, 400)), 'bad_request');
+  assert.equal(codeOf(await post('broadcast', { rooms: ['a b'], data: 1 }, 400)), 'bad_room');
+  await post('broadcast', { rooms: ['a'], data: 1 }, 401, {});
+  await post('broadcast', { rooms: ['a'], data: 1 }, 403, token);
+
+  const stream = await openStream(`${main.url}/sse?rooms=chat:listed`, bearer(jwt({ sub: 'carol' })));
+  try {
+    await stream.next((e) => e.data.type === 'subscribed');
+    res = await get('rooms?pattern=chat:*&limit=1', 200);
+    assert.deepEqual(JSON.parse(res.body).rooms, [{ room: 'chat:listed', subscribers: 1 }]);
+    res = await get('users/carol', 200);
+    assert.deepEqual(JSON.parse(res.body).rooms, ['chat:listed']);
+    res = await get('presence-stats?room=chat%3Alisted', 200);
+    assert.equal(JSON.parse(res.body).connections, 1);
+  } finally {
+    stream.close();
+  }
+  assert.equal(JSON.parse((await get('users/nobody%20here', 200)).body).online, false);
+  assert.equal(codeOf(await get('rooms?limit=0', 400)), 'bad_request');
+  await get('rooms', 401, {});
+  await get('rooms', 403, token);
+  assert.equal(codeOf(await get('presence-stats', 400)), 'bad_request');
+  await get('presence-stats?room=a', 401, {});
+  await get('presence-stats?room=a', 403, token);
+  assert.equal(codeOf(await get(`users/${'x'.repeat(1025)}`, 400)), 'bad_request');
+  await get('users/alice', 401, {});
+  await get('users/alice', 403, token);
 });
 
 test('CORS preflights of /api/* and /sse', async () => {
@@ -343,6 +405,15 @@ test('a cluster node without Redis, full: 503s, and no /dev/token without --dev'
     assert.equal(codeOf(post), 'unavailable');
     await call('GET', `${node.url}/api/presence?room=a`, { headers: bearer(KEY), status: 503 });
     await call('GET', `${node.url}/api/history?room=a`, { headers: bearer(KEY), status: 503 });
+    // The server API: no node answers the control channel, or the broker takes nothing.
+    for (const [p, body] of [['disconnect', { user: 'a' }], ['unsubscribe', { user: 'a', room: 'a' }],
+      ['broadcast', { rooms: ['a'], data: 1 }]]) {
+      const res = await call('POST', `${node.url}/api/${p}`, { headers: bearer(KEY), body: JSON.stringify(body), status: 503 });
+      assert.equal(codeOf(res), 'unavailable');
+    }
+    for (const p of ['rooms', 'presence-stats?room=a', 'users/alice']) {
+      await call('GET', `${node.url}/api/${p}`, { headers: bearer(KEY), status: 503 });
+    }
     // Anonymous (--allow-anonymous): the call goes as far as the broker.
     await call('GET', `${node.url}/api/history?room=a`, { status: 503 });
     assert.equal(codeOf(await call('GET', `${node.url}/readyz`, { status: 503 })), 'unavailable');

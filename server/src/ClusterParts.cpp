@@ -43,6 +43,7 @@ ClusterParts make_cluster_parts(const Config& config) {
   auto redis = cluster::RedisCluster::make(std::move(options));
   parts.broker = std::move(redis.broker);
   parts.presence = std::move(redis.presence);
+  parts.control = std::move(redis.control);
   return parts;
 }
 

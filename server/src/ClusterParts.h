@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "switchboard/cluster/Broker.h"
+#include "switchboard/cluster/ControlChannel.h"
 #include "switchboard/cluster/PresenceStore.h"
 #include "switchboard/server/Config.h"
 
@@ -12,6 +13,7 @@ namespace switchboard::server {
 struct ClusterParts {
   std::unique_ptr<cluster::Broker> broker;
   std::unique_ptr<cluster::PresenceStore> presence;  // starts after the broker, stops before it
+  std::unique_ptr<cluster::ControlChannel> control;  // null: the node alone's (the server API's)
 };
 
 ClusterParts make_cluster_parts(const Config& config);

@@ -6,11 +6,14 @@
 #include <future>
 
 #include "StaticDir.h"
+#include "admission/DenyList.h"
+#include "dispatch/ControlHandler.h"
 #include "dispatch/Dispatcher.h"
 #include "http/HttpApi.h"
 #include "http/HttpRoutes.h"
 #include "observability/Metrics.h"
 #include "switchboard/cluster/ClusterLog.h"
+#include "switchboard/cluster/InProcessControlChannel.h"
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/server/Log.h"
 #include "transport/FlushQueue.h"
@@ -23,12 +26,14 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Broker> broker,
-               std::unique_ptr<cluster::PresenceStore> presence)
+               std::unique_ptr<cluster::PresenceStore> presence, std::unique_ptr<cluster::ControlChannel> control)
     : config_(std::move(config)),
       metrics_(std::make_unique<Metrics>()),
       authenticator_(std::move(authenticator)),
       broker_(std::move(broker)),
-      presence_(std::move(presence)) {
+      presence_(std::move(presence)),
+      control_(control ? std::move(control) : std::make_unique<cluster::InProcessControlChannel>()),
+      denied_(std::make_unique<DenyList>()) {
   cluster::set_log_handler([](cluster::LogSeverity severity, std::string_view text) {
     if (severity == cluster::LogSeverity::warn) log::warn(text);
     else log::info(text);
@@ -41,7 +46,10 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   }
   dispatcher_ = std::make_unique<Dispatcher>(config_, *authenticator_, *broker_, *presence_, *metrics_);
   routes_ = std::make_unique<HttpRoutes>(config_, *metrics_, dispatcher_->registry(), *broker_);
-  api_ = std::make_unique<HttpApi>(config_, *authenticator_, *dispatcher_, *metrics_);
+  dispatcher_->set_deny_list(denied_.get());
+  control_handler_ = std::make_unique<ControlHandler>(*dispatcher_, *denied_);
+  control_->set_handler([this](const nlohmann::json& query) { return control_handler_->answer(query); });
+  api_ = std::make_unique<HttpApi>(config_, *authenticator_, *dispatcher_, *metrics_, *control_);
   std::size_t max_connections = config_.max_connections;
   if (max_connections == 0) {
     // Each WebSocket holds one descriptor; keep some for listeners, Redis, files and logs.
@@ -55,6 +63,7 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
                                 auth::OriginPolicy(config_.allowed_origins),
                                 KeyedRateLimiter(config_.handshake_rate_per_ip, config_.handshake_burst_per_ip),
                                 max_connections});
+  ctx_->denied = denied_.get();
 }
 
 Server::~Server() {
@@ -77,6 +86,7 @@ void Server::start() {
   for (auto& ioc : iocs_) work_.push_back(net::make_work_guard(*ioc));
   broker_->start(*iocs_.front());
   presence_->start();
+  control_->start();
   plain_listener_->run();
   if (tls_listener_) tls_listener_->run();
   threads_.reserve(config_.threads);
@@ -110,6 +120,7 @@ void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds dra
     // connection still leaves its rooms and presence before the node stops.
     dispatcher_->abort_all();
     dispatcher_->wait_until_no_connections(std::chrono::seconds(1));
+    control_->stop();
     presence_->stop();  // while the event loop still runs
     broker_->stop();
   }

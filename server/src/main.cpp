@@ -45,7 +45,8 @@ int main(int argc, char* argv[]) {
     auto authenticator = server::make_authenticator(config);
     // Without a cluster configured, the node runs alone on the embedded broker and presence store.
     auto parts = server::make_cluster_parts(config);
-    server::Server node(std::move(config), std::move(authenticator), std::move(parts.broker), std::move(parts.presence));
+    server::Server node(std::move(config), std::move(authenticator), std::move(parts.broker), std::move(parts.presence),
+                        std::move(parts.control));
     node.start();
     // The shutdown is bounded (drain, then 2 s for close handshakes): the node keeps catching
     // signals until it is destroyed, so that a second one cannot cut it short.

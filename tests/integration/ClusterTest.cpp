@@ -924,6 +924,43 @@ TEST_P(ClusterEngines, HistoryAndRecoveryAcrossNodes) {
   EXPECT_EQ(bob.read_json()["data"], 6);
 }
 
+// The server API's control channel on each engine (on a Redis Cluster, sharded channels): a call
+// on one node asks and acts on the other, and a node that starts later learns the deny-list.
+TEST_P(ClusterEngines, TheServerApiReachesEveryNode) {
+  auto c = named_users();
+  c.api_keys = "cluster-engines-api-key-0123456789";
+  auto call = [&](TestNode& node, std::string_view method, std::string_view target, const json& body = nullptr) {
+    return http_request(node.port(), method, target, {{"Authorization", "Bearer " + c.api_keys}},
+                        body.is_null() ? "" : body.dump());
+  };
+  TestNode a(c), b(c);
+  wait_ready(a);
+  wait_ready(b);
+  ASSERT_TRUE(eventually([&] {
+    auto r = call(a, "GET", "/api/users/nobody");
+    return r.status == 200 && json::parse(r.body)["nodes"] == json{{"answered", 2}, {"known", 2}};
+  }, std::chrono::seconds(10)));
+  WsClient alice = connect_as(b, "alice");
+  subscribe(alice, "chat:x");
+  auto facts = json::parse(call(a, "GET", "/api/users/alice").body);
+  EXPECT_EQ(facts["connections"], 1) << facts;
+  EXPECT_EQ(facts["rooms"], json{"chat:x"});
+  auto rooms = json::parse(call(a, "GET", "/api/rooms?pattern=chat:*").body);
+  EXPECT_EQ(rooms["rooms"], (json{{{"room", "chat:x"}, {"subscribers", 1}}})) << rooms;
+  auto until = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch() + std::chrono::minutes(10)).count();
+  auto r = call(a, "POST", "/api/disconnect", {{"user", "alice"}, {"until", until}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["closed"], 1);
+  EXPECT_EQ(alice.read_until_closed().code, 4003);
+  TestNode late(c);
+  wait_ready(late);
+  auto token = json::parse(http_get(late.port(), "/dev/token?user=alice").body)["token"].get<std::string>();
+  WsClient::Options o;
+  o.target = "/ws?token=" + token;
+  EXPECT_TRUE(eventually([&] { return WsClient::try_handshake(late.port(), o).status == 403; }));
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, ClusterEngines, testing::Values(Engine::single, Engine::sentinel, Engine::cluster),
                          engine_name);
 

@@ -74,6 +74,7 @@ class TaggedKeys : public ::testing::Test {
     server::ClusterParts parts;
     parts.broker = std::move(redis.broker);
     parts.presence = std::move(redis.presence);
+    parts.control = std::move(redis.control);
     nodes_.push_back(std::make_unique<TestNode>(c, std::move(authenticator), std::move(parts)));
     wait_ready(*nodes_.back());
     return *nodes_.back();

@@ -48,7 +48,8 @@ class TestNode {
   TestNode(server::Config config, std::unique_ptr<auth::Authenticator> authenticator)
       : TestNode(config, std::move(authenticator), server::make_cluster_parts(config)) {}
   TestNode(const server::Config& config, std::unique_ptr<auth::Authenticator> authenticator, server::ClusterParts parts)
-      : server_(config, std::move(authenticator), std::move(parts.broker), std::move(parts.presence)) {
+      : server_(config, std::move(authenticator), std::move(parts.broker), std::move(parts.presence),
+                std::move(parts.control)) {
     server_.start();
   }
 

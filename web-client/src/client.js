@@ -3,7 +3,7 @@
 
 import { Emitter } from './emitter.js';
 import {
-  CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, RETRYABLE, SwitchboardError, TOKEN_REFUSALS,
+  CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, REVOKED, RETRYABLE, SwitchboardError, TOKEN_REFUSALS,
 } from './errors.js';
 import { Heartbeat } from './heartbeat.js';
 import { OfflineQueue, MAX_RESENDS } from './offline-queue.js';
@@ -373,8 +373,8 @@ export class Switchboard extends Emitter {
 
   // A connection that never opened: a browser does not say why (a WebSocket reports 1006, a
   // stream refused by CORS only fails), so ask the node what a handshake would be told, and stop
-  // for good when it is a refusal no retry can change (the page's origin is not allowed, or the
-  // token is refused and there is no getToken() to ask for another).
+  // for good when it is a refusal no retry can change (the page's origin is not allowed, a backend
+  // revoked the user's access, or the token is refused and there is no getToken() to ask for another).
   /**
    * @param {number} code
    * @param {string} reason
@@ -391,11 +391,11 @@ export class Switchboard extends Emitter {
       if (!res.ok && typeof body?.error?.code === 'string' && body.error.code !== 'upgrade_required') refusal = body.error;
     } catch { /* the node is unreachable: nothing more to learn */ }
     if (generation !== this.#generation || !this.#wanted) return; // disconnect() or connect() meanwhile
-    if (!refusal || (refusal.code !== 'origin_not_allowed' && !TOKEN_REFUSALS.has(refusal.code))) {
+    if (!refusal || (refusal.code !== 'origin_not_allowed' && refusal.code !== REVOKED && !TOKEN_REFUSALS.has(refusal.code))) {
       this.#lost(code, reason);
       return;
     }
-    const final = refusal.code === 'origin_not_allowed' || !this.#options.getToken;
+    const final = refusal.code === 'origin_not_allowed' || refusal.code === REVOKED || !this.#options.getToken;
     this.emit('error', new SwitchboardError(refusal.code, refusal.message, { op: 'connect' }));
     if (generation !== this.#generation || !this.#wanted) return; // a listener called disconnect()
     this.#lost(code, refusal.message ?? reason, final ? refusal.code : null);

@@ -38,9 +38,14 @@ export function nodeError(error, details = {}) {
 export const CLOSE_NORMAL = 1000;
 export const CLOSE_ABNORMAL = 1006; // what a dropped connection reports; never sent
 export const CLOSE_TOKEN_EXPIRED = 4001;
+export const CLOSE_DISCONNECTED = 4003; // by a backend (POST /api/disconnect): reconnect, unless refused
 
 // Subscribe failures worth retrying on the same connection; any other code ends the room.
 export const RETRYABLE = new Set(['timeout', 'rate_limited', 'unavailable', 'internal']);
+
+// A refusal no token changes: a backend revoked the user's (or the token's) access for a while
+// (POST /api/disconnect with "until"). Always final.
+export const REVOKED = 'revoked';
 
 // Refusals that say the token is not good: final when the client has no getToken() to ask for
 // another one.

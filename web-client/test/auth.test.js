@@ -89,6 +89,34 @@ test('a refused handshake (expired static token) is a final, typed error: no ret
   await assert.rejects(publish, { code: 'disconnected', message: 'refused: expired' });
 });
 
+test('a 4003 from the server API is reconnected from; a revoked user is refused for good, getToken or not', { timeout: 15000 }, async () => {
+  const API_KEY = 'auth-test-api-key-0123456789';
+  const own = await SwitchboardNode.start({ anonymous: false, env: { SWITCHBOARD_JWT_SECRET: SECRET }, args: ['--api-keys', API_KEY] });
+  try {
+    const c = await connected(open({ getToken: async () => token('frank') }, own.wsUrl));
+    const errors = record(c, ['error']);
+    const disconnect = async (body) => {
+      const res = await fetch(`http://127.0.0.1:${own.port}/api/disconnect`, {
+        method: 'POST', headers: { Authorization: `Bearer ${API_KEY}` }, body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 200, await res.text());
+    };
+    let gone = next(c, 'disconnected');
+    const back = next(c, 'connected');
+    await disconnect({ user: 'frank', reason: 'kicked' });
+    assert.deepEqual(await gone, { code: 4003, reason: 'kicked', willReconnect: true });
+    await back;
+    gone = next(c, 'disconnected', { predicate: (e) => !e.willReconnect });
+    await disconnect({ user: 'frank', until: nowSec() + 600 });
+    const { willReconnect, refused } = await gone;
+    assert.deepEqual({ willReconnect, refused }, { willReconnect: false, refused: 'revoked' });
+    assert.deepEqual(errors.map(([, err]) => err.code), ['revoked']);
+    assert.equal(c.state, 'disconnected');
+  } finally {
+    await own.stop();
+  }
+});
+
 test('a token getToken() gives that is refused is reported, and the client keeps trying', { timeout: 10000 }, async () => {
   let calls = 0;
   const c = open({

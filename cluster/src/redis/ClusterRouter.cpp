@@ -328,11 +328,12 @@ void ClusterRouter::retry_later(int slot) {
   });
 }
 
-void ClusterRouter::subscribe(const std::string& channel) {
+void ClusterRouter::subscribe(const std::string& channel, bool counted) {
   Channel& ch = channels_[channel];
   if (ch.wanted) return;
   ch.wanted = true;
-  if (!ch.confirmed) ++unconfirmed_;
+  ch.counted = counted;
+  if (!ch.confirmed && ch.counted) ++unconfirmed_;
   update_ready();
   place(channel, ch);
 }
@@ -342,7 +343,7 @@ void ClusterRouter::unsubscribe(const std::string& channel) {
   if (it == channels_.end() || !it->second.wanted) return;
   Channel& ch = it->second;
   ch.wanted = false;
-  if (!ch.confirmed) --unconfirmed_;
+  if (!ch.confirmed && ch.counted) --unconfirmed_;
   update_ready();
   auto link = shards_.find(ch.placed);
   // Placed and confirmed, or on its way: SUNSUBSCRIBE (an SSUBSCRIBE on its way is answered
@@ -385,7 +386,7 @@ void ClusterRouter::lost(const std::string& channel, Channel& ch) {
   ch.placed.clear();
   ch.confirmed = false;
   if (!was || !ch.wanted) return;
-  ++unconfirmed_;
+  if (ch.counted) ++unconfirmed_;
   update_ready();
   if (on_subscription_) on_subscription_(channel, Subscription::lost);
 }
@@ -428,7 +429,7 @@ void ClusterRouter::on_push(const std::string& shard, const ShardSubscriber::Pus
       }
       if (!ch.confirmed) {
         ch.confirmed = true;
-        --unconfirmed_;
+        if (ch.counted) --unconfirmed_;
         update_ready();
         if (on_subscription_) on_subscription_(channel, Subscription::subscribed);
       }

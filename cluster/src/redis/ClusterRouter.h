@@ -86,7 +86,9 @@ class ClusterRouter {
   // `done` runs once every call asked for before has been answered.
   void barrier(std::function<void()> done);
 
-  void subscribe(const std::string& channel);
+  // `counted`: whether the node is ready only once the channel is subscribed (a room's); the
+  // control channel's are not (a master down for them leaves the rooms' readiness alone).
+  void subscribe(const std::string& channel, bool counted = true);
   void unsubscribe(const std::string& channel);
 
   // A master serves the key's slot and its command connection is up.
@@ -125,6 +127,7 @@ class ClusterRouter {
     bool wanted = false;
     std::string placed;  // the shard (key of shards_) it was sent to, or empty
     bool confirmed = false;
+    bool counted = true;  // in unconfirmed_ while not confirmed
   };
 
   static std::string key_of(const SlotMap::Node& node) { return node.host + ":" + std::to_string(node.port); }

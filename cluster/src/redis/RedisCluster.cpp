@@ -1,6 +1,7 @@
 #include "switchboard/cluster/RedisCluster.h"
 
 #include "redis/RedisBroker.h"
+#include "redis/RedisControlChannel.h"
 #include "redis/RedisLink.h"
 #include "redis/RedisPresenceStore.h"
 
@@ -30,6 +31,7 @@ RedisCluster RedisCluster::make(Options options) {
                                                RedisBroker::Acks{options.wait_replicas, options.wait_timeout},
                                                options.idempotency_window);
   parts.presence = std::make_unique<RedisPresenceStore>(link, options.node_timeout);
+  parts.control = std::make_unique<RedisControlChannel>(link);
   return parts;
 }
 

@@ -15,6 +15,9 @@
 //   P nodes                   set            P {nodes}                       {nodes}
 //   P nodes:last-beat         string         P {nodes}:last-beat             {nodes}
 //   P nodes:grace             key with TTL   P {nodes}:grace                 {nodes}
+//   P control                 channel        P control                       its own
+//   P control:<node>          channel        P control:<node>                its own
+//   P control:standing        sorted set     P control:standing              its own
 //
 // The classic names are those of every earlier version: nodes of two versions on one Redis (a
 // rolling restart) meet in the same channels and keys. The tagged layout gives every key of a
@@ -63,6 +66,12 @@ class RedisKeys {
   std::string nodes() const { return nodes_; }
   std::string nodes_last_beat() const { return nodes_ + ":last-beat"; }
   std::string nodes_grace() const { return nodes_ + ":grace"; }
+
+  // The control channel (every node's), a node's reply channel, and the standing orders
+  // (RedisControlChannel). The same names in both layouts: each is used on its own.
+  std::string control() const { return prefix_ + "control"; }
+  std::string control_replies(std::string_view node) const { return prefix_ + "control:" + std::string(node); }
+  std::string control_standing() const { return prefix_ + "control:standing"; }
 
   // The hash slot every key of the room (and, tagged, its channel) hashes to.
   int slot_of_room(std::string_view room) const;

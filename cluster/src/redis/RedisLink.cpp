@@ -73,7 +73,7 @@ void RedisLink::start(net::io_context& ioc) {
     subscriber_->start(
         [this](bool up) {
           subscriber_up_ = up;
-          if (subscriber_state_) subscriber_state_(up);
+          for (auto& handler : subscriber_state_) handler(up);
         },
         [this](redisReply* reply) { on_push(reply); });
   });
@@ -93,7 +93,7 @@ void RedisLink::start_router() {
                      Serves serves = [this, master](std::string_view key) { return router_->serves(master, key); };
                      for (auto& handler : commands_state_) handler(up, serves);
                    });
-    if (subscriber_state_) subscriber_state_(true);
+    for (auto& handler : subscriber_state_) handler(true);
   });
 }
 
@@ -274,6 +274,14 @@ bool RedisLink::unsubscribe(const std::string& room) {
   return subscriber_ && subscriber_->unsubscribe(keys_.channel(room));
 }
 
+bool RedisLink::subscribe_named(const std::string& channel) {
+  if (router_) {
+    router_->subscribe(channel, false);  // not one of the node's rooms: ready() does not wait for it
+    return true;
+  }
+  return subscriber_ && subscriber_->subscribe(channel);
+}
+
 void RedisLink::room_dropped(const std::string& room) {
   for (auto& handler : room_dropped_) handler(room);
 }
@@ -298,7 +306,11 @@ void RedisLink::on_push(redisReply* reply) {
 // A room channel's message: its kind byte says whose it is.
 void RedisLink::channel_message(std::string_view channel, std::string_view body) {
   auto room = keys_.room_of_channel(channel);
-  if (!room || body.empty()) return;
+  if (!room) {
+    if (auto named = named_channels_.find(channel); named != named_channels_.end()) named->second(body);
+    return;
+  }
+  if (body.empty()) return;
   auto handler = channels_.find(body.front());
   if (handler != channels_.end()) handler->second(*room, body.substr(1));
 }

@@ -15,7 +15,10 @@
 // waits for barrier().
 //
 // Channels: what a room's channel (RedisKeys::channel) carries is one kind byte and a body; each
-// kind has its handler ('m' messages: the broker, 'p' presence events: the presence store).
+// kind has its handler ('m' messages: the broker, 'p' presence events: the presence store). Other
+// channels are named ones (the control channel's, RedisControlChannel): each has its handler,
+// which gets the whole message, and whoever subscribes one subscribes it again when the
+// subscriber connection comes back (one Redis; a Redis Cluster's router does it by itself).
 //
 // Names: every key and channel name comes from the link's RedisKeys (the prefix, in the classic
 // layout of one Redis unless the link is made with another).
@@ -90,9 +93,14 @@ class RedisLink {
   using Serves = std::function<bool(std::string_view key)>;
   using CommandsStateHandler = std::function<void(bool up, const Serves& serves)>;
   void on_commands_state(CommandsStateHandler handler) { commands_state_.push_back(std::move(handler)); }
-  void on_subscriber_state(StateHandler handler) { subscriber_state_ = std::move(handler); }
+  void on_subscriber_state(StateHandler handler) { subscriber_state_.push_back(std::move(handler)); }
   void on_subscription(SubscriptionHandler handler) { subscription_ = std::move(handler); }
   void on_channel(char kind, ChannelHandler handler) { channels_[kind] = std::move(handler); }
+  // A named channel's messages (not a room's), whole.
+  using NamedChannelHandler = std::function<void(std::string_view message)>;
+  void on_named_channel(std::string channel, NamedChannelHandler handler) {
+    named_channels_[std::move(channel)] = std::move(handler);
+  }
   void on_room_dropped(RoomHandler handler) { room_dropped_.push_back(std::move(handler)); }
 
   // Before start(): the master is the one the sentinels name (--redis-sentinel), not the address
@@ -135,6 +143,12 @@ class RedisLink {
   // subscription handler). False when it is not up.
   bool subscribe(const std::string& room);
   bool unsubscribe(const std::string& room);
+  // On the strand: SUBSCRIBE (a Redis Cluster: SSUBSCRIBE) a named channel. False when the
+  // subscriber is not up. ready() does not wait for it.
+  bool subscribe_named(const std::string& channel);
+  // The command that publishes on a channel this link subscribes: PUBLISH, or SPUBLISH with a
+  // Redis Cluster (its channels are sharded).
+  const char* publish_command() const { return router_ ? "SPUBLISH" : "PUBLISH"; }
   // On the strand. A Redis Cluster: a master serves the room's slot and its command connection is
   // up. One Redis: true.
   bool room_reachable(const std::string& room) const {
@@ -166,9 +180,10 @@ class RedisLink {
   std::vector<std::pair<const RedisScript*, RedisScript>> scripts_;
   const RedisScript& own(const RedisScript& script) const;
   std::vector<CommandsStateHandler> commands_state_;
-  StateHandler subscriber_state_;
+  std::vector<StateHandler> subscriber_state_;
   SubscriptionHandler subscription_;
   std::map<char, ChannelHandler> channels_;
+  std::map<std::string, NamedChannelHandler, std::less<>> named_channels_;
   std::vector<RoomHandler> room_dropped_;
   std::optional<Strand> strand_;  // from start()
   std::unique_ptr<RedisConnection> commands_;

@@ -1,8 +1,24 @@
 #include "admission/Admission.h"
 
+#include <ctime>
+
 namespace switchboard::server {
 
 namespace http = boost::beast::http;
+
+namespace {
+
+// "2026-12-05T07:00:00Z"
+std::string utc_text(DenyList::Clock::time_point at) {
+  std::time_t t = DenyList::Clock::to_time_t(at);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+}  // namespace
 
 std::optional<Admission::Refusal> Admission::check(const std::string& address, bool draining,
                                                    std::optional<ConnectionSlot>* slot) {
@@ -28,7 +44,13 @@ std::variant<auth::Identity, Admission::Refusal> Admission::authenticate(const H
       auth::AuthRequest{req.target(), req[http::field::authorization], req[http::field::origin], address});
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
     return Refusal{static_cast<http::status>(rejection->http_status), rejection->code, rejection->message};
-  return std::get<auth::Identity>(std::move(result));
+  auto& identity = std::get<auth::Identity>(result);
+  if (denied_)
+    if (auto until = denied_->refused_until(identity.user, identity.token_id))
+      return Refusal{http::status::forbidden, "revoked",
+                     "a backend revoked this " + std::string(identity.token_id.empty() ? "user" : "user or token") +
+                         "'s access until " + utc_text(*until)};
+  return std::move(identity);
 }
 
 std::variant<Admission::Admitted, Admission::Refusal> Admission::admit(const HttpRequest& req,

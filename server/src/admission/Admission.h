@@ -2,7 +2,8 @@
 // The checks every WebSocket handshake and SSE stream passes besides the origin's, in order:
 // the node is not draining, the client's address is within --handshake-rate-per-ip, the node has
 // room for one more connection (--max-connections), and the authenticator accepts the request
-// (its token, or an anonymous connection where allowed). HttpSession runs them for /ws upgrades
+// (its token, or an anonymous connection where allowed), and the identity it gives is on no entry
+// of the deny-list (403 revoked). HttpSession runs them for /ws upgrades
 // and GET /sse (admit) and for GET /ws without an upgrade (probe, which tells what a handshake
 // would be told). Thread-safe: its parts are.
 #include <boost/beast/http/status.hpp>
@@ -12,6 +13,7 @@
 #include <variant>
 
 #include "admission/ConnectionSlot.h"
+#include "admission/DenyList.h"
 #include "admission/KeyedRateLimiter.h"
 #include "http/HttpRoutes.h"
 #include "switchboard/auth/Authenticator.h"
@@ -33,11 +35,12 @@ class Admission {
   };
 
   Admission(KeyedRateLimiter& handshakes, std::shared_ptr<ConnectionSlot::Count> connections,
-            std::size_t max_connections, auth::Authenticator& authenticator)
+            std::size_t max_connections, auth::Authenticator& authenticator, const DenyList* denied = nullptr)
       : handshakes_(handshakes),
         connections_(std::move(connections)),
         max_connections_(max_connections),
-        authenticator_(authenticator) {}
+        authenticator_(authenticator),
+        denied_(denied) {}
 
   // A handshake or stream from `address` (counted against its rate), on a node that is
   // `draining` or not: admitted with a place taken, or refused.
@@ -55,6 +58,7 @@ class Admission {
   std::shared_ptr<ConnectionSlot::Count> connections_;
   std::size_t max_connections_;
   auth::Authenticator& authenticator_;
+  const DenyList* denied_;
 };
 
 }  // namespace switchboard::server

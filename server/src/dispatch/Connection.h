@@ -39,7 +39,8 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   cluster::ConnectionId id() const { return id_; }
-  // Read and renewed only on the connection's thread.
+  // Read and renewed only on the connection's thread; but user and token_id, which a renewal
+  // never changes, may be read from any thread (the server API finds a user's connections so).
   const auth::Identity& identity() const { return identity_; }
   // Only on the connection's thread: a refreshed token's permissions and expiry replace the
   // old ones (user and presence info stay those of the handshake), and the expiry watch restarts.

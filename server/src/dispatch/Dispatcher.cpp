@@ -2,6 +2,7 @@
 
 #include <exception>
 #include <limits>
+#include <set>
 #include <variant>
 
 #include "switchboard/protocol/CloseCode.h"
@@ -70,7 +71,9 @@ void Dispatcher::open(const std::shared_ptr<Connection>& conn) {
   ++metrics_.connections_current;
   conn->watch_token_expiry();
   // A handshake that finished while the node shuts down is closed like the others.
-  if (stop_code) conn->shutdown(stop_code, std::move(stop_reason));
+  if (stop_code) return conn->shutdown(stop_code, std::move(stop_reason));
+  if (denied_ && denied_->refused_until(conn->identity().user, conn->identity().token_id))
+    conn->shutdown(protocol::close_code::disconnected, "revoked");
 }
 
 void Dispatcher::close(Connection& conn) {
@@ -89,6 +92,55 @@ std::vector<std::shared_ptr<Connection>> Dispatcher::open_connections() const {
   for (const auto& [id, weak] : connections_)
     if (auto conn = weak.lock()) open.push_back(std::move(conn));
   return open;
+}
+
+std::vector<std::shared_ptr<Connection>> Dispatcher::connections_of(const std::string& user) const {
+  std::vector<std::shared_ptr<Connection>> found;
+  std::lock_guard lock(connections_mutex_);
+  for (const auto& [id, weak] : connections_)
+    if (auto conn = weak.lock(); conn && conn->identity().user == user) found.push_back(std::move(conn));
+  return found;
+}
+
+std::size_t Dispatcher::disconnect(const std::string& user, const std::string& token_id, std::uint16_t code,
+                                   const std::string& reason) {
+  std::size_t closed = 0;
+  for (auto& conn : user.empty() ? open_connections() : connections_of(user)) {
+    if (!token_id.empty() && conn->identity().token_id != token_id) continue;
+    log::info("closing connection " + std::to_string(conn->id()) + " (" + conn->identity().user + ") with " +
+              std::to_string(code) + ": asked by the server API");
+    conn->shutdown(code, reason);
+    ++closed;
+  }
+  return closed;
+}
+
+std::size_t Dispatcher::unsubscribe_user(const std::string& user, const std::string& room, const std::string& message) {
+  std::size_t found = 0;
+  for (auto& conn : connections_of(user)) {
+    if (!registry_.contains(conn->id(), room)) continue;
+    ++found;
+    // On the connection's thread, as its own unsubscribe would be: the push follows every
+    // message of the room already on its way to it.
+    conn->post([this, conn, room, message] {
+      if (!registry_.remove(conn->id(), room)) return;
+      presence_.leave(room, conn->id());
+      metrics_.count_error(ErrorCode::forbidden);
+      conn->deliver(protocol::unsubscribed_push(room, ErrorCode::forbidden, message));
+    });
+  }
+  return found;
+}
+
+Dispatcher::UserFacts Dispatcher::user_facts(const std::string& user) const {
+  UserFacts facts;
+  std::set<std::string> rooms;
+  for (auto& conn : connections_of(user)) {
+    ++facts.connections;
+    for (auto& sub : registry_.subscriptions_of(conn->id())) rooms.insert(std::move(sub.room));
+  }
+  facts.rooms.assign(rooms.begin(), rooms.end());
+  return facts;
 }
 
 std::size_t Dispatcher::shutdown_all(std::uint16_t code, const std::string& reason) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "admission/DenyList.h"
 #include "dispatch/Connection.h"
 #include "fanout/RoomRegistry.h"
 #include "observability/Metrics.h"
@@ -26,6 +27,10 @@ class Dispatcher {
          cluster::PresenceStore& presence, Metrics& metrics);
   ~Dispatcher();
 
+  // Before the node serves: the server API's deny-list, which open() checks again (a handshake
+  // admitted just before its user was revoked, and opened just after the revoking disconnect
+  // looked for the user's connections, is closed then).
+  void set_deny_list(const DenyList* denied) { denied_ = denied; }
   // A connection finished its WebSocket handshake.
   void open(const std::shared_ptr<Connection>& conn);
   // One text frame from `conn`; runs on the connection's thread.
@@ -60,6 +65,21 @@ class Dispatcher {
   void history_for_backend(const std::string& room, std::size_t limit, cluster::Broker::HistoryHandler done);
   // The presence list of `room`, for the HTTP API: `done` is called once, on any thread.
   void presence_for_backend(const std::string& room, cluster::PresenceStore::ListHandler done);
+
+  // The server API's acts on this node's connections (see ControlHandler). Each finds the
+  // connections by user (and token id) from any thread.
+  // Closes the open connections of `user` (unless empty) whose handshake token's id is `token_id`
+  // (unless empty) with `code` and `reason`; returns how many were asked to close.
+  std::size_t disconnect(const std::string& user, const std::string& token_id, std::uint16_t code,
+                         const std::string& reason);
+  // Unsubscribes every connection of `user` from `room`, each told with an `unsubscribed` push
+  // (forbidden, `message`) on its own thread; returns how many were subscribed.
+  std::size_t unsubscribe_user(const std::string& user, const std::string& room, const std::string& message);
+  struct UserFacts {
+    std::size_t connections = 0;
+    std::vector<std::string> rooms;  // sorted, each once
+  };
+  UserFacts user_facts(const std::string& user) const;
 
   // Asks every open connection to close with `code`, and every one opened from now on;
   // returns how many were asked.
@@ -98,6 +118,8 @@ class Dispatcher {
   void queue_ok(Connection& conn, const nlohmann::json& id);
   void queue_error(Connection& conn, const nlohmann::json& id, protocol::ErrorCode code, std::string_view message);
   std::vector<std::shared_ptr<Connection>> open_connections() const;
+  // The open connections of `user`.
+  std::vector<std::shared_ptr<Connection>> connections_of(const std::string& user) const;
 
   const Config& config_;
   auth::Authenticator& authenticator_;
@@ -105,6 +127,7 @@ class Dispatcher {
   cluster::PresenceStore& presence_;
   Metrics& metrics_;
   RoomRegistry registry_;
+  const DenyList* denied_ = nullptr;
 
   mutable std::mutex connections_mutex_;
   mutable std::condition_variable connections_closed_;

@@ -265,6 +265,25 @@ std::vector<RoomRegistry::RoomSize> RoomRegistry::largest_rooms(std::size_t n) c
   return largest;
 }
 
+RoomRegistry::RoomPage RoomRegistry::rooms_after(const std::string& after, std::size_t limit,
+                                                 const std::function<bool(const std::string& room)>& wanted) const {
+  RoomPage page;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [name, room] : rooms_)
+      if ((after.empty() || name > after) && wanted(name)) page.rooms.push_back({name, room.subscribers.size()});
+  }
+  auto by_name = [](const RoomSize& a, const RoomSize& b) { return a.room < b.room; };
+  if (page.rooms.size() > limit) {
+    std::nth_element(page.rooms.begin(), page.rooms.begin() + static_cast<std::ptrdiff_t>(limit), page.rooms.end(),
+                     by_name);
+    page.rooms.resize(limit);
+    page.more = true;
+  }
+  std::sort(page.rooms.begin(), page.rooms.end(), by_name);
+  return page;
+}
+
 void RoomRegistry::clear() {
   std::unique_lock lock(mutex_);
   rooms_.clear();

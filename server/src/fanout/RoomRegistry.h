@@ -16,6 +16,7 @@
 // (a null frame), announced the same way. One comparison per message covers the room's direct
 // subscribers; only an announcement costs a frame per subscriber.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -81,6 +82,15 @@ class RoomRegistry {
   // rooms under the shared lock, keeping the `n` largest in a heap: subscribes and unsubscribes
   // wait for it, deliveries do not.
   std::vector<RoomSize> largest_rooms(std::size_t n) const;
+  // The first `limit` rooms (by name) after `after` (every room when empty) that `wanted`
+  // accepts, with their local subscribers, in order of name; `more` says whether others follow.
+  // One pass over the rooms under the shared lock, as largest_rooms.
+  struct RoomPage {
+    std::vector<RoomSize> rooms;
+    bool more = false;
+  };
+  RoomPage rooms_after(const std::string& after, std::size_t limit,
+                       const std::function<bool(const std::string& room)>& wanted) const;
   // Drops every subscription without touching the broker (node teardown).
   void clear();
 

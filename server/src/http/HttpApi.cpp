@@ -23,7 +23,8 @@ bool equal_in_constant_time(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-HttpApi::HttpApi(const Config& config, auth::Authenticator& authenticator, Dispatcher& dispatcher, Metrics& metrics)
+HttpApi::HttpApi(const Config& config, auth::Authenticator& authenticator, Dispatcher& dispatcher, Metrics& metrics,
+                 cluster::ControlChannel& control)
     : config_(config),
       authenticator_(authenticator),
       dispatcher_(dispatcher),
@@ -31,7 +32,8 @@ HttpApi::HttpApi(const Config& config, auth::Authenticator& authenticator, Dispa
       api_keys_(config.api_key_list()),
       key_publishes_(config.http_publish_rate_per_key, config.http_publish_burst),
       user_publishes_(config.http_publish_rate_per_user, config.http_publish_burst),
-      address_publishes_(config.http_publish_rate_per_ip, config.http_publish_burst) {}
+      address_publishes_(config.http_publish_rate_per_ip, config.http_publish_burst),
+      server_api_(dispatcher, control, metrics) {}
 
 HttpApi::PublishLimit HttpApi::publish_limit(const Caller& caller) const {
   if (caller.backend) return {config_.http_publish_rate_per_key, config_.http_publish_burst, "--http-publish-rate-per-key"};
@@ -66,6 +68,7 @@ HttpResponse HttpApi::answer(const HttpRequest& req, std::string_view endpoint, 
 
 std::variant<HttpApi::Caller, HttpResponse> HttpApi::authenticate(const HttpRequest& req) {
   std::string_view endpoint = req.target().substr(5, req.target().find('?') - 5);
+  if (auto named = ServerApi::endpoint_of(endpoint); !named.empty()) endpoint = named;  // users/{id}: "users"
   std::string_view token = auth::JwtAuthenticator::bearer_token(req[http::field::authorization]);
   Caller caller;
   if (token.empty()) {
@@ -104,9 +107,15 @@ void HttpApi::handle(const HttpRequest& req, std::string_view client_address, Re
   std::string_view path = target.substr(0, target.find('?'));
   std::string_view endpoint = path.substr(5);
   http::verb method = endpoint == "publish" ? http::verb::post : http::verb::get;
-  if (endpoint != "publish" && endpoint != "presence" && endpoint != "history")
+  if (auto named = ServerApi::endpoint_of(endpoint); !named.empty()) {
+    endpoint = named;
+    method = ServerApi::method_of(named);
+  } else if (endpoint != "publish" && endpoint != "presence" && endpoint != "history") {
     return respond(answer(req, "unknown", http::status::not_found, "not_found",
-                          "the API has POST /api/publish, GET /api/presence and GET /api/history"));
+                          "the API has POST /api/publish, GET /api/presence and GET /api/history, and for API "
+                          "keys POST /api/disconnect, /api/unsubscribe, /api/broadcast, GET /api/rooms, "
+                          "/api/presence-stats and /api/users/{id}"));
+  }
   if (req.method() != method) {
     auto res = answer(req, endpoint, http::status::method_not_allowed, "method_not_allowed",
                       std::string("use ") + std::string(http::to_string(method)) + " " + std::string(path));
@@ -115,6 +124,12 @@ void HttpApi::handle(const HttpRequest& req, std::string_view client_address, Re
   }
   auto caller = authenticate(req);
   if (auto* refused = std::get_if<HttpResponse>(&caller)) return respond(std::move(*refused));
+  if (!ServerApi::endpoint_of(endpoint).empty()) {
+    if (!std::get<Caller>(caller).backend)
+      return respond(answer(req, endpoint, http::status::forbidden, "forbidden",
+                            "the server API takes one of the node's API keys (--api-keys), not a token"));
+    return server_api_.handle(req, endpoint, std::move(respond));
+  }
   if (endpoint == "publish") {
     if (!allow_publish(std::get<Caller>(caller), client_address)) {
       auto& c = std::get<Caller>(caller);

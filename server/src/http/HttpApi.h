@@ -1,7 +1,7 @@
 #pragma once
 // The HTTP API for backends (and for browsers on a Server-Sent Events stream): POST /api/publish,
-// GET /api/presence and GET /api/history. Documented in
-// protocol/PROTOCOL.md ("HTTP API").
+// GET /api/presence and GET /api/history; and, for API keys only, the server API (ServerApi:
+// /api/disconnect, /api/rooms, …). Documented in protocol/PROTOCOL.md ("HTTP API").
 //
 // A caller presents `Authorization: Bearer <key>`: one of the node's API keys (--api-keys),
 // which may do everything and may name the sender ("from"), or a JWT, which may do what its
@@ -13,6 +13,7 @@
 #include "admission/KeyedRateLimiter.h"
 #include "dispatch/Dispatcher.h"
 #include "http/HttpRoutes.h"
+#include "http/ServerApi.h"
 #include "observability/Metrics.h"
 #include "switchboard/auth/Authenticator.h"
 #include "switchboard/server/Config.h"
@@ -24,7 +25,8 @@ class HttpApi {
   // Called once with the answer, on any thread.
   using Respond = std::function<void(HttpResponse)>;
 
-  HttpApi(const Config& config, auth::Authenticator& authenticator, Dispatcher& dispatcher, Metrics& metrics);
+  HttpApi(const Config& config, auth::Authenticator& authenticator, Dispatcher& dispatcher, Metrics& metrics,
+          cluster::ControlChannel& control);
 
   static bool handles(std::string_view path) { return path.rfind("/api/", 0) == 0; }
   // `client_address`: the caller's address (behind a trusted proxy, the one it forwarded), which
@@ -68,6 +70,7 @@ class HttpApi {
   KeyedRateLimiter key_publishes_;
   KeyedRateLimiter user_publishes_;
   KeyedRateLimiter address_publishes_;
+  ServerApi server_api_;
 };
 
 }  // namespace switchboard::server

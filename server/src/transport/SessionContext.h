@@ -34,9 +34,10 @@ struct SessionContext {
   std::shared_ptr<ConnectionSlot::Count> connections = std::make_shared<ConnectionSlot::Count>(0);
   std::atomic<cluster::ConnectionId> next_connection_id{1};
   RefusalLog refusals{};  // refused handshakes, logged at info level, rate-limited
+  const DenyList* denied = nullptr;  // the server API's deny-list (set once, before the listeners start)
 
   // The checks of a handshake or stream, on this node's parts.
-  Admission admission() { return Admission(handshakes, connections, max_connections, authenticator); }
+  Admission admission() { return Admission(handshakes, connections, max_connections, authenticator, denied); }
 };
 
 }  // namespace switchboard::server

@@ -21,6 +21,9 @@ struct Identity {
   // The token's "limits" claim, on a node that honours it (--token-limits); empty otherwise:
   // the node's own limits apply.
   std::optional<TokenLimits> limits;
+  // The handshake token's "jti" (its id), when it has a string one: what the server API's
+  // deny-list names a token by. A refresh keeps the handshake's.
+  std::string token_id;
 };
 
 }  // namespace switchboard::auth

@@ -1,5 +1,6 @@
 #pragma once
-// A node's parts in a cluster on Redis: its broker and its presence store. Both work through one
+// A node's parts in a cluster on Redis: its broker, its presence store and its control channel
+// (the server API's, which starts after the presence store and stops before it). All work through one
 // RedisLink (the node's connections to Redis, the strand that runs every Redis call, and the Lua
 // scripts), which each holds a share of: neither uses the other, and they may go in any order.
 //
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "switchboard/cluster/Broker.h"
+#include "switchboard/cluster/ControlChannel.h"
 #include "switchboard/cluster/HistoryPolicy.h"
 #include "switchboard/cluster/PresenceStore.h"
 #include "switchboard/cluster/RedisAddress.h"
@@ -56,6 +58,7 @@ struct RedisCluster {
 
   std::unique_ptr<Broker> broker;
   std::unique_ptr<PresenceStore> presence;
+  std::unique_ptr<ControlChannel> control;
 };
 
 }  // namespace switchboard::cluster

@@ -10,6 +10,7 @@ inline constexpr std::uint16_t invalid_payload = 1007; // text frame is not UTF-
 inline constexpr std::uint16_t too_big = 1009;         // frame larger than --max-message-size (sent by Beast)
 inline constexpr std::uint16_t internal_error = 1011;
 inline constexpr std::uint16_t token_expired = 4001;
+inline constexpr std::uint16_t disconnected = 4003;  // by a backend, through POST /api/disconnect
 inline constexpr std::uint16_t slow_consumer = 4008;
 inline constexpr std::uint16_t too_many_requests = 4029;  // kept on sending after rate_limited errors
 

@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/RoomName.h"
@@ -56,5 +57,18 @@ struct PublishBody {
 
 // Parses and validates an HTTP publish body, with the same limits as a frame. Never throws.
 std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text);
+
+// The body of a broadcast (POST /api/broadcast): {"rooms":[…],"data":…,"from":…,"idem":…}, one
+// message to each of 1-kMaxBroadcastRooms distinct rooms.
+inline constexpr std::size_t kMaxBroadcastRooms = 100;
+struct BroadcastBody {
+  std::vector<std::string> rooms;  // in the order given, each once
+  std::string data;
+  std::optional<std::string> from;
+  std::string idem;
+};
+
+// Parses and validates a broadcast body as parse_publish_body does a publish's. Never throws.
+std::variant<BroadcastBody, CommandError> parse_broadcast_body(std::string_view text);
 
 }  // namespace switchboard::protocol

@@ -13,12 +13,15 @@
 
 #include "switchboard/auth/Authenticator.h"
 #include "switchboard/cluster/Broker.h"
+#include "switchboard/cluster/ControlChannel.h"
 #include "switchboard/cluster/PresenceStore.h"
 #include "switchboard/server/Config.h"
 
 namespace switchboard::server {
 
 // The node's own parts, private to the server library (server/src).
+class ControlHandler;
+class DenyList;
 class Dispatcher;
 class FlushQueue;
 class HttpApi;
@@ -29,8 +32,9 @@ struct SessionContext;
 
 class Server {
  public:
+  // `control`: the nodes' control channel (the server API's); null: the node alone's.
   Server(Config config, std::unique_ptr<auth::Authenticator> authenticator, std::unique_ptr<cluster::Broker> broker,
-         std::unique_ptr<cluster::PresenceStore> presence);
+         std::unique_ptr<cluster::PresenceStore> presence, std::unique_ptr<cluster::ControlChannel> control = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -70,7 +74,10 @@ class Server {
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<cluster::Broker> broker_;
   std::unique_ptr<cluster::PresenceStore> presence_;
+  std::unique_ptr<cluster::ControlChannel> control_;  // starts after the presence store, stops before it
+  std::unique_ptr<DenyList> denied_;
   std::unique_ptr<Dispatcher> dispatcher_;
+  std::unique_ptr<ControlHandler> control_handler_;
   std::unique_ptr<HttpRoutes> routes_;
   std::unique_ptr<HttpApi> api_;
   std::unique_ptr<SessionContext> ctx_;
