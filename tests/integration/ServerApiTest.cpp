@@ -184,6 +184,10 @@ TEST_P(ServerApi, BroadcastPublishesToEveryRoomOnceWithItsIdem) {
   r = call(c(), "POST", "/api/broadcast", body);
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["offsets"]["news:two"], 2);
+  // A room retried alone through POST /api/publish with the same idem: the API keys' key, the same offset.
+  r = call(a(), "POST", "/api/publish", {{"room", "news:one"}, {"data", {{"n", 1}}}, {"idem", "bc-1"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["offset"], 1);
   EXPECT_TRUE(one.quiet_for(std::chrono::milliseconds(100)));
   EXPECT_TRUE(two.quiet_for(std::chrono::milliseconds(100)));
 

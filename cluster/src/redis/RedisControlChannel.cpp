@@ -31,9 +31,12 @@ RedisControlChannel::RedisControlChannel(std::shared_ptr<RedisLink> link)
   link_->on_named_channel(keys().control_replies(node_id_), [this, alive](std::string_view message) {
     if (!alive.expired()) on_reply(message);
   });
-  // Redis forgets a connection's subscriptions with it: subscribed again on the next one.
+  // Redis forgets a connection's subscriptions with it: subscribed again on the next one. The
+  // orders published meanwhile were not heard: the standing ones are read again.
   link_->on_subscriber_state([this, alive](bool up) {
-    if (!alive.expired() && up && started_ && !stopped_) subscribe();
+    if (alive.expired() || !up || !started_ || stopped_) return;
+    subscribe();
+    if (link_->commands_up()) replay_standing();
   });
   link_->on_commands_state([this, alive](bool up, const RedisLink::Serves& serves) {
     if (!alive.expired() && up && started_ && !stopped_ && serves(keys().control_standing())) replay_standing();
@@ -70,14 +73,23 @@ void RedisControlChannel::ask(json query, Gathered done, std::optional<std::chro
   net::post(link_->strand(), [this, query = std::move(query), done = std::move(done), keep_until]() mutable {
     if (stopped_ || !started_ || !link_->commands_up()) return done({}, 0);
     auto id = ++next_id_;
+    json query_copy = keep_until ? query : json();
     // A user id from a URL may be any bytes: those that are not UTF-8 are replaced, not thrown on.
     std::string message = json{{"from", node_id_}, {"id", id}, {"query", std::move(query)}}.dump(
         -1, ' ', false, json::error_handler_t::replace);
     if (keep_until) {
+      // The order alone (not who asked, nor its id) is the member: the same order given again
+      // is one member, its time the later one (GT).
+      std::string order = json{{"query", query_copy}}.dump(-1, ' ', false, json::error_handler_t::replace);
       auto now = std::to_string(epoch_ms(std::chrono::system_clock::now()));
       link_->command({"ZREMRANGEBYSCORE", keys().control_standing(), "-inf", "(" + now}, [](redisReply*) {});
-      link_->command({"ZADD", keys().control_standing(), std::to_string(epoch_ms(*keep_until)), message},
-                     [](redisReply*) {});
+      link_->command({"ZADD", keys().control_standing(), "GT", std::to_string(epoch_ms(*keep_until)), std::move(order)},
+                     [](redisReply* reply) {
+                       if (!reply || reply->type == REDIS_REPLY_ERROR)
+                         log(LogSeverity::warn,
+                             "control channel: a standing order could not be kept in Redis; nodes that start "
+                             "before it ends will not apply it");
+                     });
     }
     Asking& asking = asking_[id];
     asking.done = std::move(done);
@@ -89,7 +101,9 @@ void RedisControlChannel::ask(json query, Gathered done, std::optional<std::chro
     link_->command({"SCARD", keys().nodes()}, [this, id](redisReply* reply) {
       auto it = asking_.find(id);
       if (it == asking_.end()) return;
-      it->second.known = reply && reply->type == REDIS_REPLY_INTEGER ? static_cast<std::size_t>(reply->integer) : 0;
+      // Unknown when Redis could not count the nodes: the reply timeout ends the query then.
+      if (!reply || reply->type != REDIS_REPLY_INTEGER) return;
+      it->second.known = static_cast<std::size_t>(reply->integer);
       check(id);
     });
     if (!link_->command({link_->publish_command(), keys().control(), std::move(message)}, [this, id](redisReply* reply) {

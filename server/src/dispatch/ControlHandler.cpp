@@ -1,5 +1,7 @@
 #include "dispatch/ControlHandler.h"
 
+#include <algorithm>
+
 #include "switchboard/auth/RoomPermissions.h"
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/server/Log.h"
@@ -22,9 +24,16 @@ nlohmann::json ControlHandler::answer(const nlohmann::json& query) {
     if (op == "disconnect") {
       std::string user = text(query, "user"), jti = text(query, "jti");
       if (user.empty() && jti.empty()) return nullptr;
-      if (auto until = query.find("until"); until != query.end() && until->is_number_integer())
-        denied_.deny(user, jti, DenyList::Clock::time_point(std::chrono::milliseconds(until->get<std::int64_t>())));
+      // A message from Redis is checked as the API checks a request: "until" at most a year and a
+      // day ahead (else ignored), the code one an application may send (else 4003).
+      if (auto until = query.find("until"); until != query.end() && until->is_number_integer()) {
+        const auto at = std::chrono::milliseconds(until->get<std::int64_t>());
+        const auto latest = std::chrono::duration_cast<std::chrono::milliseconds>(
+            (DenyList::Clock::now() + std::chrono::hours(24 * 367)).time_since_epoch());
+        if (at.count() > 0 && at <= latest) denied_.deny(user, jti, DenyList::Clock::time_point(at));
+      }
       auto code = query.value("code", static_cast<int>(protocol::close_code::disconnected));
+      if (code < 4000 || code > 4999) code = static_cast<int>(protocol::close_code::disconnected);
       auto closed = dispatcher_.disconnect(user, jti, static_cast<std::uint16_t>(code), text(query, "reason"));
       return {{"closed", closed}};
     }
@@ -35,8 +44,9 @@ nlohmann::json ControlHandler::answer(const nlohmann::json& query) {
       std::string pattern = text(query, "pattern");
       std::optional<auth::RoomPermissions> filter;
       if (!pattern.empty()) filter = auth::RoomPermissions::parse({{"sub", nlohmann::json::array({pattern})}}, "");
+      auto limit = query.value("limit", 100);
       auto page = dispatcher_.registry().rooms_after(
-          text(query, "after"), query.value("limit", std::size_t{100}),
+          text(query, "after"), static_cast<std::size_t>(std::clamp(limit, 1, 1000)),
           [&](const std::string& room) { return !filter || filter->allows(auth::RoomAction::subscribe, room); });
       auto rooms = nlohmann::json::array();
       for (auto& r : page.rooms) rooms.push_back({r.room, r.subscribers});

@@ -194,7 +194,7 @@ void ServerApi::broadcast(const HttpRequest& req, Respond respond) {
   pending->respond = std::move(respond);
   std::string from = body.from ? *body.from : std::string(kDefaultFrom);
   for (const auto& room : body.rooms) {
-    dispatcher_.publish_from_backend(room, body.data, from, body.idem,
+    dispatcher_.publish_from_backend(room, body.data, from, Dispatcher::scoped_idem(body.idem, {}, true),
                                      [this, pending, room](std::optional<std::uint64_t> offset) {
                                        std::unique_lock lock(pending->mutex);
                                        if (offset) pending->offsets[room] = *offset;
