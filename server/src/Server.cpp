@@ -6,6 +6,7 @@
 #include <future>
 
 #include "StaticDir.h"
+#include "backend/Webhooks.h"
 #include "dispatch/Dispatcher.h"
 #include "http/HttpApi.h"
 #include "http/HttpRoutes.h"
@@ -40,6 +41,8 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
     flush_queues_.push_back(std::make_unique<FlushQueue>(*iocs_.back()));
   }
   dispatcher_ = std::make_unique<Dispatcher>(config_, *authenticator_, *broker_, *presence_, *metrics_);
+  webhooks_ = std::make_unique<Webhooks>(config_, *metrics_);
+  if (!config_.webhook_urls.empty()) dispatcher_->set_webhooks(webhooks_.get());
   routes_ = std::make_unique<HttpRoutes>(config_, *metrics_, dispatcher_->registry(), *broker_);
   api_ = std::make_unique<HttpApi>(config_, *authenticator_, *dispatcher_, *metrics_);
   std::size_t max_connections = config_.max_connections;
@@ -77,6 +80,7 @@ void Server::start() {
   for (auto& ioc : iocs_) work_.push_back(net::make_work_guard(*ioc));
   broker_->start(*iocs_.front());
   presence_->start();
+  webhooks_->start(*iocs_.front());
   plain_listener_->run();
   if (tls_listener_) tls_listener_->run();
   threads_.reserve(config_.threads);
@@ -112,6 +116,7 @@ void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds dra
     dispatcher_->wait_until_no_connections(std::chrono::seconds(1));
     presence_->stop();  // while the event loop still runs
     broker_->stop();
+    webhooks_->stop();
   }
   for (auto& ioc : iocs_) ioc->stop();
   for (auto& t : threads_) t.join();

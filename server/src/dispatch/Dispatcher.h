@@ -20,6 +20,8 @@
 
 namespace switchboard::server {
 
+class Webhooks;
+
 class Dispatcher {
  public:
   Dispatcher(const Config& config, auth::Authenticator& authenticator, cluster::Broker& broker,
@@ -65,6 +67,8 @@ class Dispatcher {
   // Blocks until every connection is closed or `limit` passes; returns whether none is left.
   bool wait_until_no_connections(std::chrono::milliseconds limit) const;
   const RoomRegistry& registry() const { return registry_; }
+  // The webhooks told of connections, publishes and presence changes; set before the node starts.
+  void set_webhooks(Webhooks* webhooks) { webhooks_ = webhooks; }
 
  private:
   void subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, const std::string& room, bool presence,
@@ -100,6 +104,7 @@ class Dispatcher {
   cluster::PresenceStore& presence_;
   Metrics& metrics_;
   RoomRegistry registry_;
+  Webhooks* webhooks_ = nullptr;
 
   mutable std::mutex connections_mutex_;
   mutable std::condition_variable connections_closed_;

@@ -25,6 +25,7 @@ class HttpApi;
 class HttpRoutes;
 class Listener;
 class Metrics;
+class Webhooks;
 struct SessionContext;
 
 class Server {
@@ -70,6 +71,7 @@ class Server {
   std::unique_ptr<auth::Authenticator> authenticator_;
   std::unique_ptr<cluster::Broker> broker_;
   std::unique_ptr<cluster::PresenceStore> presence_;
+  std::unique_ptr<Webhooks> webhooks_;  // on a strand of iocs_.front(); told by the dispatcher
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<HttpRoutes> routes_;
   std::unique_ptr<HttpApi> api_;
