@@ -210,4 +210,6 @@ TEST(Webhooks, HttpsToAnUntrustedCertificateIsNotSent) {
   ASSERT_TRUE(publish(pub, "chat:lobby", "secret").contains("offset"));
   ASSERT_TRUE(eventually([&] { return node.metrics().webhook_failures.load() >= 1; }));
   EXPECT_EQ(node.metrics().webhook_events_delivered.load(), 0u);
+  // Refused at the handshake: no batch reached the receiver (it reports one before answering).
+  EXPECT_THROW(receiver.next_batch(std::chrono::milliseconds(0)), std::runtime_error);
 }

@@ -27,7 +27,8 @@ class WebhookReceiver {
 
   std::uint16_t port() const { return port_; }
   std::string url(const std::string& path = "/hook") const;
-  // The next batch received: {"verified", "why", "events", "peer_port"}. Throws after `deadline`.
+  // The next batch received: {"verified", "why", "events", "peer_port"}. Throws after `deadline`
+  // (0: unless one was reported already; the receiver reports a batch before it answers).
   nlohmann::json next_batch(std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
  private:
