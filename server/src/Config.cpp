@@ -186,7 +186,7 @@ void add_webhook_options(po::options_description& d, Config& c) {
     ("webhook-events", po::value(&c.webhook_events),
         "events sent, comma-separated, each optionally for some rooms only (kind@room or kind@prefix*): "
         "room_occupied, room_vacated, member_added, member_removed, connection_opened, connection_closed, "
-        "message_published (default: all; in a cluster, the last three)")
+        "message_published (default: all)")
     ("webhook-queue-size", po::value(&c.webhook_queue_size)->default_value(c.webhook_queue_size),
         "events waiting for delivery per URL; more are dropped and counted (queue_full)")
     ("webhook-timeout-ms", po::value<long>()->default_value(c.webhook_timeout.count()),

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "FreePort.h"
+#include "RedisServer.h"
 #include "TestCert.h"
 #include "TestNode.h"
 #include "WebhookReceiver.h"
@@ -212,4 +213,60 @@ TEST(Webhooks, HttpsToAnUntrustedCertificateIsNotSent) {
   EXPECT_EQ(node.metrics().webhook_events_delivered.load(), 0u);
   // Refused at the handshake: no batch reached the receiver (it reports one before answering).
   EXPECT_THROW(receiver.next_batch(std::chrono::milliseconds(0)), std::runtime_error);
+}
+
+// Two nodes of a cluster on one Redis, each sending to the same receiver: a room's members and
+// its occupancy are told once for the cluster, by the node whose join or leave changed them.
+TEST(Webhooks, AClusterTellsTheRoomsFactsOnce) {
+  RedisServer redis;
+  WebhookReceiver receiver({.secret = kSecret});
+  auto config = [&] {
+    auto c = cluster_config(redis);
+    c.webhook_urls = {receiver.url()};
+    c.webhook_secret = kSecret;
+    c.webhook_events = "room_occupied,room_vacated,member_added,member_removed";
+    return c;
+  };
+  TestNode a(config()), b(config());
+  wait_ready(a);
+  wait_ready(b);
+  std::vector<json> events;
+  // Every event until one of `type` about `user` (any user when empty).
+  auto await = [&](const std::string& type, const std::string& user = "") {
+    while (true) {
+      json batch = receiver.next_batch();
+      EXPECT_TRUE(batch["verified"].get<bool>());
+      bool found = false;
+      for (auto& e : batch["events"]) {
+        found = found || (e["type"] == type && (user.empty() || e["user"] == user));
+        events.push_back(e);
+      }
+      if (found) return;
+    }
+  };
+  auto subscribe = [](WsClient& c) {
+    ASSERT_EQ(c.request({{"op", "subscribe"}, {"room", "chat:lobby"}, {"presence", true}})["ok"], true);
+  };
+  std::string alice, bob;
+  {
+    WsClient on_a(a.port());
+    subscribe(on_a);
+    await("member_added");
+    alice = events.back()["user"];
+    WsClient on_b(b.port());
+    subscribe(on_b);
+    // Each node sees the other's member join the room it holds: only the joining node tells.
+    json who = on_a.read_until([&](const json& j) { return j["type"] == "join" && j["user"] != alice; });
+    bob = who["user"];
+    await("member_added", bob);
+    on_b.close();
+    await("member_removed", bob);
+    on_a.close();
+    await("room_vacated");
+  }
+  std::vector<std::string> seen;
+  for (auto& e : events) seen.push_back(e["type"].get<std::string>() + (e.contains("user") ? ":" + e["user"].get<std::string>() : ""));
+  EXPECT_EQ(seen, (std::vector<std::string>{"room_occupied", "member_added:" + alice, "member_added:" + bob,
+                                            "member_removed:" + bob, "member_removed:" + alice, "room_vacated"}));
+  EXPECT_TRUE(eventually([&] { return a.metrics().webhook_events_delivered.load() + b.metrics().webhook_events_delivered.load() == 6; }));
 }

@@ -2,8 +2,7 @@
 // Which events go to the webhooks (--webhook-events): a comma-separated list of kinds, each
 // optionally restricted to rooms by `@pattern` (a room's name, or a prefix ending in `*`), e.g.
 //   member_added@chat:*,member_removed@chat:*,message_published@orders:*,connection_closed
-// A kind may be listed several times, one pattern each. Empty: every kind, every room — on a
-// cluster node only the kinds each node sees alone (see cluster_wide()).
+// A kind may be listed several times, one pattern each. Empty: every kind, every room.
 #include <array>
 #include <cstddef>
 #include <optional>
@@ -37,8 +36,8 @@ class WebhookFilter {
   static std::string_view name(WebhookKind kind);
   static std::optional<WebhookKind> kind_named(std::string_view name);
   // The kinds about a room's members across the cluster (room_occupied, room_vacated,
-  // member_added, member_removed): every node of a cluster hears of them, so a cluster node
-  // does not send them yet.
+  // member_added, member_removed): in a cluster, told by the presence store once for the
+  // cluster (Webhooks::member_changed), not from the presence events every node hears.
   static bool cluster_wide(WebhookKind kind);
 
  private:

@@ -112,8 +112,35 @@ void Webhooks::message_published(const std::string& room, std::string_view from,
   emit(text);
 }
 
+void Webhooks::member_changed(const std::string& room, const std::string& user, const std::string& info,
+                              bool added, bool room_edge) {
+  if (!running_ || !config_.clustered()) return;
+  auto occupied = [&](WebhookKind kind) {
+    if (!filter_.wants(kind, room)) return;
+    auto e = event(kind);
+    e["room"] = room;
+    emit(e.dump());
+  };
+  auto member = [&](WebhookKind kind) {
+    if (!filter_.wants(kind, room)) return;
+    auto e = event(kind);
+    e["room"] = room;
+    e["user"] = user;
+    auto parsed = info.empty() ? nlohmann::json() : nlohmann::json::parse(info, nullptr, false);
+    e["info"] = parsed.is_discarded() ? nlohmann::json() : parsed;
+    emit(e.dump());
+  };
+  if (added) {
+    if (room_edge) occupied(WebhookKind::room_occupied);
+    member(WebhookKind::member_added);
+  } else {
+    member(WebhookKind::member_removed);
+    if (room_edge) occupied(WebhookKind::room_vacated);
+  }
+}
+
 void Webhooks::presence_changed(const std::string& room, const protocol::Payload& payload) {
-  if (!running_) return;
+  if (!running_ || config_.clustered()) return;
   bool members = filter_.wants(WebhookKind::member_added, room) || filter_.wants(WebhookKind::member_removed, room);
   bool occupancy = filter_.wants(WebhookKind::room_occupied, room) || filter_.wants(WebhookKind::room_vacated, room);
   if (!members && !occupancy) return;

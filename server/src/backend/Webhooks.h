@@ -62,10 +62,16 @@ class Webhooks {
   bool wants_publication(const std::string& room) const;
   // A message `from` published to `room` was accepted at `offset`; `data` its JSON text.
   void message_published(const std::string& room, std::string_view from, std::uint64_t offset, std::string_view data);
-  // A presence store's join or leave event (the store's lock held: a room's events in order):
+  // A presence store's join or leave event (the store's lock held: a room's events in order), on a
+  // single node (a cluster's nodes each hear every event: member_changed tells them there):
   // member_added or member_removed, and room_occupied before the first member, room_vacated
   // after the last.
   void presence_changed(const std::string& room, const protocol::Payload& event);
+
+  // In a cluster, from the shared presence store, once for the cluster (PresenceStore::MemberHandler):
+  // member_added or member_removed, with room_occupied before or room_vacated after at the room's edge.
+  void member_changed(const std::string& room, const std::string& user, const std::string& info, bool added,
+                      bool room_edge);
 
   // A batch's X-Switchboard-Signature: "v1=" + hex of HMAC-SHA256(secret, timestamp + "." + body).
   static std::string signature(std::string_view secret, std::string_view timestamp, std::string_view body);

@@ -52,11 +52,16 @@ Dispatcher::Dispatcher(const Config& config, auth::Authenticator& authenticator,
     metrics_.deliveries += registry_.deliver_presence(room, event);
     if (webhooks_) webhooks_->presence_changed(room, event);
   });
+  presence_.set_member_handler([this](const std::string& room, const std::string& user, const std::string& info,
+                                      bool added, bool room_edge) {
+    if (webhooks_) webhooks_->member_changed(room, user, info, added, room_edge);
+  });
 }
 
 Dispatcher::~Dispatcher() {
   broker_.set_deliver_handler(nullptr);
   presence_.set_event_handler(nullptr);
+  presence_.set_member_handler(nullptr);
 }
 
 void Dispatcher::open(const std::shared_ptr<Connection>& conn) {
