@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -86,6 +87,7 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
         link_(std::move(link)),
         reused_(reused),
         resolver_(client_->executor_),
+        resolve_timer_(client_->executor_),
         done_(std::move(done)) {
     req_.method(request.method);
     req_.target(pool.target.path);
@@ -121,9 +123,14 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
       link_->plain.emplace(client_->executor_);
     }
     link_->tcp().expires_at(deadline_);
+    resolve_timer_.expires_at(deadline_);
+    resolve_timer_.async_wait([weak = weak_from_this()](beast::error_code ec) {
+      if (auto self = weak.lock(); self && !ec) self->resolver_.cancel();
+    });
     resolver_.async_resolve(target.host, target.port, [self = shared_from_this()](beast::error_code ec, tcp::resolver::results_type results) {
+      self->resolve_timer_.cancel();
+      if (ec == net::error::operation_aborted || Clock::now() >= self->deadline_) return self->fail("resolve: timeout");
       if (ec) return self->fail("resolve: " + ec.message());
-      if (Clock::now() >= self->deadline_) return self->fail("timeout");
       self->link_->tcp().async_connect(results, [self](beast::error_code ec, const tcp::endpoint&) {
         if (ec) return self->fail("connect: " + self->describe(ec));
         if (!self->link_->tls) return self->write();
@@ -194,6 +201,7 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
   std::shared_ptr<Link> link_;
   bool reused_;
   tcp::resolver resolver_;
+  net::steady_timer resolve_timer_;  // the request's deadline over the name's resolution too
   Handler done_;
   Clock::time_point deadline_;
   http::request<http::string_body> req_;
