@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "backend/HttpClient.h"
+#include "backend/WebhookFilter.h"
 #include "switchboard/auth/RoomPermissions.h"
 #include "switchboard/cluster/RedisAddress.h"
 
@@ -172,10 +174,36 @@ void add_limit_options(po::options_description& d, Config& c) {
   // clang-format on
 }
 
+// Events POSTed to the application's backends.
+void add_webhook_options(po::options_description& d, Config& c) {
+  // clang-format off
+  d.add_options()
+    ("webhook-url", po::value(&c.webhook_urls),
+        "http:// or https:// URL the node POSTs its events to, in signed JSON batches (repeatable, or "
+        "comma-separated; each URL gets every event)")
+    ("webhook-secret", po::value(&c.webhook_secret),
+        "key of the webhooks' HMAC-SHA256 signatures, 16+ characters (prefer the environment variable)")
+    ("webhook-events", po::value(&c.webhook_events),
+        "events sent, comma-separated, each optionally for some rooms only (kind@room or kind@prefix*): "
+        "room_occupied, room_vacated, member_added, member_removed, connection_opened, connection_closed, "
+        "message_published (default: all)")
+    ("webhook-queue-size", po::value(&c.webhook_queue_size)->default_value(c.webhook_queue_size),
+        "events waiting for delivery per URL; more are dropped and counted (queue_full)")
+    ("webhook-timeout-ms", po::value<long>()->default_value(c.webhook_timeout.count()),
+        "milliseconds one POST to a webhook may take, connect to answer, before it counts as failed")
+    ("webhook-retry-for", po::value<long>()->default_value(c.webhook_retry_for.count()),
+        "seconds a failing batch is retried (backoff with jitter, up to 30 s apart) before its events are "
+        "dropped and counted (gave_up)")
+    ("webhook-ca-file", po::value(&c.webhook_ca_file),
+        "PEM file of the CAs trusted for https webhook URLs (default: the system's)");
+  // clang-format on
+}
+
 po::options_description describe(Config& c) {
   po::options_description d("Switchboard options (flag, or SWITCHBOARD_<NAME> environment variable, or key in --config)");
   add_node_options(d, c);
   add_limit_options(d, c);
+  add_webhook_options(d, c);
   return d;
 }
 
@@ -199,6 +227,24 @@ po::parsed_options parse_environment(const po::options_description& d, const std
   return parsed;
 }
 
+// Entries that may each hold several comma-separated values, one value each, trimmed.
+std::vector<std::string> split_list(const std::vector<std::string>& entries) {
+  std::vector<std::string> values;
+  for (const auto& entry : entries) {
+    std::string_view rest = entry;
+    while (true) {
+      auto comma = rest.find(',');
+      std::string_view value = rest.substr(0, comma);
+      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+      while (!value.empty() && value.back() == ' ') value.remove_suffix(1);
+      if (!value.empty()) values.emplace_back(value);
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  return values;
+}
+
 po::parsed_options parse_config_file(const po::options_description& d, const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cannot read config file " + path);
@@ -209,8 +255,12 @@ po::parsed_options parse_config_file(const po::options_description& d, const std
   for (const auto& [key, value] : doc.items()) {
     if (key == "help" || key == "config" || !d.find_nothrow(key, false))
       throw std::runtime_error("config file " + path + ": unknown option \"" + key + "\"");
-    std::string text = value.is_string() ? value.get<std::string>() : value.dump();
-    parsed.options.emplace_back(key, std::vector<std::string>{text});
+    // An array of webhook URLs gives the option once per element.
+    bool each = key == "webhook-url" && value.is_array();
+    for (const auto& item : each ? value : nlohmann::json::array({value})) {
+      std::string text = item.is_string() ? item.get<std::string>() : item.dump();
+      parsed.options.emplace_back(key, std::vector<std::string>{text});
+    }
   }
   return parsed;
 }
@@ -244,6 +294,9 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.history_ttl = std::chrono::seconds(vm["history-ttl"].as<long>());
     config.idempotency_window = std::chrono::seconds(vm["idempotency-window"].as<long>());
     config.redis_wait_timeout = std::chrono::milliseconds(vm["redis-wait-timeout-ms"].as<long>());
+    config.webhook_timeout = std::chrono::milliseconds(vm["webhook-timeout-ms"].as<long>());
+    config.webhook_retry_for = std::chrono::seconds(vm["webhook-retry-for"].as<long>());
+    config.webhook_urls = split_list(config.webhook_urls);
   } catch (const std::exception& e) {
     result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
     result.exit_code = 2;
@@ -344,6 +397,32 @@ std::string check_rooms_option(const char* name, const std::string& text) {
 }
 }  // namespace
 
+namespace {
+// Empty when the webhook options go together, else what is wrong.
+std::string check_webhooks(const Config& c) {
+  if (c.webhook_urls.empty()) {
+    if (!c.webhook_secret.empty() || !c.webhook_events.empty() || !c.webhook_ca_file.empty())
+      return "--webhook-secret, --webhook-events and --webhook-ca-file go with --webhook-url";
+    return {};
+  }
+  for (const auto& url : c.webhook_urls)
+    if (auto why = HttpClient::check_url(url); !why.empty()) return "--webhook-url: \"" + url + "\" " + why;
+  if (c.webhook_secret.size() < 16)
+    return "--webhook-url needs --webhook-secret (or SWITCHBOARD_WEBHOOK_SECRET), at least 16 characters long";
+  try {
+    WebhookFilter::parse(c.webhook_events, c.clustered());
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  if (c.webhook_queue_size == 0) return "--webhook-queue-size must be at least 1";
+  if (c.webhook_timeout.count() < 1 || c.webhook_timeout > std::chrono::minutes(10))
+    return "--webhook-timeout-ms must be between 1 and 600000";
+  if (c.webhook_retry_for.count() < 0 || c.webhook_retry_for > std::chrono::hours(24))
+    return "--webhook-retry-for must be between 0 and 86400 seconds";
+  return {};
+}
+}  // namespace
+
 std::string validate(const Config& c) {
   if (!c.allow_anonymous && !c.jwt_enabled() && !c.dev)
     return "no way to authenticate clients is configured. Give JWT keys (--jwt-secret, --jwt-public-key "
@@ -432,7 +511,7 @@ std::string validate(const Config& c) {
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return "--log-level is one of debug, info, warn, error";
   if (c.log_format != "text" && c.log_format != "json") return "--log-format is text or json";
-  return {};
+  return check_webhooks(c);
 }
 
 }  // namespace switchboard::server

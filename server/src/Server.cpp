@@ -8,6 +8,7 @@
 #include "StaticDir.h"
 #include "admission/DenyList.h"
 #include "dispatch/ControlHandler.h"
+#include "backend/Webhooks.h"
 #include "dispatch/Dispatcher.h"
 #include "http/HttpApi.h"
 #include "http/HttpRoutes.h"
@@ -45,6 +46,8 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
     flush_queues_.push_back(std::make_unique<FlushQueue>(*iocs_.back()));
   }
   dispatcher_ = std::make_unique<Dispatcher>(config_, *authenticator_, *broker_, *presence_, *metrics_);
+  webhooks_ = std::make_unique<Webhooks>(config_, *metrics_);
+  if (!config_.webhook_urls.empty()) dispatcher_->set_webhooks(webhooks_.get());
   routes_ = std::make_unique<HttpRoutes>(config_, *metrics_, dispatcher_->registry(), *broker_);
   dispatcher_->set_deny_list(denied_.get());
   control_handler_ = std::make_unique<ControlHandler>(*dispatcher_, *denied_);
@@ -87,6 +90,7 @@ void Server::start() {
   broker_->start(*iocs_.front());
   presence_->start();
   control_->start();
+  webhooks_->start(*iocs_.front());
   plain_listener_->run();
   if (tls_listener_) tls_listener_->run();
   threads_.reserve(config_.threads);
@@ -123,6 +127,7 @@ void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds dra
     control_->stop();
     presence_->stop();  // while the event loop still runs
     broker_->stop();
+    webhooks_->stop();
   }
   for (auto& ioc : iocs_) ioc->stop();
   for (auto& t : threads_) t.join();

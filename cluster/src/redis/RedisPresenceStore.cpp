@@ -18,7 +18,8 @@ namespace {
 
 // Removes one connection of `user`; when it was the user's last, publishes the leave event: the
 // kind byte and protocol::leave_event_slot's head, the info the user's first connection left,
-// then the slot's tail. Returns 1, or 0 when Redis has no such connection of the user.
+// then the slot's tail. Returns 1, 2 when the connection was the user's last in the room, 3
+// when the room has no member left, or 0 when Redis has no such connection of the user.
 constexpr const char* kLeaveFunction = R"lua(
 local function leave(conns, users, info, channel, field, user, head, tail)
   if redis.call('HGET', conns, field) ~= user then return 0 end
@@ -28,6 +29,8 @@ local function leave(conns, users, info, channel, field, user, head, tail)
     local i = redis.call('HGET', info, user) or '{}'
     redis.call('HDEL', info, user)
     redis.call(PUBLISH, channel, head .. i .. tail)
+    if redis.call('HLEN', users) == 0 then return 3 end
+    return 2
   end
   return 1
 end
@@ -40,12 +43,15 @@ end
 // (SADD, the node's slot) before the room's script, a leave removes from it (SREM) after.
 
 // A join's room script. KEYS: conns users info channel   ARGV: field user info-json join-event
-// Returns 1 when the connection joined, 0 when Redis had it already.
+// Returns 1 when the connection joined, 2 when it is the user's first in the room, 3 when the
+// user is the room's first member, 0 when Redis had the connection already.
 constexpr const char* kJoinText = R"lua(
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 if redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then
   redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
   redis.call(PUBLISH, KEYS[4], ARGV[4])
+  if redis.call('HLEN', KEYS[2]) == 1 then return 3 end
+  return 2
 end
 return 1
 )lua";
@@ -272,9 +278,10 @@ void RedisPresenceStore::reap_connection(std::shared_ptr<Reaping> reaping, const
                script_call({keys().presence_conns(room), keys().presence_users(room), keys().presence_info(room),
                             keys().channel(room)},
                            {f, user, "p" + slot.head, slot.tail}),
-               [this, reaping, member](redisReply* reply) {
+               [this, reaping, member, room, user](redisReply* reply) {
                  if (!reply || reply->type != REDIS_REPLY_INTEGER || stopped_) return;
-                 reaping->reaped += reply->integer;
+                 reaping->reaped += reply->integer > 0 ? 1 : 0;
+                 if (reply->integer >= 2 && on_member_) on_member_(room, user, std::string(), false, reply->integer == 3);
                  link_->command({"SREM", keys().node_conns(reaping->node), member}, [this, reaping](redisReply* reply) {
                    if (!reply || reply->type == REDIS_REPLY_ERROR || stopped_) return;
                    if (--reaping->waiting == 0) unlist(reaping);
@@ -379,12 +386,14 @@ void RedisPresenceStore::send_join(const std::string& room, ConnectionId conn, c
              script_call({keys().presence_conns(room), keys().presence_users(room), keys().presence_info(room),
                           keys().channel(room)},
                          {f, entry.user, entry.info, std::move(event)}),
-             [this, k = Key{room, conn}](redisReply* reply) {
+             [this, k = Key{room, conn}, user = entry.user, info = entry.info](redisReply* reply) {
                if (reply && reply->type == REDIS_REPLY_ERROR) {
                  refused_joins_.insert(k);
                  refused(error_of(reply));
                } else if (reply) {
                  retry_backoff_.succeeded();
+                 if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 2 && on_member_)
+                   on_member_(k.first, user, info, true, reply->integer == 3);
                }
              });
 }
@@ -399,7 +408,7 @@ void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, 
                          script_call({keys().presence_conns(room), keys().presence_users(room),
                                       keys().presence_info(room), keys().channel(room)},
                                      std::move(args)),
-                         [this, k = Key{room, conn}](redisReply* reply) {
+                         [this, k = Key{room, conn}, user = entry.user, info = entry.info](redisReply* reply) {
                            if (reply && reply->type == REDIS_REPLY_ERROR) {
                              refused_leaves_.insert(k);
                              return refused(error_of(reply));
@@ -407,6 +416,8 @@ void RedisPresenceStore::send_leave(const std::string& room, ConnectionId conn, 
                            if (!reply) return;  // replayed after the reconnect
                            unconfirmed_leaves_.erase(k);
                            retry_backoff_.succeeded();
+                           if (reply->type == REDIS_REPLY_INTEGER && reply->integer >= 2 && on_member_)
+                             on_member_(k.first, user, info, false, reply->integer == 3);
                          });
   if (sent) link_->command({"SREM", keys().node_conns(node_id_), room + "\n" + f}, [](redisReply*) {});
 }

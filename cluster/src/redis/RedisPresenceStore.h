@@ -69,6 +69,7 @@ class RedisPresenceStore final : public PresenceStore {
   ~RedisPresenceStore() override;
 
   void set_event_handler(EventHandler handler) override;
+  void set_member_handler(MemberHandler handler) override { on_member_ = std::move(handler); }
   void join(const std::string& room, ConnectionId conn, const std::string& user,
             const nlohmann::json& info) override;
   void leave(const std::string& room, ConnectionId conn) override;
@@ -119,6 +120,7 @@ class RedisPresenceStore final : public PresenceStore {
   std::chrono::milliseconds node_timeout_;
   std::string node_id_;
   EventHandler on_event_;
+  MemberHandler on_member_;  // set before start, called on the strand
   // On the link's strand: this node's connections in rooms, and leaves Redis has not confirmed.
   std::map<Key, Entry> local_;
   std::map<Key, Entry> unconfirmed_leaves_;

@@ -5,6 +5,7 @@
 #include <set>
 #include <variant>
 
+#include "backend/Webhooks.h"
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/server/Log.h"
@@ -50,12 +51,18 @@ Dispatcher::Dispatcher(const Config& config, auth::Authenticator& authenticator,
       });
   presence_.set_event_handler([this](const std::string& room, const protocol::Payload& event) {
     metrics_.deliveries += registry_.deliver_presence(room, event);
+    if (webhooks_) webhooks_->presence_changed(room, event);
+  });
+  presence_.set_member_handler([this](const std::string& room, const std::string& user, const std::string& info,
+                                      bool added, bool room_edge) {
+    if (webhooks_) webhooks_->member_changed(room, user, info, added, room_edge);
   });
 }
 
 Dispatcher::~Dispatcher() {
   broker_.set_deliver_handler(nullptr);
   presence_.set_event_handler(nullptr);
+  presence_.set_member_handler(nullptr);
 }
 
 void Dispatcher::open(const std::shared_ptr<Connection>& conn) {
@@ -69,6 +76,7 @@ void Dispatcher::open(const std::shared_ptr<Connection>& conn) {
   }
   ++metrics_.connections_opened;
   ++metrics_.connections_current;
+  if (webhooks_) webhooks_->connection_opened(conn->id(), conn->identity().user);
   conn->watch_token_expiry();
   // A handshake that finished while the node shuts down is closed like the others.
   if (stop_code) return conn->shutdown(stop_code, std::move(stop_reason));
@@ -83,6 +91,7 @@ void Dispatcher::close(Connection& conn) {
     connections_.erase(conn.id());
   }
   --metrics_.connections_current;
+  if (webhooks_) webhooks_->connection_closed(conn.id(), conn.identity().user);
   connections_closed_.notify_all();
 }
 
@@ -351,10 +360,20 @@ void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Comm
   conn->rate_limit_strikes() = 0;
   ++metrics_.messages_published;
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);
-  broker_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id), started = std::chrono::steady_clock::now()](
-                                              std::optional<std::uint64_t> offset) {
+  // What the webhook's message_published needs, kept only when one wants it.
+  std::string hooked_data, hooked_from;
+  if (webhooks_ && webhooks_->wants_publication(req.room)) {
+    hooked_data = std::move(req.data);
+    hooked_from = conn->identity().user;  // read here: the ack may run on another thread
+  }
+  broker_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id), started = std::chrono::steady_clock::now(),
+                                              room = hooked_data.empty() ? std::string() : req.room,
+                                              data = std::move(hooked_data), from = std::move(hooked_from)](
+                                                 std::optional<std::uint64_t> offset) {
     // May run on any thread: answer through the connection's queue.
     if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
+    // Queued to the webhooks before the ack: a publisher that has its ack knows the event is on its way.
+    if (!data.empty()) webhooks_->message_published(room, from, *offset, data);
     metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::publish_reply(id, *offset)));
   }, scoped_idem(req.idem, conn->identity().user, false));
@@ -416,6 +435,14 @@ void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Comm
 void Dispatcher::publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
                                       const std::string& idem, cluster::Broker::PublishHandler done) {
   ++metrics_.messages_published;
+  if (webhooks_ && webhooks_->wants_publication(room)) {
+    // Tells the webhooks once the broker took the message, before the backend hears so.
+    done = [this, done = std::move(done), room, data = std::string(data), from = std::string(from)](
+               std::optional<std::uint64_t> offset) {
+      if (offset) webhooks_->message_published(room, from, *offset, data);
+      done(offset);
+    };
+  }
   broker_.publish(room, protocol::message_push(room, data, from), std::move(done), idem);
 }
 

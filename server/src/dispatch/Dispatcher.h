@@ -21,6 +21,8 @@
 
 namespace switchboard::server {
 
+class Webhooks;
+
 class Dispatcher {
  public:
   Dispatcher(const Config& config, auth::Authenticator& authenticator, cluster::Broker& broker,
@@ -90,6 +92,8 @@ class Dispatcher {
   // Blocks until every connection is closed or `limit` passes; returns whether none is left.
   bool wait_until_no_connections(std::chrono::milliseconds limit) const;
   const RoomRegistry& registry() const { return registry_; }
+  // The webhooks told of connections, publishes and presence changes; set before the node starts.
+  void set_webhooks(Webhooks* webhooks) { webhooks_ = webhooks; }
 
  private:
   void subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, const std::string& room, bool presence,
@@ -128,6 +132,7 @@ class Dispatcher {
   Metrics& metrics_;
   RoomRegistry registry_;
   const DenyList* denied_ = nullptr;
+  Webhooks* webhooks_ = nullptr;
 
   mutable std::mutex connections_mutex_;
   mutable std::condition_variable connections_closed_;

@@ -176,6 +176,25 @@ void render_outcomes(std::ostream& out, const Metrics& m) {
   for (auto code : protocol::all_error_codes())
     sample(out, "switchboard_request_errors_total", "code", protocol::to_string(code), m.errors(code));
 }
+
+// The webhooks' deliveries, failures and drops.
+void render_webhooks(std::ostream& out, const Metrics& m) {
+  single(out, "switchboard_webhook_queue_events", "gauge",
+         "Webhook events waiting for delivery or under way, every URL's together.", m.webhook_queue_events.load());
+  single(out, "switchboard_webhook_events_queued_total", "counter", "Webhook events queued, once per URL.",
+         m.webhook_events_queued.load());
+  single(out, "switchboard_webhook_events_delivered_total", "counter",
+         "Webhook events delivered: their batch was answered with a 2xx.", m.webhook_events_delivered.load());
+  single(out, "switchboard_webhook_batches_delivered_total", "counter", "Webhook POSTs answered with a 2xx.",
+         m.webhook_batches_delivered.load());
+  single(out, "switchboard_webhook_failures_total", "counter",
+         "Webhook POSTs that failed (no answer within --webhook-timeout-ms, or not a 2xx); each is retried.",
+         m.webhook_failures.load());
+  family(out, "switchboard_webhook_events_dropped_total", "counter",
+         "Webhook events dropped, by reason: queue_full (--webhook-queue-size), gave_up (--webhook-retry-for).");
+  sample(out, "switchboard_webhook_events_dropped_total", "reason", "queue_full", m.webhook_dropped_queue_full.load());
+  sample(out, "switchboard_webhook_events_dropped_total", "reason", "gave_up", m.webhook_dropped_gave_up.load());
+}
 }  // namespace
 
 std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const cluster::Broker::Stats& broker) const {
@@ -183,6 +202,7 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
   render_broker(out, broker);
   render_traffic(out, *this, rooms, subscriptions);
   render_outcomes(out, *this);
+  render_webhooks(out, *this);
   render_tallies(out);
   return out.str();
 }

@@ -38,6 +38,14 @@ class Metrics {
   Counter history_replies_truncated{0};  // history replies that left older messages out to fit the queue
   Counter recoveries_succeeded{0};  // subscribes with "since" answered "recovered":true
   Counter recoveries_failed{0};     // … answered "recovered":false
+  // Webhooks (backend/Webhooks.h), counted over every URL.
+  Counter webhook_events_queued{0};      // events taken into a URL's queue
+  Counter webhook_events_delivered{0};   // … acknowledged with a 2xx by the URL
+  Counter webhook_batches_delivered{0};  // POSTs answered with a 2xx
+  Counter webhook_failures{0};           // POSTs that failed (no answer in time, or not a 2xx): retried
+  Counter webhook_dropped_queue_full{0}; // events dropped: their URL's queue was full
+  Counter webhook_dropped_gave_up{0};    // events dropped: retried for --webhook-retry-for in vain
+  std::atomic<std::int64_t> webhook_queue_events{0};  // events waiting or under way, every URL
 
   // Bytes queued to a connection, observed as each write to it starts (and at a slow-consumer close).
   Histogram write_queue_bytes{{256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304}, 1};

@@ -25,6 +25,14 @@ class PresenceStore {
   virtual ~PresenceStore();
 
   virtual void set_event_handler(EventHandler handler) = 0;
+  // A store shared by a cluster (Redis) tells, once for the whole cluster, on the node whose
+  // join or leave changed the shared state: a user's first connection in a room joined
+  // (`added`) or its last one left; `room_edge` when the room had no member before that join,
+  // or has none after that leave. `info` is the user's info as JSON text (empty when unknown: a
+  // crashed node's users, reaped by another). Runs on the store's own thread; set before start.
+  using MemberHandler = std::function<void(const std::string& room, const std::string& user, const std::string& info,
+                                           bool added, bool room_edge)>;
+  virtual void set_member_handler(MemberHandler handler) { (void)handler; }
   // Adds a connection to a room; a second join of the same connection changes nothing.
   virtual void join(const std::string& room, ConnectionId conn, const std::string& user,
                     const nlohmann::json& info) = 0;

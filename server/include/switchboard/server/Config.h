@@ -75,6 +75,14 @@ struct Config {
   bool trust_forwarded_for = false;   // the client address is the last X-Forwarded-For entry (behind a proxy)
   std::string log_level = "info";
   std::string log_format = "text";    // or "json": one JSON object per line
+  // Webhooks: events POSTed, signed, to the application's backends (server/src/backend/Webhooks.h).
+  std::vector<std::string> webhook_urls;  // http:// or https:// (--webhook-url, repeatable or comma-separated)
+  std::string webhook_secret;             // the HMAC-SHA256 key of their signatures
+  std::string webhook_events;             // which events, for which rooms (WebhookFilter); empty: all
+  std::size_t webhook_queue_size = 10000; // events waiting per URL; more are dropped (queue_full)
+  std::chrono::milliseconds webhook_timeout{10000};  // one POST, connect to answer
+  std::chrono::seconds webhook_retry_for{300};       // a batch failing this long is given up (gave_up)
+  std::string webhook_ca_file;            // PEM CAs trusted for https URLs; empty: the system's
 
   bool tls_enabled() const { return !tls_cert.empty(); }
   bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }

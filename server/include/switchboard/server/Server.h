@@ -28,6 +28,7 @@ class HttpApi;
 class HttpRoutes;
 class Listener;
 class Metrics;
+class Webhooks;
 struct SessionContext;
 
 class Server {
@@ -76,6 +77,7 @@ class Server {
   std::unique_ptr<cluster::PresenceStore> presence_;
   std::unique_ptr<cluster::ControlChannel> control_;  // starts after the presence store, stops before it
   std::unique_ptr<DenyList> denied_;
+  std::unique_ptr<Webhooks> webhooks_;  // on a strand of iocs_.front(); told by the dispatcher
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<ControlHandler> control_handler_;
   std::unique_ptr<HttpRoutes> routes_;

@@ -1,0 +1,82 @@
+#include "backend/WebhookFilter.h"
+
+#include <stdexcept>
+
+namespace switchboard::server {
+
+namespace {
+constexpr std::string_view kNames[kWebhookKindCount] = {
+    "room_occupied",     "room_vacated",      "member_added",      "member_removed",
+    "connection_opened", "connection_closed", "message_published",
+};
+
+std::string_view trimmed(std::string_view text) {
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  return text;
+}
+
+bool is_room_kind(WebhookKind kind) {
+  return kind != WebhookKind::connection_opened && kind != WebhookKind::connection_closed;
+}
+}  // namespace
+
+std::string_view WebhookFilter::name(WebhookKind kind) { return kNames[index(kind)]; }
+
+std::optional<WebhookKind> WebhookFilter::kind_named(std::string_view name) {
+  for (std::size_t i = 0; i < kWebhookKindCount; ++i)
+    if (kNames[i] == name) return static_cast<WebhookKind>(i);
+  return std::nullopt;
+}
+
+bool WebhookFilter::cluster_wide(WebhookKind kind) {
+  return kind == WebhookKind::room_occupied || kind == WebhookKind::room_vacated ||
+         kind == WebhookKind::member_added || kind == WebhookKind::member_removed;
+}
+
+WebhookFilter WebhookFilter::parse(std::string_view spec, bool clustered) {
+  WebhookFilter filter;
+  (void)clustered;  // every kind is sent once for the cluster (see Webhooks::member_changed)
+  if (trimmed(spec).empty()) {
+    for (auto& patterns : filter.patterns_) patterns.push_back("*");
+    return filter;
+  }
+  std::string_view rest = spec;
+  while (true) {
+    auto comma = rest.find(',');
+    std::string_view entry = trimmed(rest.substr(0, comma));
+    auto at = entry.find('@');
+    std::string_view kind_name = trimmed(entry.substr(0, at));
+    auto kind = kind_named(kind_name);
+    if (!kind)
+      throw std::invalid_argument("--webhook-events: unknown event \"" + std::string(kind_name) +
+                                  "\"; the events are room_occupied, room_vacated, member_added, member_removed, "
+                                  "connection_opened, connection_closed, message_published");
+    std::string pattern = "*";
+    if (at != std::string_view::npos) {
+      pattern = std::string(trimmed(entry.substr(at + 1)));
+      if (pattern.empty()) throw std::invalid_argument("--webhook-events: " + std::string(kind_name) + "@ names no room");
+      if (!is_room_kind(*kind))
+        throw std::invalid_argument("--webhook-events: " + std::string(kind_name) + " is about no room: give it no @pattern");
+      if (pattern.find('*') != std::string::npos && pattern.find('*') != pattern.size() - 1)
+        throw std::invalid_argument("--webhook-events: in \"" + pattern + "\", * may only end the pattern");
+    }
+    filter.patterns_[index(*kind)].push_back(std::move(pattern));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return filter;
+}
+
+bool WebhookFilter::wants(WebhookKind kind, std::string_view room) const {
+  for (const auto& pattern : patterns_[index(kind)]) {
+    if (pattern.back() == '*') {
+      if (room.substr(0, pattern.size() - 1) == std::string_view(pattern).substr(0, pattern.size() - 1)) return true;
+    } else if (room == pattern) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace switchboard::server

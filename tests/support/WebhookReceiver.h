@@ -1,0 +1,45 @@
+#pragma once
+// A webhook receiver for the tests: tests/support/webhook_receiver.py in a process of its own,
+// which checks each batch's signature with Python's hmac module and reports every batch.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace switchboard::test {
+
+class WebhookReceiver {
+ public:
+  struct Options {
+    std::uint16_t port = 0;  // 0: a free one
+    std::string secret;      // the HMAC key it verifies with
+    std::string cert_path;   // with key_path: https
+    std::string key_path;
+    bool hang = false;       // reads and reports each batch, never answers
+  };
+  // Starts it and waits until it listens. Throws std::runtime_error when it does not.
+  explicit WebhookReceiver(Options options);
+  ~WebhookReceiver();
+  WebhookReceiver(const WebhookReceiver&) = delete;
+  WebhookReceiver& operator=(const WebhookReceiver&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  std::string url(const std::string& path = "/hook") const;
+  // The next batch received: {"verified", "why", "events", "peer_port"}. Throws after `deadline`
+  // (0: unless one was reported already; the receiver reports a batch before it answers).
+  nlohmann::json next_batch(std::chrono::milliseconds deadline = std::chrono::seconds(10));
+
+ private:
+  void stop();
+  std::string next_line(std::chrono::steady_clock::time_point until);
+
+  Options options_;
+  pid_t pid_ = -1;
+  int output_ = -1;
+  std::string buffer_;
+  std::uint16_t port_ = 0;
+};
+
+}  // namespace switchboard::test
