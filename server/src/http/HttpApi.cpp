@@ -15,7 +15,6 @@ namespace switchboard::server {
 
 namespace {
 
-constexpr std::string_view kDefaultFrom = "server";
 
 bool equal_in_constant_time(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -89,7 +88,7 @@ std::variant<HttpApi::Caller, HttpResponse> HttpApi::authenticate(const HttpRequ
     if (equal_in_constant_time(token, api_keys_[i])) {
       caller.backend = true;
       caller.key_index = i;
-      caller.identity.user = kDefaultFrom;
+      caller.identity.user = kDefaultSender;
       return caller;
     }
   }

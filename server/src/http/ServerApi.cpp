@@ -19,7 +19,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kDefaultFrom = "server";
 constexpr std::string_view kDefaultReason = "disconnected by the server";
 constexpr std::size_t kMaxUserBytes = 1024;       // a user id (a token's sub) or a token id (jti)
 constexpr std::size_t kMaxReasonBytes = 123;      // what a WebSocket close frame carries
@@ -192,7 +191,7 @@ void ServerApi::broadcast(const HttpRequest& req, Respond respond) {
   pending->shape.version(req.version());
   pending->shape.keep_alive(req.keep_alive());
   pending->respond = std::move(respond);
-  std::string from = body.from ? *body.from : std::string(kDefaultFrom);
+  std::string from = body.from ? *body.from : std::string(kDefaultSender);
   for (const auto& room : body.rooms) {
     dispatcher_.publish_from_backend(room, body.data, from, Dispatcher::scoped_idem(body.idem, {}, true),
                                      [this, pending, room](std::optional<std::uint64_t> offset) {

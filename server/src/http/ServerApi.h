@@ -21,6 +21,10 @@
 
 namespace switchboard::server {
 
+// The sender subscribers see in a backend's message that names none (an API key's "from").
+inline constexpr std::string_view kDefaultSender = "server";
+
+
 class ServerApi {
  public:
   using Respond = std::function<void(HttpResponse)>;
