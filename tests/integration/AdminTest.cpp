@@ -5,6 +5,7 @@
 
 #include "RedisServer.h"
 #include "TestNode.h"
+#include "WebhookReceiver.h"
 #include "WsClient.h"
 
 using namespace switchboard;
@@ -183,6 +184,27 @@ TEST(Admin, StatsShowTheNodeItsConnectionsTrafficAndLargestRooms) {
   EXPECT_EQ(WsClient::try_handshake(node.port(), foreign).status, 403);
   doc = json::parse(stats(node.port()).body);
   EXPECT_EQ(doc["handshakes_rejected"]["origin_not_allowed"], 1);
+}
+
+// The webhooks' health: deliveries, and the failures and drops of a backend that is down.
+TEST(Admin, WebhooksShowTheirDeliveriesAndFailures) {
+  const std::string secret = "admin-test-webhook-secret-0123";
+  WebhookReceiver receiver({.secret = secret});
+  auto config = admin_config();
+  config.webhook_urls = {receiver.url(), "http://127.0.0.1:1/down"};
+  config.webhook_secret = secret;
+  TestNode node(config);
+  auto doc = json::parse(stats(node.port()).body);
+  EXPECT_EQ(doc["webhooks"]["urls"], 2);
+  WsClient client(node.port());  // connection_opened, to both URLs
+  EXPECT_TRUE(receiver.next_batch()["verified"].get<bool>());
+  EXPECT_TRUE(eventually([&] {
+    doc = json::parse(stats(node.port()).body);
+    return doc["webhooks"]["events_delivered"].get<long>() >= 1 && doc["webhooks"]["failures"].get<long>() >= 1;
+  })) << doc["webhooks"];
+  EXPECT_EQ(doc["webhooks"]["dropped"]["queue_full"], 0);
+  EXPECT_EQ(doc["webhooks"]["dropped"]["gave_up"], 0);
+  EXPECT_GE(doc["webhooks"]["queued_now"].get<long>(), 1);  // waiting for the URL that is down
 }
 
 TEST(Admin, ANodeOfAClusterShowsItsRedisAndReadiness) {

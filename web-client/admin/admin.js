@@ -244,6 +244,14 @@ function renderTrouble(stats) {
   const reasons = Object.entries(stats.handshakes_rejected).sort((a, b) => b[1] - a[1]);
   if (!reasons.length) line('none', 0);
   for (const [reason, n] of reasons) line(reason.replaceAll('_', ' '), n, `rejected-${reason}`);
+  const hooks = stats.webhooks;
+  if (hooks && hooks.urls > 0) {
+    group(`Webhooks (${hooks.urls} URL${hooks.urls === 1 ? '' : 's'}: ${count(hooks.events_delivered)} events delivered, ${count(hooks.queued_now)} waiting)`);
+    line('failed POSTs (retried)', hooks.failures, 'webhook-failures');
+    line('events dropped: queue full', hooks.dropped.queue_full, 'webhook-dropped-queue_full');
+    line('events dropped: gave up', hooks.dropped.gave_up, 'webhook-dropped-gave_up');
+    line('events dropped: refused (4xx)', hooks.dropped.rejected, 'webhook-dropped-rejected');
+  }
   $('trouble').replaceChildren(...rows);
 }
 

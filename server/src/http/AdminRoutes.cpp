@@ -172,6 +172,15 @@ std::string AdminRoutes::stats(bool draining) const {
        {{"slow_consumer", metrics_.deliveries_dropped_slow_consumer.load()},
         {"rate_limited", metrics_.deliveries_dropped_rate_limited.load()}}},
       {"handshakes_rejected", std::move(rejected)},
+      {"webhooks",
+       {{"urls", config_.webhook_urls.size()},
+        {"queued_now", metrics_.webhook_queue_events.load()},
+        {"events_delivered", metrics_.webhook_events_delivered.load()},
+        {"failures", metrics_.webhook_failures.load()},
+        {"dropped",
+         {{"queue_full", metrics_.webhook_dropped_queue_full.load()},
+          {"gave_up", metrics_.webhook_dropped_gave_up.load()},
+          {"rejected", metrics_.webhook_dropped_rejected.load()}}}}},
   };
   return doc.dump(-1, ' ', false, json::error_handler_t::replace);
 }
