@@ -127,7 +127,9 @@ void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds dra
     control_->stop();
     presence_->stop();  // while the event loop still runs
     broker_->stop();
-    webhooks_->stop();
+    // The last events (the leaves above) go out to the backends that answer, for up to 3 s (or
+    // the webhooks' timeout, if shorter): no other node will tell them.
+    webhooks_->stop(std::min<std::chrono::milliseconds>(config_.webhook_timeout, std::chrono::seconds(3)));
   }
   for (auto& ioc : iocs_) ioc->stop();
   for (auto& t : threads_) t.join();

@@ -22,6 +22,14 @@ WebhookReceiver::WebhookReceiver(Options options) : options_(std::move(options))
     args.insert(args.end(), {"--cert", options_.cert_path, "--key", options_.key_path});
   }
   if (options_.hang) args.push_back("--hang");
+  if (options_.delay_ms) {
+    args.push_back("--delay-ms");
+    args.push_back(std::to_string(options_.delay_ms));
+  }
+  if (options_.status) {
+    args.push_back("--status");
+    args.push_back(std::to_string(options_.status));
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -18,6 +18,8 @@ class WebhookReceiver {
     std::string cert_path;   // with key_path: https
     std::string key_path;
     bool hang = false;       // reads and reports each batch, never answers
+    int status = 0;          // answers every batch with this status (0: 204, or 401 to a bad signature)
+    int delay_ms = 0;        // answers each batch this long after reporting it (a slow backend)
   };
   // Starts it and waits until it listens. Throws std::runtime_error when it does not.
   explicit WebhookReceiver(Options options);

@@ -3,10 +3,11 @@
 module, the way an application's backend would, and reports every batch as one JSON line on
 stdout: {"verified": bool, "why": str, "events": [...], "peer_port": int}.
 
-  webhook_receiver.py --port P --secret S [--cert C --key K] [--hang]
+  webhook_receiver.py --port P --secret S [--cert C --key K] [--hang] [--status N] [--delay-ms M]
 
 Prints "listening <port>" once it accepts connections. Answers 204 to a verified batch and 401
-to a forged or stale one; with --hang it reads each batch, reports it, and never answers."""
+to a forged or stale one; with --hang it reads each batch, reports it, and never answers; with
+--status N it answers N to every batch; with --delay-ms M it answers each M ms after reporting it."""
 import argparse
 import hashlib
 import hmac
@@ -42,6 +43,8 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--hang", action="store_true")
+    parser.add_argument("--status", type=int, default=0)
+    parser.add_argument("--delay-ms", type=int, default=0)
     args = parser.parse_args()
     secret = args.secret.encode()
     out = threading.Lock()
@@ -67,7 +70,8 @@ def main():
                 sys.stdout.flush()
             if args.hang:
                 never.wait()
-            self.send_response(204 if ok else 401)
+            never.wait(args.delay_ms / 1000)
+            self.send_response(args.status or (204 if ok else 401))
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -180,7 +180,9 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
     Response response;
     response.status = res.result_int();
     response.body = std::move(res.body());
-    bool reusable = res.keep_alive() && !parser_->need_eof();
+    // An interim answer (1xx) is not the request's: its final answer would follow on the same
+    // connection, so that connection is not used again; the call counts as failed.
+    bool reusable = res.keep_alive() && !parser_->need_eof() && response.status >= 200;
     finish(reusable, std::move(response));
   }
 

@@ -20,6 +20,8 @@ struct Webhooks::Target {
   std::mutex mutex;
   std::deque<std::string> queue;  // events' JSON text, oldest first
   std::size_t held = 0;           // queued or in the batch: what --webhook-queue-size bounds
+  std::size_t held_bytes = 0;     // their bytes: what kMaxQueueBytes bounds
+  std::atomic<bool> failing{false};  // its last batch failed: stop() does not wait for it
   bool posted = false;            // a pump is on its way to the strand
   // On the strand:
   std::vector<std::string> batch;
@@ -51,7 +53,19 @@ void Webhooks::start(net::io_context& ioc) {
             std::to_string(config_.webhook_queue_size) + " events each");
 }
 
-void Webhooks::stop() {
+void Webhooks::stop(std::chrono::milliseconds grace) {
+  if (!running_) return;
+  auto queued = [this] {
+    for (auto& target : targets_) {
+      std::lock_guard lock(target->mutex);
+      if (target->held > 0 && !target->failing) return true;
+    }
+    return false;
+  };
+  {
+    std::unique_lock lock(drained_mutex_);
+    drained_.wait_for(lock, grace, [&] { return !queued(); });
+  }
   if (!running_.exchange(false)) return;
   net::post(*strand_, [this] {
     for (auto& target : targets_) target->timer.cancel();
@@ -181,12 +195,13 @@ void Webhooks::emit(const std::string& text) {
     bool post = false;
     {
       std::lock_guard lock(target->mutex);
-      if (target->held >= config_.webhook_queue_size) {
+      if (target->held >= config_.webhook_queue_size || target->held_bytes + text.size() > kMaxQueueBytes) {
         ++metrics_.webhook_dropped_queue_full;
         continue;
       }
       target->queue.push_back(text);
       ++target->held;
+      target->held_bytes += text.size();
       post = !target->posted;
       target->posted = true;
     }
@@ -201,7 +216,10 @@ void Webhooks::pump(Target& target) {
     std::lock_guard lock(target.mutex);
     target.posted = false;
     if (target.busy || !running_) return;
-    while (target.batch.size() < kMaxBatch && !target.queue.empty()) {
+    std::size_t bytes = 0;
+    while (target.batch.size() < kMaxBatch && !target.queue.empty() &&
+           (target.batch.empty() || bytes + target.queue.front().size() <= kMaxBatchBytes)) {
+      bytes += target.queue.front().size();
       target.batch.push_back(std::move(target.queue.front()));
       target.queue.pop_front();
     }
@@ -233,6 +251,7 @@ void Webhooks::send(Target& target) {
 
 void Webhooks::answered(Target& target, const HttpClient::Response& response) {
   if (response.status >= 200 && response.status < 300) {
+    target.failing = false;
     if (target.attempt > 1)
       log::info("webhook " + target.url + ": delivered after " + std::to_string(target.attempt) + " attempts");
     metrics_.webhook_events_delivered += target.batch.size();
@@ -241,8 +260,22 @@ void Webhooks::answered(Target& target, const HttpClient::Response& response) {
     return;
   }
   ++metrics_.webhook_failures;
+  target.failing = true;
+  {
+    std::lock_guard lock(drained_mutex_);
+  }
+  drained_.notify_all();
   std::string why = response.status ? "answered " + std::to_string(response.status) : response.error;
   if (!running_) return;
+  // A 4xx other than 408 (timeout) and 429 (too many) says the batch itself is refused (too large,
+  // malformed for the backend): sending it again would fail again, and hold up the queue.
+  if (response.status >= 400 && response.status < 500 && response.status != 408 && response.status != 429) {
+    log::warn("webhook " + target.url + ": " + why + "; dropped " + std::to_string(target.batch.size()) +
+              " events (a 4xx answer is not retried)");
+    metrics_.webhook_dropped_rejected += target.batch.size();
+    settle(target);
+    return;
+  }
   if (Clock::now() - target.first_try >= config_.webhook_retry_for) {
     log::warn("webhook " + target.url + ": " + why + "; gave up " + std::to_string(target.batch.size()) +
               " events after " + std::to_string(target.attempt) + " attempts");
@@ -256,29 +289,30 @@ void Webhooks::answered(Target& target, const HttpClient::Response& response) {
   auto bound = std::min<std::chrono::milliseconds>(kBackoffCap, step);
   std::uniform_int_distribution<long long> pick(0, bound.count());
   target.timer.expires_after(std::chrono::milliseconds(pick(random_)));
+  // The retry sends the same batch: the events queued meanwhile go in the next one, each with
+  // its own time to retry.
   target.timer.async_wait([this, &target](const boost::system::error_code& ec) {
     if (ec || !running_) return;
-    {
-      // The retry carries what was queued meanwhile too.
-      std::lock_guard lock(target.mutex);
-      while (target.batch.size() < kMaxBatch && !target.queue.empty()) {
-        target.batch.push_back(std::move(target.queue.front()));
-        target.queue.pop_front();
-      }
-    }
     send(target);
   });
 }
 
 void Webhooks::settle(Target& target) {
   auto n = target.batch.size();
+  std::size_t bytes = 0;
+  for (const auto& event : target.batch) bytes += event.size();
   target.batch.clear();
   target.busy = false;
   {
     std::lock_guard lock(target.mutex);
     target.held -= n;
+    target.held_bytes -= bytes;
   }
   metrics_.webhook_queue_events -= static_cast<std::int64_t>(n);
+  {
+    std::lock_guard lock(drained_mutex_);  // so that stop() cannot miss the notification
+  }
+  drained_.notify_all();
   pump(target);
 }
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -39,6 +40,10 @@ class Webhooks {
  public:
   // Events in one POST at most.
   static constexpr std::size_t kMaxBatch = 100;
+  // A batch's events' bytes at most (a single larger event goes alone), and a URL's queue's: past
+  // it, events are dropped as for a full queue.
+  static constexpr std::size_t kMaxBatchBytes = 1 << 20;
+  static constexpr std::size_t kMaxQueueBytes = 64 << 20;
   // The backoff between a batch's attempts: a random delay up to min(kBackoffCap, kBackoffBase × 2^(attempt-1)).
   static constexpr std::chrono::milliseconds kBackoffBase{100};
   static constexpr std::chrono::milliseconds kBackoffCap{30000};
@@ -53,8 +58,10 @@ class Webhooks {
   bool enabled() const { return !config_.webhook_urls.empty(); }
   // Makes the strand and the HTTP client on `ioc` (I/O thread 0). Throws when the CA file fails.
   void start(boost::asio::io_context& ioc);
-  // Stops sending: what is still queued is not sent. From the main thread, before the io_contexts stop.
-  void stop();
+  // Sends what is queued for up to `grace` (a node that stops gracefully tells the last leaves of
+  // its users: no other node will), then stops sending: what is still queued then is not sent.
+  // From the main thread, before the io_contexts stop.
+  void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
 
   // The events, from any thread; none waits for more than a short lock.
   void connection_opened(cluster::ConnectionId id, const std::string& user);
@@ -101,6 +108,9 @@ class Webhooks {
   std::shared_ptr<HttpClient> client_;
   std::mt19937_64 random_;  // the backoff's jitter, on the strand
   std::atomic<bool> running_{false};
+  // Told by settle() when a batch is over: stop() waits on it for the queues to empty.
+  std::mutex drained_mutex_;
+  std::condition_variable drained_;
   // Members per room, from the presence events (room_occupied, room_vacated); a leaf lock.
   std::mutex members_mutex_;
   std::unordered_map<std::string, std::size_t> members_;

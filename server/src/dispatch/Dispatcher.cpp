@@ -361,14 +361,15 @@ void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Comm
   ++metrics_.messages_published;
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);
   // What the webhook's message_published needs, kept only when one wants it.
-  std::string hooked_data, hooked_from;
+  std::string hooked_room, hooked_data, hooked_from;
   if (webhooks_ && webhooks_->wants_publication(req.room)) {
+    hooked_room = req.room;
     hooked_data = std::move(req.data);
     hooked_from = conn->identity().user;  // read here: the ack may run on another thread
   }
   broker_.publish(req.room, std::move(push), [this, conn, id = std::move(req.id), started = std::chrono::steady_clock::now(),
-                                              room = hooked_data.empty() ? std::string() : req.room,
-                                              data = std::move(hooked_data), from = std::move(hooked_from)](
+                                              room = std::move(hooked_room), data = std::move(hooked_data),
+                                              from = std::move(hooked_from)](
                                                  std::optional<std::uint64_t> offset) {
     // May run on any thread: answer through the connection's queue.
     if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");

@@ -191,9 +191,11 @@ void render_webhooks(std::ostream& out, const Metrics& m) {
          "Webhook POSTs that failed (no answer within --webhook-timeout-ms, or not a 2xx); each is retried.",
          m.webhook_failures.load());
   family(out, "switchboard_webhook_events_dropped_total", "counter",
-         "Webhook events dropped, by reason: queue_full (--webhook-queue-size), gave_up (--webhook-retry-for).");
+         "Webhook events dropped, by reason: queue_full (--webhook-queue-size, or 64 MiB of events), gave_up "
+         "(--webhook-retry-for), rejected (their batch answered a 4xx other than 408 and 429).");
   sample(out, "switchboard_webhook_events_dropped_total", "reason", "queue_full", m.webhook_dropped_queue_full.load());
   sample(out, "switchboard_webhook_events_dropped_total", "reason", "gave_up", m.webhook_dropped_gave_up.load());
+  sample(out, "switchboard_webhook_events_dropped_total", "reason", "rejected", m.webhook_dropped_rejected.load());
 }
 }  // namespace
 

@@ -45,6 +45,7 @@ class Metrics {
   Counter webhook_failures{0};           // POSTs that failed (no answer in time, or not a 2xx): retried
   Counter webhook_dropped_queue_full{0}; // events dropped: their URL's queue was full
   Counter webhook_dropped_gave_up{0};    // events dropped: retried for --webhook-retry-for in vain
+  Counter webhook_dropped_rejected{0};   // events dropped: their batch was answered a 4xx (not 408, 429)
   std::atomic<std::int64_t> webhook_queue_events{0};  // events waiting or under way, every URL
 
   // Bytes queued to a connection, observed as each write to it starts (and at a slow-consumer close).
