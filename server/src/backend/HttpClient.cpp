@@ -22,7 +22,9 @@ namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-namespace {
+// Named, not anonymous: HttpClient::Pool holds one (an anonymous type in a member of a class of
+// external linkage is refused when this file is part of a unity batch).
+namespace http_client_detail {
 // A URL split into what a connection and a request need.
 struct Target {
   bool tls = false;
@@ -56,7 +58,10 @@ std::optional<Target> parse_target(const std::string& url, std::string* why = nu
   t.origin = scheme + "://" + t.host_header + (u.has_port() ? "" : ":" + t.port);
   return t;
 }
-}  // namespace
+}  // namespace http_client_detail
+
+using http_client_detail::parse_target;
+using http_client_detail::Target;
 
 // One connection to an origin: plain or TLS, with its read buffer.
 struct HttpClient::Link {
