@@ -94,6 +94,26 @@ bool read_idem(const Members& doc, std::string& key) {
   return true;
 }
 
+// Reads an HTTP body's optional `from` member (1-200 bytes) into `from`; false when it is there
+// but not such a string.
+bool read_from(const Members& doc, std::optional<std::string>& from) {
+  auto* member = find(doc, "from");
+  if (!member) return true;
+  json value = value_of(*member);
+  if (!value.is_string() || value.get_ref<const std::string&>().empty() ||
+      value.get_ref<const std::string&>().size() > kMaxRoomNameBytes)
+    return false;
+  from = std::move(value.get_ref<std::string&>());
+  return true;
+}
+
+// An HTTP body, which must be a JSON object (`shape` says which), scanned.
+std::variant<Members, CommandError> scan_body(std::string_view text, const char* shape) {
+  constexpr const char* too_deep = "body nests deeper than 64 levels";
+  if (nesting_depth(text) > kMaxNestingDepth) return CommandError{ErrorCode::bad_request, too_deep, nullptr};
+  return scan_object(text, "body is not valid JSON", shape, too_deep);
+}
+
 bool op_takes_room(Op op) { return op != Op::ping && op != Op::refresh; }
 
 }  // namespace
@@ -187,10 +207,7 @@ ParseResult parse_command(std::string_view text) {
 }
 
 std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text) {
-  constexpr const char* too_deep = "body nests deeper than 64 levels";
-  if (nesting_depth(text) > kMaxNestingDepth) return error(ErrorCode::bad_request, too_deep);
-  auto scanned = scan_object(text, "body is not valid JSON", R"(the body is a JSON object {"room":…,"data":…})",
-                             too_deep);
+  auto scanned = scan_body(text, R"(the body is a JSON object {"room":…,"data":…})");
   if (auto* err = std::get_if<CommandError>(&scanned)) return std::move(*err);
   const Members& doc = std::get<Members>(scanned);
   PublishBody body;
@@ -203,22 +220,13 @@ std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text
   auto* data = find(doc, "data");
   if (!data) return error(ErrorCode::bad_request, "publish needs data");
   body.data = text_of(*data);
-  if (auto* member = find(doc, "from")) {
-    json from = value_of(*member);
-    if (!from.is_string() || from.get_ref<const std::string&>().empty() ||
-        from.get_ref<const std::string&>().size() > kMaxRoomNameBytes)
-      return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
-    body.from = std::move(from.get_ref<std::string&>());
-  }
+  if (!read_from(doc, body.from)) return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
   if (!read_idem(doc, body.idem)) return error(ErrorCode::bad_request, kBadIdem);
   return body;
 }
 
 std::variant<BroadcastBody, CommandError> parse_broadcast_body(std::string_view text) {
-  constexpr const char* too_deep = "body nests deeper than 64 levels";
-  if (nesting_depth(text) > kMaxNestingDepth) return error(ErrorCode::bad_request, too_deep);
-  auto scanned = scan_object(text, "body is not valid JSON", R"(the body is a JSON object {"rooms":[…],"data":…})",
-                             too_deep);
+  auto scanned = scan_body(text, R"(the body is a JSON object {"rooms":[…],"data":…})");
   if (auto* err = std::get_if<CommandError>(&scanned)) return std::move(*err);
   const Members& doc = std::get<Members>(scanned);
   BroadcastBody body;
@@ -240,13 +248,7 @@ std::variant<BroadcastBody, CommandError> parse_broadcast_body(std::string_view 
   auto* data = find(doc, "data");
   if (!data) return error(ErrorCode::bad_request, "broadcast needs data");
   body.data = text_of(*data);
-  if (auto* member = find(doc, "from")) {
-    json from = value_of(*member);
-    if (!from.is_string() || from.get_ref<const std::string&>().empty() ||
-        from.get_ref<const std::string&>().size() > kMaxRoomNameBytes)
-      return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
-    body.from = std::move(from.get_ref<std::string&>());
-  }
+  if (!read_from(doc, body.from)) return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
   if (!read_idem(doc, body.idem)) return error(ErrorCode::bad_request, kBadIdem);
   return body;
 }
