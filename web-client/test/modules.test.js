@@ -179,16 +179,19 @@ test('SSE transport: a subscribe is answered by the new stream, requests by the 
 
 test('offline queue: in order, the oldest pushed out past max', async () => {
   const queue = new OfflineQueue(2);
-  const first = queue.add('a', 1);
-  const second = queue.add('a', 2);
-  const third = queue.add('b', 3);
+  const settle = (item) => new Promise((resolve, reject) => { item.resolve = resolve; item.reject = reject; });
+  const made = [queue.entry('a', 1), queue.entry('a', 2), queue.entry('b', 3)];
+  const [first, second, third] = made.map(settle);
+  for (const item of made) queue.add(item);
   await assert.rejects(first, { code: 'queue_full', room: 'a', op: 'publish' });
   assert.equal(queue.length, 2);
   const items = queue.take();
   assert.deepEqual(items.map((i) => i.data), [2, 3]);
   items[0].resolve({ offset: 1 });
   assert.deepEqual(await second, { offset: 1 });
-  queue.add('c', 4).catch((err) => assert.equal(err.code, 'disconnected'));
+  const fourth = queue.entry('c', 4);
+  settle(fourth).catch((err) => assert.equal(err.code, 'disconnected'));
+  queue.add(fourth);
   queue.rejectAll('disconnected', 'gone');
   assert.equal(queue.length, 0);
   items[1].resolve({ offset: 2 });
