@@ -185,7 +185,9 @@ void RedisSentinelProcess::wait_until_ready(const char* what) {
         }
         return true;
       },
-      what);
+      // A restarted former master is made a replica once the sentinels notice its role, which
+      // their INFO every 10 s may take twice over on a loaded machine.
+      what, std::chrono::seconds(60));
 }
 
 void RedisSentinelProcess::kill_master() {
