@@ -14,7 +14,7 @@ namespace net = boost::asio;
 
 // One URL: its queue (under `mutex`, from any thread) and its batch (on the strand).
 struct Webhooks::Target {
-  Target(std::string url, net::any_io_executor executor) : url(std::move(url)), timer(std::move(executor)) {}
+  Target(std::string url, const net::any_io_executor& executor) : url(std::move(url)), timer(executor) {}
 
   std::string url;
   std::mutex mutex;
