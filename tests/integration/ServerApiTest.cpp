@@ -77,6 +77,8 @@ INSTANTIATE_TEST_SUITE_P(Broker, ServerApi, ::testing::Values(false, true),
 
 TEST_P(ServerApi, DisconnectClosesEveryConnectionOfTheUserOnEveryNode) {
   WsClient alice_a(a().port(), as("alice")), alice_c(c().port(), as("alice")), bob(c().port(), as("bob"));
+  // Open on their nodes (their pings answered) before the call.
+  for (WsClient* client : {&alice_a, &alice_c, &bob}) ASSERT_EQ(client->request({{"op", "ping"}})["ok"], true);
   auto r = call(b(), "POST", "/api/disconnect", {{"user", "alice"}, {"reason", "account closed"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body), (json{{"ok", true}, {"closed", 2}, {"nodes", expected_nodes()}}));
@@ -95,6 +97,8 @@ TEST_P(ServerApi, DisconnectClosesEveryConnectionOfTheUserOnEveryNode) {
 
 TEST_P(ServerApi, TheDenyListRefusesTheUsersHandshakesOnEveryNode) {
   WsClient alice(c().port(), as("alice"));
+  // Open on their nodes (their pings answered) before the call.
+  for (WsClient* client : {&alice}) ASSERT_EQ(client->request({{"op", "ping"}})["ok"], true);
   auto until = unix_time(600);
   auto r = call(a(), "POST", "/api/disconnect", {{"user", "alice"}, {"until", until}, {"code", 4010}});
   ASSERT_EQ(r.status, 200) << r.body;
@@ -121,6 +125,8 @@ TEST_P(ServerApi, TheDenyListEntryRunsOut) {
 
 TEST_P(ServerApi, TheDenyListRefusesOneTokenById) {
   WsClient first(c().port(), as("alice", {{"jti", "token-1"}})), second(c().port(), as("alice", {{"jti", "token-2"}}));
+  // Open on their nodes (their pings answered) before the call.
+  for (WsClient* client : {&first, &second}) ASSERT_EQ(client->request({{"op", "ping"}})["ok"], true);
   auto r = call(a(), "POST", "/api/disconnect", {{"jti", "token-1"}, {"until", unix_time(600)}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["closed"], 1);
@@ -143,6 +149,8 @@ TEST_P(ServerApi, ANodeThatStartsLaterKnowsTheDenyList) {
 
 TEST_P(ServerApi, UnsubscribeTakesTheUserOutOfTheRoomOnEveryNode) {
   WsClient alice_a(a().port(), as("alice")), alice_c(c().port(), as("alice")), bob(c().port(), as("bob"));
+  // Open on their nodes (their pings answered) before the call.
+  for (WsClient* client : {&alice_a, &alice_c, &bob}) ASSERT_EQ(client->request({{"op", "ping"}})["ok"], true);
   for (WsClient* client : {&alice_a, &alice_c, &bob}) subscribe(*client, "chat:lobby");
   subscribe(alice_a, "chat:other");
   auto r = call(b(), "POST", "/api/unsubscribe", {{"user", "alice"}, {"room", "chat:lobby"}});
@@ -166,6 +174,8 @@ TEST_P(ServerApi, UnsubscribeTakesTheUserOutOfTheRoomOnEveryNode) {
 
 TEST_P(ServerApi, BroadcastPublishesToEveryRoomOnceWithItsIdem) {
   WsClient one(a().port(), as("u1")), two(c().port(), as("u2"));
+  // Open on their nodes (their pings answered) before the call.
+  for (WsClient* client : {&one, &two}) ASSERT_EQ(client->request({{"op", "ping"}})["ok"], true);
   subscribe(one, "news:one");
   subscribe(two, "news:two");
   ASSERT_EQ(call(a(), "POST", "/api/publish", {{"room", "news:two"}, {"data", "first"}}).status, 200);
@@ -232,6 +242,8 @@ TEST_P(ServerApi, RoomsAreListedByPatternAndPaged) {
 
 TEST_P(ServerApi, PresenceStatsCountConnectionsAndUsers) {
   WsClient alice_a(a().port(), as("alice")), alice_c(c().port(), as("alice")), bob(c().port(), as("bob"));
+  // Open on their nodes (their pings answered) before the call.
+  for (WsClient* client : {&alice_a, &alice_c, &bob}) ASSERT_EQ(client->request({{"op", "ping"}})["ok"], true);
   for (WsClient* client : {&alice_a, &alice_c, &bob}) subscribe(*client, "chat:stats");
   json expected = {{"ok", true}, {"room", "chat:stats"}, {"connections", 3}, {"users", 2}};
   EXPECT_TRUE(eventually([&] {
@@ -246,6 +258,8 @@ TEST_P(ServerApi, PresenceStatsCountConnectionsAndUsers) {
 
 TEST_P(ServerApi, UsersTellWhetherAUserIsOnlineWithItsConnectionsAndRooms) {
   WsClient alice_a(a().port(), as("alice")), alice_c(c().port(), as("alice")), spaced(a().port(), as("j doe"));
+  // Open on their nodes (their pings answered) before the call.
+  for (WsClient* client : {&alice_a, &alice_c, &spaced}) ASSERT_EQ(client->request({{"op", "ping"}})["ok"], true);
   subscribe(alice_a, "chat:b");
   subscribe(alice_c, "chat:a");
   subscribe(alice_c, "chat:b");
