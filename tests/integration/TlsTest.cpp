@@ -1,8 +1,7 @@
 // wss:// and https:// with a certificate made for the test.
 #include <gtest/gtest.h>
 
-#include <filesystem>
-
+#include "ScratchDir.h"
 #include "TestCert.h"
 #include "TestNode.h"
 #include "WsClient.h"
@@ -18,19 +17,12 @@ TestNode make_tls_node(const std::string& dir) {
   config.tls_key = cert.key_path;
   return TestNode(config);
 }
-std::string temp_dir() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("switchboard-tls-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
 }  // namespace
 
 TEST(Tls, WssCarriesTheSameProtocol) {
-  auto dir = temp_dir();
+  const ScratchDir dir("tls");
   {
-    TestNode node = make_tls_node(dir);
+    TestNode node = make_tls_node(dir.str());
     ASSERT_NE(node.tls_port(), 0);
     WsClient::Options tls;
     tls.tls = true;
@@ -47,18 +39,16 @@ TEST(Tls, WssCarriesTheSameProtocol) {
     auto closed = secure.close();
     EXPECT_TRUE(closed.closed);
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Tls, PlainTextOnTheTlsPortIsDropped) {
-  auto dir = temp_dir();
+  const ScratchDir dir("tls");
   {
-    TestNode node = make_tls_node(dir);
+    TestNode node = make_tls_node(dir.str());
     EXPECT_THROW(http_get(node.tls_port(), "/healthz", /*tls=*/false, std::chrono::milliseconds(2000)),
                  std::runtime_error);
     EXPECT_EQ(http_get(node.port(), "/healthz").status, 200);
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Tls, MissingCertificateFailsToStart) {

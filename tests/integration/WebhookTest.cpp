@@ -4,11 +4,11 @@
 // are counted while the WebSocket clients get their messages; https with a test certificate.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <set>
 
 #include "FreePort.h"
 #include "RedisServer.h"
+#include "ScratchDir.h"
 #include "TestCert.h"
 #include "TestNode.h"
 #include "WebhookReceiver.h"
@@ -50,14 +50,6 @@ std::vector<json> events_until(WebhookReceiver& receiver, const std::string& las
 
 json publish(WsClient& c, const std::string& room, const json& data) {
   return c.request({{"op", "publish"}, {"room", room}, {"data", data}});
-}
-
-std::string temp_dir() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("switchboard-webhook-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::filesystem::create_directories(dir);
-  return dir.string();
 }
 
 }  // namespace
@@ -213,7 +205,8 @@ TEST(Webhooks, BatchesReuseTheKeptAliveConnection) {
 }
 
 TEST(Webhooks, HttpsWithTheCertificateOfTheCaFile) {
-  auto cert = make_test_cert(temp_dir());
+  const ScratchDir dir("webhook");
+  auto cert = make_test_cert(dir.str());
   WebhookReceiver receiver({.secret = kSecret, .cert_path = cert.cert_path, .key_path = cert.key_path});
   auto c = hooked(receiver.url(), "message_published");
   c.webhook_ca_file = cert.cert_path;
@@ -226,7 +219,8 @@ TEST(Webhooks, HttpsWithTheCertificateOfTheCaFile) {
 }
 
 TEST(Webhooks, HttpsToAnUntrustedCertificateIsNotSent) {
-  auto cert = make_test_cert(temp_dir());
+  const ScratchDir dir("webhook");
+  auto cert = make_test_cert(dir.str());
   WebhookReceiver receiver({.secret = kSecret, .cert_path = cert.cert_path, .key_path = cert.key_path});
   TestNode node(hooked(receiver.url(), "message_published"));  // the system's CAs only
   WsClient pub(node.port());
