@@ -4,8 +4,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "backend/HttpClient.h"
+#include "backend/RoomPatterns.h"
 #include "backend/WebhookFilter.h"
 #include "switchboard/auth/RoomPermissions.h"
 #include "switchboard/cluster/RedisAddress.h"
@@ -199,11 +201,39 @@ void add_webhook_options(po::options_description& d, Config& c) {
   // clang-format on
 }
 
+// Client requests asked of the application's backend first.
+void add_proxy_options(po::options_description& d, Config& c) {
+  // clang-format off
+  d.add_options()
+    ("proxy-subscribe", po::value(&c.proxy_subscribe_url),
+        "http:// or https:// URL a client's subscribe is POSTed to first (signed JSON): the application allows "
+        "it or refuses it (forbidden, with its message)")
+    ("proxy-subscribe-rooms", po::value(&c.proxy_subscribe_rooms),
+        "rooms whose subscribes go to --proxy-subscribe, comma-separated names or prefixes (chat:*) (default: all)")
+    ("proxy-publish", po::value(&c.proxy_publish_url),
+        "http:// or https:// URL a client's publish is POSTed to first: the application allows it (optionally "
+        "with other data: moderation, enrichment, storing) or refuses it (forbidden, with its message)")
+    ("proxy-publish-rooms", po::value(&c.proxy_publish_rooms),
+        "rooms whose publishes go to --proxy-publish, comma-separated names or prefixes (default: all)")
+    ("proxy-secret", po::value(&c.proxy_secret),
+        "key of the proxy requests' HMAC-SHA256 signatures, 16+ characters (prefer the environment variable)")
+    ("proxy-timeout-ms", po::value<long>()->default_value(c.proxy_timeout.count()),
+        "milliseconds the application has to answer a proxied request (waiting for a connection included); "
+        "later, the client's request is answered unavailable")
+    ("proxy-concurrency", po::value(&c.proxy_concurrency)->default_value(c.proxy_concurrency),
+        "per route, requests to the application under way at once (each on a keep-alive connection); four "
+        "times as many may wait, further ones are answered unavailable at once")
+    ("proxy-ca-file", po::value(&c.proxy_ca_file),
+        "PEM file of the CAs trusted for https proxy URLs (default: the system's)");
+  // clang-format on
+}
+
 po::options_description describe(Config& c) {
   po::options_description d("Switchboard options (flag, or SWITCHBOARD_<NAME> environment variable, or key in --config)");
   add_node_options(d, c);
   add_limit_options(d, c);
   add_webhook_options(d, c);
+  add_proxy_options(d, c);
   return d;
 }
 
@@ -297,6 +327,7 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.webhook_timeout = std::chrono::milliseconds(vm["webhook-timeout-ms"].as<long>());
     config.webhook_retry_for = std::chrono::seconds(vm["webhook-retry-for"].as<long>());
     config.webhook_urls = split_list(config.webhook_urls);
+    config.proxy_timeout = std::chrono::milliseconds(vm["proxy-timeout-ms"].as<long>());
   } catch (const std::exception& e) {
     result.message = std::string("switchboard: ") + e.what() + "\nTry 'switchboard --help'.\n";
     result.exit_code = 2;
@@ -398,6 +429,34 @@ std::string check_rooms_option(const char* name, const std::string& text) {
 }  // namespace
 
 namespace {
+// Empty when the proxy options go together, else what is wrong.
+std::string check_proxy(const Config& c) {
+  if (!c.proxy_enabled()) {
+    if (!c.proxy_secret.empty() || !c.proxy_ca_file.empty())
+      return "--proxy-secret and --proxy-ca-file go with --proxy-subscribe or --proxy-publish";
+  } else if (c.proxy_secret.size() < 16) {
+    return "--proxy-subscribe and --proxy-publish need --proxy-secret (or SWITCHBOARD_PROXY_SECRET), at least 16 "
+           "characters long";
+  }
+  for (auto [option, url, rooms] : {std::tuple{"--proxy-subscribe", &c.proxy_subscribe_url, &c.proxy_subscribe_rooms},
+                                    std::tuple{"--proxy-publish", &c.proxy_publish_url, &c.proxy_publish_rooms}}) {
+    if (url->empty()) {
+      if (!rooms->empty()) return std::string(option) + "-rooms goes with " + option;
+      continue;
+    }
+    if (auto why = HttpClient::check_url(*url); !why.empty()) return std::string(option) + ": \"" + *url + "\" " + why;
+    try {
+      RoomPatterns::parse(*rooms, std::string(option) + "-rooms");
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+  }
+  if (c.proxy_timeout.count() < 1 || c.proxy_timeout > std::chrono::minutes(1))
+    return "--proxy-timeout-ms must be between 1 and 60000";
+  if (c.proxy_concurrency < 1 || c.proxy_concurrency > 1024) return "--proxy-concurrency must be between 1 and 1024";
+  return {};
+}
+
 // Empty when the webhook options go together, else what is wrong.
 std::string check_webhooks(const Config& c) {
   if (c.webhook_urls.empty()) {
@@ -511,7 +570,8 @@ std::string validate(const Config& c) {
   if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error")
     return "--log-level is one of debug, info, warn, error";
   if (c.log_format != "text" && c.log_format != "json") return "--log-format is text or json";
-  return check_webhooks(c);
+  if (auto problem = check_webhooks(c); !problem.empty()) return problem;
+  return check_proxy(c);
 }
 
 }  // namespace switchboard::server

@@ -8,6 +8,7 @@
 #include "StaticDir.h"
 #include "admission/DenyList.h"
 #include "dispatch/ControlHandler.h"
+#include "backend/AppProxy.h"
 #include "backend/Webhooks.h"
 #include "dispatch/Dispatcher.h"
 #include "http/HttpApi.h"
@@ -48,6 +49,8 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   dispatcher_ = std::make_unique<Dispatcher>(config_, *authenticator_, *broker_, *presence_, *metrics_);
   webhooks_ = std::make_unique<Webhooks>(config_, *metrics_);
   if (!config_.webhook_urls.empty()) dispatcher_->set_webhooks(webhooks_.get());
+  proxy_ = std::make_unique<AppProxy>(config_, *metrics_);
+  if (config_.proxy_enabled()) dispatcher_->set_app_proxy(proxy_.get());
   routes_ = std::make_unique<HttpRoutes>(config_, *metrics_, dispatcher_->registry(), *broker_);
   dispatcher_->set_deny_list(denied_.get());
   control_handler_ = std::make_unique<ControlHandler>(*dispatcher_, *denied_);
@@ -91,6 +94,7 @@ void Server::start() {
   presence_->start();
   control_->start();
   webhooks_->start(*iocs_.front());
+  proxy_->start(*iocs_.front());
   plain_listener_->run();
   if (tls_listener_) tls_listener_->run();
   threads_.reserve(config_.threads);
@@ -124,6 +128,7 @@ void Server::stop(std::chrono::milliseconds grace, std::chrono::milliseconds dra
     // connection still leaves its rooms and presence before the node stops.
     dispatcher_->abort_all();
     dispatcher_->wait_until_no_connections(std::chrono::seconds(1));
+    proxy_->stop();
     control_->stop();
     presence_->stop();  // while the event loop still runs
     broker_->stop();

@@ -197,7 +197,7 @@ TEST(Admin, WebhooksShowTheirDeliveriesAndFailures) {
   auto doc = json::parse(stats(node.port()).body);
   EXPECT_EQ(doc["webhooks"]["urls"], 2);
   WsClient client(node.port());  // connection_opened, to both URLs
-  EXPECT_TRUE(receiver.next_batch()["verified"].get<bool>());
+  EXPECT_TRUE(receiver.next_report()["verified"].get<bool>());
   EXPECT_TRUE(eventually([&] {
     doc = json::parse(stats(node.port()).body);
     return doc["webhooks"]["events_delivered"].get<long>() >= 1 && doc["webhooks"]["failures"].get<long>() >= 1;

@@ -54,11 +54,11 @@ TEST(HttpClient, AnOriginGetsAtMostItsConnectionsAtOnceAndTheNextRequestWaitsIts
       ++answered;
     });
   }
-  auto first = receiver.next_batch(), second = receiver.next_batch();
+  auto first = receiver.next_report(), second = receiver.next_report();
   EXPECT_LT(first["events"][0].get<int>(), 2);
   EXPECT_LT(second["events"][0].get<int>(), 2);
   // The third goes out only once one of the first two has ended (timed out) and freed its place.
-  auto third = receiver.next_batch();
+  auto third = receiver.next_report();
   EXPECT_GE(answered.load(), 1);
   EXPECT_EQ(third["events"][0], 2);
   ASSERT_TRUE(eventually([&] { return answered.load() == 3; }));

@@ -36,7 +36,7 @@ std::string url_of(std::uint16_t port) { return "http://127.0.0.1:" + std::to_st
 std::vector<json> events_until(WebhookReceiver& receiver, const std::string& last, std::size_t* batches = nullptr) {
   std::vector<json> events;
   while (true) {
-    json batch = receiver.next_batch();
+    json batch = receiver.next_report();
     EXPECT_TRUE(batch["verified"].get<bool>()) << batch.dump();
     if (batches) ++*batches;
     bool done = false;
@@ -98,7 +98,7 @@ TEST(Webhooks, AReceiverWithAnotherSecretRejectsTheBatch) {
   WebhookReceiver receiver({.secret = "another-secret-entirely-0123"});
   TestNode node(hooked(receiver.url(), "connection_opened"));
   WsClient alice(node.port());
-  json batch = receiver.next_batch();
+  json batch = receiver.next_report();
   EXPECT_FALSE(batch["verified"].get<bool>());
   EXPECT_EQ(batch["why"], "bad signature");
   EXPECT_TRUE(eventually([&] { return node.metrics().webhook_failures.load() >= 1; }));  // 401: retried
@@ -128,7 +128,7 @@ TEST(Webhooks, AReceiverThatWasDownGetsEveryEventInOrderOnceItIsUp) {
   // The batch that failed is sent again as it was; the events queued meanwhile follow.
   std::vector<json> events;
   while (events.size() < 3) {
-    json batch = receiver.next_batch();
+    json batch = receiver.next_report();
     EXPECT_TRUE(batch["verified"].get<bool>()) << batch.dump();
     for (auto& e : batch["events"]) events.push_back(e);
   }
@@ -165,12 +165,12 @@ TEST(Webhooks, ABatchTheBackendRefusesWithA4xxIsDroppedAndCountedNotRetried) {
   TestNode node(hooked(receiver.url(), "message_published"));
   WsClient pub(node.port());
   ASSERT_TRUE(publish(pub, "chat:lobby", 1).contains("offset"));
-  EXPECT_EQ(receiver.next_batch()["events"].size(), 1u);
+  EXPECT_EQ(receiver.next_report()["events"].size(), 1u);
   ASSERT_TRUE(eventually([&] { return node.metrics().webhook_dropped_rejected.load() == 1; }));
   EXPECT_EQ(node.metrics().webhook_queue_events.load(), 0);
   // The next event goes in a batch of its own: the refused one is not sent again.
   ASSERT_TRUE(publish(pub, "chat:lobby", 2).contains("offset"));
-  json next = receiver.next_batch();
+  json next = receiver.next_report();
   ASSERT_EQ(next["events"].size(), 1u) << next.dump();
   EXPECT_EQ(next["events"][0]["data"], 2);
   EXPECT_NE(http_get(node.port(), "/metrics").body.find("switchboard_webhook_events_dropped_total{reason=\"rejected\"}"),
@@ -195,10 +195,10 @@ TEST(Webhooks, BatchesReuseTheKeptAliveConnection) {
   TestNode node(hooked(receiver.url(), "message_published"));
   WsClient pub(node.port());
   ASSERT_TRUE(publish(pub, "chat:lobby", 1).contains("offset"));
-  json first = receiver.next_batch();
+  json first = receiver.next_report();
   ASSERT_TRUE(eventually([&] { return node.metrics().webhook_batches_delivered.load() == 1; }));
   ASSERT_TRUE(publish(pub, "chat:lobby", 2).contains("offset"));
-  json second = receiver.next_batch();
+  json second = receiver.next_report();
   EXPECT_EQ(first["events"][0]["data"], 1);
   EXPECT_EQ(second["events"][0]["data"], 2);
   EXPECT_EQ(first["peer_port"], second["peer_port"]) << "the second batch came on a new connection";
@@ -213,7 +213,7 @@ TEST(Webhooks, HttpsWithTheCertificateOfTheCaFile) {
   TestNode node(c);
   WsClient pub(node.port());
   ASSERT_TRUE(publish(pub, "chat:lobby", "secure").contains("offset"));
-  json batch = receiver.next_batch();
+  json batch = receiver.next_report();
   EXPECT_TRUE(batch["verified"].get<bool>());
   EXPECT_EQ(batch["events"][0]["data"], "secure");
 }
@@ -228,7 +228,7 @@ TEST(Webhooks, HttpsToAnUntrustedCertificateIsNotSent) {
   ASSERT_TRUE(eventually([&] { return node.metrics().webhook_failures.load() >= 1; }));
   EXPECT_EQ(node.metrics().webhook_events_delivered.load(), 0u);
   // Refused at the handshake: no batch reached the receiver (it reports one before answering).
-  EXPECT_THROW(receiver.next_batch(std::chrono::milliseconds(0)), std::runtime_error);
+  EXPECT_THROW(receiver.next_report(std::chrono::milliseconds(0)), std::runtime_error);
 }
 
 // Two nodes of a cluster on one Redis, each sending to the same receiver: a room's members and
@@ -250,7 +250,7 @@ TEST(Webhooks, AClusterTellsTheRoomsFactsOnce) {
   // Every event until one of `type` about `user` (any user when empty).
   auto await = [&](const std::string& type, const std::string& user = "") {
     while (true) {
-      json batch = receiver.next_batch();
+      json batch = receiver.next_report();
       EXPECT_TRUE(batch["verified"].get<bool>());
       bool found = false;
       for (auto& e : batch["events"]) {
@@ -303,7 +303,7 @@ TEST(Webhooks, ANodeThatStopsTellsTheLastLeavesOfItsUsers) {
   ASSERT_EQ(client.request({{"op", "subscribe"}, {"room", "chat:lobby"}, {"presence", true}})["ok"], true);
   std::vector<std::string> seen;
   auto take = [&] {
-    json batch = receiver.next_batch();
+    json batch = receiver.next_report();
     EXPECT_TRUE(batch["verified"].get<bool>());
     for (auto& e : batch["events"]) seen.push_back(e["type"].get<std::string>());
   };

@@ -97,7 +97,7 @@ std::string WebhookReceiver::next_line(std::chrono::steady_clock::time_point unt
   }
 }
 
-nlohmann::json WebhookReceiver::next_batch(std::chrono::milliseconds deadline) {
+nlohmann::json WebhookReceiver::next_report(std::chrono::milliseconds deadline) {
   return nlohmann::json::parse(next_line(std::chrono::steady_clock::now() + deadline));
 }
 

@@ -1,6 +1,8 @@
 #pragma once
-// A webhook receiver for the tests: tests/support/webhook_receiver.py in a process of its own,
-// which checks each batch's signature with Python's hmac module and reports every batch.
+// The application's backend for the tests: tests/support/webhook_receiver.py in a process of its
+// own, which checks each request's signature with Python's hmac module and reports every one: the
+// webhooks' batches, and the proxy's calls (/proxy/subscribe, /proxy/publish), which it answers
+// as that script describes.
 #include <sys/types.h>
 
 #include <chrono>
@@ -29,9 +31,10 @@ class WebhookReceiver {
 
   std::uint16_t port() const { return port_; }
   std::string url(const std::string& path = "/hook") const;
-  // The next batch received: {"verified", "why", "events", "peer_port"}. Throws after `deadline`
-  // (0: unless one was reported already; the receiver reports a batch before it answers).
-  nlohmann::json next_batch(std::chrono::milliseconds deadline = std::chrono::seconds(10));
+  // The next request received: {"verified", "why", "path", "peer_port", and "events" (a batch) or
+  // "request" (a proxy call)}. Throws after `deadline` (0: unless one was reported already; the
+  // receiver reports a request before it answers).
+  nlohmann::json next_report(std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
  private:
   void stop();

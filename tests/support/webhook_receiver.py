@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
-"""A webhook receiver for the tests: verifies each POST's signature with Python's own hmac
-module, the way an application's backend would, and reports every batch as one JSON line on
-stdout: {"verified": bool, "why": str, "events": [...], "peer_port": int}.
+"""The application's backend for the tests: verifies each POST's signature with Python's own hmac
+module, the way an application's backend would, and reports every request as one JSON line on
+stdout: {"verified": bool, "why": str, "path": str, "events": [...], "request": {...},
+"peer_port": int} ("events" for a webhook batch, "request" for a proxy call).
 
   webhook_receiver.py --port P --secret S [--cert C --key K] [--hang] [--status N] [--delay-ms M]
 
-Prints "listening <port>" once it accepts connections. Answers 204 to a verified batch and 401
-to a forged or stale one; with --hang it reads each batch, reports it, and never answers; with
---status N it answers N to every batch; with --delay-ms M it answers each M ms after reporting it."""
+Prints "listening <port>" once it accepts connections. A webhook batch (any path but /proxy/…)
+is answered 204 when verified and 401 when forged or stale. The proxy's calls, to
+/proxy/subscribe and /proxy/publish, are answered as a chat application would:
+  subscribe: rooms "secret:…" refused ("members only"), others allowed;
+  publish: data that contains "darn" refused ("watch your language"); in rooms "stamped:…"
+  allowed with other data, {"text": <the data>, "stamped": <how many it stamped>}; in rooms
+  "garbled:…" answered with text that is not JSON; others allowed.
+With --hang it reads each request, reports it, and never answers; with --status N it answers N
+to every request; with --delay-ms M it answers each M ms after reporting it."""
 import argparse
 import hashlib
 import hmac
@@ -49,6 +56,7 @@ def main():
     secret = args.secret.encode()
     out = threading.Lock()
     never = threading.Event()
+    stamped = [0]
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -60,20 +68,47 @@ def main():
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             ok, why = verify(secret, self.headers.get("X-Switchboard-Timestamp"),
                              self.headers.get("X-Switchboard-Signature"), body)
+            report = {"verified": ok, "why": why, "path": self.path, "peer_port": self.client_address[1]}
+            proxied = self.path.startswith("/proxy/")
             try:
-                events = json.loads(body)["events"]
+                if proxied:
+                    report["request"] = json.loads(body)
+                else:
+                    report["events"] = json.loads(body)["events"]
             except (ValueError, KeyError, TypeError):
-                ok, why, events = False, "not a batch", []
-            line = json.dumps({"verified": ok, "why": why, "events": events, "peer_port": self.client_address[1]})
+                ok = report["verified"] = False
+                report["why"] = "not a request" if proxied else "not a batch"
+                report.setdefault("events", [])
             with out:
-                sys.stdout.write(line + "\n")
+                sys.stdout.write(json.dumps(report) + "\n")
                 sys.stdout.flush()
             if args.hang:
                 never.wait()
             never.wait(args.delay_ms / 1000)
-            self.send_response(args.status or (204 if ok else 401))
-            self.send_header("Content-Length", "0")
+            status, answer = args.status or (204 if ok else 401), b""
+            if proxied and ok and not args.status:
+                status, answer = 200, self.proxy_answer(report["request"])
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
+            self.wfile.write(answer)
+
+        def proxy_answer(self, request):
+            room = request.get("room", "")
+            if self.path == "/proxy/subscribe":
+                if room.startswith("secret:"):
+                    return json.dumps({"allow": False, "message": "members only"}).encode()
+                return b'{"allow": true}'
+            if "darn" in json.dumps(request.get("data")):
+                return json.dumps({"allow": False, "message": "watch your language"}).encode()
+            if room.startswith("garbled:"):
+                return b"<html>not json</html>"
+            if room.startswith("stamped:"):
+                with out:
+                    stamped[0] += 1
+                    n = stamped[0]
+                return json.dumps({"allow": True, "data": {"text": request.get("data"), "stamped": n}}).encode()
+            return b'{"allow": true}'
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True

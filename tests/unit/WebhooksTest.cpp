@@ -1,8 +1,9 @@
 // The webhooks' pieces on their own: the signature (against a value from Python's hmac module),
-// the --webhook-events filter, and the webhook options.
+// the --webhook-events filter, and the webhook options; the proxy's options and room patterns.
 #include <gtest/gtest.h>
 
 #include "backend/HttpClient.h"
+#include "backend/RoomPatterns.h"
 #include "backend/WebhookFilter.h"
 #include "backend/Webhooks.h"
 #include "switchboard/server/Config.h"
@@ -69,4 +70,35 @@ TEST(HttpClient, ChecksItsUrls) {
   EXPECT_NE(HttpClient::check_url("http:///path"), "");
   EXPECT_NE(HttpClient::check_url("http://user:pw@backend/"), "");
   EXPECT_NE(HttpClient::check_url("not a url"), "");
+}
+
+TEST(AppProxy, OptionsAreCheckedTogether) {
+  const char* secret = "0123456789abcdef";
+  EXPECT_FALSE(load({"--proxy-publish", "http://127.0.0.1:9/proxy"}).config) << "no secret";
+  EXPECT_FALSE(load({"--proxy-secret", secret}).config) << "a secret without a URL";
+  EXPECT_FALSE(load({"--proxy-publish-rooms", "chat:*"}).config) << "rooms without a URL";
+  EXPECT_FALSE(load({"--proxy-subscribe", "ftp://x/", "--proxy-secret", secret}).config);
+  EXPECT_FALSE(load({"--proxy-publish", "http://x/", "--proxy-secret", secret, "--proxy-publish-rooms", "a*b"}).config);
+  EXPECT_FALSE(load({"--proxy-publish", "http://x/", "--proxy-secret", secret, "--proxy-timeout-ms", "0"}).config);
+  EXPECT_FALSE(load({"--proxy-publish", "http://x/", "--proxy-secret", secret, "--proxy-concurrency", "0"}).config);
+  auto r = load({"--proxy-subscribe", "http://app/subscribe", "--proxy-subscribe-rooms", "private:*, vip",
+                 "--proxy-publish", "https://app/publish"},
+                {"SWITCHBOARD_PROXY_SECRET=0123456789abcdef"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->proxy_secret, secret);
+  EXPECT_EQ(r.config->proxy_timeout, std::chrono::milliseconds(3000));
+  EXPECT_EQ(r.config->proxy_concurrency, 32u);
+}
+
+TEST(RoomPatterns, NamesPrefixesAndEverything) {
+  auto some = RoomPatterns::parse(" private:*, vip ", "--x");
+  EXPECT_TRUE(some.matches("private:a"));
+  EXPECT_TRUE(some.matches("private:"));
+  EXPECT_TRUE(some.matches("vip"));
+  EXPECT_FALSE(some.matches("vip2"));
+  EXPECT_FALSE(some.matches("public:a"));
+  EXPECT_TRUE(RoomPatterns::parse("", "--x").matches("anything"));
+  EXPECT_TRUE(RoomPatterns::parse("*", "--x").matches("anything"));
+  EXPECT_THROW(RoomPatterns::parse("a*b", "--x"), std::invalid_argument);
+  EXPECT_THROW(RoomPatterns::parse("a,,b", "--x"), std::invalid_argument);
 }

@@ -20,7 +20,6 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace ssl = net::ssl;
 using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 
 // Named, not anonymous: HttpClient::Pool holds one (an anonymous type in a member of a class of
 // external linkage is refused when this file is part of a unity batch).
@@ -76,24 +75,29 @@ struct HttpClient::Link {
 // The connections to one origin: the idle ones (most recent last), how many are in use, and the
 // requests waiting for one.
 struct HttpClient::Pool {
+  explicit Pool(const net::any_io_executor& executor) : wait_timer(executor) {}
+
   Target target;
   std::vector<std::shared_ptr<Link>> idle;
   std::size_t busy = 0;
   std::deque<Waiting> waiting;
+  net::steady_timer wait_timer;  // the front waiting request's deadline
+  bool timer_set = false;
 };
 
 // One request's exchange on a connection of its pool.
 class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
  public:
   Call(std::shared_ptr<HttpClient> client, Pool& pool, std::shared_ptr<Link> link, bool reused, Request request,
-       Handler done)
+       Handler done, Clock::time_point deadline)
       : client_(std::move(client)),
         pool_(pool),
         link_(std::move(link)),
         reused_(reused),
         resolver_(client_->executor_),
         resolve_timer_(client_->executor_),
-        done_(std::move(done)) {
+        done_(std::move(done)),
+        deadline_(deadline) {
     req_.method(request.method);
     req_.target(pool.target.path);
     req_.version(11);
@@ -108,7 +112,6 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
   }
 
   void run() {
-    deadline_ = Clock::now() + client_->options_.timeout;
     if (reused_) return write();
     connect();
   }
@@ -243,7 +246,9 @@ std::string HttpClient::check_url(const std::string& url) {
 }
 
 void HttpClient::send(Request request, Handler done) {
-  net::post(executor_, [self = shared_from_this(), request = std::move(request), done = std::move(done)]() mutable {
+  auto deadline = Clock::now() + options_.timeout;
+  net::post(executor_, [self = shared_from_this(), request = std::move(request), done = std::move(done),
+                        deadline]() mutable {
     Response refused;
     if (self->stopped_) {
       refused.error = "the client is stopped";
@@ -257,30 +262,58 @@ void HttpClient::send(Request request, Handler done) {
     }
     auto it = self->pools_.find(target->origin);
     if (it == self->pools_.end()) {
-      auto pool = std::make_unique<Pool>();
+      auto pool = std::make_unique<Pool>(self->executor_);
       pool->target = *target;
       it = self->pools_.emplace(target->origin, std::move(pool)).first;
     }
-    self->start(*it->second, std::move(request), std::move(done));
+    self->start(*it->second, std::move(request), std::move(done), deadline);
   });
 }
 
-void HttpClient::start(Pool& pool, Request request, Handler done) {
+void HttpClient::start(Pool& pool, Request request, Handler done, Clock::time_point deadline) {
   // The most recently used idle connection first; those idle too long are closed.
   while (!pool.idle.empty()) {
     auto link = std::move(pool.idle.back());
     pool.idle.pop_back();
     if (Clock::now() - link->idle_since > options_.idle_timeout) continue;
     ++pool.busy;
-    std::make_shared<Call>(shared_from_this(), pool, std::move(link), true, std::move(request), std::move(done))->run();
+    std::make_shared<Call>(shared_from_this(), pool, std::move(link), true, std::move(request), std::move(done),
+                           deadline)
+        ->run();
     return;
   }
   if (pool.busy >= options_.max_connections) {
-    pool.waiting.push_back({std::move(request), std::move(done)});
+    if (pool.waiting.size() >= options_.max_waiting) {
+      Response busy;
+      busy.error = "busy: " + std::to_string(pool.busy) + " requests under way and " +
+                   std::to_string(pool.waiting.size()) + " waiting";
+      return done(std::move(busy));
+    }
+    pool.waiting.push_back({std::move(request), std::move(done), deadline});
+    if (!pool.timer_set) expire_waiting(pool);
     return;
   }
   ++pool.busy;
-  std::make_shared<Call>(shared_from_this(), pool, nullptr, false, std::move(request), std::move(done))->run();
+  std::make_shared<Call>(shared_from_this(), pool, nullptr, false, std::move(request), std::move(done), deadline)
+      ->run();
+}
+
+void HttpClient::expire_waiting(Pool& pool) {
+  pool.timer_set = false;
+  while (!pool.waiting.empty() && pool.waiting.front().deadline <= Clock::now()) {
+    auto late = std::move(pool.waiting.front());
+    pool.waiting.pop_front();
+    Response timeout;
+    timeout.error = "timeout (waiting for a connection)";
+    late.done(std::move(timeout));
+  }
+  if (pool.waiting.empty() || stopped_) return;
+  pool.timer_set = true;
+  pool.wait_timer.expires_at(pool.waiting.front().deadline);
+  pool.wait_timer.async_wait([self = shared_from_this(), &pool](beast::error_code ec) {
+    if (ec) return;  // cancelled: stop() answered them
+    self->expire_waiting(pool);
+  });
 }
 
 void HttpClient::release(Pool& pool, std::shared_ptr<Link> link, bool reusable) {
@@ -300,7 +333,7 @@ void HttpClient::release(Pool& pool, std::shared_ptr<Link> link, bool reusable) 
       if (pool.waiting.empty() || pool.busy >= self->options_.max_connections) return;
       auto next = std::move(pool.waiting.front());
       pool.waiting.pop_front();
-      self->start(pool, std::move(next.request), std::move(next.done));
+      self->start(pool, std::move(next.request), std::move(next.done), next.deadline);
     });
   }
 }
@@ -310,6 +343,7 @@ void HttpClient::stop() {
     self->stopped_ = true;
     for (auto& [origin, pool] : self->pools_) {
       pool->idle.clear();
+      pool->wait_timer.cancel();
       auto waiting = std::move(pool->waiting);
       pool->waiting.clear();
       for (auto& w : waiting) {

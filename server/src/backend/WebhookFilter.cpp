@@ -38,7 +38,7 @@ WebhookFilter WebhookFilter::parse(std::string_view spec, bool clustered) {
   WebhookFilter filter;
   (void)clustered;  // every kind is sent once for the cluster (see Webhooks::member_changed)
   if (trimmed(spec).empty()) {
-    for (auto& patterns : filter.patterns_) patterns.push_back("*");
+    for (auto& rooms : filter.rooms_) rooms = RoomPatterns::all();
     return filter;
   }
   std::string_view rest = spec;
@@ -58,25 +58,14 @@ WebhookFilter WebhookFilter::parse(std::string_view spec, bool clustered) {
       if (pattern.empty()) throw std::invalid_argument("--webhook-events: " + std::string(kind_name) + "@ names no room");
       if (!is_room_kind(*kind))
         throw std::invalid_argument("--webhook-events: " + std::string(kind_name) + " is about no room: give it no @pattern");
-      if (pattern.find('*') != std::string::npos && pattern.find('*') != pattern.size() - 1)
-        throw std::invalid_argument("--webhook-events: in \"" + pattern + "\", * may only end the pattern");
     }
-    filter.patterns_[index(*kind)].push_back(std::move(pattern));
+    filter.rooms_[index(*kind)].add(std::move(pattern), "--webhook-events");
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
   return filter;
 }
 
-bool WebhookFilter::wants(WebhookKind kind, std::string_view room) const {
-  for (const auto& pattern : patterns_[index(kind)]) {
-    if (pattern.back() == '*') {
-      if (room.substr(0, pattern.size() - 1) == std::string_view(pattern).substr(0, pattern.size() - 1)) return true;
-    } else if (room == pattern) {
-      return true;
-    }
-  }
-  return false;
-}
+bool WebhookFilter::wants(WebhookKind kind, std::string_view room) const { return rooms_[index(kind)].matches(room); }
 
 }  // namespace switchboard::server

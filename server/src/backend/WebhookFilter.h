@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/RoomPatterns.h"
+
 namespace switchboard::server {
 
 enum class WebhookKind {
@@ -31,7 +33,7 @@ class WebhookFilter {
   // Whether an event of `kind` about `room` (empty for the connection events) is wanted.
   bool wants(WebhookKind kind, std::string_view room = {}) const;
   // Whether any event of `kind` may be wanted (whatever its room).
-  bool any(WebhookKind kind) const { return !patterns_[index(kind)].empty(); }
+  bool any(WebhookKind kind) const { return !rooms_[index(kind)].empty(); }
 
   static std::string_view name(WebhookKind kind);
   static std::optional<WebhookKind> kind_named(std::string_view name);
@@ -42,8 +44,8 @@ class WebhookFilter {
 
  private:
   static std::size_t index(WebhookKind kind) { return static_cast<std::size_t>(kind); }
-  // Per kind, its patterns: "*" every room, "p*" a prefix, else a room's name.
-  std::array<std::vector<std::string>, kWebhookKindCount> patterns_;
+  // Per kind, the rooms it is wanted for (none: the kind is not wanted).
+  std::array<RoomPatterns, kWebhookKindCount> rooms_;
 };
 
 }  // namespace switchboard::server

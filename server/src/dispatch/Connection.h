@@ -6,10 +6,12 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "admission/TokenBucket.h"
 #include "switchboard/auth/Identity.h"
 #include "switchboard/cluster/ConnectionId.h"
+#include "switchboard/protocol/Command.h"
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/Payload.h"
@@ -100,6 +102,10 @@ class Connection {
   TokenBucket& request_bucket() { return request_bucket_; }
   // Requests refused with rate_limited in a row (on its thread).
   unsigned& rate_limit_strikes() { return rate_limit_strikes_; }
+  // Its requests waiting for the application's answer (the proxy), and the requests that came
+  // after them, held in order until those are answered (on its thread).
+  unsigned& awaiting_app() { return awaiting_app_; }
+  std::vector<protocol::Command>& held_requests() { return held_requests_; }
 
  private:
   cluster::ConnectionId id_;
@@ -107,6 +113,8 @@ class Connection {
   TokenBucket publish_bucket_;
   TokenBucket request_bucket_;
   unsigned rate_limit_strikes_ = 0;
+  unsigned awaiting_app_ = 0;
+  std::vector<protocol::Command> held_requests_;  // a vector: no memory while empty
 };
 
 }  // namespace switchboard::server

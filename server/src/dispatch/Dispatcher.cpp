@@ -5,6 +5,7 @@
 #include <set>
 #include <variant>
 
+#include "backend/AppProxy.h"
 #include "backend/Webhooks.h"
 #include "switchboard/protocol/CloseCode.h"
 #include "switchboard/protocol/Messages.h"
@@ -203,7 +204,37 @@ void Dispatcher::handle(const std::shared_ptr<Connection>& conn, std::string_vie
     if (!conn->request_bucket().try_take()) return rate_limited(*conn, req.id, limit_message(*conn, false));
     conn->rate_limit_strikes() = 0;
   }
+  if (conn->awaiting_app() > 0) {
+    // Behind a request the application has not answered yet: carried out after it, in order.
+    if (conn->held_requests().size() >= kMaxHeldRequests)
+      return reply_error(*conn, req.id, ErrorCode::unavailable,
+                         "too many requests waiting for the application's answer; retry later");
+    conn->held_requests().push_back(std::move(req));
+    return;
+  }
   execute(conn, req);
+}
+
+void Dispatcher::after_app(const std::shared_ptr<Connection>& conn, std::function<void()> then) {
+  // Nothing runs once the connection is gone (Connection::post).
+  conn->post([this, conn, then = std::move(then)] {
+    --conn->awaiting_app();
+    try {
+      then();
+    } catch (const std::exception& e) {
+      log::error(std::string("request failed: ") + e.what());
+      reply_error(*conn, nullptr, ErrorCode::internal, "internal error");
+    }
+    release_held(conn);
+  });
+}
+
+void Dispatcher::release_held(const std::shared_ptr<Connection>& conn) {
+  auto& held = conn->held_requests();
+  std::size_t next = 0;
+  while (conn->awaiting_app() == 0 && next < held.size()) execute(conn, held[next++]);
+  held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(next));
+  if (held.empty()) held.shrink_to_fit();
 }
 
 void Dispatcher::refuse(Connection& conn, const nlohmann::json& id, ErrorCode code, std::string_view message) {
@@ -272,6 +303,29 @@ void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, nlohmann::js
   auto message = forbidden(*conn, auth::RoomAction::subscribe, room);
   if (!message && presence) message = forbidden(*conn, auth::RoomAction::presence, room);
   if (message) return refuse_subscribe(*conn, id, room, ErrorCode::forbidden, *message);
+  // A new subscription in a room the application decides on: asked first (a subscribe that only
+  // changes an existing one's presence is not).
+  if (proxy_ && proxy_->wants(AppProxy::Route::subscribe, room) && !registry_.contains(conn->id(), room)) {
+    ++conn->awaiting_app();
+    proxy_->subscribe(conn->identity(), conn->id(), room, presence,
+                      [this, conn, id = std::move(id), room, presence, since = std::move(since)](AppProxy::Answer answer) mutable {
+      after_app(conn, [this, conn, id = std::move(id), room = std::move(room), presence, since = std::move(since),
+                       answer = std::move(answer)]() mutable {
+        using Verdict = AppProxy::Answer::Verdict;
+        if (answer.verdict == Verdict::allowed) return join(conn, std::move(id), room, presence, std::move(since));
+        if (answer.verdict == Verdict::denied)
+          return refuse_subscribe(*conn, id, room, ErrorCode::forbidden,
+                                  answer.message.empty() ? "refused by the application" : answer.message);
+        refuse_subscribe(*conn, id, room, ErrorCode::unavailable, "the application did not answer; retry later");
+      });
+    });
+    return;
+  }
+  join(conn, std::move(id), room, presence, std::move(since));
+}
+
+void Dispatcher::join(const std::shared_ptr<Connection>& conn, nlohmann::json id, const std::string& room,
+                      bool presence, std::optional<protocol::StreamPosition> since) {
   switch (registry_.add(conn, room, presence, config_.max_rooms)) {
     case RoomRegistry::AddResult::too_many_rooms:
       return refuse_subscribe(*conn, id, room, ErrorCode::too_many_rooms,
@@ -358,6 +412,30 @@ void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Comm
     return rate_limited(*conn, req.id, limit_message(*conn, true));
   }
   conn->rate_limit_strikes() = 0;
+  if (proxy_ && proxy_->wants(AppProxy::Route::publish, req.room)) {
+    ++conn->awaiting_app();
+    // Shared, not moved into the handler: the proxy reads the request's fields as it is called.
+    auto held = std::make_shared<protocol::Command>(std::move(req));
+    proxy_->publish(conn->identity(), conn->id(), held->room, held->data, held->idem,
+                    [this, conn, held](AppProxy::Answer answer) {
+      after_app(conn, [this, conn, held, answer = std::move(answer)]() mutable {
+        using Verdict = AppProxy::Answer::Verdict;
+        if (answer.verdict == Verdict::allowed) {
+          if (answer.data) held->data = std::move(*answer.data);
+          return send_publish(conn, *held);
+        }
+        if (answer.verdict == Verdict::denied)
+          return reply_error(*conn, held->id, ErrorCode::forbidden,
+                             answer.message.empty() ? "refused by the application" : answer.message);
+        reply_error(*conn, held->id, ErrorCode::unavailable, "the application did not answer; retry later");
+      });
+    });
+    return;
+  }
+  send_publish(conn, req);
+}
+
+void Dispatcher::send_publish(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   ++metrics_.messages_published;
   auto push = protocol::message_push(req.room, req.data, conn->identity().user);
   // What the webhook's message_published needs, kept only when one wants it.

@@ -21,6 +21,7 @@
 
 namespace switchboard::server {
 
+class AppProxy;
 class Webhooks;
 
 class Dispatcher {
@@ -94,12 +95,30 @@ class Dispatcher {
   const RoomRegistry& registry() const { return registry_; }
   // The webhooks told of connections, publishes and presence changes; set before the node starts.
   void set_webhooks(Webhooks* webhooks) { webhooks_ = webhooks; }
+  // The proxy that asks the application first (subscribes, publishes); set before the node starts.
+  void set_app_proxy(AppProxy* proxy) { proxy_ = proxy; }
+  AppProxy* app_proxy() const { return proxy_; }
+  // Requests of a connection held while one of its requests waits for the application; past
+  // this, a further request is answered unavailable.
+  static constexpr std::size_t kMaxHeldRequests = 64;
 
  private:
   void subscribe(const std::shared_ptr<Connection>& conn, nlohmann::json id, const std::string& room, bool presence,
                  std::optional<protocol::StreamPosition> since);
   void unsubscribe(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  // A subscribe allowed (by the permissions, and by the application when it is asked): joins the room.
+  void join(const std::shared_ptr<Connection>& conn, nlohmann::json id, const std::string& room, bool presence,
+            std::optional<protocol::StreamPosition> since);
   void publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  // A publish allowed (by the permissions and rate, and by the application when it is asked): to the broker.
+  void send_publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  // The application's answer to a request of `conn` came (on any thread): `then` runs on the
+  // connection's thread, and the requests held meanwhile after it. (The connection's
+  // awaiting_app() was counted up when the request was sent.)
+  void after_app(const std::shared_ptr<Connection>& conn, std::function<void()> then);
+  // Carries out the requests held while the connection waited for the application, in order,
+  // until one waits again.
+  void release_held(const std::shared_ptr<Connection>& conn);
   void presence(const std::shared_ptr<Connection>& conn, protocol::Command& req);
   void refresh(const std::shared_ptr<Connection>& conn, protocol::Command& req);
   void history(const std::shared_ptr<Connection>& conn, protocol::Command& req);
@@ -133,6 +152,7 @@ class Dispatcher {
   RoomRegistry registry_;
   const DenyList* denied_ = nullptr;
   Webhooks* webhooks_ = nullptr;
+  AppProxy* proxy_ = nullptr;
 
   mutable std::mutex connections_mutex_;
   mutable std::condition_variable connections_closed_;

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "backend/AppProxy.h"
 #include "switchboard/auth/JwtAuthenticator.h"
 #include "switchboard/protocol/Command.h"
 #include "switchboard/protocol/Messages.h"
@@ -161,22 +162,35 @@ void HttpApi::publish(const HttpRequest& req, const Caller& caller, Respond resp
     return respond(answer(req, "publish", http::status::forbidden, "forbidden", "not allowed to publish to " + body.room));
   std::string from = body.from ? *body.from : caller.identity.user;
   // The answer is built when the broker has taken the message: keep what it needs.
-  auto version = req.version();
-  auto keep_alive = req.keep_alive();
-  dispatcher_.publish_from_backend(body.room, body.data, from,
-                                   Dispatcher::scoped_idem(body.idem, caller.identity.user, caller.backend),
-                               [this, version, keep_alive, respond = std::move(respond)](std::optional<std::uint64_t> offset) {
-                                 HttpRequest shape;
-                                 shape.version(version);
-                                 shape.keep_alive(keep_alive);
-                                 if (!offset)
-                                   return respond(answer(shape, "publish", http::status::service_unavailable,
-                                                         "unavailable", "message not accepted; retry later"));
-                                 metrics_.count_api_request("publish", 200);
-                                 respond(HttpRoutes::make_response(
-                                     shape, http::status::ok, "application/json",
-                                     protocol::publish_reply(nullptr, *offset)));
-                               });
+  HttpRequest shape;
+  shape.version(req.version());
+  shape.keep_alive(req.keep_alive());
+  auto responder = std::make_shared<Respond>(std::move(respond));
+  auto send = [this, room = body.room, from = std::move(from), shape, responder,
+               idem = Dispatcher::scoped_idem(body.idem, caller.identity.user, caller.backend)](std::string_view data) {
+    dispatcher_.publish_from_backend(room, data, from, idem, [this, shape, responder](std::optional<std::uint64_t> offset) {
+      if (!offset)
+        return (*responder)(answer(shape, "publish", http::status::service_unavailable, "unavailable",
+                                   "message not accepted; retry later"));
+      metrics_.count_api_request("publish", 200);
+      (*responder)(HttpRoutes::make_response(shape, http::status::ok, "application/json",
+                                             protocol::publish_reply(nullptr, *offset)));
+    });
+  };
+  // A client's publish (a token's, or an anonymous caller's) in a room the application decides
+  // on is asked of it first; a backend's (an API key's) is the application's own.
+  auto* proxy = dispatcher_.app_proxy();
+  if (caller.backend || !proxy || !proxy->wants(AppProxy::Route::publish, body.room)) return send(body.data);
+  proxy->publish(caller.identity, std::nullopt, body.room, body.data, body.idem,
+                 [this, shape, responder, data = body.data, send = std::move(send)](AppProxy::Answer verdict) {
+                   using Verdict = AppProxy::Answer::Verdict;
+                   if (verdict.verdict == Verdict::allowed) return send(verdict.data ? *verdict.data : data);
+                   if (verdict.verdict == Verdict::denied)
+                     return (*responder)(answer(shape, "publish", http::status::forbidden, "forbidden",
+                                                verdict.message.empty() ? "refused by the application" : verdict.message));
+                   (*responder)(answer(shape, "publish", http::status::service_unavailable, "unavailable",
+                                       "the application did not answer; retry later"));
+                 });
 }
 
 std::optional<std::string> HttpApi::room_parameter(const HttpRequest& req, std::string_view endpoint, Respond& respond) {

@@ -197,6 +197,22 @@ void render_webhooks(std::ostream& out, const Metrics& m) {
   sample(out, "switchboard_webhook_events_dropped_total", "reason", "gave_up", m.webhook_dropped_gave_up.load());
   sample(out, "switchboard_webhook_events_dropped_total", "reason", "rejected", m.webhook_dropped_rejected.load());
 }
+
+// The proxy's calls to the application, by route and answer, and their time.
+void render_proxy(std::ostream& out, const Metrics& m) {
+  family(out, "switchboard_proxy_requests_total", "counter",
+         "Client requests sent to the application first (--proxy-subscribe, --proxy-publish), by route and answer: "
+         "allowed, denied (the client got forbidden), unavailable (no answer within --proxy-timeout-ms, an error, "
+         "a malformed answer, or --proxy-concurrency reached: the client got unavailable).");
+  static constexpr std::string_view kRoutes[] = {"subscribe", "publish"};
+  static constexpr std::string_view kResults[] = {"allowed", "denied", "unavailable"};
+  for (std::size_t route = 0; route < 2; ++route)
+    for (std::size_t result = 0; result < 3; ++result)
+      sample(out, "switchboard_proxy_requests_total", "route", kRoutes[route], "result", kResults[result],
+             m.proxy_requests[route][result].load());
+  m.proxy_seconds.render(out, "switchboard_proxy_seconds",
+                         "Seconds from a request sent to the application to its answer (or its failure).");
+}
 }  // namespace
 
 std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const cluster::Broker::Stats& broker) const {
@@ -205,6 +221,7 @@ std::string Metrics::render(std::size_t rooms, std::size_t subscriptions, const 
   render_traffic(out, *this, rooms, subscriptions);
   render_outcomes(out, *this);
   render_webhooks(out, *this);
+  render_proxy(out, *this);
   render_tallies(out);
   return out.str();
 }

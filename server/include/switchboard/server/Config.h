@@ -83,8 +83,19 @@ struct Config {
   std::chrono::milliseconds webhook_timeout{10000};  // one POST, connect to answer
   std::chrono::seconds webhook_retry_for{300};       // a batch failing this long is given up (gave_up)
   std::string webhook_ca_file;            // PEM CAs trusted for https URLs; empty: the system's
+  // The proxy to the application: subscribes and publishes asked of its backend first
+  // (server/src/backend/AppProxy.h).
+  std::string proxy_subscribe_url;        // http:// or https://; empty: subscribes are not proxied
+  std::string proxy_subscribe_rooms;      // RoomPatterns; empty: every room
+  std::string proxy_publish_url;
+  std::string proxy_publish_rooms;
+  std::string proxy_secret;               // the HMAC-SHA256 key of the requests' signatures
+  std::chrono::milliseconds proxy_timeout{3000};  // a request's answer, from its sending (waiting included)
+  std::size_t proxy_concurrency = 32;     // per route: requests under way at once (4 × more wait)
+  std::string proxy_ca_file;              // PEM CAs trusted for https URLs; empty: the system's
 
   bool tls_enabled() const { return !tls_cert.empty(); }
+  bool proxy_enabled() const { return !proxy_subscribe_url.empty() || !proxy_publish_url.empty(); }
   bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }
   // The API keys, split and trimmed.
   std::vector<std::string> api_key_list() const;

@@ -28,6 +28,7 @@ class HttpApi;
 class HttpRoutes;
 class Listener;
 class Metrics;
+class AppProxy;
 class Webhooks;
 struct SessionContext;
 
@@ -78,6 +79,7 @@ class Server {
   std::unique_ptr<cluster::ControlChannel> control_;  // starts after the presence store, stops before it
   std::unique_ptr<DenyList> denied_;
   std::unique_ptr<Webhooks> webhooks_;  // on a strand of iocs_.front(); told by the dispatcher
+  std::unique_ptr<AppProxy> proxy_;     // on a strand of iocs_.front(); asked by the dispatcher and the HTTP API
   std::unique_ptr<Dispatcher> dispatcher_;
   std::unique_ptr<ControlHandler> control_handler_;
   std::unique_ptr<HttpRoutes> routes_;
