@@ -1,5 +1,6 @@
-// The node's outbound HTTP client on its own: the cap on connections per origin, the timeout,
-// against the test's webhook receiver (tests/support/webhook_receiver.py) that never answers.
+// The node's outbound HTTP client on its own: the cap on connections per origin, the requests
+// waiting their turn, the timeout from sending, against the test's backend
+// (tests/support/webhook_receiver.py), slow or never answering.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -33,38 +34,74 @@ struct Loop {
 };
 }  // namespace
 
+// Sends `n` requests numbered from `first` to `url`; each answer is kept under `mutex`.
+struct Answers {
+  std::mutex mutex;
+  std::vector<server::HttpClient::Response> responses;
+  std::atomic<int> count{0};
+};
+void send_numbered(server::HttpClient& client, const std::string& url, int first, int n, Answers& answers) {
+  for (int i = first; i < first + n; ++i) {
+    server::HttpClient::Request request;
+    request.url = url;
+    request.body = "{\"events\":[" + std::to_string(i) + "]}";
+    client.send(std::move(request), [&answers](server::HttpClient::Response response) {
+      std::lock_guard lock(answers.mutex);
+      answers.responses.push_back(std::move(response));
+      ++answers.count;
+    });
+  }
+}
+
 TEST(HttpClient, AnOriginGetsAtMostItsConnectionsAtOnceAndTheNextRequestWaitsItsTurn) {
-  WebhookReceiver receiver({.secret = "unused-secret-0123456789", .hang = true});
+  WebhookReceiver receiver({.secret = "unused-secret-0123456789", .delay_ms = 100});
   Loop loop;
   server::HttpClient::Options options;
   options.max_connections = 2;
-  options.timeout = std::chrono::milliseconds(300);
+  options.timeout = std::chrono::seconds(10);
   auto client = server::HttpClient::make(net::make_strand(loop.ioc), options);
-  std::atomic<int> answered{0};
-  std::mutex mutex;
-  std::vector<std::string> errors;
-  for (int i = 0; i < 3; ++i) {
-    server::HttpClient::Request request;
-    request.url = receiver.url();
-    request.body = "{\"events\":[" + std::to_string(i) + "]}";
-    client->send(std::move(request), [&](server::HttpClient::Response response) {
-      std::lock_guard lock(mutex);
-      errors.push_back(response.error);
-      EXPECT_EQ(response.status, 0u);
-      ++answered;
-    });
-  }
+  Answers answers;
+  send_numbered(*client, receiver.url(), 0, 3, answers);
   auto first = receiver.next_report(), second = receiver.next_report();
   EXPECT_LT(first["events"][0].get<int>(), 2);
   EXPECT_LT(second["events"][0].get<int>(), 2);
-  // The third goes out only once one of the first two has ended (timed out) and freed its place.
+  // The third goes out only once one of the first two was answered and freed its connection.
   auto third = receiver.next_report();
-  EXPECT_GE(answered.load(), 1);
+  EXPECT_GE(answers.count.load(), 1);
   EXPECT_EQ(third["events"][0], 2);
-  ASSERT_TRUE(eventually([&] { return answered.load() == 3; }));
+  ASSERT_TRUE(eventually([&] { return answers.count.load() == 3; }));
   client->stop();
-  std::lock_guard lock(mutex);
-  for (const auto& error : errors) EXPECT_EQ(error, "read: timeout");
+  std::lock_guard lock(answers.mutex);
+  // Each was answered (401: the requests are not signed).
+  for (const auto& response : answers.responses) EXPECT_EQ(response.status, 401u) << response.error;
+}
+
+TEST(HttpClient, ARequestThatWaitsEndsWithinItsTimeoutAndTooManyWaitingAreBusy) {
+  WebhookReceiver receiver({.secret = "unused-secret-0123456789", .hang = true});
+  Loop loop;
+  server::HttpClient::Options options;
+  options.max_connections = 1;
+  options.max_waiting = 1;
+  options.timeout = std::chrono::milliseconds(300);
+  auto client = server::HttpClient::make(net::make_strand(loop.ioc), options);
+  Answers answers;
+  send_numbered(*client, receiver.url(), 0, 3, answers);
+  EXPECT_EQ(receiver.next_report()["events"][0], 0);
+  ASSERT_TRUE(eventually([&] { return answers.count.load() == 3; }));
+  std::lock_guard lock(answers.mutex);
+  // The third at once: one under way and one waiting already.
+  EXPECT_EQ(answers.responses[0].error.rfind("busy: 1 requests under way and 1 waiting", 0), 0u)
+      << answers.responses[0].error;
+  // The first times out reading; the second's time counts from its sending: it ends at its
+  // deadline too (failed while it waited, or sent with the moment left once the first freed the
+  // connection), whichever of the two ends first.
+  auto is_timeout = [](const std::string& error) {
+    return error == "timeout (waiting for a connection)" || error == "read: timeout" || error == "write: timeout";
+  };
+  EXPECT_TRUE(is_timeout(answers.responses[1].error)) << answers.responses[1].error;
+  EXPECT_TRUE(is_timeout(answers.responses[2].error)) << answers.responses[2].error;
+  EXPECT_TRUE(answers.responses[1].error == "read: timeout" || answers.responses[2].error == "read: timeout");
+  client->stop();
 }
 
 TEST(HttpClient, AUrlWithNothingListeningFailsWithTheReason) {

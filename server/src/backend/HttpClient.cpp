@@ -271,6 +271,12 @@ void HttpClient::send(Request request, Handler done) {
 }
 
 void HttpClient::start(Pool& pool, Request request, Handler done, Clock::time_point deadline) {
+  // A request whose time ran out while it waited is not sent at all.
+  if (Clock::now() >= deadline) {
+    Response late;
+    late.error = "timeout (waiting for a connection)";
+    return done(std::move(late));
+  }
   // The most recently used idle connection first; those idle too long are closed.
   while (!pool.idle.empty()) {
     auto link = std::move(pool.idle.back());
@@ -303,9 +309,7 @@ void HttpClient::expire_waiting(Pool& pool) {
   while (!pool.waiting.empty() && pool.waiting.front().deadline <= Clock::now()) {
     auto late = std::move(pool.waiting.front());
     pool.waiting.pop_front();
-    Response timeout;
-    timeout.error = "timeout (waiting for a connection)";
-    late.done(std::move(timeout));
+    start(pool, std::move(late.request), std::move(late.done), late.deadline);  // fails it: its time is up
   }
   if (pool.waiting.empty() || stopped_) return;
   pool.timer_set = true;
