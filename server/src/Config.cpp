@@ -192,7 +192,7 @@ void add_webhook_options(po::options_description& d, Config& c) {
     ("webhook-queue-size", po::value(&c.webhook_queue_size)->default_value(c.webhook_queue_size),
         "events waiting for delivery per URL; more are dropped and counted (queue_full)")
     ("webhook-timeout-ms", po::value<long>()->default_value(c.webhook_timeout.count()),
-        "milliseconds one POST to a webhook may take, connect to answer, before it counts as failed")
+        "milliseconds one POST to a webhook may take, from its sending to its answer, before it counts as failed")
     ("webhook-retry-for", po::value<long>()->default_value(c.webhook_retry_for.count()),
         "seconds a failing batch is retried (backoff with jitter, up to 30 s apart) before its events are "
         "dropped and counted (gave_up)")
@@ -205,6 +205,12 @@ void add_webhook_options(po::options_description& d, Config& c) {
 void add_proxy_options(po::options_description& d, Config& c) {
   // clang-format off
   d.add_options()
+    ("proxy-connect", po::value(&c.proxy_connect_url),
+        "http:// or https:// URL a handshake without a token is POSTed to (its cookies and --proxy-connect-headers): "
+        "the application answers who the client is (user, info, rooms, expiry) or refuses it; a handshake with a "
+        "token is verified as a JWT")
+    ("proxy-connect-headers", po::value(&c.proxy_connect_headers)->default_value(c.proxy_connect_headers),
+        "comma-separated headers of the handshake shown to --proxy-connect")
     ("proxy-subscribe", po::value(&c.proxy_subscribe_url),
         "http:// or https:// URL a client's subscribe is POSTed to first (signed JSON): the application allows "
         "it or refuses it (forbidden, with its message)")
@@ -433,11 +439,14 @@ namespace {
 std::string check_proxy(const Config& c) {
   if (!c.proxy_enabled()) {
     if (!c.proxy_secret.empty() || !c.proxy_ca_file.empty())
-      return "--proxy-secret and --proxy-ca-file go with --proxy-subscribe or --proxy-publish";
+      return "--proxy-secret and --proxy-ca-file go with --proxy-connect, --proxy-subscribe or --proxy-publish";
   } else if (c.proxy_secret.size() < 16) {
-    return "--proxy-subscribe and --proxy-publish need --proxy-secret (or SWITCHBOARD_PROXY_SECRET), at least 16 "
-           "characters long";
+    return "--proxy-connect, --proxy-subscribe and --proxy-publish need --proxy-secret (or SWITCHBOARD_PROXY_SECRET), "
+           "at least 16 characters long";
   }
+  if (!c.proxy_connect_url.empty())
+    if (auto why = HttpClient::check_url(c.proxy_connect_url); !why.empty())
+      return "--proxy-connect: \"" + c.proxy_connect_url + "\" " + why;
   for (auto [option, url, rooms] : {std::tuple{"--proxy-subscribe", &c.proxy_subscribe_url, &c.proxy_subscribe_rooms},
                                     std::tuple{"--proxy-publish", &c.proxy_publish_url, &c.proxy_publish_rooms}}) {
     if (url->empty()) {
@@ -483,9 +492,10 @@ std::string check_webhooks(const Config& c) {
 }  // namespace
 
 std::string validate(const Config& c) {
-  if (!c.allow_anonymous && !c.jwt_enabled() && !c.dev)
+  if (!c.allow_anonymous && !c.jwt_enabled() && !c.dev && c.proxy_connect_url.empty())
     return "no way to authenticate clients is configured. Give JWT keys (--jwt-secret, --jwt-public-key "
-           "or --jwks), or pass --allow-anonymous to accept connections without credentials.";
+           "or --jwks), the application's --proxy-connect, or pass --allow-anonymous to accept connections "
+           "without credentials.";
   if (c.jwt_leeway.count() < 0) return "--jwt-leeway must be >= 0";
   if (c.jwt_max_token_bytes < 256 || c.jwt_max_token_bytes > 64 * 1024)
     return "--jwt-max-token-bytes must be between 256 and 65536";

@@ -9,7 +9,9 @@
 #include <set>
 
 #include "FreePort.h"
+#include "SseClient.h"
 #include "TestNode.h"
+#include "TestToken.h"
 #include "WebhookReceiver.h"
 #include "WsClient.h"
 
@@ -68,12 +70,15 @@ TEST(Proxy, TheApplicationAllowsOrRefusesASubscribeWithItsMessage) {
   EXPECT_EQ(next_call(backend)["request"]["room"], "chat:lobby");
   EXPECT_TRUE(publish(alice, "chat:lobby", "in").contains("offset"));
   EXPECT_EQ(alice.read_json()["data"], "in") << "subscribed once the application allowed it";
-  json again = alice.request({{"op", "subscribe"}, {"room", "chat:lobby"}, {"presence", true}});
-  EXPECT_EQ(again["ok"], true);
   EXPECT_EQ(next_call(backend)["path"], "/proxy/publish");
-  EXPECT_THROW(backend.next_report(std::chrono::milliseconds(0)), std::runtime_error)
-      << "a subscription whose presence changed is not asked again";
-  EXPECT_EQ(proxied_count(node, kSubscribe, kAllowed), 1u);
+  // Subscribing again without presence is not asked; adding presence is.
+  EXPECT_EQ(subscribe(alice, "chat:lobby")["ok"], true);
+  EXPECT_THROW(backend.next_report(std::chrono::milliseconds(0)), std::runtime_error);
+  EXPECT_EQ(alice.request({{"op", "subscribe"}, {"room", "chat:lobby"}, {"presence", true}})["ok"], true);
+  json with_presence = next_call(backend);
+  EXPECT_EQ(with_presence["request"]["room"], "chat:lobby");
+  EXPECT_EQ(with_presence["request"]["presence"], true);
+  EXPECT_EQ(proxied_count(node, kSubscribe, kAllowed), 2u);
   EXPECT_EQ(proxied_count(node, kSubscribe, kDenied), 1u);
 }
 
@@ -215,4 +220,129 @@ TEST(Proxy, AClientsHttpPublishIsAskedAndABackendsIsNot) {
   EXPECT_EQ(own.status, 200) << own.body;
   EXPECT_EQ(reader.read_json()["data"], "darn it");
   EXPECT_THROW(backend.next_report(std::chrono::milliseconds(0)), std::runtime_error);
+}
+
+namespace {
+server::Config connecting(const WebhookReceiver& backend) {
+  auto c = TestNode::jwt_config("proxy-test-jwt-secret-0123456789");
+  c.proxy_connect_url = backend.url("/proxy/connect");
+  c.proxy_secret = kSecret;
+  return c;
+}
+WsClient::Options with_cookie(const std::string& cookie, const std::string& target = "/ws") {
+  WsClient::Options o;
+  o.target = target;
+  o.headers["Cookie"] = cookie;
+  return o;
+}
+}  // namespace
+
+TEST(ProxyConnect, TheApplicationSaysWhoACookiesClientIs) {
+  WebhookReceiver backend({.secret = kSecret});
+  TestNode node(connecting(backend));
+  WsClient alice(node.port(), with_cookie("theme=dark; session=alice", "/ws?lang=pt"));
+  json call = next_call(backend);
+  EXPECT_EQ(call["path"], "/proxy/connect");
+  EXPECT_EQ(call["request"]["transport"], "websocket");
+  EXPECT_EQ(call["request"]["headers"]["cookie"], "theme=dark; session=alice");
+  EXPECT_EQ(call["request"]["query"], "lang=pt");
+  EXPECT_EQ(call["request"]["remote"], "127.0.0.1");
+
+  // The identity is the application's: its user, its info in presence, its room grants.
+  ASSERT_EQ(alice.request({{"op", "subscribe"}, {"room", "chat:lobby"}, {"presence", true}})["ok"], true);
+  json presence = alice.request({{"op", "presence"}, {"room", "chat:lobby"}});
+  ASSERT_EQ(presence["users"].size(), 1u) << presence.dump();
+  EXPECT_EQ(presence["users"][0]["user"], "alice");
+  EXPECT_EQ(presence["users"][0]["info"]["name"], "Alice");
+  EXPECT_TRUE(publish(alice, "chat:lobby", "hi").contains("offset"));
+  json message = alice.read_json();
+  while (!message.contains("data")) message = alice.read_json();  // past alice's own join
+  EXPECT_EQ(message["from"], "alice");
+  EXPECT_EQ(error_code(publish(alice, "ops", "hi")), "forbidden") << "outside the application's grants";
+  EXPECT_EQ(proxied_count(node, 2, kAllowed), 1u);
+}
+
+TEST(ProxyConnect, TheApplicationsRefusalIsTheHandshakesAnswer) {
+  WebhookReceiver backend({.secret = kSecret});
+  TestNode node(connecting(backend));
+  auto anonymous = WsClient::try_handshake(node.port());
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_NE(anonymous.body.find("sign in first"), std::string::npos) << anonymous.body;
+  auto banned = WsClient::try_handshake(node.port(), with_cookie("session=banned"));
+  EXPECT_EQ(banned.status, 403);
+  EXPECT_NE(banned.body.find("banned"), std::string::npos) << banned.body;
+  EXPECT_EQ(node.metrics().handshakes_rejected("denied"), 2u);
+  EXPECT_EQ(proxied_count(node, 2, kDenied), 2u);
+  // Asking why without an upgrade checks only the node's own limits: the application decides at the handshake.
+  EXPECT_EQ(http_get(node.port(), "/ws").status, 426);
+  EXPECT_EQ(proxied_count(node, 2, kDenied), 2u);
+  // A stream too.
+  SseClient::Options o;
+  o.headers["Cookie"] = "session=bob";
+  SseClient stream(node.port(), "/sse?rooms=chat:lobby", o);
+  EXPECT_EQ(stream.status(), 200);
+}
+
+TEST(ProxyConnect, ATokenIsVerifiedAsAJwtAndTheApplicationIsNotAsked) {
+  WebhookReceiver backend({.secret = kSecret});
+  TestNode node(connecting(backend));
+  WsClient::Options o = with_cookie("session=alice");
+  o.headers["Authorization"] = "Bearer " + user_token("proxy-test-jwt-secret-0123456789", "tokened");
+  WsClient c(node.port(), o);
+  EXPECT_TRUE(publish(c, "anywhere", "x").contains("offset"));
+  EXPECT_THROW(backend.next_report(std::chrono::milliseconds(0)), std::runtime_error);
+  auto bad = WsClient::try_handshake(node.port(), [] {
+    WsClient::Options bad;
+    bad.target = "/ws?token=not.a.token";
+    bad.headers["Cookie"] = "session=alice";
+    return bad;
+  }());
+  EXPECT_EQ(bad.status, 401) << "a bad token is refused, not handed to the application";
+}
+
+TEST(ProxyConnect, AnApplicationThatIsDownRefusesTheHandshakeWith503) {
+  auto config = TestNode::jwt_config("proxy-test-jwt-secret-0123456789");
+  config.proxy_connect_url = "http://127.0.0.1:" + std::to_string(free_port()) + "/proxy/connect";
+  config.proxy_secret = kSecret;
+  TestNode node(config);
+  auto r = WsClient::try_handshake(node.port(), with_cookie("session=alice"));
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("unavailable"), std::string::npos) << r.body;
+  EXPECT_EQ(proxied_count(node, 2, kUnavailable), 1u);
+  EXPECT_EQ(http_get(node.port(), "/healthz").status, 200);
+}
+
+TEST(Proxy, AnUnsubscribedClientReadsNoHistoryNorPresenceOfTheApplicationsRooms) {
+  WebhookReceiver backend({.secret = kSecret});
+  auto config = proxied(backend);
+  config.proxy_subscribe_rooms = "secret:*,club:*";
+  TestNode node(config);
+  WsClient c(node.port());
+  EXPECT_EQ(error_code(c.request({{"op", "history"}, {"room", "club:a"}})), "forbidden");
+  EXPECT_EQ(error_code(c.request({{"op", "presence"}, {"room", "secret:a"}})), "forbidden");
+  EXPECT_EQ(http_get(node.port(), "/api/history?room=club:a").status, 403);
+  ASSERT_EQ(subscribe(c, "club:a")["ok"], true);
+  next_call(backend);
+  EXPECT_TRUE(c.request({{"op", "history"}, {"room", "club:a"}}).contains("messages"));
+  // Adding presence to a subscription is asked again.
+  EXPECT_EQ(c.request({{"op", "subscribe"}, {"room", "club:a"}, {"presence", true}})["ok"], true);
+  json again = next_call(backend);
+  EXPECT_EQ(again["request"]["presence"], true);
+  EXPECT_TRUE(c.request({{"op", "presence"}, {"room", "club:a"}}).contains("users"));
+}
+
+TEST(Proxy, AStreamsRoomsAreAskedOneAtATime) {
+  WebhookReceiver backend({.secret = kSecret, .delay_ms = 50});
+  auto config = proxied(backend);
+  config.max_rooms = 3;
+  TestNode node(config);
+  SseClient stream(node.port(), "/sse?rooms=chat:a,secret:b,chat:c,chat:d,chat:e");
+  ASSERT_EQ(stream.status(), 200);
+  // Asked in order, each after the previous answer; the rooms past --max-rooms are refused
+  // without asking.
+  std::vector<std::string> asked;
+  for (int i = 0; i < 4; ++i) asked.push_back(next_call(backend)["request"]["room"]);
+  EXPECT_EQ(asked, (std::vector<std::string>{"chat:a", "secret:b", "chat:c", "chat:d"}));
+  EXPECT_THROW(backend.next_report(std::chrono::milliseconds(300)), std::runtime_error);
+  EXPECT_EQ(node.metrics().errors(protocol::ErrorCode::too_many_rooms), 1u);
 }

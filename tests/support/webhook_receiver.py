@@ -8,7 +8,10 @@ stdout: {"verified": bool, "why": str, "path": str, "events": [...], "request": 
 
 Prints "listening <port>" once it accepts connections. A webhook batch (any path but /proxy/…)
 is answered 204 when verified and 401 when forged or stale. The proxy's calls, to
-/proxy/subscribe and /proxy/publish, are answered as a chat application would:
+/proxy/connect, /proxy/subscribe and /proxy/publish, are answered as a chat application would:
+  connect: a Cookie "session=<user>" signs in <user> (info {"name": <User>}, rooms chat:* to
+  subscribe, publish and see presence in, "expires_at" when the query has expires_at=<unix>),
+  "session=banned" is refused 403 ("banned"), no session 401 ("sign in first");
   subscribe: rooms "secret:…" refused ("members only"), others allowed;
   publish: data that contains "darn" refused ("watch your language"); in rooms "stamped:…"
   allowed with other data, {"text": <the data>, "stamped": <how many it stamped>}; in rooms
@@ -94,6 +97,8 @@ def main():
             self.wfile.write(answer)
 
         def proxy_answer(self, request):
+            if self.path == "/proxy/connect":
+                return json.dumps(self.connect_answer(request)).encode()
             room = request.get("room", "")
             if self.path == "/proxy/subscribe":
                 if room.startswith("secret:"):
@@ -109,6 +114,22 @@ def main():
                     n = stamped[0]
                 return json.dumps({"allow": True, "data": {"text": request.get("data"), "stamped": n}}).encode()
             return b'{"allow": true}'
+
+        def connect_answer(self, request):
+            cookies = dict(part.strip().split("=", 1) for part in request["headers"].get("cookie", "").split(";")
+                           if "=" in part)
+            user = cookies.get("session")
+            if not user:
+                return {"allow": False, "status": 401, "message": "sign in first"}
+            if user == "banned":
+                return {"allow": False, "status": 403, "message": "banned"}
+            chat = ["chat:*"]
+            answer = {"allow": True, "user": user, "info": {"name": user.capitalize()},
+                      "rooms": {"sub": chat, "pub": chat, "presence": chat}}
+            query = dict(part.split("=", 1) for part in request.get("query", "").split("&") if "=" in part)
+            if "expires_at" in query:
+                answer["expires_at"] = int(query["expires_at"])
+            return answer
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "switchboard/auth/JwtAuthenticator.h"
+
 namespace switchboard::server {
 
 namespace http = boost::beast::http;
@@ -45,12 +47,34 @@ std::variant<auth::Identity, Admission::Refusal> Admission::authenticate(const H
   if (auto* rejection = std::get_if<auth::AuthRejection>(&result))
     return Refusal{static_cast<http::status>(rejection->http_status), rejection->code, rejection->message};
   auto& identity = std::get<auth::Identity>(result);
-  if (denied_)
-    if (auto until = denied_->refused_until(identity.user, identity.token_id))
-      return Refusal{http::status::forbidden, "revoked",
-                     "a backend revoked this " + std::string(identity.token_id.empty() ? "user" : "user or token") +
-                         "'s access until " + utc_text(*until)};
+  if (auto refusal = denied(identity)) return std::move(*refusal);
   return std::move(identity);
+}
+
+std::optional<Admission::Refusal> Admission::denied(const auth::Identity& identity) const {
+  if (!denied_) return std::nullopt;
+  auto until = denied_->refused_until(identity.user, identity.token_id);
+  if (!until) return std::nullopt;
+  return Refusal{http::status::forbidden, "revoked",
+                 "a backend revoked this " + std::string(identity.token_id.empty() ? "user" : "user or token") +
+                     "'s access until " + utc_text(*until)};
+}
+
+std::variant<ConnectionSlot, Admission::Refusal> Admission::reserve(const std::string& address, bool draining) {
+  std::optional<ConnectionSlot> slot;
+  if (auto refusal = check(address, draining, &slot)) return std::move(*refusal);
+  return std::move(*slot);
+}
+
+std::variant<Admission::Admitted, Admission::Refusal> Admission::accept(auth::Identity identity,
+                                                                        ConnectionSlot slot) const {
+  if (auto refusal = denied(identity)) return std::move(*refusal);
+  return Admitted{std::move(identity), std::move(slot)};
+}
+
+bool Admission::has_token(const HttpRequest& req) {
+  return !auth::JwtAuthenticator::find_token(auth::AuthRequest{req.target(), req[http::field::authorization], {}, {}})
+              .empty();
 }
 
 std::variant<Admission::Admitted, Admission::Refusal> Admission::admit(const HttpRequest& req,
@@ -63,9 +87,11 @@ std::variant<Admission::Admitted, Admission::Refusal> Admission::admit(const Htt
   return Admitted{std::get<auth::Identity>(std::move(identity)), std::move(*slot)};
 }
 
-std::optional<Admission::Refusal> Admission::probe(const HttpRequest& req, const std::string& address, bool draining) {
+std::optional<Admission::Refusal> Admission::probe(const HttpRequest& req, const std::string& address, bool draining,
+                                                   bool authenticate) {
   if (auto refusal = check(address, draining, nullptr)) return refusal;
-  auto identity = authenticate(req, address);
+  if (!authenticate) return std::nullopt;
+  auto identity = this->authenticate(req, address);
   if (auto* refusal = std::get_if<Refusal>(&identity)) return std::move(*refusal);
   return std::nullopt;
 }

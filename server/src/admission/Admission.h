@@ -46,13 +46,24 @@ class Admission {
   // `draining` or not: admitted with a place taken, or refused.
   std::variant<Admitted, Refusal> admit(const HttpRequest& req, const std::string& address, bool draining);
   // What admit would answer, without taking a place (it costs a handshake of the address's rate,
-  // as it verifies the token as a handshake does): nullopt when it would be admitted.
-  std::optional<Refusal> probe(const HttpRequest& req, const std::string& address, bool draining);
+  // as it verifies the token as a handshake does): nullopt when it would be admitted. Without
+  // `authenticate`, only the node's own checks (the application decides who the client is).
+  std::optional<Refusal> probe(const HttpRequest& req, const std::string& address, bool draining,
+                               bool authenticate = true);
+  // For an identity that comes from elsewhere (the application, through --proxy-connect): the
+  // checks before the token's, with a place taken; then, once the identity is known, `accept`.
+  std::variant<ConnectionSlot, Refusal> reserve(const std::string& address, bool draining);
+  std::variant<Admitted, Refusal> accept(auth::Identity identity, ConnectionSlot slot) const;
+  // Whether the request carries a token (a bearer header or ?token=): then the authenticator
+  // decides, not the application.
+  static bool has_token(const HttpRequest& req);
 
  private:
   // The checks before the token's, with a place taken when `slot` is given.
   std::optional<Refusal> check(const std::string& address, bool draining, std::optional<ConnectionSlot>* slot);
   std::variant<auth::Identity, Refusal> authenticate(const HttpRequest& req, const std::string& address);
+  // Refused when the deny-list names the identity's user or token.
+  std::optional<Refusal> denied(const auth::Identity& identity) const;
 
   KeyedRateLimiter& handshakes_;
   std::shared_ptr<ConnectionSlot::Count> connections_;

@@ -1,8 +1,10 @@
 #pragma once
-// The proxy to the application: a client's subscribe (--proxy-subscribe) or publish
-// (--proxy-publish), in the rooms the route names, is first POSTed to the application's backend,
-// which allows it, refuses it with a message (the client gets `forbidden`), or — for a publish —
-// allows it with other data (moderation, enrichment, storing before the fan-out). A backend that
+// The proxy to the application: a handshake without a token (--proxy-connect) is POSTed to the
+// application's backend, which says who the client is (user, info, room grants, expiry) from its
+// cookies and headers, or refuses it; a client's subscribe (--proxy-subscribe) or publish
+// (--proxy-publish), in the rooms the route names, is first POSTed to it too, and it allows it,
+// refuses it with a message (the client gets `forbidden`), or — for a publish — allows it with
+// other data (moderation, enrichment, storing before the fan-out). A backend that
 // fails, answers late (--proxy-timeout-ms) or is busy (--proxy-concurrency) makes the client's
 // request `unavailable`. The requests are signed as the webhooks are (X-Switchboard-Timestamp,
 // X-Switchboard-Signature: v1=HMAC-SHA256 of "timestamp.body" with --proxy-secret).
@@ -17,6 +19,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "backend/HttpClient.h"
 #include "backend/RoomPatterns.h"
@@ -29,12 +35,23 @@ namespace switchboard::server {
 
 class AppProxy {
  public:
-  enum class Route { subscribe, publish };
+  enum class Route { subscribe, publish, connect };
+  static constexpr std::size_t kRoutes = 3;
   struct Answer {
     enum class Verdict { allowed, denied, unavailable };
     Verdict verdict = Verdict::unavailable;
     std::string message;              // denied: the application's message (may be empty)
     std::optional<std::string> data;  // an allowed publish's replacement data, JSON text
+    auth::Identity identity;          // an allowed connect's: who the client is
+    unsigned status = 403;            // a denied connect's HTTP status (401 or 403)
+  };
+  // What a handshake without a token shows the application.
+  struct ConnectRequest {
+    std::string transport;  // "websocket" or "sse"
+    std::string remote;     // the client's address
+    std::string origin;     // its Origin header, when it sent one
+    std::string query;      // the request's query, without the "?"
+    std::vector<std::pair<std::string, std::string>> headers;  // those of --proxy-connect-headers it sent
   };
   using Handler = std::function<void(Answer)>;
 
@@ -53,6 +70,14 @@ class AppProxy {
   // Whether a request of `route` in `room` goes to the application first. From any thread.
   bool wants(Route route, std::string_view room) const;
 
+  // Whether a handshake without a token is asked of the application (--proxy-connect).
+  bool wants_connect() const { return targets_[static_cast<std::size_t>(Route::connect)].has_value(); }
+  // The headers a connect request carries, lowercase: --proxy-connect-headers.
+  const std::vector<std::string>& connect_headers() const { return connect_headers_; }
+  // The application's answer to a handshake without a token, given to `done` once, on the
+  // proxy's strand: allowed with the identity it gives, denied (status and message), or unavailable.
+  void connect(const ConnectRequest& request, Handler done);
+
   // The application's answer to `user`'s subscribe to `room` (on `connection`), given to `done`
   // once, on the proxy's strand.
   void subscribe(const auth::Identity& user, cluster::ConnectionId connection, const std::string& room, bool presence,
@@ -63,7 +88,7 @@ class AppProxy {
   void publish(const auth::Identity& user, std::optional<cluster::ConnectionId> connection, const std::string& room,
                std::string_view data, std::string_view idem, Handler done);
 
-  // The route's name in options, logs and metrics: "subscribe" or "publish".
+  // The route's name in options, logs and metrics: "subscribe", "publish" or "connect".
   static std::string_view name(Route route);
 
  private:
@@ -76,11 +101,18 @@ class AppProxy {
   void call(Route route, std::string body, Handler done);
   // The answer to a call, or why it is unavailable.
   Answer read_answer(Route route, const HttpClient::Response& response) const;
+  // An allowed connect's identity from the answer; throws std::invalid_argument saying what is wrong.
+  static auth::Identity identity_of(const nlohmann::json& answer);
+  // --proxy-connect-headers' names, lowercase.
+  static std::vector<std::string> connect_header_names(std::string_view list);
+  static constexpr std::size_t kMaxUserBytes = 1024;  // an allowed connect's user id
+  static constexpr int kMaxDataDepth = 64;             // a replacement data's nesting, as a client's
 
   const Config& config_;
   Metrics& metrics_;
   std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> strand_;
-  std::optional<Target> targets_[2];  // by Route; empty: that route is not proxied
+  std::optional<Target> targets_[kRoutes];  // by Route; empty: that route is not proxied
+  std::vector<std::string> connect_headers_;
 };
 
 }  // namespace switchboard::server

@@ -105,7 +105,12 @@ class Connection {
   // Its requests waiting for the application's answer (the proxy), and the requests that came
   // after them, held in order until those are answered (on its thread).
   unsigned& awaiting_app() { return awaiting_app_; }
-  std::vector<protocol::Command>& held_requests() { return held_requests_; }
+  struct HeldRequest {
+    protocol::Command request;
+    std::size_t bytes = 0;  // its frame's
+  };
+  std::vector<HeldRequest>& held_requests() { return held_requests_; }
+  std::size_t& held_bytes() { return held_bytes_; }
 
  private:
   cluster::ConnectionId id_;
@@ -114,7 +119,8 @@ class Connection {
   TokenBucket request_bucket_;
   unsigned rate_limit_strikes_ = 0;
   unsigned awaiting_app_ = 0;
-  std::vector<protocol::Command> held_requests_;  // a vector: no memory while empty
+  std::vector<HeldRequest> held_requests_;  // a vector: no memory while empty
+  std::size_t held_bytes_ = 0;
 };
 
 }  // namespace switchboard::server

@@ -19,6 +19,9 @@ using protocol::Op;
 namespace {
 // What a history reply holds besides its messages: id, offset, epoch, "truncated" (generous).
 constexpr std::size_t kHistoryReplyOverhead = 512;
+// The refusal of a history or presence request in a room whose members the application decides
+// (--proxy-subscribe) from a connection that is not subscribed to it.
+const std::string kMembersOnly = "subscribe first: the application decides who reads ";
 
 // The rate_limited message: the limit in force on the connection, what sets it, and how to raise it.
 std::string limit_message(Connection& conn, bool publishing) {
@@ -206,24 +209,26 @@ void Dispatcher::handle(const std::shared_ptr<Connection>& conn, std::string_vie
   }
   if (conn->awaiting_app() > 0) {
     // Behind a request the application has not answered yet: carried out after it, in order.
-    if (conn->held_requests().size() >= kMaxHeldRequests)
+    if (conn->held_requests().size() >= kMaxHeldRequests ||
+        conn->held_bytes() + text.size() > config_.max_queue_bytes)
       return reply_error(*conn, req.id, ErrorCode::unavailable,
                          "too many requests waiting for the application's answer; retry later");
-    conn->held_requests().push_back(std::move(req));
+    conn->held_bytes() += text.size();
+    conn->held_requests().push_back({std::move(req), text.size()});
     return;
   }
   execute(conn, req);
 }
 
-void Dispatcher::after_app(const std::shared_ptr<Connection>& conn, std::function<void()> then) {
+void Dispatcher::after_app(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::function<void()> then) {
   // Nothing runs once the connection is gone (Connection::post).
-  conn->post([this, conn, then = std::move(then)] {
+  conn->post([this, conn, id = std::move(id), then = std::move(then)] {
     --conn->awaiting_app();
     try {
       then();
     } catch (const std::exception& e) {
       log::error(std::string("request failed: ") + e.what());
-      reply_error(*conn, nullptr, ErrorCode::internal, "internal error");
+      reply_error(*conn, id, ErrorCode::internal, "internal error");
     }
     release_held(conn);
   });
@@ -232,7 +237,12 @@ void Dispatcher::after_app(const std::shared_ptr<Connection>& conn, std::functio
 void Dispatcher::release_held(const std::shared_ptr<Connection>& conn) {
   auto& held = conn->held_requests();
   std::size_t next = 0;
-  while (conn->awaiting_app() == 0 && next < held.size()) execute(conn, held[next++]);
+  while (conn->awaiting_app() == 0 && next < held.size()) {
+    auto& [req, bytes] = held[next++];
+    conn->held_bytes() -= bytes;
+    if (req.op == Op::subscribe && req.id.is_null()) subscribe_on_behalf(conn, req.room, req.presence, req.since);
+    else execute(conn, req);
+  }
   held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(next));
   if (held.empty()) held.shrink_to_fit();
 }
@@ -290,6 +300,17 @@ void Dispatcher::refuse_subscribe(Connection& conn, const nlohmann::json& id, co
 
 void Dispatcher::subscribe_on_behalf(const std::shared_ptr<Connection>& conn, const std::string& room, bool presence,
                                      std::optional<protocol::StreamPosition> since) {
+  if (conn->awaiting_app() > 0) {
+    // One at a time while the application is asked (a stream's rooms, each perhaps asked of it):
+    // held as a subscribe without an id, carried out in turn.
+    protocol::Command held;
+    held.op = Op::subscribe;
+    held.room = room;
+    held.presence = presence;
+    held.since = std::move(since);
+    conn->held_requests().push_back({std::move(held), 0});
+    return;
+  }
   try {
     subscribe(conn, nullptr, room, presence, std::move(since));
   } catch (const std::exception& e) {
@@ -303,14 +324,18 @@ void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, nlohmann::js
   auto message = forbidden(*conn, auth::RoomAction::subscribe, room);
   if (!message && presence) message = forbidden(*conn, auth::RoomAction::presence, room);
   if (message) return refuse_subscribe(*conn, id, room, ErrorCode::forbidden, *message);
-  // A new subscription in a room the application decides on: asked first (a subscribe that only
-  // changes an existing one's presence is not).
-  if (proxy_ && proxy_->wants(AppProxy::Route::subscribe, room) && !registry_.contains(conn->id(), room)) {
-    ++conn->awaiting_app();
+  // In a room the application decides on: a new subscription, or one that adds presence, is
+  // asked first — after the node's own checks (--max-rooms), so that what they refuse never
+  // reaches the application.
+  if (proxy_ && proxy_->wants(AppProxy::Route::subscribe, room) && asks_app(*conn, room, presence)) {
+    if (!registry_.contains(conn->id(), room) && registry_.subscriptions_of(conn->id()).size() >= config_.max_rooms)
+      return refuse_subscribe(*conn, id, room, ErrorCode::too_many_rooms,
+                              "this connection is in " + std::to_string(config_.max_rooms) + " rooms already");
     proxy_->subscribe(conn->identity(), conn->id(), room, presence,
                       [this, conn, id = std::move(id), room, presence, since = std::move(since)](AppProxy::Answer answer) mutable {
-      after_app(conn, [this, conn, id = std::move(id), room = std::move(room), presence, since = std::move(since),
-                       answer = std::move(answer)]() mutable {
+      auto request_id = id;
+      after_app(conn, std::move(request_id), [this, conn, id = std::move(id), room = std::move(room), presence,
+                                              since = std::move(since), answer = std::move(answer)]() mutable {
         using Verdict = AppProxy::Answer::Verdict;
         if (answer.verdict == Verdict::allowed) return join(conn, std::move(id), room, presence, std::move(since));
         if (answer.verdict == Verdict::denied)
@@ -319,9 +344,24 @@ void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, nlohmann::js
         refuse_subscribe(*conn, id, room, ErrorCode::unavailable, "the application did not answer; retry later");
       });
     });
+    // Counted once the request is on its way (the answer is posted, never run before this): a
+    // call that threw leaves nothing held.
+    ++conn->awaiting_app();
     return;
   }
   join(conn, std::move(id), room, presence, std::move(since));
+}
+
+bool Dispatcher::asks_app(const Connection& conn, const std::string& room, bool presence) const {
+  if (!registry_.contains(conn.id(), room)) return true;
+  if (!presence) return false;
+  for (const auto& sub : registry_.subscriptions_of(conn.id()))
+    if (sub.room == room) return !sub.presence;
+  return true;
+}
+
+bool Dispatcher::app_member_only(const Connection& conn, const std::string& room) const {
+  return proxy_ && proxy_->wants(AppProxy::Route::subscribe, room) && !registry_.contains(conn.id(), room);
 }
 
 void Dispatcher::join(const std::shared_ptr<Connection>& conn, nlohmann::json id, const std::string& room,
@@ -413,12 +453,11 @@ void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Comm
   }
   conn->rate_limit_strikes() = 0;
   if (proxy_ && proxy_->wants(AppProxy::Route::publish, req.room)) {
-    ++conn->awaiting_app();
     // Shared, not moved into the handler: the proxy reads the request's fields as it is called.
     auto held = std::make_shared<protocol::Command>(std::move(req));
     proxy_->publish(conn->identity(), conn->id(), held->room, held->data, held->idem,
                     [this, conn, held](AppProxy::Answer answer) {
-      after_app(conn, [this, conn, held, answer = std::move(answer)]() mutable {
+      after_app(conn, held->id, [this, conn, held, answer = std::move(answer)]() mutable {
         using Verdict = AppProxy::Answer::Verdict;
         if (answer.verdict == Verdict::allowed) {
           if (answer.data) held->data = std::move(*answer.data);
@@ -430,6 +469,7 @@ void Dispatcher::publish(const std::shared_ptr<Connection>& conn, protocol::Comm
         reply_error(*conn, held->id, ErrorCode::unavailable, "the application did not answer; retry later");
       });
     });
+    ++conn->awaiting_app();  // once on its way, as for a subscribe
     return;
   }
   send_publish(conn, req);
@@ -460,6 +500,8 @@ void Dispatcher::send_publish(const std::shared_ptr<Connection>& conn, protocol:
 
 void Dispatcher::presence(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   if (!check(*conn, req.id, auth::RoomAction::presence, req.room)) return;
+  if (app_member_only(*conn, req.room))
+    return reply_error(*conn, req.id, ErrorCode::forbidden, kMembersOnly + req.room);
   presence_.list(req.room, [this, conn, id = std::move(req.id)](auto members) {
     if (members) {
       if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::presence_reply(id, *members)));
@@ -493,6 +535,8 @@ void Dispatcher::refresh(const std::shared_ptr<Connection>& conn, protocol::Comm
 
 void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Command& req) {
   if (!check(*conn, req.id, auth::RoomAction::subscribe, req.room)) return;
+  if (app_member_only(*conn, req.room))
+    return reply_error(*conn, req.id, ErrorCode::forbidden, kMembersOnly + req.room);
   broker_.history(req.room, std::nullopt, req.limit, [this, conn, id = std::move(req.id)](cluster::Broker::History history) {
     if (!history.available)
       return queue_error(*conn, id, ErrorCode::unavailable, "history is unavailable; retry later");

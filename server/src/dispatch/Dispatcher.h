@@ -112,10 +112,16 @@ class Dispatcher {
   void publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
   // A publish allowed (by the permissions and rate, and by the application when it is asked): to the broker.
   void send_publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
-  // The application's answer to a request of `conn` came (on any thread): `then` runs on the
+  // The application's answer to request `id` of `conn` came (on any thread): `then` runs on the
   // connection's thread, and the requests held meanwhile after it. (The connection's
   // awaiting_app() was counted up when the request was sent.)
-  void after_app(const std::shared_ptr<Connection>& conn, std::function<void()> then);
+  void after_app(const std::shared_ptr<Connection>& conn, nlohmann::json id, std::function<void()> then);
+  // Whether a subscribe to `room` (with `presence`) is asked of the application: a new
+  // subscription, or one that adds presence to an existing one.
+  bool asks_app(const Connection& conn, const std::string& room, bool presence) const;
+  // Whether `room`'s members are the application's (--proxy-subscribe) and `conn` is not one:
+  // then it may not read the room's history or presence.
+  bool app_member_only(const Connection& conn, const std::string& room) const;
   // Carries out the requests held while the connection waited for the application, in order,
   // until one waits again.
   void release_held(const std::shared_ptr<Connection>& conn);

@@ -11,10 +11,16 @@
 #include "switchboard/protocol/Command.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/protocol/RoomName.h"
+#include "switchboard/server/Log.h"
 
 namespace switchboard::server {
 
 namespace {
+// A client's history or presence request in a room whose members the application decides
+// (--proxy-subscribe): the HTTP API knows no subscription of it.
+const std::string kAppMembersOnly =
+    "the application decides who reads this room (--proxy-subscribe): subscribe to it over a WebSocket or "
+    "stream, or ask through a backend's API key: ";
 
 
 bool equal_in_constant_time(std::string_view a, std::string_view b) {
@@ -181,16 +187,30 @@ void HttpApi::publish(const HttpRequest& req, const Caller& caller, Respond resp
   // on is asked of it first; a backend's (an API key's) is the application's own.
   auto* proxy = dispatcher_.app_proxy();
   if (caller.backend || !proxy || !proxy->wants(AppProxy::Route::publish, body.room)) return send(body.data);
+  // The answer runs on the proxy's strand (I/O thread 0): an allowed message goes to the broker from there.
   proxy->publish(caller.identity, std::nullopt, body.room, body.data, body.idem,
                  [this, shape, responder, data = body.data, send = std::move(send)](AppProxy::Answer verdict) {
                    using Verdict = AppProxy::Answer::Verdict;
-                   if (verdict.verdict == Verdict::allowed) return send(verdict.data ? *verdict.data : data);
+                   if (verdict.verdict == Verdict::allowed) {
+                     try {
+                       return send(verdict.data ? *verdict.data : data);
+                     } catch (const std::exception& e) {
+                       log::error(std::string("publish failed: ") + e.what());
+                       return (*responder)(answer(shape, "publish", http::status::internal_server_error, "internal",
+                                                  "internal error"));
+                     }
+                   }
                    if (verdict.verdict == Verdict::denied)
                      return (*responder)(answer(shape, "publish", http::status::forbidden, "forbidden",
                                                 verdict.message.empty() ? "refused by the application" : verdict.message));
                    (*responder)(answer(shape, "publish", http::status::service_unavailable, "unavailable",
                                        "the application did not answer; retry later"));
                  });
+}
+
+bool HttpApi::app_members_only(const Caller& caller, const std::string& room) const {
+  auto* proxy = dispatcher_.app_proxy();
+  return !caller.backend && proxy && proxy->wants(AppProxy::Route::subscribe, room);
 }
 
 std::optional<std::string> HttpApi::room_parameter(const HttpRequest& req, std::string_view endpoint, Respond& respond) {
@@ -223,6 +243,8 @@ void HttpApi::history(const HttpRequest& req, const Caller& caller, Respond resp
   // Reading a room's history is part of being subscribed to it.
   if (!caller.identity.permissions.allows(auth::RoomAction::subscribe, *room))
     return respond(answer(req, "history", http::status::forbidden, "forbidden", "not allowed to subscribe to " + *room));
+  if (app_members_only(caller, *room))
+    return respond(answer(req, "history", http::status::forbidden, "forbidden", kAppMembersOnly + *room));
   auto version = req.version();
   auto keep_alive = req.keep_alive();
   dispatcher_.history_for_backend(*room, limit, [this, version, keep_alive, respond = std::move(respond)](cluster::Broker::History history) {
@@ -246,6 +268,8 @@ void HttpApi::presence(const HttpRequest& req, const Caller& caller, Respond res
   if (!room) return;
   if (!caller.identity.permissions.allows(auth::RoomAction::presence, *room))
     return respond(answer(req, "presence", http::status::forbidden, "forbidden", "not allowed to see presence in " + *room));
+  if (app_members_only(caller, *room))
+    return respond(answer(req, "presence", http::status::forbidden, "forbidden", kAppMembersOnly + *room));
   auto version = req.version();
   auto keep_alive = req.keep_alive();
   dispatcher_.presence_for_backend(*room, [this, version, keep_alive, room = *room,

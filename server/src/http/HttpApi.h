@@ -53,6 +53,9 @@ class HttpApi {
   // The caller, or the 401 to answer.
   std::variant<Caller, HttpResponse> authenticate(const HttpRequest& req);
   void publish(const HttpRequest& req, const Caller& caller, Respond respond);
+  // Whether `room`'s members are the application's (--proxy-subscribe) and the caller a client:
+  // then the HTTP API does not show it the room's history or presence.
+  bool app_members_only(const Caller& caller, const std::string& room) const;
   void presence(const HttpRequest& req, const Caller& caller, Respond respond);
   void history(const HttpRequest& req, const Caller& caller, Respond respond);
   // The valid ?room= of `req`, or nullopt when `respond` was called with a 400.

@@ -201,12 +201,13 @@ void render_webhooks(std::ostream& out, const Metrics& m) {
 // The proxy's calls to the application, by route and answer, and their time.
 void render_proxy(std::ostream& out, const Metrics& m) {
   family(out, "switchboard_proxy_requests_total", "counter",
-         "Client requests sent to the application first (--proxy-subscribe, --proxy-publish), by route and answer: "
-         "allowed, denied (the client got forbidden), unavailable (no answer within --proxy-timeout-ms, an error, "
-         "a malformed answer, or --proxy-concurrency reached: the client got unavailable).");
-  static constexpr std::string_view kRoutes[] = {"subscribe", "publish"};
+         "Client requests sent to the application first (--proxy-subscribe, --proxy-publish, --proxy-connect), by "
+         "route and answer: allowed, denied (the client got forbidden, or its handshake was refused), unavailable "
+         "(no answer within --proxy-timeout-ms, an error, a malformed answer, or --proxy-concurrency reached: the "
+         "client got unavailable, or its handshake 503).");
+  static constexpr std::string_view kRoutes[] = {"subscribe", "publish", "connect"};
   static constexpr std::string_view kResults[] = {"allowed", "denied", "unavailable"};
-  for (std::size_t route = 0; route < 2; ++route)
+  for (std::size_t route = 0; route < 3; ++route)
     for (std::size_t result = 0; result < 3; ++result)
       sample(out, "switchboard_proxy_requests_total", "route", kRoutes[route], "result", kResults[result],
              m.proxy_requests[route][result].load());

@@ -47,9 +47,9 @@ class Metrics {
   Counter webhook_dropped_gave_up{0};    // events dropped: retried for --webhook-retry-for in vain
   Counter webhook_dropped_rejected{0};   // events dropped: their batch was answered a 4xx (not 408, 429)
   std::atomic<std::int64_t> webhook_queue_events{0};  // events waiting or under way, every URL
-  // The proxy to the application (backend/AppProxy.h): requests by route (subscribe, publish)
-  // and answer (allowed, denied, unavailable), and how long the application took to answer.
-  Counter proxy_requests[2][3]{};
+  // The proxy to the application (backend/AppProxy.h): requests by route (subscribe, publish,
+  // connect) and answer (allowed, denied, unavailable), and how long the application took to answer.
+  Counter proxy_requests[3][3]{};
   Histogram proxy_seconds{{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}, 1e-9};
 
   // Bytes queued to a connection, observed as each write to it starts (and at a slow-consumer close).

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +37,12 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   // The checks every WebSocket and SSE stream passes besides the origin's (Admission): the
   // caller's identity and place, or nullopt when refused (then counted, logged and answered).
   std::optional<Admission::Admitted> admit(const HttpRequest& req);
+  // Like admit, and for a request without a token on a node with --proxy-connect, the
+  // application says who the client is: `next` runs with the admitted connection (at once, or
+  // once the application answered, on this session's thread); a refusal is answered.
+  void admit_then(const HttpRequest& req, std::function<void(Admission::Admitted)> next);
+  // A refused handshake or stream: counted, logged and answered.
+  void refused(const HttpRequest& req, const std::string& address, const Admission::Refusal& refusal);
   void upgrade();
   // GET /ws without an upgrade: the admission decision a handshake of this request would get,
   // as JSON (426 upgrade_required when it would be admitted).

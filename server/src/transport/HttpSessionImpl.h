@@ -6,6 +6,7 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
+#include "backend/AppProxy.h"
 #include "http/CrossOrigin.h"
 #include "switchboard/server/Log.h"
 #include "transport/SseSession.h"
@@ -123,7 +124,11 @@ template <class Stream>
 void HttpSession<Stream>::probe(const HttpRequest& req) {
   // What a handshake of this request would be told, without taking a place among the connections:
   // the reason a browser's WebSocket API hides.
-  if (auto refusal = ctx_.admission().probe(req, client_address(req), ctx_.routes.draining()))
+  // Without a token on a node with --proxy-connect the application decides at the handshake: not
+  // asked here (only the node's own checks are).
+  AppProxy* proxy = ctx_.dispatcher.app_proxy();
+  bool app_decides = proxy && proxy->wants_connect() && !Admission::has_token(req);
+  if (auto refusal = ctx_.admission().probe(req, client_address(req), ctx_.routes.draining(), !app_decides))
     return send(HttpRoutes::json_error(req, refusal->status, refusal->code, refusal->message));
   send(HttpRoutes::json_error(req, http::status::upgrade_required, "upgrade_required",
                               "GET /ws with a WebSocket upgrade; a handshake of this request would be admitted"));
@@ -134,23 +139,66 @@ std::optional<Admission::Admitted> HttpSession<Stream>::admit(const HttpRequest&
   std::string remote_address = client_address(req);
   auto result = ctx_.admission().admit(req, remote_address, ctx_.routes.draining());
   if (auto* admitted = std::get_if<Admission::Admitted>(&result)) return std::move(*admitted);
-  const auto& refusal = std::get<Admission::Refusal>(result);
-  ctx_.metrics.count_handshake_rejected(refusal.code);
-  ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : "stream", remote_address,
-                        req[http::field::origin], static_cast<unsigned>(refusal.status), refusal.code);
-  refuse(req, refusal.status, refusal.code, refusal.message);
+  refused(req, remote_address, std::get<Admission::Refusal>(result));
   return std::nullopt;
 }
 
 template <class Stream>
+void HttpSession<Stream>::refused(const HttpRequest& req, const std::string& address, const Admission::Refusal& refusal) {
+  ctx_.metrics.count_handshake_rejected(refusal.code);
+  ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : "stream", address,
+                        req[http::field::origin], static_cast<unsigned>(refusal.status), refusal.code);
+  refuse(req, refusal.status, refusal.code, refusal.message);
+}
+
+template <class Stream>
+void HttpSession<Stream>::admit_then(const HttpRequest& req, std::function<void(Admission::Admitted)> next) {
+  AppProxy* proxy = ctx_.dispatcher.app_proxy();
+  if (!proxy || !proxy->wants_connect() || Admission::has_token(req)) {
+    if (auto admitted = admit(req)) next(std::move(*admitted));
+    return;
+  }
+  // No token: the application says who the client is, from what its browser sent.
+  std::string address = client_address(req);
+  auto reserved = ctx_.admission().reserve(address, ctx_.routes.draining());
+  if (auto* refusal = std::get_if<Admission::Refusal>(&reserved)) return refused(req, address, *refusal);
+  auto slot = std::make_shared<ConnectionSlot>(std::get<ConnectionSlot>(std::move(reserved)));
+  AppProxy::ConnectRequest request;
+  request.transport = websocket::is_upgrade(req) ? "websocket" : "sse";
+  request.remote = address;
+  request.origin = std::string(req[http::field::origin]);
+  std::string_view target = req.target();
+  if (auto q = target.find('?'); q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+  for (const auto& name : proxy->connect_headers())
+    if (auto it = req.find(name); it != req.end()) request.headers.emplace_back(name, std::string(it->value()));
+  proxy->connect(request, [self = this->shared_from_this(), slot, address, next = std::move(next)](AppProxy::Answer answer) mutable {
+    // Back on this session's thread: the request (still in the parser) is answered or upgraded there.
+    net::post(self->stream_.get_executor(), [self, slot, address = std::move(address), next = std::move(next),
+                                             answer = std::move(answer)]() mutable {
+      const HttpRequest& req = self->parser_->get();
+      using Verdict = AppProxy::Answer::Verdict;
+      if (answer.verdict == Verdict::denied)
+        return self->refused(req, address, {static_cast<http::status>(answer.status), "denied",
+                                            answer.message.empty() ? "refused by the application" : answer.message});
+      if (answer.verdict == Verdict::unavailable)
+        return self->refused(req, address, {http::status::service_unavailable, "unavailable",
+                                            "the application did not answer; retry later"});
+      auto accepted = self->ctx_.admission().accept(std::move(answer.identity), std::move(*slot));
+      if (auto* refusal = std::get_if<Admission::Refusal>(&accepted)) return self->refused(req, address, *refusal);
+      next(std::get<Admission::Admitted>(std::move(accepted)));
+    });
+  });
+}
+
+template <class Stream>
 void HttpSession<Stream>::upgrade() {
-  auto admitted = admit(parser_->get());
-  if (!admitted) return;
-  auto id = ctx_.next_connection_id++;
-  using Upgraded = WebSocketStreamOf<Stream>;
-  std::make_shared<WebSocketSession<typename Upgraded::type>>(Upgraded::from(std::move(stream_)), ctx_, id,
-                                                              std::move(*admitted))
-      ->run(parser_->release());
+  admit_then(parser_->get(), [this](Admission::Admitted admitted) {
+    auto id = ctx_.next_connection_id++;
+    using Upgraded = WebSocketStreamOf<Stream>;
+    std::make_shared<WebSocketSession<typename Upgraded::type>>(Upgraded::from(std::move(stream_)), ctx_, id,
+                                                                std::move(admitted))
+        ->run(parser_->release());
+  });
 }
 
 template <class Stream>
@@ -158,11 +206,11 @@ void HttpSession<Stream>::open_stream() {
   const HttpRequest& req = parser_->get();
   auto sse = SseRequest::parse(req.target(), req["Last-Event-ID"]);
   if (auto* error = std::get_if<std::string>(&sse)) return refuse(req, http::status::bad_request, "bad_request", *error);
-  auto admitted = admit(req);
-  if (!admitted) return;
-  auto id = ctx_.next_connection_id++;
-  std::make_shared<SseSession<Stream>>(std::move(stream_), ctx_, id, std::move(*admitted))
-      ->run(req, std::get<SseRequest>(std::move(sse)));
+  admit_then(req, [this, sse = std::get<SseRequest>(std::move(sse))](Admission::Admitted admitted) mutable {
+    auto id = ctx_.next_connection_id++;
+    std::make_shared<SseSession<Stream>>(std::move(stream_), ctx_, id, std::move(admitted))
+        ->run(parser_->get(), std::move(sse));
+  });
 }
 
 template <class Stream>

@@ -80,11 +80,13 @@ struct Config {
   std::string webhook_secret;             // the HMAC-SHA256 key of their signatures
   std::string webhook_events;             // which events, for which rooms (WebhookFilter); empty: all
   std::size_t webhook_queue_size = 10000; // events waiting per URL; more are dropped (queue_full)
-  std::chrono::milliseconds webhook_timeout{10000};  // one POST, connect to answer
+  std::chrono::milliseconds webhook_timeout{10000};  // one POST, from its sending to its answer
   std::chrono::seconds webhook_retry_for{300};       // a batch failing this long is given up (gave_up)
   std::string webhook_ca_file;            // PEM CAs trusted for https URLs; empty: the system's
   // The proxy to the application: subscribes and publishes asked of its backend first
   // (server/src/backend/AppProxy.h).
+  std::string proxy_connect_url;          // http:// or https://; empty: handshakes are not proxied
+  std::string proxy_connect_headers = "Cookie,User-Agent";  // the handshake's headers it is shown
   std::string proxy_subscribe_url;        // http:// or https://; empty: subscribes are not proxied
   std::string proxy_subscribe_rooms;      // RoomPatterns; empty: every room
   std::string proxy_publish_url;
@@ -95,7 +97,9 @@ struct Config {
   std::string proxy_ca_file;              // PEM CAs trusted for https URLs; empty: the system's
 
   bool tls_enabled() const { return !tls_cert.empty(); }
-  bool proxy_enabled() const { return !proxy_subscribe_url.empty() || !proxy_publish_url.empty(); }
+  bool proxy_enabled() const {
+    return !proxy_connect_url.empty() || !proxy_subscribe_url.empty() || !proxy_publish_url.empty();
+  }
   bool jwt_enabled() const { return !jwt_secret.empty() || !jwt_public_key.empty() || !jwks.empty(); }
   // The API keys, split and trimmed.
   std::vector<std::string> api_key_list() const;
