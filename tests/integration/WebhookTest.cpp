@@ -4,6 +4,8 @@
 // are counted while the WebSocket clients get their messages; https with a test certificate.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <set>
 
 #include "FreePort.h"
@@ -233,58 +235,75 @@ TEST(Webhooks, HttpsToAnUntrustedCertificateIsNotSent) {
 
 // Two nodes of a cluster on one Redis, each sending to the same receiver: a room's members and
 // its occupancy are told once for the cluster, by the node whose join or leave changed them.
-TEST(Webhooks, AClusterTellsTheRoomsFactsOnce) {
+TEST(Webhooks, AClusterOfThreeNodesTellsEachFactOnce) {
   RedisServer redis;
   WebhookReceiver receiver({.secret = kSecret});
   auto config = [&] {
     auto c = cluster_config(redis);
     c.webhook_urls = {receiver.url()};
     c.webhook_secret = kSecret;
-    c.webhook_events = "room_occupied,room_vacated,member_added,member_removed";
+    c.webhook_events = "room_occupied,room_vacated,member_added,member_removed,message_published";
     return c;
   };
-  TestNode a(config()), b(config());
-  wait_ready(a);
-  wait_ready(b);
+  TestNode a(config()), b(config()), c(config());
+  for (TestNode* node : {&a, &b, &c}) wait_ready(*node);
   std::vector<json> events;
-  // Every event until one of `type` about `user` (any user when empty).
+  std::size_t awaited = 0;  // events before this one were looked at by await
+  // Reads batches until an event of `type` about `user` (any user when empty) is among the
+  // events not awaited yet (a batch may bring several).
   auto await = [&](const std::string& type, const std::string& user = "") {
     while (true) {
+      for (; awaited < events.size(); ++awaited) {
+        const json& e = events[awaited];
+        if (e["type"] == type && (user.empty() || e["user"] == user)) {
+          ++awaited;
+          return;
+        }
+      }
       json batch = receiver.next_report();
       EXPECT_TRUE(batch["verified"].get<bool>());
-      bool found = false;
-      for (auto& e : batch["events"]) {
-        found = found || (e["type"] == type && (user.empty() || e["user"] == user));
-        events.push_back(e);
-      }
-      if (found) return;
+      for (auto& e : batch["events"]) events.push_back(e);
     }
   };
-  auto subscribe = [](WsClient& c) {
-    ASSERT_EQ(c.request({{"op", "subscribe"}, {"room", "chat:lobby"}, {"presence", true}})["ok"], true);
+  auto subscribe = [](WsClient& client) {
+    ASSERT_EQ(client.request({{"op", "subscribe"}, {"room", "chat:lobby"}, {"presence", true}})["ok"], true);
   };
-  std::string alice, bob;
+  std::vector<std::string> users;
   {
-    WsClient on_a(a.port());
-    subscribe(on_a);
-    await("member_added");
-    alice = events.back()["user"];
-    WsClient on_b(b.port());
-    subscribe(on_b);
-    // Each node sees the other's member join the room it holds: only the joining node tells.
-    json who = on_a.read_until([&](const json& j) { return j["type"] == "join" && j["user"] != alice; });
-    bob = who["user"];
-    await("member_added", bob);
-    on_b.close();
-    await("member_removed", bob);
-    on_a.close();
+    // One member per node, each joining after the previous one's join was told.
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (TestNode* node : {&a, &b, &c}) {
+      clients.push_back(std::make_unique<WsClient>(node->port()));
+      subscribe(*clients.back());
+      json joined = clients.back()->read_until([&](const json& j) {
+        return j["type"] == "join" && std::find(users.begin(), users.end(), j["user"]) == users.end();
+      });
+      users.push_back(joined["user"]);
+      await("member_added", users.back());
+    }
+    // A message published on b is told once, by b.
+    ASSERT_TRUE(clients[1]->request({{"op", "publish"}, {"room", "chat:lobby"}, {"data", "hi"}}).contains("offset"));
+    await("message_published");
+    // Leaving in the reverse order: each leave told once, by the leaving member's node.
+    for (int i = 2; i >= 0; --i) {
+      clients[i]->close();
+      await("member_removed", users[i]);
+    }
     await("room_vacated");
   }
   std::vector<std::string> seen;
   for (auto& e : events) seen.push_back(e["type"].get<std::string>() + (e.contains("user") ? ":" + e["user"].get<std::string>() : ""));
-  EXPECT_EQ(seen, (std::vector<std::string>{"room_occupied", "member_added:" + alice, "member_added:" + bob,
-                                            "member_removed:" + bob, "member_removed:" + alice, "room_vacated"}));
-  EXPECT_TRUE(eventually([&] { return a.metrics().webhook_events_delivered.load() + b.metrics().webhook_events_delivered.load() == 6; }));
+  EXPECT_EQ(seen, (std::vector<std::string>{"room_occupied", "member_added:" + users[0], "member_added:" + users[1],
+                                            "member_added:" + users[2], "message_published",
+                                            "member_removed:" + users[2], "member_removed:" + users[1],
+                                            "member_removed:" + users[0], "room_vacated"}));
+  // Nothing more, from any node.
+  EXPECT_TRUE(eventually([&] {
+    return a.metrics().webhook_events_delivered.load() + b.metrics().webhook_events_delivered.load() +
+               c.metrics().webhook_events_delivered.load() ==
+           9;
+  }));
+  EXPECT_THROW(receiver.next_report(std::chrono::milliseconds(0)), std::runtime_error);
 }
 
 // A node of a cluster that stops (SIGTERM) tells its users' last leaves before it goes: no other
