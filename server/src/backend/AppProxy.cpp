@@ -24,7 +24,7 @@ std::size_t verdict_index(AppProxy::Answer::Verdict verdict) { return static_cas
 nlohmann::json envelope(const auth::Identity& user, std::optional<cluster::ConnectionId> connection,
                         const std::string& room) {
   nlohmann::json body = {{"user", user.user}, {"room", room}};
-  if (connection) body["connection"] = std::to_string(*connection);
+  if (connection) body["connection"] = *connection;
   return body;
 }
 }  // namespace
