@@ -8,6 +8,7 @@
 #include "StaticDir.h"
 #include "admission/DenyList.h"
 #include "dispatch/ControlHandler.h"
+#include "http/AdminRoutes.h"
 #include "backend/AppProxy.h"
 #include "backend/Webhooks.h"
 #include "dispatch/Dispatcher.h"
@@ -55,6 +56,9 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
   dispatcher_->set_deny_list(denied_.get());
   control_handler_ = std::make_unique<ControlHandler>(*dispatcher_, *denied_);
   control_->set_handler([this](const nlohmann::json& query) { return control_handler_->answer(query); });
+  // The operator dashboard shows every node of the cluster: each answers its facts on the channel.
+  control_handler_->set_node_facts([this] { return routes_->admin().node_facts(routes_->draining()); });
+  routes_->admin().set_control(control_.get());
   api_ = std::make_unique<HttpApi>(config_, *authenticator_, *dispatcher_, *metrics_, *control_);
   std::size_t max_connections = config_.max_connections;
   if (max_connections == 0) {

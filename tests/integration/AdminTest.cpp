@@ -153,7 +153,10 @@ TEST(Admin, StatsShowTheNodeItsConnectionsTrafficAndLargestRooms) {
   EXPECT_TRUE(self["ready"].get<bool>());
   EXPECT_FALSE(self["draining"].get<bool>());
   EXPECT_EQ(self["redis"], "not_used");
-  EXPECT_FALSE(doc["other_nodes_shown"].get<bool>());
+  EXPECT_EQ(self["connections"], 24);
+  EXPECT_TRUE(doc["other_nodes_shown"].get<bool>());
+  EXPECT_EQ(doc["nodes_answered"], 1);
+  EXPECT_EQ(doc["nodes_known"], 1);
   EXPECT_FALSE(doc["cluster"]["clustered"].get<bool>());
   EXPECT_TRUE(doc["time_ms"].is_number_integer());
 
@@ -218,10 +221,43 @@ TEST(Admin, ANodeOfAClusterShowsItsRedisAndReadiness) {
   EXPECT_TRUE(doc["cluster"]["clustered"].get<bool>());
   EXPECT_EQ(doc["nodes"][0]["redis"], "connected");
   EXPECT_TRUE(doc["nodes"][0]["ready"].get<bool>());
-  EXPECT_FALSE(doc["other_nodes_shown"].get<bool>());
+  EXPECT_TRUE(doc["other_nodes_shown"].get<bool>());
+  EXPECT_EQ(doc["nodes_answered"], 1);
   redis.stop();
   // Redis gone: the node is not ready, and its dashboard says why.
   ASSERT_TRUE(eventually([&] { return json::parse(stats(node.port()).body)["nodes"][0]["redis"] == "unreachable"; }));
   doc = json::parse(stats(node.port()).body);
   EXPECT_FALSE(doc["nodes"][0]["ready"].get<bool>());
+  EXPECT_EQ(doc["nodes"].size(), 1u) << "this node, from here: the others cannot be asked";
+}
+
+TEST(Admin, EachNodeOfAClusterShowsEveryNode) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.admin = true;
+  config.admin_key = kKey;
+  TestNode a(config), b(config);
+  wait_ready(a);
+  wait_ready(b);
+  WsClient on_b(b.port());
+  ASSERT_EQ(on_b.request({{"op", "ping"}})["ok"], true);
+  for (TestNode* node : {&a, &b}) {
+    json doc;
+    // Both nodes answer once each knows the other (its heartbeat in Redis).
+    ASSERT_TRUE(eventually([&] {
+      doc = json::parse(stats(node->port()).body);
+      return doc["nodes"].size() == 2 && doc["nodes_known"] == 2;
+    })) << doc.dump();
+    EXPECT_EQ(doc["nodes_answered"], 2);
+    EXPECT_TRUE(doc["nodes"][0]["self"].get<bool>());
+    EXPECT_FALSE(doc["nodes"][1]["self"].get<bool>());
+    EXPECT_NE(doc["nodes"][0]["instance"], doc["nodes"][1]["instance"]);
+    for (const auto& n : doc["nodes"]) {
+      EXPECT_EQ(n["redis"], "connected");
+      EXPECT_TRUE(n["ready"].get<bool>());
+    }
+    // b's client, seen from either node.
+    const auto& of_b = doc["nodes"][node == &b ? 0 : 1];
+    EXPECT_EQ(of_b["connections"], 1);
+  }
 }

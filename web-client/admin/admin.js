@@ -196,15 +196,23 @@ function renderNodes(stats) {
     const redis = { connected: 'connected', unreachable: 'unreachable', not_used: 'not used (single node)' }[n.redis] || n.redis;
     const tr = row(id, n.version, duration(n.uptime_seconds),
       el('td', n.ready ? 'ready' : (n.draining ? 'draining' : 'not ready'), n.ready ? 'ok' : 'bad'),
-      el('td', redis, n.redis === 'unreachable' ? 'bad' : (n.redis === 'connected' ? 'ok' : undefined)));
+      el('td', redis, n.redis === 'unreachable' ? 'bad' : (n.redis === 'connected' ? 'ok' : undefined)),
+      n.connections === undefined ? '—' : count(n.connections));
     // Each cell names its column, for the narrow layout where the header row is hidden.
-    ['Node', 'Version', 'Uptime', 'Ready', 'Redis'].forEach((label, i) => { tr.cells[i].dataset.label = label; });
+    ['Node', 'Version', 'Uptime', 'Ready', 'Redis', 'Connections'].forEach((label, i) => { tr.cells[i].dataset.label = label; });
     return tr;
   }));
-  $('nodes-note').textContent = stats.other_nodes_shown ? '' : stats.cluster.clustered
-    ? 'Only this node is shown: the nodes of a cluster know no more of each other than their ids. ' +
-      'Each node serves its own dashboard: open /admin on each node\'s own address.'
-    : 'A single node: it runs without Redis, alone.';
+  let note = 'A single node: it runs without Redis, alone.';
+  if (stats.cluster.clustered) {
+    note = stats.other_nodes_shown
+      ? `${stats.nodes_answered} of the ${stats.nodes_known} nodes the cluster knows answered; ` +
+        'the charts and rooms below are this node\'s.'
+      : 'Only this node is shown: the others could not be asked (Redis is unreachable).';
+    if (stats.other_nodes_shown && stats.nodes_answered === 0) {
+      note = 'Only this node is shown: the others could not be asked (Redis is unreachable).';
+    }
+  }
+  $('nodes-note').textContent = note;
 }
 
 function renderRooms(rooms) {

@@ -52,6 +52,7 @@ nlohmann::json ControlHandler::answer(const nlohmann::json& query) {
       for (auto& r : page.rooms) rooms.push_back({r.room, r.subscribers});
       return {{"rooms", std::move(rooms)}, {"more", page.more}};
     }
+    if (op == "node" && node_facts_) return node_facts_();
     if (op == "user") {
       auto facts = dispatcher_.user_facts(text(query, "user"));
       return {{"connections", facts.connections}, {"rooms", facts.rooms}};

@@ -9,7 +9,10 @@
 //   {"op":"unsubscribe","user":U,"room":R}                               → {"unsubscribed":N}
 //   {"op":"rooms","pattern":P,"after":A,"limit":L}                       → {"rooms":[[name,subscribers],…],"more":B}
 //   {"op":"user","user":U}                                               → {"connections":N,"rooms":[…]}
+//   {"op":"node"}                                                        → this node's facts (the operator
+//       dashboard's: id, version, uptime, readiness, Redis; AdminRoutes::node_facts)
 // Anything else is answered null. Thread-safe: its parts are.
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "admission/DenyList.h"
@@ -22,10 +25,13 @@ class ControlHandler {
   ControlHandler(Dispatcher& dispatcher, DenyList& denied) : dispatcher_(dispatcher), denied_(denied) {}
 
   nlohmann::json answer(const nlohmann::json& query);
+  // Before the node starts: what answers the "node" query.
+  void set_node_facts(std::function<nlohmann::json()> facts) { node_facts_ = std::move(facts); }
 
  private:
   Dispatcher& dispatcher_;
   DenyList& denied_;
+  std::function<nlohmann::json()> node_facts_;
 };
 
 }  // namespace switchboard::server

@@ -3,10 +3,12 @@
 #include <openssl/crypto.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <nlohmann/json.hpp>
 
 #include "switchboard/auth/JwtAuthenticator.h"
+#include "switchboard/cluster/RandomId.h"
 
 #ifndef SWITCHBOARD_VERSION
 #define SWITCHBOARD_VERSION "unknown"
@@ -18,6 +20,7 @@ namespace {
 
 constexpr std::string_view kAdminPath = "/admin";
 constexpr std::string_view kAdminApiPath = "/admin/api/";
+constexpr std::string_view kStatsPath = "/admin/api/stats";
 
 bool same_secret(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
@@ -56,6 +59,7 @@ AdminRoutes::AdminRoutes(const Config& config, Metrics& metrics, const RoomRegis
       registry_(registry),
       broker_(broker),
       node_id_(node_host_name() + "/" + std::to_string(getpid())),
+      instance_(cluster::random_id(8)),
       started_(std::chrono::steady_clock::now()),
       started_at_(std::chrono::system_clock::now()) {}
 
@@ -72,12 +76,8 @@ HttpResponse AdminRoutes::handle(const HttpRequest& req, bool draining,
   return res;
 }
 
-HttpResponse AdminRoutes::answer(const HttpRequest& req, bool draining,
-                                 const std::function<HttpResponse(std::string_view path)>& file) const {
-  std::string_view target = req.target();
-  std::string_view path = target.substr(0, target.find('?'));
-  bool api = path.starts_with(kAdminApiPath);
-  if (cross_site(req, !api)) {
+std::optional<HttpResponse> AdminRoutes::refusal(const HttpRequest& req, bool page) const {
+  if (cross_site(req, page)) {
     metrics_.count_http_refused("admin", "cross_site");
     return HttpRoutes::json_error(req, http::status::forbidden, "cross_site",
                                   "the dashboard answers only the node's own pages");
@@ -87,16 +87,64 @@ HttpResponse AdminRoutes::answer(const HttpRequest& req, bool draining,
     res.set(http::field::allow, "GET, HEAD");
     return res;
   }
-  if (!api) return file(path == kAdminPath || path == "/admin/" ? "/admin/index.html" : path);
-  if (!authorized(req)) {
+  if (!page && !authorized(req)) {
     metrics_.count_http_refused("admin", "unauthorized");
     auto res = HttpRoutes::json_error(req, http::status::unauthorized, "unauthorized",
                                       "Authorization: Bearer <the node's --admin-key> is required");
     res.set(http::field::www_authenticate, "Bearer realm=\"switchboard admin\"");
     return res;
   }
-  if (path == "/admin/api/stats") return HttpRoutes::make_response(req, http::status::ok, "application/json", stats(draining));
+  return std::nullopt;
+}
+
+HttpResponse AdminRoutes::answer(const HttpRequest& req, bool draining,
+                                 const std::function<HttpResponse(std::string_view path)>& file) const {
+  std::string_view target = req.target();
+  std::string_view path = target.substr(0, target.find('?'));
+  bool api = path.starts_with(kAdminApiPath);
+  if (auto refused = refusal(req, !api)) return std::move(*refused);
+  if (!api) return file(path == kAdminPath || path == "/admin/" ? "/admin/index.html" : path);
+  if (path == kStatsPath)
+    return HttpRoutes::make_response(req, http::status::ok, "application/json",
+                                     stats(draining).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   return HttpRoutes::json_error(req, http::status::not_found, "not_found", "the dashboard's API has GET /admin/api/stats");
+}
+
+bool AdminRoutes::gathers(const HttpRequest& req) {
+  std::string_view target = req.target();
+  return target.substr(0, target.find('?')) == kStatsPath && req.method() == http::verb::get;
+}
+
+void AdminRoutes::stats_of_every_node(const HttpRequest& req, bool draining,
+                                      std::function<void(HttpResponse)> respond) const {
+  auto finish = [](HttpResponse res) {
+    forbid_framing(res);
+    return res;
+  };
+  if (!config_.admin || !control_) return respond(finish(handle(req, draining, {})));
+  if (auto refused = refusal(req, false)) return respond(finish(std::move(*refused)));
+  HttpRequest shape;
+  shape.version(req.version());
+  shape.keep_alive(req.keep_alive());
+  control_->ask({{"op", "node"}}, [this, shape, doc = stats(draining), respond = std::move(respond),
+                                   finish](std::vector<nlohmann::json> answers, std::size_t known) mutable {
+    // Every node that answered, this one first; this one from here when the channel is down.
+    auto nodes = nlohmann::json::array({doc["nodes"][0]});
+    std::size_t answered = 0;
+    for (auto& node : answers) {
+      if (!node.is_object() || !node.contains("id")) continue;
+      ++answered;
+      if (node.value("instance", "") == instance_) continue;
+      node["self"] = false;
+      nodes.push_back(std::move(node));
+    }
+    doc["nodes"] = std::move(nodes);
+    doc["other_nodes_shown"] = true;
+    doc["nodes_answered"] = answered;
+    doc["nodes_known"] = std::max(known, answered);
+    respond(finish(HttpRoutes::make_response(shape, http::status::ok, "application/json",
+                                             doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))));
+  });
 }
 
 bool AdminRoutes::cross_site(const HttpRequest& req, bool page) const {
@@ -124,28 +172,35 @@ std::vector<RoomRegistry::RoomSize> AdminRoutes::top_rooms() const {
   return top_rooms_;
 }
 
-std::string AdminRoutes::stats(bool draining) const {
-  using nlohmann::json;
+nlohmann::json AdminRoutes::node_facts(bool draining) const {
   auto broker = broker_.stats();
   bool redis_up = broker_.ready();
   auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_);
-  json node = {{"id", node_id_},
-               {"self", true},
-               {"version", SWITCHBOARD_VERSION},
-               {"started_at_ms", unix_time_ms(started_at_)},
-               {"uptime_seconds", uptime.count()},
-               {"ready", redis_up && !draining},
-               {"draining", draining},
-               {"redis", broker.clustered ? (redis_up ? "connected" : "unreachable") : "not_used"},
-               {"threads", config_.threads}};
+  return {{"id", node_id_},
+          {"instance", instance_},
+          {"version", SWITCHBOARD_VERSION},
+          {"started_at_ms", unix_time_ms(started_at_)},
+          {"uptime_seconds", uptime.count()},
+          {"ready", redis_up && !draining},
+          {"draining", draining},
+          {"redis", broker.clustered ? (redis_up ? "connected" : "unreachable") : "not_used"},
+          {"threads", config_.threads},
+          {"connections", metrics_.connections_current.load()},
+          {"rooms", registry_.room_count()}};
+}
+
+nlohmann::json AdminRoutes::stats(bool draining) const {
+  using nlohmann::json;
+  auto broker = broker_.stats();
+  json node = node_facts(draining);
+  node["self"] = true;
   json top = json::array();
   for (const auto& room : top_rooms()) top.push_back({{"room", room.room}, {"subscribers", room.subscribers}});
   json rejected = json::object();
   for (const auto& [reason, n] : metrics_.handshakes_rejected_by_reason()) rejected[reason] = n;
   json doc = {
       {"time_ms", unix_time_ms(std::chrono::system_clock::now())},
-      // The node knows no more of the other nodes of its cluster than their ids (its presence
-      // heartbeats in Redis): each node's dashboard shows that node.
+      // This node; the other nodes of its cluster are added by stats_of_every_node, which asks them.
       {"nodes", json::array({node})},
       {"other_nodes_shown", false},
       {"cluster", {{"clustered", broker.clustered}, {"redis_reconnects", broker.reconnects}}},
@@ -182,7 +237,7 @@ std::string AdminRoutes::stats(bool draining) const {
           {"gave_up", metrics_.webhook_dropped_gave_up.load()},
           {"rejected", metrics_.webhook_dropped_rejected.load()}}}}},
   };
-  return doc.dump(-1, ' ', false, json::error_handler_t::replace);
+  return doc;
 }
 
 }  // namespace switchboard::server

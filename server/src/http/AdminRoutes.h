@@ -13,6 +13,8 @@
 #include <chrono>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +24,7 @@
 #include "observability/Metrics.h"
 #include "switchboard/auth/OriginPolicy.h"
 #include "switchboard/cluster/Broker.h"
+#include "switchboard/cluster/ControlChannel.h"
 #include "switchboard/server/Config.h"
 
 namespace switchboard::server {
@@ -42,12 +45,24 @@ class AdminRoutes {
   HttpResponse handle(const HttpRequest& req, bool draining,
                       const std::function<HttpResponse(std::string_view path)>& file) const;
 
+  // GET /admin/api/stats on a node with a control channel: the stats with every node of the
+  // cluster that answers (asked through the channel), answered through `respond` on any thread.
+  // Whether a request is that one; set_control before the node serves.
+  static bool gathers(const HttpRequest& req);
+  void set_control(cluster::ControlChannel* control) { control_ = control; }
+  void stats_of_every_node(const HttpRequest& req, bool draining, std::function<void(HttpResponse)> respond) const;
+  // This node's line in the stats' "nodes" (and its answer to the control channel's "node" query).
+  nlohmann::json node_facts(bool draining) const;
+
  private:
   HttpResponse answer(const HttpRequest& req, bool draining,
                       const std::function<HttpResponse(std::string_view path)>& file) const;
   bool cross_site(const HttpRequest& req, bool page) const;
   bool authorized(const HttpRequest& req) const;
-  std::string stats(bool draining) const;
+  // The refusal of a request the dashboard does not serve (another site's, a wrong method, no
+  // key); nullopt when it is served.
+  std::optional<HttpResponse> refusal(const HttpRequest& req, bool page) const;
+  nlohmann::json stats(bool draining) const;
   // The largest rooms, scanned again when the last scan is older than kTopRoomsMaxAge.
   std::vector<RoomRegistry::RoomSize> top_rooms() const;
 
@@ -55,8 +70,10 @@ class AdminRoutes {
   Metrics& metrics_;
   const RoomRegistry& registry_;
   const cluster::Broker& broker_;
+  cluster::ControlChannel* control_ = nullptr;
   auth::OriginPolicy own_origin_;  // allows the node's own origin only
   std::string node_id_;            // host name and process id
+  std::string instance_;           // random: tells this node's answer from the others' (in one process too)
   std::chrono::steady_clock::time_point started_;
   std::chrono::system_clock::time_point started_at_;
 

@@ -32,6 +32,8 @@ class HttpRoutes {
   // A draining node answers /readyz with 503 and refuses new WebSockets.
   void set_draining() { draining_ = true; }
   bool draining() const { return draining_; }
+  // The operator dashboard's routes, for its answers that wait for the other nodes.
+  AdminRoutes& admin() const { return *admin_; }
 
   // {"error":{"code":…,"message":…}} with `status`.
   static HttpResponse json_error(const HttpRequest& req, http::status status, std::string_view code,

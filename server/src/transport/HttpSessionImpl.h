@@ -7,6 +7,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include "backend/AppProxy.h"
+#include "http/AdminRoutes.h"
 #include "http/CrossOrigin.h"
 #include "switchboard/server/Log.h"
 #include "transport/SseSession.h"
@@ -87,6 +88,12 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   }
   if (req.method() == http::verb::get && path == "/sse") return open_stream();
   if ((req.method() == http::verb::get || req.method() == http::verb::head) && path == "/ws") return probe(req);
+  if (AdminRoutes::gathers(req)) {
+    // The dashboard's stats wait for the other nodes' answers: back to this connection's thread to write.
+    return ctx_.routes.admin().stats_of_every_node(req, ctx_.routes.draining(), [self = this->shared_from_this()](HttpResponse res) {
+      net::post(self->stream_.get_executor(), [self, res = std::move(res)]() mutable { self->send(std::move(res)); });
+    });
+  }
   if (HttpApi::handles(target)) {
     // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
     return ctx_.api.handle(req, client_address(req), [self = this->shared_from_this()](HttpResponse res) {
