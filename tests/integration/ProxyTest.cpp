@@ -346,3 +346,25 @@ TEST(Proxy, AStreamsRoomsAreAskedOneAtATime) {
   EXPECT_THROW(backend.next_report(std::chrono::milliseconds(300)), std::runtime_error);
   EXPECT_EQ(node.metrics().errors(protocol::ErrorCode::too_many_rooms), 1u);
 }
+
+TEST(ProxyConnect, WithoutJwtKeysEveryHandshakeIsTheApplicationsAndAPastExpiryIsRefused) {
+  WebhookReceiver backend({.secret = kSecret});
+  auto config = TestNode::default_config();
+  config.allow_anonymous = false;
+  config.proxy_connect_url = backend.url("/proxy/connect");
+  config.proxy_secret = kSecret;
+  TestNode node(config);
+  // A token means nothing here: the application is asked, and the cookie decides.
+  WsClient alice(node.port(), with_cookie("session=alice", "/ws?token=anything"));
+  EXPECT_EQ(next_call(backend)["request"]["headers"]["cookie"], "session=alice");
+  EXPECT_EQ(alice.request({{"op", "refresh"}, {"token", "anything"}})["error"]["code"], "bad_token");
+  auto api = http_request(node.port(), "POST", "/api/publish",
+                          {{"Content-Type", "application/json"}, {"Authorization", "Bearer anything"}},
+                          R"({"room":"chat:a","data":1})");
+  EXPECT_EQ(api.status, 401);
+  // An expiry that has passed (milliseconds, by mistake, are far in the future: refused too).
+  for (const char* at : {"1000000000", "1796464714137"}) {
+    auto r = WsClient::try_handshake(node.port(), with_cookie("session=alice", std::string("/ws?expires_at=") + at));
+    EXPECT_EQ(r.status, 503) << at << ": " << r.body;
+  }
+}

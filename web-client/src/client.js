@@ -435,7 +435,9 @@ export class Switchboard extends Emitter {
    * @param {string | null} [refused] the code of a refusal that ends the connecting for good (see #askWhyRefused)
    */
   #lost(code, reason, refused = null) {
-    const expired = code === CLOSE_TOKEN_EXPIRED && !this.#options.getToken;
+    // A static token cannot get better; without any token (a session cookie the application's
+    // --proxy-connect checks) the next handshake asks the application again.
+    const expired = code === CLOSE_TOKEN_EXPIRED && !this.#options.getToken && Boolean(this.#options.token);
     const final = expired || refused !== null;
     const willReconnect = this.#wanted && !final;
     if (!willReconnect) {

@@ -49,6 +49,11 @@ std::unique_ptr<auth::Authenticator> make_authenticator(const Config& config) {
     log::warn("anonymous connections are allowed (--allow-anonymous): clients without a token "
               "get a generated user id");
   }
+  // Neither keys nor anonymous (the application's --proxy-connect says who every client is): a
+  // verifier without keys, which refuses every token presented outside a handshake (a refresh,
+  // the HTTP API).
+  if (!config.jwt_enabled() && !anonymous)
+    return std::make_unique<auth::JwtAuthenticator>(auth::JwtKeySet{}, auth::JwtOptions{}, nullptr);
   if (!config.jwt_enabled()) return anonymous;
   auth::JwtOptions options;
   if (!config.jwt_issuer.empty()) options.issuer = config.jwt_issuer;

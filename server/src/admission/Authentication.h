@@ -12,7 +12,7 @@ namespace switchboard::server {
 void apply_dev_mode(Config& config);
 
 // JWT when keys are configured (with anonymous as the fallback for token-less clients when
-// allowed), else anonymous. Reads the key files; reload() reads them again. Throws
+// allowed), else anonymous, else (with --proxy-connect alone) one that refuses every token. Reads the key files; reload() reads them again. Throws
 // std::exception when a key file is unreadable or malformed.
 std::unique_ptr<auth::Authenticator> make_authenticator(const Config& config);
 

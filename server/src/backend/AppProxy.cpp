@@ -138,8 +138,7 @@ void AppProxy::call(Route route, std::string body, Handler done) {
                                                HttpClient::Response response) {
     // The time of the calls that went to the application: not of those refused at once (busy,
     // the node stopping).
-    if (response.status != 0 || response.error.find("timeout") != std::string::npos ||
-        response.error.rfind("connect", 0) == 0 || response.error.rfind("read", 0) == 0 ||
+    if (response.status != 0 || response.error.rfind("connect", 0) == 0 || response.error.rfind("read", 0) == 0 ||
         response.error.rfind("write", 0) == 0 || response.error.rfind("TLS", 0) == 0)
       metrics_.proxy_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
     Answer answer = read_answer(route, response);
@@ -177,7 +176,7 @@ AppProxy::Answer AppProxy::read_answer(Route route, const HttpClient::Response& 
   }
   if (route == Route::connect) {
     try {
-      answer.identity = identity_of(parsed);
+      answer.identity = identity_of(parsed, config_);
     } catch (const std::invalid_argument& e) {
       return unavailable(std::string("the answer's ") + e.what());
     }
@@ -196,7 +195,7 @@ AppProxy::Answer AppProxy::read_answer(Route route, const HttpClient::Response& 
   return answer;
 }
 
-auth::Identity AppProxy::identity_of(const nlohmann::json& answer) {
+auth::Identity AppProxy::identity_of(const nlohmann::json& answer, const Config& config) {
   auth::Identity identity;
   auto user = answer.find("user");
   if (user == answer.end() || !user->is_string() || user->get_ref<const std::string&>().empty() ||
@@ -205,12 +204,23 @@ auth::Identity AppProxy::identity_of(const nlohmann::json& answer) {
   identity.user = user->get<std::string>();
   if (auto info = answer.find("info"); info != answer.end() && !info->is_null()) {
     if (!info->is_object()) throw std::invalid_argument("\"info\" is not an object");
+    // As large as a token may be: presence repeats it in every member list and event.
+    if (info->dump().size() > config.jwt_max_token_bytes)
+      throw std::invalid_argument("\"info\" is larger than --jwt-max-token-bytes");
     identity.info = *info;
   }
-  if (auto rooms = answer.find("rooms"); rooms != answer.end())
+  if (auto rooms = answer.find("rooms"); rooms != answer.end() && !rooms->is_null()) {
     identity.permissions = auth::RoomPermissions::parse(*rooms, identity.user);  // throws std::invalid_argument
+    // As a token's rooms claim: with the grants every token gets besides its own.
+    if (!config.default_rooms.empty())
+      identity.permissions.merge(auth::RoomPermissions::parse(nlohmann::json::parse(config.default_rooms), identity.user));
+  }
   if (auto expires = answer.find("expires_at"); expires != answer.end() && !expires->is_null()) {
-    if (!expires->is_number_integer()) throw std::invalid_argument("\"expires_at\" is not seconds since the epoch");
+    // Seconds, in the future, before the clock's range ends (milliseconds by mistake are refused).
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
+    if (!expires->is_number_integer() || expires->get<double>() <= static_cast<double>(now.count()) ||
+        expires->get<double>() > static_cast<double>(kMaxExpiresAt))
+      throw std::invalid_argument("\"expires_at\" is not a time to come, in seconds since the epoch");
     identity.expires_at = std::chrono::system_clock::time_point(std::chrono::seconds(expires->get<std::int64_t>()));
   }
   return identity;

@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -102,11 +103,12 @@ class AppProxy {
   // The answer to a call, or why it is unavailable.
   Answer read_answer(Route route, const HttpClient::Response& response) const;
   // An allowed connect's identity from the answer; throws std::invalid_argument saying what is wrong.
-  static auth::Identity identity_of(const nlohmann::json& answer);
+  static auth::Identity identity_of(const nlohmann::json& answer, const Config& config);
   // --proxy-connect-headers' names, lowercase.
   static std::vector<std::string> connect_header_names(std::string_view list);
   static constexpr std::size_t kMaxUserBytes = 1024;  // an allowed connect's user id
   static constexpr int kMaxDataDepth = 64;             // a replacement data's nesting, as a client's
+  static constexpr std::int64_t kMaxExpiresAt = std::int64_t{1} << 33;  // seconds: the year 2242
 
   const Config& config_;
   Metrics& metrics_;

@@ -41,6 +41,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   // application says who the client is: `next` runs with the admitted connection (at once, or
   // once the application answered, on this session's thread); a refusal is answered.
   void admit_then(const HttpRequest& req, std::function<void(Admission::Admitted)> next);
+  // Whether the application (--proxy-connect) says who the client of this handshake is.
+  bool application_decides(const HttpRequest& req) const;
   // A refused handshake or stream: counted, logged and answered.
   void refused(const HttpRequest& req, const std::string& address, const Admission::Refusal& refusal);
   void upgrade();

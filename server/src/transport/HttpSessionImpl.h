@@ -133,8 +133,7 @@ void HttpSession<Stream>::probe(const HttpRequest& req) {
   // the reason a browser's WebSocket API hides.
   // Without a token on a node with --proxy-connect the application decides at the handshake: not
   // asked here (only the node's own checks are).
-  AppProxy* proxy = ctx_.dispatcher.app_proxy();
-  bool app_decides = proxy && proxy->wants_connect() && !Admission::has_token(req);
+  bool app_decides = application_decides(req);
   if (auto refusal = ctx_.admission().probe(req, client_address(req), ctx_.routes.draining(), !app_decides))
     return send(HttpRoutes::json_error(req, refusal->status, refusal->code, refusal->message));
   send(HttpRoutes::json_error(req, http::status::upgrade_required, "upgrade_required",
@@ -161,7 +160,7 @@ void HttpSession<Stream>::refused(const HttpRequest& req, const std::string& add
 template <class Stream>
 void HttpSession<Stream>::admit_then(const HttpRequest& req, std::function<void(Admission::Admitted)> next) {
   AppProxy* proxy = ctx_.dispatcher.app_proxy();
-  if (!proxy || !proxy->wants_connect() || Admission::has_token(req)) {
+  if (!application_decides(req)) {
     if (auto admitted = admit(req)) next(std::move(*admitted));
     return;
   }
@@ -176,14 +175,25 @@ void HttpSession<Stream>::admit_then(const HttpRequest& req, std::function<void(
   request.origin = std::string(req[http::field::origin]);
   std::string_view target = req.target();
   if (auto q = target.find('?'); q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
-  for (const auto& name : proxy->connect_headers())
-    if (auto it = req.find(name); it != req.end()) request.headers.emplace_back(name, std::string(it->value()));
+  for (const auto& name : proxy->connect_headers()) {
+    // A header given on several lines is one value (a Cookie's split by a proxy in front joined back).
+    std::string value;
+    for (auto [it, end] = req.equal_range(name); it != end; ++it)
+      value.append(value.empty() ? "" : name == "cookie" ? "; " : ", ").append(it->value());
+    if (req.find(name) != req.end()) request.headers.emplace_back(name, std::move(value));
+  }
   proxy->connect(request, [self = this->shared_from_this(), slot, address, next = std::move(next)](AppProxy::Answer answer) mutable {
     // Back on this session's thread: the request (still in the parser) is answered or upgraded there.
     net::post(self->stream_.get_executor(), [self, slot, address = std::move(address), next = std::move(next),
                                              answer = std::move(answer)]() mutable {
+      // The wait for the application is not the client's: its answer, or the refusal, has the
+      // handshake's time again to be written.
+      beast::get_lowest_layer(self->stream_).expires_after(self->ctx_.config.handshake_timeout);
       const HttpRequest& req = self->parser_->get();
       using Verdict = AppProxy::Answer::Verdict;
+      if (self->ctx_.routes.draining())
+        return self->refused(req, address, {http::status::service_unavailable, "draining",
+                                            "the node is shutting down; connect again"});
       if (answer.verdict == Verdict::denied)
         return self->refused(req, address, {static_cast<http::status>(answer.status), "denied",
                                             answer.message.empty() ? "refused by the application" : answer.message});
@@ -195,6 +205,13 @@ void HttpSession<Stream>::admit_then(const HttpRequest& req, std::function<void(
       next(std::get<Admission::Admitted>(std::move(accepted)));
     });
   });
+}
+
+template <class Stream>
+bool HttpSession<Stream>::application_decides(const HttpRequest& req) const {
+  AppProxy* proxy = ctx_.dispatcher.app_proxy();
+  // A token is verified as a JWT where the node has keys; without keys, every client is the application's.
+  return proxy && proxy->wants_connect() && (!ctx_.config.jwt_enabled() || !Admission::has_token(req));
 }
 
 template <class Stream>
