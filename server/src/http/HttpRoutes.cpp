@@ -102,7 +102,7 @@ HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
   std::string_view path = target.substr(0, target.find('?'));
   if (AdminRoutes::handles(path))
     return admin_->handle(req, draining_, [&](std::string_view file) { return static_file(req, file); });
-  if (path == "/sse") {  // a GET of it is a stream (HttpSession), never answered here
+  if (path == "/sse" || path == "/poll") {  // a GET of either is a stream or a poll (HttpSession), never answered here
     auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET");
     res.set(http::field::allow, "GET");
     return res;

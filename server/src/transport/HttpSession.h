@@ -1,11 +1,13 @@
 #pragma once
 // One HTTP connection, plain or TLS: reads requests with size limits and a deadline, answers
 // them through HttpRoutes or HttpApi, and hands /ws upgrades that pass the authenticator to a
-// WebSocketSession and GET /sse to an SseSession.
+// WebSocketSession, GET /sse to an SseSession and GET /poll to a PollSession (a new one, or the
+// one the poll names).
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <array>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +44,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void probe(const HttpRequest& req);
   // GET /sse: a Server-Sent Events stream.
   void open_stream();
+  // GET /poll: a poll of a long-polling session; its answer is written when the session gives it.
+  void poll();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
   std::string client_address(const HttpRequest& req);
   void send(HttpResponse response);
@@ -56,6 +60,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;  // kept alive while it is written
+  std::function<void()> written_;           // told when response_ is written: a poll's answer, for its session
   // The current request's Origin (empty without one) when its route is shared across origins.
   std::optional<std::string> shared_with_;
   std::unique_ptr<std::array<char, 16 * 1024>> linger_buffer_;  // only while lingering
