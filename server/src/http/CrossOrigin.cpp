@@ -13,7 +13,8 @@ constexpr std::string_view kPreflightMaxAge = "600";
 // The method of a preflighted path, empty for others.
 std::string_view method_of(std::string_view path) {
   if (path == "/api/publish") return "POST";
-  if (path == "/api/presence" || path == "/api/history" || path == "/sse" || path == "/poll") return "GET";
+  if (path == "/api/presence" || path == "/api/history" || path == "/sse") return "GET";
+  if (path == "/poll") return "GET, DELETE";
   return {};
 }
 

@@ -102,9 +102,14 @@ HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
   std::string_view path = target.substr(0, target.find('?'));
   if (AdminRoutes::handles(path))
     return admin_->handle(req, draining_, [&](std::string_view file) { return static_file(req, file); });
-  if (path == "/sse" || path == "/poll") {  // a GET of either is a stream or a poll (HttpSession), never answered here
+  if (path == "/sse") {  // a GET of it is a stream (HttpSession), never answered here
     auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET");
     res.set(http::field::allow, "GET");
+    return res;
+  }
+  if (path == "/poll") {  // a GET is a poll, a DELETE ends a session (HttpSession), never answered here
+    auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET and DELETE");
+    res.set(http::field::allow, "GET, DELETE");
     return res;
   }
   if (req.method() != http::verb::get && req.method() != http::verb::head) {

@@ -46,6 +46,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void open_stream();
   // GET /poll: a poll of a long-polling session; its answer is written when the session gives it.
   void poll();
+  // DELETE /poll: the client ends its long-polling session.
+  void end_poll();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
   std::string client_address(const HttpRequest& req);
   void send(HttpResponse response);

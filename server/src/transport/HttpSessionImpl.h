@@ -89,6 +89,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   }
   if (req.method() == http::verb::get && path == "/sse") return open_stream();
   if (req.method() == http::verb::get && path == "/poll") return poll();
+  if (req.method() == http::verb::delete_ && path == "/poll") return end_poll();
   if ((req.method() == http::verb::get || req.method() == http::verb::head) && path == "/ws") return probe(req);
   if (HttpApi::handles(target)) {
     // Answered when the broker is done, possibly on another thread: back to this connection's thread to write.
@@ -212,7 +213,21 @@ void HttpSession<Stream>::poll() {
   if (!admitted) return;
   auto id = ctx_.next_connection_id++;
   std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(*admitted), cluster::random_id(16))
-      ->start(std::get<SseRequest>(std::move(rooms)), {std::nullopt, std::move(respond)});
+      ->start(std::get<SseRequest>(std::move(rooms)), {std::nullopt, std::move(respond), true});
+}
+
+template <class Stream>
+void HttpSession<Stream>::end_poll() {
+  const HttpRequest& req = parser_->get();
+  // The session id is the client's secret: whoever has it may end the session. An id the node
+  // does not know (ended already, or another node's) is answered alike.
+  if (auto id = HttpRoutes::query_parameter(req.target(), "session"); id && !id->empty()) {
+    if (auto session = ctx_.polls.find(*id)) session->end();
+  }
+  HttpResponse res{http::status::no_content, req.version()};
+  res.set(http::field::server, "switchboard");
+  res.keep_alive(req.keep_alive());
+  send(std::move(res));
 }
 
 template <class Stream>

@@ -63,7 +63,7 @@ void PollSession::on_poll(Poll poll) {
     events_.pop_front();
   }
   held_ = std::move(poll);
-  if (!events_.empty()) return answer();
+  if (!events_.empty() || held_->at_once) return answer();
   ++ctx_.metrics.polls_held;
   poll_timer_.expires_after(ctx_.config.poll_timeout);
   poll_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
@@ -175,6 +175,14 @@ void PollSession::enqueue(std::string event_id, protocol::Payload data) {
 void PollSession::shutdown(std::uint16_t code, std::string reason) {
   net::post(posts_, [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
     self->begin_close(code, std::move(reason));
+  });
+}
+
+void PollSession::end() {
+  net::post(posts_, [self = shared_from_this()] {
+    if (!self->lifecycle_.finished())
+      log::debug("poll session " + std::to_string(self->id()) + " (" + self->identity().user + ") ended by its client");
+    self->drop();
   });
 }
 

@@ -45,6 +45,9 @@ class PollSession final : public Connection, public std::enable_shared_from_this
     // answered again. Absent: every event answered before.
     std::optional<std::uint64_t> ack;
     std::function<void(std::string body, std::function<void()> written)> respond;
+    // Answered at once, with whatever waits: the poll that opens a session, whose answer tells
+    // the client its session.
+    bool at_once = false;
   };
 
   PollSession(const boost::asio::any_io_executor& executor, SessionContext& ctx, cluster::ConnectionId id,
@@ -58,6 +61,9 @@ class PollSession final : public Connection, public std::enable_shared_from_this
   // Any thread: a later poll of the session. A poll still held is answered (with no events) when
   // another comes: the newer one waits in its place.
   void take(Poll poll);
+  // Any thread: the client ends the session (DELETE /poll): it leaves its rooms now, and a poll
+  // still held is answered with what waits.
+  void end();
 
   using Connection::deliver;
   void deliver(protocol::Payload frame, Clock::time_point at) override;
