@@ -4,9 +4,13 @@
 // the limits of every connection.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <future>
+#include <numeric>
+#include <thread>
 
+#include "RedisServer.h"
 #include "TestCert.h"
 #include "TestNode.h"
 #include "TestToken.h"
@@ -352,4 +356,75 @@ TEST(Poll, TheFirstPollIsAnsweredAtOnceWithTheSessionAndADeleteEndsIt) {
   auto preflight = http_request(node.port(), "OPTIONS", "/poll", {{"Origin", "http://127.0.0.1:" + std::to_string(node.port())}, {"Access-Control-Request-Method", "DELETE"}});
   EXPECT_EQ(preflight.status, 204);
   EXPECT_EQ(preflight.header("access-control-allow-methods"), "GET, DELETE");
+}
+
+TEST(Poll, AnExpiringTokenGetsARefreshEventThenTheSessionClosesWith4001) {
+  auto config = TestNode::jwt_config(kSecret);
+  config.poll_timeout = std::chrono::seconds(5);
+  TestNode node(config);
+  Poller poller(node.port(), "rooms=a&token=" + user_token(kSecret, "kim", json::object(), 2));
+  std::vector<json> pushes;
+  for (int i = 0; i < 10 && (pushes.empty() || pushes.back()["type"] != "close"); ++i)
+    for (const auto& e : poller.poll()) pushes.push_back(e["data"]);
+  ASSERT_EQ(pushes.size(), 3u);
+  EXPECT_EQ(pushes[0]["type"], "subscribed");
+  EXPECT_EQ(pushes[1]["type"], "refresh");  // start a new session with a new token and the last event id
+  EXPECT_EQ(pushes[2], (json{{"type", "close"}, {"code", 4001}, {"reason", "token expired"}}));
+  EXPECT_TRUE(eventually([&] { return node.metrics().connections_current.load() == 0; }));
+  EXPECT_EQ(node.metrics().closes(4001), 1u);
+}
+
+// Every poll to the other node of a cluster (a load balancer without stickiness): each opens a
+// session there from the last event id, and the messages still come in order, each once.
+TEST(Poll, PollsAlternatingBetweenTwoNodesOfAClusterMissNothingAndRepeatNothing) {
+  RedisServer redis;
+  auto config = cluster_config(redis);
+  config.poll_timeout = std::chrono::seconds(2);
+  config.poll_grace = std::chrono::seconds(1);
+  config.history_size = 1000;
+  TestNode a(config), b(config);
+  wait_ready(a);
+  wait_ready(b);
+  auto encode = [](const std::string& id) {
+    std::string out;
+    for (char c : id) out += c == '=' ? std::string("%3D") : c == ',' ? std::string("%2C") : std::string(1, c);
+    return out;
+  };
+  std::string last_id, session;
+  std::vector<int> got;
+  std::size_t sessions = 0;
+  auto poll = [&](std::uint16_t port) {
+    std::string target = "/poll?rooms=busy";
+    if (!last_id.empty()) target += "&last_event_id=" + encode(last_id);
+    if (!session.empty()) target += "&session=" + session;
+    auto res = http_get(port, target, false, std::chrono::seconds(10));
+    ASSERT_EQ(res.status, 200) << res.body;
+    json answer = json::parse(res.body);
+    if (answer["session"] != session) ++sessions;
+    session = answer["session"];
+    for (const auto& e : answer["events"]) {
+      if (e.contains("id")) last_id = e["id"];
+      if (e["data"]["type"] == "message") got.push_back(e["data"]["data"]);
+      if (e["data"]["type"] == "subscribed" && !got.empty()) EXPECT_EQ(e["data"]["recovered"], true) << e;
+    }
+  };
+  // Subscribed before the first message.
+  while (last_id.empty()) poll(a.port());
+
+  constexpr int kMessages = 200;
+  std::atomic<int> acked{0};
+  std::thread publisher([&] {
+    WsClient pub(a.port());
+    for (int n = 0; n < kMessages; ++n) {
+      if (pub.request({{"op", "publish"}, {"room", "busy"}, {"data", n}})["ok"] != true) return;
+      ++acked;
+    }
+  });
+  for (int i = 1; got.size() < kMessages && i < 1000 && !HasFatalFailure(); ++i) poll(i % 2 ? b.port() : a.port());
+  publisher.join();
+  ASSERT_EQ(acked, kMessages);
+  std::vector<int> expected(kMessages);
+  std::iota(expected.begin(), expected.end(), 0);
+  EXPECT_EQ(got, expected);
+  EXPECT_GT(sessions, 2u);
 }

@@ -212,8 +212,11 @@ void HttpSession<Stream>::poll() {
   auto admitted = admit(req);
   if (!admitted) return;
   auto id = ctx_.next_connection_id++;
+  auto& request = std::get<SseRequest>(rooms);
+  // Its rooms' subscribed events answer the first poll soon; without rooms, it is answered at once.
+  bool at_once = request.rooms.empty();
   std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(*admitted), cluster::random_id(16))
-      ->start(std::get<SseRequest>(std::move(rooms)), {std::nullopt, std::move(respond), true});
+      ->start(std::move(request), {std::nullopt, std::move(respond), at_once});
 }
 
 template <class Stream>

@@ -167,8 +167,11 @@ void PollSession::enqueue(std::string event_id, protocol::Payload data) {
   if (lifecycle_.overflowing(*this, queued_bytes_, events_.size()))
     return begin_close(protocol::close_code::slow_consumer, "slow consumer");
   if (held_ && !answer_posted_) {
+    // Two turns of the strand later: what the task running now goes on handing over (a
+    // subscribe's recovered messages, posted one by one after its subscribed event) goes in
+    // the same answer.
     answer_posted_ = true;
-    net::post(posts_, [self = shared_from_this()] { self->answer(); });
+    net::post(posts_, [self = shared_from_this()] { net::post(self->posts_, [self] { self->answer(); }); });
   }
 }
 

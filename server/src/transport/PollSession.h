@@ -45,8 +45,8 @@ class PollSession final : public Connection, public std::enable_shared_from_this
     // answered again. Absent: every event answered before.
     std::optional<std::uint64_t> ack;
     std::function<void(std::string body, std::function<void()> written)> respond;
-    // Answered at once, with whatever waits: the poll that opens a session, whose answer tells
-    // the client its session.
+    // Answered at once, with whatever waits: the poll that opens a session without rooms (one
+    // with rooms gets their subscribed events soon), whose answer tells the client its session.
     bool at_once = false;
   };
 
@@ -98,8 +98,8 @@ class PollSession final : public Connection, public std::enable_shared_from_this
   };
 
   void on_poll(Poll poll);
-  // Queues one event; a poll held is answered on the strand's next turn, so that what is queued
-  // meanwhile goes in the same answer.
+  // Queues one event; a poll held is answered two turns of the strand later, so that what is
+  // queued meanwhile goes in the same answer.
   void enqueue(std::string event_id, protocol::Payload data);
   // Answers the poll held, if any, with every event not yet acknowledged.
   void answer();
