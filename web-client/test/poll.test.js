@@ -3,7 +3,7 @@
 // upgrades and holds every response until it ends (a stream never shows a byte there).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { SwitchboardNode, clientOpener, startBufferingProxy, next, record, inbox, connected, signJwt } from './support/helpers.js';
+import { SwitchboardNode, OwnNode, clientOpener, startBufferingProxy, next, record, inbox, connected, signJwt } from './support/helpers.js';
 
 const SECRET = 'poll-test-secret-0123456789abcdef';
 const tokenFor = (sub) => signJwt({ sub, exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET);
@@ -104,5 +104,37 @@ test('a client behind a proxy that refuses WebSockets and holds responses until 
     assert.equal(c.transport, 'poll');
   } finally {
     await proxy.close();
+  }
+});
+
+test('while polling, the client comes back after a node restart: its rooms resubscribed, their messages delivered', { timeout: 30000 }, async () => {
+  const args = ['--poll-timeout', '2', '--poll-grace', '1'];
+  const own = await OwnNode.start({ args });
+  try {
+    const c = open(own.wsUrl, { transports: ['poll'] });
+    const log = record(c, ['connected']);
+    await connected(c);
+    const lobby = c.subscribe('chat:poll-restart', { presence: true });
+    await Promise.all([next(lobby, 'subscribed'), next(lobby, 'join')]);
+    const box = inbox(lobby);
+    const before = await connected(open(own.wsUrl));
+    await before.publish('chat:poll-restart', 'before');
+    await box.waitFor(1);
+
+    const disconnected = next(c, 'disconnected');
+    const resubscribed = next(lobby, 'subscribed', { timeout: 20000 });
+    await own.stop();
+    // The held poll is answered with the node's close (1001), or the next one finds no node.
+    assert.equal((await disconnected).willReconnect, true);
+    await own.restart({ args });
+    const again = await resubscribed;
+    assert.equal(again.resubscribed, true);
+    assert.equal(again.recovered, false); // the restarted node has a new history
+    const after = await connected(open(own.wsUrl));
+    await after.publish('chat:poll-restart', 'after');
+    assert.deepEqual((await box.waitFor(2)).map((m) => m.data), ['before', 'after']);
+    assert.deepEqual(log.map(([, x]) => [x.transport, x.reconnected]), [['poll', false], ['poll', true]]);
+  } finally {
+    await own.close();
   }
 });
