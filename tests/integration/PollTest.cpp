@@ -428,3 +428,24 @@ TEST(Poll, PollsAlternatingBetweenTwoNodesOfAClusterMissNothingAndRepeatNothing)
   EXPECT_EQ(got, expected);
   EXPECT_GT(sessions, 2u);
 }
+
+TEST(Poll, AClientThatGoesAwayDuringAHeldPollLeavesAfterTheGraceNotTheTimeout) {
+  auto config = poll_config();
+  config.poll_timeout = std::chrono::seconds(60);
+  config.poll_grace = std::chrono::seconds(1);
+  TestNode node(config);
+  WsClient watcher(node.port());
+  watcher.request({{"op", "subscribe"}, {"room", "a"}, {"presence", true}});
+  watcher.read_json();  // its own join
+  Poller poller(node.port(), "rooms=a");
+  poller.poll_for(1);
+  EXPECT_EQ(watcher.read_json()["type"], "join");
+  // The client gives up on its held poll and closes the connection.
+  auto held = node.metrics().polls_held.load();
+  EXPECT_THROW(poller.request(std::chrono::milliseconds(300)), std::runtime_error);
+  EXPECT_TRUE(eventually([&] { return node.metrics().polls_held.load() > held; }));
+  json leave = watcher.read_json();  // within its 5 s, long before the 60 s poll timeout
+  EXPECT_EQ(leave["type"], "leave") << leave;
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 1; }));
+  EXPECT_EQ(node.metrics().poll_timeouts.load(), 0u);
+}

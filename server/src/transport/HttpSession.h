@@ -17,6 +17,8 @@
 
 namespace switchboard::server {
 
+class PollSession;
+
 namespace beast = boost::beast;
 namespace net = boost::asio;
 
@@ -48,6 +50,10 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void poll();
   // DELETE /poll: the client ends its long-polling session.
   void end_poll();
+  // While a poll of `session` is held: watches the socket, and tells the session when the client
+  // goes away (the poll is abandoned). Stopped when the answer comes.
+  void watch_poll(const std::shared_ptr<PollSession>& session);
+  void stop_watching_poll();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
   std::string client_address(const HttpRequest& req);
   void send(HttpResponse response);
@@ -63,6 +69,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;  // kept alive while it is written
   std::function<void()> written_;           // told when response_ is written: a poll's answer, for its session
+  std::weak_ptr<PollSession> polled_;       // the session of the poll held, while it is watched
+  bool watching_poll_ = false;
   // The current request's Origin (empty without one) when its route is shared across origins.
   std::optional<std::string> shared_with_;
   std::unique_ptr<std::array<char, 16 * 1024>> linger_buffer_;  // only while lingering

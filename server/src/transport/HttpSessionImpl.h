@@ -3,7 +3,10 @@
 // source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
 #include "transport/HttpSession.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/dispatch.hpp>
+#include <cerrno>
 #include <charconv>
 #include <boost/beast/websocket/rfc6455.hpp>
 
@@ -188,6 +191,7 @@ void HttpSession<Stream>::poll() {
                   keep_alive = req.keep_alive()](std::string body, std::function<void()> written) {
     net::post(self->stream_.get_executor(), [self, version, keep_alive, body = std::move(body),
                                              written = std::move(written)]() mutable {
+      self->stop_watching_poll();
       HttpResponse res{http::status::ok, version};
       res.set(http::field::server, "switchboard");
       res.set(http::field::content_type, "application/json");
@@ -203,7 +207,10 @@ void HttpSession<Stream>::poll() {
   };
   // A session this node knows takes the poll, whatever HTTP connection it comes on.
   if (auto id = HttpRoutes::query_parameter(target, "session"); id && !id->empty()) {
-    if (auto session = ctx_.polls.find(*id)) return session->take({ack, std::move(respond)});
+    if (auto session = ctx_.polls.find(*id)) {
+      session->take({ack, std::move(respond), false, this});
+      return watch_poll(session);
+    }
   }
   // None (a first poll; the session ended; it lives on another node): a new session, resuming
   // from the poll's last event id as an SSE stream does.
@@ -215,8 +222,41 @@ void HttpSession<Stream>::poll() {
   auto& request = std::get<SseRequest>(rooms);
   // Its rooms' subscribed events answer the first poll soon; without rooms, it is answered at once.
   bool at_once = request.rooms.empty();
-  std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(*admitted), cluster::random_id(16))
-      ->start(std::move(request), {std::nullopt, std::move(respond), at_once});
+  auto session =
+      std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(*admitted), cluster::random_id(16));
+  session->start(std::move(request), {std::nullopt, std::move(respond), at_once, this});
+  watch_poll(session);
+}
+
+template <class Stream>
+void HttpSession<Stream>::watch_poll(const std::shared_ptr<PollSession>& session) {
+  polled_ = session;
+  watching_poll_ = true;
+  // Readable while the poll is held: the client went away (end of stream, reset), or sent its
+  // next request early. Waiting reads nothing: a TLS stream's state is left alone.
+  beast::get_lowest_layer(stream_).socket().async_wait(
+      net::socket_base::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec || !self->watching_poll_) return;
+        char byte;
+        auto n = ::recv(beast::get_lowest_layer(self->stream_).socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          if (auto session = self->polled_.lock()) self->watch_poll(session);
+          return;
+        }
+        if (n > 0) return;  // a request (or TLS bytes): read once the answer is written
+        // Gone: the session's grace starts now rather than when the poll would have timed out.
+        self->watching_poll_ = false;
+        if (auto session = std::exchange(self->polled_, {}).lock()) session->abandon(self.get());
+      });
+}
+
+template <class Stream>
+void HttpSession<Stream>::stop_watching_poll() {
+  if (!watching_poll_) return;
+  watching_poll_ = false;
+  polled_.reset();
+  beast::error_code ec;
+  beast::get_lowest_layer(stream_).socket().cancel(ec);  // only the wait is under way on it
 }
 
 template <class Stream>

@@ -189,6 +189,15 @@ void PollSession::end() {
   });
 }
 
+void PollSession::abandon(const void* from) {
+  net::post(posts_, [self = shared_from_this(), from] {
+    if (!self->held_ || self->held_->from != from || self->lifecycle_.finished()) return;
+    self->poll_timer_.cancel();
+    self->held_.reset();
+    self->arm_grace();
+  });
+}
+
 void PollSession::abort() {
   net::post(posts_, [self = shared_from_this()] { self->drop(); });
 }

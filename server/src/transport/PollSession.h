@@ -48,6 +48,8 @@ class PollSession final : public Connection, public std::enable_shared_from_this
     // Answered at once, with whatever waits: the poll that opens a session without rooms (one
     // with rooms gets their subscribed events soon), whose answer tells the client its session.
     bool at_once = false;
+    // The HTTP connection it came on, which may tell that it was abandoned.
+    const void* from = nullptr;
   };
 
   PollSession(const boost::asio::any_io_executor& executor, SessionContext& ctx, cluster::ConnectionId id,
@@ -64,6 +66,9 @@ class PollSession final : public Connection, public std::enable_shared_from_this
   // Any thread: the client ends the session (DELETE /poll): it leaves its rooms now, and a poll
   // still held is answered with what waits.
   void end();
+  // Any thread: the client of the poll that came `from` an HTTP connection went away before its
+  // answer: if it is still held, it is let go, and the grace starts.
+  void abandon(const void* from);
 
   using Connection::deliver;
   void deliver(protocol::Payload frame, Clock::time_point at) override;
