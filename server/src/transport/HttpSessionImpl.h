@@ -6,9 +6,9 @@
 #include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <cerrno>
 #include <charconv>
-#include <boost/beast/websocket/rfc6455.hpp>
 
 #include "http/CrossOrigin.h"
 #include "switchboard/cluster/RandomId.h"
