@@ -329,7 +329,8 @@ export class SseTransport {
       if (resume) headers['Last-Event-ID'] = resume;
       let answer;
       try {
-        const res = await this.#fetch(`${this.#urls.poll}?${params}`, { headers, signal: controller.signal, cache: 'no-store' });
+        const q = params.toString();
+        const res = await this.#fetch(`${this.#urls.poll}${q ? `?${q}` : ''}`, { headers, signal: controller.signal, cache: 'no-store' });
         if (this.#stream !== controller) return;
         if (!res.ok) {
           const body = await res.json().catch(() => ({}));
