@@ -98,18 +98,20 @@ export interface SwitchboardOptions {
    */
   offlineQueue?: { max: number; resendWithin?: number };
   /**
-   * What to connect with, in order of preference (default `['websocket', 'sse']`). `sse`: a
-   * Server-Sent Events stream (GET /sse beside the WebSocket path) for messages, and the HTTP
-   * API for requests — for networks whose proxies refuse WebSockets.
+   * What to connect with, in order of preference (default `['websocket', 'sse', 'poll']`). `sse`:
+   * a Server-Sent Events stream (GET /sse beside the WebSocket path) for messages, and the HTTP
+   * API for requests — for networks whose proxies refuse WebSockets. `poll`: long-polling (GET
+   * /poll) in place of the stream — for networks whose proxies also hold a response until it
+   * ends, where a stream brings nothing (taken when a stream was given up for its silence).
    */
   transports?: Transport[];
-  /** WebSocket attempts in a row that never open before the next attempt uses `sse` (default 2). */
+  /** WebSocket attempts in a row that never open before the next attempt falls back (default 2). */
   fallbackAfter?: number;
-  /** The fetch function for `sse` (default: globalThis.fetch). */
+  /** The fetch function for `sse` and `poll` (default: globalThis.fetch). */
   fetch?: typeof fetch;
 }
 
-export type Transport = 'websocket' | 'sse';
+export type Transport = 'websocket' | 'sse' | 'poll';
 
 /** Options of a publish. */
 export interface PublishOptions {

@@ -133,7 +133,7 @@ async function stream(url, headers = {}) {
 let main;  // --dev, a JWT secret, an API key, an allowed origin, a small message size
 before(async () => {
   main = await SwitchboardNode.start(['--dev', '--jwt-secret', SECRET, '--api-keys', KEY,
-    '--allowed-origins', ALLOWED, '--max-message-size', '4096']);
+    '--allowed-origins', ALLOWED, '--max-message-size', '4096', '--poll-timeout', '2']);
 });
 after(() => main?.stop());
 
@@ -277,13 +277,14 @@ test('the server API (API keys only)', async () => {
   await get('users/alice', 403, token);
 });
 
-test('CORS preflights of /api/* and /sse', async () => {
-  for (const [p, method] of [['/api/publish', 'POST'], ['/api/presence', 'GET'], ['/api/history', 'GET'], ['/sse', 'GET']]) {
+test('CORS preflights of /api/*, /sse and /poll', async () => {
+  for (const [p, method, methods] of [['/api/publish', 'POST'], ['/api/presence', 'GET'], ['/api/history', 'GET'], ['/sse', 'GET'],
+    ['/poll', 'DELETE', 'GET, DELETE']]) {
     const url = `${main.url}${p}`;
     const asked = { Origin: ALLOWED, 'Access-Control-Request-Method': method, 'Access-Control-Request-Headers': 'authorization' };
     const res = await call('OPTIONS', url, { headers: asked, status: 204 });
     assert.equal(res.headers['access-control-allow-origin'], ALLOWED);
-    assert.equal(res.headers['access-control-allow-methods'], method);
+    assert.equal(res.headers['access-control-allow-methods'], methods ?? method);
     assert.equal(res.headers['access-control-max-age'], '600');
     assert.equal(res.headers['access-control-allow-credentials'], undefined);
     const plain = await call('OPTIONS', url, { status: 204 });
@@ -327,6 +328,74 @@ test('GET /sse: a stream, its events, resuming', async () => {
   const empty = await stream(`${main.url}/sse`, bearer(jwt()));
   assert.equal(empty.status, 200);
   empty.close();
+});
+
+test('GET /poll, DELETE /poll: a long-polling session, its events, resuming, its end', async () => {
+  const token = jwt({ sub: 'bob', rooms: { sub: ['chat:*'], pub: ['chat:*'], presence: ['chat:*'] } });
+  const poll = async (query, headers = {}) => {
+    const res = await call('GET', `${main.url}/poll?${query}`, { headers, status: 200 });
+    return { res, answer: JSON.parse(res.body) };
+  };
+  // The first poll opens the session; its events come to it and the polls after it.
+  const { res: first, answer: opened } = await poll(`rooms=chat:lobby,chat:news,secret&presence=chat:lobby&token=${token}`, { Origin: ALLOWED });
+  assert.equal(first.headers['access-control-allow-origin'], ALLOWED);
+  assert.equal(first.headers['cache-control'], 'no-store');
+  const session = opened.session;
+  const events = [...opened.events];
+  let next = opened.next;
+  const until = async (pred) => {
+    for (let i = 0; i < 5 && !events.some(pred); i++) {
+      const { answer } = await poll(`session=${session}&ack=${next}`);
+      assert.equal(answer.session, session);
+      events.push(...answer.events);
+      next = answer.next;
+    }
+    const found = events.find(pred);
+    assert.ok(found, `no such event among ${JSON.stringify(events)}`);
+    return found;
+  };
+  await until((e) => e.data.type === 'subscribed' && e.data.room === 'chat:lobby');
+  const news = await until((e) => e.data.type === 'subscribed' && e.data.room === 'chat:news');
+  assert.equal((await until((e) => e.data.type === 'unsubscribed')).data.code, 'forbidden');
+  await until((e) => e.data.type === 'join' && e.data.user === 'bob');
+  await call('POST', `${main.url}/api/publish`, { headers: bearer(KEY), body: '{"room":"chat:news","data":"x"}', status: 200 });
+  const message = await until((e) => e.data.type === 'message');
+  assert.match(message.id, /^chat:lobby=\d+\.[0-9a-f]+,chat:news=\d+\.[0-9a-f]+$/);
+  // Quiet: answered empty at the poll timeout.
+  const { answer: quiet } = await poll(`session=${session}&ack=${next}`);
+  assert.deepEqual(quiet.events, []);
+  // A session the node does not know: a new one, resuming from the last event id.
+  const { answer: resumed } = await poll(`session=${'0'.repeat(32)}&rooms=chat:news`, { ...bearer(token), 'Last-Event-ID': news.id });
+  assert.notEqual(resumed.session, session);
+  const again = [...resumed.events];
+  if (!again.some((e) => e.data.type === 'message')) {
+    again.push(...(await poll(`session=${resumed.session}&ack=${resumed.next}`)).answer.events);
+  }
+  assert.equal(again.find((e) => e.data.type === 'subscribed').data.recovered, true);
+  assert.equal(again.find((e) => e.data.type === 'message').data.data, 'x');
+  // A session without rooms is answered at once.
+  const { answer: empty } = await poll('', bearer(jwt()));
+  assert.deepEqual(empty.events, []);
+  // Ending: 204, known or not.
+  for (const s of [session, resumed.session, empty.session, session]) {
+    await call('DELETE', `${main.url}/poll?session=${s}`, { status: 204 });
+  }
+  await call('DELETE', `${main.url}/poll?session=${session}`, { headers: { Origin: EVIL }, status: 403 });
+});
+
+test('GET /poll: refusals', async () => {
+  const poll = async (query, headers, status) => {
+    const res = await call('GET', `${main.url}/poll${query}`, { headers, status });
+    return codeOf(res);
+  };
+  const token = bearer(jwt());
+  assert.equal(await poll('?rooms=a,a', token, 400), 'bad_request');
+  assert.equal(await poll('?rooms=a&presence=b', token, 400), 'bad_request');
+  assert.equal(await poll('?rooms=a', { ...token, 'Last-Event-ID': 'garbage' }, 400), 'bad_request');
+  assert.equal(await poll('?rooms=a&ack=x', token, 400), 'bad_request');
+  assert.equal(await poll('?rooms=a', {}, 401), 'missing_token');
+  assert.equal(await poll('?rooms=a', bearer(KEY), 401), 'bad_token');
+  assert.equal(await poll('?rooms=a', { ...token, Origin: EVIL }, 403), 'origin_not_allowed');
 });
 
 test('GET /sse: refusals', async () => {
@@ -388,8 +457,8 @@ test('headers over the limit: 413 on every route', async () => {
 });
 
 test('methods a path does not serve: 405 with Allow', async () => {
-  for (const p of Object.keys(doc.paths)) {
-    await call('DELETE', `${main.url}${p}`, { headers: bearer(KEY), status: 405 });
+  for (const [p, item] of Object.entries(doc.paths)) {
+    await call(item.delete ? 'PUT' : 'DELETE', `${main.url}${p}`, { headers: bearer(KEY), status: 405 });
   }
   await call('GET', `${main.url}/api/publish`, { headers: bearer(KEY), status: 405 });
   await call('HEAD', `${main.url}/api/presence?room=a`, { headers: bearer(KEY), status: 405 });
@@ -428,6 +497,7 @@ test('a cluster node without Redis, full: 503s, and no /dev/token without --dev'
       const second = await stream(`${node.url}/sse?rooms=a`);
       assert.equal(second.status, 503);
       assert.equal(codeOf(second), 'too_many_connections');
+      assert.equal(codeOf(await call('GET', `${node.url}/poll?rooms=a`, { status: 503 })), 'too_many_connections');
     } finally {
       first.close();
     }
@@ -452,6 +522,7 @@ test('rate limits: 429 with Retry-After', async () => {
     const second = await stream(`${node.url}/sse?rooms=a`, bearer(jwt()));
     assert.equal(second.status, 429);
     assert.equal(codeOf(second), 'rate_limited');
+    assert.equal(codeOf(await call('GET', `${node.url}/poll?rooms=a`, { headers: bearer(jwt()), status: 429 })), 'rate_limited');
   } finally {
     await node.stop();
   }

@@ -142,6 +142,8 @@ void add_limit_options(po::options_description& d, Config& c) {
   const DurationOption durations[] = {
       {"idle-timeout", c.idle_timeout.count(), "seconds a connection may stay silent: the node pings it after half, and drops it after all of it"},
       {"sse-keepalive", c.sse_keepalive.count(), "longest silence of a /sse stream (a keep-alive comment fills it)"},
+      {"poll-timeout", c.poll_timeout.count(), "seconds a /poll is held when nothing is waiting for it, then answered with no events (keep it below the proxies' timeouts)"},
+      {"poll-grace", c.poll_grace.count(), "seconds a polling client stays connected between polls: it leaves its rooms when it polls no more for this long"},
       {"write-timeout", c.write_timeout.count(), "seconds a write to a client (WebSocket or /sse stream) may stay under way: a client that takes nothing this long is cut, counted as a 4008 close"},
       {"handshake-timeout", c.handshake_timeout.count(), "seconds allowed for the TLS, HTTP and WebSocket handshakes"},
       {"close-timeout-ms", c.close_timeout.count(), "milliseconds a closing connection gets to take its close frame before it is cut"},
@@ -322,6 +324,8 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
     config.idle_timeout = std::chrono::seconds(vm["idle-timeout"].as<long>());
     config.handshake_timeout = std::chrono::seconds(vm["handshake-timeout"].as<long>());
     config.sse_keepalive = std::chrono::seconds(vm["sse-keepalive"].as<long>());
+    config.poll_timeout = std::chrono::seconds(vm["poll-timeout"].as<long>());
+    config.poll_grace = std::chrono::seconds(vm["poll-grace"].as<long>());
     config.write_timeout = std::chrono::seconds(vm["write-timeout"].as<long>());
     config.close_timeout = std::chrono::milliseconds(vm["close-timeout-ms"].as<long>());
     config.jwt_leeway = std::chrono::seconds(vm["jwt-leeway"].as<long>());
@@ -568,7 +572,8 @@ std::string validate(const Config& c) {
   if (c.max_queue_bytes < 2 * c.max_message_size)
     return "--max-queue-bytes must be at least twice --max-message-size";
   if (c.idle_timeout.count() <= 0 || c.handshake_timeout.count() <= 0 || c.close_timeout.count() <= 0 ||
-      c.sse_keepalive.count() <= 0 || c.write_timeout.count() <= 0)
+      c.sse_keepalive.count() <= 0 || c.write_timeout.count() <= 0 || c.poll_timeout.count() <= 0 ||
+      c.poll_grace.count() <= 0)
     return "timeouts must be positive";
   if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
   if (c.handshake_rate_per_ip < 0 || c.handshake_burst_per_ip < 1)

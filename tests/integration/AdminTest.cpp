@@ -162,6 +162,8 @@ TEST(Admin, StatsShowTheNodeItsConnectionsTrafficAndLargestRooms) {
 
   EXPECT_EQ(doc["connections"]["current"], 24);
   EXPECT_EQ(doc["connections"]["opened"], 24);
+  EXPECT_EQ(doc["connections"]["sse_opened"], 0);
+  EXPECT_EQ(doc["connections"]["poll_opened"], 0);
   EXPECT_EQ(doc["rooms"]["count"], 24);
   EXPECT_EQ(doc["rooms"]["subscriptions"], 24 * 25 / 2);
   const auto& top = doc["rooms"]["top"];

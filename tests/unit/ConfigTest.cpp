@@ -246,6 +246,20 @@ TEST(Config, MemoryBoundsHaveDefaultsAndAreChecked) {
   EXPECT_EQ(load({"--allow-anonymous", "--http-publish-burst", "0"}).exit_code, 2);
 }
 
+TEST(Config, LongPollingHasItsTimeoutAndGrace) {
+  auto r = load({"--allow-anonymous"});
+  ASSERT_TRUE(r.config) << r.message;
+  EXPECT_EQ(r.config->poll_timeout, std::chrono::seconds(25));
+  EXPECT_EQ(r.config->poll_grace, std::chrono::seconds(10));
+  auto set = load({"--allow-anonymous", "--poll-timeout", "5"}, {"SWITCHBOARD_POLL_GRACE=30"});
+  ASSERT_TRUE(set.config) << set.message;
+  EXPECT_EQ(set.config->poll_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(set.config->poll_grace, std::chrono::seconds(30));
+  EXPECT_EQ(load({"--allow-anonymous", "--poll-timeout", "0"}).exit_code, 2);
+  EXPECT_EQ(load({"--allow-anonymous", "--poll-grace", "-1"}).exit_code, 2);
+  EXPECT_NE(load({"--help"}).message.find("--poll-grace"), std::string::npos);
+}
+
 TEST(Config, TokenLimitsAreOffByDefault) {
   auto r = load({"--allow-anonymous"});
   ASSERT_TRUE(r.config) << r.message;

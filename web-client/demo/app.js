@@ -100,8 +100,9 @@ client.on('connected', ({ transport }) => {
   refusal = '';
   delete ui.conn.dataset.refused;
   selfId = tokenUser;
-  // Server-Sent Events: WebSockets did not get through (a proxy on the way refuses them).
-  const via = transport === 'sse' ? ' (via HTTP streaming)' : '';
+  // Server-Sent Events: WebSockets did not get through (a proxy on the way refuses them);
+  // long-polling: a stream did not either (the proxy holds responses until they end).
+  const via = { sse: ' (via HTTP streaming)', poll: ' (via HTTP long-polling)' }[transport] ?? '';
   setConn('connected', tokenUser ? `Connected as ${tokenUser}${via}` : `Connected${via}`);
   ui.conn.dataset.transport = transport;
   updateComposer();

@@ -1,5 +1,6 @@
 // The client: a connection to a Switchboard node that reconnects by itself, keeps its rooms
-// subscribed, and carries requests over a WebSocket or, as a fallback, Server-Sent Events.
+// subscribed, and carries requests over a WebSocket or, as fallbacks, Server-Sent Events or
+// long-polling.
 
 import { Emitter } from './emitter.js';
 import {
@@ -47,9 +48,11 @@ const messageOf = (err) => String(/** @type {any} */ (err)?.message ?? err);
 export class Switchboard extends Emitter {
   #url;
   #options; // checked, with their defaults
-  /** @type {'websocket' | 'sse'} */
+  /** @type {'websocket' | 'sse' | 'poll'} */
   #transport;
   #wsFailures = 0;      // WebSocket attempts in a row that never opened
+  #delivered = false;   // the current connection brought something (traffic) since it was made
+  #streamSilent = false; // a Server-Sent Events stream was given up for bringing nothing: poll instead
 
   /** @type {'disconnected' | 'connecting' | 'connected' | 'reconnecting'} */
   #state = 'disconnected';
@@ -91,7 +94,10 @@ export class Switchboard extends Emitter {
   /** `disconnected`, `connecting`, `connected` or `reconnecting` (waiting to retry). */
   get state() { return this.#state; }
 
-  /** What the current (or next) connection uses: `websocket`, or `sse` (Server-Sent Events and the HTTP API). */
+  /**
+   * What the current (or next) connection uses: `websocket`, `sse` (Server-Sent Events and the
+   * HTTP API) or `poll` (long-polling and the HTTP API).
+   */
   get transport() { return this.#transport; }
 
   /** The rooms subscribed or being subscribed. @returns {Room[]} */
@@ -315,11 +321,13 @@ export class Switchboard extends Emitter {
       close: (code, reason) => this.#onClose(conn, code, reason),
     };
     try {
-      conn = this.#transport === 'sse'
-        ? new SseTransport(this.#url, token ?? null, /** @type {typeof fetch} */ (this.#options.fetch), events, this.#options.requestTimeout)
+      this.#delivered = false;
+      conn = this.#transport !== 'websocket'
+        ? new SseTransport(this.#url, token ?? null, /** @type {typeof fetch} */ (this.#options.fetch), events, this.#options.requestTimeout, this.#transport)
         : new WebSocketTransport(connectionUrl(this.#url, token), /** @type {WebSocketConstructor} */ (this.#options.WebSocket), events, this.#options.requestTimeout);
     } catch (err) {
-      this.emit('error', new SwitchboardError('connect_error', `cannot open the ${this.#transport === 'sse' ? 'stream' : 'WebSocket'}: ${messageOf(err)}`, { cause: err }));
+      const what = { websocket: 'WebSocket', sse: 'stream', poll: 'poll' }[this.#transport];
+      this.emit('error', new SwitchboardError('connect_error', `cannot open the ${what}: ${messageOf(err)}`, { cause: err }));
       this.#scheduleReconnect();
       return;
     }
@@ -408,6 +416,9 @@ export class Switchboard extends Emitter {
    */
   #drop(conn, reason) {
     if (conn !== this.#conn) return;
+    // A stream that brought nothing in all that time (no head, or no event nor keep-alive after
+    // it): a proxy that holds responses until they end. Long-polling gets through those.
+    if (this.#transport === 'sse' && !this.#delivered) this.#streamSilent = true;
     this.#chooseTransport();
     this.#teardown(conn);
     conn.terminate(reason);
@@ -415,16 +426,23 @@ export class Switchboard extends Emitter {
   }
 
   // The transport of the next attempt, as a connection ends: after WebSocket attempts that keep
-  // failing to open (a proxy that refuses upgrades), Server-Sent Events; after any Server-Sent
-  // Events connection, one WebSocket attempt again, back to Server-Sent Events if it fails.
+  // failing to open (a proxy that refuses upgrades), the fallback: Server-Sent Events, or
+  // long-polling once a stream was given up for bringing nothing (a proxy that holds responses
+  // until they end); after a stream given up so, long-polling at once; after any other fallback
+  // connection, one WebSocket attempt again, back to the fallback if it fails.
   #chooseTransport() {
-    const both = this.#options.transports.length === 2;
+    const has = (/** @type {'websocket' | 'sse' | 'poll'} */ t) => this.#options.transports.includes(t);
+    const fallback = has('sse') && (!this.#streamSilent || !has('poll')) ? 'sse' : has('poll') ? 'poll' : 'websocket';
     if (this.#transport === 'websocket') {
       if (this.#state === 'connected') return;
-      if (++this.#wsFailures >= this.#options.fallbackAfter && both) this.#transport = 'sse';
-    } else if (both) {
+      if (++this.#wsFailures >= this.#options.fallbackAfter) this.#transport = fallback;
+    } else if (this.#transport === 'sse' && this.#streamSilent && !this.#delivered && has('poll')) {
+      this.#transport = 'poll';
+    } else if (has('websocket')) {
       this.#transport = 'websocket';
       this.#wsFailures = this.#options.fallbackAfter - 1;
+    } else {
+      this.#transport = fallback;
     }
   }
 
@@ -479,7 +497,9 @@ export class Switchboard extends Emitter {
 
   /** @param {Transport} conn */
   #onTraffic(conn) {
-    if (conn === this.#conn) this.#heartbeat?.received();
+    if (conn !== this.#conn) return;
+    this.#delivered = true;
+    this.#heartbeat?.received();
   }
 
   // ---- pushes ----

@@ -17,11 +17,12 @@
  * @property {{max: number, resendWithin?: number}} [offlineQueue] keep up to `max` publishes made while disconnected;
  *   a publish whose connection is lost before its answer is sent again (with its key) within
  *   `resendWithin` ms of its first send, default 240000
- * @property {Array<'websocket' | 'sse'>} [transports] what to connect with, in order of preference:
- *   default `['websocket', 'sse']` (Server-Sent Events plus the HTTP API when WebSockets keep failing)
+ * @property {Array<'websocket' | 'sse' | 'poll'>} [transports] what to connect with, in order of preference:
+ *   default `['websocket', 'sse', 'poll']` (Server-Sent Events plus the HTTP API when WebSockets keep
+ *   failing, long-polling when a stream brings nothing either)
  * @property {number} [fallbackAfter] WebSocket attempts in a row that never open before the
- *   next attempt uses Server-Sent Events, default 2
- * @property {typeof fetch} [fetch] the fetch function for Server-Sent Events (default: globalThis.fetch)
+ *   next attempt falls back, default 2
+ * @property {typeof fetch} [fetch] the fetch function for Server-Sent Events and long-polling (default: globalThis.fetch)
  */
 
 /**
@@ -32,7 +33,7 @@
  * @property {TokenSource | null} getToken
  * @property {WebSocketConstructor | undefined} WebSocket
  * @property {typeof fetch | undefined} fetch
- * @property {Array<'websocket' | 'sse'>} transports never empty
+ * @property {Array<'websocket' | 'sse' | 'poll'>} transports never empty
  * @property {number} fallbackAfter
  * @property {number} minDelay
  * @property {number} maxDelay
@@ -80,15 +81,15 @@ export function readOptions(options) {
   const WebSocketImpl = o.WebSocket ?? globalThis.WebSocket;
   /** @type {typeof fetch | undefined} */
   const fetchImpl = o.fetch ?? globalThis.fetch?.bind(globalThis);
-  const wanted = o.transports ?? ['websocket', 'sse'];
-  if (!Array.isArray(wanted) || wanted.length === 0 || wanted.some((t) => t !== 'websocket' && t !== 'sse')) {
-    throw new TypeError("Switchboard: transports is a non-empty array of 'websocket' and 'sse'");
+  const wanted = o.transports ?? ['websocket', 'sse', 'poll'];
+  if (!Array.isArray(wanted) || wanted.length === 0 || wanted.some((t) => t !== 'websocket' && t !== 'sse' && t !== 'poll')) {
+    throw new TypeError("Switchboard: transports is a non-empty array of 'websocket', 'sse' and 'poll'");
   }
   const transports = wanted.filter((t) => (t === 'websocket' ? typeof WebSocketImpl === 'function' : typeof fetchImpl === 'function'));
   if (transports.length === 0) {
     throw new TypeError(wanted.includes('websocket')
       ? 'Switchboard: no WebSocket implementation; pass one as the WebSocket option (in Node: the ws package)'
-      : 'Switchboard: no fetch implementation for Server-Sent Events; pass one as the fetch option');
+      : 'Switchboard: no fetch implementation for Server-Sent Events and long-polling; pass one as the fetch option');
   }
   const fallbackAfter = o.fallbackAfter ?? 2;
   if (!Number.isInteger(fallbackAfter) || fallbackAfter < 1) {

@@ -1,4 +1,5 @@
-// The Server-Sent Events transport: for networks whose proxies refuse WebSockets.
+// The transport over HTTP: a Server-Sent Events stream, for networks whose proxies refuse
+// WebSockets, or long-polling, for those whose proxies also hold a response until it ends.
 
 import { CLOSE_ABNORMAL, SwitchboardError } from './errors.js';
 import { EventStreamParser } from './event-stream-parser.js';
@@ -26,11 +27,17 @@ const CLOSED = 3;
  * the rooms change, so that nothing is lost between two streams. A subscribe is answered by the
  * new stream's `subscribed` event for the room. Publish, presence and history are requests to
  * the HTTP API; a ping is answered by the next bytes of the stream (the node sends keep-alives).
+ *
+ * Long-polling (`kind` 'poll') is the same connection, but for how the events come: a session of
+ * polls (GET /poll, PROTOCOL.md "Long-polling"), each answered with the events since the last,
+ * in place of a stream. A change of rooms starts a new session from the last event id, and the
+ * old one is ended (DELETE /poll) once the new one has subscribed every room; a ping is answered by the next poll's
+ * answer (a poll with nothing for it is answered at the node's --poll-timeout).
  * @implements {Transport}
  */
 export class SseTransport {
-  /** @type {'sse'} */
-  kind = 'sse';
+  /** @type {'sse' | 'poll'} */
+  kind;
   #urls;
   #token;
   #fetch;
@@ -49,6 +56,8 @@ export class SseTransport {
   #closeEvent = null;
   /** rooms the current stream has said "subscribed" for */
   #announced = new Set();
+  /** @type {string | null} the long-polling session of the current polls */
+  #session = null;
 
   /**
    * Opens the stream, without rooms, in a microtask.
@@ -57,8 +66,10 @@ export class SseTransport {
    * @param {typeof fetch} fetchImpl
    * @param {TransportEvents} events
    * @param {number} requestTimeout
+   * @param {'sse' | 'poll'} [kind] a stream, or polls
    */
-  constructor(url, token, fetchImpl, events, requestTimeout) {
+  constructor(url, token, fetchImpl, events, requestTimeout, kind = 'sse') {
+    this.kind = kind;
     this.#urls = sseUrls(url);
     this.#token = token;
     this.#fetch = fetchImpl;
@@ -243,6 +254,10 @@ export class SseTransport {
     const query = new URLSearchParams();
     if (rooms.length) query.set('rooms', rooms.join(','));
     if (presence.length) query.set('presence', presence.join(','));
+    if (this.kind === 'poll') {
+      this.#poll(controller, query);
+      return;
+    }
     /** @type {Record<string, string>} */
     const headers = { ...this.#headers(), Accept: 'text/event-stream' };
     const resume = this.#resumeFrom();
@@ -287,6 +302,97 @@ export class SseTransport {
     this.#end(this.#closeEvent ?? { code: CLOSE_ABNORMAL, reason: 'the stream ended' });
   }
 
+  /**
+   * Polls until the connection ends or another session takes over: each answer's events are
+   * handled as a stream's, and acknowledged by the next poll.
+   * @param {AbortController} controller
+   * @param {URLSearchParams} query the session's rooms
+   */
+  async #poll(controller, query) {
+    // The session this one replaces: ended once this one has subscribed every room, so that the
+    // user's presence does not flicker in between.
+    let previous = this.#session;
+    /** @type {string | null} */
+    let session = null;
+    let ack = 0;
+    for (;;) {
+      const params = new URLSearchParams(query);
+      if (session) {
+        params.set('session', session);
+        params.set('ack', String(ack));
+      }
+      // Every poll says where to resume, for a node that does not know the session (its grace
+      // passed, or another node of the cluster answers): it opens a new one from there.
+      /** @type {Record<string, string>} */
+      const headers = this.#headers();
+      const resume = this.#resumeFrom();
+      if (resume) headers['Last-Event-ID'] = resume;
+      let answer;
+      try {
+        const q = params.toString();
+        const res = await this.#fetch(`${this.#urls.poll}${q ? `?${q}` : ''}`, { headers, signal: controller.signal, cache: 'no-store' });
+        if (this.#stream !== controller) return;
+        if (!res.ok) {
+          const body = await res.json().catch(() => ({}));
+          if (this.#stream === controller) this.#end({ code: CLOSE_ABNORMAL, reason: body?.error?.message ?? `HTTP ${res.status}` });
+          return;
+        }
+        answer = await res.json();
+      } catch {
+        if (this.#stream === controller) this.#end({ code: CLOSE_ABNORMAL, reason: 'the poll failed' });
+        return;
+      }
+      if (this.#stream !== controller) return;
+      if (!answer || typeof answer.session !== 'string' || !Array.isArray(answer.events)) {
+        this.#end({ code: CLOSE_ABNORMAL, reason: 'the poll\'s answer is not one of a node' });
+        return;
+      }
+      if (this.#state === CONNECTING) {
+        this.#state = OPEN;
+        this.#events.open();
+        if (this.#stream !== controller) return; // a listener closed the connection
+      }
+      // Any answer is traffic, an empty one (the node's poll timeout) included.
+      this.#events.traffic();
+      if (this.#stream !== controller) return;
+      if (answer.session !== session) {
+        // A new session (the first, or the node did not know ours): its rooms are announced afresh.
+        if (session !== null) this.#announced.clear();
+        session = answer.session;
+        this.#session = session;
+      }
+      ack = Number(answer.next) || 0;
+      this.#closeEvent = null;
+      for (const event of answer.events) {
+        this.#push(controller, event?.data, typeof event?.id === 'string' ? event.id : undefined);
+        if (this.#stream !== controller) return;
+      }
+      this.#alive();
+      if (previous && previous !== session && [...this.#rooms.keys()].every((name) => this.#announced.has(name))) {
+        this.#endSession(previous);
+        previous = null;
+      }
+      if (this.#closeEvent) {
+        this.#session = null; // the node ended it
+        this.#end(this.#closeEvent);
+        return;
+      }
+    }
+  }
+
+  /**
+   * Ends a long-polling session the client no longer polls, rather than leave it to the node's
+   * grace (its user would stay present meanwhile). Nothing waits for the answer.
+   * @param {string} session
+   */
+  #endSession(session) {
+    try {
+      this.#fetch(`${this.#urls.poll}?session=${encodeURIComponent(session)}`, { method: 'DELETE', cache: 'no-store' })
+        .then((res) => res.body?.cancel(), () => {})
+        .catch(() => {});
+    } catch { /* a fetch that throws at once: the grace ends it */ }
+  }
+
   #alive() {
     const pings = this.#pings;
     this.#pings = [];
@@ -298,10 +404,20 @@ export class SseTransport {
    * @param {{data: string, id?: string}} event
    */
   #event(controller, { data, id }) {
+    let m;
+    try { m = JSON.parse(data); } catch { m = undefined; }
+    this.#push(controller, m, id);
+  }
+
+  /**
+   * An event of the stream or of a poll's answer: `m` its push, `id` its event id.
+   * @param {AbortController} controller
+   * @param {any} m
+   * @param {string | undefined} id
+   */
+  #push(controller, m, id) {
     if (this.#stream !== controller) return;
     if (id !== undefined) this.#lastEventId = id;
-    let m;
-    try { m = JSON.parse(data); } catch { return; }
     if (m === null || typeof m !== 'object') return;
     const room = typeof m.room === 'string' ? this.#rooms.get(m.room) : undefined;
     switch (m.type) {
@@ -358,6 +474,8 @@ export class SseTransport {
     const stream = this.#stream;
     this.#stream = null;
     stream?.abort();
+    if (this.#session) this.#endSession(this.#session);
+    this.#session = null;
     this.#requests.close();
     if (closeEvent) this.#events.close(closeEvent.code, closeEvent.reason);
   }

@@ -1,5 +1,5 @@
 // What the client asks of a connection, whatever carries it (websocket-transport.js,
-// sse-transport.js), and the table of requests waiting for their replies that both keep.
+// sse-transport.js: a stream or long-polling), and the table of requests waiting for their replies that both keep.
 
 import { SwitchboardError, nodeError } from './errors.js';
 
@@ -36,7 +36,7 @@ import { SwitchboardError, nodeError } from './errors.js';
  * closed before the reply) or `bad_request` (data that cannot be sent). `close()` and
  * `terminate()` end it without a `close` event.
  * @typedef {object} Transport
- * @property {'websocket' | 'sse'} kind
+ * @property {'websocket' | 'sse' | 'poll'} kind
  * @property {boolean} open whether requests can be sent
  * @property {(room: string, options: {presence: boolean, since?: Position}, onOk: (reply: SubscribeReply) => void) => Promise<SubscribeReply>} subscribe
  *   `onOk` runs as soon as the ok is read, before anything received after it is handled

@@ -50,11 +50,11 @@ export function admissionUrl(url, token) {
 }
 
 /**
- * The Server-Sent Events endpoints that go with a WebSocket URL: `stream` (GET /sse) and `api`
- * (the HTTP API's base), both http(s) and beside the WebSocket path: `wss://host/ws` gives
- * `https://host/sse` and `https://host/api/`. Relative URLs resolve against the page.
+ * The HTTP endpoints that go with a WebSocket URL: `stream` (GET /sse), `poll` (GET /poll) and
+ * `api` (the HTTP API's base), all http(s) and beside the WebSocket path: `wss://host/ws` gives
+ * `https://host/sse`, `https://host/poll` and `https://host/api/`. Relative URLs resolve against the page.
  * @param {string | URL} url
- * @returns {{stream: string, api: string}}
+ * @returns {{stream: string, poll: string, api: string}}
  */
 export function sseUrls(url) {
   const u = resolve(url);
@@ -63,5 +63,5 @@ export function sseUrls(url) {
   u.hash = '';
   u.search = '';
   const dir = u.pathname.slice(0, u.pathname.lastIndexOf('/') + 1);
-  return { stream: new URL(`${dir}sse`, u).toString(), api: new URL(`${dir}api/`, u).toString() };
+  return { stream: new URL(`${dir}sse`, u).toString(), poll: new URL(`${dir}poll`, u).toString(), api: new URL(`${dir}api/`, u).toString() };
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { SwitchboardNode, startProxy, webClientDir } from './support/helpers.js';
+import { SwitchboardNode, startBufferingProxy, startProxy, webClientDir } from './support/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -232,6 +232,42 @@ test('behind a proxy that refuses WebSockets the page falls back to Server-Sent 
     await say(alice, 'hello over HTTP');
     await bob.locator('[data-testid="message"][data-user="Alice"]', { hasText: 'hello over HTTP' }).waitFor();
     await message(alice, 'hello over HTTP').and(alice.locator('[data-state="delivered"]')).waitFor();
+    await byTestId(bob, 'message-input').pressSequentially('Hi Al', { delay: 10 });
+    await byTestId(alice, 'typing-indicator').filter({ hasText: 'Bob is typing…' }).waitFor();
+    await say(bob, 'hello over a WebSocket');
+    await alice.locator('[data-testid="message"][data-user="Bob"]', { hasText: 'hello over a WebSocket' }).waitFor();
+    await alice.context().close();
+    await bob.context().close();
+    assert.deepEqual(pageErrors.map(String), []);
+  } finally {
+    await proxy.close();
+    await dev.stop();
+  }
+});
+
+test('behind a proxy that refuses WebSockets and holds responses until they end the page falls back to long-polling', { timeout: 60000 }, async () => {
+  const dev = await SwitchboardNode.start({ anonymous: false, args: ['--dev', '--poll-timeout', '5'] });
+  const proxy = await startBufferingProxy(dev.port);
+  try {
+    const room = `chat:poll-${process.pid}`;
+    const alice = await openPage({}, `http://127.0.0.1:${proxy.port}`); // the page itself loads through the proxy
+    const bob = await openPage({}, dev.httpUrl);
+    // WebSockets refused, then a stream that never shows a byte (given up at the client's
+    // handshake timeout, 10 s), then polls.
+    await byTestId(alice, 'name-input').fill('Alice');
+    await byTestId(alice, 'room-input').fill(room);
+    await byTestId(alice, 'join-button').click();
+    await alice.locator('[data-testid="conn-state"][data-transport="poll"][data-state="connected"]').waitFor({ timeout: 40000 });
+    await join(bob, 'Bob', room);
+    await bob.locator('[data-testid="conn-state"][data-transport="websocket"]').waitFor();
+    assert.ok(proxy.upgradesRefused >= 1, `${proxy.upgradesRefused} upgrades refused`);
+    assert.ok((proxy.requests.get('/sse') ?? 0) >= 1, 'a stream was tried');
+    // Presence, messages and typing both ways.
+    await alice.locator('[data-testid="presence-user"][data-user="Bob"]').waitFor();
+    await bob.locator('[data-testid="presence-user"][data-user="Alice"]').waitFor();
+    await say(alice, 'hello by polling');
+    await bob.locator('[data-testid="message"][data-user="Alice"]', { hasText: 'hello by polling' }).waitFor();
+    await message(alice, 'hello by polling').and(alice.locator('[data-state="delivered"]')).waitFor();
     await byTestId(bob, 'message-input').pressSequentially('Hi Al', { delay: 10 });
     await byTestId(alice, 'typing-indicator').filter({ hasText: 'Bob is typing…' }).waitFor();
     await say(bob, 'hello over a WebSocket');

@@ -177,6 +177,81 @@ test('SSE transport: a subscribe is answered by the new stream, requests by the 
   await assert.rejects(t.publish('a', 1), { code: 'disconnected' });
 });
 
+// A fetch that the test drives for long-polling: each GET /poll waits for the test's answer;
+// DELETE /poll and the HTTP API are answered at once.
+function fakePollFetch() {
+  const calls = [];
+  const polls = [];
+  const waiters = [];
+  const fetch = async (url, init = {}) => {
+    const call = { url: String(url), method: init.method ?? 'GET', headers: init.headers ?? {} };
+    calls.push(call);
+    if (call.method !== 'GET' || !call.url.includes('/poll')) return new Response(null, { status: 204 });
+    return new Promise((resolve, reject) => {
+      init.signal?.addEventListener('abort', () => reject(new DOMException('aborted', 'AbortError')));
+      polls.push({ call, answer: (body) => resolve(new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json' } })) });
+      waiters.splice(0).forEach((w) => w());
+    });
+  };
+  // The poll number n (from 0), once made.
+  const poll = async (n) => {
+    while (polls.length <= n) await new Promise((resolve) => waiters.push(resolve));
+    return polls[n];
+  };
+  return { fetch, calls, poll };
+}
+
+test('poll transport: sessions of polls, acknowledged; a new one per change of rooms, the old one ended once it is replaced', async () => {
+  const node = fakePollFetch();
+  const { log, opened, events } = recorder();
+  const t = new SseTransport('wss://node.test/ws', 'tok', node.fetch, events, 1000, 'poll');
+  assert.equal(t.kind, 'poll');
+  const first = await node.poll(0);
+  assert.equal(first.call.url, 'https://node.test/poll');
+  assert.equal(first.call.headers.Authorization, 'Bearer tok');
+  first.answer({ session: 's1', next: 0, events: [] });
+  await opened;
+
+  const order = [];
+  const sub = t.subscribe('a', { presence: true }, () => order.push('onOk'));
+  // A new session for the room (the old session's poll under way is given up).
+  const second = await node.poll(2);
+  assert.equal((await node.poll(1)).call.url, 'https://node.test/poll?session=s1&ack=0');
+  assert.equal(second.call.url, 'https://node.test/poll?rooms=a&presence=a');
+  events.push = (m) => order.push(m.type);
+  second.answer({ session: 's2', next: 2, events: [
+    { id: 'a=0.e1', data: { type: 'subscribed', room: 'a', offset: 0, epoch: 'e1' } },
+    { id: 'a=1.e1', data: { type: 'message', room: 'a', data: 1, from: 'u', offset: 1 } }] });
+  assert.deepEqual(await sub, { offset: 0, epoch: 'e1' });
+  assert.deepEqual(order, ['onOk', 'message']);
+  // Every room subscribed in the new session: the old one is ended; the new one is polled on,
+  // with what it acknowledges and where it resumes.
+  const third = await node.poll(3);
+  assert.equal(third.call.url, 'https://node.test/poll?rooms=a&presence=a&session=s2&ack=2');
+  assert.equal(third.call.headers['Last-Event-ID'], 'a=1.e1');
+  assert.ok(node.calls.some((c) => c.method === 'DELETE' && c.url === 'https://node.test/poll?session=s1'));
+
+  // A ping is answered by the next answer, an empty one too.
+  const ping = t.ping(1000);
+  third.answer({ session: 's2', next: 2, events: [] });
+  await ping;
+
+  // The node no longer knows the session (its grace passed, another node answers): the answer
+  // names a new one, whose rooms are announced again.
+  (await node.poll(4)).answer({ session: 's3', next: 1, events: [
+    { id: 'a=1.e1', data: { type: 'subscribed', room: 'a', offset: 1, epoch: 'e1', recovered: true } }] });
+  assert.equal((await node.poll(5)).call.url, 'https://node.test/poll?rooms=a&presence=a&session=s3&ack=1');
+  assert.equal(log.some(([e]) => e === 'close'), false);
+
+  // The node ends the session: its close is reported, and the session is not ended again.
+  const deletes = node.calls.filter((c) => c.method === 'DELETE').length;
+  (await node.poll(5)).answer({ session: 's3', next: 2, events: [{ data: { type: 'close', code: 1001, reason: 'going away' } }] });
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.deepEqual(log.at(-1), ['close', 1001, 'going away']);
+  assert.equal(node.calls.filter((c) => c.method === 'DELETE').length, deletes);
+  await assert.rejects(t.publish('a', 1), { code: 'disconnected' });
+});
+
 test('offline queue: in order, the oldest pushed out past max', async () => {
   const queue = new OfflineQueue(2);
   const settle = (item) => new Promise((resolve, reject) => { item.resolve = resolve; item.reject = reject; });

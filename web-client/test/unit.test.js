@@ -121,10 +121,11 @@ test('a failing getToken is reported and retried', { timeout: 5000 }, async () =
   assert.match(errors[0].message, /auth service down/);
 });
 
-test('sseUrls puts the stream and the API beside the WebSocket path', () => {
-  assert.deepEqual(sseUrls('wss://chat.example.com/ws'), { stream: 'https://chat.example.com/sse', api: 'https://chat.example.com/api/' });
+test('sseUrls puts the stream, the polls and the API beside the WebSocket path', () => {
+  assert.deepEqual(sseUrls('wss://chat.example.com/ws'),
+    { stream: 'https://chat.example.com/sse', poll: 'https://chat.example.com/poll', api: 'https://chat.example.com/api/' });
   assert.deepEqual(sseUrls('ws://127.0.0.1:8080/switchboard/ws?token=x#f'),
-    { stream: 'http://127.0.0.1:8080/switchboard/sse', api: 'http://127.0.0.1:8080/switchboard/api/' });
+    { stream: 'http://127.0.0.1:8080/switchboard/sse', poll: 'http://127.0.0.1:8080/switchboard/poll', api: 'http://127.0.0.1:8080/switchboard/api/' });
 });
 
 test('EventStreamParser: fields, comments, any line ending, text split anywhere', () => {

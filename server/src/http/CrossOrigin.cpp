@@ -14,6 +14,7 @@ constexpr std::string_view kPreflightMaxAge = "600";
 std::string_view method_of(std::string_view path) {
   if (path == "/api/publish") return "POST";
   if (path == "/api/presence" || path == "/api/history" || path == "/sse") return "GET";
+  if (path == "/poll") return "GET, DELETE";
   return {};
 }
 
@@ -22,6 +23,7 @@ std::string_view method_of(std::string_view path) {
 std::string_view CrossOrigin::route(std::string_view path) {
   if (path == "/ws") return "ws";
   if (path == "/sse") return "sse";
+  if (path == "/poll") return "poll";
   if (HttpApi::handles(path)) return "api";
   if (path == "/healthz" || path == "/readyz") return "health";
   if (path == "/metrics") return "metrics";
@@ -31,7 +33,7 @@ std::string_view CrossOrigin::route(std::string_view path) {
 }
 
 bool CrossOrigin::shared(std::string_view path) {
-  return path == "/sse" || path == "/ws" || HttpApi::handles(path) || path == "/switchboard.js" ||
+  return path == "/sse" || path == "/poll" || path == "/ws" || HttpApi::handles(path) || path == "/switchboard.js" ||
          path == "/switchboard.d.ts" || path.starts_with("/src/");
 }
 

@@ -16,12 +16,12 @@ namespace switchboard::server {
 
 class CrossOrigin {
  public:
-  // The route of `path` as /metrics labels it: ws, sse, api, health, metrics, dev_token, admin or files.
+  // The route of `path` as /metrics labels it: ws, sse, poll, api, health, metrics, dev_token, admin or files.
   static std::string_view route(std::string_view path);
   // Whether an allowed origin's pages may read the answers of `path` (CORS): the HTTP API, /sse,
-  // /ws (the admission probe) and the client module's files (switchboard.js, its .d.ts, src/).
+  // /poll, /ws (the admission probe) and the client module's files (switchboard.js, its .d.ts, src/).
   static bool shared(std::string_view path);
-  // Whether `path` answers CORS preflights (OPTIONS): the HTTP API's endpoints and /sse.
+  // Whether `path` answers CORS preflights (OPTIONS): the HTTP API's endpoints, /sse and /poll.
   static bool preflighted(std::string_view path);
   // The answer to OPTIONS `path` from an origin already allowed: 204 with the CORS headers
   // (none without an Origin header).

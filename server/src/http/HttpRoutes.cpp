@@ -107,6 +107,11 @@ HttpResponse HttpRoutes::handle(const HttpRequest& req) const {
     res.set(http::field::allow, "GET");
     return res;
   }
+  if (path == "/poll") {  // a GET is a poll, a DELETE ends a session (HttpSession), never answered here
+    auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET and DELETE");
+    res.set(http::field::allow, "GET, DELETE");
+    return res;
+  }
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     auto res = json_error(req, http::status::method_not_allowed, "method_not_allowed", "only GET and HEAD");
     res.set(http::field::allow, "GET, HEAD");

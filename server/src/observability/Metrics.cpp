@@ -144,6 +144,13 @@ void render_traffic(std::ostream& out, const Metrics& m, std::size_t rooms, std:
          "Connections accepted: WebSockets and Server-Sent Events streams.", m.connections_opened.load());
   single(out, "switchboard_sse_streams_opened_total", "counter", "Server-Sent Events streams (GET /sse) accepted.",
          m.sse_streams_opened.load());
+  single(out, "switchboard_poll_sessions_opened_total", "counter",
+         "Long-polling sessions (GET /poll without a session the node knows) accepted.", m.poll_sessions_opened.load());
+  single(out, "switchboard_polls_total", "counter", "Polls (GET /poll) taken by their session.", m.polls.load());
+  single(out, "switchboard_polls_held_total", "counter",
+         "Polls held because nothing was waiting for them when they came.", m.polls_held.load());
+  single(out, "switchboard_poll_timeouts_total", "counter",
+         "Held polls answered with no events after --poll-timeout.", m.poll_timeouts.load());
   single(out, "switchboard_rooms", "gauge", "Rooms with at least one local subscriber.", rooms);
   single(out, "switchboard_subscriptions", "gauge", "Local room subscriptions.", subscriptions);
   for (const auto& counter : kTrafficCounters) single(out, counter.name, "counter", counter.help, (m.*counter.value).load());

@@ -22,6 +22,10 @@ class Metrics {
 
   Counter connections_opened{0};   // WebSockets and SSE streams
   Counter sse_streams_opened{0};
+  Counter poll_sessions_opened{0};  // long-polling clients (GET /poll) accepted
+  Counter polls{0};                 // polls taken by their session
+  Counter polls_held{0};            // … of which held, nothing waiting for them when they came
+  Counter poll_timeouts{0};         // held polls answered with no events at --poll-timeout
   std::atomic<std::int64_t> connections_current{0};
   Counter http_requests{0};
   Counter frames_received{0};

@@ -1,7 +1,8 @@
 #pragma once
 // One HTTP connection, plain or TLS: reads requests with size limits and a deadline, answers
 // them through HttpRoutes or HttpApi, and hands /ws upgrades that pass the authenticator to a
-// WebSocketSession and GET /sse to an SseSession.
+// WebSocketSession, GET /sse to an SseSession and GET /poll to a PollSession (a new one, or the
+// one the poll names).
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -15,6 +16,8 @@
 #include "transport/SessionContext.h"
 
 namespace switchboard::server {
+
+class PollSession;
 
 namespace beast = boost::beast;
 namespace net = boost::asio;
@@ -51,6 +54,14 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void probe(const HttpRequest& req);
   // GET /sse: a Server-Sent Events stream.
   void open_stream();
+  // GET /poll: a poll of a long-polling session; its answer is written when the session gives it.
+  void poll();
+  // DELETE /poll: the client ends its long-polling session.
+  void end_poll();
+  // While a poll of `session` is held: watches the socket, and tells the session when the client
+  // goes away (the poll is abandoned). Stopped when the answer comes.
+  void watch_poll(const std::shared_ptr<PollSession>& session);
+  void stop_watching_poll();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
   std::string client_address(const HttpRequest& req);
   void send(HttpResponse response);
@@ -65,6 +76,9 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;  // kept alive while it is written
+  std::function<void()> written_;           // told when response_ is written: a poll's answer, for its session
+  std::weak_ptr<PollSession> polled_;       // the session of the poll held, while it is watched
+  bool watching_poll_ = false;
   // The current request's Origin (empty without one) when its route is shared across origins.
   std::optional<std::string> shared_with_;
   std::unique_ptr<std::array<char, 16 * 1024>> linger_buffer_;  // only while lingering

@@ -3,13 +3,19 @@
 // source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
 #include "transport/HttpSession.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio/dispatch.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <cerrno>
+#include <charconv>
 
 #include "backend/AppProxy.h"
 #include "http/AdminRoutes.h"
 #include "http/CrossOrigin.h"
+#include "switchboard/cluster/RandomId.h"
 #include "switchboard/server/Log.h"
+#include "transport/PollSession.h"
 #include "transport/SseSession.h"
 #include "transport/WebSocketSession.h"
 
@@ -87,6 +93,8 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
     return upgrade();
   }
   if (req.method() == http::verb::get && path == "/sse") return open_stream();
+  if (req.method() == http::verb::get && path == "/poll") return poll();
+  if (req.method() == http::verb::delete_ && path == "/poll") return end_poll();
   if ((req.method() == http::verb::get || req.method() == http::verb::head) && path == "/ws") return probe(req);
   if (AdminRoutes::gathers(req)) {
     // The dashboard's stats wait for the other nodes' answers: back to this connection's thread to write.
@@ -110,7 +118,7 @@ void HttpSession<Stream>::refuse_origin(const HttpRequest& req, std::string_view
   ctx_.metrics.count_http_refused(route, "origin_not_allowed");
   // Refused WebSocket handshakes and streams are counted and logged with the node's other refused handshakes too.
   bool upgrading = websocket::is_upgrade(req);
-  bool handshake = upgrading || (req.method() == http::verb::get && route == "sse");
+  bool handshake = upgrading || (req.method() == http::verb::get && (route == "sse" || route == "poll"));
   if (handshake) {
     ctx_.metrics.count_handshake_rejected("origin_not_allowed");
     ctx_.refusals.refused(upgrading ? "WebSocket handshake" : "stream", client_address(req), req[http::field::origin],
@@ -238,6 +246,106 @@ void HttpSession<Stream>::open_stream() {
 }
 
 template <class Stream>
+void HttpSession<Stream>::poll() {
+  const HttpRequest& req = parser_->get();
+  std::string_view target = req.target();
+  std::optional<std::uint64_t> ack;
+  if (auto text = HttpRoutes::query_parameter(target, "ack")) {
+    std::uint64_t n = 0;
+    auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+    if (ec != std::errc() || end != text->data() + text->size() || text->empty())
+      return refuse(req, http::status::bad_request, "bad_request", "ack is the next of an answer: an integer >= 0");
+    ack = n;
+  }
+  // The answer comes when the session gives it, on the session's thread: back to this
+  // connection's thread to write it.
+  auto respond = [self = this->shared_from_this(), version = req.version(),
+                  keep_alive = req.keep_alive()](std::string body, std::function<void()> written) {
+    net::post(self->stream_.get_executor(), [self, version, keep_alive, body = std::move(body),
+                                             written = std::move(written)]() mutable {
+      self->stop_watching_poll();
+      HttpResponse res{http::status::ok, version};
+      res.set(http::field::server, "switchboard");
+      res.set(http::field::content_type, "application/json");
+      res.set(http::field::cache_control, "no-store");
+      res.keep_alive(keep_alive);
+      res.body() = std::move(body);
+      res.prepare_payload();
+      // The read's deadline passed long ago for a held poll: the answer gets a write's.
+      beast::get_lowest_layer(self->stream_).expires_after(self->ctx_.config.write_timeout);
+      self->written_ = std::move(written);
+      self->send(std::move(res));
+    });
+  };
+  // A session this node knows takes the poll, whatever HTTP connection it comes on.
+  if (auto id = HttpRoutes::query_parameter(target, "session"); id && !id->empty()) {
+    if (auto session = ctx_.polls.find(*id)) {
+      session->take({ack, std::move(respond), false, this});
+      return watch_poll(session);
+    }
+  }
+  // None (a first poll; the session ended; it lives on another node): a new session, resuming
+  // from the poll's last event id as an SSE stream does.
+  auto rooms = SseRequest::parse(target, req["Last-Event-ID"]);
+  if (auto* error = std::get_if<std::string>(&rooms)) return refuse(req, http::status::bad_request, "bad_request", *error);
+  auto admitted = admit(req);
+  if (!admitted) return;
+  auto id = ctx_.next_connection_id++;
+  auto& request = std::get<SseRequest>(rooms);
+  // Its rooms' subscribed events answer the first poll soon; without rooms, it is answered at once.
+  bool at_once = request.rooms.empty();
+  auto session =
+      std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(*admitted), cluster::random_id(16));
+  session->start(std::move(request), {std::nullopt, std::move(respond), at_once, this});
+  watch_poll(session);
+}
+
+template <class Stream>
+void HttpSession<Stream>::watch_poll(const std::shared_ptr<PollSession>& session) {
+  polled_ = session;
+  watching_poll_ = true;
+  // Readable while the poll is held: the client went away (end of stream, reset), or sent its
+  // next request early. Waiting reads nothing: a TLS stream's state is left alone.
+  beast::get_lowest_layer(stream_).socket().async_wait(
+      net::socket_base::wait_read, [self = this->shared_from_this()](beast::error_code ec) {
+        if (ec || !self->watching_poll_) return;
+        char byte;
+        auto n = ::recv(beast::get_lowest_layer(self->stream_).socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          if (auto session = self->polled_.lock()) self->watch_poll(session);
+          return;
+        }
+        if (n > 0) return;  // a request (or TLS bytes): read once the answer is written
+        // Gone: the session's grace starts now rather than when the poll would have timed out.
+        self->watching_poll_ = false;
+        if (auto session = std::exchange(self->polled_, {}).lock()) session->abandon(self.get());
+      });
+}
+
+template <class Stream>
+void HttpSession<Stream>::stop_watching_poll() {
+  if (!watching_poll_) return;
+  watching_poll_ = false;
+  polled_.reset();
+  beast::error_code ec;
+  beast::get_lowest_layer(stream_).socket().cancel(ec);  // only the wait is under way on it
+}
+
+template <class Stream>
+void HttpSession<Stream>::end_poll() {
+  const HttpRequest& req = parser_->get();
+  // The session id is the client's secret: whoever has it may end the session. An id the node
+  // does not know (ended already, or another node's) is answered alike.
+  if (auto id = HttpRoutes::query_parameter(req.target(), "session"); id && !id->empty()) {
+    if (auto session = ctx_.polls.find(*id)) session->end();
+  }
+  HttpResponse res{http::status::no_content, req.version()};
+  res.set(http::field::server, "switchboard");
+  res.keep_alive(req.keep_alive());
+  send(std::move(res));
+}
+
+template <class Stream>
 std::string HttpSession<Stream>::client_address(const HttpRequest& req) {
   if (ctx_.config.trust_forwarded_for) {
     // The proxy in front appends the address it saw — to the list, or as a header line of its
@@ -275,6 +383,7 @@ void HttpSession<Stream>::refuse(const HttpRequest& req, http::status status, st
 template <class Stream>
 void HttpSession<Stream>::on_write(bool keep_alive, beast::error_code ec, std::size_t) {
   response_.reset();
+  if (auto written = std::exchange(written_, nullptr)) written();
   if (ec) return;
   if (!keep_alive) return do_eof();
   do_read();

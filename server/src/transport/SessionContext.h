@@ -1,5 +1,5 @@
 #pragma once
-// What every HTTP and WebSocket session of a node shares.
+// What every HTTP, WebSocket, SSE and long-polling session of a node shares.
 #include <atomic>
 #include <memory>
 
@@ -15,6 +15,7 @@
 #include "switchboard/auth/OriginPolicy.h"
 #include "switchboard/cluster/ConnectionId.h"
 #include "switchboard/server/Config.h"
+#include "transport/PollSessions.h"
 
 namespace switchboard::server {
 
@@ -35,6 +36,7 @@ struct SessionContext {
   std::atomic<cluster::ConnectionId> next_connection_id{1};
   RefusalLog refusals{};  // refused handshakes, logged at info level, rate-limited
   const DenyList* denied = nullptr;  // the server API's deny-list (set once, before the listeners start)
+  PollSessions polls{};  // the long-polling sessions (GET /poll) by id
 
   // The checks of a handshake or stream, on this node's parts.
   Admission admission() { return Admission(handshakes, connections, max_connections, authenticator, denied); }

@@ -1,7 +1,8 @@
 // Test fixtures: real Switchboard nodes on loopback, a TCP proxy that can play a dead network,
-// JWTs, and bounded waits for events. Nothing here imitates the node.
+// an HTTP proxy that holds responses until they end, JWTs, and bounded waits for events. Nothing here imitates the node.
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach } from 'node:test';
@@ -189,6 +190,54 @@ export async function startProxy(targetPort, { blockWebSockets = false } = {}) {
     close() {
       for (const p of pairs) { p.client.destroy(); p.upstream?.destroy(); }
       pairs.clear();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * An HTTP proxy on 127.0.0.1 in front of a node that holds every response until it ends, then
+ * passes it whole (as some corporate and antivirus proxies do), and refuses WebSocket upgrades
+ * (403): a WebSocket never opens and a Server-Sent Events stream never shows a byte, but
+ * ordinary requests — polls among them — pass. `requests` counts what it forwarded, by path.
+ */
+export async function startBufferingProxy(targetPort) {
+  const requests = new Map();
+  let upgradesRefused = 0;
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const path = req.url.split('?')[0];
+    requests.set(path, (requests.get(path) ?? 0) + 1);
+    const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+      const chunks = [];
+      answer.on('data', (chunk) => chunks.push(chunk));
+      answer.on('end', () => {
+        const body = Buffer.concat(chunks);
+        const headers = { ...answer.headers };
+        delete headers['transfer-encoding'];
+        headers['content-length'] = String(body.length);
+        res.writeHead(answer.statusCode ?? 502, headers);
+        res.end(body);
+      });
+      answer.on('error', () => res.destroy());
+    });
+    upstream.on('error', () => res.destroy());
+    // The client gave up (an aborted fetch): so does the proxy, upstream.
+    res.on('close', () => upstream.destroy());
+    req.pipe(upstream);
+  });
+  server.on('connection', (socket) => { sockets.add(socket); socket.on('close', () => sockets.delete(socket)); });
+  server.on('upgrade', (req, socket) => {
+    upgradesRefused++;
+    socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  });
+  await new Promise((resolve, reject) => { server.once('error', reject); server.listen(0, '127.0.0.1', resolve); });
+  return {
+    port: server.address().port,
+    requests,
+    get upgradesRefused() { return upgradesRefused; },
+    close() {
+      for (const socket of sockets) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };

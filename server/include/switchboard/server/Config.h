@@ -56,6 +56,8 @@ struct Config {
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds sse_keepalive{15};      // longest silence of a /sse stream
+  std::chrono::seconds poll_timeout{25};       // how long a /poll is held when nothing is waiting
+  std::chrono::seconds poll_grace{10};         // a poll session lives this long between polls
   std::chrono::seconds write_timeout{10};      // a write to a client under way this long cuts it (4008)
   std::chrono::milliseconds close_timeout{5000};
   std::chrono::milliseconds drain_delay{2000};     // SIGTERM: /readyz 503 this long before closing  // a closing connection that does not read is cut after this
