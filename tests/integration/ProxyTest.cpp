@@ -273,6 +273,7 @@ TEST(ProxyConnect, TheApplicationsRefusalIsTheHandshakesAnswer) {
   EXPECT_NE(banned.body.find("banned"), std::string::npos) << banned.body;
   EXPECT_EQ(node.metrics().handshakes_rejected("denied"), 2u);
   EXPECT_EQ(proxied_count(node, 2, kDenied), 2u);
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(next_call(backend)["request"]["transport"], "websocket");
   // Asking why without an upgrade checks only the node's own limits: the application decides at the handshake.
   EXPECT_EQ(http_get(node.port(), "/ws").status, 426);
   EXPECT_EQ(proxied_count(node, 2, kDenied), 2u);
@@ -281,6 +282,12 @@ TEST(ProxyConnect, TheApplicationsRefusalIsTheHandshakesAnswer) {
   o.headers["Cookie"] = "session=bob";
   SseClient stream(node.port(), "/sse?rooms=chat:lobby", o);
   EXPECT_EQ(stream.status(), 200);
+  EXPECT_EQ(next_call(backend)["request"]["transport"], "sse");
+  // And a long-polling session's first poll.
+  EXPECT_EQ(http_request(node.port(), "GET", "/poll", {{"Cookie", "session=carol"}}).status, 200);
+  json poll = next_call(backend);
+  EXPECT_EQ(poll["request"]["transport"], "poll");
+  EXPECT_EQ(http_request(node.port(), "GET", "/poll").status, 401);
 }
 
 TEST(ProxyConnect, ATokenIsVerifiedAsAJwtAndTheApplicationIsNotAsked) {

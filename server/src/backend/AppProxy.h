@@ -48,7 +48,7 @@ class AppProxy {
   };
   // What a handshake without a token shows the application.
   struct ConnectRequest {
-    std::string transport;  // "websocket" or "sse"
+    std::string transport;  // "websocket", "sse" or "poll"
     std::string remote;     // the client's address
     std::string origin;     // its Origin header, when it sent one
     std::string query;      // the request's query, without the "?"

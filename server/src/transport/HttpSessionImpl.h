@@ -178,7 +178,8 @@ void HttpSession<Stream>::admit_then(const HttpRequest& req, std::function<void(
   if (auto* refusal = std::get_if<Admission::Refusal>(&reserved)) return refused(req, address, *refusal);
   auto slot = std::make_shared<ConnectionSlot>(std::get<ConnectionSlot>(std::move(reserved)));
   AppProxy::ConnectRequest request;
-  request.transport = websocket::is_upgrade(req) ? "websocket" : "sse";
+  std::string_view path = req.target().substr(0, req.target().find('?'));
+  request.transport = websocket::is_upgrade(req) ? "websocket" : path == "/poll" ? "poll" : "sse";
   request.remote = address;
   request.origin = std::string(req[http::field::origin]);
   std::string_view target = req.target();
@@ -288,16 +289,16 @@ void HttpSession<Stream>::poll() {
   // from the poll's last event id as an SSE stream does.
   auto rooms = SseRequest::parse(target, req["Last-Event-ID"]);
   if (auto* error = std::get_if<std::string>(&rooms)) return refuse(req, http::status::bad_request, "bad_request", *error);
-  auto admitted = admit(req);
-  if (!admitted) return;
-  auto id = ctx_.next_connection_id++;
-  auto& request = std::get<SseRequest>(rooms);
-  // Its rooms' subscribed events answer the first poll soon; without rooms, it is answered at once.
-  bool at_once = request.rooms.empty();
-  auto session =
-      std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(*admitted), cluster::random_id(16));
-  session->start(std::move(request), {std::nullopt, std::move(respond), at_once, this});
-  watch_poll(session);
+  admit_then(req, [this, respond = std::move(respond),
+                   request = std::get<SseRequest>(std::move(rooms))](Admission::Admitted admitted) mutable {
+    auto id = ctx_.next_connection_id++;
+    // Its rooms' subscribed events answer the first poll soon; without rooms, it is answered at once.
+    bool at_once = request.rooms.empty();
+    auto session =
+        std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(admitted), cluster::random_id(16));
+    session->start(std::move(request), {std::nullopt, std::move(respond), at_once, this});
+    watch_poll(session);
+  });
 }
 
 template <class Stream>
