@@ -284,9 +284,12 @@ TEST(ProxyConnect, TheApplicationsRefusalIsTheHandshakesAnswer) {
   EXPECT_EQ(stream.status(), 200);
   EXPECT_EQ(next_call(backend)["request"]["transport"], "sse");
   // And a long-polling session's first poll.
-  EXPECT_EQ(http_request(node.port(), "GET", "/poll", {{"Cookie", "session=carol"}}).status, 200);
+  // A poll of a session this node does not know opens one: the session's id and position are not shown.
+  EXPECT_EQ(http_request(node.port(), "GET", "/poll?session=gone&ack=2&lang=pt", {{"Cookie", "session=carol"}}).status,
+            200);
   json poll = next_call(backend);
   EXPECT_EQ(poll["request"]["transport"], "poll");
+  EXPECT_EQ(poll["request"]["query"], "lang=pt");
   EXPECT_EQ(http_request(node.port(), "GET", "/poll").status, 401);
 }
 

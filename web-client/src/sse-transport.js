@@ -387,7 +387,7 @@ export class SseTransport {
    */
   #endSession(session) {
     try {
-      this.#fetch(`${this.#urls.poll}?session=${encodeURIComponent(session)}`, { method: 'DELETE', cache: 'no-store' })
+      this.#fetch(`${this.#urls.poll}?session=${encodeURIComponent(session)}`, { method: 'DELETE', cache: 'no-store', keepalive: true })
         .then((res) => res.body?.cancel(), () => {})
         .catch(() => {});
     } catch { /* a fetch that throws at once: the grace ends it */ }

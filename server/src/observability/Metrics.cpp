@@ -139,9 +139,9 @@ const CounterFamily kTrafficCounters[] = {
 
 // Connections, rooms, and the messages and bytes that went through.
 void render_traffic(std::ostream& out, const Metrics& m, std::size_t rooms, std::size_t subscriptions) {
-  single(out, "switchboard_connections", "gauge", "Open connections: WebSockets and Server-Sent Events streams.", m.connections_current.load());
+  single(out, "switchboard_connections", "gauge", "Open connections: WebSockets, Server-Sent Events streams and long-polling sessions.", m.connections_current.load());
   single(out, "switchboard_connections_opened_total", "counter",
-         "Connections accepted: WebSockets and Server-Sent Events streams.", m.connections_opened.load());
+         "Connections accepted: WebSockets, Server-Sent Events streams and long-polling sessions.", m.connections_opened.load());
   single(out, "switchboard_sse_streams_opened_total", "counter", "Server-Sent Events streams (GET /sse) accepted.",
          m.sse_streams_opened.load());
   single(out, "switchboard_poll_sessions_opened_total", "counter",

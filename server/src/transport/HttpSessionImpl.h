@@ -3,6 +3,8 @@
 // source file (Plain…, Tls…) so that the two heavy instantiations build in parallel.
 #include "transport/HttpSession.h"
 
+#include <algorithm>
+
 #include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -160,7 +162,8 @@ std::optional<Admission::Admitted> HttpSession<Stream>::admit(const HttpRequest&
 template <class Stream>
 void HttpSession<Stream>::refused(const HttpRequest& req, const std::string& address, const Admission::Refusal& refusal) {
   ctx_.metrics.count_handshake_rejected(refusal.code);
-  ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : "stream", address,
+  std::string_view path = req.target().substr(0, req.target().find('?'));
+  ctx_.refusals.refused(websocket::is_upgrade(req) ? "WebSocket handshake" : path == "/poll" ? "poll" : "stream", address,
                         req[http::field::origin], static_cast<unsigned>(refusal.status), refusal.code);
   refuse(req, refusal.status, refusal.code, refusal.message);
 }
@@ -183,7 +186,17 @@ void HttpSession<Stream>::admit_then(const HttpRequest& req, std::function<void(
   request.remote = address;
   request.origin = std::string(req[http::field::origin]);
   std::string_view target = req.target();
-  if (auto q = target.find('?'); q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
+  // The query as the client sent it, but a poll's session id and position: the session's
+  // credential is not the application's to see.
+  if (auto q = target.find('?'); q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      std::string_view pair = rest.substr(0, rest.find('&'));
+      rest.remove_prefix(std::min(rest.size(), pair.size() + 1));
+      if (pair.starts_with("session=") || pair.starts_with("ack=")) continue;
+      request.query.append(request.query.empty() ? "" : "&").append(pair);
+    }
+  }
   for (const auto& name : proxy->connect_headers()) {
     // A header given on several lines is one value (a Cookie's split by a proxy in front joined back).
     std::string value;

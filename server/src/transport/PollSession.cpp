@@ -67,7 +67,8 @@ void PollSession::on_poll(Poll poll) {
   ++ctx_.metrics.polls_held;
   poll_timer_.expires_after(ctx_.config.poll_timeout);
   poll_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || !self->held_) return;
+    // A handler already on its way when a newer poll re-armed the timer finds a later expiry.
+    if (ec || !self->held_ || self->poll_timer_.expiry() > std::chrono::steady_clock::now()) return;
     ++self->ctx_.metrics.poll_timeouts;
     self->answer();
   });
@@ -113,7 +114,10 @@ void PollSession::answer() {
 void PollSession::arm_grace() {
   grace_timer_.expires_after(ctx_.config.poll_grace);
   grace_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec || self->held_ || self->lifecycle_.finished()) return;
+    // A handler already on its way when a poll came and the grace began again finds a later expiry.
+    if (ec || self->held_ || self->lifecycle_.finished() ||
+        self->grace_timer_.expiry() > std::chrono::steady_clock::now())
+      return;
     log::info("poll session " + std::to_string(self->id()) + " (" + self->identity().user + "): no poll for " +
               std::to_string(self->ctx_.config.poll_grace.count()) + " s, gone");
     self->drop();
