@@ -3,6 +3,7 @@
 // pages; refusals counted in /metrics.
 #include <gtest/gtest.h>
 
+#include "FreePort.h"
 #include "RedisServer.h"
 #include "TestNode.h"
 #include "WebhookReceiver.h"
@@ -231,6 +232,19 @@ TEST(Admin, ANodeOfAClusterShowsItsRedisAndReadiness) {
   doc = json::parse(stats(node.port()).body);
   EXPECT_FALSE(doc["nodes"][0]["ready"].get<bool>());
   EXPECT_EQ(doc["nodes"].size(), 1u) << "this node, from here: the others cannot be asked";
+}
+
+TEST(Admin, TheProxysRoutesShowTheirAnswers) {
+  auto config = admin_config();
+  config.proxy_publish_url = "http://127.0.0.1:" + std::to_string(free_port()) + "/proxy/publish";
+  config.proxy_secret = "admin-test-proxy-secret-0123456789";
+  TestNode node(config);
+  WsClient c(node.port());
+  EXPECT_EQ(c.request({{"op", "publish"}, {"room", "chat:a"}, {"data", 1}})["error"]["code"], "unavailable");
+  auto doc = json::parse(stats(node.port()).body);
+  EXPECT_EQ(doc["proxy"]["routes"].size(), 1u) << doc["proxy"];
+  EXPECT_EQ(doc["proxy"]["routes"]["publish"]["unavailable"], 1);
+  EXPECT_EQ(doc["proxy"]["routes"]["publish"]["allowed"], 0);
 }
 
 TEST(Admin, EachNodeOfAClusterShowsEveryNode) {

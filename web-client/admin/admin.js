@@ -260,6 +260,11 @@ function renderTrouble(stats) {
     line('events dropped: gave up', hooks.dropped.gave_up, 'webhook-dropped-gave_up');
     line('events dropped: refused (4xx)', hooks.dropped.rejected, 'webhook-dropped-rejected');
   }
+  // The proxy to the application, per route it asks (connect, subscribe, publish).
+  for (const [route, r] of Object.entries(stats.proxy?.routes ?? {})) {
+    group(`Proxy: ${route} (${count(r.allowed)} allowed, ${count(r.denied)} refused by the application)`);
+    line('unavailable (no answer in time, an error, busy)', r.unavailable, `proxy-${route}-unavailable`);
+  }
   $('trouble').replaceChildren(...rows);
 }
 

@@ -332,7 +332,8 @@ void Dispatcher::subscribe(const std::shared_ptr<Connection>& conn, nlohmann::js
       return refuse_subscribe(*conn, id, room, ErrorCode::too_many_rooms,
                               "this connection is in " + std::to_string(config_.max_rooms) + " rooms already");
     proxy_->subscribe(conn->identity(), conn->id(), room, presence,
-                      [this, conn, id = std::move(id), room, presence, since = std::move(since)](AppProxy::Answer answer) mutable {
+                      [this, conn, id = std::move(id), room = std::string(room), presence,
+                       since = std::move(since)](AppProxy::Answer answer) mutable {
       auto request_id = id;
       after_app(conn, std::move(request_id), [this, conn, id = std::move(id), room = std::move(room), presence,
                                               since = std::move(since), answer = std::move(answer)]() mutable {

@@ -189,6 +189,21 @@ nlohmann::json AdminRoutes::node_facts(bool draining) const {
           {"rooms", registry_.room_count()}};
 }
 
+nlohmann::json AdminRoutes::proxy_health() const {
+  // The routes the node asks the application on, each with its answers.
+  nlohmann::json routes = nlohmann::json::object();
+  const std::pair<const char*, const std::string*> configured[] = {
+      {"subscribe", &config_.proxy_subscribe_url}, {"publish", &config_.proxy_publish_url},
+      {"connect", &config_.proxy_connect_url}};
+  for (std::size_t route = 0; route < 3; ++route) {
+    if (configured[route].second->empty()) continue;
+    const auto& n = metrics_.proxy_requests[route];
+    routes[configured[route].first] = {
+        {"allowed", n[0].load()}, {"denied", n[1].load()}, {"unavailable", n[2].load()}};
+  }
+  return {{"routes", std::move(routes)}};
+}
+
 nlohmann::json AdminRoutes::stats(bool draining) const {
   using nlohmann::json;
   auto broker = broker_.stats();
@@ -228,6 +243,7 @@ nlohmann::json AdminRoutes::stats(bool draining) const {
        {{"slow_consumer", metrics_.deliveries_dropped_slow_consumer.load()},
         {"rate_limited", metrics_.deliveries_dropped_rate_limited.load()}}},
       {"handshakes_rejected", std::move(rejected)},
+      {"proxy", proxy_health()},
       {"webhooks",
        {{"urls", config_.webhook_urls.size()},
         {"queued_now", metrics_.webhook_queue_events.load()},

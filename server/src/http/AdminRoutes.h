@@ -63,6 +63,8 @@ class AdminRoutes {
   // key); nullopt when it is served.
   std::optional<HttpResponse> refusal(const HttpRequest& req, bool page) const;
   nlohmann::json stats(bool draining) const;
+  // The proxy's routes (those configured) and their answers: allowed, denied, unavailable.
+  nlohmann::json proxy_health() const;
   // The largest rooms, scanned again when the last scan is older than kTopRoomsMaxAge.
   std::vector<RoomRegistry::RoomSize> top_rooms() const;
 
