@@ -92,6 +92,7 @@ TEST(HttpClient, ARequestThatWaitsEndsWithinItsTimeoutAndTooManyWaitingAreBusy) 
   // The third at once: one under way and one waiting already.
   EXPECT_EQ(answers.responses[0].error.rfind("busy: 1 requests under way and 1 waiting", 0), 0u)
       << answers.responses[0].error;
+  EXPECT_FALSE(answers.responses[0].sent);
   // The first times out reading; the second's time counts from its sending: it ends at its
   // deadline too (failed while it waited, or sent with the moment left once the first freed the
   // connection), whichever of the two ends first.
@@ -117,4 +118,5 @@ TEST(HttpClient, AUrlWithNothingListeningFailsWithTheReason) {
   auto response = future.get();
   EXPECT_EQ(response.status, 0u);
   EXPECT_EQ(response.error.rfind("connect: ", 0), 0u) << response.error;
+  EXPECT_TRUE(response.sent) << "a connection was attempted";
 }

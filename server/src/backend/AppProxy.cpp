@@ -128,19 +128,12 @@ void AppProxy::call(Route route, std::string body, Handler done) {
   auto& target = targets_[route_index(route)];
   HttpClient::Request request;
   request.url = target->url;
-  auto timestamp = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  request.headers = {{"Content-Type", "application/json"},
-                     {"X-Switchboard-Timestamp", timestamp},
-                     {"X-Switchboard-Signature", Webhooks::signature(config_.proxy_secret, timestamp, body)}};
+  request.headers = Webhooks::signed_headers(config_.proxy_secret, body);
   request.body = std::move(body);
   target->client->send(std::move(request), [this, route, started = Clock::now(), done = std::move(done)](
                                                HttpClient::Response response) {
-    // The time of the calls that went to the application: not of those refused at once (busy,
-    // the node stopping).
-    if (response.status != 0 || response.error.rfind("connect", 0) == 0 || response.error.rfind("read", 0) == 0 ||
-        response.error.rfind("write", 0) == 0 || response.error.rfind("TLS", 0) == 0)
-      metrics_.proxy_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
+    // The time of the calls that went out to the application (Response::sent).
+    if (response.sent) metrics_.proxy_seconds.observe(std::chrono::duration<double>(Clock::now() - started).count());
     Answer answer = read_answer(route, response);
     ++metrics_.proxy_requests[route_index(route)][verdict_index(answer.verdict)];
     done(std::move(answer));

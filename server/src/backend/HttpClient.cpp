@@ -112,7 +112,10 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
   }
 
   void run() {
-    if (reused_) return write();
+    if (reused_) {
+      sent_ = true;
+      return write();
+    }
     connect();
   }
 
@@ -139,6 +142,7 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
       self->resolve_timer_.cancel();
       if (ec == net::error::operation_aborted || Clock::now() >= self->deadline_) return self->fail("resolve: timeout");
       if (ec) return self->fail("resolve: " + ec.message());
+      self->sent_ = true;
       self->link_->tcp().async_connect(results, [self](beast::error_code ec, const tcp::endpoint&) {
         if (ec) return self->fail("connect: " + self->describe(ec));
         if (!self->link_->tls) return self->write();
@@ -201,6 +205,7 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
   }
 
   void finish(bool reusable, Response response) {
+    response.sent = sent_;
     auto done = std::move(done_);
     client_->release(pool_, std::move(link_), reusable);
     done(std::move(response));
@@ -210,6 +215,7 @@ class HttpClient::Call : public std::enable_shared_from_this<HttpClient::Call> {
   Pool& pool_;  // pools live as long as the client
   std::shared_ptr<Link> link_;
   bool reused_;
+  bool sent_ = false;  // a connection to the backend was attempted (or reused)
   tcp::resolver resolver_;
   net::steady_timer resolve_timer_;  // the request's deadline over the name's resolution too
   Handler done_;

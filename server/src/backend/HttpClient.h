@@ -44,6 +44,8 @@ class HttpClient : public std::enable_shared_from_this<HttpClient> {
     unsigned status = 0;  // 0: no answer, see `error`
     std::string body;
     std::string error;    // why there was no answer: resolve, connect, TLS, write, read, timeout, busy
+    bool sent = false;    // it went out to the backend (a connection was attempted or reused): not
+                          // refused at once (busy, stopped, a bad URL), failed while waiting, nor in resolving
   };
   using Handler = std::function<void(Response)>;
 

@@ -4,13 +4,11 @@
 
 namespace switchboard::server {
 
-namespace {
-std::string_view trim_spaces(std::string_view text) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-  return text;
+std::string_view RoomPatterns::trimmed(std::string_view entry) {
+  while (!entry.empty() && entry.front() == ' ') entry.remove_prefix(1);
+  while (!entry.empty() && entry.back() == ' ') entry.remove_suffix(1);
+  return entry;
 }
-}  // namespace
 
 RoomPatterns RoomPatterns::all() {
   RoomPatterns patterns;
@@ -19,11 +17,11 @@ RoomPatterns RoomPatterns::all() {
 }
 
 RoomPatterns RoomPatterns::parse(std::string_view list, std::string_view option) {
-  if (trim_spaces(list).empty()) return all();
+  if (trimmed(list).empty()) return all();
   RoomPatterns patterns;
   while (true) {
     auto comma = list.find(',');
-    patterns.add(std::string(trim_spaces(list.substr(0, comma))), option);
+    patterns.add(std::string(trimmed(list.substr(0, comma))), option);
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
   }

@@ -19,6 +19,8 @@ class RoomPatterns {
   // Adds one pattern. Throws std::invalid_argument naming `option` when it is malformed.
   void add(std::string pattern, std::string_view option);
   bool matches(std::string_view room) const;
+  // An entry of a comma-separated option, without the spaces around it.
+  static std::string_view trimmed(std::string_view entry);
   bool empty() const { return patterns_.empty(); }
 
  private:

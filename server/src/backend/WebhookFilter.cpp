@@ -10,12 +10,6 @@ constexpr std::string_view kNames[kWebhookKindCount] = {
     "connection_opened", "connection_closed", "message_published",
 };
 
-std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-  return text;
-}
-
 bool is_room_kind(WebhookKind kind) {
   return kind != WebhookKind::connection_opened && kind != WebhookKind::connection_closed;
 }
@@ -37,16 +31,16 @@ bool WebhookFilter::cluster_wide(WebhookKind kind) {
 WebhookFilter WebhookFilter::parse(std::string_view spec, bool clustered) {
   WebhookFilter filter;
   (void)clustered;  // every kind is sent once for the cluster (see Webhooks::member_changed)
-  if (trimmed(spec).empty()) {
+  if (RoomPatterns::trimmed(spec).empty()) {
     for (auto& rooms : filter.rooms_) rooms = RoomPatterns::all();
     return filter;
   }
   std::string_view rest = spec;
   while (true) {
     auto comma = rest.find(',');
-    std::string_view entry = trimmed(rest.substr(0, comma));
+    std::string_view entry = RoomPatterns::trimmed(rest.substr(0, comma));
     auto at = entry.find('@');
-    std::string_view kind_name = trimmed(entry.substr(0, at));
+    std::string_view kind_name = RoomPatterns::trimmed(entry.substr(0, at));
     auto kind = kind_named(kind_name);
     if (!kind)
       throw std::invalid_argument("--webhook-events: unknown event \"" + std::string(kind_name) +
@@ -54,7 +48,7 @@ WebhookFilter WebhookFilter::parse(std::string_view spec, bool clustered) {
                                   "connection_opened, connection_closed, message_published");
     std::string pattern = "*";
     if (at != std::string_view::npos) {
-      pattern = std::string(trimmed(entry.substr(at + 1)));
+      pattern = std::string(RoomPatterns::trimmed(entry.substr(at + 1)));
       if (pattern.empty()) throw std::invalid_argument("--webhook-events: " + std::string(kind_name) + "@ names no room");
       if (!is_room_kind(*kind))
         throw std::invalid_argument("--webhook-events: " + std::string(kind_name) + " is about no room: give it no @pattern");

@@ -85,6 +85,15 @@ std::string Webhooks::signature(std::string_view secret, std::string_view timest
   return "v1=" + cluster::to_hex({mac, length});
 }
 
+std::vector<std::pair<std::string, std::string>> Webhooks::signed_headers(std::string_view secret, std::string_view body) {
+  auto timestamp = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  auto signed_by = signature(secret, timestamp, body);
+  return {{"Content-Type", "application/json"},
+          {"X-Switchboard-Timestamp", std::move(timestamp)},
+          {"X-Switchboard-Signature", std::move(signed_by)}};
+}
+
 nlohmann::json Webhooks::event(WebhookKind kind) {
   auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
   return {{"id", node_ + "-" + std::to_string(++sequence_)},
@@ -240,11 +249,7 @@ void Webhooks::send(Target& target) {
     request.body += target.batch[i];
   }
   request.body += "]}";
-  auto timestamp = std::to_string(
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-  request.headers = {{"Content-Type", "application/json"},
-                     {"X-Switchboard-Timestamp", timestamp},
-                     {"X-Switchboard-Signature", signature(config_.webhook_secret, timestamp, request.body)}};
+  request.headers = signed_headers(config_.webhook_secret, request.body);
   ++target.attempt;
   client_->send(std::move(request), [this, &target](HttpClient::Response response) { answered(target, response); });
 }

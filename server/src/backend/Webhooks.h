@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "backend/HttpClient.h"
@@ -82,6 +83,9 @@ class Webhooks {
 
   // A batch's X-Switchboard-Signature: "v1=" + hex of HMAC-SHA256(secret, timestamp + "." + body).
   static std::string signature(std::string_view secret, std::string_view timestamp, std::string_view body);
+  // The headers of a signed JSON request to a backend (a batch, a proxy call): Content-Type, and
+  // X-Switchboard-Timestamp (now) and X-Switchboard-Signature over it and `body`.
+  static std::vector<std::pair<std::string, std::string>> signed_headers(std::string_view secret, std::string_view body);
 
  private:
   struct Target;
