@@ -136,8 +136,11 @@ TEST(Webhooks, AReceiverThatWasDownGetsEveryEventInOrderOnceItIsUp) {
   }
   ASSERT_EQ(events.size(), 3u);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(events[i]["data"], i);
-  EXPECT_TRUE(eventually([&] { return node.metrics().webhook_events_delivered.load() == 3; }));
-  EXPECT_EQ(node.metrics().webhook_queue_events.load(), 0);
+  // Counted delivered, then let go of the queue (both once the answer came back): waited for together.
+  EXPECT_TRUE(eventually([&] {
+    return node.metrics().webhook_events_delivered.load() == 3 && node.metrics().webhook_queue_events.load() == 0;
+  })) << node.metrics().webhook_events_delivered.load() << " delivered, " << node.metrics().webhook_queue_events.load()
+      << " still queued";
 }
 
 TEST(Webhooks, ASlowReceiverFillsTheQueueAndDropsAreCountedWhileClientsGetTheirMessages) {
