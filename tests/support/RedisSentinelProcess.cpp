@@ -162,32 +162,53 @@ void RedisSentinelProcess::start_sentinel(std::size_t index, std::uint16_t maste
 }
 
 // The replica is in sync with the master, and every sentinel knows the two others, names the
-// master, and sees the replica up, in sync with that master.
+// master, and sees the replica up, in sync with that master. When that never comes, the error
+// says what was still missing the last time it was looked at.
 void RedisSentinelProcess::wait_until_ready(const char* what) {
   const std::string master = std::to_string(master_port());
   const std::string replica = std::to_string(replica_port());
-  await(
-      [&] {
-        // In sync, and online for the master (after the replica's first ACK): WAIT counts it.
-        if (cli(replica_port(), "INFO replication").find("master_link_status:up") == std::string::npos ||
-            cli(master_port(), "INFO replication").find("state=online") == std::string::npos)
-          return false;
-        for (auto port : sentinel_ports_) {
-          auto fields = entries_of(cli(port, std::string("SENTINEL master ") + kMasterName));
-          if (fields.size() != 1 || fields[0]["port"] != master || fields[0]["flags"] != "master" ||
-              fields[0]["num-other-sentinels"] != "2")
-            return false;
-          bool seen = false;
-          for (auto& r : entries_of(cli(port, std::string("SENTINEL replicas ") + kMasterName)))
-            seen = seen || (r["port"] == replica && r["flags"] == "slave" && r["master-link-status"] == "ok" &&
-                            r["master-port"] == master);
-          if (!seen) return false;
-        }
-        return true;
-      },
-      // A restarted former master is made a replica once the sentinels notice its role, which
-      // their INFO every 10 s may take twice over on a loaded machine.
-      what, std::chrono::seconds(60));
+  std::string missing;
+  auto ready = [&] {
+    // In sync, and online for the master (after the replica's first ACK): WAIT counts it.
+    if (cli(replica_port(), "INFO replication").find("master_link_status:up") == std::string::npos) {
+      missing = "the replica on " + replica + " is not in sync";
+      return false;
+    }
+    if (cli(master_port(), "INFO replication").find("state=online") == std::string::npos) {
+      missing = "the master on " + master + " has no replica online";
+      return false;
+    }
+    for (auto port : sentinel_ports_) {
+      auto fields = entries_of(cli(port, std::string("SENTINEL master ") + kMasterName));
+      if (fields.size() != 1 || fields[0]["port"] != master || fields[0]["flags"] != "master" ||
+          fields[0]["num-other-sentinels"] != "2") {
+        missing = "sentinel " + std::to_string(port) + " sees the master as port " +
+                  (fields.empty() ? "?" : fields[0]["port"] + ", flags " + fields[0]["flags"] + ", other sentinels " +
+                                              fields[0]["num-other-sentinels"]);
+        return false;
+      }
+      bool seen = false;
+      std::string replicas;
+      for (auto& r : entries_of(cli(port, std::string("SENTINEL replicas ") + kMasterName))) {
+        seen = seen || (r["port"] == replica && r["flags"] == "slave" && r["master-link-status"] == "ok" &&
+                        r["master-port"] == master);
+        replicas += " [port " + r["port"] + ", flags " + r["flags"] + ", link " + r["master-link-status"] +
+                    ", of " + r["master-port"] + "]";
+      }
+      if (!seen) {
+        missing = "sentinel " + std::to_string(port) + " sees the replicas" + (replicas.empty() ? " (none)" : replicas);
+        return false;
+      }
+    }
+    return true;
+  };
+  try {
+    // A restarted former master is made a replica once the sentinels notice its role, which
+    // their INFO every 10 s may take twice over on a loaded machine.
+    await(ready, what, std::chrono::seconds(60));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(std::string(e.what()) + " (last seen: " + missing + ")");
+  }
 }
 
 void RedisSentinelProcess::kill_master() {
