@@ -4,6 +4,11 @@ namespace switchboard::cluster {
 
 ControlChannel::~ControlChannel() = default;
 
+const std::string& ControlChannel::node() const {
+  static const std::string alone;
+  return alone;
+}
+
 void InProcessControlChannel::set_handler(Handler handler) { handler_ = std::move(handler); }
 
 void InProcessControlChannel::ask(nlohmann::json query, Gathered done,

@@ -74,6 +74,11 @@ Server::Server(Config config, std::unique_ptr<auth::Authenticator> authenticator
                                 KeyedRateLimiter(config_.handshake_rate_per_ip, config_.handshake_burst_per_ip),
                                 max_connections});
   ctx_->denied = denied_.get();
+  // Long-polling needs no stickiness: a poll of a session another node holds is relayed there.
+  poll_relay_ = std::make_unique<PollRelay>(*control_, ctx_->polls, *metrics_, config_.poll_timeout);
+  ctx_->relay = poll_relay_.get();
+  control_->set_listener([relay = poll_relay_.get()](const std::string& from, const nlohmann::json& message,
+                                                     std::string_view payload) { relay->told(from, message, payload); });
 }
 
 Server::~Server() {
@@ -111,6 +116,8 @@ void Server::start() {
             (tls_listener_ ? " and https://" + config_.bind + ":" + std::to_string(tls_port()) : std::string()) +
             " with " + std::to_string(config_.threads) + " threads");
 }
+
+const std::string& Server::control_node() const { return control_->node(); }
 
 std::uint16_t Server::port() const { return plain_listener_ ? plain_listener_->port() : 0; }
 std::uint16_t Server::tls_port() const { return tls_listener_ ? tls_listener_->port() : 0; }

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <future>
 #include <numeric>
+#include <optional>
 #include <thread>
 
 #include "RedisServer.h"
@@ -426,7 +427,95 @@ TEST(Poll, PollsAlternatingBetweenTwoNodesOfAClusterMissNothingAndRepeatNothing)
   std::vector<int> expected(kMessages);
   std::iota(expected.begin(), expected.end(), 0);
   EXPECT_EQ(got, expected);
-  EXPECT_GT(sessions, 2u);
+  // One session, on the node of the first poll: the other node relayed its polls there.
+  EXPECT_EQ(sessions, 1u);
+  EXPECT_EQ(session.rfind(a.server().control_node() + "-", 0), 0u) << session;
+  EXPECT_EQ(b.metrics().poll_sessions_opened.load(), 0u);
+  EXPECT_GT(b.metrics().polls_relayed.load(), 0u);
+  EXPECT_EQ(b.metrics().polls_relayed_gone.load(), 0u);
+}
+
+namespace {
+
+// Two nodes on one Redis, polls short: a poller's session held by the first.
+struct TwoPollNodes {
+  explicit TwoPollNodes(std::chrono::seconds poll_timeout = std::chrono::seconds(2),
+                        std::chrono::seconds grace = std::chrono::seconds(1)) {
+    auto config = cluster_config(redis);
+    config.poll_timeout = poll_timeout;
+    config.poll_grace = grace;
+    config.history_size = 100;
+    a.emplace(config);
+    b.emplace(config);
+    wait_ready(*a);
+    wait_ready(*b);
+  }
+  RedisServer redis;
+  std::optional<TestNode> a, b;
+};
+
+}  // namespace
+
+TEST(Poll, APollOfASessionWhoseNodeIsGoneOpensASessionWhereItLandsAndResumes) {
+  TwoPollNodes nodes;
+  Poller poller(nodes.a->port(), "rooms=r");
+  poller.poll_for(1);  // subscribed, on a
+  WsClient publisher(nodes.b->port());
+  ASSERT_EQ(publish(publisher, "r", 1)["ok"], true);
+  ASSERT_EQ(data_of(poller.poll_for(1))[0]["data"], 1);
+  auto held_by_a = poller.session();
+  nodes.a.reset();
+  ASSERT_EQ(publish(publisher, "r", 2)["ok"], true);
+  // Its next poll reaches b, which relays it to a; no word from a within the reply timeout: b
+  // opens a session that resumes from the poll's last event id.
+  Poller moved(nodes.b->port(), "rooms=r&last_event_id=" + poller.last_id());
+  moved.set_session(held_by_a);
+  moved.set_next(poller.next());
+  auto events = moved.poll_for(2);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_NE(moved.session(), held_by_a);
+  EXPECT_EQ(events[0]["data"]["type"], "subscribed");
+  EXPECT_EQ(events[0]["data"]["recovered"], true) << events[0];
+  EXPECT_EQ(events[1]["data"]["data"], 2) << events[1];
+  EXPECT_EQ(nodes.b->metrics().polls_relayed_gone.load(), 1u);
+  EXPECT_EQ(nodes.b->metrics().poll_sessions_opened.load(), 1u);
+}
+
+TEST(Poll, ADeleteOnAnotherNodeEndsTheSessionWhereItIsHeld) {
+  TwoPollNodes nodes(std::chrono::seconds(2), std::chrono::seconds(60));  // no leave from the grace
+  WsClient watcher(nodes.b->port());
+  watcher.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}});
+  watcher.read_json();  // its own join
+  Poller poller(nodes.a->port(), "rooms=r&presence=r");
+  poller.poll_for(1);
+  EXPECT_EQ(watcher.read_json()["type"], "join");
+  auto res = http_request(nodes.b->port(), "DELETE", "/poll?session=" + poller.session(), {}, {}, false,
+                          std::chrono::seconds(5));
+  EXPECT_EQ(res.status, 204);
+  json leave = watcher.read_json();  // at once, not after the grace
+  EXPECT_EQ(leave["type"], "leave") << leave;
+  EXPECT_TRUE(eventually([&] { return nodes.a->dispatcher().connection_count() == 0; }));
+}
+
+TEST(Poll, AClientThatGoesAwayDuringAPollRelayedToAnotherNodeLeavesAfterTheGrace) {
+  TwoPollNodes nodes(std::chrono::seconds(60));
+  WsClient watcher(nodes.a->port());
+  watcher.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}});
+  watcher.read_json();  // its own join
+  Poller poller(nodes.a->port(), "rooms=r");
+  poller.poll_for(1);
+  EXPECT_EQ(watcher.read_json()["type"], "join");
+  // Its next poll, held on a through b; the client gives up on it and closes the connection.
+  Poller through_b(nodes.b->port(), "rooms=r");
+  through_b.set_session(poller.session());
+  through_b.set_next(poller.next());
+  auto held = nodes.a->metrics().polls_held.load();
+  EXPECT_THROW(through_b.request(std::chrono::milliseconds(300)), std::runtime_error);
+  EXPECT_TRUE(eventually([&] { return nodes.a->metrics().polls_held.load() > held; }));
+  json leave = watcher.read_json();  // within its 5 s, long before the 60 s poll timeout
+  EXPECT_EQ(leave["type"], "leave") << leave;
+  EXPECT_EQ(nodes.a->metrics().poll_timeouts.load(), 0u);
+  EXPECT_EQ(nodes.b->metrics().poll_sessions_opened.load(), 0u);
 }
 
 TEST(Poll, AClientThatGoesAwayDuringAHeldPollLeavesAfterTheGraceNotTheTimeout) {

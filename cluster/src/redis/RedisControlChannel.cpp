@@ -125,7 +125,31 @@ void RedisControlChannel::on_query(std::string_view message) {
                  [](redisReply*) {});
 }
 
+void RedisControlChannel::tell(const std::string& to, const nlohmann::json& message, std::string_view payload) {
+  if (to.empty() || to.size() > 64) return;
+  std::string text = "T" + json{{"from", node_id_}, {"tell", message}}.dump(-1, ' ', false, json::error_handler_t::replace);
+  text += '\n';
+  text.append(payload);
+  net::post(link_->strand(), [this, alive = std::weak_ptr<bool>(alive_), to, text = std::move(text)]() mutable {
+    if (alive.expired() || stopped_ || !started_) return;
+    link_->command({link_->publish_command(), keys().control_replies(to), std::move(text)}, [](redisReply*) {});
+  });
+}
+
+std::chrono::milliseconds RedisControlChannel::reply_timeout() const { return link_->timing().reply_timeout; }
+
+void RedisControlChannel::on_told(std::string_view message) {
+  auto newline = message.find('\n');
+  if (newline == std::string_view::npos || !listener_) return;
+  auto parsed = json::parse(message.substr(1, newline - 1), nullptr, false);
+  if (!parsed.is_object() || !parsed["from"].is_string() || !parsed["tell"].is_object()) return;
+  const auto& from = parsed["from"].get_ref<const std::string&>();
+  if (from.empty() || from.size() > 64) return;
+  listener_(from, parsed["tell"], message.substr(newline + 1));
+}
+
 void RedisControlChannel::on_reply(std::string_view message) {
+  if (!message.empty() && message.front() == 'T') return on_told(message);
   auto parsed = json::parse(message, nullptr, false);
   if (!parsed.is_object() || !parsed["id"].is_number_unsigned()) return;
   auto id = parsed["id"].get<std::uint64_t>();

@@ -4,7 +4,8 @@
 //   P control            channel     every node subscribes it; a query is
 //                                    {"from":<node>,"id":<n>,"query":{…}}
 //   P control:<node>     channel     the asking node's: each node's answer to its query <n> is
-//                                    {"id":<n>,"answer":{…}}
+//                                    {"id":<n>,"answer":{…}}; and what other nodes tell it:
+//                                    "T" {"from":<node>,"tell":{…}} "\n" <payload, any bytes>
 //   P control:standing   sorted set  standing orders, {"from":…,"id":…,"query":{…}} scored by the
 //                                    time they stand until (ms since the epoch); the node that
 //                                    adds one drops those that ran out
@@ -35,6 +36,10 @@ class RedisControlChannel final : public ControlChannel {
   ~RedisControlChannel() override;
 
   void set_handler(Handler handler) override { handler_ = std::move(handler); }
+  const std::string& node() const override { return node_id_; }
+  void set_listener(Listener listener) override { listener_ = std::move(listener); }
+  void tell(const std::string& to, const nlohmann::json& message, std::string_view payload = {}) override;
+  std::chrono::milliseconds reply_timeout() const override;
   void ask(nlohmann::json query, Gathered done,
            std::optional<std::chrono::system_clock::time_point> keep_until = std::nullopt) override;
   void start() override;
@@ -50,6 +55,7 @@ class RedisControlChannel final : public ControlChannel {
   void subscribe();
   void on_query(std::string_view message);
   void on_reply(std::string_view message);
+  void on_told(std::string_view message);
   // The query has every answer it waits for (or the time ran out): its asker hears them.
   void check(std::uint64_t id);
   void finish(std::uint64_t id);
@@ -62,6 +68,7 @@ class RedisControlChannel final : public ControlChannel {
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   const std::string node_id_;
   Handler handler_;
+  Listener listener_;
   // On the strand.
   bool started_ = false;
   bool stopped_ = false;

@@ -151,6 +151,12 @@ void render_traffic(std::ostream& out, const Metrics& m, std::size_t rooms, std:
          "Polls held because nothing was waiting for them when they came.", m.polls_held.load());
   single(out, "switchboard_poll_timeouts_total", "counter",
          "Held polls answered with no events after --poll-timeout.", m.poll_timeouts.load());
+  single(out, "switchboard_polls_relayed_total", "counter",
+         "Polls read by this node for a session another node of the cluster holds, relayed to that node.",
+         m.polls_relayed.load());
+  single(out, "switchboard_polls_relayed_gone_total", "counter",
+         "Relayed polls whose node did not have the session or did not answer in time: a session was opened here.",
+         m.polls_relayed_gone.load());
   single(out, "switchboard_rooms", "gauge", "Rooms with at least one local subscriber.", rooms);
   single(out, "switchboard_subscriptions", "gauge", "Local room subscriptions.", subscriptions);
   for (const auto& counter : kTrafficCounters) single(out, counter.name, "counter", counter.help, (m.*counter.value).load());

@@ -26,6 +26,8 @@ class Metrics {
   Counter polls{0};                 // polls taken by their session
   Counter polls_held{0};            // … of which held, nothing waiting for them when they came
   Counter poll_timeouts{0};         // held polls answered with no events at --poll-timeout
+  Counter polls_relayed{0};         // polls read here for a session another node holds, relayed to it
+  Counter polls_relayed_gone{0};    // … of which its holder did not have (or did not answer): a session opened here
   std::atomic<std::int64_t> connections_current{0};
   Counter http_requests{0};
   Counter frames_received{0};

@@ -54,13 +54,19 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   void probe(const HttpRequest& req);
   // GET /sse: a Server-Sent Events stream.
   void open_stream();
-  // GET /poll: a poll of a long-polling session; its answer is written when the session gives it.
+  // GET /poll: a poll of a long-polling session (this node's, or relayed to the node that holds
+  // it: PollRelay); its answer is written when the session gives it.
   void poll();
+  // The poll opens a session on this node: a first poll, or one whose session is no more.
+  void open_poll();
+  // What writes the poll's answer, on this connection's thread, whichever thread gives it.
+  std::function<void(std::string body, std::function<void()> written)> poll_responder();
   // DELETE /poll: the client ends its long-polling session.
   void end_poll();
-  // While a poll of `session` is held: watches the socket, and tells the session when the client
-  // goes away (the poll is abandoned). Stopped when the answer comes.
-  void watch_poll(const std::shared_ptr<PollSession>& session);
+  // While a poll is held: watches the socket, and calls `abandon` when the client goes away (the
+  // poll is abandoned). Stopped when the answer comes.
+  void watch_poll(std::function<void()> abandon);
+  void await_poll_client();
   void stop_watching_poll();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.
   std::string client_address(const HttpRequest& req);
@@ -77,7 +83,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;  // kept alive while it is written
   std::function<void()> written_;           // told when response_ is written: a poll's answer, for its session
-  std::weak_ptr<PollSession> polled_;       // the session of the poll held, while it is watched
+  std::function<void()> abandon_poll_;      // tells the session of the poll held, while it is watched
   bool watching_poll_ = false;
   // The current request's Origin (empty without one) when its route is shared across origins.
   std::optional<std::string> shared_with_;

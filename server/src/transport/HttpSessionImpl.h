@@ -271,10 +271,60 @@ void HttpSession<Stream>::poll() {
       return refuse(req, http::status::bad_request, "bad_request", "ack is the next of an answer: an integer >= 0");
     ack = n;
   }
-  // The answer comes when the session gives it, on the session's thread: back to this
-  // connection's thread to write it.
-  auto respond = [self = this->shared_from_this(), version = req.version(),
-                  keep_alive = req.keep_alive()](std::string body, std::function<void()> written) {
+  if (auto id = HttpRoutes::query_parameter(target, "session"); id && !id->empty()) {
+    // A session this node holds takes the poll, whatever HTTP connection it comes on.
+    if (auto session = ctx_.polls.find(*id)) {
+      session->take({ack, poll_responder(), false, this});
+      return watch_poll([session = std::weak_ptr<PollSession>(session), from = static_cast<const void*>(this)] {
+        if (auto held = session.lock()) held->abandon(from);
+      });
+    }
+    // One another node holds: the poll is relayed there; if that node does not have it (or is
+    // gone), a session opens here, as for a first poll.
+    if (auto holder = ctx_.relay->holder(*id)) {
+      auto ref = ctx_.relay->relay(stream_.get_executor(), *holder, std::string(*id), ack, poll_responder(),
+                                   [self = this->shared_from_this()] {
+                                     net::post(self->stream_.get_executor(), [self] {
+                                       // Not when the client went away meanwhile.
+                                       if (!self->watching_poll_) return;
+                                       self->stop_watching_poll();
+                                       self->open_poll();
+                                     });
+                                   });
+      if (ref != 0) watch_poll([relay = ctx_.relay, ref] { relay->abandon(ref); });
+      return;
+    }
+  }
+  open_poll();
+}
+
+template <class Stream>
+void HttpSession<Stream>::open_poll() {
+  const HttpRequest& req = parser_->get();
+  // None (a first poll; the session ended): a new session, resuming from the poll's last event
+  // id as an SSE stream does.
+  auto rooms = SseRequest::parse(req.target(), req["Last-Event-ID"]);
+  if (auto* error = std::get_if<std::string>(&rooms)) return refuse(req, http::status::bad_request, "bad_request", *error);
+  admit_then(req, [this, request = std::get<SseRequest>(std::move(rooms))](Admission::Admitted admitted) mutable {
+    auto id = ctx_.next_connection_id++;
+    // Its rooms' subscribed events answer the first poll soon; without rooms, it is answered at once.
+    bool at_once = request.rooms.empty();
+    auto session = std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(admitted),
+                                                 ctx_.relay->new_session_id());
+    session->start(std::move(request), {std::nullopt, poll_responder(), at_once, this});
+    watch_poll([session = std::weak_ptr<PollSession>(session), from = static_cast<const void*>(this)] {
+      if (auto held = session.lock()) held->abandon(from);
+    });
+  });
+}
+
+template <class Stream>
+std::function<void(std::string body, std::function<void()> written)> HttpSession<Stream>::poll_responder() {
+  const HttpRequest& req = parser_->get();
+  // The answer comes when the session gives it, on the session's thread (or the control
+  // channel's, relayed): back to this connection's thread to write it.
+  return [self = this->shared_from_this(), version = req.version(), keep_alive = req.keep_alive()](
+             std::string body, std::function<void()> written) {
     net::post(self->stream_.get_executor(), [self, version, keep_alive, body = std::move(body),
                                              written = std::move(written)]() mutable {
       self->stop_watching_poll();
@@ -291,33 +341,17 @@ void HttpSession<Stream>::poll() {
       self->send(std::move(res));
     });
   };
-  // A session this node knows takes the poll, whatever HTTP connection it comes on.
-  if (auto id = HttpRoutes::query_parameter(target, "session"); id && !id->empty()) {
-    if (auto session = ctx_.polls.find(*id)) {
-      session->take({ack, std::move(respond), false, this});
-      return watch_poll(session);
-    }
-  }
-  // None (a first poll; the session ended; it lives on another node): a new session, resuming
-  // from the poll's last event id as an SSE stream does.
-  auto rooms = SseRequest::parse(target, req["Last-Event-ID"]);
-  if (auto* error = std::get_if<std::string>(&rooms)) return refuse(req, http::status::bad_request, "bad_request", *error);
-  admit_then(req, [this, respond = std::move(respond),
-                   request = std::get<SseRequest>(std::move(rooms))](Admission::Admitted admitted) mutable {
-    auto id = ctx_.next_connection_id++;
-    // Its rooms' subscribed events answer the first poll soon; without rooms, it is answered at once.
-    bool at_once = request.rooms.empty();
-    auto session =
-        std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(admitted), cluster::random_id(16));
-    session->start(std::move(request), {std::nullopt, std::move(respond), at_once, this});
-    watch_poll(session);
-  });
 }
 
 template <class Stream>
-void HttpSession<Stream>::watch_poll(const std::shared_ptr<PollSession>& session) {
-  polled_ = session;
+void HttpSession<Stream>::watch_poll(std::function<void()> abandon) {
+  abandon_poll_ = std::move(abandon);
   watching_poll_ = true;
+  await_poll_client();
+}
+
+template <class Stream>
+void HttpSession<Stream>::await_poll_client() {
   // Readable while the poll is held: the client went away (end of stream, reset), or sent its
   // next request early. Waiting reads nothing: a TLS stream's state is left alone.
   beast::get_lowest_layer(stream_).socket().async_wait(
@@ -325,14 +359,11 @@ void HttpSession<Stream>::watch_poll(const std::shared_ptr<PollSession>& session
         if (ec || !self->watching_poll_) return;
         char byte;
         auto n = ::recv(beast::get_lowest_layer(self->stream_).socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-          if (auto session = self->polled_.lock()) self->watch_poll(session);
-          return;
-        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return self->await_poll_client();
         if (n > 0) return;  // a request (or TLS bytes): read once the answer is written
         // Gone: the session's grace starts now rather than when the poll would have timed out.
         self->watching_poll_ = false;
-        if (auto session = std::exchange(self->polled_, {}).lock()) session->abandon(self.get());
+        if (auto abandon = std::exchange(self->abandon_poll_, {})) abandon();
       });
 }
 
@@ -340,7 +371,7 @@ template <class Stream>
 void HttpSession<Stream>::stop_watching_poll() {
   if (!watching_poll_) return;
   watching_poll_ = false;
-  polled_.reset();
+  abandon_poll_ = {};
   beast::error_code ec;
   beast::get_lowest_layer(stream_).socket().cancel(ec);  // only the wait is under way on it
 }
@@ -348,10 +379,11 @@ void HttpSession<Stream>::stop_watching_poll() {
 template <class Stream>
 void HttpSession<Stream>::end_poll() {
   const HttpRequest& req = parser_->get();
-  // The session id is the client's secret: whoever has it may end the session. An id the node
-  // does not know (ended already, or another node's) is answered alike.
+  // The session id is the client's secret: whoever has it may end the session. An id no node
+  // knows (ended already) is answered alike.
   if (auto id = HttpRoutes::query_parameter(req.target(), "session"); id && !id->empty()) {
     if (auto session = ctx_.polls.find(*id)) session->end();
+    else if (auto holder = ctx_.relay->holder(*id)) ctx_.relay->end(*holder, std::string(*id));
   }
   HttpResponse res{http::status::no_content, req.version()};
   res.set(http::field::server, "switchboard");

@@ -15,6 +15,7 @@
 #include "switchboard/auth/OriginPolicy.h"
 #include "switchboard/cluster/ConnectionId.h"
 #include "switchboard/server/Config.h"
+#include "transport/PollRelay.h"
 #include "transport/PollSessions.h"
 
 namespace switchboard::server {
@@ -37,6 +38,7 @@ struct SessionContext {
   RefusalLog refusals{};  // refused handshakes, logged at info level, rate-limited
   const DenyList* denied = nullptr;  // the server API's deny-list (set once, before the listeners start)
   PollSessions polls{};  // the long-polling sessions (GET /poll) by id
+  PollRelay* relay = nullptr;  // polls of sessions other nodes hold (set once, before the listeners start)
 
   // The checks of a handshake or stream, on this node's parts.
   Admission admission() { return Admission(handshakes, connections, max_connections, authenticator, denied); }

@@ -5,6 +5,10 @@
 // the cluster knows. Embedded default: InProcessControlChannel (the node alone). Cluster: a Redis
 // implementation (pub/sub on P control, answers on each node's P control:<node>).
 //
+// A node may also tell one other node something (tell): a message and an opaque payload, heard
+// by that node's listener, at most once and in the order told; what the long-polling relay uses
+// (a poll read on one node for a session another node holds).
+//
 // A query may also be a standing order (ask's `keep_until`): kept until then, and answered again
 // by every node that starts (or reaches Redis again) meanwhile, without anyone gathering the
 // answers: what a deny-list entry needs to reach the nodes that were not there when it was made.
@@ -12,6 +16,8 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 namespace switchboard::cluster {
@@ -33,6 +39,22 @@ class ControlChannel {
   // the query is also a standing order until then (see above).
   virtual void ask(nlohmann::json query, Gathered done,
                    std::optional<std::chrono::system_clock::time_point> keep_until = std::nullopt) = 0;
+
+  // Told by another node: who told (its node()), the message, and the payload (any bytes). Runs
+  // on the channel's own thread: it must not block.
+  using Listener = std::function<void(const std::string& from, const nlohmann::json& message, std::string_view payload)>;
+  // This node's name on the channel, which tell() addresses; empty when the node is alone (it
+  // has no other node to tell, and is told nothing).
+  virtual const std::string& node() const;
+  // Before start(): who hears what other nodes tell this one.
+  virtual void set_listener(Listener listener) { (void)listener; }
+  // Any thread: tells node `to` the message and payload. Nothing says whether it was heard (the
+  // node may be gone): the two nodes' own exchange says so, within reply_timeout().
+  virtual void tell(const std::string& to, const nlohmann::json& message, std::string_view payload = {}) {
+    (void)to, (void)message, (void)payload;
+  }
+  // How long an answer from another node may take: longer, and it is not coming.
+  virtual std::chrono::milliseconds reply_timeout() const { return std::chrono::milliseconds(3000); }
 
   // After the broker started, and before it stops.
   virtual void start() {}

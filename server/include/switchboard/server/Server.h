@@ -31,6 +31,7 @@ class Metrics;
 class AppProxy;
 class Webhooks;
 struct SessionContext;
+class PollRelay;
 
 class Server {
  public:
@@ -63,6 +64,8 @@ class Server {
   const Config& config() const { return config_; }
   Metrics& metrics() { return *metrics_; }
   const Dispatcher& dispatcher() const { return *dispatcher_; }
+  // This node's name on the cluster's control channel (empty when it runs alone).
+  const std::string& control_node() const;
 
  private:
   // One io_context per I/O thread; a connection lives on one of them, all its handlers on
@@ -85,6 +88,7 @@ class Server {
   std::unique_ptr<HttpRoutes> routes_;
   std::unique_ptr<HttpApi> api_;
   std::unique_ptr<SessionContext> ctx_;
+  std::unique_ptr<PollRelay> poll_relay_;  // told by control_, on its thread; used by the sessions
   std::shared_ptr<Listener> plain_listener_;
   std::shared_ptr<Listener> tls_listener_;
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
