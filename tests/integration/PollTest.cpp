@@ -497,8 +497,35 @@ TEST(Poll, ADeleteOnAnotherNodeEndsTheSessionWhereItIsHeld) {
   EXPECT_TRUE(eventually([&] { return nodes.a->dispatcher().connection_count() == 0; }));
 }
 
+TEST(Poll, APollOfASessionItsNodeNoLongerHasOpensASessionWhereItLandsAndResumes) {
+  TwoPollNodes nodes;
+  Poller poller(nodes.a->port(), "rooms=r");
+  poller.poll_for(1);  // subscribed, on a
+  WsClient publisher(nodes.b->port());
+  ASSERT_EQ(publish(publisher, "r", 1)["ok"], true);
+  ASSERT_EQ(data_of(poller.poll_for(1))[0]["data"], 1);
+  auto ended = poller.session();
+  EXPECT_EQ(http_request(nodes.a->port(), "DELETE", "/poll?session=" + ended, {}, {}, false, std::chrono::seconds(5)).status,
+            204);
+  EXPECT_TRUE(eventually([&] { return nodes.a->dispatcher().connection_count() == 0; }));
+  ASSERT_EQ(publish(publisher, "r", 2)["ok"], true);
+  // Relayed to a, which says it has no such session: b opens one, resuming from the last event id.
+  Poller moved(nodes.b->port(), "rooms=r&last_event_id=" + poller.last_id());
+  moved.set_session(ended);
+  moved.set_next(poller.next());
+  auto events = moved.poll_for(2);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_NE(moved.session(), ended);
+  EXPECT_EQ(moved.session().rfind(nodes.b->server().control_node() + "-", 0), 0u) << moved.session();
+  EXPECT_EQ(events[0]["data"]["recovered"], true) << events[0];
+  EXPECT_EQ(events[1]["data"]["data"], 2) << events[1];
+  EXPECT_EQ(nodes.b->metrics().polls_relayed.load(), 1u);
+  EXPECT_EQ(nodes.b->metrics().polls_relayed_gone.load(), 1u);
+}
+
 TEST(Poll, AClientThatGoesAwayDuringAPollRelayedToAnotherNodeLeavesAfterTheGrace) {
-  TwoPollNodes nodes(std::chrono::seconds(60));
+  // A grace long enough for the relayed poll to reach a before it runs out on a loaded machine.
+  TwoPollNodes nodes(std::chrono::seconds(60), std::chrono::seconds(3));
   WsClient watcher(nodes.a->port());
   watcher.request({{"op", "subscribe"}, {"room", "r"}, {"presence", true}});
   watcher.read_json();  // its own join

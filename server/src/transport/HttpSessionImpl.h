@@ -291,8 +291,8 @@ void HttpSession<Stream>::poll() {
                                        self->open_poll();
                                      });
                                    });
-      if (ref != 0) watch_poll([relay = ctx_.relay, ref] { relay->abandon(ref); });
-      return;
+      // None: the node relays too many polls already; the poll opens a session here.
+      if (ref) return watch_poll([relay = ctx_.relay, ref = *ref] { relay->abandon(ref); });
     }
   }
   open_poll();

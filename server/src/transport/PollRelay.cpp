@@ -39,28 +39,24 @@ std::string PollRelay::new_session_id() const {
 
 std::optional<std::string> PollRelay::holder(std::string_view id) const {
   const auto& node = channel_.node();
+  // Another node's name: as many hex digits as this node's (an id made up otherwise is not relayed).
   auto dash = id.find('-');
-  if (node.empty() || dash == std::string_view::npos || dash == 0 || dash > 64) return std::nullopt;
+  if (node.empty() || dash != node.size()) return std::nullopt;
   auto holder = id.substr(0, dash);
-  if (holder == node) return std::nullopt;
+  if (holder == node || holder.find_first_not_of("0123456789abcdef") != std::string_view::npos) return std::nullopt;
   return std::string(holder);
 }
 
-std::uint64_t PollRelay::relay(const net::any_io_executor& timers, const std::string& holder, const std::string& session,
-                               std::optional<std::uint64_t> ack, Respond respond, std::function<void()> gone) {
+std::optional<std::uint64_t> PollRelay::relay(const net::any_io_executor& timers, const std::string& holder,
+                                              const std::string& session, std::optional<std::uint64_t> ack,
+                                              Respond respond, std::function<void()> gone) {
   std::uint64_t ref = 0;
   {
     std::lock_guard lock(mutex_);
-    if (relayed_.size() < kMaxRelayed) {
-      ref = ++next_ref_;
-      relayed_.emplace(ref, Relayed{holder, std::move(respond), std::move(gone),
-                                    std::make_shared<net::steady_timer>(timers)});
-    }
-  }
-  if (ref == 0) {
-    ++metrics_.polls_relayed_gone;
-    gone();
-    return 0;
+    if (relayed_.size() >= kMaxRelayed) return std::nullopt;
+    ref = ++next_ref_;
+    relayed_.emplace(ref, Relayed{holder, false, std::move(respond), std::move(gone),
+                                  std::make_shared<net::steady_timer>(timers)});
   }
   ++metrics_.polls_relayed;
   // The holder says it has the poll within the reply timeout, or it is not there.
@@ -91,14 +87,19 @@ void PollRelay::arm(std::uint64_t ref, std::chrono::milliseconds after) {
 
 void PollRelay::lose(std::uint64_t ref) {
   std::function<void()> gone;
+  std::string holder;
   {
     std::lock_guard lock(mutex_);
     auto it = relayed_.find(ref);
     if (it == relayed_.end()) return;
     gone = std::move(it->second.gone);
+    if (it->second.held) holder = std::move(it->second.holder);
     relayed_.erase(it);
   }
   ++metrics_.polls_relayed_gone;
+  // A holder that had the poll and did not answer in time lets it go (its session's grace starts):
+  // the client has a session here from now on.
+  if (!holder.empty()) channel_.tell(holder, json{{"op", "poll-abandon"}, {"ref", ref}});
   gone();
 }
 
@@ -144,10 +145,12 @@ void PollRelay::told(const std::string& from, const json& message, std::string_v
     std::lock_guard lock(mutex_);
     auto it = relayed_.find(*ref);
     if (it == relayed_.end() || it->second.holder != from) return;
+    if (op == "poll-held") it->second.held = true;
   }
   if (op == "poll-held") {
-    // The holder answers within --poll-timeout (its timer) and the time for the answer to come.
-    arm(*ref, poll_timeout_ + 2 * channel_.reply_timeout());
+    // The holder answers within --poll-timeout (its timer) and the time for the answer to come
+    // (together below the 30 s a proxy commonly allows a response, with the defaults: 28 s).
+    arm(*ref, poll_timeout_ + channel_.reply_timeout());
   } else if (op == "poll-answer") {
     Respond respond;
     std::shared_ptr<net::steady_timer> deadline;

@@ -4,7 +4,7 @@
 // (cluster::ControlChannel::tell); the holder gives its session the poll and sends the answer
 // back, and the node that read the poll writes it. The client sees one session wherever its
 // polls land. A session id names its holder: "<node>-<random>" (node: the control channel's
-// node(); a node alone gives bare random ids, and relays nothing).
+// node(), 16 hex digits; a node alone gives bare random ids, and relays nothing).
 //
 //   to the holder     {"op":"poll","session":S,"ack":N|null,"ref":R}  a poll;
 //                     {"op":"poll-abandon","ref":R}                   its client went away;
@@ -14,8 +14,8 @@
 //                     {"op":"poll-gone","ref":R}                      it has no such session
 //
 // A poll the holder does not know the session of, or does not say it has within the channel's
-// reply timeout (the node is gone), or does not answer within --poll-timeout and twice that
-// timeout, is `gone`: the node that read it opens a session of its own for it, resuming from the
+// reply timeout (the node is gone), or does not answer within --poll-timeout and that timeout
+// again (the holder is then told to let it go), is `gone`: the node that read it opens a session of its own for it, resuming from the
 // poll's last event id, as for a first poll. Counted in switchboard_polls_relayed_total and
 // switchboard_polls_relayed_gone_total. PROTOCOL.md ("Long-polling"), CONCURRENCY.md.
 //
@@ -56,10 +56,13 @@ class PollRelay {
   std::optional<std::string> holder(std::string_view id) const;
 
   // Relays a poll of `session` to `holder`. Either `respond` gets its answer or `gone` is called
-  // (once, one of the two, on any thread), unless abandon() comes first. Returns the poll's
-  // reference, for abandon(). `timers` runs its deadline.
-  std::uint64_t relay(const boost::asio::any_io_executor& timers, const std::string& holder, const std::string& session,
-                      std::optional<std::uint64_t> ack, Respond respond, std::function<void()> gone);
+  // (once, one of the two, on any thread, possibly before relay() returns), unless abandon() comes
+  // first. Returns the poll's reference, for abandon(); none when the node relays too many polls
+  // already (neither callback is then called: the caller opens a session itself). `timers` runs
+  // its deadline.
+  std::optional<std::uint64_t> relay(const boost::asio::any_io_executor& timers, const std::string& holder,
+                                     const std::string& session, std::optional<std::uint64_t> ack, Respond respond,
+                                     std::function<void()> gone);
   // The client of relayed poll `ref` went away: the holder lets the poll go.
   void abandon(std::uint64_t ref);
   // DELETE /poll of a session another node holds.
@@ -72,6 +75,7 @@ class PollRelay {
   // On the node that read a poll: a poll relayed, until its answer.
   struct Relayed {
     std::string holder;
+    bool held = false;  // the holder said it has the poll
     Respond respond;
     std::function<void()> gone;
     std::shared_ptr<boost::asio::steady_timer> deadline;
