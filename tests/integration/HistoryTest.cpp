@@ -5,6 +5,7 @@
 #include <atomic>
 #include <thread>
 
+#include "BrokerNodes.h"
 #include "RedisServer.h"
 #include "TestNode.h"
 #include "WsClient.h"
@@ -16,33 +17,18 @@ using nlohmann::json;
 namespace {
 
 // The embedded broker (one node, reached twice), or two nodes sharing a Redis.
-class History : public ::testing::TestWithParam<bool> {
+class History : public BrokerNodes {
  protected:
-  void SetUp() override {
-    if (clustered()) redis_ = std::make_unique<RedisServer>();
-    first_ = std::make_unique<TestNode>(config());
-    if (clustered()) second_ = std::make_unique<TestNode>(config());
-    for (TestNode* node : {first_.get(), second_.get()}) {
-      if (!node) continue;
-      ASSERT_TRUE(eventually([&] { return http_get(node->port(), "/readyz").status == 200; }));
-    }
-  }
-
-  bool clustered() const { return GetParam(); }
-  server::Config config() const {
+  void SetUp() override { start(2); }
+  server::Config config() const override {
     auto c = TestNode::default_config();
     c.history_size = 2000;
     c.history_rules = R"({"small:":{"size":5},"none:":{"size":0}})";
-    if (redis_) {
-      c.redis = redis_->url();
-      c.redis_prefix = "test:";
-    }
-    return c;
+    return with_broker(c);
   }
   // The node subscribers use, and the node publishers use (the same one on a single node).
-  TestNode& a() { return *first_; }
-  TestNode& b() { return second_ ? *second_ : *first_; }
-  RedisServer& redis() { return *redis_; }
+  TestNode& a() { return node(0); }
+  TestNode& b() { return node(1); }
 
   static json subscribe(WsClient& c, const std::string& room, const json& since = nullptr) {
     json req = {{"op", "subscribe"}, {"room", room}};
@@ -61,16 +47,11 @@ class History : public ::testing::TestWithParam<bool> {
   }
   // The position a subscribe reply gives, as a "since".
   static json position(const json& reply) { return {{"offset", reply["offset"]}, {"epoch", reply["epoch"]}}; }
-
- private:
-  std::unique_ptr<RedisServer> redis_;
-  std::unique_ptr<TestNode> first_, second_;
 };
 
 }  // namespace
 
-INSTANTIATE_TEST_SUITE_P(Broker, History, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Redis" : "Embedded"; });
+INSTANTIATE_TEST_SUITE_P(Broker, History, ::testing::Values(false, true), BrokerNodes::broker_name);
 
 TEST_P(History, SubscribeGivesThePositionAndMessagesCountUpFromIt) {
   WsClient sub(a().port()), pub(b().port());

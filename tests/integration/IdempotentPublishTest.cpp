@@ -5,6 +5,7 @@
 
 #include <sstream>
 
+#include "BrokerNodes.h"
 #include "RedisServer.h"
 #include "TestNode.h"
 #include "TestToken.h"
@@ -26,34 +27,20 @@ WsClient::Options as(const std::string& user) {
   return o;
 }
 
-class IdempotentPublish : public ::testing::TestWithParam<bool> {
+class IdempotentPublish : public BrokerNodes {
  protected:
-  void SetUp() override {
-    if (clustered()) redis_ = std::make_unique<RedisServer>();
-    first_ = std::make_unique<TestNode>(config());
-    if (clustered()) second_ = std::make_unique<TestNode>(config());
-    for (TestNode* node : {first_.get(), second_.get()}) {
-      if (!node) continue;
-      ASSERT_TRUE(eventually([&] { return http_get(node->port(), "/readyz").status == 200; }));
-    }
-  }
-
-  bool clustered() const { return GetParam(); }
-  server::Config config() const {
+  void SetUp() override { start(2); }
+  server::Config config() const override {
     auto c = TestNode::default_config();
     c.api_keys = kApiKey;
     c.jwt_secret = kSecret;
     c.allow_anonymous = true;
     c.idempotency_window = window_;
-    if (redis_) {
-      c.redis = redis_->url();
-      c.redis_prefix = "test:";
-    }
-    return c;
+    return with_broker(c);
   }
   // The node subscribers use, and the node retries go through (the same one on a single node).
-  TestNode& a() { return *first_; }
-  TestNode& b() { return second_ ? *second_ : *first_; }
+  TestNode& a() { return node(0); }
+  TestNode& b() { return node(1); }
 
   static json publish(WsClient& c, const std::string& room, const json& data, const std::string& idem) {
     json req = {{"op", "publish"}, {"room", room}, {"data", data}};
@@ -72,16 +59,11 @@ class IdempotentPublish : public ::testing::TestWithParam<bool> {
   }
 
   std::chrono::seconds window_{300};
-
- private:
-  std::unique_ptr<RedisServer> redis_;
-  std::unique_ptr<TestNode> first_, second_;
 };
 
 }  // namespace
 
-INSTANTIATE_TEST_SUITE_P(Broker, IdempotentPublish, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Redis" : "Embedded"; });
+INSTANTIATE_TEST_SUITE_P(Broker, IdempotentPublish, ::testing::Values(false, true), BrokerNodes::broker_name);
 
 TEST_P(IdempotentPublish, ARetryThroughTheOtherNodeGetsTheFirstAckAndDeliversNothingTwice) {
   WsClient sub(a().port());
@@ -179,8 +161,7 @@ class IdempotentPublishOff : public IdempotentPublish {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(Broker, IdempotentPublishOff, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Redis" : "Embedded"; });
+INSTANTIATE_TEST_SUITE_P(Broker, IdempotentPublishOff, ::testing::Values(false, true), BrokerNodes::broker_name);
 
 TEST_P(IdempotentPublishOff, KeysAreIgnored) {
   WsClient c(a().port());

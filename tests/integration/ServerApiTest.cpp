@@ -4,6 +4,7 @@
 // channel.
 #include <gtest/gtest.h>
 
+#include "BrokerNodes.h"
 #include "RedisServer.h"
 #include "TestNode.h"
 #include "TestToken.h"
@@ -18,14 +19,13 @@ namespace {
 const std::string kApiKey = "server-api-test-key-0123456789";
 const std::string kSecret = "server-api-test-secret";
 
-class ServerApi : public ::testing::TestWithParam<bool> {
+class ServerApi : public BrokerNodes {
  protected:
   void SetUp() override {
-    if (clustered()) redis_ = std::make_unique<RedisServer>();
-    for (int i = 0; i < (clustered() ? 3 : 1); ++i) nodes_.push_back(std::make_unique<TestNode>(config()));
-    for (auto& node : nodes_) wait_ready(*node);
+    start(3);
+    if (HasFatalFailure()) return;
     // Every node answers the control channel (subscribed, and listed among the live nodes).
-    std::size_t n = nodes_.size();
+    std::size_t n = node_count();
     ASSERT_TRUE(eventually([&] {
       auto r = call(a(), "GET", "/api/users/nobody");
       if (r.status != 200) return false;
@@ -34,20 +34,15 @@ class ServerApi : public ::testing::TestWithParam<bool> {
     }, std::chrono::seconds(10)));
   }
 
-  bool clustered() const { return GetParam(); }
-  server::Config config() const {
+  server::Config config() const override {
     auto c = TestNode::jwt_config(kSecret);
     c.api_keys = kApiKey;
-    if (redis_) {
-      c.redis = redis_->url();
-      c.redis_prefix = "test:";
-    }
-    return c;
+    return with_broker(c);
   }
   // Three nodes in a cluster; the one node thrice on the embedded bus.
-  TestNode& a() { return *nodes_.front(); }
-  TestNode& b() { return *nodes_[nodes_.size() > 1 ? 1 : 0]; }
-  TestNode& c() { return *nodes_.back(); }
+  TestNode& a() { return node(0); }
+  TestNode& b() { return node(1); }
+  TestNode& c() { return node(2); }
 
   static HttpResponse call(TestNode& node, std::string_view method, std::string_view target, const json& body = nullptr,
                            const std::string& key = kApiKey) {
@@ -64,16 +59,12 @@ class ServerApi : public ::testing::TestWithParam<bool> {
     auto reply = client.request({{"op", "subscribe"}, {"room", room}});
     ASSERT_EQ(reply["ok"], true) << reply;
   }
-  json expected_nodes() const { return {{"answered", nodes_.size()}, {"known", nodes_.size()}}; }
-
-  std::unique_ptr<RedisServer> redis_;
-  std::vector<std::unique_ptr<TestNode>> nodes_;
+  json expected_nodes() const { return {{"answered", node_count()}, {"known", node_count()}}; }
 };
 
 }  // namespace
 
-INSTANTIATE_TEST_SUITE_P(Broker, ServerApi, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Redis" : "Embedded"; });
+INSTANTIATE_TEST_SUITE_P(Broker, ServerApi, ::testing::Values(false, true), BrokerNodes::broker_name);
 
 TEST_P(ServerApi, DisconnectClosesEveryConnectionOfTheUserOnEveryNode) {
   WsClient alice_a(a().port(), as("alice")), alice_c(c().port(), as("alice")), bob(c().port(), as("bob"));
