@@ -11,17 +11,8 @@ constexpr std::size_t kMaxOriginBytes = 200;  // an Origin is the client's to ch
 void RefusalLog::refused(std::string_view what, std::string_view address, std::string_view origin, unsigned status,
                          std::string_view code, TokenBucket::Clock::time_point now) {
   if (!log::enabled(log::Level::info)) return;
-  std::uint64_t before = 0;
-  {
-    std::lock_guard lock(mutex_);
-    if (!bucket_.try_take(now)) {
-      ++pending_;
-      ++left_out_;
-      return;
-    }
-    before = pending_;
-    pending_ = 0;
-  }
+  auto before = budget_.take(now);
+  if (!before) return;
   std::string line = "refused " + std::string(what) + " from " + (address.empty() ? "?" : std::string(address));
   if (!origin.empty()) {
     line += " (Origin " + std::string(origin.substr(0, kMaxOriginBytes));
@@ -29,13 +20,8 @@ void RefusalLog::refused(std::string_view what, std::string_view address, std::s
     line += ')';
   }
   line += ": " + std::to_string(status) + ' ' + std::string(code);
-  if (before > 0) line += " (" + std::to_string(before) + " more refusals left out of the log before this one)";
+  line += LogBudget::line_suffix(*before, "refusals");
   log::info(line);
-}
-
-std::uint64_t RefusalLog::left_out() const {
-  std::lock_guard lock(mutex_);
-  return left_out_;
 }
 
 }  // namespace switchboard::server

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "admission/TokenBucket.h"
+#include "observability/LogBudget.h"
 
 namespace switchboard::server {
 
@@ -19,18 +20,15 @@ class RefusalLog {
   // A burst of 10 lines, then one a second.
   RefusalLog() : RefusalLog(1, 10) {}
   RefusalLog(double rate, double burst, TokenBucket::Clock::time_point now = TokenBucket::Clock::now())
-      : bucket_(rate, burst, now) {}
+      : budget_(rate, burst, now) {}
 
   // Logs "refused <what> from <address>[ (Origin <origin>)]: <status> <code>", unless over the rate.
   void refused(std::string_view what, std::string_view address, std::string_view origin, unsigned status,
                std::string_view code, TokenBucket::Clock::time_point now = TokenBucket::Clock::now());
-  std::uint64_t left_out() const;  // lines left out in all
+  std::uint64_t left_out() const { return budget_.left_out(); }  // lines left out in all
 
  private:
-  mutable std::mutex mutex_;
-  TokenBucket bucket_;
-  std::uint64_t pending_ = 0;  // left out since the last line written
-  std::uint64_t left_out_ = 0;
+  LogBudget budget_;
 };
 
 }  // namespace switchboard::server

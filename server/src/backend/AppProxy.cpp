@@ -144,7 +144,9 @@ AppProxy::Answer AppProxy::read_answer(Route route, const HttpClient::Response& 
   Answer answer;
   const std::string& url = targets_[route_index(route)]->url;
   auto unavailable = [&](const std::string& why) {
-    log::warn("proxy " + url + ": " + why + "; the client's " + std::string(name(route)) + " is unavailable");
+    if (auto left_out = failure_lines_.take())
+      log::warn("proxy " + url + ": " + why + "; the client's " + std::string(name(route)) + " is unavailable" +
+                LogBudget::line_suffix(*left_out, "proxy failures"));
     return answer;
   };
   if (response.status == 0) return unavailable(response.error);

@@ -27,6 +27,7 @@
 
 #include "backend/HttpClient.h"
 #include "backend/RoomPatterns.h"
+#include "observability/LogBudget.h"
 #include "observability/Metrics.h"
 #include "switchboard/auth/Identity.h"
 #include "switchboard/cluster/ConnectionId.h"
@@ -115,6 +116,9 @@ class AppProxy {
   std::optional<boost::asio::strand<boost::asio::io_context::executor_type>> strand_;
   std::optional<Target> targets_[kRoutes];  // by Route; empty: that route is not proxied
   std::vector<std::string> connect_headers_;
+  // The lines saying a call failed: a burst of 10, then one a second (the application down under
+  // load would otherwise write one per client request).
+  mutable LogBudget failure_lines_{1, 10};
 };
 
 }  // namespace switchboard::server
