@@ -118,7 +118,8 @@ bool BenchClient::parse_frames(std::string_view data) {
       partial_.assign(data);
       return true;
     }
-    if (!(p[0] & 0x80) || (p[1] & 0x80)) {  // the node never fragments and never masks
+    // The node never fragments (a stream may be cut anywhere) and never masks.
+    if ((!(p[0] & 0x80) && !stream_mode) || (p[1] & 0x80)) {
       finish(websocket::error::bad_opcode);
       return false;
     }
@@ -150,6 +151,11 @@ bool BenchClient::parse_frames(std::string_view data) {
 bool BenchClient::handle_frame(unsigned char opcode, std::string_view payload) {
   switch (opcode) {
     case text:
+      if (on_frame_) on_frame_(*this, payload);
+      return state_ != State::closed;
+    case binary:
+    case continuation:
+      if (!stream_mode) return true;
       if (on_frame_) on_frame_(*this, payload);
       return state_ != State::closed;
     case ping:

@@ -59,9 +59,23 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   std::int64_t received = 0;
   std::int64_t last_seq = 0;
   std::int64_t order_errors = 0;
+  // With --broker nats: the frames are pieces of a byte stream (the NATS protocol), so text,
+  // binary and continuation frames, final or not, all go to on_frame as they come.
+  bool stream_mode = false;
+  // With --broker nats: the start of a protocol line or message that a frame cut off, and
+  // whether CONNECT has gone out (after the server's INFO).
+  std::string nats_rest;
+  bool nats_connected = false;
 
  private:
-  enum Opcode : unsigned char { text = 0x1, close_frame = 0x8, ping = 0x9, pong = 0xA };
+  enum Opcode : unsigned char {
+    continuation = 0x0,
+    text = 0x1,
+    binary = 0x2,
+    close_frame = 0x8,
+    ping = 0x9,
+    pong = 0xA
+  };
 
   void on_handshake(const boost::system::error_code& ec, std::size_t header_bytes, EventHandler done);
   void do_read();

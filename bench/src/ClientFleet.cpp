@@ -47,6 +47,7 @@ void ClientFleet::start_next() {
   auto client = std::make_shared<BenchClient>(ioc_, i);
   clients_.push_back(client);
   std::string room = plan.room_of ? plan.room_of(i) : std::string();
+  if (plan.nats) return start_nats(*client, room);
   client->on_frame([this, handler = plan.on_frame](BenchClient& c, std::string_view frame) {
     if (!c.subscribed && is_subscribe_reply(frame)) {
       c.subscribed = parse_reply(frame).value_or(Reply{}).ok;
@@ -65,6 +66,53 @@ void ClientFleet::start_next() {
     if (ec) return settle(false, "open: " + ec.message());
     if (room.empty()) return settle(true, "");
     c.send(subscribe_frame(room));
+  });
+}
+
+void ClientFleet::start_nats(BenchClient& client, const std::string& room) {
+  const Plan& plan = plan_;
+  client.stream_mode = true;
+  client.on_frame([this, handler = plan.on_nats, room](BenchClient& c, std::string_view frame) {
+    const bool whole = NatsStream::feed(c.nats_rest, frame, [&](const NatsStream::Event& e) {
+      switch (e.kind) {
+        case NatsStream::Kind::info:
+          if (c.nats_connected) return true;
+          c.nats_connected = true;
+          c.send(NatsStream::connect_command() + (room.empty() ? "" : NatsStream::sub_command(room, "1")) +
+                 "PING\r\n");
+          return true;
+        case NatsStream::Kind::ping:
+          c.send("PONG\r\n");
+          return true;
+        case NatsStream::Kind::pong:
+          if (c.subscribed) break;
+          c.subscribed = true;  // CONNECT and SUB handled: ready
+          settle(true, "");
+          return true;
+        case NatsStream::Kind::err:
+          if (c.subscribed) break;
+          c.subscribed = true;  // settled, as a failure
+          settle(false, "refused: " + std::string(e.line));
+          return true;
+        default:
+          break;
+      }
+      if (handler) handler(c, e);
+      return true;
+    });
+    if (!whole) note("unreadable NATS protocol line");
+  });
+  client.on_closed([this](BenchClient& c, const boost::system::error_code& ec) {
+    if (!c.subscribed) return settle(false, "closed before PONG: " + ec.message());
+    if (closing_all_) return;
+    ++unexpected_closes_;
+    note("closed by server: " + c.close_reason(ec));
+  });
+  client.open(plan.endpoint_of(client.index()), [this](BenchClient& c, const boost::system::error_code& ec) {
+    if (ec) {
+      c.subscribed = true;  // settled, as a failure
+      settle(false, "open: " + ec.message());
+    }
   });
 }
 

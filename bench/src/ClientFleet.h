@@ -1,5 +1,7 @@
 // Many BenchClients opened against the node(s) with a bounded number of handshakes in flight,
 // each subscribed to its room (the subscribe reply awaited), and the loop that drives them.
+// With `nats`, against a nats-server: each connection waits for INFO, sends CONNECT, SUB (with
+// a room) and PING, and is ready at the PONG; server PINGs are answered.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -14,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "BenchClient.h"
+#include "NatsStream.h"
 
 namespace switchboard::bench {
 
@@ -26,6 +29,9 @@ class ClientFleet {
     std::size_t concurrency = 200;                    // handshakes (and subscribes) in flight
     std::chrono::milliseconds timeout = std::chrono::seconds(120);
     BenchClient::FrameHandler on_frame;  // frames other than the subscribe reply
+    bool nats = false;
+    // With `nats`: every MSG, PONG (but the first), +OK, -ERR or other line the server sends.
+    std::function<void(BenchClient&, const NatsStream::Event&)> on_nats;
   };
 
   explicit ClientFleet(boost::asio::io_context& ioc) : ioc_(ioc) {}
@@ -56,6 +62,8 @@ class ClientFleet {
 
  private:
   void start_next();
+  // start_next() for a nats-server.
+  void start_nats(BenchClient& client, const std::string& room);
   void settle(bool ok, const std::string& error);
   void note(const std::string& error) { ++error_counts_[error]; }
 

@@ -29,7 +29,8 @@ std::vector<std::string> split(const std::string& text) {
 }  // namespace
 
 Deployment::Deployment(Options& options)
-    : executable_(options.text("node", default_node_path())),
+    : nats_(options.text("broker", "switchboard") == "nats"),
+      executable_(options.text("node", default_node_path())),
       wrapper_(split(options.text("node-wrapper", ""))),
       extra_args_(options.all("node-arg")),
       cpu_(static_cast<int>(options.integer("node-cpu", 0))),
@@ -39,6 +40,10 @@ Deployment::Deployment(Options& options)
       cluster_masters_(options.size("redis-cluster-masters", 0)),
       redis_cli_(options.text("redis-cli", "redis-cli")),
       log_dir_(options.text("log-dir", "/tmp/switchboard-bench-" + std::to_string(getpid()))) {
+  // Both paths are read either way, so one command line serves both brokers.
+  if (const auto nats_server = options.text("nats-server", "nats-server"); nats_) executable_ = nats_server;
+  if (const auto broker = options.text("broker", "switchboard"); broker != "switchboard" && broker != "nats")
+    throw std::invalid_argument("--broker wants switchboard or nats, not " + broker);
   if (options.integer("redis-cluster-masters", 0) < 0)
     throw std::invalid_argument("--redis-cluster-masters wants 1 or more");
   if (with_replica_ && cluster_masters_ > 0)
@@ -59,6 +64,7 @@ nlohmann::ordered_json Deployment::with_one_node(
 }
 
 void Deployment::start(int nodes) {
+  if (nats_ && nodes > 1) throw std::invalid_argument("--broker nats runs one nats-server only");
   std::string redis_url;
   if (nodes > 1 && cluster_masters_ > 0) {
     shards_ = std::make_unique<RedisShards>(redis_executable_, redis_cli_, cpu_, log_dir_, cluster_masters_);
@@ -82,7 +88,8 @@ void Deployment::start(int nodes) {
                    threads_,
                    redis_url,
                    shards_ != nullptr,
-                   log_dir_ + "/node-" + std::to_string(i) + ".log"};
+                   log_dir_ + (nats_ ? "/nats-server-" : "/node-") + std::to_string(i) + ".log",
+                   nats_};
     nodes_.push_back(std::make_unique<NodeProcess>(std::move(s)));
     nodes_.back()->start(wrapper_.empty() ? std::chrono::seconds(30) : std::chrono::seconds(120));
   }
@@ -164,6 +171,11 @@ nlohmann::ordered_json Deployment::metrics_report() const {
   for (const auto& n : nodes_)
     for (const auto& [name, value] : n->metrics()) sum[name] += value;
   auto get = [&](const std::string& name) { return sum.count(name) ? sum[name] : 0.0; };
+  // nats-server's /varz, as NodeProcess::metrics() names it.
+  if (nats_)
+    return {{"deliveries", get("switchboard_deliveries_total")},
+            {"messages_published", get("switchboard_messages_published_total")},
+            {"slow_consumers", get("switchboard_slow_consumers_total")}};
   nlohmann::ordered_json report{{"deliveries", get("switchboard_deliveries_total")},
                                 {"frames_sent", get("switchboard_frames_sent_total")},
                                 {"socket_writes", get("switchboard_socket_writes_total")},
@@ -183,6 +195,7 @@ nlohmann::ordered_json Deployment::metrics_report() const {
 
 nlohmann::ordered_json Deployment::describe() const {
   nlohmann::ordered_json d{{"nodes", nodes_.size()}, {"node_cpu", cpu_}, {"node_threads", threads_}};
+  if (nats_) d["broker"] = "nats-server";
   if (has_redis()) d["redis_cpu"] = cpu_;
   if (shards_) d["redis_cluster_masters"] = shards_->size();
   if (replica_) d["redis_replica"] = true;

@@ -20,7 +20,8 @@ namespace switchboard::bench {
 
 class Deployment {
  public:
-  // Reads the node flags: --node PATH, --node-cpu N, --node-threads N, --node-arg ARG (repeatable),
+  // Reads the node flags: --broker switchboard|nats (nats: a nats-server, --nats-server PATH, in
+  // the node's place, one only), --node PATH, --node-cpu N, --node-threads N, --node-arg ARG (repeatable),
   // --node-wrapper "valgrind --tool=callgrind …", --redis-server PATH, --redis-replica,
   // --redis-cluster-masters N, --redis-cli PATH, --log-dir DIR.
   explicit Deployment(Options& options);
@@ -67,6 +68,8 @@ class Deployment {
   }
   // stats() after half a second of rest: the baseline of a node just started.
   ProcStats settled_stats() const;
+  // The brokers under test are nats-servers (--broker nats): clients speak NATS.
+  bool nats() const { return nats_; }
   bool has_redis() const { return redis_ != nullptr || shards_ != nullptr; }
   // False if a node has exited.
   bool alive();
@@ -77,6 +80,7 @@ class Deployment {
   nlohmann::ordered_json describe() const;
 
  private:
+  bool nats_ = false;
   std::string executable_;
   std::vector<std::string> wrapper_, extra_args_;
   int cpu_, threads_;

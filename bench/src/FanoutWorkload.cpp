@@ -59,7 +59,8 @@ void FanoutWorkload::pump() {
   const std::size_t acked = traffic_.acked;
   while (sent_ < p_.messages && sent_ - acked < p_.window && sent_ - completed_ < p_.window) {
     ++sent_;
-    publisher_->send(publish_frame(room_, static_cast<std::int64_t>(sent_), now_ns(), p_.payload_bytes));
+    publisher_->send(
+        traffic_.publish_frame(room_, static_cast<std::int64_t>(sent_), now_ns(), p_.payload_bytes));
   }
 }
 

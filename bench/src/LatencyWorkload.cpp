@@ -96,8 +96,8 @@ void LatencyWorkload::publish(std::size_t k, Clock::time_point now) {
   const std::size_t owned = (p_.rooms + p_.publishers - 1 - k) / p_.publishers;
   if (owned == 0) return;
   const std::size_t r = k + (me.turn++ % owned) * p_.publishers;
-  traffic_.publishers().clients()[k]->send(
-      publish_frame(room_name(r), static_cast<std::int64_t>(++sent_to_[r]), now_ns(), p_.payload_bytes));
+  traffic_.publishers().clients()[k]->send(traffic_.publish_frame(
+      room_name(r), static_cast<std::int64_t>(++sent_to_[r]), now_ns(), p_.payload_bytes));
   ++published_;
 }
 

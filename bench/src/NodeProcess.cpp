@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,15 +24,33 @@ NodeProcess::~NodeProcess() {
   if (pid_ > 0 && exit_status_.empty()) stop(std::chrono::seconds(2));
 }
 
+std::vector<std::string> NodeProcess::command_line() {
+  std::vector<std::string> args = settings_.wrapper;
+  if (settings_.nats) {
+    // Clients on the WebSocket listener; the plain NATS port is unused but must be free.
+    monitor_port_ = free_port();
+    const std::string config_path = settings_.log_path + ".conf";
+    std::ofstream config(config_path, std::ios::trunc);
+    config << "listen: \"127.0.0.1:" << free_port() << "\"\n"
+           << "http: \"127.0.0.1:" << monitor_port_ << "\"\n"
+           << "websocket {\n  host: \"127.0.0.1\"\n  port: " << port_ << "\n  no_tls: true\n}\n";
+    if (!config) throw std::runtime_error("cannot write " + config_path);
+    args.insert(args.end(), {settings_.executable, "-c", config_path});
+  } else {
+    args.insert(args.end(), {settings_.executable, "--bind", "127.0.0.1", "--port", std::to_string(port_),
+                             "--allow-anonymous", "--publish-rate", "0", "--request-rate", "0",
+                             "--drain-delay-ms", "0", "--threads", std::to_string(settings_.threads)});
+    if (!settings_.redis.empty())
+      args.insert(args.end(), {settings_.redis_cluster ? "--redis-cluster" : "--redis", settings_.redis});
+  }
+  args.insert(args.end(), settings_.extra_args.begin(), settings_.extra_args.end());
+  return args;
+}
+
 void NodeProcess::start(std::chrono::milliseconds timeout) {
   port_ = free_port();
-  std::vector<std::string> args = settings_.wrapper;
-  args.insert(args.end(), {settings_.executable, "--bind", "127.0.0.1", "--port", std::to_string(port_),
-                           "--allow-anonymous", "--publish-rate", "0", "--request-rate", "0",
-                           "--drain-delay-ms", "0", "--threads", std::to_string(settings_.threads)});
-  if (!settings_.redis.empty())
-    args.insert(args.end(), {settings_.redis_cluster ? "--redis-cluster" : "--redis", settings_.redis});
-  args.insert(args.end(), settings_.extra_args.begin(), settings_.extra_args.end());
+  std::vector<std::string> args = command_line();
+  const std::string gomaxprocs = std::to_string(settings_.threads);
 
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -54,6 +73,8 @@ void NodeProcess::start(std::chrono::milliseconds timeout) {
       CPU_SET(settings_.cpu, &set);
       sched_setaffinity(0, sizeof set, &set);
     }
+    // nats-server's Go runtime: as many threads running Go code as the node has I/O threads.
+    if (settings_.nats) setenv("GOMAXPROCS", gomaxprocs.c_str(), 1);
     dup2(log, STDOUT_FILENO);
     dup2(log, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
@@ -68,7 +89,9 @@ void NodeProcess::start(std::chrono::milliseconds timeout) {
   while (std::chrono::steady_clock::now() < deadline) {
     if (!alive())
       throw std::runtime_error("node exited during start (" + exit_status_ + "), see " + settings_.log_path);
-    if (http_get(port_, "/readyz", std::chrono::milliseconds(1000)).status == 200) return;
+    if (settings_.nats ? http_get(monitor_port_, "/healthz", std::chrono::milliseconds(1000)).status == 200
+                       : http_get(port_, "/readyz", std::chrono::milliseconds(1000)).status == 200)
+      return;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   throw std::runtime_error("node not ready within the timeout, see " + settings_.log_path);
@@ -114,7 +137,21 @@ std::string NodeProcess::stop(std::chrono::milliseconds grace) {
   return exit_status_;
 }
 
+std::map<std::string, double> NodeProcess::nats_metrics() const {
+  std::map<std::string, double> values;
+  auto response = http_get(monitor_port_, "/varz", std::chrono::milliseconds(5000));
+  auto varz = nlohmann::json::parse(response.body, nullptr, false);
+  if (!varz.is_object()) return values;
+  auto get = [&](const char* key) { return varz.contains(key) ? varz[key].get<double>() : 0.0; };
+  values["switchboard_deliveries_total"] = get("out_msgs");
+  values["switchboard_messages_published_total"] = get("in_msgs");
+  values["switchboard_slow_consumers_total"] = get("slow_consumers");
+  values["switchboard_connections"] = get("connections");
+  return values;
+}
+
 std::map<std::string, double> NodeProcess::metrics() const {
+  if (settings_.nats) return nats_metrics();
   std::map<std::string, double> values;
   auto response = http_get(port_, "/metrics", std::chrono::milliseconds(5000));
   std::istringstream lines(response.body);
@@ -135,9 +172,15 @@ nlohmann::ordered_json NodeProcess::log_problems(std::size_t limit) const {
   nlohmann::ordered_json lines = nlohmann::ordered_json::array();
   std::size_t count = 0;
   for (std::string line; std::getline(log, line);) {
-    if (line.find("Z warn ") == std::string::npos && line.find("Z error ") == std::string::npos) continue;
+    if (settings_.nats
+            ? line.find("[WRN]") == std::string::npos && line.find("[ERR]") == std::string::npos &&
+                  line.find("[FTL]") == std::string::npos
+            : line.find("Z warn ") == std::string::npos && line.find("Z error ") == std::string::npos)
+      continue;
     // The benchmark asks for anonymous connections: that warning is expected.
     if (line.find("(--allow-anonymous)") != std::string::npos) continue;
+    // And nats-server's warning about its WebSocket listener without TLS.
+    if (line.find("Websocket not configured with TLS") != std::string::npos) continue;
     ++count;
     if (lines.size() < limit) lines.push_back(line);
   }

@@ -54,12 +54,28 @@ std::optional<Reply> parse_reply(std::string_view frame) {
   return r;
 }
 
-std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t sent_ns,
-                          std::size_t payload_bytes, std::int64_t id) {
+std::string benchmark_data(std::int64_t seq, std::int64_t sent_ns, std::size_t payload_bytes) {
   std::string data = R"({"a":)" + std::to_string(seq) + R"(,"b":)" + std::to_string(sent_ns) + R"(,"p":")";
   const std::size_t closing = 2;  // "}
   if (data.size() + closing < payload_bytes) data.append(payload_bytes - data.size() - closing, 'x');
   data += "\"}";
+  return data;
+}
+
+std::optional<Delivery> parse_data(std::string_view data) {
+  constexpr std::string_view kSeqKey = R"({"a":)";
+  if (!data.starts_with(kSeqKey)) return std::nullopt;
+  Delivery d;
+  d.frame = data;
+  auto pos = parse_int(data, kSeqKey.size(), d.seq);
+  if (pos == std::string_view::npos || data.compare(pos, kTimeKey.size(), kTimeKey) != 0) return std::nullopt;
+  if (parse_int(data, pos + kTimeKey.size(), d.sent_ns) == std::string_view::npos) return std::nullopt;
+  return d;
+}
+
+std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t sent_ns,
+                          std::size_t payload_bytes, std::int64_t id) {
+  const std::string data = benchmark_data(seq, sent_ns, payload_bytes);
   std::string frame = R"({"op":"publish","id":)" + std::to_string(id != 0 ? id : seq) + R"(,"room":")";
   frame.append(room);
   frame += R"(","data":)";

@@ -35,8 +35,15 @@ std::optional<Delivery> parse_delivery(std::string_view frame);
 // A {"id":…,"ok":true} or {"id":…,"error":…} reply; nullopt for anything else.
 std::optional<Reply> parse_reply(std::string_view frame);
 
-// {"op":"publish","id":<seq>,"room":…,"data":…}, whose data is `payload_bytes` long when that is
-// more than the unpadded data; with an `id` other than 0, that id rather than the seq.
+// The benchmark data {"a":<seq>,"b":<sent_ns>,"p":"xx…"}, padded to `payload_bytes` when that is
+// more than the unpadded data: what a switchboard publish carries as "data", and a NATS PUB as
+// its payload.
+std::string benchmark_data(std::int64_t seq, std::int64_t sent_ns, std::size_t payload_bytes);
+// The seq and send time of benchmark data at the start of `data` (a NATS message's payload);
+// nullopt for anything else. The Delivery's room is left empty.
+std::optional<Delivery> parse_data(std::string_view data);
+// {"op":"publish","id":<seq>,"room":…,"data":<benchmark_data>}; with an `id` other than 0, that
+// id rather than the seq.
 std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t sent_ns,
                           std::size_t payload_bytes, std::int64_t id = 0);
 // {"op":"subscribe","id":"s","room":…}; its reply has the id "s" (with quotes).

@@ -1,6 +1,8 @@
 // The clients of a fanout, latency, connections or idle run, and the tally of what they got:
 // subscribers, each in its room, spread round-robin over the nodes, and publishers on node 0.
 // Every benchmark delivery is counted and checked to follow the connection's previous one.
+// Against a nats-server (--broker nats), the same over NATS: SUB for subscribe, PUB + PING for
+// a publish (its PONG counted as the acknowledgement), MSG for a delivery.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -33,6 +35,9 @@ class Traffic {
   void open_subscribers(const Subscribers& plan);
   // `on_reply` gets each publish reply, once counted (an error reply too).
   void open_publishers(std::size_t count, std::function<void(const Reply&)> on_reply);
+  // A benchmark message for `room`: publish_frame(), or a NATS PUB + PING with the same data.
+  std::string publish_frame(std::string_view room, std::int64_t seq, std::int64_t sent_ns,
+                            std::size_t payload_bytes) const;
   // True if every subscriber and publisher asked for is open; otherwise `out` says so
   // ("error", "client_errors").
   bool ready(nlohmann::ordered_json& out) const;
@@ -55,6 +60,9 @@ class Traffic {
  private:
   void on_subscriber_frame(BenchClient& c, std::string_view frame);
   void on_publisher_frame(std::string_view frame);
+  void on_delivery(BenchClient& c, const Delivery& d);
+  void on_nats_subscriber(BenchClient& c, const NatsStream::Event& e);
+  void on_nats_publisher(const NatsStream::Event& e);
 
   Deployment& deployment_;
   ClientFleet subscribers_, publishers_;

@@ -55,6 +55,11 @@ Common flags:
                         with --redis-cluster (sharded pub/sub)
   --redis-cli PATH      forms a Redis Cluster of 3 masters or more [redis-cli]
   --log-dir DIR         where the node and Redis logs go [/tmp/switchboard-bench-<pid>]
+  --broker NAME         switchboard, or nats: idle, fanout and latency against a nats-server on
+                        its WebSocket listener, pinned like the node, the clients speaking NATS
+                        (SUB, PUB + PING, MSG) with the same payloads [switchboard]
+  --nats-server PATH    with --broker nats [nats-server]; --node-threads sets its GOMAXPROCS,
+                        --node-arg adds arguments to it
 )";
 
 // The workloads that print one JSON line.
@@ -92,6 +97,11 @@ int main(int argc, char* argv[]) {
     const std::string started = utc_now();
 
     std::vector<nlohmann::ordered_json> results;
+    if (options.text("broker", "switchboard") == "nats" && workload != "idle" && workload != "fanout" &&
+        workload != "latency") {
+      std::cerr << "switchboard-bench " << workload << ": --broker nats runs idle, fanout and latency only\n";
+      return 2;
+    }
     if (auto it = kOneLine.find(workload); it != kOneLine.end())
       results.push_back(it->second(options));
     else if (workload == "cluster")
