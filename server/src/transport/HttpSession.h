@@ -66,6 +66,8 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   // While a poll is held: watches the socket, and calls `abandon` when the client goes away (the
   // poll is abandoned). Stopped when the answer comes.
   void watch_poll(std::function<void()> abandon);
+  // What tells `session` that the poll this connection gave it was abandoned.
+  std::function<void()> abandoning(const std::shared_ptr<PollSession>& session);
   void await_poll_client();
   void stop_watching_poll();
   // The client's address: the peer's, or with --trust-forwarded-for the last X-Forwarded-For entry.

@@ -275,9 +275,7 @@ void HttpSession<Stream>::poll() {
     // A session this node holds takes the poll, whatever HTTP connection it comes on.
     if (auto session = ctx_.polls.find(*id)) {
       session->take({ack, poll_responder(), false, this});
-      return watch_poll([session = std::weak_ptr<PollSession>(session), from = static_cast<const void*>(this)] {
-        if (auto held = session.lock()) held->abandon(from);
-      });
+      return watch_poll(abandoning(session));
     }
     // One another node holds: the poll is relayed there; if that node does not have it (or is
     // gone), a session opens here, as for a first poll.
@@ -312,9 +310,7 @@ void HttpSession<Stream>::open_poll() {
     auto session = std::make_shared<PollSession>(stream_.get_executor(), ctx_, id, std::move(admitted),
                                                  ctx_.relay->new_session_id());
     session->start(std::move(request), {std::nullopt, poll_responder(), at_once, this});
-    watch_poll([session = std::weak_ptr<PollSession>(session), from = static_cast<const void*>(this)] {
-      if (auto held = session.lock()) held->abandon(from);
-    });
+    watch_poll(abandoning(session));
   });
 }
 
@@ -340,6 +336,13 @@ std::function<void(std::string body, std::function<void()> written)> HttpSession
       self->written_ = std::move(written);
       self->send(std::move(res));
     });
+  };
+}
+
+template <class Stream>
+std::function<void()> HttpSession<Stream>::abandoning(const std::shared_ptr<PollSession>& session) {
+  return [session = std::weak_ptr<PollSession>(session), from = static_cast<const void*>(this)] {
+    if (auto held = session.lock()) held->abandon(from);
   };
 }
 

@@ -85,34 +85,32 @@ void PollRelay::arm(std::uint64_t ref, std::chrono::milliseconds after) {
   });
 }
 
-void PollRelay::lose(std::uint64_t ref) {
-  std::function<void()> gone;
-  std::string holder;
+std::optional<PollRelay::Relayed> PollRelay::take(std::uint64_t ref) {
+  std::optional<Relayed> relayed;
   {
     std::lock_guard lock(mutex_);
     auto it = relayed_.find(ref);
-    if (it == relayed_.end()) return;
-    gone = std::move(it->second.gone);
-    if (it->second.held) holder = std::move(it->second.holder);
+    if (it == relayed_.end()) return std::nullopt;
+    relayed = std::move(it->second);
     relayed_.erase(it);
   }
+  // Its deadline is done with (on the timer's own executor, as every use of it).
+  net::post(relayed->deadline->get_executor(), [deadline = relayed->deadline] { deadline->cancel(); });
+  return relayed;
+}
+
+void PollRelay::lose(std::uint64_t ref) {
+  auto relayed = take(ref);
+  if (!relayed) return;
   ++metrics_.polls_relayed_gone;
   // A holder that had the poll and did not answer in time lets it go (its session's grace starts):
   // the client has a session here from now on.
-  if (!holder.empty()) channel_.tell(holder, json{{"op", "poll-abandon"}, {"ref", ref}});
-  gone();
+  if (relayed->held) channel_.tell(relayed->holder, json{{"op", "poll-abandon"}, {"ref", ref}});
+  relayed->gone();
 }
 
 void PollRelay::abandon(std::uint64_t ref) {
-  std::string holder;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = relayed_.find(ref);
-    if (it == relayed_.end()) return;
-    holder = std::move(it->second.holder);
-    relayed_.erase(it);
-  }
-  channel_.tell(holder, json{{"op", "poll-abandon"}, {"ref", ref}});
+  if (auto relayed = take(ref)) channel_.tell(relayed->holder, json{{"op", "poll-abandon"}, {"ref", ref}});
 }
 
 void PollRelay::end(const std::string& holder, const std::string& session) {
@@ -152,18 +150,7 @@ void PollRelay::told(const std::string& from, const json& message, std::string_v
     // (together below the 30 s a proxy commonly allows a response, with the defaults: 28 s).
     arm(*ref, poll_timeout_ + channel_.reply_timeout());
   } else if (op == "poll-answer") {
-    Respond respond;
-    std::shared_ptr<net::steady_timer> deadline;
-    {
-      std::lock_guard lock(mutex_);
-      auto it = relayed_.find(*ref);
-      if (it == relayed_.end()) return;
-      respond = std::move(it->second.respond);
-      deadline = std::move(it->second.deadline);
-      relayed_.erase(it);
-    }
-    net::post(deadline->get_executor(), [deadline] { deadline->cancel(); });
-    respond(std::string(payload), {});
+    if (auto relayed = take(*ref)) relayed->respond(std::string(payload), {});
   } else if (op == "poll-gone") {
     lose(*ref);
   }

@@ -87,6 +87,9 @@ class PollRelay {
   };
 
   void arm(std::uint64_t ref, std::chrono::milliseconds after);
+  // Relayed poll `ref`, taken out (its deadline cancelled), when it is still waiting; what it
+  // holds is released after the lock is let go.
+  std::optional<Relayed> take(std::uint64_t ref);
   // Ends relayed poll `ref` with `gone` (when it is still waiting).
   void lose(std::uint64_t ref);
   void hold(const std::string& from, const nlohmann::json& message);
