@@ -19,6 +19,14 @@ std::size_t parse_int(std::string_view s, std::size_t pos, std::int64_t& out) {
   return static_cast<std::size_t>(end - s.data());
 }
 
+// Reads the benchmark data's sequence number (the integer at `pos`, after {"a":) and send time
+// into `d`; false when they are not there.
+bool parse_seq_and_time(std::string_view s, std::size_t pos, Delivery& d) {
+  pos = parse_int(s, pos, d.seq);
+  if (pos == std::string_view::npos || s.compare(pos, kTimeKey.size(), kTimeKey) != 0) return false;
+  return parse_int(s, pos + kTimeKey.size(), d.sent_ns) != std::string_view::npos;
+}
+
 }  // namespace
 
 FrameKind classify(std::string_view frame) {
@@ -36,10 +44,7 @@ std::optional<Delivery> parse_delivery(std::string_view frame) {
   Delivery d;
   d.frame = frame;
   d.room = frame.substr(kMessagePrefix.size(), room_end - kMessagePrefix.size());
-  auto pos = parse_int(frame, room_end + kDataPrefix.size(), d.seq);
-  if (pos == std::string_view::npos || frame.compare(pos, kTimeKey.size(), kTimeKey) != 0)
-    return std::nullopt;
-  if (parse_int(frame, pos + kTimeKey.size(), d.sent_ns) == std::string_view::npos) return std::nullopt;
+  if (!parse_seq_and_time(frame, room_end + kDataPrefix.size(), d)) return std::nullopt;
   return d;
 }
 
@@ -67,9 +72,7 @@ std::optional<Delivery> parse_data(std::string_view data) {
   if (!data.starts_with(kSeqKey)) return std::nullopt;
   Delivery d;
   d.frame = data;
-  auto pos = parse_int(data, kSeqKey.size(), d.seq);
-  if (pos == std::string_view::npos || data.compare(pos, kTimeKey.size(), kTimeKey) != 0) return std::nullopt;
-  if (parse_int(data, pos + kTimeKey.size(), d.sent_ns) == std::string_view::npos) return std::nullopt;
+  if (!parse_seq_and_time(data, kSeqKey.size(), d)) return std::nullopt;
   return d;
 }
 
