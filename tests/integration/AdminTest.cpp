@@ -9,6 +9,8 @@
 #include "WebhookReceiver.h"
 #include "WsClient.h"
 
+namespace admin_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -277,3 +279,5 @@ TEST(Admin, EachNodeOfAClusterShowsEveryNode) {
     EXPECT_EQ(of_b["connections"], 1);
   }
 }
+
+}  // namespace admin_test

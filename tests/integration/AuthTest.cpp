@@ -6,6 +6,8 @@
 #include "WsClient.h"
 #include "switchboard/auth/JwtAuthenticator.h"
 
+namespace auth_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -130,3 +132,5 @@ TEST(Auth, BrowserOriginsAreChecked) {
   EXPECT_EQ(WsClient::try_handshake(node.port()).status, 101);  // no Origin: not a browser
   EXPECT_EQ(node.metrics().handshakes_rejected("origin_not_allowed"), 1u);
 }
+
+}  // namespace auth_test

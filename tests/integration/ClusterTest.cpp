@@ -20,6 +20,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace cluster_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -1486,3 +1488,5 @@ TEST(Cluster, WaitReplicasWithARedisThatRefusesWaitRefusesPublishes) {
   EXPECT_EQ(refused["error"]["code"], "unavailable") << refused.dump();
   EXPECT_EQ(metric(node, "switchboard_redis_replica_waits_short_total"), "0");
 }
+
+}  // namespace cluster_test

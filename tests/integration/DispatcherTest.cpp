@@ -6,6 +6,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace dispatcher_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -450,3 +452,5 @@ TEST(Dispatcher, DrainRefusesNewcomersAndServesTheConnectedUntilTheirGoingAway) 
   EXPECT_EQ(info.code, 1001);
   EXPECT_EQ(node.metrics().handshakes_rejected("draining"), 1u);
 }
+
+}  // namespace dispatcher_test

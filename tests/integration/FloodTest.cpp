@@ -5,6 +5,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace flood_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -55,3 +57,5 @@ TEST(Floods, ManyTinyValidRequestsAreServedWithinTheRate) {
   EXPECT_EQ(bystander.request({{"op", "ping"}})["ok"], true);
   EXPECT_TRUE(busy.is_open());
 }
+
+}  // namespace flood_test

@@ -10,6 +10,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace history_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -219,3 +221,5 @@ TEST_P(History, LostHistoryStartsANewEpoch) {
   EXPECT_EQ(publish(pub, "chat:lobby", 1), std::vector<std::uint64_t>{1});
   EXPECT_EQ(back.read_json()["offset"], 1);
 }
+
+}  // namespace history_test

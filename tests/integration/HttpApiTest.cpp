@@ -10,6 +10,8 @@
 #include "WsClient.h"
 #include "switchboard/auth/JwtSigner.h"
 
+namespace http_api_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -259,3 +261,5 @@ TEST(TokenSize, OversizeTokensAre401AndHugeRequests413) {
   auto huge = WsClient::try_handshake(node.port(), o);
   EXPECT_EQ(huge.status, 413);
 }
+
+}  // namespace http_api_test

@@ -16,6 +16,8 @@
 #include "WebhookReceiver.h"
 #include "backend/HttpClient.h"
 
+namespace http_client_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 namespace net = boost::asio;
@@ -120,3 +122,5 @@ TEST(HttpClient, AUrlWithNothingListeningFailsWithTheReason) {
   EXPECT_EQ(response.error.rfind("connect: ", 0), 0u) << response.error;
   EXPECT_TRUE(response.sent) << "a connection was attempted";
 }
+
+}  // namespace http_client_test

@@ -4,6 +4,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace http_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard::test;
 using nlohmann::json;
 
@@ -83,3 +85,5 @@ TEST(Http, MetricsCountWhatHappened) {
   }
   EXPECT_TRUE(eventually([&] { return node.metrics().connections_current.load() == 0; }));
 }
+
+}  // namespace http_test

@@ -11,6 +11,8 @@
 #include "TestToken.h"
 #include "WsClient.h"
 
+namespace idempotent_publish_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -171,3 +173,5 @@ TEST_P(IdempotentPublishOff, KeysAreIgnored) {
   EXPECT_EQ(c.read_json()["offset"], 1);
   EXPECT_EQ(c.read_json()["offset"], 2);
 }
+
+}  // namespace idempotent_publish_test

@@ -6,6 +6,8 @@
 #include "TestToken.h"
 #include "WsClient.h"
 
+namespace limits_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -253,3 +255,5 @@ TEST(Limits, ATokensLimitsClaimAppliesToItsHttpPublishes) {
   EXPECT_NE(json::parse(refused.body)["error"]["message"].get<std::string>().find("--http-publish-rate-per-user"),
             std::string::npos);
 }
+
+}  // namespace limits_test

@@ -5,6 +5,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace load_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -134,3 +136,5 @@ TEST(Load, AThousandConnectionsInOneRoom) {
   EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 1; }, std::chrono::seconds(20)));
   EXPECT_EQ(node.dispatcher().registry().room_count(), 0u);
 }
+
+}  // namespace load_test

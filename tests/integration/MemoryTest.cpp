@@ -10,6 +10,8 @@
 #include "TestToken.h"
 #include "WsClient.h"
 
+namespace memory_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -208,3 +210,5 @@ TEST(Memory, ApiKeysHaveTheirOwnPublishRate) {
   EXPECT_EQ(publish("second-key-0123456789abcdef"), 200);
   EXPECT_EQ(node.metrics().http_publishes_rate_limited("api_key"), 1u);
 }
+
+}  // namespace memory_test

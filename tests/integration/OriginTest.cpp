@@ -10,6 +10,8 @@
 #include "WsClient.h"
 #include "switchboard/server/Log.h"
 
+namespace origin_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -265,3 +267,5 @@ TEST(Origins, RefusedHandshakesAreLoggedWithoutTokensAtABoundedRate) {
   EXPECT_LT(lines, 32u);  // not one per refusal
   EXPECT_EQ(node.metrics().handshakes_rejected("expired"), 31u);  // every one is still counted
 }
+
+}  // namespace origin_test

@@ -17,6 +17,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace payload_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -156,3 +158,5 @@ TEST(Payload, InvalidDataRefusedOnEveryPath) {
   client.send_text(R"({"op":"publish","id":2,"room":"r","data":)" + std::string(64, '[') + std::string(64, ']') + "}");
   EXPECT_EQ(client.read_json()["error"]["code"], "bad_request");
 }
+
+}  // namespace payload_test

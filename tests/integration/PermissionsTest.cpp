@@ -8,6 +8,8 @@
 #include "WsClient.h"
 #include "switchboard/server/Log.h"
 
+namespace permissions_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -200,3 +202,5 @@ TEST(TokenLifetime, AUserIdCannotForgeALogLine) {
   std::istringstream lines(log);
   for (std::string line; std::getline(lines, line);) EXPECT_NE(line.rfind(forged, 0), 0u) << line;
 }
+
+}  // namespace permissions_test

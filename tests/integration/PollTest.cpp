@@ -18,6 +18,8 @@
 #include "TestToken.h"
 #include "WsClient.h"
 
+namespace poll_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -565,3 +567,5 @@ TEST(Poll, AClientThatGoesAwayDuringAHeldPollLeavesAfterTheGraceNotTheTimeout) {
   EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 1; }));
   EXPECT_EQ(node.metrics().poll_timeouts.load(), 0u);
 }
+
+}  // namespace poll_test

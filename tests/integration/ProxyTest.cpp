@@ -15,6 +15,8 @@
 #include "WebhookReceiver.h"
 #include "WsClient.h"
 
+namespace proxy_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -378,3 +380,5 @@ TEST(ProxyConnect, WithoutJwtKeysEveryHandshakeIsTheApplicationsAndAPastExpiryIs
     EXPECT_EQ(r.status, 503) << at << ": " << r.body;
   }
 }
+
+}  // namespace proxy_test

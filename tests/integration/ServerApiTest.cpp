@@ -10,6 +10,8 @@
 #include "TestToken.h"
 #include "WsClient.h"
 
+namespace server_api_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -295,3 +297,5 @@ TEST_P(ServerApi, OnlyApiKeysMayUseIt) {
   EXPECT_EQ(a().metrics().api_requests("disconnect", 403), 1u);
   EXPECT_EQ(a().metrics().api_requests("users", 401), 1u);
 }
+
+}  // namespace server_api_test

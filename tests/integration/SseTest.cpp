@@ -8,6 +8,8 @@
 #include "TestToken.h"
 #include "WsClient.h"
 
+namespace sse_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -279,3 +281,5 @@ TEST(Sse, AnHttp10ClientGetsABodyThatEndsWithTheConnection) {
   publish(pub, "a", "hello");
   EXPECT_EQ(sse.next_json()["data"], "hello");
 }
+
+}  // namespace sse_test

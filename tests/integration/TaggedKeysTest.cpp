@@ -18,6 +18,8 @@
 #include "switchboard/cluster/RedisCluster.h"
 #include "switchboard/protocol/Messages.h"
 
+namespace tagged_keys_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -394,3 +396,5 @@ TEST_F(TaggedKeys, ARedisRestartRestoresPresence) {
   EXPECT_EQ(cli("HLEN 'test:presence:{r}:conns'"), "1\n");
   wait_ready(n);
 }
+
+}  // namespace tagged_keys_test

@@ -8,6 +8,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace timeout_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard::test;
 
 TEST(Timeouts, SilentWebSocketIsDroppedAfterTheIdleTimeout) {
@@ -53,3 +55,5 @@ TEST(Timeouts, UnfinishedHandshakeIsDropped) {
   ASSERT_TRUE(done) << "the node kept a half-sent handshake open";
   EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) << ec.message();
 }
+
+}  // namespace timeout_test

@@ -6,6 +6,8 @@
 #include "TestNode.h"
 #include "WsClient.h"
 
+namespace tls_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard::test;
 using nlohmann::json;
 
@@ -57,3 +59,5 @@ TEST(Tls, MissingCertificateFailsToStart) {
   config.tls_key = "/nonexistent/key.pem";
   EXPECT_ANY_THROW(TestNode node(config));
 }
+
+}  // namespace tls_test

@@ -16,6 +16,8 @@
 #include "WebhookReceiver.h"
 #include "WsClient.h"
 
+namespace webhook_test {  // this suite's own names: the sanitizer builds compile suites together
+
 using namespace switchboard;
 using namespace switchboard::test;
 using nlohmann::json;
@@ -334,3 +336,5 @@ TEST(Webhooks, ANodeThatStopsTellsTheLastLeavesOfItsUsers) {
   while (seen.size() < 4) take();
   EXPECT_EQ(seen, (std::vector<std::string>{"room_occupied", "member_added", "member_removed", "room_vacated"}));
 }
+
+}  // namespace webhook_test
