@@ -48,6 +48,12 @@ void CpuMeter::report(nlohmann::ordered_json& out, double elapsed_s, std::size_t
   out["node_cpu_us_per_delivery"] =
       deliveries ? Figures::rounded(node_cpu / static_cast<double>(deliveries), 1000) : 0.0;
   out["node_cpu_util"] = Figures::rounded(node_cpu / (elapsed_s * 1e6), util_scale);
+  // The kernel's part: on loopback, a send also runs the receiving socket's path (the client's),
+  // billed to the sender.
+  const double node_sys = static_cast<double>(node_after_.sys_us - node_before_.sys_us);
+  out["node_sys_us_per_delivery"] =
+      deliveries ? Figures::rounded(node_sys / static_cast<double>(deliveries), 1000) : 0.0;
+  out["node_sys_share"] = node_cpu > 0 ? Figures::rounded(node_sys / node_cpu, 100) : 0.0;
   if (deployment_.has_redis()) out["redis_cpu_us"] = redis_cpu_us();
   if (deployment_.redis_masters() > 0) out["redis_cpu_us_per_master"] = redis_cpu_us_per_master();
   if (deployment_.has_redis()) {

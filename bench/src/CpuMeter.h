@@ -23,7 +23,8 @@ class CpuMeter {
   // Takes the figures at the end.
   void stop();
 
-  // "node_cpu_us", "node_cpu_us_per_delivery" (over `deliveries`), "node_cpu_util", "redis_cpu_us"
+  // "node_cpu_us", "node_cpu_us_per_delivery" (over `deliveries`), "node_cpu_util",
+  // "node_sys_us_per_delivery" and "node_sys_share" (the kernel's part of the node's CPU), "redis_cpu_us"
   // (with Redis; summed over the masters of a Redis Cluster, and "redis_cpu_us_per_master" then)
   // and "client_cpu_util", over `elapsed_s`; the utilisations rounded to 1/util_scale. With Redis,
   // "redis_commands": per command run during the measurement (all masters), its calls and µs

@@ -120,6 +120,7 @@ ProcStats Deployment::stats() const {
   for (const auto& n : nodes_) {
     auto s = n->stats();
     total.cpu_us += s.cpu_us;
+    total.sys_us += s.sys_us;
     total.rss_kib += s.rss_kib;
   }
   return total;
@@ -129,6 +130,7 @@ ProcStats Deployment::redis_stats() const {
   ProcStats total;
   for (const auto& s : redis_stats_per_master()) {
     total.cpu_us += s.cpu_us;
+    total.sys_us += s.sys_us;
     total.rss_kib += s.rss_kib;
   }
   return total;

@@ -11,7 +11,7 @@
 namespace switchboard::bench {
 
 ProcStats ProcStats::of(pid_t pid) {
-  ProcStats stats{-1, -1};
+  ProcStats stats{-1, -1, -1};
   const std::string dir = "/proc/" + std::to_string(pid);
   std::ifstream stat(dir + "/stat");
   std::string line;
@@ -29,6 +29,7 @@ ProcStats ProcStats::of(pid_t pid) {
   }
   static const long ticks = sysconf(_SC_CLK_TCK);
   stats.cpu_us = (utime + stime) * 1'000'000 / ticks;
+  stats.sys_us = stime * 1'000'000 / ticks;
 
   std::ifstream status(dir + "/status");
   while (std::getline(status, line)) {

@@ -9,6 +9,7 @@ namespace switchboard::bench {
 
 struct ProcStats {
   std::int64_t cpu_us = 0;   // utime + stime of /proc/<pid>/stat (all threads), in microseconds
+  std::int64_t sys_us = 0;   // of which stime: in the kernel (system calls, and what they run)
   std::int64_t rss_kib = 0;  // VmRSS of /proc/<pid>/status
 
   // The process's figures now; both -1 if it is gone.
