@@ -85,3 +85,42 @@ TEST(Inbox, WhatWaitsWhenTheEventLoopEndsIsDropped) {
   }
   EXPECT_TRUE(weak.expired());
 }
+
+TEST(Inbox, ABatchHandsEachInboxItsShareInOneDrainWhenItEndsInTheOrderHandedOver) {
+  // Two inboxes, their event loops not running yet: what a batch hands over is held by the batch
+  // until it ends, then each inbox has one drain posted for all of its share.
+  net::io_context first_ioc, second_ioc;
+  Inbox& first = net::use_service<Inbox>(first_ioc);
+  Inbox& second = net::use_service<Inbox>(second_ioc);
+  auto a = std::make_shared<Recorder>();
+  auto b = std::make_shared<Recorder>();
+  a->expected_thread = b->expected_thread = std::this_thread::get_id();
+  auto deliver = [](Inbox& inbox, const std::shared_ptr<Recorder>& to, const std::string& text) {
+    inbox.deliver(to, switchboard::protocol::make_payload(text), Inbox::Clock::now());
+  };
+  {
+    Inbox::Batch batch;
+    deliver(first, a, "a1");
+    deliver(second, b, "b1");
+    {
+      Inbox::Batch inner;  // does nothing: the outer batch hands everything over
+      first.post(a, [a] { a->got.push_back("a2"); });
+    }
+    deliver(first, a, "a3");
+    // Nothing handed over yet: the loops have nothing to run.
+    EXPECT_EQ(first_ioc.poll(), 0u);
+    EXPECT_EQ(second_ioc.poll(), 0u);
+    first_ioc.restart();
+    second_ioc.restart();
+  }
+  // One drain each, with everything in order.
+  EXPECT_EQ(first_ioc.poll(), 1u);
+  EXPECT_EQ(second_ioc.poll(), 1u);
+  EXPECT_EQ(a->got, (std::vector<std::string>{"a1", "a2", "a3"}));
+  EXPECT_EQ(b->got, (std::vector<std::string>{"b1"}));
+  // Without a batch, each hand-off goes at once.
+  deliver(first, a, "a4");
+  first_ioc.restart();
+  EXPECT_EQ(first_ioc.poll(), 1u);
+  EXPECT_EQ(a->got.back(), "a4");
+}

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "switchboard/protocol/Messages.h"
+#include "transport/Inbox.h"
 
 namespace switchboard::server {
 
@@ -117,6 +118,10 @@ protocol::StreamPosition announced(bool message, std::uint64_t offset, std::stri
 std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Payload& frame, std::uint64_t offset,
                                   std::string_view epoch) {
   std::shared_lock lock(mutex_);
+  // The subscribers on other I/O threads get the message in one hand-off per thread, made when
+  // the loop ends and before the lock goes (destroyed first): an unsubscribe, which takes the
+  // lock exclusively, then finds every delivery before it handed over, and its reply behind them.
+  Inbox::Batch handoffs;
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
   Room& r = it->second;
@@ -217,6 +222,7 @@ RoomRegistry::ReleaseResult RoomRegistry::release(const std::shared_ptr<Connecti
 
 std::size_t RoomRegistry::deliver_presence(const std::string& room, const protocol::Payload& frame) {
   std::shared_lock lock(mutex_);
+  Inbox::Batch handoffs;  // as in deliver()
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;
   std::size_t n = 0;

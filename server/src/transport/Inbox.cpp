@@ -1,5 +1,6 @@
 #include "transport/Inbox.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 namespace switchboard::server {
@@ -16,7 +17,41 @@ void Inbox::post(std::shared_ptr<Receiver> receiver, std::function<void()> task)
   append({std::move(receiver), nullptr, {}, std::move(task)});
 }
 
+namespace {
+thread_local Inbox::Batch* current_batch = nullptr;
+}  // namespace
+
+Inbox::Batch::Batch() {
+  if (current_batch) return;
+  current_batch = this;
+  active_ = true;
+}
+
+Inbox::Batch::~Batch() {
+  if (!active_) return;
+  current_batch = nullptr;  // what the shares' appends post is handed over at once
+  for (auto& share : shares_) share.inbox->append_all(share.entries);
+}
+
+void Inbox::append_all(std::vector<Entry>& entries) {
+  bool first;
+  {
+    std::lock_guard lock(mutex_);
+    first = entries_.empty();
+    for (auto& entry : entries) entries_.push_back(std::move(entry));
+  }
+  entries.clear();
+  if (first) boost::asio::post(ioc_, [this] { drain(); });
+}
+
 void Inbox::append(Entry entry) {
+  if (auto* batch = current_batch) {
+    auto share = std::find_if(batch->shares_.begin(), batch->shares_.end(),
+                              [this](const Batch::Share& s) { return s.inbox == this; });
+    if (share == batch->shares_.end()) share = batch->shares_.insert(share, Batch::Share{this, {}});
+    share->entries.push_back(std::move(entry));
+    return;
+  }
   bool first;
   {
     std::lock_guard lock(mutex_);

@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "switchboard/protocol/Payload.h"
 
@@ -51,7 +52,34 @@ class Inbox : public boost::asio::execution_context::service {
     std::function<void()> task;  // a task (when frame is null)
   };
 
+ public:
+  // A fan-out's hand-offs, gathered: while a Batch lives on a thread, what the thread hands to
+  // any inbox waits in it, and when it ends each inbox takes its share in one append — one lock
+  // and at most one wakeup of the inbox's thread for a whole room of subscribers, rather than one
+  // lock per subscriber, each of which could find that thread holding its io_context's lock (a
+  // futex wait and two context switches when the threads share a core). Whatever one thread
+  // hands to one inbox keeps its order. A Batch made while another lives on the thread does
+  // nothing: the outer one hands everything over.
+  class Batch {
+   public:
+    Batch();
+    ~Batch();
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+   private:
+    friend class Inbox;
+    struct Share {
+      Inbox* inbox;
+      std::vector<Entry> entries;
+    };
+    std::vector<Share> shares_;  // one per inbox reached: one per I/O thread at most
+    bool active_ = false;
+  };
+
+ private:
   void append(Entry entry);
+  void append_all(std::vector<Entry>& entries);
   void drain();
   // The io_context shuts down: what waits is dropped (it holds connections).
   void shutdown() override;
