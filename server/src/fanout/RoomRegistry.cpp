@@ -118,9 +118,10 @@ protocol::StreamPosition announced(bool message, std::uint64_t offset, std::stri
 std::size_t RoomRegistry::deliver(const std::string& room, const protocol::Payload& frame, std::uint64_t offset,
                                   std::string_view epoch) {
   std::shared_lock lock(mutex_);
-  // The subscribers on other I/O threads get the message in one hand-off per thread, made when
-  // the loop ends and before the lock goes (destroyed first): an unsubscribe, which takes the
-  // lock exclusively, then finds every delivery before it handed over, and its reply behind them.
+  // What the loop hands to inboxes (the other I/O threads' subscribers, and this thread's that
+  // wait behind earlier hand-offs) goes in one append per inbox, made when the loop ends and
+  // before the lock goes (destroyed first): an unsubscribe, which takes the lock exclusively,
+  // then finds every delivery before it handed over, and its reply behind them.
   Inbox::Batch handoffs;
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return 0;

@@ -38,7 +38,8 @@ class Inbox : public boost::asio::execution_context::service {
 
   explicit Inbox(boost::asio::io_context& ioc);
 
-  // Thread-safe. `receiver` gets `frame` on the inbox's thread, after everything handed over before.
+  // Thread-safe. `receiver` gets `frame` on the inbox's thread, after everything handed over before
+  // (while a Batch lives on the calling thread, "handed over" is when the Batch ends).
   void deliver(std::shared_ptr<Receiver> receiver, protocol::Payload frame, Clock::time_point at);
   // Thread-safe. Has `receiver` run `task` on the inbox's thread, after everything handed over
   // before (the receiver holds nothing extra: the entry keeps it alive).
@@ -59,7 +60,9 @@ class Inbox : public boost::asio::execution_context::service {
   // lock per subscriber, each of which could find that thread holding its io_context's lock (a
   // futex wait and two context switches when the threads share a core). Whatever one thread
   // hands to one inbox keeps its order. A Batch made while another lives on the thread does
-  // nothing: the outer one hands everything over.
+  // nothing: the outer one hands everything over. The hand-over runs in the destructor: memory
+  // exhausted there ends the process (an entry dropped would leave its connection's count of
+  // hand-offs waiting forever).
   class Batch {
    public:
     Batch();
