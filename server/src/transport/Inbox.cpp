@@ -30,18 +30,7 @@ Inbox::Batch::Batch() {
 Inbox::Batch::~Batch() {
   if (!active_) return;
   current_batch = nullptr;  // what the shares' appends post is handed over at once
-  for (auto& share : shares_) share.inbox->append_all(share.entries);
-}
-
-void Inbox::append_all(std::vector<Entry>& entries) {
-  bool first;
-  {
-    std::lock_guard lock(mutex_);
-    first = entries_.empty();
-    for (auto& entry : entries) entries_.push_back(std::move(entry));
-  }
-  entries.clear();
-  if (first) boost::asio::post(ioc_, [this] { drain(); });
+  for (auto& share : shares_) share.inbox->hand_over(share.entries.data(), share.entries.size());
 }
 
 void Inbox::append(Entry entry) {
@@ -52,11 +41,15 @@ void Inbox::append(Entry entry) {
     share->entries.push_back(std::move(entry));
     return;
   }
+  hand_over(&entry, 1);
+}
+
+void Inbox::hand_over(Entry* entries, std::size_t count) {
   bool first;
   {
     std::lock_guard lock(mutex_);
     first = entries_.empty();
-    entries_.push_back(std::move(entry));
+    for (std::size_t i = 0; i < count; ++i) entries_.push_back(std::move(entries[i]));
   }
   // One drain per batch: entries appended meanwhile wait for the drain already posted.
   if (first) boost::asio::post(ioc_, [this] { drain(); });

@@ -81,8 +81,10 @@ class Inbox : public boost::asio::execution_context::service {
   };
 
  private:
+  // Queues `entry` now, or into the thread's Batch while one lives.
   void append(Entry entry);
-  void append_all(std::vector<Entry>& entries);
+  // Moves `count` entries into the queue under one lock; posts a drain unless one is on its way.
+  void hand_over(Entry* entries, std::size_t count);
   void drain();
   // The io_context shuts down: what waits is dropped (it holds connections).
   void shutdown() override;
