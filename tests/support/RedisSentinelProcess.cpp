@@ -170,8 +170,16 @@ void RedisSentinelProcess::wait_until_ready(const char* what) {
   std::string missing;
   auto ready = [&] {
     // In sync, and online for the master (after the replica's first ACK): WAIT counts it.
-    if (cli(replica_port(), "INFO replication").find("master_link_status:up") == std::string::npos) {
-      missing = "the replica on " + replica + " is not in sync";
+    const std::string replication = cli(replica_port(), "INFO replication");
+    if (replication.find("master_link_status:up") == std::string::npos) {
+      // What the replica says of its link, for the error (role, master, sync under way, down since).
+      std::string link;
+      for (const auto& line : lines_of(replication))
+        if (line.starts_with("role:") || line.starts_with("master_host:") || line.starts_with("master_port:") ||
+            line.starts_with("master_link_status:") || line.starts_with("master_sync_in_progress:") ||
+            line.starts_with("master_link_down_since_seconds:"))
+          link += " " + line;
+      missing = "the replica on " + replica + " is not in sync:" + link;
       return false;
     }
     if (cli(master_port(), "INFO replication").find("state=online") == std::string::npos) {
