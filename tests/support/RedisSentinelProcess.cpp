@@ -162,13 +162,19 @@ void RedisSentinelProcess::start_sentinel(std::size_t index, std::uint16_t maste
 }
 
 // The replica is in sync with the master, and every sentinel knows the two others, names the
-// master, and sees the replica up, in sync with that master. When that never comes, the error
-// says what was still missing the last time it was looked at.
+// master, and sees the replica up, in sync with that master. Which server is the master is the
+// sentinels' word, not this object's memory: on a loaded machine a slow answer can outlast the
+// 1 s down-after and fail over once more, promoting a server that was just restarted as a
+// replica. When readiness never comes, the error says what was still missing the last time it
+// was looked at.
 void RedisSentinelProcess::wait_until_ready(const char* what) {
-  const std::string master = std::to_string(master_port());
-  const std::string replica = std::to_string(replica_port());
   std::string missing;
   auto ready = [&] {
+    auto named = lines_of(cli(sentinel_ports_[0], std::string("SENTINEL get-master-addr-by-name ") + kMasterName));
+    for (std::size_t i = 0; i < std::size(servers_); ++i)
+      if (named.size() == 2 && named[1] == std::to_string(servers_[i].port)) master_ = i;
+    const std::string master = std::to_string(master_port());
+    const std::string replica = std::to_string(replica_port());
     // In sync, and online for the master (after the replica's first ACK): WAIT counts it.
     const std::string replication = cli(replica_port(), "INFO replication");
     if (replication.find("master_link_status:up") == std::string::npos) {

@@ -42,7 +42,8 @@ class RedisSentinelProcess {
   // master (within 20 s, else throws). master_port() is then the promoted one's.
   void kill_master();
   // The killed server again, as a replica of the current master, in sync and seen by every
-  // sentinel. Nothing to do when none was killed.
+  // sentinel. Nothing to do when none was killed. master_port() is afterwards the server the
+  // sentinels name (one more failover on a loaded machine may have promoted the restarted one).
   void restore();
 
   // redis-cli against 127.0.0.1:port; what it printed.
