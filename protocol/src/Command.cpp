@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "switchboard/protocol/BinaryData.h"
 #include "switchboard/protocol/JsonText.h"
 
 namespace switchboard::protocol {
@@ -116,6 +117,18 @@ std::variant<Members, CommandError> scan_body(std::string_view text, const char*
 
 bool op_takes_room(Op op) { return op != Op::ping && op != Op::refresh; }
 
+// Reads a publish's `data` member (`what` names the request in the error) into `data`: its text,
+// which, when it is written as binary data, must be exactly {"$binary":"<base64>"}.
+std::optional<std::string> read_data(const Members& doc, std::string& data, const char* what) {
+  auto* member = find(doc, "data");
+  if (!member) return std::string(what) + " needs data";
+  data = text_of(*member);
+  if (is_binary_data(data)) return binary_data_problem(data);
+  return std::nullopt;
+}
+
+ParseResult parse_request(std::string_view text, const std::string_view* bytes);
+
 }  // namespace
 
 bool is_valid_idem(std::string_view key) {
@@ -128,7 +141,21 @@ bool is_valid_idem(std::string_view key) {
   return true;
 }
 
-ParseResult parse_command(std::string_view text) {
+ParseResult parse_command(std::string_view text) { return parse_request(text, nullptr); }
+
+ParseResult parse_binary_command(std::string_view frame) {
+  auto newline = frame.find('\n');
+  if (newline == std::string_view::npos)
+    return error(ErrorCode::bad_request,
+                 "a binary frame is a publish request's JSON header on one line, a newline, then the bytes");
+  std::string_view bytes = frame.substr(newline + 1);
+  return parse_request(frame.substr(0, newline), &bytes);
+}
+
+namespace {
+
+// A request: a text frame, or the header of a binary frame that carries `bytes` (else null).
+ParseResult parse_request(std::string_view text, const std::string_view* bytes) {
   constexpr const char* too_deep = "request nests deeper than 64 levels";
   if (nesting_depth(text) > kMaxNestingDepth) return error(ErrorCode::bad_request, too_deep);
   auto scanned = scan_object(text, "frame is not valid JSON", "a request is a JSON object", too_deep);
@@ -189,10 +216,16 @@ ParseResult parse_command(std::string_view text) {
     }
   }
 
+  if (bytes && req.op != Op::publish)
+    return error(ErrorCode::bad_request, "a binary frame carries a publish; other requests are text frames", req.id);
   if (req.op == Op::publish) {
-    auto* data = find(doc, "data");
-    if (!data) return error(ErrorCode::bad_request, "publish needs data", req.id);
-    req.data = text_of(*data);
+    if (bytes) {
+      if (find(doc, "data"))
+        return error(ErrorCode::bad_request, "a binary publish carries its data after the header, not in it", req.id);
+      req.data = binary_data(*bytes);
+    } else if (auto problem = read_data(doc, req.data, "publish")) {
+      return error(ErrorCode::bad_request, std::move(*problem), req.id);
+    }
     if (!read_idem(doc, req.idem)) return error(ErrorCode::bad_request, kBadIdem, req.id);
   }
 
@@ -206,6 +239,8 @@ ParseResult parse_command(std::string_view text) {
   return req;
 }
 
+}  // namespace
+
 std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text) {
   auto scanned = scan_body(text, R"(the body is a JSON object {"room":…,"data":…})");
   if (auto* err = std::get_if<CommandError>(&scanned)) return std::move(*err);
@@ -217,9 +252,7 @@ std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text
   body.room = std::move(room_value.get_ref<std::string&>());
   if (!is_valid_room_name(body.room))
     return error(ErrorCode::bad_room, "room names are 1-200 bytes of letters, digits and : _ - . @ /");
-  auto* data = find(doc, "data");
-  if (!data) return error(ErrorCode::bad_request, "publish needs data");
-  body.data = text_of(*data);
+  if (auto problem = read_data(doc, body.data, "publish")) return error(ErrorCode::bad_request, std::move(*problem));
   if (!read_from(doc, body.from)) return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
   if (!read_idem(doc, body.idem)) return error(ErrorCode::bad_request, kBadIdem);
   return body;
@@ -245,9 +278,7 @@ std::variant<BroadcastBody, CommandError> parse_broadcast_body(std::string_view 
       if (seen == name) return error(ErrorCode::bad_request, bad_rooms + " (" + name + " is there twice)");
     body.rooms.push_back(std::move(name));
   }
-  auto* data = find(doc, "data");
-  if (!data) return error(ErrorCode::bad_request, "broadcast needs data");
-  body.data = text_of(*data);
+  if (auto problem = read_data(doc, body.data, "broadcast")) return error(ErrorCode::bad_request, std::move(*problem));
   if (!read_from(doc, body.from)) return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
   if (!read_idem(doc, body.idem)) return error(ErrorCode::bad_request, kBadIdem);
   return body;

@@ -14,6 +14,7 @@
 
 #include "RedisServer.h"
 #include "SseClient.h"
+#include "switchboard/protocol/BinaryData.h"
 #include "TestNode.h"
 #include "WsClient.h"
 
@@ -128,7 +129,129 @@ void round_trip_everywhere(TestNode& publishing, TestNode& subscribing) {
   for (const auto& push : pushes) EXPECT_EQ(resumed.next().data, push);
 }
 
+// Bytes published three ways on `publishing` — a binary frame, {"$binary":…} in a text frame,
+// and POST /api/publish — reach a WebSocket subscriber of `subscribing` as binary frames, and an
+// event stream, history and recovery as {"$binary":"<base64>"}.
+void binary_round_trip(TestNode& publishing, TestNode& subscribing) {
+  const std::string room = "photos";
+  WsClient subscriber(subscribing.port());
+  json subscribed = subscriber.request({{"op", "subscribe"}, {"room", room}});
+  ASSERT_EQ(subscribed["ok"], true) << subscribed;
+  const json since = {{"offset", subscribed["offset"]}, {"epoch", subscribed["epoch"]}};
+  SseClient sse(subscribing.port(), "/sse?rooms=" + room);
+  ASSERT_EQ(sse.status(), 200);
+  ASSERT_EQ(json::parse(sse.next().data)["type"], "subscribed");
+  WsClient publisher(publishing.port());
+
+  std::string large(3000, '\0');  // past the node's copied frames, and a 16-bit length
+  for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>(i * 7);
+  const std::vector<std::string> contents{std::string("\x89PNG\r\n\x1a\n\x00\xff", 10), "", large};
+  std::vector<std::string> frames, texts;  // what the WebSocket and the event stream received
+  auto expect_delivered = [&](const std::string& bytes, const char* how) {
+    SCOPED_TRACE(how);
+    const std::string offset = std::to_string(frames.size() + 1);
+    Frame frame = subscriber.read_frame();
+    EXPECT_FALSE(frame.text);
+    const std::string header_start = R"({"type":"message","room":")" + room + R"(","from":")";
+    const std::string header_end = R"(","offset":)" + offset + "}\n";
+    EXPECT_EQ(frame.data.rfind(header_start, 0), 0u) << frame.data.substr(0, 100);
+    auto newline = frame.data.find('\n');
+    ASSERT_NE(newline, std::string::npos);
+    EXPECT_EQ(frame.data.substr(newline + 1 - header_end.size(), header_end.size()), header_end);
+    EXPECT_EQ(frame.data.substr(newline + 1), bytes);
+    // The event stream's push: the same header's fields, with the bytes as data in base64.
+    const std::string from = frame.data.substr(header_start.size(), newline + 1 - header_end.size() - header_start.size());
+    const std::string text = R"({"type":"message","room":")" + room + R"(","data":)" + protocol::binary_data(bytes) +
+                             R"(,"from":")" + from + R"(","offset":)" + offset + "}";
+    EXPECT_EQ(sse.next().data, text);
+    frames.push_back(frame.data);
+    texts.push_back(text);
+  };
+  int id = 0;
+  for (const auto& bytes : contents) {
+    SCOPED_TRACE(bytes.size());
+    publisher.send_binary(R"({"op":"publish","id":)" + std::to_string(++id) + R"(,"room":")" + room + "\"}\n" + bytes);
+    EXPECT_EQ(publisher.read_json(), (json{{"id", id}, {"ok", true}, {"offset", frames.size() + 1}}));
+    expect_delivered(bytes, "a binary frame");
+    publisher.send_text(R"({"op":"publish","id":)" + std::to_string(++id) + R"(,"room":")" + room +
+                        R"(","data":)" + protocol::binary_data(bytes) + "}");
+    EXPECT_EQ(publisher.read_json(), (json{{"id", id}, {"ok", true}, {"offset", frames.size() + 1}}));
+    expect_delivered(bytes, "$binary in a text frame");
+    auto posted = http_request(publishing.port(), "POST", "/api/publish", {{"Content-Type", "application/json"}},
+                               R"({"room":")" + room + R"(","data":)" + protocol::binary_data(bytes) + "}");
+    EXPECT_EQ(posted.status, 200) << posted.body;
+    expect_delivered(bytes, "POST /api/publish");
+  }
+  std::string all;
+  for (const auto& text : texts) all += (all.empty() ? "" : ",") + text;
+
+  // History, in JSON on every path: the history op on a WebSocket, and GET /api/history.
+  WsClient reader(subscribing.port());
+  reader.send_text(R"({"op":"history","id":"h","room":")" + room + R"(","limit":1000})");
+  std::string history = reader.read_text();
+  EXPECT_TRUE(ends_with(history, "\"messages\":[" + all + "]}")) << history.substr(0, 300);
+  auto api_history = http_request(subscribing.port(), "GET", "/api/history?room=" + room + "&limit=1000");
+  EXPECT_TRUE(ends_with(api_history.body, "\"messages\":[" + all + "]}")) << api_history.body.substr(0, 300);
+
+  // Recovery: binary frames on a WebSocket, base64 on an event stream.
+  WsClient late(publishing.port());
+  EXPECT_EQ(late.request({{"op", "subscribe"}, {"room", room}, {"since", since}})["recovered"], true);
+  for (const auto& frame : frames) {
+    Frame got = late.read_frame();
+    EXPECT_FALSE(got.text);
+    EXPECT_EQ(got.data, frame);
+  }
+  SseClient resumed(publishing.port(), "/sse?rooms=" + room,
+                    {.headers = {{"Last-Event-ID", room + "=" + std::to_string(since["offset"].get<std::uint64_t>()) +
+                                                       "." + since["epoch"].get<std::string>()}}});
+  ASSERT_EQ(resumed.status(), 200);
+  EXPECT_EQ(json::parse(resumed.next().data)["recovered"], true);
+  for (const auto& text : texts) EXPECT_EQ(resumed.next().data, text);
+}
+
 }  // namespace
+
+TEST(Payload, BinaryDataOnOneNode) {
+  TestNode node;
+  binary_round_trip(node, node);
+}
+
+TEST(Payload, BinaryDataAcrossTwoNodesThroughRedis) {
+  RedisServer redis;
+  TestNode a(cluster_config(redis)), b(cluster_config(redis));
+  wait_ready(a);
+  wait_ready(b);
+  binary_round_trip(a, b);
+}
+
+TEST(Payload, BadBinaryDataRefusedOnEveryPath) {
+  TestNode node;
+  WsClient client(node.port());
+  WsClient subscriber(node.port());
+  ASSERT_EQ(subscriber.request({{"op", "subscribe"}, {"room", "r"}})["ok"], true);
+  // Not canonical base64, or more than the one member: bad_request, nothing delivered.
+  client.send_text(R"({"op":"publish","id":1,"room":"r","data":{"$binary":"aGk"}})");
+  EXPECT_EQ(client.read_json()["error"]["code"], "bad_request");
+  client.send_text(R"({"op":"publish","id":2,"room":"r","data":{"$binary":"aGk=","name":"x.png"}})");
+  EXPECT_EQ(client.read_json()["error"]["code"], "bad_request");
+  auto posted = http_request(node.port(), "POST", "/api/publish", {{"Content-Type", "application/json"}},
+                             R"({"room":"r","data":{"$binary":"a b="}})");
+  EXPECT_EQ(posted.status, 400);
+  EXPECT_EQ(json::parse(posted.body)["error"]["code"], "bad_request");
+  // A binary frame that is not a publish header, a newline and bytes.
+  client.send_binary(R"({"op":"publish","id":3,"room":"r"})");
+  EXPECT_EQ(client.read_json()["error"]["code"], "bad_request");
+  client.send_binary("{\"op\":\"subscribe\",\"id\":4,\"room\":\"r\"}\n");
+  EXPECT_EQ(client.read_json(), (json{{"id", 4}, {"error", {{"code", "bad_request"}, {"message",
+      "a binary frame carries a publish; other requests are text frames"}}}}));
+  client.send_binary("{\"op\":\"publish\",\"id\":5,\"room\":\"r\",\"data\":1}\nxy");
+  EXPECT_EQ(client.read_json()["error"]["code"], "bad_request");
+  // None of them was delivered: the next message is the room's first.
+  EXPECT_EQ(client.request({{"op", "publish"}, {"room", "r"}, {"data", "after"}})["offset"], 1);
+  json first = subscriber.read_json();
+  EXPECT_EQ(first["data"], "after");
+  EXPECT_EQ(first["offset"], 1);
+}
 
 TEST(Payload, DeliveredAsSentOnOneNode) {
   TestNode node;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "backend/Webhooks.h"
+#include "switchboard/protocol/BinaryData.h"
 #include "switchboard/protocol/JsonText.h"
 #include "switchboard/server/Log.h"
 
@@ -183,6 +184,8 @@ AppProxy::Answer AppProxy::read_answer(Route route, const HttpClient::Response& 
       if (data.size() > config_.max_message_size)
         return unavailable("the replacement data is larger than --max-message-size (" + std::to_string(data.size()) +
                            " bytes)");
+      if (protocol::is_binary_data(data))
+        if (auto problem = protocol::binary_data_problem(data)) return unavailable("the replacement data: " + *problem);
       answer.data = std::move(data);  // the last, if the key is repeated
     }
   }

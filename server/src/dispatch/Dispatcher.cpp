@@ -199,8 +199,8 @@ void Dispatcher::queue_error(Connection& conn, const nlohmann::json& id, ErrorCo
   conn.deliver(protocol::make_payload(protocol::error_reply(id, code, message)));
 }
 
-void Dispatcher::handle(const std::shared_ptr<Connection>& conn, std::string_view text) {
-  auto parsed = protocol::parse_command(text);
+void Dispatcher::handle(const std::shared_ptr<Connection>& conn, std::string_view text, bool binary) {
+  auto parsed = binary ? protocol::parse_binary_command(text) : protocol::parse_command(text);
   if (auto* err = std::get_if<protocol::CommandError>(&parsed)) return refuse(*conn, err->id, err->code, err->message);
   auto& req = std::get<protocol::Command>(parsed);
   if (req.op != Op::publish) {

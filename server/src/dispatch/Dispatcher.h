@@ -36,8 +36,9 @@ class Dispatcher {
   void set_deny_list(const DenyList* denied) { denied_ = denied; }
   // A connection finished its WebSocket handshake.
   void open(const std::shared_ptr<Connection>& conn);
-  // One text frame from `conn`; runs on the connection's thread.
-  void handle(const std::shared_ptr<Connection>& conn, std::string_view text);
+  // One frame from `conn`: a text frame's JSON request, or a binary frame's publish of bytes
+  // (protocol::parse_binary_command); runs on the connection's thread.
+  void handle(const std::shared_ptr<Connection>& conn, std::string_view text, bool binary = false);
   // Carries out a request, on the connection's thread (after handle took it from its request rate).
   void execute(const std::shared_ptr<Connection>& conn, protocol::Command& req);
   // A subscribe the node makes on the connection's behalf (an SSE stream's rooms), on the

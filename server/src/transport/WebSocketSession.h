@@ -83,6 +83,7 @@ class WebSocketSession final : public Connection,
   struct Queued {
     protocol::Payload frame;
     Clock::time_point at;  // when it was handed over, for the delivery latency
+    bool binary = false;   // a binary frame (a message of binary data), else text
   };
   // Frames from head_ on wait or are being written (the first in_flight_ of them, while
   // writing_). Empty, a vector holds no memory: idle connections cost nothing here.

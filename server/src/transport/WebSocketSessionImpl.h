@@ -11,6 +11,7 @@
 #include "switchboard/protocol/ErrorCode.h"
 #include "switchboard/protocol/Messages.h"
 #include "switchboard/server/Log.h"
+#include "transport/BinaryPushes.h"
 #include "transport/FlushQueue.h"
 
 namespace switchboard::server {
@@ -78,16 +79,12 @@ void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t byte
   ++ctx_.metrics.frames_received;
   ctx_.metrics.bytes_received += bytes;
   if (!lifecycle_.closing()) {
-    if (!ws_.got_text()) {
-      ctx_.dispatcher.refuse(*this, nullptr, protocol::ErrorCode::bad_request,
-                         "binary frames are not supported; send JSON text frames");
-    } else {
-      auto data = buffer_.cdata();
-      in_own_handler_ = true;
-      ctx_.dispatcher.handle(this->shared_from_this(),
-                         std::string_view(static_cast<const char*>(data.data()), data.size()));
-      in_own_handler_ = false;
-    }
+    // A text frame is a JSON request; a binary frame a publish of bytes (protocol/BinaryData.h).
+    auto data = buffer_.cdata();
+    in_own_handler_ = true;
+    ctx_.dispatcher.handle(this->shared_from_this(), std::string_view(static_cast<const char*>(data.data()), data.size()),
+                           !ws_.got_text());
+    in_own_handler_ = false;
   }
   buffer_.consume(buffer_.size());
   // Give the memory back rather than keep a buffer per idle connection: clients send far less
@@ -182,9 +179,14 @@ void WebSocketSession<NextLayer>::watch_token_expiry() {
 template <class NextLayer>
 void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_point at) {
   if (!lifecycle_.live()) return;
+  bool binary = false;
+  if (auto converted = binary_push(frame)) {  // a message of binary data: its binary frame instead
+    frame = std::move(converted);
+    binary = true;
+  }
   queued_bytes_ += frame->size();
   if (queue_.empty()) queue_.reserve(std::max<std::size_t>(8, last_round_frames_));
-  queue_.push_back({std::move(frame), at});
+  queue_.push_back({std::move(frame), at, binary});
   if (lifecycle_.overflowing(*this, queued_bytes_, queue_.size() - head_)) {
     ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
     return begin_close(close_code::slow_consumer, "slow consumer");
@@ -210,10 +212,10 @@ void WebSocketSession<NextLayer>::flush() {
 }
 
 namespace detail {
-// The header of an unmasked, unfragmented text frame of `size` bytes (RFC 6455, 5.2); returns
-// its length. Permessage-deflate is never negotiated, so the payload goes as it is.
-inline std::size_t text_frame_header(std::size_t size, unsigned char* out) {
-  out[0] = 0x81;  // FIN, text
+// The header of an unmasked, unfragmented text (or binary) frame of `size` bytes (RFC 6455,
+// 5.2); returns its length. Permessage-deflate is never negotiated, so the payload goes as it is.
+inline std::size_t frame_header(std::size_t size, bool binary, unsigned char* out) {
+  out[0] = binary ? 0x82 : 0x81;  // FIN, binary or text
   if (size < 126) {
     out[1] = static_cast<unsigned char>(size);
     return 2;
@@ -267,7 +269,7 @@ void WebSocketSession<NextLayer>::do_write() {
   std::size_t at = 0, piece = 0;  // the end of what is staged, and where its open piece starts
   for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
     const std::string& text = *queue_[i].frame;
-    at += detail::text_frame_header(text.size(), bytes_at + at);
+    at += detail::frame_header(text.size(), queue_[i].binary, bytes_at + at);
     if (text.size() < detail::kCopyBelow) {
       std::memcpy(bytes_at + at, text.data(), text.size());
       at += text.size();

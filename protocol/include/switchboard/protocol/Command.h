@@ -1,5 +1,6 @@
 #pragma once
-// A client command: one JSON object per text frame, parsed and validated.
+// A client command: one JSON object per text frame (or a binary frame's header), parsed and
+// validated.
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -46,6 +47,11 @@ using ParseResult = std::variant<Command, CommandError>;
 // Parses and validates one text frame. Never throws. The frame is checked as strict JSON
 // (RFC 8259, valid UTF-8, numbers of any magnitude); `data` is kept as the publisher's text.
 ParseResult parse_command(std::string_view text);
+
+// Parses a binary frame (see BinaryData.h): a publish request's JSON header — one line, without
+// `data` —, a newline, then the bytes, which become the message's data as {"$binary":"…"}.
+// Never throws.
+ParseResult parse_binary_command(std::string_view frame);
 
 // The body of an HTTP publish (POST /api/publish): {"room":…,"data":…,"from":…,"idem":…}.
 struct PublishBody {
