@@ -6,6 +6,16 @@
 /** JSON as the node carries it: `data` of a publish may be any JSON value. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/**
+ * What a message may carry: a JSON value, or bytes. Bytes are published as a binary frame (over
+ * Server-Sent Events as `{"$binary":"<base64>"}`) and received as a Uint8Array, as is a JSON
+ * value of exactly that one-member shape.
+ */
+export type Data = Json | Uint8Array;
+
+/** Bytes a publish takes: a Uint8Array (a Node Buffer is one), another typed array, a DataView or an ArrayBuffer. */
+export type Bytes = ArrayBuffer | ArrayBufferView;
+
 /** Error codes of the protocol (PROTOCOL.md "Error codes") and of the client. */
 export type ErrorCode =
   // the node's
@@ -58,7 +68,9 @@ export interface WebSocketConstructor {
 /** The part of the standard WebSocket the client uses. */
 export interface WebSocketLike {
   readonly readyState: number;
-  send(data: string): void;
+  send(data: string | Uint8Array<ArrayBuffer>): void;
+  /** Set to 'arraybuffer': binary frames (messages of bytes) arrive as ArrayBuffers. */
+  binaryType?: string;
   close(code?: number, reason?: string): void;
   /** Used when present (the `ws` package) to drop a dead connection at once. */
   terminate?(): void;
@@ -135,7 +147,7 @@ export interface PresenceUser {
   conns: number;
 }
 
-export interface MessageEvent<T = Json> {
+export interface MessageEvent<T = Data> {
   room: string;
   data: T;
   /** The publisher's user id. */
@@ -150,7 +162,7 @@ export interface Position {
   epoch: string;
 }
 
-export interface History<T = Json> {
+export interface History<T = Data> {
   messages: MessageEvent<T>[];
   position: Position;
 }
@@ -178,7 +190,7 @@ export interface UnsubscribedEvent {
   message?: string;
 }
 
-export interface RoomEvents<T = Json> {
+export interface RoomEvents<T = Data> {
   message: (event: MessageEvent<T>) => void;
   join: (event: PresenceEvent) => void;
   leave: (event: PresenceEvent) => void;
@@ -204,7 +216,7 @@ declare class Emitter<Events extends { [E in keyof Events]: (...args: any[]) => 
   off<E extends keyof Events>(event: E, listener: Events[E]): void;
 }
 
-export class Room<T = Json> extends Emitter<RoomEvents<T>> {
+export class Room<T = Data> extends Emitter<RoomEvents<T>> {
   private constructor();
   readonly name: string;
   readonly client: Switchboard;
@@ -215,7 +227,7 @@ export class Room<T = Json> extends Emitter<RoomEvents<T>> {
   /** The last message received (or the subscribe reply's position); sent on every resubscribe to recover missed messages. */
   readonly position: Position | null;
   /** Resolves when the node accepted the message, with its offset in the room. `idem`: an idempotency key (see Switchboard#publish). */
-  publish(data: T, options?: PublishOptions): Promise<PublishAck>;
+  publish(data: T | Bytes, options?: PublishOptions): Promise<PublishAck>;
   /** The users present in the room, sorted by user id. */
   presence(): Promise<PresenceUser[]>;
   /** The room's latest messages kept by the node, oldest first. */
@@ -239,18 +251,18 @@ export class Switchboard extends Emitter<ClientEvents> {
   /** Closes (1000) and stops reconnecting; pending requests and queued publishes reject with `disconnected`. Rooms are kept for a later connect(). */
   disconnect(): void;
   /** Subscribes now or as soon as connected, and again after every reconnect. Same name: same Room (presence flag updated). */
-  subscribe<T = Json>(room: string, options?: { presence?: boolean; since?: Position }): Room<T>;
+  subscribe<T = Data>(room: string, options?: { presence?: boolean; since?: Position }): Room<T>;
   /**
    * Publishes to any room, subscribed or not; resolves with the node's ack. With `idem`, a retry
    * with the same key within the node's window gets the first publish's ack and is not delivered
    * again. With the offline queue on, every publish gets a key and is sent again after a reconnect
    * when its connection was lost before the node answered.
    */
-  publish(room: string, data: Json, options?: PublishOptions): Promise<PublishAck>;
+  publish(room: string, data: Json | Bytes, options?: PublishOptions): Promise<PublishAck>;
   /** The users present in any room. */
   presence(room: string): Promise<PresenceUser[]>;
   /** The latest messages of any room (with the right to subscribe to it), oldest first. */
-  history<T = Json>(room: string, options?: { limit?: number }): Promise<History<T>>;
+  history<T = Data>(room: string, options?: { limit?: number }): Promise<History<T>>;
   /** An application-level round trip; resolves with its duration in ms. */
   ping(): Promise<number>;
 }

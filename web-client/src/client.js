@@ -2,6 +2,7 @@
 // subscribed, and carries requests over a WebSocket or, as fallbacks, Server-Sent Events or
 // long-polling.
 
+import { copyBytes, fromJsonData, isBytes } from './binary.js';
 import { Emitter } from './emitter.js';
 import {
   CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, REVOKED, RETRYABLE, SwitchboardError, TOKEN_REFUSALS,
@@ -188,6 +189,7 @@ export class Switchboard extends Emitter {
    * @returns {Promise<{offset: number}>}
    */
   publish(room, data, options = {}) {
+    if (isBytes(data)) data = copyBytes(data); // taken now: the caller may reuse its buffer
     if (!this.#queue.enabled) {
       const idem = options.idem;
       if (this.#isOpen()) return this.#call('publish', room, (conn) => conn.publish(room, data, idem)).then(ack);
@@ -246,7 +248,7 @@ export class Switchboard extends Emitter {
     if (!this.#isOpen()) return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room, op: 'history' }));
     return this.#call('history', room, (conn) => conn.history(room, options?.limit)).then((reply) => ({
       messages: (Array.isArray(reply.messages) ? reply.messages : [])
-        .map((m) => ({ room: m.room, data: m.data, from: m.from, offset: m.offset })),
+        .map((m) => ({ room: m.room, data: fromJsonData(m.data), from: m.from, offset: m.offset })),
       position: { offset: /** @type {number} */ (reply.offset), epoch: /** @type {string} */ (reply.epoch) },
     }));
   }

@@ -1,5 +1,6 @@
 // A room of a client: its state, its position in the room's stream, and its events.
 
+import { fromJsonData } from './binary.js';
 import { Emitter } from './emitter.js';
 
 /** @typedef {import('./errors.js').SwitchboardError} SwitchboardError */
@@ -85,8 +86,9 @@ export class Room extends Emitter {
   get position() { return this.#position; }
 
   /**
-   * Publishes `data` (any JSON value) to the room; resolves when the node accepted it, with the
-   * message's offset. `options.idem`: an idempotency key (see Client#publish).
+   * Publishes `data` (any JSON value, or bytes: a Uint8Array, an ArrayBuffer) to the room;
+   * resolves when the node accepted it, with the message's offset. Subscribers receive bytes as a
+   * Uint8Array. `options.idem`: an idempotency key (see Client#publish).
    * @param {unknown} data
    * @param {{idem?: string}} [options]
    * @returns {Promise<{offset: number}>}
@@ -206,7 +208,7 @@ export class Room extends Emitter {
       if (m.offset !== position.offset + 1) return false;
     }
     if (typeof m.offset === 'number') this.#position = { offset: m.offset, epoch: position?.epoch ?? '' };
-    this.#deliver('message', { room: m.room, data: m.data, from: m.from, offset: m.offset });
+    this.#deliver('message', { room: m.room, data: fromJsonData(m.data), from: m.from, offset: m.offset });
     return true;
   }
 

@@ -1,6 +1,7 @@
 // The transport over HTTP: a Server-Sent Events stream, for networks whose proxies refuse
 // WebSockets, or long-polling, for those whose proxies also hold a response until it ends.
 
+import { toJsonData } from './binary.js';
 import { CLOSE_ABNORMAL, SwitchboardError } from './errors.js';
 import { EventStreamParser } from './event-stream-parser.js';
 import { PendingRequests } from './transport.js';
@@ -123,7 +124,8 @@ export class SseTransport {
    * @returns {Promise<{offset: number}>}
    */
   publish(room, data, idem) {
-    const body = idem === undefined ? { room, data } : { room, data, idem };
+    const json = toJsonData(data); // bytes as {"$binary":"<base64>"}
+    const body = idem === undefined ? { room, data: json } : { room, data: json, idem };
     return this.#api('publish', room, () => ['publish', { method: 'POST', body: JSON.stringify(body) }]);
   }
 

@@ -1,5 +1,7 @@
-// The WebSocket transport: the protocol's JSON frames over one WebSocket (PROTOCOL.md).
+// The WebSocket transport: the protocol's JSON frames over one WebSocket (PROTOCOL.md), and
+// binary frames for messages of bytes.
 
+import { binaryFrame, isBytes, parseBinaryFrame } from './binary.js';
 import { CLOSE_ABNORMAL, SwitchboardError, nodeError } from './errors.js';
 import { PendingRequests } from './transport.js';
 
@@ -12,7 +14,8 @@ import { PendingRequests } from './transport.js';
  * The part of the standard WebSocket the client uses (the browser's, or the `ws` package's).
  * @typedef {object} WebSocketLike
  * @property {number} readyState
- * @property {(data: string) => void} send
+ * @property {(data: string | Uint8Array<ArrayBuffer>) => void} send
+ * @property {string} [binaryType] 'arraybuffer': binary frames arrive as ArrayBuffers
  * @property {(code?: number, reason?: string) => void} close
  * @property {() => void} [terminate] the `ws` package: drops the connection without a close handshake
  * @property {((event: any) => void) | null} onopen
@@ -50,6 +53,7 @@ export class WebSocketTransport {
     this.#requests = new PendingRequests(requestTimeout, (err) => events.error(err));
     const ws = new WebSocketImpl(url);
     this.#ws = ws;
+    ws.binaryType = 'arraybuffer'; // not Blobs (a browser's default), which take a read to open
     ws.onopen = () => events.open();
     ws.onmessage = (event) => this.#receive(event.data);
     ws.onclose = (event) => {
@@ -75,12 +79,18 @@ export class WebSocketTransport {
   async unsubscribe(room) { await this.#request('unsubscribe', { room }); }
 
   /**
+   * Bytes go as a binary frame: the request's header, a newline, the bytes.
    * @param {string} room
    * @param {unknown} data
    * @param {string} [idem]
    * @returns {Promise<{offset: number}>}
    */
-  publish(room, data, idem) { return this.#request('publish', idem === undefined ? { room, data } : { room, data, idem }); }
+  publish(room, data, idem) {
+    const fields = idem === undefined ? { room } : { room, idem };
+    if (!isBytes(data)) return this.#request('publish', { ...fields, data });
+    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data instanceof ArrayBuffer ? data : data.buffer);
+    return this.#request('publish', fields, {}, (id) => binaryFrame({ op: 'publish', id, ...fields }, bytes));
+  }
 
   /** @param {string} room */
   presence(room) { return this.#request('presence', { room }); }
@@ -128,17 +138,23 @@ export class WebSocketTransport {
    * @param {string} op
    * @param {{room?: string, [field: string]: unknown}} fields
    * @param {{timeout?: number, onOk?: (reply: any) => void}} [options]
+   * @param {(id: number) => string | Uint8Array<ArrayBuffer>} [frame] the frame to send (default: the fields as JSON)
    * @returns {Promise<any>}
    */
-  #request(op, fields, options) {
+  #request(op, fields, options, frame = (id) => JSON.stringify({ op, id, ...fields })) {
     if (!this.open) return Promise.reject(new SwitchboardError('disconnected', 'not connected', { room: fields.room, op }));
-    return this.#requests.request(op, fields.room, (id) => this.#ws.send(JSON.stringify({ op, id, ...fields })), options);
+    return this.#requests.request(op, fields.room, (id) => this.#ws.send(frame(id)), options);
   }
 
   /** @param {unknown} raw */
   #receive(raw) {
     this.#events.traffic();
     if (this.#detached) return; // a listener closed the connection
+    if (isBytes(raw)) { // a message of bytes: its header, a newline, the bytes
+      const m = parseBinaryFrame(raw);
+      if (m) this.#events.push(m);
+      return;
+    }
     let m;
     try { m = JSON.parse(typeof raw === 'string' ? raw : String(raw)); } catch { return; }
     if (m === null || typeof m !== 'object') return;

@@ -296,3 +296,29 @@ test('on a node that neither hands out tokens nor allows anonymous clients the p
     await strict.stop();
   }
 });
+
+test('in the browser, bytes go as binary frames and come back as a Uint8Array', { timeout: 30000 }, async () => {
+  const page = await openPage();
+  const got = await page.evaluate(async (room) => {
+    const { Switchboard } = await import('/switchboard.js');
+    const client = new Switchboard('/ws').connect();
+    try {
+      const subscription = client.subscribe(room);
+      await new Promise((resolve) => subscription.once('subscribed', resolve));
+      const received = new Promise((resolve) => subscription.once('message', resolve));
+      const ack = await subscription.publish(Uint8Array.from([0, 10, 255, 128, 1]));
+      const message = await received;
+      const history = await subscription.history();
+      return {
+        ack,
+        bytes: message.data instanceof Uint8Array, data: [...message.data],
+        history: [...history.messages[0].data],
+      };
+    } finally {
+      client.disconnect();
+    }
+  }, `files:browser-${process.pid}`);
+  assert.deepEqual(got, { ack: { offset: 1 }, bytes: true, data: [0, 10, 255, 128, 1], history: [0, 10, 255, 128, 1] });
+  await page.context().close();
+  assert.deepEqual(pageErrors.map(String), []);
+});

@@ -39,6 +39,47 @@ test('publish resolves on the ack and the subscriber receives the message', { ti
   assert.ok(await a.ping() >= 0);
 });
 
+test('bytes are published and received as bytes, over a WebSocket and over Server-Sent Events', { timeout: 10000 }, async () => {
+  const ws = await connected(open());
+  const sse = await connected(open(undefined, { transports: ['sse'] }));
+  assert.equal(sse.transport, 'sse');
+  const onWs = ws.subscribe('files:bytes');
+  const onSse = sse.subscribe('files:bytes');
+  await Promise.all([next(onWs, 'subscribed'), next(onSse, 'subscribed')]);
+  const gotWs = inbox(onWs);
+  const gotSse = inbox(onSse);
+
+  const png = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff]);
+  const buffer = new ArrayBuffer(3000);
+  new Uint8Array(buffer).forEach((_, i, all) => { all[i] = (i * 7) & 0xff; });
+  assert.deepEqual(await onWs.publish(png), { offset: 1 }); // a binary frame
+  assert.deepEqual(await onSse.publish(buffer), { offset: 2 }); // {"$binary":…} through the HTTP API
+  assert.deepEqual(await ws.publish('files:bytes', new Uint16Array([1, 2])), { offset: 3 }); // any view
+  png[0] = 0; // taken when published: changing it afterwards changes nothing
+  const expected = [
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff]),
+    new Uint8Array(buffer),
+    new Uint8Array(new Uint16Array([1, 2]).buffer),
+  ];
+  for (const box of [gotWs, gotSse]) {
+    const messages = await box.waitFor(3);
+    for (const [i, m] of messages.entries()) {
+      assert.ok(m.data instanceof Uint8Array, `message ${i + 1} is bytes`);
+      assert.deepEqual([...m.data], [...expected[i]]);
+      assert.equal(m.offset, i + 1);
+    }
+  }
+  // History hands them back as bytes too, and JSON stays JSON.
+  await ws.publish('files:bytes', { name: 'x', $binary: 'not first' }); // ordinary data
+  const history = await onSse.history();
+  assert.deepEqual(history.messages.map((m) => m.data instanceof Uint8Array), [true, true, true, false]);
+  assert.deepEqual([...history.messages[1].data], [...expected[1]]);
+  assert.deepEqual(history.messages[3].data, { name: 'x', $binary: 'not first' });
+  // Data that begins {"$binary": but is not exactly bytes in base64 is refused by the node.
+  await assert.rejects(ws.publish('files:bytes', { $binary: 'not base64' }), { code: 'bad_request' });
+  await assert.rejects(ws.publish('files:bytes', { $binary: 'aGk=', name: 'x' }), { code: 'bad_request' });
+});
+
 test('protocol errors reject with their code and the connection stays', { timeout: 10000 }, async () => {
   const c = await connected(open());
   const room = c.subscribe('chat:errors');

@@ -8,6 +8,7 @@ import { PendingRequests } from '../src/transport.js';
 import { WebSocketTransport } from '../src/websocket-transport.js';
 import { SseTransport } from '../src/sse-transport.js';
 import { OfflineQueue } from '../src/offline-queue.js';
+import { binaryFrame, fromJsonData, parseBinaryFrame, toJsonData } from '../src/binary.js';
 
 // The events a transport reports, recorded; `opened` resolves on `open`.
 function recorder() {
@@ -59,7 +60,7 @@ class FakeWebSocket {
     this.onopen = this.onmessage = this.onclose = this.onerror = null;
     FakeWebSocket.last = this;
   }
-  send(text) { this.frames.push(JSON.parse(text)); }
+  send(frame) { this.frames.push(typeof frame === 'string' ? JSON.parse(frame) : frame); }
   close() { this.readyState = 3; }
   open() { this.readyState = 1; this.onopen?.({}); }
   receive(obj) { this.onmessage?.({ data: JSON.stringify(obj) }); }
@@ -93,6 +94,44 @@ test('WebSocket transport: requests are frames with ids, matched with their repl
   ws.onclose({ code: 1006, reason: '' });
   await assert.rejects(ping, { code: 'disconnected' });
   assert.deepEqual(log.at(-1), ['close', 1006, '']);
+});
+
+test('WebSocket transport: bytes go as a binary frame, header, newline, bytes; binary frames come back as pushes with bytes', async () => {
+  const { log, opened, events } = recorder();
+  const t = new WebSocketTransport('ws://h/ws', FakeWebSocket, events, 1000);
+  const ws = FakeWebSocket.last;
+  assert.equal(ws.binaryType, 'arraybuffer');
+  ws.open();
+  await opened;
+  const pub = t.publish('photos', Uint8Array.from([1, 10, 2]), 'k1');
+  const [frame] = ws.frames;
+  assert.ok(frame instanceof Uint8Array);
+  assert.equal(new TextDecoder().decode(frame), '{"op":"publish","id":1,"room":"photos","idem":"k1"}\n\x01\n\x02');
+  ws.receive({ id: 1, ok: true, offset: 7 });
+  assert.deepEqual(await pub, { id: 1, ok: true, offset: 7 });
+  const header = new TextEncoder().encode('{"type":"message","room":"photos","from":"alice","offset":7}\n');
+  const pushed = new Uint8Array(header.length + 2);
+  pushed.set(header);
+  pushed.set([10, 0], header.length);
+  ws.onmessage({ data: pushed.buffer });
+  const [, type, m] = log.at(-1);
+  assert.equal(type, 'message');
+  assert.deepEqual({ ...m, data: [...m.data] }, { type: 'message', room: 'photos', from: 'alice', offset: 7, data: [10, 0] });
+  ws.onmessage({ data: new Uint8Array([1, 2]).buffer }); // no newline: not a push, ignored
+  assert.equal(log.at(-1)[2], m);
+});
+
+test('binary data: JSON carries bytes as {"$binary":"<base64>"}, of exactly that one member', () => {
+  assert.deepEqual(toJsonData(Uint8Array.from([104, 105])), { $binary: 'aGk=' });
+  assert.deepEqual(toJsonData(new Uint8Array(0).buffer), { $binary: '' });
+  assert.deepEqual(toJsonData({ text: 'hi' }), { text: 'hi' });
+  assert.deepEqual([...fromJsonData({ $binary: 'aGk=' })], [104, 105]);
+  for (const data of [{ $binary: 'aGk=', x: 1 }, { $binary: 3 }, 'aGk=', null, [1]]) assert.deepEqual(fromJsonData(data), data);
+  const big = new Uint8Array(100000).map((_, i) => i & 0xff); // more than one chunk of characters
+  assert.deepEqual(fromJsonData(toJsonData(big)), big);
+  const frame = binaryFrame({ op: 'publish', room: 'r' }, Uint8Array.from([10]));
+  const parsed = parseBinaryFrame(frame);
+  assert.deepEqual({ ...parsed, data: [...parsed.data] }, { op: 'publish', room: 'r', data: [10] });
 });
 
 // A fetch that the test drives: streams of GET /sse it writes to, answers of the HTTP API.
