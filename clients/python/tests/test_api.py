@@ -96,3 +96,29 @@ def test_rate_limited_carries_retry_after(nodes: Nodes) -> None:
         assert limited.value.status == 429 and limited.value.retry_after is not None and limited.value.retry_after > 0
 
     run(main())
+
+
+def test_bytes_published_over_a_websocket_and_over_http_are_received_as_bytes(node: Node) -> None:
+    async def main() -> None:
+        api = switchboard.Api(node.http_url, api_key=API_KEY)
+        png = b"\x89PNG\r\n\x1a\n\x00\xff"
+        large = bytes(i * 7 % 256 for i in range(3000))
+        async with switchboard.Client(node.ws_url, token=token("hana"), **fast()) as client:
+            room = await within(client.subscribe("files:bytes"))
+            assert (await within(room.publish(png))).offset == 1  # a binary frame
+            assert (await within(client.publish("files:bytes", bytearray(large), idem="k-large"))).offset == 2
+            assert (await within(api.publish("files:bytes", memoryview(b"")))).offset == 3  # {"$binary":""}
+            assert (await within(room.publish({"$binary": "aGk="}))).offset == 4  # JSON of that shape is bytes
+            received = [await next_of(room, switchboard.Message) for _ in range(4)]
+            assert [(m.data, m.sender) for m in received] == [(png, "hana"), (large, "hana"), (b"", "server"),
+                                                               (b"hi", "hana")]
+            # A retry with the key is the first publish's, as for any data.
+            assert (await within(client.publish("files:bytes", large, idem="k-large"))).offset == 2
+            # History, over the WebSocket and over HTTP, hands them back as bytes too.
+            for history in (await within(room.history()), await within(api.history("files:bytes"))):
+                assert [m.data for m in history.messages] == [png, large, b"", b"hi"]
+            with pytest.raises(switchboard.Error) as refused:
+                await within(room.publish({"$binary": "not base64"}))
+            assert refused.value.code == "bad_request"
+
+    run(main())

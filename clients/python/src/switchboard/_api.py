@@ -8,6 +8,7 @@ import ssl as _ssl
 import urllib.parse
 from typing import Any, Dict, List, Optional
 
+from ._binary import to_json_data
 from ._errors import Error
 from ._http import answer_error, fetch
 from ._types import Ack, History, PresenceUser, history_of, presence_users
@@ -39,11 +40,12 @@ class Api:
 
     async def publish(self, room: str, data: Any, *, sender: Optional[str] = None,
                       idem: Optional[str] = None) -> Ack:
-        """Publishes ``data`` (any JSON value) to ``room``; ``sender`` (the protocol's ``from``,
+        """Publishes ``data`` (any JSON value, or bytes, sent as ``{"$binary":"<base64>"}``) to
+        ``room``; ``sender`` (the protocol's ``from``,
         API keys only; default ``"server"``) names the publisher. Returns the node's Ack.
         ``idem``: an idempotency key, shared with WebSocket publishes (see
         :meth:`Client.publish`): a retry with it is delivered once."""
-        body: Dict[str, Any] = {"room": room, "data": data}
+        body: Dict[str, Any] = {"room": room, "data": to_json_data(data)}
         if sender is not None:
             body["from"] = sender
         if idem is not None:

@@ -15,6 +15,7 @@ from typing import (Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple, 
 import websockets.exceptions
 from websockets.legacy.client import connect as websocket_connect
 
+from ._binary import binary_frame, is_bytes, parse_binary_frame
 from ._errors import (CLOSE_ABNORMAL, CLOSE_NORMAL, CLOSE_TOKEN_EXPIRED, RETRYABLE,
                       TOKEN_REFUSALS, Closed, Disconnected, Error, RequestTimeout, TokenExpired,
                       node_error)
@@ -246,7 +247,9 @@ class Client:
         return room
 
     async def publish(self, room: str, data: Any, *, idem: Optional[str] = None) -> Ack:
-        """Publishes ``data`` (any JSON value) to ``room``, subscribed or not. Returns the
+        """Publishes ``data`` (any JSON value, or bytes: ``bytes``, ``bytearray``, ``memoryview``,
+        sent as a binary frame and received by subscribers as ``bytes``) to ``room``, subscribed
+        or not. Returns the
         node's Ack, whose ``offset`` is the message's number in the room. Raises
         :class:`Error`: a protocol code (``bad_room``, ``forbidden``, ``rate_limited``, …),
         ``timeout``, or ``disconnected`` (not connected, or the connection was lost before the
@@ -255,10 +258,13 @@ class Client:
         with the same key, through any node, gets the first publish's Ack and is not delivered
         again, so a publish that failed with ``disconnected``, ``timeout`` or ``unavailable``
         can be sent again safely."""
-        fields: Dict[str, Any] = {"room": room, "data": data}
+        fields: Dict[str, Any] = {"room": room}
         if idem is not None:
             fields["idem"] = idem
-        reply = await self._request("publish", fields, room=room)
+        if is_bytes(data):  # one binary frame: the header, a newline, the bytes
+            reply = await self._request("publish", fields, room=room, payload=bytes(data))
+        else:
+            reply = await self._request("publish", {**fields, "data": data}, room=room)
         return Ack(offset=int(reply.get("offset", 0)))
 
     async def presence(self, room: str) -> List[PresenceUser]:
@@ -287,14 +293,19 @@ class Client:
         return self._ws is not None and self._state == "connected"
 
     async def _request(self, op: str, fields: Dict[str, Any], *, room: Optional[str] = None,
-                       on_ok: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
+                       on_ok: Optional[Callable[[Dict[str, Any]], None]] = None,
+                       payload: Optional[bytes] = None) -> Dict[str, Any]:
         ws = self._ws
         if ws is None or self._state != "connected":
             if self._state == "closed" and self._final is not None:
                 raise self._final
             raise Disconnected("disconnected", "not connected", room=room, op=op)
-        frame = json.dumps({"op": op, "id": self._next_id + 1, **fields}, separators=(",", ":"),
-                           ensure_ascii=False, allow_nan=False)
+        frame: Union[str, bytes]
+        if payload is None:
+            frame = json.dumps({"op": op, "id": self._next_id + 1, **fields}, separators=(",", ":"),
+                               ensure_ascii=False, allow_nan=False)
+        else:  # a publish of bytes
+            frame = binary_frame({"op": op, "id": self._next_id + 1, **fields}, payload)
         self._next_id += 1
         request_id = self._next_id
         future: asyncio.Future[Dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -461,14 +472,17 @@ class Client:
         try:
             async for raw in ws:
                 self._last_received = loop.time()
-                if not isinstance(raw, str):
-                    continue
-                try:
-                    m = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(m, dict):
-                    continue
+                if isinstance(raw, bytes):  # a message of bytes: its header, a newline, the bytes
+                    m = parse_binary_frame(raw)
+                    if m is None:
+                        continue
+                else:
+                    try:
+                        m = json.loads(raw)
+                    except ValueError:
+                        continue
+                    if not isinstance(m, dict):
+                        continue
                 room = self._dispatch(ws, m)
                 if room is not None and room._full():
                     # Backpressure: stop reading until the application takes this room's events.

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Union
 
+from ._binary import from_json_data
+
 
 @dataclass(frozen=True)
 class Position:
@@ -33,8 +35,9 @@ class PresenceUser:
 
 @dataclass(frozen=True)
 class Message:
-    """A message published to a room. ``sender`` is the protocol's ``from``: the publisher's
-    user id (or the name an API key gave)."""
+    """A message published to a room. ``data`` is its JSON value, or ``bytes`` for a message of
+    bytes. ``sender`` is the protocol's ``from``: the publisher's user id (or the name an API key
+    gave)."""
 
     room: str
     data: Any
@@ -110,7 +113,7 @@ class Disconnection:
 
 def message_of(m: Dict[str, Any]) -> Message:
     """The Message of a ``{"type":"message",…}`` push or history entry."""
-    return Message(room=str(m.get("room", "")), data=m.get("data"), sender=str(m.get("from", "")),
+    return Message(room=str(m.get("room", "")), data=from_json_data(m.get("data")), sender=str(m.get("from", "")),
                    offset=int(m.get("offset", 0)))
 
 
