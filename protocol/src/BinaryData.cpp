@@ -48,7 +48,8 @@ constexpr std::string_view kBinaryDataMember = R"(,"data":{"$binary":")";
 std::optional<std::string> binary_data_problem(std::string_view data) {
   const std::string_view problem =
       R"(binary data is written exactly {"$binary":"<standard base64 with padding>"}, with nothing else in the object)";
-  if (!data.ends_with("\"}")) return std::string(problem);
+  if (!data.starts_with(kBinaryDataPrefix) || data.size() < kBinaryDataPrefix.size() + 2 || !data.ends_with("\"}"))
+    return std::string(problem);
   std::string_view text = data.substr(kBinaryDataPrefix.size(), data.size() - kBinaryDataPrefix.size() - 2);
   if (text.find('"') != std::string_view::npos || !decode_base64(text, true)) return std::string(problem);
   return std::nullopt;

@@ -36,7 +36,8 @@ TEST(BinaryData, OnlyTheExactShapeWithCanonicalBase64IsAccepted) {
                           R"({"$binary":"aGk=","x":1})",      // another member
                           R"({"$binary":"aGk=","$binary":""})",
                           R"({"$binary":"a\u0047k="})",       // an escape
-                          R"({"$binary":"aGk="}x)"})
+                          R"({"$binary":"aGk="}x)",
+                          R"({"$binary":"})"})
     EXPECT_NE(sp::binary_data_problem(bad), std::nullopt) << bad;
 }
 
