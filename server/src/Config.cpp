@@ -140,7 +140,7 @@ void add_limit_options(po::options_description& d, Config& c) {
   // clang-format on
   // Durations, as a count of their unit (load_config makes them durations).
   const DurationOption durations[] = {
-      {"idle-timeout", c.idle_timeout.count(), "seconds a connection may stay silent: the node pings it after half, and drops it after all of it"},
+      {"idle-timeout", c.idle_timeout.count(), "seconds a connection may stay silent: checked every half, it is pinged after a silent half and dropped after one more"},
       {"sse-keepalive", c.sse_keepalive.count(), "longest silence of a /sse stream (a keep-alive comment fills it)"},
       {"poll-timeout", c.poll_timeout.count(), "seconds a /poll is held when nothing is waiting for it, then answered with no events (keep it below the proxies' timeouts)"},
       {"poll-grace", c.poll_grace.count(), "seconds a polling client stays connected between polls: it leaves its rooms when it polls no more for this long"},

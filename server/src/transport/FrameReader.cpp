@@ -9,7 +9,7 @@ bool FrameReader::start_frame() {
   const unsigned char b0 = header_[0], b1 = header_[1];
   fin_ = (b0 & 0x80) != 0;
   opcode_ = b0 & 0x0F;
-  if ((b0 & 0x70) != 0) return refuse(1002, "reserved bits set");  // no extension is negotiated
+  if ((b0 & 0x70) != 0) return refuse(close_code::protocol_error, "reserved bits set");  // no extension is negotiated
   std::uint64_t size = b1 & 0x7F;
   std::size_t at = 2;
   if (size == 126) {
@@ -19,31 +19,31 @@ bool FrameReader::start_frame() {
     size = 0;
     for (int i = 0; i < 8; ++i) size = (size << 8) | header_[2 + i];
     at = 10;
-    if (size >> 63) return refuse(1002, "bad frame length");
+    if (size >> 63) return refuse(close_code::protocol_error, "bad frame length");
   }
   for (int i = 0; i < 4; ++i) mask_[i] = header_[at + i];
   mask_at_ = 0;
   switch (opcode_) {
     case 0:  // a continuation
-      if (message_opcode_ == kNone) return refuse(1002, "a continuation without a message");
+      if (message_opcode_ == kNone) return refuse(close_code::protocol_error, "a continuation without a message");
       break;
     case 1:
     case 2:
-      if (message_opcode_ != kNone) return refuse(1002, "a new message before the last one ended");
+      if (message_opcode_ != kNone) return refuse(close_code::protocol_error, "a new message before the last one ended");
       message_opcode_ = opcode_;
       if (opcode_ == 1) utf8_.reset();
       break;
     case 8:
     case 9:
     case 10:
-      if (!fin_) return refuse(1002, "a fragmented control frame");
-      if (size > 125) return refuse(1002, "a control frame longer than 125 bytes");
+      if (!fin_) return refuse(close_code::protocol_error, "a fragmented control frame");
+      if (size > 125) return refuse(close_code::protocol_error, "a control frame longer than 125 bytes");
       break;
     default:
-      return refuse(1002, "an unknown opcode");
+      return refuse(close_code::protocol_error, "an unknown opcode");
   }
   if (opcode_ < 8) {
-    if (size > max_message_size_ - message_size_) return refuse(1009, "message too big");
+    if (size > max_message_size_ - message_size_) return refuse(close_code::too_big, "message too big");
     message_size_ += static_cast<std::size_t>(size);
   }
   frame_size_ = remaining_ = size;
@@ -79,18 +79,18 @@ bool FrameReader::read_close(std::string_view payload, Frame& frame, Status& sta
     return true;
   }
   if (payload.size() == 1) {
-    status = fail(1002, "a close frame of one byte");
+    status = fail(close_code::protocol_error, "a close frame of one byte");
     return false;
   }
   frame.close_code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
                                                 static_cast<unsigned char>(payload[1]));
   if (!boost::beast::websocket::detail::is_valid_close_code(frame.close_code)) {
-    status = fail(1002, "an invalid close code");
+    status = fail(close_code::protocol_error, "an invalid close code");
     return false;
   }
   frame.payload = payload.substr(2);
   if (!boost::beast::websocket::detail::check_utf8(frame.payload.data(), frame.payload.size())) {
-    status = fail(1007, "a close reason must be UTF-8");
+    status = fail(close_code::invalid_payload, "a close reason must be UTF-8");
     return false;
   }
   return true;

@@ -16,7 +16,11 @@
 #include <string>
 #include <string_view>
 
+#include "switchboard/protocol/CloseCode.h"
+
 namespace switchboard::server {
+
+namespace close_code = protocol::close_code;
 
 class FrameReader {
  public:
@@ -116,7 +120,7 @@ FrameReader::Status FrameReader::consume(char* data, std::size_t size, Handler&&
         --size;
         if (header_size_ == 2) {
           // Unmasked, it has no key to wait for: refused at once.
-          if ((header_[1] & 0x80) == 0) return fail(1002, "client frames must be masked");
+          if ((header_[1] & 0x80) == 0) return fail(close_code::protocol_error, "client frames must be masked");
           const unsigned char len = header_[1] & 0x7F;
           header_needed_ = static_cast<std::uint8_t>(2 + (len == 126 ? 2 : len == 127 ? 8 : 0) + 4);
         }
@@ -143,7 +147,7 @@ FrameReader::Status FrameReader::consume(char* data, std::size_t size, Handler&&
     size -= take;
     remaining_ -= take;
     if (!control && message_opcode_ == 1 && !utf8_.write(reinterpret_cast<const std::uint8_t*>(piece.data()), piece.size()))
-      return fail(1007, "text frames must be UTF-8");
+      return fail(close_code::invalid_payload, "text frames must be UTF-8");
     if (remaining_ > 0) return Status::more;
     if (!finish_frame(piece, whole, handler, status)) return status;
   }
@@ -176,7 +180,7 @@ bool FrameReader::finish_frame(std::string_view whole, bool in_one_piece, Handle
   if (!fin_) return true;  // more fragments follow
   const bool text = message_opcode_ == 1;
   if (text && !utf8_.finish()) {
-    status = fail(1007, "text frames must be UTF-8");
+    status = fail(close_code::invalid_payload, "text frames must be UTF-8");
     return false;
   }
   frame.kind = text ? Kind::text : Kind::binary;

@@ -1,21 +1,25 @@
 #pragma once
-// One client WebSocket, plain or TLS. Everything it does runs on its I/O thread: reads a frame,
-// hands it to the dispatcher, and writes its queue of shared frames: Beast reads and answers control
-// frames, while the session frames its messages itself (server frames are unmasked: a 2-10 byte
-// header before the shared text) and writes all that is queued in one gather write.
+// One client WebSocket, plain or TLS. Everything it does runs on its I/O thread. Beast answers the
+// handshake; from then on the session owns the connection: it reads the client's frames itself
+// (FrameReader: a plain socket is read when it is readable, into its thread's buffer, so that an
+// idle connection holds no read buffer nor pending read operation), hands messages to the
+// dispatcher, answers pings, and writes its queue of shared frames — server frames are unmasked:
+// a 2-10 byte header before the shared text — in one gather write, its control frames in line.
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "admission/Admission.h"
 #include "dispatch/Connection.h"
 #include "transport/ConnectionLifecycle.h"
+#include "transport/FrameReader.h"
+#include "transport/IdleWatch.h"
 #include "transport/Inbox.h"
-#include "transport/OrderedWriteStream.h"
 #include "transport/SessionContext.h"
 
 namespace switchboard::server {
@@ -28,6 +32,7 @@ namespace net = boost::asio;
 template <class NextLayer>
 class WebSocketSession final : public Connection,
                                private Inbox::Receiver,
+                               private IdleWatch::Client,
                                public std::enable_shared_from_this<WebSocketSession<NextLayer>> {
  public:
   WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id, Admission::Admitted admitted);
@@ -50,12 +55,23 @@ class WebSocketSession final : public Connection,
 
  private:
   void on_accept(beast::error_code ec);
+  // Reading: a plain socket waits until it is readable, then reads what is there into its thread's
+  // buffer; a TLS stream reads into a buffer of its own.
   void do_read();
-  void on_read(beast::error_code ec, std::size_t bytes);
+  void on_readable(beast::error_code ec);
+  void on_tls_read(beast::error_code ec, std::size_t bytes);
+  // Hands `size` bytes read to the frame reader; false when reading is over.
+  bool consume(char* data, std::size_t size);
+  bool on_frame(const FrameReader::Frame& frame);
   void enqueue(protocol::Payload frame, Clock::time_point at = Clock::now());
+  // A control frame (ping, pong, close) of the session's own, written after what is queued.
+  void enqueue_control(std::uint8_t opcode, std::string_view payload);
   // What was handed over through the inbox, on the connection's thread.
   void receive(protocol::Payload frame, Clock::time_point at) override;
   void run(std::function<void()>& task) override;
+  // The idle watch's requests.
+  void send_ping() override;
+  void idle_timed_out() override;
   std::shared_ptr<Inbox::Receiver> as_receiver() {
     return std::shared_ptr<Inbox::Receiver>(this->shared_from_this(), static_cast<Inbox::Receiver*>(this));
   }
@@ -66,24 +82,44 @@ class WebSocketSession final : public Connection,
   // A write made no progress for --write-timeout: cuts the connection (counted as 4008).
   void on_write_timeout();
   void begin_close(std::uint16_t code, std::string reason);
-  void write_rest_then_close();
+  // Closes with `reason` right after the write under way, dropping what waits behind it: the
+  // client closed first, or broke the protocol.
+  void close_at_once(websocket::close_reason reason);
   void close_socket();  // drops the TCP connection at once
+  // Drops the connection and, unless a read under way will, finishes the session.
+  void cut();
+  // The close handshake is complete: shuts the connection down gracefully, then finishes.
+  void end_cleanly();
+  void recount_queued();
   bool socket_open();   // false once close_socket() (or the peer) ended the TCP connection
+  // Queues the close frame (close_reason_) behind what is left to write.
   void do_close();
+  // The client broke the protocol: a close frame with the reader's code goes right after the
+  // write under way, and the connection ends once it is written.
+  void fail(const FrameReader::Failure& failure);
   void finish();
 
-  websocket::stream<OrderedWriteStream<NextLayer>> ws_;
+  NextLayer stream_;
+  // Beast's stream answers the handshake on `stream_` and is gone once it has (its state, 2.6 KiB,
+  // is not kept for the life of the connection).
+  std::optional<websocket::stream<NextLayer&>> handshake_;
+  FrameReader reader_;
+  std::unique_ptr<char[]> tls_buffer_;  // a TLS connection's reads (a plain one reads into its thread's)
+  bool reading_ = false;      // a read (or a wait until readable) is under way
+  bool stop_reading_ = false;  // no more reads: the client's close came, or it broke the protocol
+  bool close_queued_ = false;  // the close frame is queued: no data frame may follow it
+  bool close_written_ = false;
+  bool close_received_ = false;
   net::io_context* ioc_ = nullptr;  // the event loop of the connection's thread
   // What other threads hand this connection (deliveries, closes, the dispatcher's work) goes through
   // its thread's inbox, in the order it was handed over, and runs on the connection's thread.
   Inbox* inbox_ = nullptr;
   SessionContext& ctx_;
   ConnectionSlot slot_;  // its place among the node's connections, taken at admission
-  beast::flat_buffer buffer_;
   struct Queued {
     protocol::Payload frame;
     Clock::time_point at;  // when it was handed over, for the delivery latency
-    bool binary = false;   // a binary frame (a message of binary data), else text
+    std::uint8_t opcode = 1;  // text; binary (a message of binary data); a control frame
   };
   // Frames from head_ on wait or are being written (the first in_flight_ of them, while
   // writing_). Empty, a vector holds no memory: idle connections cost nothing here.
@@ -107,7 +143,7 @@ class WebSocketSession final : public Connection,
   // Frames the queue held when it last emptied: the capacity it starts with next time, so that a
   // stream of rounds allocates the queue once per round instead of growing it from 8.
   std::uint16_t last_round_frames_ = 0;
-  websocket::close_reason close_reason_;
+  websocket::close_reason close_reason_;  // what the close frame says
   // Opened, closing, finished; the write and close deadlines, the token watch, the slow-consumer rule.
   ConnectionLifecycle lifecycle_;
 };

@@ -18,16 +18,31 @@ namespace switchboard::server {
 
 namespace close_code = protocol::close_code;
 
+namespace detail {
+// What one read of a plain socket takes at most, into its thread's buffer (shared by the
+// connections of the thread: reads run one at a time there); a readable socket is read until it
+// has nothing more, or for at most kMaxReadsPerTurn of these (then it waits its turn again).
+inline constexpr std::size_t kReadBytes = 64 * 1024;
+inline constexpr int kMaxReadsPerTurn = 4;
+// A TLS connection reads into a buffer of its own (TLS keeps far more per connection anyway).
+inline constexpr std::size_t kTlsReadBytes = 16 * 1024;
+inline char* thread_read_buffer() {
+  thread_local std::unique_ptr<char[]> buffer(new char[kReadBytes]);
+  return buffer.get();
+}
+}  // namespace detail
+
 template <class NextLayer>
 WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext& ctx, cluster::ConnectionId id,
                                               Admission::Admitted admitted)
     : Connection(id, std::move(admitted.identity), TokenBucket(ctx.config.publish_rate, ctx.config.publish_burst),
                  TokenBucket(ctx.config.request_rate, ctx.config.request_burst)),
-      ws_(std::move(stream)),
+      stream_(std::move(stream)),
+      reader_(ctx.config.max_message_size),
       ctx_(ctx),
       slot_(std::move(admitted.slot)),
       lifecycle_(ctx, "connection") {
-  const auto executor = ws_.get_executor();  // held: target() points into it
+  const auto executor = stream_.get_executor();  // held: target() points into it
   const auto* ioc_executor = executor.template target<net::io_context::executor_type>();
   if (!ioc_executor) throw std::logic_error("WebSocketSession: the stream must run on an io_context");
   ioc_ = &ioc_executor->context();
@@ -37,60 +52,122 @@ WebSocketSession<NextLayer>::WebSocketSession(NextLayer&& stream, SessionContext
 template <class NextLayer>
 void WebSocketSession<NextLayer>::run(http::request<http::string_body> request) {
   const Config& c = ctx_.config;
-  // The WebSocket's own timeouts replace the TCP stream's from here on.
-  if constexpr (requires { beast::get_lowest_layer(ws_).expires_never(); }) beast::get_lowest_layer(ws_).expires_never();
+  // The session's own timeouts replace the TCP stream's from here on.
+  if constexpr (requires { beast::get_lowest_layer(stream_).expires_never(); })
+    beast::get_lowest_layer(stream_).expires_never();
+  auto& ws = handshake_.emplace(stream_);
   websocket::stream_base::timeout timeout{};
   timeout.handshake_timeout = c.handshake_timeout;
-  // Beast pings after half the idle timeout and closes when the other half passes silently.
-  timeout.idle_timeout = c.idle_timeout;
-  timeout.keep_alive_pings = true;
-  ws_.set_option(timeout);
-  ws_.set_option(websocket::stream_base::decorator(
+  timeout.idle_timeout = websocket::stream_base::none();  // the idle watch's, after the handshake
+  timeout.keep_alive_pings = false;
+  ws.set_option(timeout);
+  ws.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& res) { res.set(http::field::server, "switchboard"); }));
-  ws_.read_message_max(c.max_message_size);
-  ws_.auto_fragment(false);
-  // No permessage-deflate (Beast's default): the session writes its frames uncompressed itself.
-  ws_.async_accept(request, beast::bind_front_handler(&WebSocketSession::on_accept, this->shared_from_this()));
+  // No permessage-deflate (Beast's default): frames go uncompressed.
+  ws.async_accept(request, beast::bind_front_handler(&WebSocketSession::on_accept, this->shared_from_this()));
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::on_accept(beast::error_code ec) {
+  handshake_.reset();  // Beast's part is over: the session reads and writes frames itself
   if (ec) {
     log::debug("websocket accept failed: " + ec.message());
     return;
   }
+  if constexpr (std::is_same_v<NextLayer, net::ip::tcp::socket>) {
+    beast::error_code ignored;
+    stream_.non_blocking(true, ignored);  // reads are tried when the socket is readable
+  } else {
+    tls_buffer_.reset(new char[detail::kTlsReadBytes]);
+  }
   lifecycle_.open(this->shared_from_this());
+  net::use_service<IdleWatch>(*ioc_).watch(*this, this->shared_from_this(), ctx_.config.idle_timeout);
   do_read();
 }
+
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::do_read() {
-  ws_.async_read(buffer_, beast::bind_front_handler(&WebSocketSession::on_read, this->shared_from_this()));
+  if (stop_reading_ || reading_) return;
+  reading_ = true;
+  if constexpr (std::is_same_v<NextLayer, net::ip::tcp::socket>) {
+    stream_.async_wait(net::socket_base::wait_read,
+                       beast::bind_front_handler(&WebSocketSession::on_readable, this->shared_from_this()));
+  } else {
+    stream_.async_read_some(net::buffer(tls_buffer_.get(), detail::kTlsReadBytes),
+                            beast::bind_front_handler(&WebSocketSession::on_tls_read, this->shared_from_this()));
+  }
 }
 
 template <class NextLayer>
-void WebSocketSession<NextLayer>::on_read(beast::error_code ec, std::size_t bytes) {
-  if (ec) {
-    // Beast has already sent the close frame for frames it refuses.
-    if (ec == websocket::error::message_too_big) ctx_.metrics.count_close(close_code::too_big);
-    else if (ec == websocket::error::bad_frame_payload) ctx_.metrics.count_close(close_code::invalid_payload);
-    return finish();
+void WebSocketSession<NextLayer>::on_readable(beast::error_code ec) {
+  reading_ = false;
+  if constexpr (std::is_same_v<NextLayer, net::ip::tcp::socket>) {
+    if (ec) return finish();
+    char* buffer = detail::thread_read_buffer();
+    for (int i = 0; i < detail::kMaxReadsPerTurn; ++i) {
+      const std::size_t n = stream_.read_some(net::buffer(buffer, detail::kReadBytes), ec);
+      if (ec == net::error::would_block) break;
+      if (ec) return finish();  // the client went (or reset the connection)
+      if (!consume(buffer, n)) return;
+      if (n < detail::kReadBytes) break;
+    }
+    do_read();
   }
-  ++ctx_.metrics.frames_received;
-  ctx_.metrics.bytes_received += bytes;
-  if (!lifecycle_.closing()) {
-    // A text frame is a JSON request; a binary frame a publish of bytes (protocol/BinaryData.h).
-    auto data = buffer_.cdata();
-    in_own_handler_ = true;
-    ctx_.dispatcher.handle(this->shared_from_this(), std::string_view(static_cast<const char*>(data.data()), data.size()),
-                           !ws_.got_text());
-    in_own_handler_ = false;
-  }
-  buffer_.consume(buffer_.size());
-  // Give the memory back rather than keep a buffer per idle connection: clients send far less
-  // often than they receive.
-  buffer_.shrink_to_fit();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::on_tls_read(beast::error_code ec, std::size_t bytes) {
+  reading_ = false;
+  if (ec) return finish();
+  if (!consume(tls_buffer_.get(), bytes)) return;
   do_read();
+}
+
+template <class NextLayer>
+bool WebSocketSession<NextLayer>::consume(char* data, std::size_t size) {
+  ctx_.metrics.bytes_received += size;
+  heard();
+  auto status = reader_.consume(data, size, [this](const FrameReader::Frame& frame) { return on_frame(frame); });
+  if (status == FrameReader::Status::more) return !stop_reading_;
+  stop_reading_ = true;
+  if (status == FrameReader::Status::failed) fail(reader_.failure());
+  return false;
+}
+
+template <class NextLayer>
+bool WebSocketSession<NextLayer>::on_frame(const FrameReader::Frame& frame) {
+  using Kind = FrameReader::Kind;
+  switch (frame.kind) {
+    case Kind::text:
+    case Kind::binary:
+      ++ctx_.metrics.frames_received;
+      // A text frame is a JSON request; a binary frame a publish of bytes (protocol/BinaryData.h).
+      // Once the session is closing, requests are not read any more.
+      if (!lifecycle_.closing() && !lifecycle_.finished()) {
+        in_own_handler_ = true;
+        ctx_.dispatcher.handle(this->shared_from_this(), frame.payload, frame.kind == Kind::binary);
+        in_own_handler_ = false;
+      }
+      return !lifecycle_.finished();
+    case Kind::ping:
+      if (!close_queued_) enqueue_control(0xA, frame.payload);  // its pong
+      return true;
+    case Kind::pong:
+      return true;
+    case Kind::close:
+      close_received_ = true;
+      if (close_written_) {  // the close handshake is complete
+        end_cleanly();
+        return false;
+      }
+      // Answered with the same code (none for none), right after the write under way.
+      if (!close_queued_)
+        close_at_once(frame.close_code == 1005 ? websocket::close_reason()
+                                                : websocket::close_reason(static_cast<websocket::close_code>(frame.close_code)));
+      return false;
+  }
+  return true;
 }
 
 template <class NextLayer>
@@ -145,12 +222,12 @@ void WebSocketSession<NextLayer>::run(std::function<void()>& task) {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::abort() {
-  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->close_socket(); });
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close_socket(); });
 }
 
 template <class NextLayer>
 bool WebSocketSession<NextLayer>::socket_open() {
-  auto& lowest = beast::get_lowest_layer(ws_);
+  auto& lowest = beast::get_lowest_layer(stream_);
   if constexpr (requires { lowest.is_open(); }) return lowest.is_open();
   else return lowest.socket().is_open();
 }
@@ -159,7 +236,7 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::close_socket() {
   // A bare socket's close() throws on failure, and a throw would leave the event loop: take the
   // error instead (tcp_stream's close() never throws).
-  auto& socket = beast::get_lowest_layer(ws_);
+  auto& socket = beast::get_lowest_layer(stream_);
   if constexpr (requires(beast::error_code & ec) { socket.close(ec); }) {
     beast::error_code ignored;
     socket.close(ignored);
@@ -171,7 +248,7 @@ void WebSocketSession<NextLayer>::close_socket() {
 template <class NextLayer>
 void WebSocketSession<NextLayer>::watch_token_expiry() {
   lifecycle_.watch_token(
-      ws_.get_executor(), *this, this->shared_from_this(),
+      stream_.get_executor(), *this, this->shared_from_this(),
       [this](std::int64_t exp) { enqueue(protocol::refresh_push(exp)); },
       [this](std::uint16_t code, std::string reason) { begin_close(code, std::move(reason)); });
 }
@@ -179,14 +256,14 @@ void WebSocketSession<NextLayer>::watch_token_expiry() {
 template <class NextLayer>
 void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_point at) {
   if (!lifecycle_.live()) return;
-  bool binary = false;
+  std::uint8_t opcode = 0x1;  // text
   if (auto converted = binary_push(frame)) {  // a message of binary data: its binary frame instead
     frame = std::move(converted);
-    binary = true;
+    opcode = 0x2;
   }
   queued_bytes_ += frame->size();
   if (queue_.empty()) queue_.reserve(std::max<std::size_t>(8, last_round_frames_));
-  queue_.push_back({std::move(frame), at, binary});
+  queue_.push_back({std::move(frame), at, opcode});
   if (lifecycle_.overflowing(*this, queued_bytes_, queue_.size() - head_)) {
     ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
     return begin_close(close_code::slow_consumer, "slow consumer");
@@ -196,26 +273,50 @@ void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_p
 }
 
 template <class NextLayer>
+void WebSocketSession<NextLayer>::enqueue_control(std::uint8_t opcode, std::string_view payload) {
+  // Not counted against the slow-consumer rule: a client that does not read is cut by the write
+  // deadline, and the close deadline bounds a close.
+  if (lifecycle_.finished()) return;
+  queued_bytes_ += payload.size();
+  queue_.push_back({protocol::make_payload(std::string(payload)), Clock::now(), opcode});
+  if (!writing_) do_write();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::send_ping() {
+  if (!lifecycle_.live() || close_queued_) return;
+  enqueue_control(0x9, {});
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::idle_timed_out() {
+  // Silent through a whole ping: the client (or the network to it) is gone. Dropped without a
+  // close frame, as a TCP connection that died would be.
+  if (lifecycle_.finished()) return;
+  log::debug("websocket: no answer to the keep-alive ping within the idle timeout");
+  cut();
+}
+
+template <class NextLayer>
 void WebSocketSession<NextLayer>::schedule_flush() {
   flush_scheduled_ = true;
   if (auto* queue = FlushQueue::current()) return queue->request(this->shared_from_this());
-  net::post(ws_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->flush(); });
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::flush() {
   flush_scheduled_ = false;
-  // Not open: Beast is closing (the peer's close frame, or a frame it refused) and may have
-  // written its close frame already: no data frame may follow it.
-  if (!lifecycle_.live() || !ws_.is_open()) return;
+  // Closing: the close frame may be queued already, and no data frame may follow it.
+  if (!lifecycle_.live() || close_queued_) return;
   if (!writing_ && head_ < queue_.size()) do_write();
 }
 
 namespace detail {
-// The header of an unmasked, unfragmented text (or binary) frame of `size` bytes (RFC 6455,
-// 5.2); returns its length. Permessage-deflate is never negotiated, so the payload goes as it is.
-inline std::size_t frame_header(std::size_t size, bool binary, unsigned char* out) {
-  out[0] = binary ? 0x82 : 0x81;  // FIN, binary or text
+// The header of an unmasked, unfragmented frame of `opcode` and `size` bytes (RFC 6455, 5.2);
+// returns its length. Permessage-deflate is never negotiated, so the payload goes as it is.
+inline std::size_t frame_header(std::size_t size, std::uint8_t opcode, unsigned char* out) {
+  out[0] = static_cast<unsigned char>(0x80 | opcode);  // FIN
   if (size < 126) {
     out[1] = static_cast<unsigned char>(size);
     return 2;
@@ -269,7 +370,7 @@ void WebSocketSession<NextLayer>::do_write() {
   std::size_t at = 0, piece = 0;  // the end of what is staged, and where its open piece starts
   for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
     const std::string& text = *queue_[i].frame;
-    at += detail::frame_header(text.size(), queue_[i].binary, bytes_at + at);
+    at += detail::frame_header(text.size(), queue_[i].opcode, bytes_at + at);
     if (text.size() < detail::kCopyBelow) {
       std::memcpy(bytes_at + at, text.data(), text.size());
       at += text.size();
@@ -280,16 +381,17 @@ void WebSocketSession<NextLayer>::do_write() {
     piece = at;
   }
   if (at > piece) new (list + n++) net::const_buffer(bytes_at + piece, at - piece);
-  lifecycle_.write_started(ws_.get_executor(), this->shared_from_this(), [this] { on_write_timeout(); });
-  ws_.next_layer().async_write_all(boost::span<const net::const_buffer>(list, n),
-                                   beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
+  lifecycle_.write_started(stream_.get_executor(), this->shared_from_this(), [this] { on_write_timeout(); });
+  // The list stays put until the write completes: Asio copies no more than the view.
+  net::async_write(stream_, boost::span<const net::const_buffer>(list, n),
+                   beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t bytes) {
   writing_ = false;
   lifecycle_.write_finished();
-  if (ec) return;  // the pending read fails too and finishes the session
+  if (ec) return cut();
   ctx_.metrics.frames_sent += in_flight_;
   ++ctx_.metrics.socket_writes;
   ctx_.metrics.bytes_sent += bytes;
@@ -318,8 +420,19 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   // Cut meanwhile (the write deadline fired in the same turn as this completion): nothing more
   // goes out, not even a close frame.
   if (!socket_open()) return;
-  if (lifecycle_.closing()) return write_rest_then_close();
-  if (head_ == queue_.size() || !ws_.is_open()) return;
+  if (close_queued_ && head_ == queue_.size()) {  // the close frame is written
+    close_written_ = true;
+    // The client's close came: the connection ends; so it does when the client broke the
+    // protocol. Else its close frame is awaited, for the close deadline at most.
+    if (close_received_) end_cleanly();
+    else if (stop_reading_) cut();
+    return;
+  }
+  if (close_queued_ || lifecycle_.closing()) {  // the rest, then the close frame, without a cork
+    if (head_ < queue_.size()) do_write();
+    return;
+  }
+  if (head_ == queue_.size()) return;
   // What was queued during this write is corked like the first frame was, unless it already
   // fills a write: otherwise a loopback write, done at once, would take each frame alone.
   if (queue_.size() - head_ >= detail::kMaxFramesPerWrite || queued_bytes_ >= detail::kMaxWriteBytes) do_write();
@@ -330,13 +443,14 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::on_write_timeout() {
   if (!lifecycle_.write_timed_out(*this, queue_.size() - head_ - in_flight_)) return;
   queue_.resize(head_ + in_flight_);  // the write under way reads from these until it fails
-  close_socket();
+  cut();
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string reason) {
   // A peer that does not read never takes the close frame: the lifecycle cuts it after a bound.
-  if (!lifecycle_.begin_close(ws_.get_executor(), this->weak_from_this(), [this] { close_socket(); })) return;
+  if (!lifecycle_.begin_close(stream_.get_executor(), this->weak_from_this(), [this] { cut(); })) return;
+  if (close_queued_) return;  // the client closed first: its close is being answered
   close_reason_.code = code;
   close_reason_.reason = reason;
   // A slow consumer's backlog is dropped (and counted): only the frames being written finish.
@@ -345,25 +459,64 @@ void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string re
     std::size_t keep = writing_ ? in_flight_ : 0;
     ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - head_ - keep;
     queue_.resize(head_ + keep);
+    recount_queued();
   }
-  queued_bytes_ = 0;
-  for (std::size_t i = head_; i < queue_.size(); ++i) queued_bytes_ += queue_[i].frame->size();
-  if (!writing_) write_rest_then_close();
+  ctx_.metrics.count_close(code);
+  do_close();
 }
 
 template <class NextLayer>
-void WebSocketSession<NextLayer>::write_rest_then_close() {
-  // Not open: Beast has written its own close frame (or the connection is gone).
-  if (head_ < queue_.size() && ws_.is_open()) return do_write();
+void WebSocketSession<NextLayer>::close_at_once(websocket::close_reason reason) {
+  // Only the frames being written finish; the close frame follows them.
+  lifecycle_.begin_close(stream_.get_executor(), this->weak_from_this(), [this] { cut(); });
+  close_reason_ = std::move(reason);
+  queue_.resize(head_ + (writing_ ? in_flight_ : 0));
+  recount_queued();
   do_close();
 }
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::do_close() {
-  ctx_.metrics.count_close(close_reason_.code);
-  ws_.async_close(close_reason_, [self = this->shared_from_this()](beast::error_code) {
-    // The pending read completes with the peer's close frame (or an error) and finishes the session.
+  if (close_queued_ || lifecycle_.finished()) return;
+  close_queued_ = true;
+  std::string payload;
+  if (close_reason_.code != websocket::close_code::none) {
+    payload += static_cast<char>(close_reason_.code >> 8);
+    payload += static_cast<char>(close_reason_.code & 0xFF);
+    payload.append(close_reason_.reason.data(), close_reason_.reason.size());  // 123 bytes at most
+  }
+  enqueue_control(0x8, payload);
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::fail(const FrameReader::Failure& failure) {
+  // Counted as the node's closes; answered at once, as Beast did.
+  ctx_.metrics.count_close(failure.code);
+  close_at_once(websocket::close_reason(static_cast<websocket::close_code>(failure.code), failure.reason));
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::end_cleanly() {
+  // As RFC 6455 has a server end: TLS says close_notify; TCP is shut down for sending, and what
+  // the client still sends is read until it closes (bounded by the close deadline).
+  using websocket::async_teardown;  // and, found by argument, the TLS stream's
+  async_teardown(beast::role_type::server, stream_, [self = this->shared_from_this()](beast::error_code) {
+    self->close_socket();
+    self->finish();
   });
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::recount_queued() {
+  queued_bytes_ = 0;
+  for (std::size_t i = head_; i < queue_.size(); ++i) queued_bytes_ += queue_[i].frame->size();
+}
+
+template <class NextLayer>
+void WebSocketSession<NextLayer>::cut() {
+  close_socket();
+  // A read under way fails with the socket and finishes the session; without one, it ends here.
+  if (!reading_) finish();
 }
 
 template <class NextLayer>

@@ -6,8 +6,9 @@ namespace switchboard::protocol::close_code {
 
 inline constexpr std::uint16_t normal = 1000;
 inline constexpr std::uint16_t going_away = 1001;      // node shutting down
-inline constexpr std::uint16_t invalid_payload = 1007; // text frame is not UTF-8 (sent by Beast)
-inline constexpr std::uint16_t too_big = 1009;         // frame larger than --max-message-size (sent by Beast)
+inline constexpr std::uint16_t protocol_error = 1002;  // the client broke RFC 6455 (the frame reader)
+inline constexpr std::uint16_t invalid_payload = 1007; // text is not UTF-8 (the frame reader)
+inline constexpr std::uint16_t too_big = 1009;         // a message larger than --max-message-size (the frame reader)
 inline constexpr std::uint16_t internal_error = 1011;
 inline constexpr std::uint16_t token_expired = 4001;
 inline constexpr std::uint16_t disconnected = 4003;  // by a backend, through POST /api/disconnect
