@@ -222,7 +222,7 @@ TEST(Dispatcher, PingAndSilentSuccessWithoutId) {
 }
 
 TEST(Dispatcher, PongsNeverLandInsideTheGatherWritesOfMessages) {
-  // The node frames messages itself and writes many in one go, while Beast answers pings on the
+  // The node frames messages itself and writes many in one go, and answers pings on the
   // same socket: every frame must still arrive whole, in order.
   TestNode node;
   WsClient sub(node.port()), pub(node.port());
@@ -317,6 +317,46 @@ TEST(Dispatcher, InvalidUtf8ClosesWith1007) {
   CloseInfo info = a.read_until_closed();
   EXPECT_TRUE(info.closed);
   EXPECT_EQ(info.code, 1007);
+}
+
+// Each breach of RFC 6455 closes its connection with 1002 (counted), once what the client sent
+// before it was answered; other connections stay.
+TEST(Dispatcher, BreachesOfTheWebSocketProtocolCloseWith1002) {
+  TestNode node;
+  WsClient other(node.port());
+  const std::vector<std::pair<const char*, std::string>> breaches{
+      {"an unmasked frame", WsClient::encode_frame(1, R"({"op":"ping"})", true, false)},
+      {"a reserved opcode", WsClient::encode_frame(3, "x")},
+      {"a continuation of nothing", WsClient::encode_frame(0, "x")},
+      {"a fragmented ping", WsClient::encode_frame(9, "x", false)},
+      {"a close code no one may send", WsClient::encode_frame(8, std::string("\x03\xed", 2))},
+  };
+  for (const auto& [what, frame] : breaches) {
+    SCOPED_TRACE(what);
+    WsClient a(node.port());
+    a.send_raw_bytes(WsClient::encode_frame(1, R"({"op":"ping","id":1})") + frame);
+    EXPECT_EQ(a.read_json(), (json{{"id", 1}, {"ok", true}}));  // what came before is answered
+    CloseInfo info = a.read_until_closed();
+    EXPECT_TRUE(info.closed);
+    EXPECT_EQ(info.code, 1002);
+  }
+  EXPECT_EQ(node.metrics().closes(1002), breaches.size());
+  EXPECT_EQ(other.request({{"op", "ping"}})["ok"], true);
+}
+
+// A ping is answered with a pong carrying its payload; a close with the same code, and the
+// connection then ends.
+TEST(Dispatcher, PingsArePongedAndClosesAnswered) {
+  TestNode node;
+  WsClient a(node.port());
+  a.ping("are you there");
+  EXPECT_EQ(a.request({{"op", "ping"}})["ok"], true);
+  EXPECT_EQ(a.pongs_received(), 1);
+  a.send_raw_bytes(WsClient::encode_frame(8, std::string("\x0f\xa0") + "bye"));  // 4000
+  CloseInfo info = a.read_until_closed();
+  EXPECT_TRUE(info.closed);
+  EXPECT_EQ(info.code, 4000);
+  EXPECT_TRUE(eventually([&] { return node.dispatcher().connection_count() == 0; }));
 }
 
 TEST(Dispatcher, DeepNestingIsRefusedNotFatal) {

@@ -82,8 +82,8 @@ class WebSocketSession final : public Connection,
   // A write made no progress for --write-timeout: cuts the connection (counted as 4008).
   void on_write_timeout();
   void begin_close(std::uint16_t code, std::string reason);
-  // Closes with `reason` right after the write under way, dropping what waits behind it: the
-  // client closed first, or broke the protocol.
+  // Answers the client's close with `reason` right after the write under way, dropping what
+  // waits behind it: the client is done.
   void close_at_once(websocket::close_reason reason);
   void close_socket();  // drops the TCP connection at once
   // Drops the connection and, unless a read under way will, finishes the session.
@@ -94,8 +94,8 @@ class WebSocketSession final : public Connection,
   bool socket_open();   // false once close_socket() (or the peer) ended the TCP connection
   // Queues the close frame (close_reason_) behind what is left to write.
   void do_close();
-  // The client broke the protocol: a close frame with the reader's code goes right after the
-  // write under way, and the connection ends once it is written.
+  // The client broke the protocol: a close frame with the reader's code goes after what is
+  // queued, and the connection ends once it is written.
   void fail(const FrameReader::Failure& failure);
   void finish();
 

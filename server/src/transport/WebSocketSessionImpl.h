@@ -222,7 +222,7 @@ void WebSocketSession<NextLayer>::run(std::function<void()>& task) {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::abort() {
-  net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close_socket(); });
+  net::post(stream_.get_executor(), [self = this->shared_from_this()] { self->cut(); });
 }
 
 template <class NextLayer>
@@ -274,11 +274,13 @@ void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_p
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::enqueue_control(std::uint8_t opcode, std::string_view payload) {
-  // Not counted against the slow-consumer rule: a client that does not read is cut by the write
-  // deadline, and the close deadline bounds a close.
   if (lifecycle_.finished()) return;
   queued_bytes_ += payload.size();
   queue_.push_back({protocol::make_payload(std::string(payload)), Clock::now(), opcode});
+  // Pongs answer what the client sends: one that pings without reading fills the queue like a
+  // slow reader (the close and the node's own pings are few, and the close deadline bounds a close).
+  if (opcode == 0xA && lifecycle_.live() && lifecycle_.overflowing(*this, queued_bytes_, queue_.size() - head_))
+    return begin_close(close_code::slow_consumer, "slow consumer");
   if (!writing_) do_write();
 }
 
@@ -490,9 +492,9 @@ void WebSocketSession<NextLayer>::do_close() {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::fail(const FrameReader::Failure& failure) {
-  // Counted as the node's closes; answered at once, as Beast did.
-  ctx_.metrics.count_close(failure.code);
-  close_at_once(websocket::close_reason(static_cast<websocket::close_code>(failure.code), failure.reason));
+  // Counted as the node's closes. What was queued before (the replies to the requests read
+  // before the bad frame) goes out first, as before any close of the node's.
+  begin_close(failure.code, failure.reason);
 }
 
 template <class NextLayer>
