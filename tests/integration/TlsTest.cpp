@@ -43,6 +43,32 @@ TEST(Tls, WssCarriesTheSameProtocol) {
   }
 }
 
+// Messages larger than a TLS connection's read buffer (and than a TLS record), text and binary,
+// arrive whole in both directions.
+TEST(Tls, LargeMessagesCrossWholeInBothDirections) {
+  const ScratchDir dir("tls");
+  {
+    TestNode node = make_tls_node(dir.str());
+    WsClient::Options tls;
+    tls.tls = true;
+    WsClient secure(node.tls_port(), tls);
+    ASSERT_EQ(secure.request({{"op", "subscribe"}, {"room", "big"}})["ok"], true);
+    const std::string text(40000, 't');
+    EXPECT_EQ(secure.request({{"op", "publish"}, {"room", "big"}, {"data", text}})["ok"], true);
+    EXPECT_EQ(secure.read_json()["data"], text);
+    std::string bytes(50000, '\0');
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 13);
+    secure.send_binary("{\"op\":\"publish\",\"id\":7,\"room\":\"big\"}\n" + bytes);
+    // The push and the reply, in either order.
+    Frame first = secure.read_frame(), second = secure.read_frame();
+    const Frame& pushed = first.text ? second : first;
+    const Frame& reply = first.text ? first : second;
+    EXPECT_FALSE(pushed.text);
+    EXPECT_EQ(pushed.data.substr(pushed.data.find('\n') + 1), bytes);
+    EXPECT_EQ(json::parse(reply.data)["id"], 7);
+  }
+}
+
 TEST(Tls, PlainTextOnTheTlsPortIsDropped) {
   const ScratchDir dir("tls");
   {

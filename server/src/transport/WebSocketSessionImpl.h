@@ -24,8 +24,10 @@ namespace detail {
 // has nothing more, or for at most kMaxReadsPerTurn of these (then it waits its turn again).
 inline constexpr std::size_t kReadBytes = 64 * 1024;
 inline constexpr int kMaxReadsPerTurn = 4;
-// A TLS connection reads into a buffer of its own (TLS keeps far more per connection anyway).
-inline constexpr std::size_t kTlsReadBytes = 16 * 1024;
+// A TLS connection reads into a buffer of its own, kept for its life: 4 KiB, what Beast's read
+// buffers held before (OpenSSL keeps the rest of a larger record for the next read; Asio's TLS
+// stream already holds two 17 KiB buffers per connection).
+inline constexpr std::size_t kTlsReadBytes = 4 * 1024;
 inline char* thread_read_buffer() {
   thread_local std::unique_ptr<char[]> buffer(new char[kReadBytes]);
   return buffer.get();
