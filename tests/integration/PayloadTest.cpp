@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <initializer_list>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -67,17 +68,29 @@ void expect_push(const std::string& frame, const std::string& room, const std::s
   EXPECT_TRUE(ends_with(frame, R"(","offset":)" + std::to_string(offset) + "}")) << frame;
 }
 
+// A WebSocket subscriber of `room` on `node`, the position it subscribed at, and an event stream
+// of the room, both past their subscribe (else it throws, which fails the test).
+struct Audience {
+  Audience(TestNode& node, const std::string& room) : ws(node.port()), sse(node.port(), "/sse?rooms=" + room) {
+    json subscribed = ws.request({{"op", "subscribe"}, {"room", room}});
+    if (subscribed["ok"] != true) throw std::runtime_error("subscribe failed: " + subscribed.dump());
+    since = {{"offset", subscribed["offset"]}, {"epoch", subscribed["epoch"]}};
+    if (sse.status() != 200 || json::parse(sse.next().data)["type"] != "subscribed")
+      throw std::runtime_error("the event stream did not subscribe");
+  }
+  WsClient ws;
+  SseClient sse;
+  json since;
+};
+
 // Publishes every payload twice (over a WebSocket, then POST /api/publish) on `publishing`, and
 // checks what subscribers of `subscribing` receive, live and afterwards.
 void round_trip_everywhere(TestNode& publishing, TestNode& subscribing) {
   const std::string room = "payloads";
-  WsClient subscriber(subscribing.port());
-  json subscribed = subscriber.request({{"op", "subscribe"}, {"room", room}});
-  ASSERT_EQ(subscribed["ok"], true) << subscribed;
-  const json since = {{"offset", subscribed["offset"]}, {"epoch", subscribed["epoch"]}};
-  SseClient sse(subscribing.port(), "/sse?rooms=" + room);
-  ASSERT_EQ(sse.status(), 200);
-  ASSERT_EQ(json::parse(sse.next().data)["type"], "subscribed");
+  Audience audience(subscribing, room);
+  WsClient& subscriber = audience.ws;
+  SseClient& sse = audience.sse;
+  const json& since = audience.since;
   WsClient publisher(publishing.port());
 
   std::vector<std::string> pushes;  // the pushes received, in order
@@ -134,13 +147,10 @@ void round_trip_everywhere(TestNode& publishing, TestNode& subscribing) {
 // event stream, history and recovery as {"$binary":"<base64>"}.
 void binary_round_trip(TestNode& publishing, TestNode& subscribing) {
   const std::string room = "photos";
-  WsClient subscriber(subscribing.port());
-  json subscribed = subscriber.request({{"op", "subscribe"}, {"room", room}});
-  ASSERT_EQ(subscribed["ok"], true) << subscribed;
-  const json since = {{"offset", subscribed["offset"]}, {"epoch", subscribed["epoch"]}};
-  SseClient sse(subscribing.port(), "/sse?rooms=" + room);
-  ASSERT_EQ(sse.status(), 200);
-  ASSERT_EQ(json::parse(sse.next().data)["type"], "subscribed");
+  Audience audience(subscribing, room);
+  WsClient& subscriber = audience.ws;
+  SseClient& sse = audience.sse;
+  const json& since = audience.since;
   WsClient publisher(publishing.port());
 
   std::string large(3000, '\0');  // past the node's copied frames, and a 16-bit length
