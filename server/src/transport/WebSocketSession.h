@@ -90,13 +90,11 @@ class WebSocketSession final : public Connection,
   void cut();
   // The close handshake is complete: shuts the connection down gracefully, then finishes.
   void end_cleanly();
-  void recount_queued();
+  // Drops the frames queued and not being written (and counts what is left); how many it dropped.
+  std::size_t drop_unwritten();
   bool socket_open();   // false once close_socket() (or the peer) ended the TCP connection
   // Queues the close frame (close_reason_) behind what is left to write.
   void do_close();
-  // The client broke the protocol: a close frame with the reader's code goes after what is
-  // queued, and the connection ends once it is written.
-  void fail(const FrameReader::Failure& failure);
   void finish();
 
   NextLayer stream_;

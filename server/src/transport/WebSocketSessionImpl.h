@@ -133,7 +133,9 @@ bool WebSocketSession<NextLayer>::consume(char* data, std::size_t size) {
   auto status = reader_.consume(data, size, [this](const FrameReader::Frame& frame) { return on_frame(frame); });
   if (status == FrameReader::Status::more) return !stop_reading_;
   stop_reading_ = true;
-  if (status == FrameReader::Status::failed) fail(reader_.failure());
+  // A breach of the protocol: counted and closed as the node's closes are, after what was queued
+  // before (the replies to the requests read before the bad frame).
+  if (status == FrameReader::Status::failed) begin_close(reader_.failure().code, reader_.failure().reason);
   return false;
 }
 
@@ -454,17 +456,11 @@ template <class NextLayer>
 void WebSocketSession<NextLayer>::begin_close(std::uint16_t code, std::string reason) {
   // A peer that does not read never takes the close frame: the lifecycle cuts it after a bound.
   if (!lifecycle_.begin_close(stream_.get_executor(), this->weak_from_this(), [this] { cut(); })) return;
-  if (close_queued_) return;  // the client closed first: its close is being answered
   close_reason_.code = code;
   close_reason_.reason = reason;
   // A slow consumer's backlog is dropped (and counted): only the frames being written finish.
   // Any other close first writes what was queued before it — the reply that explains it, say.
-  if (code == close_code::slow_consumer) {
-    std::size_t keep = writing_ ? in_flight_ : 0;
-    ctx_.metrics.deliveries_dropped_slow_consumer += queue_.size() - head_ - keep;
-    queue_.resize(head_ + keep);
-    recount_queued();
-  }
+  if (code == close_code::slow_consumer) ctx_.metrics.deliveries_dropped_slow_consumer += drop_unwritten();
   ctx_.metrics.count_close(code);
   do_close();
 }
@@ -474,8 +470,7 @@ void WebSocketSession<NextLayer>::close_at_once(websocket::close_reason reason) 
   // Only the frames being written finish; the close frame follows them.
   lifecycle_.begin_close(stream_.get_executor(), this->weak_from_this(), [this] { cut(); });
   close_reason_ = std::move(reason);
-  queue_.resize(head_ + (writing_ ? in_flight_ : 0));
-  recount_queued();
+  drop_unwritten();
   do_close();
 }
 
@@ -493,13 +488,6 @@ void WebSocketSession<NextLayer>::do_close() {
 }
 
 template <class NextLayer>
-void WebSocketSession<NextLayer>::fail(const FrameReader::Failure& failure) {
-  // Counted as the node's closes. What was queued before (the replies to the requests read
-  // before the bad frame) goes out first, as before any close of the node's.
-  begin_close(failure.code, failure.reason);
-}
-
-template <class NextLayer>
 void WebSocketSession<NextLayer>::end_cleanly() {
   // As RFC 6455 has a server end: TLS says close_notify; TCP is shut down for sending, and what
   // the client still sends is read until it closes (bounded by the close deadline).
@@ -511,9 +499,14 @@ void WebSocketSession<NextLayer>::end_cleanly() {
 }
 
 template <class NextLayer>
-void WebSocketSession<NextLayer>::recount_queued() {
+std::size_t WebSocketSession<NextLayer>::drop_unwritten() {
+  // Frames being written stay until their write completes (it reads from them).
+  const std::size_t keep = head_ + (writing_ ? in_flight_ : 0);
+  const std::size_t dropped = queue_.size() - keep;
+  queue_.resize(keep);
   queued_bytes_ = 0;
   for (std::size_t i = head_; i < queue_.size(); ++i) queued_bytes_ += queue_[i].frame->size();
+  return dropped;
 }
 
 template <class NextLayer>
@@ -525,8 +518,7 @@ void WebSocketSession<NextLayer>::cut() {
 
 template <class NextLayer>
 void WebSocketSession<NextLayer>::finish() {
-  // Frames being written stay until their write completes (it reads from them).
-  if (lifecycle_.finish(*this)) queue_.resize(head_ + (writing_ ? in_flight_ : 0));
+  if (lifecycle_.finish(*this)) drop_unwritten();
 }
 
 }  // namespace switchboard::server
