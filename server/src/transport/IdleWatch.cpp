@@ -1,26 +1,15 @@
 #include "transport/IdleWatch.h"
 
-#include <algorithm>
-
 namespace switchboard::server {
 
 boost::asio::execution_context::id IdleWatch::id;
 
-IdleWatch::IdleWatch(boost::asio::io_context& ioc) : boost::asio::execution_context::service(ioc), timer_(ioc) {}
+IdleWatch::IdleWatch(boost::asio::io_context& ioc) : EventLoopWatch(ioc) {}
 
 void IdleWatch::watch(Client& client, const std::shared_ptr<void>& owner, Clock::duration timeout) {
   entries_.push_back({&client, owner});
   timeout_ = timeout;  // one node-wide setting
-  if (!armed_) arm();
-}
-
-void IdleWatch::arm() {
-  armed_ = true;
-  timer_.expires_after(std::max<Clock::duration>(timeout_ / 2, std::chrono::milliseconds(10)));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    armed_ = false;
-    if (!ec) check();
-  });
+  arm(timeout_ / 2);
 }
 
 void IdleWatch::check() {
@@ -44,13 +33,13 @@ void IdleWatch::check() {
     }
   }
   entries_.resize(kept);
-  if (!entries_.empty()) arm();
+  if (!entries_.empty()) arm(timeout_ / 2);
   for (auto* client : told) client->idle_timed_out();
 }
 
 void IdleWatch::shutdown() {
   entries_.clear();
-  timer_.cancel();
+  stop();
 }
 
 }  // namespace switchboard::server

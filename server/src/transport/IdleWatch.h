@@ -9,16 +9,15 @@
 // timeout after it fell silent, and dropped between the timeout and one and a half. Used on the
 // loop's thread only.
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <chrono>
 #include <memory>
 #include <vector>
 
+#include "transport/EventLoopWatch.h"
+
 namespace switchboard::server {
 
-class IdleWatch : public boost::asio::execution_context::service {
+class IdleWatch : public EventLoopWatch {
  public:
-  using Clock = std::chrono::steady_clock;
   static boost::asio::execution_context::id id;
 
   // What the watch asks of a connection, on its thread.
@@ -48,15 +47,12 @@ class IdleWatch : public boost::asio::execution_context::service {
     Client* client;  // valid while `owner` lives
     std::weak_ptr<void> owner;
   };
-  void arm();
-  void check();
+  void check() override;
   // The event loop ends: the entries go.
   void shutdown() override;
 
-  boost::asio::steady_timer timer_;
   std::vector<Entry> entries_;
   Clock::duration timeout_{};
-  bool armed_ = false;
 };
 
 }  // namespace switchboard::server

@@ -1,6 +1,5 @@
 #include "transport/WriteDeadline.h"
 
-#include <algorithm>
 #include <boost/asio/execution/context.hpp>
 #include <boost/asio/query.hpp>
 
@@ -22,22 +21,13 @@ void WriteDeadline::started(const net::any_io_executor& executor, Clock::duratio
 
 net::execution_context::id WriteDeadline::Watch::id;
 
-WriteDeadline::Watch::Watch(net::io_context& ioc) : net::execution_context::service(ioc), timer_(ioc) {}
+WriteDeadline::Watch::Watch(net::io_context& ioc) : EventLoopWatch(ioc) {}
 
 void WriteDeadline::Watch::watch(WriteDeadline& deadline, const std::shared_ptr<void>& owner,
                                  const std::function<void()>& expired, Clock::duration timeout) {
   entries_.push_back({&deadline, owner, expired});
   timeout_ = timeout;  // one node-wide setting
-  if (!armed_) arm();
-}
-
-void WriteDeadline::Watch::arm() {
-  armed_ = true;
-  timer_.expires_after(std::max<Clock::duration>(timeout_ / 4, std::chrono::milliseconds(10)));
-  timer_.async_wait([this](boost::system::error_code ec) {
-    armed_ = false;
-    if (!ec) check();
-  });
+  arm(timeout_ / 4);
 }
 
 void WriteDeadline::Watch::check() {
@@ -58,14 +48,14 @@ void WriteDeadline::Watch::check() {
       entries_.push_back(std::move(entry));
     }
   }
-  if (!entries_.empty()) arm();
+  if (!entries_.empty()) arm(timeout_ / 4);
   // Last, with the list consistent: a connection cut here could even start watching again.
   for (auto& [owner, cut] : expired) cut();
 }
 
 void WriteDeadline::Watch::shutdown() {
   entries_.clear();
-  timer_.cancel();
+  stop();
 }
 
 }  // namespace switchboard::server

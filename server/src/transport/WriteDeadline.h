@@ -11,11 +11,12 @@
 // began.
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <vector>
+
+#include "transport/EventLoopWatch.h"
 
 namespace switchboard::server {
 
@@ -31,7 +32,7 @@ class WriteDeadline {
   void cancel() { cancelled_ = true; }
 
   // The watch of one event loop.
-  class Watch : public boost::asio::execution_context::service {
+  class Watch : public EventLoopWatch {
    public:
     static boost::asio::execution_context::id id;
     explicit Watch(boost::asio::io_context& ioc);
@@ -44,15 +45,12 @@ class WriteDeadline {
       std::weak_ptr<void> owner;
       std::function<void()> expired;
     };
-    void arm();
-    void check();
+    void check() override;
     // The event loop ends: the entries go (their callbacks hold connections' `this`).
     void shutdown() override;
 
-    boost::asio::steady_timer timer_;
     std::vector<Entry> entries_;
     Clock::duration timeout_{};
-    bool armed_ = false;
   };
 
  private:
