@@ -17,13 +17,22 @@ export function isBytes(data) {
 }
 
 /**
+ * `data`'s bytes as a Uint8Array over the same memory (no copy): a view's own range only.
+ * @param {ArrayBuffer | ArrayBufferView} data
+ * @returns {Uint8Array}
+ */
+export function bytesOf(data) {
+  if (data instanceof Uint8Array) return data;
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/**
  * A copy of `data`'s bytes, taken when it is published: the caller may reuse its buffer.
  * @param {ArrayBuffer | ArrayBufferView} data
  * @returns {Uint8Array}
  */
 export function copyBytes(data) {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
-  return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  return new Uint8Array(bytesOf(data)); // a copy (a Node Buffer's slice() would share its memory)
 }
 
 /**
@@ -54,7 +63,7 @@ function fromBase64(text) {
  * @returns {unknown}
  */
 export function toJsonData(data) {
-  return isBytes(data) ? { $binary: toBase64(data instanceof Uint8Array ? data : copyBytes(data)) } : data;
+  return isBytes(data) ? { $binary: toBase64(bytesOf(data)) } : data;
 }
 
 /**
@@ -95,7 +104,7 @@ export function binaryFrame(header, bytes) {
  * @returns {any}
  */
 export function parseBinaryFrame(raw) {
-  const frame = raw instanceof ArrayBuffer ? new Uint8Array(raw) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  const frame = bytesOf(raw);
   const newline = frame.indexOf(NEWLINE);
   if (newline < 0) return undefined;
   let header;

@@ -1,7 +1,7 @@
 // The WebSocket transport: the protocol's JSON frames over one WebSocket (PROTOCOL.md), and
 // binary frames for messages of bytes.
 
-import { binaryFrame, isBytes, parseBinaryFrame } from './binary.js';
+import { binaryFrame, bytesOf, isBytes, parseBinaryFrame } from './binary.js';
 import { CLOSE_ABNORMAL, SwitchboardError, nodeError } from './errors.js';
 import { PendingRequests } from './transport.js';
 
@@ -88,8 +88,7 @@ export class WebSocketTransport {
   publish(room, data, idem) {
     const fields = idem === undefined ? { room } : { room, idem };
     if (!isBytes(data)) return this.#request('publish', { ...fields, data });
-    const bytes = data instanceof Uint8Array ? data : new Uint8Array(data instanceof ArrayBuffer ? data : data.buffer);
-    return this.#request('publish', fields, {}, (id) => binaryFrame({ op: 'publish', id, ...fields }, bytes));
+    return this.#request('publish', fields, {}, (id) => binaryFrame({ op: 'publish', id, ...fields }, bytesOf(data)));
   }
 
   /** @param {string} room */

@@ -8,7 +8,7 @@ import { PendingRequests } from '../src/transport.js';
 import { WebSocketTransport } from '../src/websocket-transport.js';
 import { SseTransport } from '../src/sse-transport.js';
 import { OfflineQueue } from '../src/offline-queue.js';
-import { binaryFrame, fromJsonData, parseBinaryFrame, toJsonData } from '../src/binary.js';
+import { binaryFrame, copyBytes, fromJsonData, parseBinaryFrame, toJsonData } from '../src/binary.js';
 
 // The events a transport reports, recorded; `opened` resolves on `open`.
 function recorder() {
@@ -103,7 +103,8 @@ test('WebSocket transport: bytes go as a binary frame, header, newline, bytes; b
   assert.equal(ws.binaryType, 'arraybuffer');
   ws.open();
   await opened;
-  const pub = t.publish('photos', Uint8Array.from([1, 10, 2]), 'k1');
+  // A view's own range goes, not its whole buffer.
+  const pub = t.publish('photos', new DataView(Uint8Array.from([9, 1, 10, 2, 9]).buffer, 1, 3), 'k1');
   const [frame] = ws.frames;
   assert.ok(frame instanceof Uint8Array);
   assert.equal(new TextDecoder().decode(frame), '{"op":"publish","id":1,"room":"photos","idem":"k1"}\n\x01\n\x02');
@@ -129,6 +130,11 @@ test('binary data: JSON carries bytes as {"$binary":"<base64>"}, of exactly that
   for (const data of [{ $binary: 'aGk=', x: 1 }, { $binary: 3 }, 'aGk=', null, [1]]) assert.deepEqual(fromJsonData(data), data);
   const big = new Uint8Array(100000).map((_, i) => i & 0xff); // more than one chunk of characters
   assert.deepEqual(fromJsonData(toJsonData(big)), big);
+  // A publish takes a copy, of a Node Buffer too (whose own slice() would share its memory).
+  const buffer = Buffer.from([1, 2]);
+  const copied = copyBytes(buffer);
+  buffer[0] = 9;
+  assert.deepEqual([...copied], [1, 2]);
   const frame = binaryFrame({ op: 'publish', room: 'r' }, Uint8Array.from([10]));
   const parsed = parseBinaryFrame(frame);
   assert.deepEqual({ ...parsed, data: [...parsed.data] }, { op: 'publish', room: 'r', data: [10] });
