@@ -136,7 +136,13 @@ void add_limit_options(po::options_description& d, Config& c) {
         "largest accepted frame in bytes; larger closes with 1009")
     ("max-rooms", po::value(&c.max_rooms)->default_value(c.max_rooms), "rooms one connection may join")
     ("max-queue-bytes", po::value(&c.max_queue_bytes)->default_value(c.max_queue_bytes),
-        "outbound bytes queued per connection before it is closed as a slow consumer (4008)");
+        "outbound bytes queued per connection before it is closed as a slow consumer (4008)")
+    ("deflate", po::value(&c.deflate)->implicit_value(true)->default_value(true),
+        "compress WebSocket messages (permessage-deflate, no context takeover) for the clients that offer it; "
+        "--deflate=false turns it off")
+    ("deflate-threshold", po::value(&c.deflate_threshold)->default_value(c.deflate_threshold),
+        "bytes from which a message goes compressed to a client that negotiated permessage-deflate "
+        "(compressed once per message, whatever the number of subscribers)");
   // clang-format on
   // Durations, as a count of their unit (load_config makes them durations).
   const DurationOption durations[] = {

@@ -44,13 +44,15 @@ TEST(Tls, WssCarriesTheSameProtocol) {
 }
 
 // Messages larger than a TLS connection's read buffer (and than a TLS record), text and binary,
-// arrive whole in both directions.
+// arrive whole in both directions, plain and compressed (permessage-deflate).
 TEST(Tls, LargeMessagesCrossWholeInBothDirections) {
   const ScratchDir dir("tls");
-  {
-    TestNode node = make_tls_node(dir.str());
+  TestNode node = make_tls_node(dir.str());
+  for (const bool deflate : {false, true}) {
+    SCOPED_TRACE(deflate ? "compressed" : "plain");
     WsClient::Options tls;
     tls.tls = true;
+    tls.deflate = deflate;
     WsClient secure(node.tls_port(), tls);
     ASSERT_EQ(secure.request({{"op", "subscribe"}, {"room", "big"}})["ok"], true);
     const std::string text(40000, 't');
@@ -67,6 +69,8 @@ TEST(Tls, LargeMessagesCrossWholeInBothDirections) {
     EXPECT_EQ(pushed.data.substr(pushed.data.find('\n') + 1), bytes);
     EXPECT_EQ(json::parse(reply.data)["id"], 7);
   }
+  EXPECT_TRUE(eventually([&] { return node.metrics().deflated_frames_sent.load() == 2; }));
+  EXPECT_GE(node.metrics().deflated_messages_received.load(), 3u);
 }
 
 TEST(Tls, PlainTextOnTheTlsPortIsDropped) {

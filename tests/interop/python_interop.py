@@ -151,6 +151,43 @@ def check_metrics(port):
         assert needle in text, "%r not in /metrics:\n%s" % (needle, text)
 
 
+def metric(port, name):
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=TIMEOUT) as res:
+        for line in res.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return int(line.split()[1])
+    raise AssertionError("%s not in /metrics" % name)
+
+
+async def compression(port):
+    """permessage-deflate as websockets offers it by default (client_max_window_bits): taken, and
+    a long message crosses both ways compressed; a client that offers nothing reads plain frames."""
+    url = "ws://127.0.0.1:%d/ws" % port
+    async with websockets.connect(url) as deflating, websockets.connect(url, compression=None) as plain:
+        assert deflating.response_headers["Sec-WebSocket-Extensions"] == \
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+        assert [type(e).__name__ for e in deflating.extensions] == ["PerMessageDeflate"], deflating.extensions
+        assert plain.extensions == [] and "Sec-WebSocket-Extensions" not in plain.response_headers
+        for ws in (deflating, plain):
+            await ws.send(json.dumps({"op": "subscribe", "id": 1, "room": "zip"}))
+            assert (await recv_json(ws))["ok"] is True
+        sent, received = metric(port, "switchboard_deflate_frames_sent_total"), \
+            metric(port, "switchboard_deflate_frames_received_total")
+        text = " ".join("word%d" % (i % 40) for i in range(500))  # 3.4 KB: compressed above the threshold
+        await deflating.send(json.dumps({"op": "publish", "id": 2, "room": "zip", "data": text}))
+        frames = [await recv_json(deflating), await recv_json(deflating)]
+        assert {"id": 2, "ok": True, "offset": 1} in frames, frames
+        assert [f["data"] for f in frames if "data" in f] == [text], frames
+        assert (await recv_json(plain))["data"] == text
+        assert metric(port, "switchboard_deflate_frames_received_total") == received + 1
+        # The push, not the short reply: counted once its write completes, which may follow its
+        # arrival by a moment.
+        deadline = time.monotonic() + TIMEOUT
+        while metric(port, "switchboard_deflate_frames_sent_total") != sent + 1:
+            assert time.monotonic() < deadline, metric(port, "switchboard_deflate_frames_sent_total")
+            await asyncio.sleep(0.01)
+
+
 def main():
     node, port = start_node("--jwt-secret", SECRET, "--log-format", "json", "--log-level", "debug")
     try:
@@ -164,6 +201,7 @@ def main():
     try:
         asyncio.run(session(port))
         check_metrics(port)
+        asyncio.run(compression(port))
         asyncio.run(shutdown(port, node))
         status = node.wait(timeout=TIMEOUT)
         assert status == 0, "node exited with %s" % status

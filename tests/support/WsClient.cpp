@@ -366,6 +366,11 @@ struct WsClient::Impl {
     with_ws([&](auto& ws) {
       ws.read_message_max(kClientMessageMax);
       ws.auto_fragment(false);
+      if (opts.deflate) {
+        websocket::permessage_deflate deflate;
+        deflate.client_enable = true;
+        ws.set_option(deflate);
+      }
       ws.set_option(websocket::stream_base::decorator(
           [headers = opts.headers](websocket::request_type& req) {
             req.set(http::field::user_agent, "switchboard-tests");

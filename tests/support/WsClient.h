@@ -66,6 +66,7 @@ struct WsClientOptions {
   std::string target = "/ws";    // request target, e.g. "/ws?token=abc"
   std::map<std::string, std::string> headers;  // extra handshake headers (override Host/User-Agent too)
   int rcvbuf = 0;                // if > 0: SO_RCVBUF set before connect (slow-consumer tests)
+  bool deflate = false;          // offer permessage-deflate (Beast's own): every message then goes compressed
   std::chrono::milliseconds deadline = kDefaultDeadline;  // per-call deadline for this client
 };
 

@@ -7,7 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "switchboard/protocol/Payload.h"
 #include "transport/FrameReader.h"
+#include "transport/PerMessageDeflate.h"
 
 using switchboard::server::FrameReader;
 using Kind = FrameReader::Kind;
@@ -71,9 +73,10 @@ std::vector<Seen> expect_read(const std::string& bytes, std::size_t piece = 0, s
   return seen;
 }
 
-FrameReader::Failure expect_failure(const std::string& bytes, std::size_t max = 1 << 20) {
+FrameReader::Failure expect_failure(const std::string& bytes, std::size_t max = 1 << 20, bool compressed = false) {
   for (std::size_t piece : {std::size_t{0}, std::size_t{1}}) {
     FrameReader reader(max);
+    if (compressed) reader.accept_compressed();
     auto [seen, status] = read(reader, bytes, piece);
     EXPECT_EQ(status, Status::failed) << "frames read: " << seen.size() << ", first byte " << int(static_cast<unsigned char>(bytes[0])) << ", size " << bytes.size();
     if (piece == 1) {
@@ -170,4 +173,59 @@ TEST(FrameReader, AMessageOverTheLimitIsRefusedFromItsHeaderOn) {
   EXPECT_EQ(reader.consume(header.data(), header.size(), [](const FrameReader::Frame&) { return true; }),
             Status::failed);
   EXPECT_EQ(reader.failure().code, 1009);
+}
+
+namespace {
+// `text` compressed as a client compresses a message under permessage-deflate.
+std::string deflated(const std::string& text) {
+  auto d = switchboard::server::deflate_frame(switchboard::protocol::make_payload(text));
+  EXPECT_TRUE(d.frame) << "does not compress";
+  return d.frame ? *d.frame : std::string();
+}
+}  // namespace
+
+TEST(FrameReader, CompressedMessagesAreInflatedOnceCompleteWhenNegotiated) {
+  const std::string text = R"({"op":"publish","room":"lobby","data":")" + std::string(3000, 'x') + "caf\xc3\xa9\"}";
+  std::string bytes(2000, '\0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i % 7);
+  const std::string packed = deflated(bytes);
+  // RSV1 on a message's first frame only; a ping between its fragments; plain messages between.
+  const std::string stream = frame(1, deflated(text), true, true, 4) + frame(1, "plain") +
+                             frame(2, packed.substr(0, 5), false, true, 4) + frame(9, "p") +
+                             frame(0, packed.substr(5, 3), false) + frame(0, packed.substr(8));
+  const std::vector<Seen> expected{
+      {Kind::text, text, 0}, {Kind::text, "plain", 0}, {Kind::ping, "p", 0}, {Kind::binary, bytes, 0}};
+  for (std::size_t piece : {0, 1, 3, 64, 4096}) {
+    SCOPED_TRACE(piece);
+    FrameReader reader(1 << 20);
+    reader.accept_compressed();
+    std::vector<Seen> seen;
+    std::vector<bool> compressed;
+    std::string copy = stream;
+    for (std::size_t at = 0; at < copy.size(); at += piece == 0 ? copy.size() : piece) {
+      const std::size_t n = piece == 0 ? copy.size() : std::min(piece, copy.size() - at);
+      ASSERT_EQ(reader.consume(copy.data() + at, n, [&](const FrameReader::Frame& f) {
+        seen.push_back({f.kind, std::string(f.payload), f.close_code});
+        compressed.push_back(f.compressed);
+        return true;
+      }), Status::more) << reader.failure().reason;
+    }
+    EXPECT_EQ(seen, expected);
+    EXPECT_EQ(compressed, (std::vector<bool>{true, false, false, true}));
+    EXPECT_EQ(reader.held(), 0u);
+  }
+}
+
+TEST(FrameReader, CompressedMessagesBreakingTheRulesHaveTheirCloseCodes) {
+  const std::string packed = deflated(std::string(500, 'y'));
+  constexpr bool kNegotiated = true;
+  EXPECT_EQ(expect_failure(frame(1, packed, true, true, 4)).code, 1002);                      // not negotiated
+  EXPECT_EQ(expect_failure(frame(1, "a", false, true, 4) + frame(0, "b", true, true, 4), 1 << 20, kNegotiated).code,
+            1002);                                                                             // RSV1 on a continuation
+  EXPECT_EQ(expect_failure(frame(9, "", true, true, 4), 1 << 20, kNegotiated).code, 1002);   // … on a control frame
+  EXPECT_EQ(expect_failure(frame(1, packed, true, true, 2), 1 << 20, kNegotiated).code, 1002);  // RSV2
+  EXPECT_EQ(expect_failure(frame(2, "\xff\xff\xff", true, true, 4), 1 << 20, kNegotiated).code, 1007);  // not deflate
+  EXPECT_EQ(expect_failure(frame(1, deflated(std::string(300, '\xc3')), true, true, 4), 1 << 20, kNegotiated).code,
+            1007);                                                                             // inflated, not UTF-8
+  EXPECT_EQ(expect_failure(frame(2, packed, true, true, 4), 499, kNegotiated).code, 1009);    // inflates past the limit
 }

@@ -135,6 +135,9 @@ const CounterFamily kTrafficCounters[] = {
     {"switchboard_frames_sent_total", "WebSocket messages written to clients.", &Metrics::frames_sent},
     {"switchboard_socket_writes_total", "Writes of messages to client sockets; each carries one or more messages.", &Metrics::socket_writes},
     {"switchboard_sent_bytes_total", "Payload bytes written to clients.", &Metrics::bytes_sent},
+    {"switchboard_deflate_frames_sent_total", "WebSocket messages written compressed (permessage-deflate).", &Metrics::deflated_frames_sent},
+    {"switchboard_deflate_saved_bytes_total", "Bytes that permessage-deflate saved on the messages written compressed.", &Metrics::deflate_bytes_saved},
+    {"switchboard_deflate_frames_received_total", "WebSocket messages received compressed (permessage-deflate).", &Metrics::deflated_messages_received},
 };
 
 // Connections, rooms, and the messages and bytes that went through.

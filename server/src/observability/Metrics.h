@@ -37,6 +37,10 @@ class Metrics {
   Counter frames_sent{0};
   Counter socket_writes{0};      // writes of frames or events to client sockets: frames_sent / socket_writes is the batching
   Counter bytes_sent{0};
+  // permessage-deflate (transport/PerMessageDeflate.h).
+  Counter deflated_frames_sent{0};          // WebSocket messages sent compressed
+  Counter deflate_bytes_saved{0};           // … the bytes their compression saved
+  Counter deflated_messages_received{0};    // messages clients sent compressed
   Counter slow_consumers{0};     // connections closed with 4008
   Counter write_timeouts{0};     // … of which cut because a write made no progress for --write-timeout
   Counter deliveries_dropped_slow_consumer{0};

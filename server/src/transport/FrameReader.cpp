@@ -3,13 +3,19 @@
 #include <boost/beast/websocket/detail/frame.hpp>
 #include <cstring>
 
+#include "transport/PerMessageDeflate.h"
+
 namespace switchboard::server {
 
 bool FrameReader::start_frame() {
   const unsigned char b0 = header_[0], b1 = header_[1];
   fin_ = (b0 & 0x80) != 0;
   opcode_ = b0 & 0x0F;
-  if ((b0 & 0x70) != 0) return refuse(close_code::protocol_error, "reserved bits set");  // no extension is negotiated
+  // RSV1 marks a compressed message, on its first frame only, when permessage-deflate was
+  // negotiated; RSV2 and RSV3 belong to no extension the node knows.
+  const unsigned char reserved = b0 & 0x70;
+  const bool rsv1 = reserved == 0x40 && compressed_allowed_ && (opcode_ == 1 || opcode_ == 2);
+  if (reserved != 0 && !rsv1) return refuse(close_code::protocol_error, "reserved bits set");
   std::uint64_t size = b1 & 0x7F;
   std::size_t at = 2;
   if (size == 126) {
@@ -31,7 +37,8 @@ bool FrameReader::start_frame() {
     case 2:
       if (message_opcode_ != kNone) return refuse(close_code::protocol_error, "a new message before the last one ended");
       message_opcode_ = opcode_;
-      if (opcode_ == 1) utf8_.reset();
+      message_compressed_ = rsv1;
+      if (opcode_ == 1 && !rsv1) utf8_.reset();
       break;
     case 8:
     case 9:
@@ -71,6 +78,24 @@ void FrameReader::unmask(char* data, std::size_t size) {
     p[i] ^= mask_[mask_at_];
     mask_at_ = static_cast<std::uint8_t>((mask_at_ + 1) & 3);
   }
+}
+
+bool FrameReader::inflate(std::string_view& payload, Status& status) {
+  switch (inflate_message(payload, max_message_size_, payload)) {
+    case InflateResult::ok:
+      break;
+    case InflateResult::too_big:
+      status = fail(close_code::too_big, "message too big");
+      return false;
+    case InflateResult::invalid:
+      status = fail(close_code::invalid_payload, "not a valid compressed message");
+      return false;
+  }
+  if (message_opcode_ == 1 && !boost::beast::websocket::detail::check_utf8(payload.data(), payload.size())) {
+    status = fail(close_code::invalid_payload, "text frames must be UTF-8");
+    return false;
+  }
+  return true;
 }
 
 bool FrameReader::read_close(std::string_view payload, Frame& frame, Status& status) {

@@ -9,6 +9,9 @@
 // and its memory is given back once it is handed on. An idle connection's reader is a few dozen
 // bytes.
 //
+// With permessage-deflate negotiated (PerMessageDeflate.h), a message whose first frame has RSV1
+// set is inflated, whole, once complete — into its thread's buffer — and its UTF-8 checked then.
+//
 // Used on one connection's thread only.
 #include <boost/beast/websocket/detail/utf8_checker.hpp>
 #include <cstddef>
@@ -31,6 +34,7 @@ class FrameReader {
     Kind kind;
     std::string_view payload;  // a close frame's: its reason (code below)
     std::uint16_t close_code = 0;  // a close frame's code; 1005 (no status) when it carried none
+    bool compressed = false;  // a message that came compressed (its payload is inflated)
   };
 
   // How reading stopped.
@@ -54,6 +58,10 @@ class FrameReader {
   // returns false to stop reading.
   template <class Handler>
   Status consume(char* data, std::size_t size, Handler&& handler);
+
+  // permessage-deflate was negotiated: messages may come compressed.
+  void accept_compressed() { compressed_allowed_ = true; }
+  bool accepts_compressed() const { return compressed_allowed_; }
 
   const Failure& failure() const { return failure_; }
   // Bytes of memory held (beyond the reader itself) for a message or frame not complete yet.
@@ -79,6 +87,9 @@ class FrameReader {
   // was gathered). Calls the handler for what it completed.
   template <class Handler>
   bool finish_frame(std::string_view whole, bool in_one_piece, Handler& handler, Status& status);
+  // Inflates the compressed message in `payload`, which then views it, and checks its UTF-8 when
+  // it is text; false (with a failure) when it is not valid or too big.
+  bool inflate(std::string_view& payload, Status& status);
   // The close frame's code and reason; false (with a failure) when they are not valid.
   bool read_close(std::string_view payload, Frame& frame, Status& status);
   void release_message() { std::string().swap(message_); }
@@ -102,6 +113,8 @@ class FrameReader {
   std::uint8_t message_opcode_ = kNone;
   std::string message_;
   std::size_t message_size_ = 0;  // its bytes so far, gathered or not
+  bool message_compressed_ = false;  // its first frame had RSV1: it is inflated once complete
+  bool compressed_allowed_ = false;
   boost::beast::websocket::detail::utf8_checker utf8_;
   std::string control_;  // a control frame's payload that spans reads (at most 125 bytes)
   bool failed_ = false;
@@ -146,7 +159,7 @@ FrameReader::Status FrameReader::consume(char* data, std::size_t size, Handler&&
     data += take;
     size -= take;
     remaining_ -= take;
-    if (!control && message_opcode_ == 1 && !utf8_.write(reinterpret_cast<const std::uint8_t*>(piece.data()), piece.size()))
+    if (!control && message_opcode_ == 1 && !message_compressed_ && !utf8_.write(reinterpret_cast<const std::uint8_t*>(piece.data()), piece.size()))
       return fail(close_code::invalid_payload, "text frames must be UTF-8");
     if (remaining_ > 0) return Status::more;
     if (!finish_frame(piece, whole, handler, status)) return status;
@@ -179,12 +192,14 @@ bool FrameReader::finish_frame(std::string_view whole, bool in_one_piece, Handle
   }
   if (!fin_) return true;  // more fragments follow
   const bool text = message_opcode_ == 1;
-  if (text && !utf8_.finish()) {
+  if (text && !message_compressed_ && !utf8_.finish()) {
     status = fail(close_code::invalid_payload, "text frames must be UTF-8");
     return false;
   }
   frame.kind = text ? Kind::text : Kind::binary;
   frame.payload = message_.empty() ? whole : std::string_view(message_);
+  frame.compressed = message_compressed_;
+  if (message_compressed_ && !inflate(frame.payload, status)) return false;
   message_opcode_ = kNone;
   message_size_ = 0;
   const bool go_on = handler(static_cast<const Frame&>(frame));

@@ -5,6 +5,8 @@
 // idle connection holds no read buffer nor pending read operation), hands messages to the
 // dispatcher, answers pings, and writes its queue of shared frames — server frames are unmasked:
 // a 2-10 byte header before the shared text — in one gather write, its control frames in line.
+// With permessage-deflate negotiated, the shared text of a long message is its thread's
+// compressed copy (PerMessageDeflate.h).
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -117,7 +119,8 @@ class WebSocketSession final : public Connection,
   struct Queued {
     protocol::Payload frame;
     Clock::time_point at;  // when it was handed over, for the delivery latency
-    std::uint8_t opcode = 1;  // text; binary (a message of binary data); a control frame
+    std::uint8_t opcode = 1;  // text; binary (a message of binary data); a control frame; | RSV1 when compressed
+    std::uint32_t saved = 0;  // compressed: the bytes it saves
   };
   // Frames from head_ on wait or are being written (the first in_flight_ of them, while
   // writing_). Empty, a vector holds no memory: idle connections cost nothing here.

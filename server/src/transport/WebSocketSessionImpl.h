@@ -13,12 +13,15 @@
 #include "switchboard/server/Log.h"
 #include "transport/BinaryPushes.h"
 #include "transport/FlushQueue.h"
+#include "transport/PerMessageDeflate.h"
 
 namespace switchboard::server {
 
 namespace close_code = protocol::close_code;
 
 namespace detail {
+// The first header byte's RSV1 bit, carried with a queued frame's opcode: permessage-deflate.
+inline constexpr std::uint8_t kRsv1 = 0x40;
 // What one read of a plain socket takes at most, into its thread's buffer (shared by the
 // connections of the thread: reads run one at a time there); a readable socket is read until it
 // has nothing more, or for at most kMaxReadsPerTurn of these (then it waits its turn again).
@@ -63,9 +66,14 @@ void WebSocketSession<NextLayer>::run(http::request<http::string_body> request) 
   timeout.idle_timeout = websocket::stream_base::none();  // the idle watch's, after the handshake
   timeout.keep_alive_pings = false;
   ws.set_option(timeout);
-  ws.set_option(websocket::stream_base::decorator(
-      [](websocket::response_type& res) { res.set(http::field::server, "switchboard"); }));
-  // No permessage-deflate (Beast's default): frames go uncompressed.
+  // permessage-deflate, when the client offers it, is the session's (PerMessageDeflate.h), not
+  // Beast's: Beast's stays off, and the answer is added here.
+  const bool deflate = c.deflate && deflate_offered(request[http::field::sec_websocket_extensions]);
+  if (deflate) reader_.accept_compressed();
+  ws.set_option(websocket::stream_base::decorator([deflate](websocket::response_type& res) {
+    res.set(http::field::server, "switchboard");
+    if (deflate) res.set(http::field::sec_websocket_extensions, kDeflateResponse);
+  }));
   ws.async_accept(request, beast::bind_front_handler(&WebSocketSession::on_accept, this->shared_from_this()));
 }
 
@@ -146,6 +154,7 @@ bool WebSocketSession<NextLayer>::on_frame(const FrameReader::Frame& frame) {
     case Kind::text:
     case Kind::binary:
       ++ctx_.metrics.frames_received;
+      if (frame.compressed) ++ctx_.metrics.deflated_messages_received;
       // A text frame is a JSON request; a binary frame a publish of bytes (protocol/BinaryData.h).
       // Once the session is closing, requests are not read any more.
       if (!lifecycle_.closing() && !lifecycle_.finished()) {
@@ -265,9 +274,17 @@ void WebSocketSession<NextLayer>::enqueue(protocol::Payload frame, Clock::time_p
     frame = std::move(converted);
     opcode = 0x2;
   }
+  std::uint32_t saved = 0;
+  if (reader_.accepts_compressed() && frame->size() >= ctx_.config.deflate_threshold) {
+    if (auto deflated = deflate_frame(frame); deflated.frame) {  // once per message and thread
+      frame = std::move(deflated.frame);
+      opcode |= detail::kRsv1;
+      saved = static_cast<std::uint32_t>(deflated.saved);
+    }
+  }
   queued_bytes_ += frame->size();
   if (queue_.empty()) queue_.reserve(std::max<std::size_t>(8, last_round_frames_));
-  queue_.push_back({std::move(frame), at, opcode});
+  queue_.push_back({std::move(frame), at, opcode, saved});
   if (lifecycle_.overflowing(*this, queued_bytes_, queue_.size() - head_)) {
     ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
     return begin_close(close_code::slow_consumer, "slow consumer");
@@ -320,7 +337,7 @@ void WebSocketSession<NextLayer>::flush() {
 
 namespace detail {
 // The header of an unmasked, unfragmented frame of `opcode` and `size` bytes (RFC 6455, 5.2);
-// returns its length. Permessage-deflate is never negotiated, so the payload goes as it is.
+// returns its length. `opcode` may carry kRsv1: a compressed message.
 inline std::size_t frame_header(std::size_t size, std::uint8_t opcode, unsigned char* out) {
   out[0] = static_cast<unsigned char>(0x80 | opcode);  // FIN
   if (size < 126) {
@@ -404,10 +421,19 @@ void WebSocketSession<NextLayer>::on_write(beast::error_code ec, std::size_t byt
   {
     const auto now = Clock::now();
     Histogram::Batch delivery(ctx_.metrics.delivery_seconds);
+    std::size_t deflated = 0, saved = 0;
     for (std::size_t i = head_; i < head_ + in_flight_; ++i) {
       delivery.observe(std::chrono::duration<double>(now - queue_[i].at).count());
       queued_bytes_ -= queue_[i].frame->size();
       queue_[i].frame.reset();
+      if (queue_[i].saved != 0) {
+        ++deflated;
+        saved += queue_[i].saved;
+      }
+    }
+    if (deflated != 0) {
+      ctx_.metrics.deflated_frames_sent += deflated;
+      ctx_.metrics.deflate_bytes_saved += saved;
     }
   }
   head_ += in_flight_;

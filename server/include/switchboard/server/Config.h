@@ -53,6 +53,8 @@ struct Config {
   std::size_t max_message_size = 64 * 1024;
   std::size_t max_rooms = 100;        // per connection
   std::size_t max_queue_bytes = 1024 * 1024;  // per connection outbound queue
+  bool deflate = true;                 // permessage-deflate for the WebSockets that offer it
+  std::size_t deflate_threshold = 1024;  // messages this long or longer go compressed
   std::chrono::seconds idle_timeout{60};
   std::chrono::seconds handshake_timeout{10};
   std::chrono::seconds sse_keepalive{15};      // longest silence of a /sse stream
