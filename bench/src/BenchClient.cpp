@@ -3,6 +3,7 @@
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/websocket/error.hpp>
+#include <boost/beast/zlib/inflate_stream.hpp>
 #include <cstring>
 #include <vector>
 
@@ -34,7 +35,9 @@ void BenchClient::open(const tcp::endpoint& endpoint, EventHandler done) {
         "GET /ws HTTP/1.1\r\nHost: " + endpoint.address().to_string() + ":" +
         std::to_string(endpoint.port()) +
         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c3dpdGNoYm9hcmQtYmVuY2g=\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n");
+        "Sec-WebSocket-Version: 13\r\n" +
+        std::string(offer_deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "") +
+        "\r\n");
     net::async_write(
         self->socket_, net::buffer(*request),
         [self, request, done = std::move(done)](const boost::system::error_code& ec, std::size_t) mutable {
@@ -138,6 +141,10 @@ bool BenchClient::parse_frames(std::string_view data) {
     }
     const unsigned char opcode = p[0] & 0x0F;
     std::string_view payload = data.substr(header, static_cast<std::size_t>(size));
+    if ((p[0] & 0x40) && !inflate(payload)) {  // RSV1: compressed (permessage-deflate)
+      finish(websocket::error::bad_reserved_bits);
+      return false;
+    }
     data.remove_prefix(header + static_cast<std::size_t>(size));
     if (!handle_frame(opcode, payload)) return false;
     // A handler that aborted the connection: the rest of what was read is not delivered.
@@ -146,6 +153,27 @@ bool BenchClient::parse_frames(std::string_view data) {
       return false;
     }
   }
+}
+
+bool BenchClient::inflate(std::string_view& payload) {
+  // The node takes no context from one message to the next: a fresh stream for each.
+  static boost::beast::zlib::inflate_stream stream;
+  static std::vector<char> out(kMaxMessage);
+  stream.reset();
+  boost::beast::zlib::z_params zs;
+  zs.next_out = out.data();
+  zs.avail_out = out.size();
+  static constexpr unsigned char kTail[4] = {0x00, 0x00, 0xFF, 0xFF};
+  for (const std::string_view piece : {payload, std::string_view(reinterpret_cast<const char*>(kTail), 4)}) {
+    zs.next_in = piece.data();
+    zs.avail_in = piece.size();
+    boost::system::error_code ec;
+    stream.write(zs, boost::beast::zlib::Flush::sync, ec);
+    if (ec == boost::beast::zlib::error::end_of_stream) break;
+    if ((ec && ec != boost::beast::zlib::error::need_buffers) || zs.avail_in != 0) return false;
+  }
+  payload = std::string_view(out.data(), zs.total_out);
+  return true;
 }
 
 bool BenchClient::handle_frame(unsigned char opcode, std::string_view payload) {

@@ -54,6 +54,10 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   // Bytes queued and not yet written.
   std::size_t queued() const { return pending_.size(); }
 
+  // With --deflate: every connection offers permessage-deflate, and inflates what the node sends
+  // compressed (on the client's one thread). The client itself sends uncompressed.
+  static inline bool offer_deflate = false;
+
   // Bookkeeping the workloads keep per connection.
   bool subscribed = false;
   std::int64_t received = 0;
@@ -83,6 +87,8 @@ class BenchClient : public std::enable_shared_from_this<BenchClient> {
   // Handles every whole frame of `data`, keeps a cut one in partial_; false when the connection ended.
   bool parse_frames(std::string_view data);
   bool handle_frame(unsigned char opcode, std::string_view payload);
+  // A compressed message's payload, inflated into a buffer of the client's; false when it does not inflate.
+  static bool inflate(std::string_view& payload);
   // Appends a masked frame (mask key 0: the payload goes as it is) to the pending bytes.
   void queue_frame(unsigned char opcode, std::string_view payload);
   void do_write();

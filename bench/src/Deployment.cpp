@@ -182,7 +182,12 @@ nlohmann::ordered_json Deployment::metrics_report() const {
                                 {"frames_sent", get("switchboard_frames_sent_total")},
                                 {"socket_writes", get("switchboard_socket_writes_total")},
                                 {"messages_published", get("switchboard_messages_published_total")},
-                                {"slow_consumers", get("switchboard_slow_consumers_total")}};
+                                {"slow_consumers", get("switchboard_slow_consumers_total")},
+                                {"sent_bytes", get("switchboard_sent_bytes_total")}};
+  if (const double deflated = get("switchboard_deflate_frames_sent_total"); deflated > 0) {
+    report["deflate_frames_sent"] = deflated;
+    report["deflate_saved_bytes"] = get("switchboard_deflate_saved_bytes_total");
+  }
   // Anything that went wrong: error replies, dropped deliveries, close codes other than 1000.
   for (const auto& [name, value] : sum) {
     if (value == 0) continue;

@@ -1,6 +1,7 @@
 #include "Payload.h"
 
 #include <charconv>
+#include <iterator>
 #include <chrono>
 
 namespace switchboard::bench {
@@ -62,7 +63,23 @@ std::optional<Reply> parse_reply(std::string_view frame) {
 std::string benchmark_data(std::int64_t seq, std::int64_t sent_ns, std::size_t payload_bytes) {
   std::string data = R"({"a":)" + std::to_string(seq) + R"(,"b":)" + std::to_string(sent_ns) + R"(,"p":")";
   const std::size_t closing = 2;  // "}
-  if (data.size() + closing < payload_bytes) data.append(payload_bytes - data.size() - closing, 'x');
+  // The padding reads like a chat message — words, drawn from the seq — so that it compresses as
+  // text does (a run of one letter would shrink to nothing under permessage-deflate).
+  static constexpr std::string_view kWords[] = {
+      "the", "meeting", "moved", "to", "three", "o'clock", "see", "you", "there", "thanks", "for", "sending",
+      "report", "I'll", "check", "and", "get", "back", "tomorrow", "morning", "can", "we", "ship", "this",
+      "build", "before", "Friday", "lunch", "is", "on", "me", "today", "great", "work", "everyone", "new",
+      "release", "notes", "are", "up", "please", "review", "when", "have", "a", "minute", "server", "looks",
+      "fine", "now", "after", "restart", "who", "owns", "ticket", "let's", "talk", "about", "it", "later",
+      "sounds", "good", "deploy", "done"};
+  const std::size_t unpadded = data.size();
+  std::uint64_t x = static_cast<std::uint64_t>(seq);
+  while (data.size() + closing < payload_bytes) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    data.append(kWords[(x >> 33) % std::size(kWords)]);
+    data += ' ';
+  }
+  if (data.size() > unpadded) data.resize(payload_bytes - closing);  // the last word cut to size
   data += "\"}";
   return data;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "BenchClient.h"
 #include "ChurnWorkload.h"
 #include "ClusterWorkload.h"
 #include "ConnectionsWorkload.h"
@@ -45,6 +46,9 @@ Common flags:
   --client-cpu N        CPU this process is pinned to [1]; -1: not pinned
   --node-threads N      the node's --threads [1]
   --node-arg ARG        one more argument for the node (repeatable)
+  --deflate             the clients offer permessage-deflate and inflate what comes compressed
+                        (the node compresses from its --deflate-threshold, 1024 bytes: pair with
+                        --payload 2048, say)
   --node-wrapper "CMD"  run the node under CMD, e.g. "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out"
   --redis-server PATH   for cluster [redis-server]
   --redis-replica       for cluster: a replica of that Redis too (pinned with it), e.g. with
@@ -91,6 +95,7 @@ int main(int argc, char* argv[]) {
   try {
     Options options(argc, argv, 2);
     const auto client_cpu = static_cast<int>(options.integer("client-cpu", 1));
+    BenchClient::offer_deflate = options.flag("deflate");
     nlohmann::ordered_json client{{"cpu", client_cpu},
                                   {"pinned", client_cpu >= 0 && Host::pin_to_cpu(client_cpu)}};
     client["fd_limit"] = Host::raise_fd_limit();

@@ -68,9 +68,9 @@ bool acceptable(std::string_view params) {
   return true;
 }
 
-// Compression level: zlib's default, the usual trade of bytes for CPU. A message is compressed
-// once per thread however many subscribers take it, so a better ratio is worth its cost.
-constexpr int kLevel = 6;
+// Compression level: the fastest. On chat-like 2 KiB messages it saves 59% of the bytes where
+// zlib's default (6) saves 61%, for a third of the CPU (bench/README).
+constexpr int kLevel = 1;
 constexpr int kWindowBits = 15;
 constexpr int kMemLevel = 8;
 
