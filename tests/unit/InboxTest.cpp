@@ -1,4 +1,5 @@
 #include "transport/Inbox.h"
+#include "transport/FlushQueue.h"
 
 #include <gtest/gtest.h>
 
@@ -6,6 +7,7 @@
 #include <future>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,4 +125,63 @@ TEST(Inbox, ABatchHandsEachInboxItsShareInOneDrainWhenItEndsInTheOrderHandedOver
   first_ioc.restart();
   EXPECT_EQ(first_ioc.poll(), 1u);
   EXPECT_EQ(a->got.back(), "a4");
+}
+
+TEST(Inbox, AnIoThreadWakesTheOtherThreadsItHandedEntriesToWhenItsCorkFlushes) {
+  // The test's thread plays two I/O threads in turn: "this" one (its event loop and FlushQueue)
+  // and the "other" one (an inbox whose loop is polled here between the turns of this one).
+  net::io_context this_ioc, other_ioc;
+  switchboard::server::FlushQueue queue(this_ioc);
+  Inbox& mine = net::use_service<Inbox>(this_ioc);
+  Inbox& other = net::use_service<Inbox>(other_ioc);
+  auto here = std::make_shared<Recorder>();
+  auto there = std::make_shared<Recorder>();
+  here->expected_thread = there->expected_thread = std::this_thread::get_id();
+  auto deliver = [](Inbox& inbox, const std::shared_ptr<Recorder>& to, const std::string& text) {
+    inbox.deliver(to, switchboard::protocol::make_payload(text), Inbox::Clock::now());
+  };
+  auto poll = [](net::io_context& ioc) {
+    ioc.restart();
+    return ioc.poll();
+  };
+  // The cork's turns until it flushes (and nothing more is posted).
+  auto until_flushed = [&] {
+    for (int i = 0; i < 8 && this_ioc.poll_one() == 1; ++i) {
+    }
+  };
+  switchboard::server::FlushQueue::ThreadBinding binding(queue);
+  // A publish read on this thread fans out: to the other thread's subscriber one by one and in
+  // a batch, to its own through its inbox, and a task for the other thread.
+  net::post(this_ioc, [&] {
+    deliver(other, there, "t1");
+    {
+      Inbox::Batch batch;
+      deliver(other, there, "t2");
+      deliver(mine, here, "h1");
+    }
+    other.post(there, [there] { there->got.push_back("t3"); });
+    deliver(mine, here, "h2");
+  });
+  ASSERT_EQ(this_ioc.run_one(), 1u);
+  // Its own inbox's share runs at once (its drain, with the cork's first turn); the other
+  // thread is not woken yet.
+  EXPECT_EQ(this_ioc.poll_one() + this_ioc.poll_one(), 2u);
+  EXPECT_EQ(here->got, (std::vector<std::string>{"h1", "h2"}));
+  EXPECT_EQ(poll(other_ioc), 0u);
+  // The cork flushes after its quiet turns and wakes it: one drain, everything in order.
+  until_flushed();
+  EXPECT_EQ(poll(other_ioc), 1u);
+  EXPECT_EQ(there->got, (std::vector<std::string>{"t1", "t2", "t3"}));
+
+  // What the other thread hands its own inbox meanwhile (the reply to an unsubscribe, say) wakes
+  // it at once, and goes behind what waits: the entries kept their place when they were handed.
+  net::post(this_ioc, [&] { deliver(other, there, "t4"); });
+  this_ioc.restart();  // it ran out of work
+  ASSERT_EQ(this_ioc.run_one(), 1u);
+  net::post(other_ioc, [&] { deliver(other, there, "t5"); });
+  EXPECT_EQ(poll(other_ioc), 2u);  // that handler, then one drain
+  EXPECT_EQ(there->got, (std::vector<std::string>{"t1", "t2", "t3", "t4", "t5"}));
+  // The cork finds nothing left to wake it for.
+  until_flushed();
+  EXPECT_EQ(poll(other_ioc), 0u);
 }

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "dispatch/Connection.h"
+#include "transport/Inbox.h"
 
 namespace switchboard::server {
 
@@ -47,6 +48,15 @@ FlushQueue::ThreadBinding::~ThreadBinding() { current_queue = previous_; }
 
 void FlushQueue::request(std::shared_ptr<Connection> conn) {
   pending_.push_back(std::move(conn));
+  schedule();
+}
+
+void FlushQueue::owe_wakeup(Inbox& inbox) {
+  if (std::find(owed_.begin(), owed_.end(), &inbox) == owed_.end()) owed_.push_back(&inbox);
+  schedule();
+}
+
+void FlushQueue::schedule() {
   if (scheduled_) return;
   scheduled_ = true;
   turns_ = 0;
@@ -84,6 +94,10 @@ void FlushQueue::flush_all() {
   scheduled_ = false;
   // Connections that ask again while these flush (a write completing at once) go to the next turn.
   running_.swap(pending_);
+  // The other threads first: they start on their share of the round while this one writes its own.
+  for (Inbox* inbox : owed_) inbox->wake();
+  owed_.clear();
+  if (running_.empty()) return;  // only wakeups: no round of writes to learn from
   last_round_frames_ = frames_ - cork_start_;
   last_round_writers_ = running_.size();
   const auto started = Clock::thread_cpu_time();

@@ -21,6 +21,10 @@
 // A quiet node flushes within a few turns (microseconds); a busy one holds a frame back 4–20 ms
 // at most.
 //
+// The other threads' inboxes this thread handed entries to are woken as the cork flushes, before
+// the thread's own connections write (owe_wakeup, Inbox.h): each of those threads then takes a
+// round's messages in one drain, and writes them in as few writes as this one.
+//
 // It reads the time through FlushQueue::Clock: the steady clock and the thread's CPU time, unless
 // a test sets its own (then the cork's every decision, its timer's included, follows the test's
 // time, turn by turn).
@@ -36,6 +40,7 @@
 namespace switchboard::server {
 
 class Connection;
+class Inbox;
 
 class FlushQueue {
  public:
@@ -92,14 +97,20 @@ class FlushQueue {
   // On this queue's thread: calls conn->flush() on a coming turn. The connection asks once per
   // flush (it keeps a flag); pending connections are held until flushed.
   void request(std::shared_ptr<Connection> conn);
+  // On this queue's thread: `inbox` (another thread's) was handed entries; it is woken when this
+  // cork flushes.
+  void owe_wakeup(Inbox& inbox);
 
  private:
+  // Starts a cork, unless one is on its way.
+  void schedule();
   void run();
   void flush_all();
 
   boost::asio::io_context& ioc_;
   std::vector<std::shared_ptr<Connection>> pending_;
   std::vector<std::shared_ptr<Connection>> running_;
+  std::vector<Inbox*> owed_;  // inboxes to wake at the flush (one per other I/O thread at most)
   bool scheduled_ = false;
   unsigned turns_ = 0;
   unsigned quiet_ = 0;  // turns in a row in which no frame was queued

@@ -6,12 +6,20 @@
 // subscribers, rather than a post, an allocation and a lock per subscriber and message; and the
 // frames of the batch reach the thread's FlushQueue in one turn, so that they leave in one cork.
 //
+// An I/O thread (one with a FlushQueue) that hands entries to *another* thread's inbox appends
+// them at once — their place in that inbox's order is taken then — but wakes that thread only
+// when its own cork flushes (FlushQueue::owe_wakeup): a fan-out read on one thread reaches the
+// others in one drain per round of its writes, as its own subscribers get their frames, and each
+// thread then writes as many frames per write as it does. (Woken message by message, each thread
+// corked only what reached it between its own flushes: fewer frames per write, more writes.) Any
+// other wakeup of the inbox — a hand-off from its own thread, or from a thread without a
+// FlushQueue — takes what waits too.
+//
 // One inbox per io_context (an Asio service: use_service<Inbox>(ioc)), whose run() is on one
 // thread, as each of the node's I/O threads runs its own; a mutex guards the queue, held only
 // to append or to take the whole batch.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -44,6 +52,8 @@ class Inbox : public boost::asio::execution_context::service {
   // Thread-safe. Has `receiver` run `task` on the inbox's thread, after everything handed over
   // before (the receiver holds nothing extra: the entry keeps it alive).
   void post(std::shared_ptr<Receiver> receiver, std::function<void()> task);
+  // Thread-safe. Has the inbox's thread take what waits, unless a drain is on its way already.
+  void wake();
 
  private:
   struct Entry {
@@ -76,6 +86,8 @@ class Inbox : public boost::asio::execution_context::service {
       Inbox* inbox;
       std::vector<Entry> entries;
     };
+    static std::vector<Entry> spare_entries();
+    static std::vector<std::vector<Entry>>& spares_of_thread();
     std::vector<Share> shares_;  // one per inbox reached: one per I/O thread at most
     bool active_ = false;
   };
@@ -83,7 +95,8 @@ class Inbox : public boost::asio::execution_context::service {
  private:
   // Queues `entry` now, or into the thread's Batch while one lives.
   void append(Entry entry);
-  // Moves `count` entries into the queue under one lock; posts a drain unless one is on its way.
+  // Moves `count` entries into the queue under one lock; posts a drain unless one is on its way,
+  // or, from another I/O thread, leaves that to its cork.
   void hand_over(Entry* entries, std::size_t count);
   void drain();
   // The io_context shuts down: what waits is dropped (it holds connections).
@@ -91,8 +104,12 @@ class Inbox : public boost::asio::execution_context::service {
 
   boost::asio::io_context& ioc_;
   std::mutex mutex_;
-  std::deque<Entry> entries_;    // handed over, not yet taken
-  std::deque<Entry> draining_;   // the batch being run
+  // Vectors, swapped at each drain: a stream of batches reuses their memory rather than
+  // allocating its entries (up to kKeptEntries of capacity is kept).
+  static constexpr std::size_t kKeptEntries = 1 << 16;
+  std::vector<Entry> entries_;    // handed over, not yet taken
+  std::vector<Entry> draining_;   // the batch being run
+  bool drain_posted_ = false;    // a drain is on its way (guarded by mutex_)
 };
 
 }  // namespace switchboard::server
