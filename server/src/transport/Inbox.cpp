@@ -16,7 +16,7 @@ void Inbox::deliver(std::shared_ptr<Receiver> receiver, protocol::Payload frame,
 }
 
 void Inbox::post(std::shared_ptr<Receiver> receiver, std::function<void()> task) {
-  append({std::move(receiver), nullptr, {}, std::move(task)});
+  append({std::move(receiver), nullptr, {}, std::make_unique<std::function<void()>>(std::move(task))});
 }
 
 namespace {
@@ -99,7 +99,7 @@ void Inbox::drain() {
   // What is handed over while this batch runs goes into entries_ and posts the next drain.
   for (auto& entry : draining_) {
     if (entry.frame) entry.receiver->receive(std::move(entry.frame), entry.at);
-    else entry.receiver->run(entry.task);
+    else entry.receiver->run(*entry.task);
     entry.receiver.reset();  // while the entry is at hand, not in a second pass over the batch
   }
   draining_.clear();

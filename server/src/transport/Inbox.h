@@ -60,7 +60,8 @@ class Inbox : public boost::asio::execution_context::service {
     std::shared_ptr<Receiver> receiver;
     protocol::Payload frame;  // a delivery (never null), or
     Clock::time_point at;
-    std::function<void()> task;  // a task (when frame is null)
+    // A task (when frame is null): apart, so that the many deliveries' entries stay small.
+    std::unique_ptr<std::function<void()>> task;
   };
 
  public:
