@@ -79,7 +79,10 @@ class WebSocketSession final : public Connection,
   }
   // Writes what is queued once the deliveries under way have had their turn (FlushQueue).
   void schedule_flush();
-  void do_write();
+  // Writes what is queued (a batch of it). `at_once`: a plain socket is written there and then, as
+  // far as it takes it (non-blocking), and only the rest, if any, by a write operation — from the
+  // flush, where nothing of the session's is under way on the stack.
+  void do_write(bool at_once = false);
   void on_write(beast::error_code ec, std::size_t bytes);
   // A write made no progress for --write-timeout: cuts the connection (counted as 4008).
   void on_write_timeout();

@@ -332,7 +332,7 @@ void WebSocketSession<NextLayer>::flush() {
   flush_scheduled_ = false;
   // Closing: the close frame may be queued already, and no data frame may follow it.
   if (!lifecycle_.live() || close_queued_) return;
-  if (!writing_ && head_ < queue_.size()) do_write();
+  if (!writing_ && head_ < queue_.size()) do_write(/*at_once=*/true);
 }
 
 namespace detail {
@@ -365,7 +365,7 @@ inline constexpr std::size_t kMaxHeader = 10;
 }  // namespace detail
 
 template <class NextLayer>
-void WebSocketSession<NextLayer>::do_write() {
+void WebSocketSession<NextLayer>::do_write(bool at_once) {
   writing_ = true;
   ctx_.metrics.write_queue_bytes.observe(static_cast<double>(queued_bytes_));
   // Which frames go, and how much is staged: so that staged_ is sized once and the pieces
@@ -404,7 +404,33 @@ void WebSocketSession<NextLayer>::do_write() {
     piece = at;
   }
   if (at > piece) new (list + n++) net::const_buffer(bytes_at + piece, at - piece);
+  std::size_t first = 0;  // the pieces from here on are left for a write operation
+  std::size_t sent = 0;   // bytes the socket took at once
+  if constexpr (std::is_same_v<NextLayer, net::ip::tcp::socket>) {
+    if (at_once) {
+      // One sendmsg, without a write operation, its completion's turn and the deadline's watch: at
+      // chat rate, where each write carries a message or two, those cost as much as the rest of a
+      // delivery in user space.
+      beast::error_code ec;
+      sent = stream_.write_some(boost::span<const net::const_buffer>(list, n), ec);
+      if (ec == net::error::would_block) ec = {};
+      std::size_t total = 0;
+      for (std::size_t i = 0; i < n; ++i) total += list[i].size();
+      if (ec || sent == total) return on_write(ec, sent);
+      // Taken in part: the rest goes as a write operation, from where the socket stopped.
+      std::size_t into = sent;
+      for (; into >= list[first].size(); ++first) into -= list[first].size();
+      list[first] += into;
+    }
+  }
   lifecycle_.write_started(stream_.get_executor(), this->shared_from_this(), [this] { on_write_timeout(); });
+  if (sent > 0) {
+    net::async_write(stream_, boost::span<const net::const_buffer>(list + first, n - first),
+                     [self = this->shared_from_this(), sent](beast::error_code ec, std::size_t bytes) {
+                       self->on_write(ec, sent + bytes);
+                     });
+    return;
+  }
   // The list stays put until the write completes: Asio copies no more than the view.
   net::async_write(stream_, boost::span<const net::const_buffer>(list, n),
                    beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
