@@ -125,6 +125,26 @@ def test_a_refused_static_token_is_final(node: Node) -> None:
     run(main())
 
 
+def test_long_messages_cross_compressed_both_ways(node: Node) -> None:
+    """The client offers permessage-deflate (websockets' default) and the node takes it: a long
+    message goes compressed to the node and back, and arrives as it was sent."""
+    async def main() -> None:
+        text = " ".join("word%d" % (i % 40) for i in range(800))  # 6.8 KB: above the node's 1 KiB threshold
+        sent, received = node.metric("switchboard_deflate_frames_sent_total"), \
+            node.metric("switchboard_deflate_frames_received_total")
+        async with switchboard.Client(node.ws_url, token=token("iris"), **fast()) as client:
+            room = await within(client.subscribe("zip:python"))
+            assert (await within(room.publish({"text": text}))).offset == 1
+            message = await next_of(room, switchboard.Message)
+            assert message.data == {"text": text}
+            assert node.metric("switchboard_deflate_frames_received_total") > received
+            # The push is counted once its write completes, which may follow its arrival by a moment.
+            await until(lambda: node.metric("switchboard_deflate_frames_sent_total") == sent + 1,
+                        what="the push sent compressed")
+
+    run(main())
+
+
 def test_backoff_is_capped_with_full_jitter() -> None:
     assert switchboard.backoff_delay(0, 0.5, 30, lambda: 0.0) == 0.5
     assert switchboard.backoff_delay(0, 0.5, 30, lambda: 1.0) == 1.0
