@@ -409,8 +409,8 @@ void WebSocketSession<NextLayer>::do_write(bool at_once) {
   if constexpr (std::is_same_v<NextLayer, net::ip::tcp::socket>) {
     if (at_once) {
       // One sendmsg, without a write operation, its completion's turn and the deadline's watch: at
-      // chat rate, where each write carries a message or two, those cost as much as the rest of a
-      // delivery in user space.
+      // chat rate, where each write carries a message or two, those are a good part of what a
+      // delivery costs in user space (bench/README).
       beast::error_code ec;
       sent = stream_.write_some(boost::span<const net::const_buffer>(list, n), ec);
       if (ec == net::error::would_block) ec = {};
