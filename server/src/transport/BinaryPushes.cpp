@@ -1,23 +1,17 @@
 #include "transport/BinaryPushes.h"
 
-#include <string_view>
+#include <string>
 
 #include "switchboard/protocol/BinaryData.h"
+#include "transport/LastPush.h"
 
 namespace switchboard::server {
 
 protocol::Payload binary_push(const protocol::Payload& frame) {
-  // Replies and other pushes are told apart by their first bytes, and never cached.
-  if (!frame->starts_with(R"({"type":"message",)")) return nullptr;
-  // The last message this thread looked at, and its binary frame (null when it is text). Held, not
-  // just its address: a freed message's address may come back as another's.
-  thread_local protocol::Payload last_message;
-  thread_local protocol::Payload last_binary;
-  if (frame != last_message) {
-    last_binary = protocol::binary_frame_of(*frame);
-    last_message = frame;
-  }
-  return last_binary;
+  // Replies and other pushes go as text, and are never cached.
+  if (!is_message_push(frame)) return nullptr;
+  thread_local LastPush<protocol::Payload> last;  // null when the push is text
+  return last.of(frame, [](const std::string& push) { return protocol::binary_frame_of(push); });
 }
 
 }  // namespace switchboard::server

@@ -1,7 +1,6 @@
 #pragma once
 // A message of binary data goes to a WebSocket as a binary frame (protocol/BinaryData.h), made
-// once per message and I/O thread: a fan-out hands the same shared frame to every subscriber of
-// a thread in a row, and the thread keeps the last message's binary frame for the next one.
+// once per message and I/O thread (LastPush.h).
 #include "switchboard/protocol/Payload.h"
 
 namespace switchboard::server {

@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include "transport/LastPush.h"
+
 namespace switchboard::server {
 
 namespace zlib = boost::beast::zlib;
@@ -150,16 +152,11 @@ bool deflate_offered(std::string_view extensions) {
 
 Deflated deflate_frame(const protocol::Payload& frame) {
   thread_local Compressor compressor;
-  // Pushes of a message (text or binary frame) begin so, and go to many subscribers in a row:
-  // the last one is kept. Held, not just its address: a freed frame's address may come back.
-  if (!frame->starts_with(R"({"type":"message",)")) return compressor.compress(*frame);
-  thread_local protocol::Payload last_frame;
-  thread_local Deflated last_deflated;
-  if (frame != last_frame) {
-    last_deflated = compressor.compress(*frame);
-    last_frame = frame;
-  }
-  return last_deflated;
+  // A message push goes to many subscribers in a row: compressed once (LastPush.h). Any other
+  // frame (a reply) each time it is asked.
+  if (!is_message_push(frame)) return compressor.compress(*frame);
+  thread_local LastPush<Deflated> last;
+  return last.of(frame, [](const std::string& text) { return compressor.compress(text); });
 }
 
 InflateResult inflate_message(std::string_view compressed, std::size_t max, std::string_view& out) {

@@ -5,7 +5,7 @@
 //
 // A message push is compressed once per message and I/O thread, not once per subscriber: a
 // fan-out hands the same shared frame to the thread's subscribers in a row, and the thread keeps
-// the last frame it compressed (as BinaryPushes keeps the last binary frame). A connection holds
+// the last frame it compressed (LastPush.h, as for binary frames). A connection holds
 // nothing for compression but the flag that it was negotiated.
 #include <cstddef>
 #include <string_view>
