@@ -424,16 +424,11 @@ void WebSocketSession<NextLayer>::do_write(bool at_once) {
     }
   }
   lifecycle_.write_started(stream_.get_executor(), this->shared_from_this(), [this] { on_write_timeout(); });
-  if (sent > 0) {
-    net::async_write(stream_, boost::span<const net::const_buffer>(list + first, n - first),
-                     [self = this->shared_from_this(), sent](beast::error_code ec, std::size_t bytes) {
-                       self->on_write(ec, sent + bytes);
-                     });
-    return;
-  }
   // The list stays put until the write completes: Asio copies no more than the view.
-  net::async_write(stream_, boost::span<const net::const_buffer>(list, n),
-                   beast::bind_front_handler(&WebSocketSession::on_write, this->shared_from_this()));
+  net::async_write(stream_, boost::span<const net::const_buffer>(list + first, n - first),
+                   [self = this->shared_from_this(), sent](beast::error_code ec, std::size_t bytes) {
+                     self->on_write(ec, sent + bytes);
+                   });
 }
 
 template <class NextLayer>
