@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -130,8 +131,16 @@ TEST(Inbox, ABatchHandsEachInboxItsShareInOneDrainWhenItEndsInTheOrderHandedOver
 TEST(Inbox, AnIoThreadWakesTheOtherThreadsItHandedEntriesToWhenItsCorkFlushes) {
   // The test's thread plays two I/O threads in turn: "this" one (its event loop and FlushQueue)
   // and the "other" one (an inbox whose loop is polled here between the turns of this one).
+  // The cork's clock stands still, so that it flushes after its quiet turns, never earlier
+  // because the test was preempted past its deadline.
+  using switchboard::server::FlushQueue;
+  FlushQueue::Clock::set([] { return FlushQueue::Clock::time_point(std::chrono::hours(1)); },
+                         [] { return std::chrono::microseconds(0); });
+  struct ClockReset {
+    ~ClockReset() { FlushQueue::Clock::reset(); }
+  } clock_reset;
   net::io_context this_ioc, other_ioc;
-  switchboard::server::FlushQueue queue(this_ioc);
+  FlushQueue queue(this_ioc);
   Inbox& mine = net::use_service<Inbox>(this_ioc);
   Inbox& other = net::use_service<Inbox>(other_ioc);
   auto here = std::make_shared<Recorder>();
@@ -149,7 +158,7 @@ TEST(Inbox, AnIoThreadWakesTheOtherThreadsItHandedEntriesToWhenItsCorkFlushes) {
     for (int i = 0; i < 8 && this_ioc.poll_one() == 1; ++i) {
     }
   };
-  switchboard::server::FlushQueue::ThreadBinding binding(queue);
+  FlushQueue::ThreadBinding binding(queue);
   // A publish read on this thread fans out: to the other thread's subscriber one by one and in
   // a batch, to its own through its inbox, and a task for the other thread.
   net::post(this_ioc, [&] {
