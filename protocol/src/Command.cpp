@@ -185,8 +185,7 @@ ParseResult parse_request(std::string_view text, const std::string_view* bytes) 
       return error(ErrorCode::bad_request, "room is required and must be a string", req.id);
     req.room = std::move(room_value.get_ref<std::string&>());
     if (!is_valid_room_name(req.room))
-      return error(ErrorCode::bad_room,
-                   "room names are 1-200 bytes of letters, digits and : _ - . @ /", req.id);
+      return error(ErrorCode::bad_room, kRoomNameRule, req.id);
   }
 
   if (req.op == Op::subscribe) {
@@ -251,7 +250,7 @@ std::variant<PublishBody, CommandError> parse_publish_body(std::string_view text
   if (!room_value.is_string()) return error(ErrorCode::bad_request, "room is required and must be a string");
   body.room = std::move(room_value.get_ref<std::string&>());
   if (!is_valid_room_name(body.room))
-    return error(ErrorCode::bad_room, "room names are 1-200 bytes of letters, digits and : _ - . @ /");
+    return error(ErrorCode::bad_room, kRoomNameRule);
   if (auto problem = read_data(doc, body.data, "publish")) return error(ErrorCode::bad_request, std::move(*problem));
   if (!read_from(doc, body.from)) return error(ErrorCode::bad_request, "from must be a string of 1-200 bytes");
   if (!read_idem(doc, body.idem)) return error(ErrorCode::bad_request, kBadIdem);
@@ -273,7 +272,7 @@ std::variant<BroadcastBody, CommandError> parse_broadcast_body(std::string_view 
     if (!room.is_string()) return error(ErrorCode::bad_request, bad_rooms);
     auto& name = room.get_ref<std::string&>();
     if (!is_valid_room_name(name))
-      return error(ErrorCode::bad_room, "room names are 1-200 bytes of letters, digits and : _ - . @ /");
+      return error(ErrorCode::bad_room, kRoomNameRule);
     for (const auto& seen : body.rooms)
       if (seen == name) return error(ErrorCode::bad_request, bad_rooms + " (" + name + " is there twice)");
     body.rooms.push_back(std::move(name));

@@ -221,8 +221,7 @@ std::optional<std::string> HttpApi::room_parameter(const HttpRequest& req, std::
     return std::nullopt;
   }
   if (!protocol::is_valid_room_name(*room)) {
-    respond(answer(req, endpoint, http::status::bad_request, "bad_room",
-                   "room names are 1-200 bytes of letters, digits and : _ - . @ /"));
+    respond(answer(req, endpoint, http::status::bad_request, "bad_room", protocol::kRoomNameRule));
     return std::nullopt;
   }
   return room;

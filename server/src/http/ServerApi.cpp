@@ -24,7 +24,6 @@ constexpr std::size_t kMaxUserBytes = 1024;       // a user id (a token's sub) o
 constexpr std::size_t kMaxReasonBytes = 123;      // what a WebSocket close frame carries
 constexpr std::int64_t kMaxDenySeconds = 366L * 24 * 3600;  // how far ahead "until" may be
 constexpr std::size_t kMaxRoomsLimit = 1000, kDefaultRoomsLimit = 100;
-const std::string kBadRoom = "room names are 1-200 bytes of letters, digits and : _ - . @ /";
 
 // The string member `name` of `body`: nullopt when absent; throws std::invalid_argument when it
 // is not a string of 1-`max` bytes.
@@ -156,7 +155,7 @@ void ServerApi::unsubscribe(const HttpRequest& req, Respond respond) {
     auto room = body.find("room");
     if (room == body.end() || !room->is_string()) throw std::invalid_argument("room is required and must be a string");
     if (!protocol::is_valid_room_name(room->get_ref<const std::string&>()))
-      return respond(answer(req, "unsubscribe", http::status::bad_request, "bad_room", kBadRoom));
+      return respond(answer(req, "unsubscribe", http::status::bad_request, "bad_room", protocol::kRoomNameRule));
     query["user"] = *user;
     query["room"] = *room;
   } catch (const std::invalid_argument& e) {
@@ -269,7 +268,7 @@ void ServerApi::presence_stats(const HttpRequest& req, Respond respond) {
   auto room = HttpRoutes::query_parameter(req.target(), "room");
   if (!room) return respond(answer(req, "presence-stats", http::status::bad_request, "bad_request", "GET /api/presence-stats?room=NAME"));
   if (!protocol::is_valid_room_name(*room))
-    return respond(answer(req, "presence-stats", http::status::bad_request, "bad_room", kBadRoom));
+    return respond(answer(req, "presence-stats", http::status::bad_request, "bad_room", protocol::kRoomNameRule));
   auto shape = std::make_shared<HttpRequest>();
   shape->version(req.version());
   shape->keep_alive(req.keep_alive());

@@ -30,7 +30,7 @@ std::variant<SseRequest, std::string> SseRequest::parse(std::string_view target,
   SseRequest req;
   for (auto& name : split(rooms)) {
     if (!protocol::is_valid_room_name(name))
-      return "bad room name '" + name.substr(0, 200) + "': room names are 1-200 bytes of letters, digits and : _ - . @ /";
+      return "bad room name '" + name.substr(0, 200) + "': " + protocol::kRoomNameRule;
     if (std::any_of(req.rooms.begin(), req.rooms.end(), [&](const Room& r) { return r.name == name; }))
       return "room " + name + " is named twice";
     req.rooms.push_back({std::move(name), false, std::nullopt});
