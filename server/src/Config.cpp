@@ -19,6 +19,7 @@ namespace po = boost::program_options;
 namespace {
 
 constexpr const char* kEnvPrefix = "SWITCHBOARD_";
+constexpr unsigned kMaxThreads = 1024;  // each I/O thread holds an event loop and its descriptors
 
 // Rates (per second) and bursts (at once) of requests, their defaults shown as written.
 struct RateOption {
@@ -30,7 +31,7 @@ struct RateOption {
 const RateOption kRateOptions[] = {
     {"publish-rate", &Config::publish_rate, "100", "publishes per second per connection (0: unlimited)"},
     {"publish-burst", &Config::publish_burst, "200", "publishes a connection may make at once before the rate applies"},
-    {"request-rate", &Config::request_rate, "50", "other requests (subscribe, unsubscribe, presence, ping) per second per connection (0: unlimited)"},
+    {"request-rate", &Config::request_rate, "50", "other requests (subscribe, unsubscribe, presence, ping, history, refresh) and frames that are not a valid request, per second per connection (0: unlimited)"},
     {"request-burst", &Config::request_burst, "100", "other requests a connection may make at once before the rate applies"},
     {"http-publish-rate-per-key", &Config::http_publish_rate_per_key, "0", "POST /api/publish per second per API key, beyond the burst refused with 429 (0: unlimited)"},
     {"http-publish-rate-per-user", &Config::http_publish_rate_per_user, "100", "POST /api/publish per second per token user (its sub) (0: unlimited)"},
@@ -56,7 +57,7 @@ void add_node_options(po::options_description& d, Config& c) {
     ("tls-port", po::value(&c.tls_port)->default_value(c.tls_port), "https and wss:// port, used when --tls-cert is set")
     ("tls-cert", po::value(&c.tls_cert), "PEM certificate chain file; enables TLS")
     ("tls-key", po::value(&c.tls_key), "PEM private key file")
-    ("threads", po::value(&c.threads)->default_value(c.threads), "I/O threads (0: one per core)")
+    ("threads", po::value(&c.threads)->default_value(c.threads), "I/O threads (0: one per core; at most 1024)")
     ("allow-anonymous", po::value(&c.allow_anonymous)->implicit_value(true)->default_value(false),
         "accept connections without credentials, each with a generated user id")
     ("jwt-secret", po::value(&c.jwt_secret), "HMAC secret verifying HS256/384/512 tokens (prefer the environment variable)")
@@ -85,7 +86,8 @@ void add_node_options(po::options_description& d, Config& c) {
     ("redis-sentinel-master", po::value(&c.redis_sentinel_master),
         "with --redis-sentinel: the name the sentinels monitor the master under")
     ("redis-password", po::value(&c.redis_password),
-        "password of the Redis master with --redis-sentinel, or of --redis when its URL has none "
+        "password of the Redis master with --redis-sentinel, of the Redis Cluster's nodes with --redis-cluster when "
+        "its seeds give none, or of --redis when its URL has none "
         "(prefer the environment variable)")
     ("redis-wait-replicas", po::value(&c.redis_wait_replicas)->default_value(c.redis_wait_replicas),
         "in a cluster: ack a publish only once this many Redis replicas have it (WAIT after the publish), "
@@ -99,7 +101,7 @@ void add_node_options(po::options_description& d, Config& c) {
         "in a cluster: milliseconds after which a node that stopped its heartbeat (crashed) is presumed dead "
         "and its users leave presence (within this plus a third of it)")
     ("history-size", po::value(&c.history_size)->default_value(c.history_size),
-        "messages kept per room, so that a client that reconnects gets those it missed (0: none)")
+        "messages kept per room, so that a client that reconnects gets those it missed (0: none; at most 100000)")
     ("history-ttl", po::value<long>()->default_value(c.history_ttl.count()),
         "seconds a room's messages are kept for recovery")
     ("history-rules", po::value(&c.history_rules),
@@ -169,10 +171,12 @@ void add_limit_options(po::options_description& d, Config& c) {
     ("rate-limit-strikes", po::value(&c.rate_limit_strikes)->default_value(c.rate_limit_strikes),
         "requests refused with rate_limited in a row before the connection is closed with 4029 (0: never)")
     ("max-connections", po::value(&c.max_connections)->default_value(c.max_connections),
-        "WebSocket connections at once; more are refused with 503 at the handshake "
+        "WebSockets, Server-Sent Events streams and long-polling sessions at once; more are refused with 503 at the "
+        "handshake "
         "(0: the open-file limit less a reserve of 64)")
     ("handshake-rate-per-ip", po::value(&c.handshake_rate_per_ip)->default_value(c.handshake_rate_per_ip, "0"),
-        "WebSocket handshakes per second from one client address, beyond the burst refused with 429 (0: no limit)")
+        "WebSocket handshakes, Server-Sent Events streams and long-polling sessions opened per second from one "
+        "client address, beyond the burst refused with 429 (0: no limit)")
     ("handshake-burst-per-ip", po::value(&c.handshake_burst_per_ip)->default_value(c.handshake_burst_per_ip, "20"),
         "handshakes one client address may make at once before the rate applies")
     ("trust-forwarded-for", po::value(&c.trust_forwarded_for)->implicit_value(true)->default_value(false),
@@ -309,6 +313,28 @@ po::parsed_options parse_config_file(const po::options_description& d, const std
   return parsed;
 }
 
+// Boost reads "-1" into an unsigned option as its largest value (a port of 65535, a queue
+// bound of 16 EiB): a count given negative is refused, from every source, before it is stored.
+bool takes_count(const po::option_description& option) {
+  const po::value_semantic* s = option.semantic().get();
+  return dynamic_cast<const po::typed_value<unsigned short>*>(s) || dynamic_cast<const po::typed_value<unsigned>*>(s) ||
+         dynamic_cast<const po::typed_value<unsigned long>*>(s) ||
+         dynamic_cast<const po::typed_value<unsigned long long>*>(s);
+}
+
+po::parsed_options without_negative_counts(po::parsed_options parsed) {
+  for (const auto& option : parsed.options) {
+    const auto* described = parsed.description->find_nothrow(option.string_key, false);
+    if (!described || !takes_count(*described)) continue;
+    for (const auto& value : option.value) {
+      auto first = value.find_first_not_of(" \t");
+      if (first != std::string::npos && value[first] == '-')
+        throw std::invalid_argument("--" + option.string_key + " must be 0 or more, not " + value);
+    }
+  }
+  return parsed;
+}
+
 }  // namespace
 
 ConfigResult load_config(int argc, const char* const argv[], const std::vector<std::string>& environment) {
@@ -317,15 +343,16 @@ ConfigResult load_config(int argc, const char* const argv[], const std::vector<s
   auto desc = describe(config);
   try {
     po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::store(without_negative_counts(po::parse_command_line(argc, argv, desc)), vm);
     if (vm.count("help")) {
       std::ostringstream out;
       out << "Usage: switchboard [options]\n       switchboard gentoken --user NAME [--ttl 1h] [--rooms JSON] [--info JSON]\n\n" << desc;
       result.message = out.str();
       return result;
     }
-    po::store(parse_environment(desc, environment), vm);
-    if (vm.count("config")) po::store(parse_config_file(desc, vm["config"].as<std::string>()), vm);
+    po::store(without_negative_counts(parse_environment(desc, environment)), vm);
+    if (vm.count("config"))
+      po::store(without_negative_counts(parse_config_file(desc, vm["config"].as<std::string>())), vm);
     po::notify(vm);
     config.idle_timeout = std::chrono::seconds(vm["idle-timeout"].as<long>());
     config.handshake_timeout = std::chrono::seconds(vm["handshake-timeout"].as<long>());
@@ -506,6 +533,7 @@ std::string validate(const Config& c) {
     return "no way to authenticate clients is configured. Give JWT keys (--jwt-secret, --jwt-public-key "
            "or --jwks), the application's --proxy-connect, or pass --allow-anonymous to accept connections "
            "without credentials.";
+  if (c.threads > kMaxThreads) return "--threads must be at most " + std::to_string(kMaxThreads) + " (0: one per core)";
   if (c.jwt_leeway.count() < 0) return "--jwt-leeway must be >= 0";
   if (c.jwt_max_token_bytes < 256 || c.jwt_max_token_bytes > 64 * 1024)
     return "--jwt-max-token-bytes must be between 256 and 65536";
@@ -554,6 +582,9 @@ std::string validate(const Config& c) {
       return "--redis-wait-timeout-ms must be between 1 and a quarter of --node-timeout-ms (a WAIT holds up the "
              "node's heartbeat behind it)";
   }
+  if (c.history_size > cluster::kMaxHistorySize)
+    return "--history-size must be at most " + std::to_string(cluster::kMaxHistorySize);
+  if (c.history_ttl.count() < 1) return "--history-ttl must be at least 1 second";
   try {
     c.history_policy();
   } catch (const std::invalid_argument& e) {

@@ -92,6 +92,37 @@ TEST(Config, BadInputIsAClearError) {
   EXPECT_NE(r.message.find("prot"), std::string::npos);
 }
 
+TEST(Config, NegativeCountsAreRefusedRatherThanWrapped) {
+  // Read as unsigned, "-1" would be the largest value: a port of 65535, no queue bound at all.
+  for (const char* option : {"--port", "--max-queue-bytes", "--max-rooms", "--max-message-size", "--threads",
+                             "--history-size", "--deflate-threshold", "--rate-limit-strikes", "--webhook-queue-size"}) {
+    auto r = load({"--allow-anonymous", option, "-1"});
+    EXPECT_EQ(r.exit_code, 2) << option;
+    EXPECT_NE(r.message.find(std::string(option) + " must be 0 or more, not -1"), std::string::npos) << r.message;
+  }
+  auto equals = load({"--allow-anonymous", "--max-queue-bytes=-5"});
+  EXPECT_NE(equals.message.find("--max-queue-bytes must be 0 or more, not -5"), std::string::npos) << equals.message;
+  auto env = load({"--allow-anonymous"}, {"SWITCHBOARD_MAX_ROOMS=-2"});
+  EXPECT_NE(env.message.find("--max-rooms must be 0 or more, not -2"), std::string::npos) << env.message;
+  auto file = write_temp(R"({"allow-anonymous": true, "port": -1})");
+  auto from_file = load({"--config", file.c_str()});
+  std::remove(file.c_str());
+  EXPECT_NE(from_file.message.find("--port must be 0 or more, not -1"), std::string::npos) << from_file.message;
+  // Negative numbers where they mean something still pass to their own checks.
+  EXPECT_NE(load({"--allow-anonymous", "--jwt-leeway", "-1"}).message.find("--jwt-leeway must be >= 0"),
+            std::string::npos);
+}
+
+TEST(Config, OutOfRangeValuesNameTheirOption) {
+  auto threads = load({"--allow-anonymous", "--threads", "100000"});
+  EXPECT_NE(threads.message.find("--threads must be at most 1024"), std::string::npos) << threads.message;
+  auto size = load({"--allow-anonymous", "--history-size", "200000"});
+  EXPECT_NE(size.message.find("--history-size must be at most 100000"), std::string::npos) << size.message;
+  auto ttl = load({"--allow-anonymous", "--history-ttl", "0"});
+  EXPECT_NE(ttl.message.find("--history-ttl must be at least 1 second"), std::string::npos) << ttl.message;
+  ASSERT_TRUE(load({"--allow-anonymous", "--threads", "1024", "--history-size", "100000"}).config);
+}
+
 TEST(Config, AnonymousFromEnvironment) {
   auto r = load({}, {"SWITCHBOARD_ALLOW_ANONYMOUS=true"});
   ASSERT_TRUE(r.config) << r.message;
