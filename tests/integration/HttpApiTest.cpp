@@ -97,6 +97,12 @@ TEST(HttpApi, ANodeThatAllowsAnonymousClientsLetsThemUseTheApiWithTheAnonymousGr
   EXPECT_EQ(code_of(post_publish(node.port(), "", R"({"room":"private:x","data":1})")), "forbidden");
   EXPECT_EQ(code_of(post_publish(node.port(), "", R"({"room":"public:news","data":1,"from":"boss"})")), "forbidden");
   EXPECT_EQ(get_presence(node.port(), "", "room=public:news").status, 200);
+  // The server API is for API keys: without any credential the answer says one is missing.
+  auto rooms = http_request(node.port(), "GET", "/api/rooms");
+  EXPECT_EQ(rooms.status, 401) << rooms.body;
+  EXPECT_EQ(code_of(rooms), "missing_token");
+  EXPECT_EQ(code_of(http_request(node.port(), "GET", "/api/rooms", {{"Authorization", "Bearer " + token("alice")}})),
+            "forbidden");
 }
 
 TEST(HttpApi, TokensMayDoWhatTheirRoomsAllow) {
@@ -210,6 +216,8 @@ TEST(DevMode, TokenEndpointExistsOnlyInDevMode) {
   EXPECT_EQ(http_get(dev.port(), "/dev/token").status, 400);
   EXPECT_EQ(http_get(dev.port(), "/dev/token?user=" + std::string(65, 'a')).status, 400);
   EXPECT_EQ(http_get(dev.port(), "/dev/token?user=a%0Ab").status, 400);
+  EXPECT_EQ(http_get(dev.port(), "/dev/token?user=%FF").status, 400);  // not UTF-8
+  EXPECT_EQ(http_get(dev.port(), "/dev/token?user=caf%C3%A9").status, 200);
   EXPECT_EQ(WsClient::try_handshake(dev.port()).status, 401);  // dev mode is not anonymous
 }
 

@@ -1,6 +1,13 @@
 // The node's HTTP side: health, metrics, static files, and what the upgrade path refuses.
 #include <gtest/gtest.h>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <chrono>
+
 #include "TestNode.h"
 #include "WsClient.h"
 
@@ -84,6 +91,54 @@ TEST(Http, MetricsCountWhatHappened) {
     EXPECT_NE(text.find("# TYPE switchboard_deliveries_total counter"), std::string::npos);
   }
   EXPECT_TRUE(eventually([&] { return node.metrics().connections_current.load() == 0; }));
+}
+
+namespace {
+// Writes `bytes` to the node as they are and reads its answer until it closes the connection
+// (bounded: 10 s).
+std::string exchange(std::uint16_t port, const std::string& bytes) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(socket, boost::asio::buffer(bytes));
+  std::string answer;
+  bool closed = false;
+  boost::asio::async_read(socket, boost::asio::dynamic_buffer(answer),
+                          [&](boost::system::error_code, std::size_t) { closed = true; });
+  ioc.run_for(std::chrono::seconds(10));
+  EXPECT_TRUE(closed) << "the node kept the connection open after answering: " << answer;
+  return answer;
+}
+
+json body_of(const std::string& answer) {
+  auto blank = answer.find("\r\n\r\n");
+  return blank == std::string::npos ? json() : json::parse(answer.substr(blank + 4), nullptr, false);
+}
+}  // namespace
+
+TEST(Http, WhatIsNotHttpOrNotAHandshakeIsAnswered400WithAJsonBody) {
+  TestNode node;
+  for (const std::string& request : {std::string("HELLO\r\n\r\n"),
+                                    std::string("GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")}) {
+    auto answer = exchange(node.port(), request);
+    EXPECT_EQ(answer.rfind("HTTP/1.1 400", 0), 0u) << answer;
+    EXPECT_EQ(body_of(answer)["error"]["code"], "bad_request") << answer;
+  }
+  const std::string upgrade = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n";
+  auto no_key = exchange(node.port(), upgrade + "Sec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(no_key.rfind("HTTP/1.1 400", 0), 0u) << no_key;
+  EXPECT_NE(body_of(no_key)["error"]["message"].get<std::string>().find("Sec-WebSocket-Key"), std::string::npos);
+  auto old_version = exchange(node.port(), upgrade + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                                     "Sec-WebSocket-Version: 8\r\n\r\n");
+  EXPECT_EQ(old_version.rfind("HTTP/1.1 426", 0), 0u) << old_version;
+  EXPECT_NE(old_version.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << old_version;
+  EXPECT_EQ(body_of(old_version)["error"]["code"], "bad_request") << old_version;
+  auto no_host = exchange(node.port(), "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(no_host.rfind("HTTP/1.1 400", 0), 0u) << no_host;
+  EXPECT_EQ(node.metrics().handshakes_rejected("bad_request"), 3u);
+  // The node goes on: a well-formed handshake is still accepted.
+  EXPECT_EQ(WsClient::try_handshake(node.port(), {}).status, 101);
 }
 
 }  // namespace http_test

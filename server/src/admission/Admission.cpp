@@ -77,6 +77,18 @@ bool Admission::has_token(const HttpRequest& req) {
               .empty();
 }
 
+std::optional<Admission::Refusal> Admission::malformed_upgrade(const HttpRequest& req) {
+  if (req.find(http::field::host) == req.end())
+    return Refusal{http::status::bad_request, "bad_request", "a WebSocket handshake needs a Host header"};
+  auto key = req[http::field::sec_websocket_key];
+  if (key.empty() || key.size() > 24)
+    return Refusal{http::status::bad_request, "bad_request",
+                   "a WebSocket handshake needs a Sec-WebSocket-Key of 16 random bytes in base64"};
+  if (req[http::field::sec_websocket_version] != "13")
+    return Refusal{http::status::upgrade_required, "bad_request", "the node speaks WebSocket version 13 (RFC 6455)"};
+  return std::nullopt;
+}
+
 std::variant<Admission::Admitted, Admission::Refusal> Admission::admit(const HttpRequest& req,
                                                                        const std::string& address, bool draining) {
   std::optional<ConnectionSlot> slot;

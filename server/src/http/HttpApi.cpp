@@ -131,6 +131,9 @@ void HttpApi::handle(const HttpRequest& req, std::string_view client_address, Re
   auto caller = authenticate(req);
   if (auto* refused = std::get_if<HttpResponse>(&caller)) return respond(std::move(*refused));
   if (!ServerApi::endpoint_of(endpoint).empty()) {
+    if (std::get<Caller>(caller).anonymous)
+      return respond(answer(req, endpoint, http::status::unauthorized, "missing_token",
+                            "the server API takes one of the node's API keys (--api-keys): Authorization: Bearer <key>"));
     if (!std::get<Caller>(caller).backend)
       return respond(answer(req, endpoint, http::status::forbidden, "forbidden",
                             "the server API takes one of the node's API keys (--api-keys), not a token"));
@@ -163,7 +166,8 @@ void HttpApi::publish(const HttpRequest& req, const Caller& caller, Respond resp
   auto& body = std::get<protocol::PublishBody>(parsed);
   if (body.from && !caller.backend)
     return respond(answer(req, "publish", http::status::forbidden, "forbidden",
-                          "only API keys may set from; a token publishes as its sub"));
+                          caller.anonymous ? "only API keys may set from; an anonymous caller publishes as a new anonymous user"
+                                           : "only API keys may set from; a token publishes as its sub"));
   if (!caller.identity.permissions.allows(auth::RoomAction::publish, body.room))
     return respond(answer(req, "publish", http::status::forbidden, "forbidden", "not allowed to publish to " + body.room));
   std::string from = body.from ? *body.from : caller.identity.user;

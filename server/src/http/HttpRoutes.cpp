@@ -3,6 +3,7 @@
 #include "http/AdminRoutes.h"
 
 #include <algorithm>
+#include <boost/beast/websocket/detail/utf8_checker.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
 #include <fstream>
@@ -79,10 +80,15 @@ std::optional<std::string> HttpRoutes::query_parameter(std::string_view target, 
 
 HttpResponse HttpRoutes::dev_token(const HttpRequest& req) const {
   auto user = query_parameter(req.target(), "user");
+  auto is_utf8 = [](const std::string& text) {
+    boost::beast::websocket::detail::utf8_checker checker;
+    return checker.write(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()) && checker.finish();
+  };
   if (!user || user->empty() || user->size() > kMaxDevUserBytes ||
-      std::any_of(user->begin(), user->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }))
+      std::any_of(user->begin(), user->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }) ||
+      !is_utf8(*user))
     return json_error(req, http::status::bad_request, "bad_request",
-                      "GET /dev/token?user=NAME, NAME 1-64 bytes without control characters");
+                      "GET /dev/token?user=NAME, NAME 1-64 bytes of UTF-8 without control characters");
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   nlohmann::json claims = {{"sub", *user}, {"iat", now.count()}, {"exp", (now + kDevTokenTtl).count()},
                            {"info", {{"name", *user}}}};

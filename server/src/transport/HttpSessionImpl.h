@@ -77,7 +77,15 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
       req.version(11);  // for the rest of it is still on the wire
       return refuse(req, http::status::payload_too_large, "too_large", "request too large");
     }
-    return;  // timeout, reset, garbage: nothing to answer
+    // Not HTTP, or HTTP the parser cannot read (a bad request line, a bad header or length):
+    // answered 400 and closed. A timeout, a reset or a request cut short has no one to answer.
+    if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::partial_message && ec != http::error::short_read) {
+      HttpRequest req;
+      req.version(11);
+      return refuse(req, http::status::bad_request, "bad_request", "not an HTTP/1.1 request: " + ec.message());
+    }
+    return;
   }
   ++ctx_.metrics.http_requests;
   const HttpRequest& req = parser_->get();
@@ -92,6 +100,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
   if (websocket::is_upgrade(req)) {
     if (path != "/ws")
       return send(HttpRoutes::json_error(req, http::status::not_found, "not_found", "WebSocket endpoint is /ws"));
+    if (auto malformed = Admission::malformed_upgrade(req)) return refused(req, client_address(req), *malformed);
     return upgrade();
   }
   if (req.method() == http::verb::get && path == "/sse") return open_stream();
@@ -425,6 +434,9 @@ template <class Stream>
 void HttpSession<Stream>::refuse(const HttpRequest& req, http::status status, std::string_view code,
                                  std::string_view message) {
   auto res = HttpRoutes::json_error(req, status, code, message);
+  // A WebSocket version the node does not speak: the answer names the one it does (RFC 6455 4.4).
+  if (status == http::status::upgrade_required && websocket::is_upgrade(req))
+    res.set(http::field::sec_websocket_version, "13");
   res.keep_alive(false);
   send(std::move(res));
 }
