@@ -329,7 +329,7 @@ po::parsed_options without_negative_counts(po::parsed_options parsed) {
     for (const auto& value : option.value) {
       auto first = value.find_first_not_of(" \t");
       if (first != std::string::npos && value[first] == '-')
-        throw std::invalid_argument("--" + option.string_key + " must be 0 or more, not " + value);
+        throw std::invalid_argument("--" + option.string_key + " cannot be negative: " + value);
     }
   }
   return parsed;
