@@ -75,6 +75,7 @@ TEST(Http, OversizeHeadersAreRefused) {
   TestNode node;
   auto r = http_request(node.port(), "GET", "/healthz", {{"X-Big", std::string(16 * 1024, 'a')}});
   EXPECT_EQ(r.status, 413);
+  EXPECT_EQ(node.metrics().http_refused("unread", "too_large"), 1u);
 }
 
 TEST(Http, MetricsCountWhatHappened) {
@@ -137,6 +138,7 @@ TEST(Http, WhatIsNotHttpOrNotAHandshakeIsAnswered400WithAJsonBody) {
                                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
   EXPECT_EQ(no_host.rfind("HTTP/1.1 400", 0), 0u) << no_host;
   EXPECT_EQ(node.metrics().handshakes_rejected("bad_request"), 3u);
+  EXPECT_EQ(node.metrics().http_refused("unread", "bad_request"), 2u);
   // The node goes on: a well-formed handshake is still accepted.
   EXPECT_EQ(WsClient::try_handshake(node.port(), {}).status, 101);
 }

@@ -75,6 +75,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
     if (ec == http::error::header_limit || ec == http::error::body_limit) {
       HttpRequest req;  // the request could not be read whole: answer on its behalf, and close,
       req.version(11);  // for the rest of it is still on the wire
+      ctx_.metrics.count_http_refused("unread", "too_large");
       return refuse(req, http::status::payload_too_large, "too_large", "request too large");
     }
     // Not HTTP, or HTTP the parser cannot read (a bad request line, a bad header or length):
@@ -83,6 +84,7 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
         ec != http::error::partial_message && ec != http::error::short_read) {
       HttpRequest req;
       req.version(11);
+      ctx_.metrics.count_http_refused("unread", "bad_request");
       return refuse(req, http::status::bad_request, "bad_request", "not an HTTP/1.1 request: " + ec.message());
     }
     return;
