@@ -1,6 +1,7 @@
 #include "switchboard/server/Config.h"
 
 #include <boost/program_options.hpp>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -612,6 +613,11 @@ std::string validate(const Config& c) {
       c.sse_keepalive.count() <= 0 || c.write_timeout.count() <= 0 || c.poll_timeout.count() <= 0 ||
       c.poll_grace.count() <= 0)
     return "timeouts must be positive";
+  // NaN passes every comparison below, and infinity is no rate: each rate and burst is a finite number.
+  for (const auto& rate : kRateOptions)
+    if (!std::isfinite(c.*rate.field)) return std::string("--") + rate.name + " must be a finite number";
+  if (!std::isfinite(c.handshake_rate_per_ip) || !std::isfinite(c.handshake_burst_per_ip))
+    return "--handshake-rate-per-ip and --handshake-burst-per-ip must be finite numbers";
   if (c.publish_rate < 0 || c.publish_burst < 1) return "--publish-rate must be >= 0 and --publish-burst >= 1";
   if (c.handshake_rate_per_ip < 0 || c.handshake_burst_per_ip < 1)
     return "--handshake-rate-per-ip must be >= 0 and --handshake-burst-per-ip >= 1";

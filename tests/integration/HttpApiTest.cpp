@@ -216,7 +216,8 @@ TEST(DevMode, TokenEndpointExistsOnlyInDevMode) {
   EXPECT_EQ(http_get(dev.port(), "/dev/token").status, 400);
   EXPECT_EQ(http_get(dev.port(), "/dev/token?user=" + std::string(65, 'a')).status, 400);
   EXPECT_EQ(http_get(dev.port(), "/dev/token?user=a%0Ab").status, 400);
-  EXPECT_EQ(http_get(dev.port(), "/dev/token?user=%FF").status, 400);  // not UTF-8
+  EXPECT_EQ(http_get(dev.port(), "/dev/token?user=%FF").status, 400);      // not UTF-8
+  EXPECT_EQ(http_get(dev.port(), "/dev/token?user=a%C2%85b").status, 400);  // a C1 control character
   EXPECT_EQ(http_get(dev.port(), "/dev/token?user=caf%C3%A9").status, 200);
   EXPECT_EQ(WsClient::try_handshake(dev.port()).status, 401);  // dev mode is not anonymous
 }

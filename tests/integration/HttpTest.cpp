@@ -134,11 +134,21 @@ TEST(Http, WhatIsNotHttpOrNotAHandshakeIsAnswered400WithAJsonBody) {
   EXPECT_EQ(old_version.rfind("HTTP/1.1 426", 0), 0u) << old_version;
   EXPECT_NE(old_version.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << old_version;
   EXPECT_EQ(body_of(old_version)["error"]["code"], "bad_request") << old_version;
+  auto no_version = exchange(node.port(), upgrade + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  EXPECT_EQ(no_version.rfind("HTTP/1.1 400", 0), 0u) << no_version;
+  auto empty_key = exchange(node.port(), upgrade + "Sec-WebSocket-Key: \r\nSec-WebSocket-Version: 13\r\n\r\n");
+  EXPECT_EQ(empty_key.rfind("HTTP/1.1 400", 0), 0u) << empty_key;
   auto no_host = exchange(node.port(), "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
   EXPECT_EQ(no_host.rfind("HTTP/1.1 400", 0), 0u) << no_host;
-  EXPECT_EQ(node.metrics().handshakes_rejected("bad_request"), 3u);
+  EXPECT_EQ(node.metrics().handshakes_rejected("bad_request"), 5u);
   EXPECT_EQ(node.metrics().http_refused("unread", "bad_request"), 2u);
+  // After an answered request on a kept-alive connection, what cannot be read (a stray blank line
+  // some clients send after a body) closes the connection unanswered, as before: its client
+  // retries on a new one rather than take a 400 for its next request.
+  auto after = exchange(node.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(after.rfind("HTTP/1.1 200", 0), 0u) << after;
+  EXPECT_EQ(after.find("HTTP/1.1 400"), std::string::npos) << after;
   // The node goes on: a well-formed handshake is still accepted.
   EXPECT_EQ(WsClient::try_handshake(node.port(), {}).status, 101);
 }

@@ -121,6 +121,12 @@ TEST(Config, OutOfRangeValuesNameTheirOption) {
   auto ttl = load({"--allow-anonymous", "--history-ttl", "0"});
   EXPECT_NE(ttl.message.find("--history-ttl must be at least 1 second"), std::string::npos) << ttl.message;
   ASSERT_TRUE(load({"--allow-anonymous", "--threads", "1024", "--history-size", "100000"}).config);
+  for (const char* rate : {"--publish-rate", "--request-burst", "--http-publish-rate-per-ip"})
+    for (const char* value : {"nan", "inf"}) {
+      auto r = load({"--allow-anonymous", rate, value});
+      EXPECT_NE(r.message.find(std::string(rate) + " must be a finite number"), std::string::npos) << r.message;
+    }
+  EXPECT_NE(load({"--allow-anonymous", "--handshake-rate-per-ip", "nan"}).message.find("finite"), std::string::npos);
 }
 
 TEST(Config, AnonymousFromEnvironment) {

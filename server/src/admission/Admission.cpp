@@ -78,13 +78,18 @@ bool Admission::has_token(const HttpRequest& req) {
 }
 
 std::optional<Admission::Refusal> Admission::malformed_upgrade(const HttpRequest& req) {
+  if (req.version() != 11)
+    return Refusal{http::status::bad_request, "bad_request", "a WebSocket handshake is an HTTP/1.1 request"};
   if (req.find(http::field::host) == req.end())
     return Refusal{http::status::bad_request, "bad_request", "a WebSocket handshake needs a Host header"};
   auto key = req[http::field::sec_websocket_key];
   if (key.empty() || key.size() > 24)
     return Refusal{http::status::bad_request, "bad_request",
                    "a WebSocket handshake needs a Sec-WebSocket-Key of 16 random bytes in base64"};
-  if (req[http::field::sec_websocket_version] != "13")
+  auto version = req.find(http::field::sec_websocket_version);
+  if (version == req.end())
+    return Refusal{http::status::bad_request, "bad_request", "a WebSocket handshake needs Sec-WebSocket-Version: 13"};
+  if (version->value() != "13")
     return Refusal{http::status::upgrade_required, "bad_request", "the node speaks WebSocket version 13 (RFC 6455)"};
   return std::nullopt;
 }

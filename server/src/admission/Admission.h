@@ -57,9 +57,10 @@ class Admission {
   // Whether the request carries a token (a bearer header or ?token=): then the authenticator
   // decides, not the application.
   static bool has_token(const HttpRequest& req);
-  // A WebSocket upgrade that cannot be answered with a handshake (RFC 6455 4.2.1): no Host, no
-  // Sec-WebSocket-Key (or one over 24 characters), or a Sec-WebSocket-Version other than 13 (426:
-  // the answer names the version the node speaks). Refused before anything else is checked.
+  // A WebSocket upgrade that cannot be answered with a handshake (RFC 6455 4.2.1): not HTTP/1.1,
+  // no Host, no Sec-WebSocket-Key (or one empty or over 24 characters), no Sec-WebSocket-Version,
+  // or one other than 13 (426: the answer names the version the node speaks). Refused after the
+  // origin's check and before the node's own limits and the token's.
   static std::optional<Refusal> malformed_upgrade(const HttpRequest& req);
 
  private:

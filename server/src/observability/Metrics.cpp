@@ -258,7 +258,8 @@ void Metrics::render_tallies(std::ostream& out) const {
   family(out, "switchboard_http_requests_refused_total", "counter",
          "HTTP requests refused before being routed, by route and reason (origin_not_allowed: a browser page "
          "of an origin not in --allowed-origins; on route admin, unauthorized: a missing or wrong --admin-key, "
-         "cross_site: a request from another site's page).");
+         "cross_site: a request from another site's page; on route unread, bad_request: a request that could not be "
+         "read, too_large: one too large to read).");
   for (const auto& [key, n] : refused_)
     sample(out, "switchboard_http_requests_refused_total", "route", key.first, "reason", key.second, n);
 }

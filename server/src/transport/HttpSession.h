@@ -87,6 +87,7 @@ class HttpSession final : public std::enable_shared_from_this<HttpSession<Stream
   std::function<void()> written_;           // told when response_ is written: a poll's answer, for its session
   std::function<void()> abandon_poll_;      // tells the session of the poll held, while it is watched
   bool watching_poll_ = false;
+  bool read_one_ = false;  // a request has been read on this connection
   // The current request's Origin (empty without one) when its route is shared across origins.
   std::optional<std::string> shared_with_;
   std::unique_ptr<std::array<char, 16 * 1024>> linger_buffer_;  // only while lingering

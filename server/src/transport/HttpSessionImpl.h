@@ -78,18 +78,22 @@ void HttpSession<Stream>::on_read(beast::error_code ec, std::size_t) {
       ctx_.metrics.count_http_refused("unread", "too_large");
       return refuse(req, http::status::payload_too_large, "too_large", "request too large");
     }
-    // Not HTTP, or HTTP the parser cannot read (a bad request line, a bad header or length):
-    // answered 400 and closed. A timeout, a reset or a request cut short has no one to answer.
-    if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-        ec != http::error::partial_message && ec != http::error::short_read) {
+    // A connection's first request that is not HTTP, or HTTP the parser cannot read (a bad
+    // request line, a bad header or length): answered 400 and closed. A timeout, a reset or a
+    // request cut short has no one to answer; nor has what follows an answered request on a
+    // kept-alive connection (a stray blank line some clients send after a body): closed as before,
+    // for its client to retry on a new connection rather than take a 400 for its next request.
+    if (!read_one_ && ec.category() == http::make_error_code(http::error::bad_method).category() &&
+        ec != http::error::partial_message && ec != http::error::short_read && ec != http::error::bad_alloc) {
       HttpRequest req;
       req.version(11);
       ctx_.metrics.count_http_refused("unread", "bad_request");
-      return refuse(req, http::status::bad_request, "bad_request", "not an HTTP/1.1 request: " + ec.message());
+      return refuse(req, http::status::bad_request, "bad_request", "a request the node cannot read: " + ec.message());
     }
     return;
   }
   ++ctx_.metrics.http_requests;
+  read_one_ = true;
   const HttpRequest& req = parser_->get();
   std::string_view target = req.target();
   std::string_view path = target.substr(0, target.find('?'));
