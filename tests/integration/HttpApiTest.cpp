@@ -60,6 +60,9 @@ TEST(HttpApi, PublishWithAnApiKeyReachesWebSocketSubscribers) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(alice.read_json()["from"], "billing");
   EXPECT_EQ(node.metrics().api_requests("publish", 200), 2u);
+  // Counted as every publish is, with the time the broker took to accept it.
+  EXPECT_EQ(node.metrics().messages_published.load(), 2u);
+  EXPECT_EQ(node.metrics().publish_seconds.count(), 2u);
   EXPECT_NE(http_get(node.port(), "/metrics").body.find(
                 R"(switchboard_api_requests_total{endpoint="publish",status="200"} 2)"),
             std::string::npos);

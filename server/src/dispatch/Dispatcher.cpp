@@ -559,14 +559,18 @@ void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Comm
 void Dispatcher::publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
                                       const std::string& idem, cluster::Broker::PublishHandler done) {
   ++metrics_.messages_published;
-  if (webhooks_ && webhooks_->wants_publication(room)) {
-    // Tells the webhooks once the broker took the message, before the backend hears so.
-    done = [this, done = std::move(done), room, data = std::string(data), from = std::string(from)](
-               std::optional<std::uint64_t> offset) {
-      if (offset) webhooks_->message_published(room, from, *offset, data);
-      done(offset);
-    };
-  }
+  // Once the broker took the message: its time, as a connection's publish has it, and the
+  // webhooks told (when one wants it) before the backend hears so.
+  const bool hooked = webhooks_ && webhooks_->wants_publication(room);
+  done = [this, done = std::move(done), started = std::chrono::steady_clock::now(), hooked,
+          hooked_room = hooked ? room : std::string(), hooked_data = hooked ? std::string(data) : std::string(),
+          hooked_from = hooked ? std::string(from) : std::string()](std::optional<std::uint64_t> offset) {
+    if (offset) {
+      if (hooked) webhooks_->message_published(hooked_room, hooked_from, *offset, hooked_data);
+      metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+    done(offset);
+  };
   broker_.publish(room, protocol::message_push(room, data, from), std::move(done), idem);
 }
 

@@ -130,7 +130,7 @@ const CounterFamily kTrafficCounters[] = {
     {"switchboard_http_requests_total", "HTTP requests read, upgrades included.", &Metrics::http_requests},
     {"switchboard_frames_received_total", "WebSocket messages received from clients.", &Metrics::frames_received},
     {"switchboard_received_bytes_total", "Payload bytes received from clients.", &Metrics::bytes_received},
-    {"switchboard_messages_published_total", "Messages accepted for publishing.", &Metrics::messages_published},
+    {"switchboard_messages_published_total", "Publishes the node took and handed to the broker, from connections and from the HTTP API (those the broker then refused as unavailable included).", &Metrics::messages_published},
     {"switchboard_deliveries_total", "Messages and events queued to local connections.", &Metrics::deliveries},
     {"switchboard_frames_sent_total", "WebSocket messages written to clients.", &Metrics::frames_sent},
     {"switchboard_socket_writes_total", "Writes of messages to client sockets; each carries one or more messages.", &Metrics::socket_writes},
@@ -187,7 +187,7 @@ void render_outcomes(std::ostream& out, const Metrics& m) {
   m.delivery_seconds.render(out, "switchboard_delivery_seconds",
                             "Seconds from a frame being queued to a connection to its socket taking it.");
   m.publish_seconds.render(out, "switchboard_publish_seconds",
-                           "Seconds from a publish request to the broker accepting it (in a cluster, Redis).");
+                           "Seconds from a publish, a connection's or the HTTP API's, to the broker accepting it (in a cluster, Redis).");
   family(out, "switchboard_request_errors_total", "counter", "Error replies sent, by code.");
   for (auto code : protocol::all_error_codes())
     sample(out, "switchboard_request_errors_total", "code", protocol::to_string(code), m.errors(code));
