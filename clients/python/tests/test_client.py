@@ -98,6 +98,8 @@ def test_errors_carry_the_protocols_codes(node: Node) -> None:
         client = switchboard.Client(node.ws_url, **fast())
         with pytest.raises(switchboard.Disconnected):
             await client.publish("chat:lobby", 1)
+        with pytest.raises(ValueError):
+            await client.publish("chat:lobby", math.nan)  # not JSON, connected or not
         with pytest.raises(switchboard.Disconnected):
             await client.subscribe("chat:lobby")
         with pytest.raises(ValueError):

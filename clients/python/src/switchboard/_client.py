@@ -295,17 +295,19 @@ class Client:
     async def _request(self, op: str, fields: Dict[str, Any], *, room: Optional[str] = None,
                        on_ok: Optional[Callable[[Dict[str, Any]], None]] = None,
                        payload: Optional[bytes] = None) -> Dict[str, Any]:
-        ws = self._ws
-        if ws is None or self._state != "connected":
-            if self._state == "closed" and self._final is not None:
-                raise self._final
-            raise Disconnected("disconnected", "not connected", room=room, op=op)
+        # The frame first: a value that is not JSON raises ValueError or TypeError whether or not
+        # the client is connected.
         frame: Union[str, bytes]
         if payload is None:
             frame = json.dumps({"op": op, "id": self._next_id + 1, **fields}, separators=(",", ":"),
                                ensure_ascii=False, allow_nan=False)
         else:  # a publish of bytes
             frame = binary_frame({"op": op, "id": self._next_id + 1, **fields}, payload)
+        ws = self._ws
+        if ws is None or self._state != "connected":
+            if self._state == "closed" and self._final is not None:
+                raise self._final
+            raise Disconnected("disconnected", "not connected", room=room, op=op)
         self._next_id += 1
         request_id = self._next_id
         future: asyncio.Future[Dict[str, Any]] = asyncio.get_running_loop().create_future()
