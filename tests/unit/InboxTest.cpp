@@ -34,6 +34,11 @@ struct Recorder final : Inbox::Receiver {
   }
 };
 
+// Hands `to` the delivery `text` through `inbox`.
+void deliver(Inbox& inbox, const std::shared_ptr<Recorder>& to, const std::string& text) {
+  inbox.deliver(to, switchboard::protocol::make_payload(text), Inbox::Clock::now());
+}
+
 }  // namespace
 
 TEST(Inbox, DeliveriesAndTasksFromOtherThreadsRunOnItsThreadInTheOrderEachHandedThem) {
@@ -98,9 +103,6 @@ TEST(Inbox, ABatchHandsEachInboxItsShareInOneDrainWhenItEndsInTheOrderHandedOver
   auto a = std::make_shared<Recorder>();
   auto b = std::make_shared<Recorder>();
   a->expected_thread = b->expected_thread = std::this_thread::get_id();
-  auto deliver = [](Inbox& inbox, const std::shared_ptr<Recorder>& to, const std::string& text) {
-    inbox.deliver(to, switchboard::protocol::make_payload(text), Inbox::Clock::now());
-  };
   {
     Inbox::Batch batch;
     deliver(first, a, "a1");
@@ -146,9 +148,6 @@ TEST(Inbox, AnIoThreadWakesTheOtherThreadsItHandedEntriesToWhenItsCorkFlushes) {
   auto here = std::make_shared<Recorder>();
   auto there = std::make_shared<Recorder>();
   here->expected_thread = there->expected_thread = std::this_thread::get_id();
-  auto deliver = [](Inbox& inbox, const std::shared_ptr<Recorder>& to, const std::string& text) {
-    inbox.deliver(to, switchboard::protocol::make_payload(text), Inbox::Clock::now());
-  };
   auto poll = [](net::io_context& ioc) {
     ioc.restart();
     return ioc.poll();
