@@ -492,9 +492,8 @@ void Dispatcher::send_publish(const std::shared_ptr<Connection>& conn, protocol:
                                                  std::optional<std::uint64_t> offset) {
     // May run on any thread: answer through the connection's queue.
     if (!offset) return queue_error(*conn, id, ErrorCode::unavailable, "message not accepted; retry later");
-    // Queued to the webhooks before the ack: a publisher that has its ack knows the event is on its way.
-    if (!data.empty()) webhooks_->message_published(room, from, *offset, data);
-    metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    // Before the ack: a publisher that has its ack knows the webhooks' event is on its way.
+    published(room, from, *offset, data, started);
     if (!id.is_null()) conn->deliver(protocol::make_payload(protocol::publish_reply(id, *offset)));
   }, scoped_idem(req.idem, conn->identity().user, false));
 }
@@ -559,19 +558,22 @@ void Dispatcher::history(const std::shared_ptr<Connection>& conn, protocol::Comm
 void Dispatcher::publish_from_backend(const std::string& room, std::string_view data, std::string_view from,
                                       const std::string& idem, cluster::Broker::PublishHandler done) {
   ++metrics_.messages_published;
-  // Once the broker took the message: its time, as a connection's publish has it, and the
-  // webhooks told (when one wants it) before the backend hears so.
+  // What the webhook's message_published needs, kept only when one wants it; told, as a
+  // connection's publish is, before the backend hears the broker took it.
   const bool hooked = webhooks_ && webhooks_->wants_publication(room);
-  done = [this, done = std::move(done), started = std::chrono::steady_clock::now(), hooked,
+  done = [this, done = std::move(done), started = std::chrono::steady_clock::now(),
           hooked_room = hooked ? room : std::string(), hooked_data = hooked ? std::string(data) : std::string(),
           hooked_from = hooked ? std::string(from) : std::string()](std::optional<std::uint64_t> offset) {
-    if (offset) {
-      if (hooked) webhooks_->message_published(hooked_room, hooked_from, *offset, hooked_data);
-      metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    }
+    if (offset) published(hooked_room, hooked_from, *offset, hooked_data, started);
     done(offset);
   };
   broker_.publish(room, protocol::message_push(room, data, from), std::move(done), idem);
+}
+
+void Dispatcher::published(const std::string& room, const std::string& from, std::uint64_t offset,
+                           const std::string& data, std::chrono::steady_clock::time_point started) {
+  if (!data.empty()) webhooks_->message_published(room, from, offset, data);
+  metrics_.publish_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 }
 
 std::string Dispatcher::scoped_idem(std::string_view idem, std::string_view user, bool api_key) {

@@ -113,6 +113,10 @@ class Dispatcher {
   void publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
   // A publish allowed (by the permissions and rate, and by the application when it is asked): to the broker.
   void send_publish(const std::shared_ptr<Connection>& conn, protocol::Command& req);
+  // A publish the broker took (from a connection or a backend): the webhooks told when one wants
+  // it (`data` is kept only then: empty otherwise), and the time since `started` counted.
+  void published(const std::string& room, const std::string& from, std::uint64_t offset, const std::string& data,
+                 std::chrono::steady_clock::time_point started);
   // The application's answer to request `id` of `conn` came (on any thread): `then` runs on the
   // connection's thread, and the requests held meanwhile after it. (The connection's
   // awaiting_app() was counted up when the request was sent.)
