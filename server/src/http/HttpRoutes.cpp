@@ -80,21 +80,19 @@ std::optional<std::string> HttpRoutes::query_parameter(std::string_view target, 
 
 HttpResponse HttpRoutes::dev_token(const HttpRequest& req) const {
   auto user = query_parameter(req.target(), "user");
-  // UTF-8 without control characters: C0 and DEL (single bytes), C1 (U+0080-U+009F: C2 80-9F).
-  auto is_utf8 = [](const std::string& text) {
+  // A name: UTF-8 without control characters — C0 and DEL (one byte each), C1 (U+0080-U+009F,
+  // the two bytes C2 80-9F).
+  auto is_name = [](const std::string& text) {
     boost::beast::websocket::detail::utf8_checker checker;
-    return checker.write(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()) && checker.finish();
+    if (!checker.write(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()) || !checker.finish()) return false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      const auto next = i + 1 < text.size() ? static_cast<unsigned char>(text[i + 1]) : 0;
+      if (c < 0x20 || c == 0x7f || (c == 0xc2 && next >= 0x80 && next <= 0x9f)) return false;
+    }
+    return true;
   };
-  auto has_c1 = [](const std::string& text) {
-    for (std::size_t i = 0; i + 1 < text.size(); ++i)
-      if (text[i] == '\xc2' && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-          static_cast<unsigned char>(text[i + 1]) <= 0x9f)
-        return true;
-    return false;
-  };
-  if (!user || user->empty() || user->size() > kMaxDevUserBytes ||
-      std::any_of(user->begin(), user->end(), [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }) ||
-      !is_utf8(*user) || has_c1(*user))
+  if (!user || user->empty() || user->size() > kMaxDevUserBytes || !is_name(*user))
     return json_error(req, http::status::bad_request, "bad_request",
                       "GET /dev/token?user=NAME, NAME 1-64 bytes of UTF-8 without control characters");
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
