@@ -414,9 +414,7 @@ void WebSocketSession<NextLayer>::do_write(bool at_once) {
       beast::error_code ec;
       sent = stream_.write_some(boost::span<const net::const_buffer>(list, n), ec);
       if (ec == net::error::would_block) ec = {};
-      std::size_t total = 0;
-      for (std::size_t i = 0; i < n; ++i) total += list[i].size();
-      if (ec || sent == total) return on_write(ec, sent);
+      if (ec || sent == net::buffer_size(boost::span<const net::const_buffer>(list, n))) return on_write(ec, sent);
       // Taken in part: the rest goes as a write operation, from where the socket stopped.
       std::size_t into = sent;
       for (; into >= list[first].size(); ++first) into -= list[first].size();
