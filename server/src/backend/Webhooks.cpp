@@ -259,9 +259,8 @@ void Webhooks::answered(Target& target, const HttpClient::Response& response) {
     target.failing = false;
     if (target.attempt > 1)
       log::info("webhook " + target.url + ": delivered after " + std::to_string(target.attempt) + " attempts");
-    metrics_.webhook_events_delivered += target.batch.size();
     ++metrics_.webhook_batches_delivered;
-    settle(target);
+    settle(target, metrics_.webhook_events_delivered);
     return;
   }
   ++metrics_.webhook_failures;
@@ -277,15 +276,13 @@ void Webhooks::answered(Target& target, const HttpClient::Response& response) {
   if (response.status >= 400 && response.status < 500 && response.status != 408 && response.status != 429) {
     log::warn("webhook " + target.url + ": " + why + "; dropped " + std::to_string(target.batch.size()) +
               " events (a 4xx answer is not retried)");
-    metrics_.webhook_dropped_rejected += target.batch.size();
-    settle(target);
+    settle(target, metrics_.webhook_dropped_rejected);
     return;
   }
   if (Clock::now() - target.first_try >= config_.webhook_retry_for) {
     log::warn("webhook " + target.url + ": " + why + "; gave up " + std::to_string(target.batch.size()) +
               " events after " + std::to_string(target.attempt) + " attempts");
-    metrics_.webhook_dropped_gave_up += target.batch.size();
-    settle(target);
+    settle(target, metrics_.webhook_dropped_gave_up);
     return;
   }
   if (target.attempt == 1) log::warn("webhook " + target.url + ": " + why + "; retrying");
@@ -302,7 +299,7 @@ void Webhooks::answered(Target& target, const HttpClient::Response& response) {
   });
 }
 
-void Webhooks::settle(Target& target) {
+void Webhooks::settle(Target& target, Metrics::Counter& outcome) {
   auto n = target.batch.size();
   std::size_t bytes = 0;
   for (const auto& event : target.batch) bytes += event.size();
@@ -314,6 +311,7 @@ void Webhooks::settle(Target& target) {
     target.held_bytes -= bytes;
   }
   metrics_.webhook_queue_events -= static_cast<std::int64_t>(n);
+  outcome += n;
   {
     std::lock_guard lock(drained_mutex_);  // so that stop() cannot miss the notification
   }

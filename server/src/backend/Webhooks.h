@@ -99,8 +99,10 @@ class Webhooks {
   void pump(Target& target);
   void send(Target& target);
   void answered(Target& target, const HttpClient::Response& response);
-  // The batch is over (delivered or given up): its events leave the queue's count.
-  void settle(Target& target);
+  // The batch is over (delivered, refused or given up): its events leave the queue's count, then
+  // `outcome` counts them — in that order, so that whoever reads an outcome's count reads a
+  // queue without them.
+  void settle(Target& target, Metrics::Counter& outcome);
 
   const Config& config_;
   Metrics& metrics_;
